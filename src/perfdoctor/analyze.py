@@ -1,0 +1,108 @@
+"""Run every detector over the traces and summarise each endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from perfdoctor.callsite import display_path
+from perfdoctor.detectors import all_detectors
+from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
+from perfdoctor.settings import Settings
+from perfdoctor.stats import percentile
+
+
+@dataclass
+class Analysis:
+    findings: list[Finding]
+    endpoints: list[EndpointStats]
+    traces: int = 0
+    detectors: list[str] = field(default_factory=list)
+
+    def fails(self, level: str | None) -> bool:
+        """Whether a finding at ``level`` or worse exists (``--fail-on``)."""
+        if level is None:
+            return False
+        threshold = SEVERITY_RANK[level]
+        return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
+
+
+def impact_ms(finding: Finding) -> float:
+    """What a finding costs, to rank by: wasted time over every request it was seen in."""
+    evidence = finding.evidence
+    per_request = float(evidence.get("wasted_ms", evidence.get("total_ms", 0.0)) or 0.0)
+    if "requests_affected" in evidence:
+        return per_request * int(evidence["requests_affected"])
+    return per_request
+
+
+def merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per fingerprint: the worst example, with how many requests showed it."""
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        groups[finding.fingerprint or str(id(finding))].append(finding)
+    merged = []
+    for group in groups.values():
+        worst = max(group, key=lambda f: (SEVERITY_RANK[f.severity], impact_ms(f)))
+        if worst.id != "slow-query":
+            worst.evidence["requests_affected"] = len(group)
+        merged.append(worst)
+    return merged
+
+
+def _relative(location: Location | None) -> Location | None:
+    if location is None:
+        return None
+    return dataclasses.replace(location, path=display_path(location.path))
+
+
+def _present(finding: Finding) -> Finding:
+    finding.location = _relative(finding.location)
+    loop = finding.evidence.get("loop")
+    if isinstance(loop, dict) and "path" in loop:
+        loop["path"] = display_path(loop["path"])
+    return finding
+
+
+def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
+    by_name: dict[str, list[Trace]] = defaultdict(list)
+    for trace in traces:
+        by_name[trace.name].append(trace)
+    stats = []
+    for name, group in by_name.items():
+        durations = [t.duration_ms for t in group]
+        n = len(group)
+        db = [sum(s.duration_ms for s in t.spans if s.kind == "db") for t in group]
+        http = [sum(s.duration_ms for s in t.spans if s.kind == "http") for t in group]
+        queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
+        stats.append(
+            EndpointStats(
+                name=name,
+                requests=n,
+                p50_ms=round(percentile(durations, 50), 2),
+                p95_ms=round(percentile(durations, 95), 2),
+                p99_ms=round(percentile(durations, 99), 2),
+                queries_per_request=round(sum(queries) / n, 2),
+                db_ms=round(sum(db) / n, 2),
+                http_ms=round(sum(http) / n, 2),
+            )
+        )
+    stats.sort(key=lambda s: (-s.p95_ms, s.name))
+    return stats
+
+
+def analyze(traces: Sequence[Trace], settings: Settings) -> Analysis:
+    detectors = all_detectors()
+    found: list[Finding] = []
+    for detector in detectors:
+        found.extend(detector.analyze(traces, settings))
+    findings = [_present(f) for f in merge(found)]
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
+    return Analysis(
+        findings=findings,
+        endpoints=endpoint_stats(traces),
+        traces=len(traces),
+        detectors=[d.id for d in detectors],
+    )

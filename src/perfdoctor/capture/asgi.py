@@ -1,0 +1,88 @@
+"""Generic ASGI middleware: one trace per HTTP request.
+
+    from perfdoctor.capture.asgi import TraceMiddleware
+    app = TraceMiddleware(app)
+
+The route template is read from the scope after the app has routed it
+(FastAPI's ``scope["route"]``, Starlette's matched route), else id-like path
+segments are collapsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from perfdoctor.capture import context, routes
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_KEPT_HEADERS = frozenset(
+    {b"content-type", b"content-length", b"cache-control", b"etag", b"content-encoding", b"vary"}
+)
+
+
+def route_template(scope: Scope) -> str | None:
+    route = scope.get("route")
+    path = getattr(route, "path", None) or getattr(route, "path_format", None)
+    if isinstance(path, str):
+        return routes.from_brace_template(scope.get("root_path", "") + path)
+    endpoint = scope.get("endpoint")
+    router = getattr(scope.get("app"), "routes", None) or getattr(
+        scope.get("router"), "routes", None
+    )
+    if endpoint is not None and router:
+        for candidate in router:
+            if getattr(candidate, "endpoint", None) is endpoint and isinstance(
+                getattr(candidate, "path", None), str
+            ):
+                return routes.from_brace_template(scope.get("root_path", "") + candidate.path)
+    return None
+
+
+class TraceMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope.get("type") != "http"
+            or not context.state.enabled
+            or context._current.get() is not None
+        ):
+            await self.app(scope, receive, send)
+            return
+        method = scope.get("method", "GET")
+        trace, token = context.start(
+            routes.name(method, routes.from_raw_path(scope.get("path", "/"))), "http"
+        )
+
+        async def recording_send(message: MutableMapping[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                try:
+                    trace.status = int(message.get("status", 0))
+                    trace.attrs["response_headers"] = {
+                        k.decode("latin-1").lower(): v.decode("latin-1")
+                        for k, v in message.get("headers", [])
+                        if k.lower() in _KEPT_HEADERS
+                    }
+                except Exception:
+                    pass
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except BaseException:
+            trace.status = trace.status or 500
+            raise
+        finally:
+            try:
+                template = route_template(scope)
+                if template:
+                    trace.name = routes.name(method, template)
+            except Exception:
+                pass
+            context.finish(trace, token)

@@ -1,0 +1,164 @@
+"""Switch capture on: patch every supported library as soon as it is imported."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+from perfdoctor import store
+from perfdoctor.capture import context, hooks
+from perfdoctor.capture.recorder import Recorder
+
+ENV_ENABLED = "PERFDOCTOR_ENABLED"
+ENV_CAPTURE_PARAMS = "PERFDOCTOR_CAPTURE_PARAMS"
+
+_recorder: Recorder | None = None
+
+
+def _install_sqlite(_: ModuleType) -> None:
+    from perfdoctor.capture import sqlite
+
+    sqlite.install()
+
+
+def _install_psycopg(module: ModuleType) -> None:
+    from perfdoctor.capture import postgres
+
+    postgres.install(module)
+
+
+def _install_pymysql(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql
+
+    mysql.install(module)
+
+
+def _install_django(module: ModuleType) -> None:
+    from perfdoctor.capture import django
+
+    django.install(module)
+
+
+def _install_flask(module: ModuleType) -> None:
+    from perfdoctor.capture import flask
+
+    flask.install(module)
+
+
+def _install_starlette(module: ModuleType) -> None:
+    from perfdoctor.capture import starlette
+
+    starlette.install(module)
+
+
+# module imported → how to instrument it.  A new integration is one line here
+# plus its own module.
+INTEGRATIONS = {
+    "sqlite3": _install_sqlite,
+    "psycopg": _install_psycopg,
+    "pymysql.cursors": _install_pymysql,
+    "django.core.handlers.base": _install_django,
+    "flask.app": _install_flask,
+    "starlette.applications": _install_starlette,
+}
+
+
+def instrument(
+    traces: str | os.PathLike[str] | None = None,
+    *,
+    capture_params: bool = False,
+    process_trace: str | None = None,
+) -> Path:
+    """Start capturing in this process; returns the path traces are written to.
+
+    ``process_trace`` names one trace that collects work done outside any
+    request (what ``perfdoctor run`` uses for scripts and jobs).
+    """
+    global _recorder
+    from perfdoctor.settings import Settings
+
+    path = Path(traces) if traces is not None else store.default_path()
+    path = path.absolute()
+    if _recorder is None or _recorder.path != path:
+        if _recorder is not None:
+            _recorder.close()
+        _recorder = Recorder(path)
+        # atexit runs last-registered first: the process trace is finished
+        # before the recorder writes its final batch.
+        atexit.register(context.finish_process_trace)
+    settings = Settings()
+    context.state.max_spans = settings.max_spans_per_trace
+    context.state.stack_depth = settings.stack_depth
+    context.state.capture_params = capture_params
+    context.state.on_finish = _recorder.submit
+    if process_trace is not None:
+        context.state.process_trace_name = process_trace
+    context.state.enabled = True
+    for module_name, install in INTEGRATIONS.items():
+        hooks.when_imported(module_name, install)
+    return path
+
+
+def is_instrumented() -> bool:
+    return context.state.enabled
+
+
+def uninstrument() -> None:
+    """Stop recording new traces and write out what is pending."""
+    context.finish_process_trace()
+    context.state.enabled = False
+    context.state.on_finish = None
+    context.state.process_trace_name = None
+    if _recorder is not None:
+        _recorder.flush()
+
+
+def flush() -> None:
+    if _recorder is not None:
+        _recorder.flush()
+
+
+@contextmanager
+def trace(name: str, kind: str = "job") -> Iterator[None]:
+    """Capture one unit of work in a script or job::
+
+    with perfdoctor.trace("nightly-report"):
+        build_report()
+    """
+    if not context.state.enabled:
+        instrument()
+    active, token = context.start(name, kind)
+    try:
+        yield
+    finally:
+        context.finish(active, token)
+
+
+def install_from_env() -> None:
+    """Entry point of the ``perfdoctor run`` bootstrap."""
+    if os.environ.get(ENV_ENABLED) != "1":
+        return
+    instrument(
+        os.environ.get(store.ENV_PATH) or None,
+        capture_params=os.environ.get(ENV_CAPTURE_PARAMS) == "1",
+        process_trace=_process_name(),
+    )
+
+
+def _process_name() -> str:
+    argv = [a for a in sys.orig_argv[1:] if a] if hasattr(sys, "orig_argv") else list(sys.argv)
+    if argv[:1] == ["-m"] and len(argv) > 1:
+        return argv[1]
+    while argv and argv[0].startswith("-"):
+        argv = argv[1:]
+    if not argv:
+        return "python"
+    script = os.path.basename(argv[0])
+    if script == "manage.py" and len(argv) > 1:
+        return f"manage.py {argv[1]}"
+    return script

@@ -1,0 +1,171 @@
+"""The trace in progress and the hot-path recording of spans.
+
+Everything here runs inside the user's request, so it does as little as it
+can: it reads a context variable, takes two clock readings, walks a few frames
+and appends a tuple.  Formatting, SQL normalisation and storage happen later in
+the recorder's thread.  Nothing here may raise into the host application.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from perfdoctor import callsite
+
+perf_counter = time.perf_counter
+
+
+class ActiveTrace:
+    """A trace being captured; turned into a :class:`perfdoctor.model.Trace` when done."""
+
+    __slots__ = (
+        "attrs",
+        "cpu0",
+        "dropped",
+        "finished",
+        "id",
+        "kind",
+        "name",
+        "spans",
+        "start",
+        "started_at",
+        "status",
+    )
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.id = uuid.uuid4().hex
+        self.name = name
+        self.kind = kind
+        self.started_at = time.time()
+        self.start = perf_counter()
+        self.cpu0 = time.thread_time()
+        self.spans: list[tuple[Any, ...]] = []
+        self.status: int | None = None
+        self.attrs: dict[str, Any] = {}
+        self.dropped = 0
+        self.finished: float | None = None
+
+
+_current: contextvars.ContextVar[ActiveTrace | None] = contextvars.ContextVar(
+    "perfdoctor_trace", default=None
+)
+
+
+class _State:
+    """Process-wide capture switches, set by :func:`perfdoctor.instrument`."""
+
+    enabled = False
+    capture_params = False
+    max_spans = 10_000
+    stack_depth = 5
+    # In `perfdoctor run`, work outside any request belongs to one trace per process
+    # (a script, a management command, a server's start-up).
+    process_trace: ActiveTrace | None = None
+    process_trace_name: str | None = None
+    process_pid = 0
+    on_finish: Callable[[ActiveTrace], None] | None = None
+
+
+state = _State()
+
+
+def current() -> ActiveTrace | None:
+    trace = _current.get()
+    if trace is not None or state.process_trace_name is None:
+        return trace
+    if state.process_trace is None or state.process_pid != os.getpid():
+        state.process_trace = ActiveTrace(state.process_trace_name, "script")
+        state.process_pid = os.getpid()
+    return state.process_trace
+
+
+def start(
+    name: str, kind: str = "http"
+) -> tuple[ActiveTrace, contextvars.Token[ActiveTrace | None]]:
+    trace = ActiveTrace(name, kind)
+    return trace, _current.set(trace)
+
+
+def finish(trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None] | None) -> None:
+    """Close a trace and hand it to the recorder.  Never raises."""
+    try:
+        if token is not None:
+            try:
+                _current.reset(token)
+            except ValueError:
+                # Reset from another context (a streamed response closed elsewhere).
+                _current.set(None)
+        if trace.finished is not None:
+            return
+        trace.finished = perf_counter()
+        trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
+        handler = state.on_finish
+        if handler is not None:
+            handler(trace)
+    except Exception:  # pragma: no cover - defensive: never break the host app
+        pass
+
+
+def finish_process_trace() -> None:
+    trace = state.process_trace
+    state.process_trace = None
+    if trace is not None and trace.spans and state.process_pid == os.getpid():
+        finish(trace, None)
+
+
+def params_key(sql: Any, params: Any) -> int | None:
+    """A hash of statement and parameters: equal within a process, never the values."""
+    try:
+        if params is None:
+            return hash(sql)
+        if isinstance(params, list):
+            params = tuple(params)
+        elif isinstance(params, dict):
+            params = tuple(sorted(params.items()))
+        return hash((sql, params))
+    except TypeError:
+        try:
+            return hash((sql, repr(params)))
+        except Exception:
+            return None
+
+
+def record_db(
+    trace: ActiveTrace,
+    system: str,
+    sql: Any,
+    params: Any,
+    started: float,
+    ended: float,
+    connection_id: int | None,
+    rows: int | None = None,
+) -> None:
+    """Append one db span to ``trace``.  Called by every driver integration."""
+    try:
+        if len(trace.spans) >= state.max_spans:
+            trace.dropped += 1
+            return
+        frames, framework = callsite.capture(sys._getframe(2), state.stack_depth)
+        trace.spans.append(
+            (
+                "db",
+                started - trace.start,
+                ended - started,
+                frames,
+                framework,
+                system,
+                sql,
+                params_key(sql, params),
+                params if state.capture_params else None,
+                rows,
+                connection_id,
+            )
+        )
+    except Exception:  # pragma: no cover - defensive
+        pass

@@ -1,0 +1,67 @@
+"""Wrapping of pure-Python DB-API cursor classes (psycopg 3, PyMySQL).
+
+The class's ``execute`` is replaced in place, so every cursor of the driver is
+traced, whoever made it: the user, Django or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from perfdoctor.capture.context import current, perf_counter, record_db
+
+_MARK = "__perfdoctor_original__"
+
+
+def _statement(query: Any, cursor: Any) -> Any:
+    if isinstance(query, str | bytes):
+        return query
+    # psycopg's sql.Composed and friends need the connection to render.
+    try:
+        return query.as_string(cursor.connection)
+    except Exception:
+        return str(query)
+
+
+def wrap_execute(
+    cls: type,
+    name: str,
+    system: str,
+    params_name: str,
+    connection_of: Callable[[Any], Any],
+    many: bool = False,
+) -> None:
+    """Replace ``cls.name`` with a traced version (idempotent)."""
+    original = cls.__dict__.get(name)
+    if original is None or hasattr(original, _MARK):
+        return
+
+    @functools.wraps(original)
+    def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        trace = current()
+        if trace is None:
+            return original(self, query, *args, **kwargs)
+        started = perf_counter()
+        try:
+            return original(self, query, *args, **kwargs)
+        finally:
+            params = None if many else (args[0] if args else kwargs.get(params_name))
+            try:
+                conn_id = id(connection_of(self))
+            except Exception:
+                conn_id = None
+            record_db(
+                trace, system, _statement(query, self), params, started, perf_counter(), conn_id
+            )
+
+    setattr(traced, _MARK, original)
+    setattr(cls, name, traced)
+
+
+def unwrap(cls: type, name: str) -> None:
+    current_value = cls.__dict__.get(name)
+    original = getattr(current_value, _MARK, None)
+    if original is not None:
+        setattr(cls, name, original)

@@ -1,0 +1,84 @@
+"""Django: every request traced and named by its URL pattern, with no settings change.
+
+``BaseHandler.get_response`` (and its async twin) is wrapped, so runserver,
+gunicorn, uvicorn and the test client are all covered.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from perfdoctor.capture import context, routes
+
+_MARK = "__perfdoctor_original__"
+_KEPT_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Cache-Control",
+    "ETag",
+    "Content-Encoding",
+    "Vary",
+)
+
+
+def _start(request: Any) -> tuple[context.ActiveTrace, Any] | None:
+    if not context.state.enabled or context._current.get() is not None:
+        return None
+    method = getattr(request, "method", "GET") or "GET"
+    return context.start(routes.name(method, routes.from_raw_path(request.path_info)), "http")
+
+
+def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) -> None:
+    trace, token = started
+    try:
+        match = getattr(request, "resolver_match", None)
+        route = getattr(match, "route", None)
+        if isinstance(route, str) and route:
+            trace.name = routes.name(request.method or "GET", routes.from_angle_template(route))
+        if response is not None:
+            trace.status = response.status_code
+            trace.attrs["response_headers"] = {
+                h.lower(): response[h] for h in _KEPT_HEADERS if response.has_header(h)
+            }
+    except Exception:
+        pass
+    context.finish(trace, token)
+
+
+def install(base: ModuleType) -> None:
+    handler = base.BaseHandler
+    sync_original = handler.__dict__["get_response"]
+    if hasattr(sync_original, _MARK):
+        return
+
+    def get_response(self: Any, request: Any) -> Any:
+        started = _start(request)
+        if started is None:
+            return sync_original(self, request)
+        response = None
+        try:
+            response = sync_original(self, request)
+            return response
+        finally:
+            _end(started, request, response)
+
+    setattr(get_response, _MARK, sync_original)
+    handler.get_response = get_response
+
+    async_original = handler.__dict__.get("get_response_async")
+    if async_original is not None:
+
+        async def get_response_async(self: Any, request: Any) -> Any:
+            started = _start(request)
+            if started is None:
+                return await async_original(self, request)
+            response = None
+            try:
+                response = await async_original(self, request)
+                return response
+            finally:
+                _end(started, request, response)
+
+        setattr(get_response_async, _MARK, async_original)
+        handler.get_response_async = get_response_async

@@ -1,0 +1,118 @@
+"""The ``perfdoctor`` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from perfdoctor import store
+from perfdoctor.errors import PerfdoctorError
+
+_TRACES_HELP = "Trace store to use (default: .perfdoctor/traces.db, or $PERFDOCTOR_TRACES)."
+
+
+def _traces_path(value: str | None) -> Path:
+    return Path(value) if value else store.default_path()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def traces_option(func: F) -> F:
+    return click.option("--traces", "traces", metavar="PATH", default=None, help=_TRACES_HELP)(func)
+
+
+class _Group(click.Group):
+    """Turns perfdoctor's own errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PerfdoctorError as exc:
+            click.echo(f"perfdoctor: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="perfdoctor")
+def main() -> None:
+    """Find backend performance bottlenecks with evidence, and prove the fixes."""
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@traces_option
+@click.option("--clear", is_flag=True, help="Empty the trace store before running.")
+@click.option(
+    "--capture-params", is_flag=True, help="Also store query parameter values (off by default)."
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(traces: str | None, clear: bool, capture_params: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND with capture on in every Python process it starts.
+
+    \b
+    perfdoctor run -- python manage.py runserver --noreload
+    perfdoctor run -- gunicorn app:app -w 2
+    perfdoctor run -- uvicorn app:app
+    """
+    from perfdoctor import runner
+
+    path = _traces_path(traces)
+    if clear:
+        store.clear(path)
+    code = runner.run(command, path, capture_params=capture_params)
+    sys.exit(code)
+
+
+@main.command()
+@traces_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default=None,
+    help="Exit with code 1 when a finding of this severity or worse is found.",
+)
+def report(traces: str | None, fmt: str, fail_on: str | None) -> None:
+    """Analyse the captured traces and print the findings."""
+    from perfdoctor.analyze import analyze
+    from perfdoctor.report import render
+    from perfdoctor.settings import load_settings
+
+    settings = load_settings()
+    analysis = analyze(store.load_traces(_traces_path(traces)), settings)
+    render(analysis, fmt, sys.stdout)
+    sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+@main.command()
+@traces_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--rounds", default=3, show_default=True, help="How many times each endpoint is requested."
+)
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None)
+def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> None:
+    """Run the bundled demo app, drive every endpoint, and report what it finds."""
+    from perfdoctor.analyze import analyze
+    from perfdoctor.demo.driver import run_demo
+    from perfdoctor.report import render
+    from perfdoctor.settings import Settings
+
+    path = Path(traces) if traces else Path(".perfdoctor") / "demo-traces.db"
+    store.clear(path)
+    run_demo(path, rounds=rounds, quiet=fmt == "json")
+    analysis = analyze(store.load_traces(path), Settings())
+    render(analysis, fmt, sys.stdout)
+    sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

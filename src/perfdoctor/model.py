@@ -1,0 +1,116 @@
+"""The data model at the centre of perfdoctor.
+
+Capture produces :class:`Trace` objects made of :class:`Span` objects, detectors
+read them and produce :class:`Finding` objects, reports render findings.  Nothing
+on either side reaches past this module into the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_RANK: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in the user's code."""
+
+    path: str
+    line: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "function": self.function}
+
+
+@dataclass(slots=True)
+class Span:
+    """One operation inside a trace (a query, an outbound call, a cache read...)."""
+
+    kind: str
+    start_ms: float
+    duration_ms: float
+    location: Location | None = None
+    stack: list[Location] = field(default_factory=list)
+    # Which library issued the operation on the user's behalf (django, sqlalchemy...),
+    # None when user code called the driver directly.
+    framework: str | None = None
+    system: str | None = None
+    statement: str | None = None
+    fingerprint: str | None = None
+    params_digest: str | None = None
+    rows: int | None = None
+    connection_id: int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def end_ms(self) -> float:
+        return self.start_ms + self.duration_ms
+
+
+@dataclass(slots=True)
+class Trace:
+    """One unit of work: an HTTP request, a job, a script, a ``perfdoctor.trace`` block."""
+
+    id: str
+    name: str
+    kind: str
+    started_at: float
+    duration_ms: float
+    status: int | None = None
+    pid: int = 0
+    cpu_ms: float | None = None
+    spans: list[Span] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def db_spans(self) -> list[Span]:
+        return [s for s in self.spans if s.kind == "db"]
+
+
+@dataclass(slots=True)
+class Finding:
+    """A problem a detector found, with the evidence that shows it."""
+
+    id: str
+    severity: Severity
+    title: str
+    endpoint: str | None
+    location: Location | None
+    evidence: dict[str, Any]
+    fix: str
+    # Groups repeats of the same problem (the same N+1 on every request) into one.
+    fingerprint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "endpoint": self.endpoint,
+            "location": self.location.to_dict() if self.location else None,
+            "evidence": self.evidence,
+            "fix": self.fix,
+        }
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    """Per-endpoint latency and where the time went."""
+
+    name: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    queries_per_request: float
+    db_ms: float
+    http_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

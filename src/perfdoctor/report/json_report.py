@@ -1,0 +1,35 @@
+"""The JSON contract, version 1 (PRODUCT.md): stable ids, numbers in ms/rows/bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from perfdoctor.analyze import Analysis
+
+CONTRACT_VERSION = 1
+
+
+def to_dict(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "version": CONTRACT_VERSION,
+        "findings": [f.to_dict() for f in analysis.findings],
+        "endpoints": [
+            {
+                "name": e.name,
+                "requests": e.requests,
+                "p50_ms": e.p50_ms,
+                "p95_ms": e.p95_ms,
+                "p99_ms": e.p99_ms,
+                "queries_per_request": e.queries_per_request,
+                "db_ms": e.db_ms,
+                "http_ms": e.http_ms,
+            }
+            for e in analysis.endpoints
+        ],
+    }
+
+
+def render(analysis: Analysis, stream: TextIO) -> None:
+    json.dump(to_dict(analysis), stream, indent=2, default=str)
+    stream.write("\n")

@@ -1,0 +1,189 @@
+"""Shared fixtures: real services, free ports, and running commands under ``perfdoctor run``.
+
+A test that needs PostgreSQL, MariaDB or Redis skips on a machine without it,
+but fails when ``CI`` is set: a skipped database test in CI is a test that did
+not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("PERFDOCTOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_HOST = os.environ.get("PERFDOCTOR_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("PERFDOCTOR_TEST_MYSQL_PORT", "3306"))
+REDIS_URL = os.environ.get("PERFDOCTOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+APPS = Path(__file__).parent / "apps"
+
+
+def _missing(service: str, reason: str) -> None:
+    message = f"{service} is not reachable ({reason}); start it as DEVELOPERS.md says"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - test extras always install it
+        _missing("PostgreSQL driver", str(exc))
+        raise
+    name = f"pd_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _missing("PostgreSQL", str(exc).strip().splitlines()[0])
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[dict[str, Any]]:
+    """A fresh MariaDB/MySQL database for one test: connection settings as a dict."""
+    import pymysql
+
+    name = f"pd_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", connect_timeout=3)
+    except pymysql.err.OperationalError as exc:
+        _missing("MariaDB", str(exc))
+        raise
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    admin.close()
+    try:
+        yield {"host": MYSQL_HOST, "port": MYSQL_PORT, "user": "root", "password": "", "database": name}
+    finally:
+        admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="")
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not _port_open("127.0.0.1", 6379):
+        _missing("Redis", "nothing listens on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def perfdoctor_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "perfdoctor", *args]
+
+
+def run_perfdoctor(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        perfdoctor_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def report_json(traces: Path, cwd: Path | None = None) -> dict[str, Any]:
+    result = run_perfdoctor("report", "--traces", str(traces), "--format", "json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def findings(report: dict[str, Any], detector: str, endpoint: str | None = None) -> list[dict[str, Any]]:
+    return [
+        f for f in report["findings"]
+        if f["id"] == detector and (endpoint is None or f["endpoint"] == endpoint)
+    ]
+
+
+def wait_http(url: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"server exited with {process.returncode} before answering:\n{out}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                response.read()
+                return
+        except urllib.error.HTTPError:
+            return  # it answers, even if with an error status
+        except Exception as exc:
+            last = exc
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s: {last}")
+
+
+def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextlib.contextmanager
+def serve_under_perfdoctor(
+    command: Sequence[str], traces: Path, url: str, cwd: Path, env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Iterator[subprocess.Popen[str]]:
+    """Start ``perfdoctor run --traces TRACES -- COMMAND`` and wait until ``url`` answers.
+
+    On exit the server is stopped with SIGTERM (as a supervisor would) and its
+    output is checked for tracebacks from perfdoctor.
+    """
+    full_env = dict(os.environ if env is None else env)
+    process = subprocess.Popen(
+        perfdoctor_cmd("run", "--traces", str(traces), "--", *command),
+        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_http(url, timeout=timeout, process=process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        output = process.stdout.read() if process.stdout else ""
+        process.captured_output = output  # type: ignore[attr-defined]
+        assert "perfdoctor: could not instrument" not in output, output
