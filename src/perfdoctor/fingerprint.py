@@ -38,8 +38,10 @@ _QUOTED_KINDS = _LITERALS - {TokenType.NUMBER, TokenType.PLACEHOLDER, TokenType.
 # read it as a modulo, so it is turned into a qmark first.
 _PYFORMAT = re.compile(r"%\(\w+\)s|%s")
 _DOLLAR = re.compile(r"^\$\d+$")
-_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
-_ROWS = re.compile(r"\(\.\.\.\)(?:\s*,\s*\(\.\.\.\))+")
+_TUPLE = r"\(\s*\?(?:\s*,\s*\?)*\s*\)"
+# Only IN-lists and VALUES rows collapse: pause(?) keeps its shape.
+_IN_LIST = re.compile(r"(\bIN\s*)" + _TUPLE, re.IGNORECASE)
+_ROWS = re.compile(r"(\bVALUES\s*)" + _TUPLE + r"(?:\s*,\s*" + _TUPLE + r")*", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 
@@ -116,7 +118,7 @@ def normalize(sql: str) -> Normalized:
     except (TokenError, ValueError, IndexError):
         text = _strip_literals_fallback(text)
     text = _SPACE.sub(" ", text).strip()
-    text = _LIST.sub("(...)", text)
-    text = _ROWS.sub("(...)", text)
+    text = _IN_LIST.sub(r"\1(...)", text)
+    text = _ROWS.sub(r"\1(...)", text)
     digest = hashlib.blake2b(text.lower().encode("utf-8"), digest_size=8).hexdigest()
     return Normalized(text, digest)

@@ -63,7 +63,13 @@ def default_path() -> Path:
 
 def _connect(path: Path) -> sqlite3.Connection:
     # A generous busy timeout: several gunicorn workers flush at the same moment.
-    conn = sqlite3.connect(str(path), timeout=60.0, isolation_level=None)
+    # The class is called directly, not sqlite3.connect: under capture that is
+    # patched, and perfdoctor must not trace its own writes.
+    # check_same_thread off: the recorder uses it under its lock from its own
+    # thread and from flush()/atexit callers.
+    conn = sqlite3.Connection(
+        str(path), timeout=60.0, isolation_level=None, check_same_thread=False
+    )
     conn.execute("PRAGMA busy_timeout = 60000")
     return conn
 
