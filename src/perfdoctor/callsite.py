@@ -70,6 +70,32 @@ def _classify(filename: str) -> str:
 
 RawFrame = tuple[CodeType, int]
 
+# At most this many frames are looked at, from the operation outwards.
+_WALK = range(120)
+
+# Line numbers already seen: instruction offset -> ((code, line), ...).
+# ``frame.f_lineno`` decodes the code's line table from its start up to the
+# current instruction, so a frame deep into a long function or a module body
+# costs microseconds per query.  The line is a function of the code object and
+# the offset (``f_lineno`` computes it from nothing else outside a trace
+# function's callback), and this lookup costs the same wherever the frame
+# stands.  Code objects are told apart by identity, cheaper than hashing them;
+# an entry holds its code object, so that identity cannot be reused meanwhile.
+_lines: dict[int, tuple[tuple[CodeType, int], ...]] = {}
+_MAX_OFFSETS = 10_000
+_MAX_CODES_PER_OFFSET = 8
+
+
+def _new_line(frame: FrameType, code: CodeType, lasti: int) -> int:
+    """``frame.f_lineno``, remembered for the next frame at the same place."""
+    line = frame.f_lineno
+    known = _lines.get(lasti, ())
+    if len(known) < _MAX_CODES_PER_OFFSET:
+        if len(_lines) >= _MAX_OFFSETS:
+            _lines.clear()
+        _lines[lasti] = (*known, (code, line))
+    return line
+
 
 def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | None]:
     """User frames (innermost first, at most ``depth``) and the issuing framework.
@@ -77,22 +103,33 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
     The framework is the first one met between the operation and the user's
     frame: Django's ORM for a query Django built, SQLAlchemy for SQLAlchemy's.
     """
+    # Runs for every captured query, so each frame costs only a few attribute
+    # reads and dict probes (``kind == USER`` is also true when ``kind is USER``).
     frames: list[RawFrame] = []
     framework: str | None = None
-    walked = 0
-    while frame is not None and walked < 120:
+    kind_of = _cache.get
+    lines_at = _lines.get
+    for _ in _WALK:
+        if frame is None:
+            break
         code = frame.f_code
-        kind = _cache.get(code.co_filename)
+        kind = kind_of(code.co_filename)
         if kind is None:
             kind = classify(code.co_filename)
-        if kind is USER or kind == USER:
-            frames.append((code, frame.f_lineno))
+        if kind == USER:
+            lasti = frame.f_lasti
+            for known in lines_at(lasti, ()):
+                if known[0] is code:
+                    line = known[1]
+                    break
+            else:
+                line = _new_line(frame, code, lasti)
+            frames.append((code, line))
             if len(frames) >= depth:
                 break
         elif not frames and framework is None and kind != SKIP:
             framework = kind
         frame = frame.f_back
-        walked += 1
     return frames, framework
 
 

@@ -68,7 +68,10 @@ def run(command: Sequence[str], traces: Path, capture_params: bool = False) -> i
     # A supervisor stopping us (SIGTERM) stops the command the same way.
     previous_term = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
-        return process.wait()
+        code = process.wait()
+        # A command killed by a signal exits as a shell reports it (SIGTERM: 143),
+        # not as sys.exit(-15), which would be 241.
+        return 128 - code if code < 0 else code
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 
 from perfdoctor import store
 from perfdoctor.capture import context, hooks
@@ -44,6 +45,12 @@ def _install_django(module: ModuleType) -> None:
     django.install(module)
 
 
+def _install_django_sqlite(module: ModuleType) -> None:
+    from perfdoctor.capture import django
+
+    django.install_sqlite_operations(module)
+
+
 def _install_flask(module: ModuleType) -> None:
     from perfdoctor.capture import flask
 
@@ -63,6 +70,7 @@ INTEGRATIONS = {
     "psycopg": _install_psycopg,
     "pymysql.cursors": _install_pymysql,
     "django.core.handlers.base": _install_django,
+    "django.db.backends.sqlite3.operations": _install_django_sqlite,
     "flask.app": _install_flask,
     "starlette.applications": _install_starlette,
 }
@@ -148,6 +156,33 @@ def install_from_env() -> None:
         capture_params=os.environ.get(ENV_CAPTURE_PARAMS) == "1",
         process_trace=_process_name(),
     )
+    _flush_on_sigterm()
+
+
+def _flush_on_sigterm() -> None:
+    """Write pending traces when SIGTERM ends a process that has no handler of its own.
+
+    Python's default action kills the process without running ``atexit``, which
+    would drop the last requests' traces of a server stopped by a supervisor (the
+    Flask dev server; uvicorn, which re-raises the signal after its graceful
+    shutdown).  Servers that handle SIGTERM themselves replace this handler.
+    """
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM
+        pass
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    try:
+        context.finish_process_trace()
+        if _recorder is not None:
+            _recorder.flush(timeout=5.0)
+    finally:
+        # Then die of the signal as the process would have without us.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 def _process_name() -> str:

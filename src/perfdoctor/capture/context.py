@@ -9,6 +9,7 @@ the recorder's thread.  Nothing here may raise into the host application.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 from perfdoctor import callsite
 
 perf_counter = time.perf_counter
+_getframe = sys._getframe
 
 
 class ActiveTrace:
@@ -136,6 +138,26 @@ def params_key(sql: Any, params: Any) -> int | None:
             return None
 
 
+# Queries a library runs for its own bookkeeping are not the application's work:
+# Django's SQLite backend, with DEBUG on, runs ``SELECT QUOTE(?)`` after every
+# query only to log it.  Integrations wrap such functions with :func:`muted`.
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("perfdoctor_muted", default=False)
+
+
+def muted(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` with the db operations it runs left out of the trace."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _muted.set(True)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _muted.reset(token)
+
+    return wrapper
+
+
 def record_db(
     trace: ActiveTrace,
     system: str,
@@ -148,11 +170,23 @@ def record_db(
 ) -> None:
     """Append one db span to ``trace``.  Called by every driver integration."""
     try:
-        if len(trace.spans) >= state.max_spans:
+        if _muted.get():
+            return
+        spans = trace.spans
+        if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework = callsite.capture(sys._getframe(2), state.stack_depth)
-        trace.spans.append(
+        frames, framework = callsite.capture(_getframe(2), state.stack_depth)
+        # params_key(sql, params), without a call for the usual tuple of parameters.
+        key: int | None
+        if type(params) is tuple:
+            try:
+                key = hash((sql, params))
+            except TypeError:
+                key = params_key(sql, params)
+        else:
+            key = params_key(sql, params)
+        spans.append(
             (
                 "db",
                 started - trace.start,
@@ -161,7 +195,7 @@ def record_db(
                 framework,
                 system,
                 sql,
-                params_key(sql, params),
+                key,
                 params if state.capture_params else None,
                 rows,
                 connection_id,

@@ -18,6 +18,9 @@ _MARK = "__perfdoctor_original__"
 def _statement(query: Any, cursor: Any) -> Any:
     if isinstance(query, str | bytes):
         return query
+    if isinstance(query, bytearray | memoryview):
+        # PyMySQL's executemany sends each multi-row INSERT as a bytearray.
+        return bytes(query)
     # psycopg's sql.Composed and friends need the connection to render.
     try:
         return query.as_string(cursor.connection)

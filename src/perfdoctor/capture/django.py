@@ -82,3 +82,18 @@ def install(base: ModuleType) -> None:
 
         setattr(get_response_async, _MARK, async_original)
         handler.get_response_async = get_response_async
+
+
+def install_sqlite_operations(operations: ModuleType) -> None:
+    """Leave out the ``SELECT QUOTE(?)`` Django's SQLite backend runs to log each query.
+
+    With DEBUG on, Django renders every query's parameters for ``connection.queries``
+    by running one more query on the raw connection; it is not the application's.
+    """
+    cls = operations.DatabaseOperations
+    original = cls.__dict__.get("_quote_params_for_last_executed_query")
+    if original is None or hasattr(original, _MARK):
+        return
+    wrapped = context.muted(original)
+    setattr(wrapped, _MARK, original)
+    cls._quote_params_for_last_executed_query = wrapped

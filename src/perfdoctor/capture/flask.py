@@ -12,7 +12,8 @@ _MARK = "__perfdoctor_original__"
 
 
 def _name_from_rule(trace: context.ActiveTrace, environ: dict[str, Any]) -> None:
-    # Flask leaves the matched request on the environ as "werkzeug.request".
+    # Flask leaves the matched request on the environ as "werkzeug.request" while
+    # its request context is active (it sets the key to None when the context ends).
     request = environ.get("werkzeug.request")
     rule = getattr(getattr(request, "url_rule", None), "rule", None)
     if isinstance(rule, str):
@@ -30,9 +31,21 @@ def install(flask_app: ModuleType) -> None:
     def wsgi_app(
         self: Any, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        return wsgi.traced_call(
-            lambda e, s: original(self, e, s), environ, start_response, _name_from_rule
-        )
+        def call(e: dict[str, Any], s: Callable[..., Any]) -> Iterable[bytes]:
+            # Flask calls start_response inside the request context, the last moment
+            # the matched rule can be read: after wsgi_app returns it is gone.
+            def naming_start_response(status: str, headers: Any, *exc: Any) -> Any:
+                trace = context._current.get()
+                if trace is not None:
+                    try:
+                        _name_from_rule(trace, e)
+                    except Exception:  # never break the host app
+                        pass
+                return s(status, headers, *exc)
+
+            return original(self, e, naming_start_response)  # type: ignore[no-any-return]
+
+        return wsgi.traced_call(call, environ, start_response, _name_from_rule)
 
     setattr(wsgi_app, _MARK, original)
     flask_cls.wsgi_app = wsgi_app

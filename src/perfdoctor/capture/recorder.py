@@ -74,8 +74,11 @@ class Recorder:
             self._wake.clear()
             self.flush()
 
-    def flush(self) -> None:
-        with self._lock:
+    def flush(self, timeout: float = -1) -> None:
+        """Write what is pending; with a ``timeout``, give up if the lock stays taken."""
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
             batch: list[ActiveTrace] = []
             while self._pending:
                 batch.append(self._pending.popleft())
@@ -90,6 +93,8 @@ class Recorder:
                 self.failed += len(batch)
                 self._conn = None
                 self._warn(exc)
+        finally:
+            self._lock.release()
 
     def _warn(self, exc: Exception) -> None:
         if self._warned:

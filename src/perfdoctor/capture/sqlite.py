@@ -17,22 +17,25 @@ from perfdoctor.capture.context import current, perf_counter, record_db
 
 # sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
 _FACTORY_POSITION = 5
+_NO_PARAMETERS: Any = object()
 
 
 class _TracedCursorMixin:
     connection: sqlite3.Connection  # provided by sqlite3.Cursor
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+    def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
+        # A call without parameters is passed on without them: a cursor subclass may
+        # treat the two differently (Django's reads %s placeholders only when given some).
+        args = (sql,) if parameters is _NO_PARAMETERS else (sql, parameters)
         trace = current()
         if trace is None:
-            return super().execute(sql, parameters)  # type: ignore[misc]
+            return super().execute(*args)  # type: ignore[misc]
         started = perf_counter()
         try:
-            return super().execute(sql, parameters)  # type: ignore[misc]
+            return super().execute(*args)  # type: ignore[misc]
         finally:
-            record_db(
-                trace, "sqlite", sql, parameters, started, perf_counter(), id(self.connection)
-            )
+            params = None if parameters is _NO_PARAMETERS else parameters
+            record_db(trace, "sqlite", sql, params, started, perf_counter(), id(self.connection))
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:
         trace = current()
@@ -58,7 +61,7 @@ class _TracedConnectionMixin:
     def cursor(self, factory: type = sqlite3.Cursor) -> Any:
         return super().cursor(traced_cursor_class(factory))  # type: ignore[misc]
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+    def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
         return self.cursor().execute(sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:

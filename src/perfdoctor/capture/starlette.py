@@ -1,4 +1,10 @@
-"""Starlette and FastAPI: the ASGI middleware put outermost in every app's stack."""
+"""Starlette and FastAPI: every app's ``__call__`` runs inside the ASGI trace middleware.
+
+``Starlette.__call__`` is wrapped rather than ``build_middleware_stack``: FastAPI
+overrides the latter with its own copy, but every subclass still reaches
+``Starlette.__call__`` through ``super()``.  A mounted sub-application joins the
+trace its parent started.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,12 @@ _MARK = "__perfdoctor_original__"
 
 def install(applications: ModuleType) -> None:
     cls = applications.Starlette
-    original = cls.__dict__["build_middleware_stack"]
+    original = cls.__dict__["__call__"]
     if hasattr(original, _MARK):
         return
 
-    def build_middleware_stack(self: Any) -> Any:
-        return TraceMiddleware(original(self))
+    async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        await TraceMiddleware(lambda s, r, w: original(self, s, r, w))(scope, receive, send)
 
-    setattr(build_middleware_stack, _MARK, original)
-    cls.build_middleware_stack = build_middleware_stack
+    setattr(__call__, _MARK, original)
+    cls.__call__ = __call__
