@@ -32,6 +32,8 @@ class Analysis:
 def impact_ms(finding: Finding) -> float:
     """What a finding costs, to rank by: wasted time over every request it was seen in."""
     evidence = finding.evidence
+    if "runs" in evidence and "p50_ms" in evidence:
+        return float(evidence["runs"]) * float(evidence["p50_ms"])
     per_request = float(evidence.get("wasted_ms", evidence.get("total_ms", 0.0)) or 0.0)
     if "requests_affected" in evidence:
         return per_request * int(evidence["requests_affected"])

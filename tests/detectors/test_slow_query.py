@@ -30,7 +30,7 @@ def test_a_query_over_the_budget_is_found(tmp_path: Path) -> None:
                 conn.execute("SELECT 1").fetchall()
     [finding] = _slow(traces)
     assert finding.endpoint == "GET /report"
-    assert finding.evidence["count"] == 3
+    assert finding.evidence["runs"] == 3
     assert finding.evidence["p95_ms"] >= 120
     assert finding.evidence["statement"] == "SELECT pause(?)"
     assert finding.location is not None and finding.location.path.endswith("test_slow_query.py")

@@ -56,14 +56,22 @@ def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
 
 
 def parent_span(trace: Trace, child: Span) -> Span | None:
-    """The query that fetched the rows the loop walks: the last other read before it."""
+    """The query that fetched the rows the loop walks: the last read before it that is
+    not itself repeated (a second N+1 in the same loop is a sibling, not the parent)."""
+    shapes: dict[str | None, int] = defaultdict(int)
+    for span in trace.spans:
+        if span.kind == "db":
+            shapes[span.fingerprint] += 1
     before: Span | None = None
+    fallback: Span | None = None
     for span in trace.spans:
         if span is child:
-            return before
+            return before or fallback
         if span.kind == "db" and span.fingerprint != child.fingerprint and is_read(span.statement):
-            before = span
-    return before
+            fallback = span
+            if shapes[span.fingerprint] == 1:
+                before = span
+    return before or fallback
 
 
 def most_common_location(spans: list[Span]) -> Location | None:

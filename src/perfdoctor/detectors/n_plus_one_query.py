@@ -32,7 +32,9 @@ def remedy(framework: str | None, rel: Relation | None, parent_table: str | None
             "the rows come in the same query through a JOIN."
         )
     if framework == "sqlalchemy":
-        owner = class_name(parent_table) if parent_table else "Parent"
+        # The foreign key column names the owner best (article_id → Article).
+        owner_table = rel.parent if rel and rel.parent else parent_table
+        owner = class_name(owner_table) if owner_table else "Parent"
         if rel is None:
             return (
                 f"Eager-load the relationship: .options(joinedload({owner}.<relation>)) for a "

@@ -45,12 +45,11 @@ class SlowQuery(Detector):
                     endpoint=endpoint,
                     location=location,
                     evidence={
-                        "count": len(runs),
+                        "runs": len(runs),
                         "p50_ms": round(percentile(durations, 50), 3),
                         "p95_ms": round(p95, 3),
                         "max_ms": round(max(durations), 3),
                         "budget_ms": budget,
-                        "total_ms": round(sum(durations), 3),
                         "statement": spans[0].statement,
                         "system": spans[0].system,
                         "endpoints": sorted(endpoints),

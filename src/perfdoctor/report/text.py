@@ -16,6 +16,7 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # Evidence shown as "label: value" lines, in this order; statements get their own lines.
 _NUMBERS = (
     ("count", "runs per request", "{}"),
+    ("runs", "runs seen", "{}"),
     ("total_ms", "time per request", "{:.2f} ms"),
     ("wasted_ms", "wasted per request", "{:.2f} ms"),
     ("p50_ms", "p50", "{:.1f} ms"),
