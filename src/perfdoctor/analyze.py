@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
-from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
+from perfdoctor.model import SERVER_KIND, SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
@@ -71,7 +71,8 @@ def _present(finding: Finding) -> Finding:
 def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
     by_name: dict[str, list[Trace]] = defaultdict(list)
     for trace in traces:
-        by_name[trace.name].append(trace)
+        if trace.kind != SERVER_KIND:
+            by_name[trace.name].append(trace)
     stats = []
     for name, group in by_name.items():
         durations = [t.duration_ms for t in group]

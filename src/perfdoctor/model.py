@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
+# Trace kind of a server process's own work outside requests (start-up, checks):
+# analysed by detectors, but not an endpoint.
+SERVER_KIND = "server"
 
 
 @dataclass(frozen=True, slots=True)

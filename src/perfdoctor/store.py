@@ -232,10 +232,15 @@ def _span_from_row(row: sqlite3.Row) -> Span:
 def iter_traces(path: Path) -> Iterator[Trace]:
     with closing(_open_for_reading(path)) as conn:
         conn.row_factory = sqlite3.Row
+        # One read transaction: a batch written between the two SELECTs (the app
+        # still running) must not give traces without their spans.
+        conn.execute("BEGIN")
         spans: dict[str, list[Span]] = {}
         for row in conn.execute("SELECT * FROM spans ORDER BY trace_id, seq"):
             spans.setdefault(row["trace_id"], []).append(_span_from_row(row))
-        for row in conn.execute("SELECT * FROM traces ORDER BY started_at"):
+        trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
+        conn.execute("COMMIT")
+        for row in trace_rows:
             yield Trace(
                 id=row["id"],
                 name=row["name"],

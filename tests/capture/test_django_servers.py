@@ -89,6 +89,8 @@ def assert_n_plus_one_found_and_fixed(report: dict[str, Any]) -> None:
     assert tags["evidence"]["count"] >= PAGE_SIZE
     assert "blog_tag" in tags["evidence"]["statement"]
     assert "prefetch_related" in tags["fix"] and "tags" in tags["fix"]
+    # The comprehension's iterable runs once per article: the loop is the outer for.
+    assert tags["evidence"]["loop"]["line"] == views_line("article_list", "for article in articles")
     assert len(found) == 2, found
 
     assert findings(report, "n-plus-one-query", FIXED) == []

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from perfdoctor import callsite
+from perfdoctor.model import SERVER_KIND
 
 perf_counter = time.perf_counter
 _getframe = sys._getframe
@@ -71,6 +72,7 @@ class _State:
     process_trace: ActiveTrace | None = None
     process_trace_name: str | None = None
     process_pid = 0
+    requests_started = 0
     on_finish: Callable[[ActiveTrace], None] | None = None
 
 
@@ -91,6 +93,8 @@ def start(
     name: str, kind: str = "http"
 ) -> tuple[ActiveTrace, contextvars.Token[ActiveTrace | None]]:
     trace = ActiveTrace(name, kind)
+    if kind == "http":
+        state.requests_started += 1
     return trace, _current.set(trace)
 
 
@@ -118,6 +122,9 @@ def finish_process_trace() -> None:
     trace = state.process_trace
     state.process_trace = None
     if trace is not None and trace.spans and state.process_pid == os.getpid():
+        if state.requests_started:
+            # A server's own work outside requests (start-up, checks): not an endpoint.
+            trace.kind = SERVER_KIND
         finish(trace, None)
 
 

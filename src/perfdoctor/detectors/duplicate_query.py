@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perfdoctor.callsite import display_path
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import most_common_location, n_plus_one_groups
 from perfdoctor.detectors._sql import is_read
@@ -32,7 +33,9 @@ class DuplicateQuery(PerTraceDetector):
                 continue
             total = sum(s.duration_ms for s in spans)
             wasted = total - spans[0].duration_ms
-            sites = sorted({str(s.location) for s in spans if s.location})
+            sites = sorted(
+                {f"{display_path(s.location.path)}:{s.location.line}" for s in spans if s.location}
+            )
             location = most_common_location(spans)
             yield Finding(
                 id=self.id,
