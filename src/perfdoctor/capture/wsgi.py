@@ -23,7 +23,7 @@ def request_name(environ: dict[str, Any]) -> str:
     )
 
 
-class _ClosingBody:
+class ClosingBody:
     """Passes the body through and ends the trace when the server closes it."""
 
     def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
@@ -76,7 +76,7 @@ def traced_call(
             pass
     # The body is consumed after we return, possibly in another context.
     context._current.reset(token)
-    return _ClosingBody(body, lambda: context.finish(trace, None))
+    return ClosingBody(body, lambda: context.finish(trace, None))
 
 
 # Response facts worth keeping; never cookies or auth headers.

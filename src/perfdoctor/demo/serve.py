@@ -15,13 +15,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from perfdoctor.capture.wsgi import ClosingBody
 from perfdoctor.demo import DemoError, default_database
 
 HOST = "127.0.0.1"
@@ -56,7 +57,7 @@ class InFlight:
         except BaseException:
             self._done()
             raise
-        return _Body(body, self._done)
+        return ClosingBody(body, self._done)
 
     def _done(self) -> None:
         with self._idle:
@@ -66,23 +67,6 @@ class InFlight:
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self.active <= 0, timeout)
-
-
-class _Body:
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
-        self._body = body
-        self._on_close = on_close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._on_close()
 
 
 class _QuietHandler(WSGIRequestHandler):
