@@ -1,0 +1,729 @@
+"""Capture overhead: microseconds per query that perfdoctor adds over the bare driver.
+
+Measured for sqlite3, SQLAlchemy Core and the Django ORM (all on an in-memory
+SQLite database), each next to OpenTelemetry's own instrumentation of the same
+library, in the same run::
+
+    python benchmarks/capture_overhead.py            # full run, a table
+    python benchmarks/capture_overhead.py --quick    # a smoke run in seconds
+    python benchmarks/capture_overhead.py --json     # machine-readable output
+
+Method
+------
+Every (library, variant) pair runs in its own subprocess, because both
+perfdoctor and OpenTelemetry patch the driver process-wide.  A worker builds a
+1000-row table, switches its variant on, runs ``--warmup`` blocks, then times
+``--reps`` blocks of ``--queries`` point lookups (``WHERE id = ?``, fetching the
+row).  Each block is one trace:
+
+* bare: no instrumentation;
+* perfdoctor: ``perfdoctor.instrument(traces=<temp file>)`` and one
+  ``with perfdoctor.trace("bench"):`` per block; the background recorder
+  converts and writes the traces to the store while later blocks run;
+* otel: an SDK ``TracerProvider`` with a ``BatchSpanProcessor`` (or
+  ``SimpleSpanProcessor``, ``--otel-processor simple``) exporting to an
+  ``InMemorySpanExporter``, and one parent span per block.  sqlite3 is traced by
+  ``SQLite3Instrumentor``, SQLAlchemy by ``SQLAlchemyInstrumentor`` (engine
+  events); Django by ``DjangoInstrumentor`` (the request span) together with
+  ``SQLite3Instrumentor`` (the query spans, through OTel's DB-API integration),
+  since the Django instrumentor itself makes no query spans;
+* perfdoctor-nowriter: a diagnostic, perfdoctor capturing as usual but with its
+  finished traces counted and dropped rather than written: the cost in the
+  request thread alone, without the background recorder.
+
+For Django a block is one request through Django's test client to a view that
+runs the lookups, so the trace is the one perfdoctor's Django hook and OTel's
+Django middleware open, and the call stack under the query is a real request's.
+
+A worker reports, for each timed block, wall-clock µs per query and the CPU µs
+per query of the thread running it; and for the run, the CPU time of the whole
+process (every thread, so the background writers included, until their queues
+are flushed) per timed query.  The parent interleaves workers across
+rounds, rotating the order of the variants, so drift on a noisy machine hits
+every variant alike.  A variant's figure is the median over
+rounds of each worker's median over blocks; overhead is that figure minus
+bare's.  Every worker also checks that its variant recorded one span per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+LIBRARIES = ("sqlite3", "sqlalchemy", "django")
+VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
+ROWS = 1000
+SQL = "SELECT id, name, value FROM items WHERE id = ?"
+TARGET_US = 3.0
+WORKER_TIMEOUT = 600.0
+
+Block = Callable[[int, int], None]
+BlockContext = Callable[[], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Workload:
+    block: Block  # run n lookups from key `start` on
+    own_trace: bool  # the block is a request that opens its trace itself (Django)
+    otel: str  # how OpenTelemetry instruments this library
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    reps: int
+    queries: int
+    warmup: int
+    otel_processor: str
+
+
+FULL = Plan(rounds=7, reps=30, queries=1000, warmup=3, otel_processor="batch")
+QUICK = Plan(rounds=1, reps=3, queries=200, warmup=1, otel_processor="batch")
+
+
+def _rows() -> Iterator[tuple[int, str, float]]:
+    for i in range(1, ROWS + 1):
+        yield i, f"item-{i}", i * 0.5
+
+
+def _key(i: int) -> int:
+    return i % ROWS + 1
+
+
+# --------------------------------------------------------------------------- variants
+
+
+class Tracing:
+    """What a variant adds around the workload; bare adds nothing."""
+
+    def block(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def settle(self) -> None:
+        """Write out everything pending (background threads included)."""
+
+    def mark(self) -> None:
+        """Start counting recorded query spans from here."""
+
+    def recorded(self) -> int:
+        """Query spans recorded since :meth:`mark`; -1 for bare."""
+        return -1
+
+
+class PerfdoctorTracing(Tracing):
+    def __init__(self, folder: Path) -> None:
+        import perfdoctor
+
+        self._perfdoctor = perfdoctor
+        self._path = perfdoctor.instrument(traces=folder / "traces.db")
+
+    def block(self) -> AbstractContextManager[Any]:
+        return self._perfdoctor.trace("bench")
+
+    def settle(self) -> None:
+        self._perfdoctor.flush()
+
+    def recorded(self) -> int:
+        # Only queries inside a trace are captured, so the store holds exactly
+        # the warm-up and timed queries; setup ran outside any trace.
+        self._perfdoctor.uninstrument()
+        import sqlite3
+
+        conn = sqlite3.connect(str(self._path))
+        try:
+            row = conn.execute(
+                "SELECT count(*) FROM spans WHERE kind = 'db' AND stack != '[]'"
+            ).fetchone()
+        finally:
+            conn.close()
+        return int(row[0])
+
+
+class HotPathTracing(PerfdoctorTracing):
+    """perfdoctor capturing as usual, but finished traces are counted and dropped.
+
+    A diagnostic: the cost in the request thread alone, without the background
+    writer (conversion, normalisation, SQLite insert) competing for the GIL.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        from perfdoctor.capture import context
+
+        self._kept = 0
+
+        def drop(trace: Any) -> None:
+            self._kept += len(trace.spans)
+
+        context.state.on_finish = drop
+
+    def settle(self) -> None:
+        pass
+
+    def recorded(self) -> int:
+        return self._kept
+
+
+class OtelTracing(Tracing):
+    def __init__(self, processor: str) -> None:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SimpleSpanProcessor,
+            SpanExportResult,
+        )
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+            InMemorySpanExporter,
+        )
+        from opentelemetry.trace import SpanKind
+
+        class CountingExporter(InMemorySpanExporter):
+            """The SDK's in-memory exporter, bounded, counting the query spans it got."""
+
+            queries = 0
+
+            def export(self, spans: Any) -> SpanExportResult:
+                self.queries += sum(
+                    1
+                    for span in spans
+                    if isinstance(span, ReadableSpan)
+                    and span.kind is SpanKind.CLIENT
+                    and span.name != "connect"
+                )
+                return super().export(spans)
+
+        self._exporter = CountingExporter(max_spans=10_000)
+        self._provider = TracerProvider()
+        if processor == "simple":
+            self._provider.add_span_processor(SimpleSpanProcessor(self._exporter))
+        else:
+            self._provider.add_span_processor(BatchSpanProcessor(self._exporter))
+        trace.set_tracer_provider(self._provider)
+        self._tracer = trace.get_tracer("perfdoctor.benchmark")
+        self._base = 0
+
+    def block(self) -> AbstractContextManager[Any]:
+        return self._tracer.start_as_current_span("bench")
+
+    def settle(self) -> None:
+        self._provider.force_flush()
+
+    def mark(self) -> None:
+        self.settle()
+        self._base = self._exporter.queries
+
+    def recorded(self) -> int:
+        self.settle()
+        return self._exporter.queries - self._base
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def sqlite3_workload(variant: str) -> Workload:
+    if variant == "otel":
+        from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+        SQLite3Instrumentor().instrument()
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL NOT NULL)"
+    )
+    conn.executemany("INSERT INTO items VALUES (?, ?, ?)", _rows())
+    conn.commit()
+    # OTel's sqlite3 integration traces cursors, not Connection.execute.
+    cursor = conn.cursor()
+
+    def block(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            cursor.execute(SQL, (_key(i),))
+            cursor.fetchone()
+
+    return Workload(block, own_trace=False, otel="SQLite3Instrumentor().instrument()")
+
+
+def _otel_sqlalchemy(engine: Any) -> str:
+    """Trace ``engine`` with OTel's SQLAlchemy instrumentation; returns how.
+
+    The instrumentor declares ``sqlalchemy < 2.1`` (hence ``skip_dep_check``) and
+    its ``instrument()`` also wraps ``create_async_engine``, which on SQLAlchemy 2.1
+    needs greenlet.  Without greenlet the engine gets the instrumentor's own
+    ``EngineTracer`` directly: the object ``instrument(engine=...)`` returns, whose
+    event listeners make the query spans.
+    """
+    import importlib.util
+
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    if importlib.util.find_spec("greenlet") is not None:
+        SQLAlchemyInstrumentor().instrument(engine=engine, skip_dep_check=True)
+        return "SQLAlchemyInstrumentor().instrument(engine=engine, skip_dep_check=True)"
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy import __name__ as module
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
+
+    usage = metrics.get_meter(module, __version__).create_up_down_counter(
+        name="db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(trace.get_tracer(module, __version__), engine, usage)  # type: ignore[no-untyped-call]
+    return "EngineTracer(tracer, engine, ...) (no greenlet for instrument())"
+
+
+def sqlalchemy_workload(variant: str) -> Workload:
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine, select
+
+    engine = create_engine("sqlite://")
+    otel = _otel_sqlalchemy(engine) if variant == "otel" else ""
+    metadata_ = MetaData()
+    items = Table(
+        "items",
+        metadata_,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(50), nullable=False),
+        Column("value", Float, nullable=False),
+    )
+    metadata_.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(items.insert(), [{"id": i, "name": n, "value": v} for i, n, v in _rows()])
+
+    def block(n: int, start: int) -> None:
+        with engine.connect() as conn:
+            for i in range(start, start + n):
+                conn.execute(select(items).where(items.c.id == _key(i))).one()
+
+    return Workload(block, own_trace=False, otel=otel)
+
+
+class _DjangoUrls:
+    urlpatterns: list[Any] = []
+
+
+def django_workload(variant: str) -> Workload:
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        SECRET_KEY="perfdoctor-benchmark",
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        INSTALLED_APPS=[],
+        MIDDLEWARE=[],
+        ROOT_URLCONF=_DjangoUrls,
+        USE_TZ=True,
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+    if variant == "otel":
+        from opentelemetry.instrumentation.django import DjangoInstrumentor
+        from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+        DjangoInstrumentor().instrument()
+        SQLite3Instrumentor().instrument()
+
+    from django.db import connection, models
+    from django.http import HttpRequest, HttpResponse
+    from django.test import Client
+    from django.urls import path
+
+    class Item(models.Model):  # type: ignore[misc]
+        name = models.CharField(max_length=50)
+        value = models.FloatField()
+
+        class Meta:
+            app_label = "bench"
+            db_table = "items"
+
+    with connection.schema_editor() as editor:
+        editor.create_model(Item)
+    Item.objects.bulk_create([Item(id=i, name=n, value=v) for i, n, v in _rows()])
+
+    def lookups(request: HttpRequest) -> HttpResponse:
+        n = int(request.GET["n"])
+        start = int(request.GET["start"])
+        for i in range(start, start + n):
+            Item.objects.get(pk=_key(i))
+        return HttpResponse("ok")
+
+    _DjangoUrls.urlpatterns = [path("lookups/", lookups)]
+    client = Client()
+
+    def block(n: int, start: int) -> None:
+        response = client.get("/lookups/", {"n": n, "start": start})
+        if response.status_code != 200:
+            raise RuntimeError(f"the benchmark view answered {response.status_code}")
+
+    # The request is the trace: perfdoctor's Django hook and OTel's middleware open it.
+    return Workload(
+        block,
+        own_trace=True,
+        otel="DjangoInstrumentor().instrument() + SQLite3Instrumentor().instrument()",
+    )
+
+
+WORKLOADS: dict[str, Callable[[str], Workload]] = {
+    "sqlite3": sqlite3_workload,
+    "sqlalchemy": sqlalchemy_workload,
+    "django": django_workload,
+}
+
+
+def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
+    """One (library, variant) measurement, in this process."""
+    with tempfile.TemporaryDirectory(prefix="perfdoctor-bench-") as folder:
+        tracing: Tracing
+        if variant == "perfdoctor":
+            tracing = PerfdoctorTracing(Path(folder))
+        elif variant == "perfdoctor-nowriter":
+            tracing = HotPathTracing(Path(folder))
+        elif variant == "otel":
+            tracing = OtelTracing(plan.otel_processor)
+        else:
+            tracing = Tracing()
+        workload = WORKLOADS[library](variant)
+        block = workload.block
+        context: BlockContext = nullcontext if workload.own_trace else tracing.block
+        n = plan.queries
+        tracing.mark()
+        for b in range(plan.warmup):
+            with context():
+                block(n, b * n)
+        tracing.settle()
+        gc.collect()
+
+        samples: list[float] = []
+        thread_samples: list[float] = []
+        clock, thread_clock = time.perf_counter_ns, time.thread_time_ns
+        cpu0 = time.process_time()
+        for rep in range(plan.reps):
+            thread_started = thread_clock()
+            started = clock()
+            with context():
+                block(n, rep * n)
+            samples.append((clock() - started) / 1000.0 / n)
+            thread_samples.append((thread_clock() - thread_started) / 1000.0 / n)
+        tracing.settle()
+        cpu_us = (time.process_time() - cpu0) * 1e6 / (plan.reps * n)
+        recorded = tracing.recorded()
+    return {
+        "library": library,
+        "variant": variant,
+        "us_per_query": samples,
+        "thread_cpu_us_per_query": thread_samples,
+        "cpu_us_per_query": cpu_us,
+        "queries": (plan.warmup + plan.reps) * n,
+        "recorded": recorded,
+        "otel_instrumentation": workload.otel if variant == "otel" else None,
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _worker_env() -> dict[str, str]:
+    # Nothing from the caller's shell may switch capture or OTel on in a worker.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+
+
+def spawn(library: str, variant: str, plan: Plan) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        library,
+        variant,
+        "--reps",
+        str(plan.reps),
+        "--queries",
+        str(plan.queries),
+        "--warmup",
+        str(plan.warmup),
+        "--otel-processor",
+        plan.otel_processor,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=WORKER_TIMEOUT, env=_worker_env()
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"worker {library}/{variant} failed:\n{result.stderr}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def _versions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in (
+        "perfdoctor",
+        "SQLAlchemy",
+        "Django",
+        "opentelemetry-sdk",
+        "opentelemetry-instrumentation-sqlite3",
+        "opentelemetry-instrumentation-sqlalchemy",
+        "opentelemetry-instrumentation-django",
+        "opentelemetry-instrumentation-dbapi",
+    ):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def machine() -> dict[str, Any]:
+    import sqlite3
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "sqlite": sqlite3.sqlite_version,
+        "versions": _versions(),
+    }
+
+
+METRICS = {
+    "us_per_query": "wall-clock µs per query in the block",
+    "thread_cpu_us_per_query": "CPU µs per query of the thread running the block",
+    "cpu_us_per_query": "CPU µs per query of the whole process, writers flushed",
+}
+
+
+def summarise(runs: dict[tuple[str, str], list[dict[str, Any]]], plan: Plan) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    for library in LIBRARIES:
+        per_variant: dict[str, dict[str, Any]] = {}
+        for variant in VARIANTS:
+            done = runs.get((library, variant), [])
+            if not done:
+                continue
+            figures: dict[str, Any] = {
+                "queries": done[0]["queries"],
+                "recorded": [r["recorded"] for r in done],
+                "otel_instrumentation": done[0].get("otel_instrumentation"),
+            }
+            for metric in METRICS:
+                # Per-block samples are reduced to each run's median first.
+                per_run = [
+                    statistics.median(r[metric]) if isinstance(r[metric], list) else r[metric]
+                    for r in done
+                ]
+                figures[metric] = statistics.median(per_run)
+                figures[f"{metric}_runs"] = per_run
+            per_variant[variant] = figures
+        bare = per_variant.get("bare")
+        for variant, figures in per_variant.items():
+            overheads = {
+                f"{metric}_overhead": (None if bare is None else figures[metric] - bare[metric])
+                for metric in METRICS
+            }
+            complete = variant == "bare" or all(
+                count == figures["queries"] for count in figures["recorded"]
+            )
+            results.append(
+                {
+                    "library": library,
+                    "variant": variant,
+                    **figures,
+                    **overheads,
+                    "complete": complete,
+                }
+            )
+    comparison: list[dict[str, Any]] = []
+    for library in LIBRARIES:
+        rows = {r["variant"]: r for r in results if r["library"] == library}
+        pd, otel = rows.get("perfdoctor"), rows.get("otel")
+        if pd is None or otel is None or pd["us_per_query_overhead"] is None:
+            continue
+        pd_us, otel_us = pd["us_per_query_overhead"], otel["us_per_query_overhead"]
+        hot = rows.get("perfdoctor-nowriter")
+        comparison.append(
+            {
+                "library": library,
+                "perfdoctor_overhead_us": pd_us,
+                "otel_overhead_us": otel_us,
+                "ratio": pd_us / otel_us if otel_us > 0 else None,
+                "below_otel": pd_us < otel_us,
+                "under_target": pd_us < TARGET_US,
+                "perfdoctor_thread_cpu_overhead_us": pd["thread_cpu_us_per_query_overhead"],
+                "otel_thread_cpu_overhead_us": otel["thread_cpu_us_per_query_overhead"],
+                "perfdoctor_process_cpu_overhead_us": pd["cpu_us_per_query_overhead"],
+                "otel_process_cpu_overhead_us": otel["cpu_us_per_query_overhead"],
+                "perfdoctor_nowriter_overhead_us": (
+                    hot["us_per_query_overhead"] if hot is not None else None
+                ),
+            }
+        )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/capture_overhead.py", *sys.argv[1:]]),
+        "plan": asdict(plan),
+        "target_us": TARGET_US,
+        "metrics": METRICS,
+        "machine": machine(),
+        "results": results,
+        "comparison": comparison,
+    }
+
+
+def measure(plan: Plan, libraries: tuple[str, ...], progress: Callable[[str], None]) -> Any:
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for round_ in range(plan.rounds):
+        for library in libraries:
+            shift = round_ % len(VARIANTS)
+            for variant in VARIANTS[shift:] + VARIANTS[:shift]:
+                progress(f"round {round_ + 1}/{plan.rounds}: {library} {variant}")
+                runs.setdefault((library, variant), []).append(spawn(library, variant, plan))
+    return summarise(runs, plan)
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def render(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Piped into a file, the table keeps its columns rather than an 80-column wrap.
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    plan = summary["plan"]
+    info = summary["machine"]
+    console.print(
+        f"[bold]perfdoctor capture overhead[/bold]  {summary['date']}  "
+        f"{info['cpus']} cpus, Python {info['python']}, SQLite {info['sqlite']}"
+    )
+    console.print(
+        f"{plan['rounds']} rounds x {plan['reps']} blocks of {plan['queries']} queries "
+        f"(+{plan['warmup']} warm-up) per variant; OTel {plan['otel_processor']} span processor "
+        "-> InMemorySpanExporter"
+    )
+    table = Table(title="µs per query: median over runs of each run's median over blocks")
+    for column in ("library", "variant", "wall", "runs min-max", "+wall", "+thread CPU"):
+        table.add_column(column, justify="left" if column in ("library", "variant") else "right")
+    table.add_column("+process CPU", justify="right")
+    table.add_column("spans", justify="right")
+    for row in summary["results"]:
+        runs = row["us_per_query_runs"]
+        base = row["variant"] == "bare"
+        recorded = "-" if base else ("all" if row["complete"] else f"MISSING {row['recorded']}")
+        table.add_row(
+            row["library"],
+            row["variant"],
+            _fmt(row["us_per_query"]),
+            f"{min(runs):.2f}-{max(runs):.2f}",
+            "" if base else _fmt(row["us_per_query_overhead"], signed=True),
+            "" if base else _fmt(row["thread_cpu_us_per_query_overhead"], signed=True),
+            "" if base else _fmt(row["cpu_us_per_query_overhead"], signed=True),
+            recorded,
+        )
+    console.print(table)
+    console.print(
+        "+wall: added wall-clock time; +thread CPU: added CPU of the thread running the "
+        "queries; +process CPU: added CPU of all threads, background writers included."
+    )
+    verdict = Table(
+        title=f"perfdoctor vs OpenTelemetry, added wall µs/query (target < {TARGET_US:g})"
+    )
+    for column in ("library", "perfdoctor", "OTel", "pd/OTel", "< target", "< OTel"):
+        verdict.add_column(column, justify="right" if column in ("perfdoctor", "OTel") else "left")
+    verdict.add_column("pd no writer", justify="right")
+    for row in summary["comparison"]:
+        ratio = row["ratio"]
+        verdict.add_row(
+            row["library"],
+            _fmt(row["perfdoctor_overhead_us"], signed=True),
+            _fmt(row["otel_overhead_us"], signed=True),
+            "-" if ratio is None else f"{ratio:.2f}",
+            "yes" if row["under_target"] else "NO",
+            "yes" if row["below_otel"] else "NO",
+            _fmt(row["perfdoctor_nowriter_overhead_us"], signed=True),
+        )
+    console.print(verdict)
+    for row in summary["results"]:
+        if row["variant"] == "otel" and row.get("otel_instrumentation"):
+            console.print(f"OTel on {row['library']}: {row['otel_instrumentation']}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds' smoke run")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--save", type=Path, metavar="FILE", help="also write the JSON to FILE")
+    parser.add_argument("--rounds", type=int, help="worker runs per variant (interleaved)")
+    parser.add_argument("--reps", type=int, help="timed blocks per worker")
+    parser.add_argument("--queries", type=int, help="queries per block (one trace)")
+    parser.add_argument("--warmup", type=int, help="untimed blocks per worker")
+    parser.add_argument("--otel-processor", choices=("batch", "simple"), help="OTel processor")
+    parser.add_argument(
+        "--library", action="append", choices=LIBRARIES, help="only this library (repeatable)"
+    )
+    parser.add_argument("--worker", nargs=2, metavar=("LIBRARY", "VARIANT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    base = QUICK if args.quick else FULL
+    plan = Plan(
+        rounds=args.rounds or base.rounds,
+        reps=args.reps or base.reps,
+        queries=args.queries or base.queries,
+        warmup=base.warmup if args.warmup is None else args.warmup,
+        otel_processor=args.otel_processor or base.otel_processor,
+    )
+    if min(plan.rounds, plan.reps, plan.queries) < 1 or plan.warmup < 0:
+        raise SystemExit("--rounds, --reps and --queries must be positive, --warmup >= 0")
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = make_plan(args)
+    if args.worker:
+        library, variant = args.worker
+        if library not in LIBRARIES or variant not in VARIANTS:
+            raise SystemExit(f"unknown worker {library}/{variant}")
+        print(json.dumps(run_worker(library, variant, plan)))
+        return 0
+    libraries = tuple(args.library) if args.library else LIBRARIES
+
+    def progress(message: str) -> None:
+        sys.stderr.write(f"\r\033[K{message}" if sys.stderr.isatty() else f"{message}\n")
+        sys.stderr.flush()
+
+    summary = measure(plan, libraries, progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    if args.save is not None:
+        args.save.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        render(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The capture-overhead benchmark runs end to end and reports every figure.
+
+A smoke test only: ``--quick`` figures are far too noisy to judge, so no timing
+is asserted here (the measured figures live in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "capture_overhead.py"
+LIBRARIES = ("sqlite3", "sqlalchemy", "django")
+VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
+NEEDED = (
+    "sqlalchemy",
+    "django",
+    "opentelemetry.sdk",
+    "opentelemetry.instrumentation.sqlite3",
+    "opentelemetry.instrumentation.sqlalchemy",
+    "opentelemetry.instrumentation.django",
+)
+
+
+def _missing_modules() -> list[str]:
+    missing = []
+    for name in NEEDED:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict[str, Any]:
+    missing = _missing_modules()
+    if missing:
+        message = f"the benchmark needs {', '.join(missing)} (pip install -e '.[bench]')"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: {message}", pytrace=False)
+        pytest.skip(message)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.mark.timeout(600)
+def test_every_library_and_variant_has_positive_figures(summary: dict[str, Any]) -> None:
+    rows = {(row["library"], row["variant"]): row for row in summary["results"]}
+    assert set(rows) == {(lib, variant) for lib in LIBRARIES for variant in VARIANTS}
+    for key, row in rows.items():
+        for metric in ("us_per_query", "thread_cpu_us_per_query", "cpu_us_per_query"):
+            assert row[metric] > 0, (key, metric, row[metric])
+        if row["variant"] != "bare":
+            assert row["us_per_query_overhead"] is not None, key
+
+
+@pytest.mark.timeout(600)
+def test_every_instrumented_variant_recorded_one_span_per_query(
+    summary: dict[str, Any],
+) -> None:
+    for row in summary["results"]:
+        if row["variant"] == "bare":
+            continue
+        assert row["complete"], (row["library"], row["variant"], row["recorded"], row["queries"])
+
+
+@pytest.mark.timeout(600)
+def test_the_comparison_covers_every_library(summary: dict[str, Any]) -> None:
+    assert [row["library"] for row in summary["comparison"]] == list(LIBRARIES)
+    for row in summary["comparison"]:
+        assert row["ratio"] is None or row["ratio"] == pytest.approx(
+            row["perfdoctor_overhead_us"] / row["otel_overhead_us"]
+        )
+    assert summary["machine"]["cpus"] >= 1
+    assert summary["plan"]["rounds"] >= 1
