@@ -147,7 +147,7 @@ class PerfdoctorTracing(Tracing):
         conn = sqlite3.connect(str(self._path))
         try:
             row = conn.execute(
-                "SELECT count(*) FROM spans WHERE kind = 'db' AND stack != '[]'"
+                "SELECT count(*) FROM spans WHERE kind = 'db' AND stack_id IS NOT NULL"
             ).fetchone()
         finally:
             conn.close()

@@ -8,6 +8,7 @@ user's code as far as reports are concerned.
 
 from __future__ import annotations
 
+import bisect
 import os
 import sys
 import sysconfig
@@ -68,33 +69,12 @@ def _classify(filename: str) -> str:
     return USER
 
 
+# A frame as the hot path records it: the code object and the offset of the
+# instruction it stands at.  The line is worked out later, off the request path.
 RawFrame = tuple[CodeType, int]
 
 # At most this many frames are looked at, from the operation outwards.
 _WALK = range(120)
-
-# Line numbers already seen: instruction offset -> ((code, line), ...).
-# ``frame.f_lineno`` decodes the code's line table from its start up to the
-# current instruction, so a frame deep into a long function or a module body
-# costs microseconds per query.  The line is a function of the code object and
-# the offset (``f_lineno`` computes it from nothing else outside a trace
-# function's callback), and this lookup costs the same wherever the frame
-# stands.  Code objects are told apart by identity, cheaper than hashing them;
-# an entry holds its code object, so that identity cannot be reused meanwhile.
-_lines: dict[int, tuple[tuple[CodeType, int], ...]] = {}
-_MAX_OFFSETS = 10_000
-_MAX_CODES_PER_OFFSET = 8
-
-
-def _new_line(frame: FrameType, code: CodeType, lasti: int) -> int:
-    """``frame.f_lineno``, remembered for the next frame at the same place."""
-    line = frame.f_lineno
-    known = _lines.get(lasti, ())
-    if len(known) < _MAX_CODES_PER_OFFSET:
-        if len(_lines) >= _MAX_OFFSETS:
-            _lines.clear()
-        _lines[lasti] = (*known, (code, line))
-    return line
 
 
 def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | None]:
@@ -104,11 +84,13 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
     frame: Django's ORM for a query Django built, SQLAlchemy for SQLAlchemy's.
     """
     # Runs for every captured query, so each frame costs only a few attribute
-    # reads and dict probes (``kind == USER`` is also true when ``kind is USER``).
+    # reads and a dict probe.  ``frame.f_lineno`` is not read here: in CPython it
+    # decodes the line table from the start of the code up to the instruction,
+    # microseconds deep into a long function; :func:`line_of` does it once per
+    # call site in the recorder's thread.
     frames: list[RawFrame] = []
     framework: str | None = None
     kind_of = _cache.get
-    lines_at = _lines.get
     for _ in _WALK:
         if frame is None:
             break
@@ -117,20 +99,42 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
         if kind is None:
             kind = classify(code.co_filename)
         if kind == USER:
-            lasti = frame.f_lasti
-            for known in lines_at(lasti, ()):
-                if known[0] is code:
-                    line = known[1]
-                    break
-            else:
-                line = _new_line(frame, code, lasti)
-            frames.append((code, line))
+            frames.append((code, frame.f_lasti))
             if len(frames) >= depth:
                 break
         elif not frames and framework is None and kind != SKIP:
             framework = kind
         frame = frame.f_back
     return frames, framework
+
+
+# code object -> (instruction offsets where a line range starts, their lines)
+_line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
+_MAX_LINE_TABLES = 20_000
+
+
+def line_of(code: CodeType, offset: int) -> int:
+    """The source line of the instruction at ``offset`` (what ``f_lineno`` says)."""
+    table = _line_tables.get(code)
+    if table is None:
+        starts: list[int] = []
+        lines: list[int | None] = []
+        for start, _end, line in code.co_lines():
+            starts.append(start)
+            lines.append(line)
+        if len(_line_tables) >= _MAX_LINE_TABLES:
+            _line_tables.clear()
+        table = _line_tables[code] = (starts, lines)
+    starts, lines = table
+    index = bisect.bisect_right(starts, offset) - 1
+    # An instruction with no line of its own (a jump target in generated code)
+    # belongs to the nearest line before it, as in a traceback.
+    while index >= 0:
+        line = lines[index]
+        if line is not None:
+            return line
+        index -= 1
+    return code.co_firstlineno
 
 
 def display_path(filename: str) -> str:

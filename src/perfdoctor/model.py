@@ -3,6 +3,40 @@
 Capture produces :class:`Trace` objects made of :class:`Span` objects, detectors
 read them and produce :class:`Finding` objects, reports render findings.  Nothing
 on either side reaches past this module into the other.
+
+Span kinds and the facts each carries (``Span.attrs`` keys unless a field is
+named).  Capture fills them, detectors rely on them; no attribute ever holds a
+parameter value, a cookie or a credential (digests are keyed per process).
+
+``db``
+    fields ``system`` (sqlite, postgresql, mysql), ``statement`` (literals
+    replaced), ``fingerprint``, ``params_digest``, ``rows`` (rows fetched, when
+    known), ``connection_id``.  attrs: ``blocks_event_loop`` (a synchronous
+    driver called on a thread running an asyncio loop), ``params`` (only with
+    ``--capture-params``).
+``db.connect``
+    a new database connection opened: field ``system``, ``connection_id``.
+``http``
+    an outbound HTTP call. field ``system`` = the client library (requests,
+    httpx, urllib3, aiohttp). attrs: ``method``, ``host`` (host:port),
+    ``url`` (scheme://host/path with id-like segments collapsed to ``{id}``,
+    no query values), ``status`` (None when it failed), ``bytes`` (response
+    body bytes when known), ``timeout`` (seconds in effect, None for no timeout),
+    ``error`` (exception class name), ``blocks_event_loop``.
+``cache``
+    a cache operation. field ``system`` (redis, django-cache). attrs: ``op``
+    (get, set, delete, mget, ...), ``key`` (the key with id-like parts
+    collapsed), ``key_digest`` (the exact key, keyed digest), ``ttl``
+    (seconds set on a write; None for no expiry), ``hit`` (on reads),
+    ``value_digest`` (keyed digest of the value read or written),
+    ``blocks_event_loop``.
+
+Trace attrs: ``response_headers`` (content-type, content-length,
+cache-control, etag, content-encoding, vary), ``response`` (``bytes``,
+``items``: the length of a top-level JSON list or of the list in a paginated
+envelope), ``user`` (keyed digest of who made the request, None when
+anonymous), ``authenticated`` (bool), ``async`` (an async handler), ``memory``
+(``peak_kb`` and ``top`` allocation sites, with ``--memory``), ``cpu_ms``.
 """
 
 from __future__ import annotations

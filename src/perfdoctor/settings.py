@@ -43,6 +43,14 @@ class Settings:
     # Endpoint budget: the seed's "API response time (p95): < 500ms".
     slow_endpoint_p95_ms: float = 500.0
 
+    # --- outbound HTTP ---
+
+    # --- caches ---
+
+    # --- responses and endpoints ---
+
+    # --- database: result sizes, pagination, connections, async ---
+
     # Capture limits: a runaway script must not eat the host's memory.
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5

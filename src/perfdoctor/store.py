@@ -7,22 +7,27 @@ perfdoctor is refused rather than misread.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
 ENV_PATH = "PERFDOCTOR_TRACES"
 
+# Call stacks and statements repeat across thousands of spans, so each is stored
+# once, under an id derived from its content (equal in every writer process),
+# and a span row holds only that id.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
     id TEXT PRIMARY KEY,
@@ -35,6 +40,14 @@ CREATE TABLE IF NOT EXISTS traces (
     cpu_ms REAL,
     attrs TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS stacks (
+    id TEXT PRIMARY KEY,
+    frames TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS statements (
+    fingerprint TEXT PRIMARY KEY,
+    statement TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS spans (
     trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
@@ -43,15 +56,14 @@ CREATE TABLE IF NOT EXISTS spans (
     duration_ms REAL NOT NULL,
     framework TEXT,
     system TEXT,
-    statement TEXT,
-    fingerprint TEXT,
+    fingerprint TEXT REFERENCES statements(fingerprint),
     params_digest TEXT,
     rows INTEGER,
     connection_id INTEGER,
-    stack TEXT NOT NULL DEFAULT '[]',
-    attrs TEXT NOT NULL DEFAULT '{}',
+    stack_id TEXT REFERENCES stacks(id),
+    attrs TEXT,
     PRIMARY KEY (trace_id, seq)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_name ON traces(name);
 """
 
@@ -98,11 +110,7 @@ def open_for_writing(path: Path) -> sqlite3.Connection:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{path} was written by a newer perfdoctor (schema {version}); "
-                    "upgrade perfdoctor or choose another file with --traces"
-                )
+            _check_version(path, version)
             _create(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -120,30 +128,71 @@ def _create(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-def _location_json(loc: Location) -> list[Any]:
-    return [loc.path, loc.line, loc.function]
-
-
-def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
-    """Write a batch of traces in one transaction; returns how many were written."""
-    trace_rows: list[tuple[Any, ...]] = []
-    span_rows: list[tuple[Any, ...]] = []
-    for trace in traces:
-        trace_rows.append(
-            (
-                trace.id,
-                trace.name,
-                trace.kind,
-                trace.started_at,
-                trace.duration_ms,
-                trace.status,
-                trace.pid,
-                trace.cpu_ms,
-                json.dumps(trace.attrs, default=str),
-            )
+def _check_version(path: Path, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer perfdoctor (schema {version}); "
+            "upgrade perfdoctor or choose another file with --traces"
         )
+    if 0 < version < SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by an older perfdoctor (schema {version}); "
+            "capture again into a new file (perfdoctor run --clear, or --traces PATH)"
+        )
+
+
+def content_id(text: str) -> str:
+    """The id of a stored stack: equal for equal content, in every process."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def stack_json(stack: Iterable[Location]) -> str:
+    return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
+
+
+def attrs_json(attrs: dict[str, Any]) -> str | None:
+    return json.dumps(attrs, default=str) if attrs else None
+
+
+@dataclass
+class Batch:
+    """Rows ready to write: traces, their spans, and the stacks and statements
+    the spans refer to that this connection has not written yet."""
+
+    traces: list[tuple[Any, ...]] = field(default_factory=list)
+    spans: list[tuple[Any, ...]] = field(default_factory=list)
+    stacks: dict[str, str] = field(default_factory=dict)
+    statements: dict[str, str] = field(default_factory=dict)
+
+
+def trace_row(trace: Trace) -> tuple[Any, ...]:
+    return (
+        trace.id,
+        trace.name,
+        trace.kind,
+        trace.started_at,
+        trace.duration_ms,
+        trace.status,
+        trace.pid,
+        trace.cpu_ms,
+        json.dumps(trace.attrs, default=str),
+    )
+
+
+def batch_of(traces: Iterable[Trace]) -> Batch:
+    """Rows for model traces (imports, tests); capture builds its rows directly."""
+    batch = Batch()
+    for trace in traces:
+        batch.traces.append(trace_row(trace))
         for seq, span in enumerate(trace.spans):
-            span_rows.append(
+            stack_id = None
+            if span.stack:
+                frames = stack_json(span.stack)
+                stack_id = content_id(frames)
+                batch.stacks[stack_id] = frames
+            if span.fingerprint is not None and span.statement is not None:
+                batch.statements[span.fingerprint] = span.statement
+            batch.spans.append(
                 (
                     trace.id,
                     seq,
@@ -152,27 +201,42 @@ def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
                     span.duration_ms,
                     span.framework,
                     span.system,
-                    span.statement,
                     span.fingerprint,
                     span.params_digest,
                     span.rows,
                     span.connection_id,
-                    json.dumps([_location_json(loc) for loc in span.stack]),
-                    json.dumps(span.attrs, default=str),
+                    stack_id,
+                    attrs_json(span.attrs),
                 )
             )
-    if not trace_rows:
+    return batch
+
+
+def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
+    """Write a batch of traces in one transaction; returns how many were written."""
+    return write_batch(conn, batch_of(traces))
+
+
+def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
+    """Write ``batch`` in one transaction; returns how many traces were written."""
+    if not batch.traces:
         return 0
 
     def write() -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if batch.stacks:
+                conn.executemany("INSERT OR IGNORE INTO stacks VALUES (?, ?)", batch.stacks.items())
+            if batch.statements:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO statements VALUES (?, ?)", batch.statements.items()
+                )
             conn.executemany(
-                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", trace_rows
+                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.traces
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                span_rows,
+                "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                batch.spans,
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -180,7 +244,7 @@ def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
             raise
 
     _retry(write)
-    return len(trace_rows)
+    return len(batch.traces)
 
 
 def _open_for_reading(path: Path) -> sqlite3.Connection:
@@ -194,11 +258,11 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a perfdoctor trace store: {exc}") from exc
-    if version > SCHEMA_VERSION:
+    try:
+        _check_version(path, version)
+    except StoreError:
         conn.close()
-        raise StoreError(
-            f"{path} was written by a newer perfdoctor (schema {version}); upgrade perfdoctor"
-        )
+        raise
     if version == 0:
         conn.close()
         raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
@@ -210,34 +274,56 @@ def count_traces(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
 
 
-def _span_from_row(row: sqlite3.Row) -> Span:
-    stack = [Location(p, int(line), fn) for p, line, fn in json.loads(row["stack"])]
-    return Span(
-        kind=row["kind"],
-        start_ms=row["start_ms"],
-        duration_ms=row["duration_ms"],
-        location=stack[0] if stack else None,
-        stack=stack,
-        framework=row["framework"],
-        system=row["system"],
-        statement=row["statement"],
-        fingerprint=row["fingerprint"],
-        params_digest=row["params_digest"],
-        rows=row["rows"],
-        connection_id=row["connection_id"],
-        attrs=json.loads(row["attrs"]),
-    )
-
-
 def iter_traces(path: Path) -> Iterator[Trace]:
     with closing(_open_for_reading(path)) as conn:
-        conn.row_factory = sqlite3.Row
-        # One read transaction: a batch written between the two SELECTs (the app
+        # One read transaction: a batch written between the SELECTs (the app
         # still running) must not give traces without their spans.
         conn.execute("BEGIN")
+        stacks: dict[str, list[Location]] = {
+            stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
+            for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
+        }
+        statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
         spans: dict[str, list[Span]] = {}
-        for row in conn.execute("SELECT * FROM spans ORDER BY trace_id, seq"):
-            spans.setdefault(row["trace_id"], []).append(_span_from_row(row))
+        no_stack: list[Location] = []
+        for (
+            trace_id,
+            kind,
+            start_ms,
+            duration_ms,
+            framework,
+            system,
+            fingerprint,
+            params_digest,
+            rows,
+            connection_id,
+            stack_id,
+            attrs,
+        ) in conn.execute(
+            "SELECT trace_id, kind, start_ms, duration_ms, framework, system, fingerprint,"
+            " params_digest, rows, connection_id, stack_id, attrs"
+            " FROM spans ORDER BY trace_id, seq"
+        ):
+            stack = stacks.get(stack_id, no_stack) if stack_id is not None else no_stack
+            spans.setdefault(trace_id, []).append(
+                Span(
+                    kind=kind,
+                    start_ms=start_ms,
+                    duration_ms=duration_ms,
+                    location=stack[0] if stack else None,
+                    # Spans of one call site share the parsed stack: readers never change it.
+                    stack=stack,
+                    framework=framework,
+                    system=system,
+                    statement=statements.get(fingerprint) if fingerprint else None,
+                    fingerprint=fingerprint,
+                    params_digest=params_digest,
+                    rows=rows,
+                    connection_id=connection_id,
+                    attrs=json.loads(attrs) if attrs else {},
+                )
+            )
+        conn.row_factory = sqlite3.Row
         trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
         conn.execute("COMMIT")
         for row in trace_rows:

@@ -22,7 +22,7 @@ import pytest
 
 import perfdoctor.demo
 from perfdoctor import store
-from perfdoctor.demo import DemoError
+from perfdoctor.demo import DemoError, areas, driver
 from perfdoctor.demo.driver import _Server, run_demo
 from perfdoctor.demo.models import SIZES
 from perfdoctor.demo.seed import ensure_seeded, generate, is_seeded
@@ -39,6 +39,9 @@ ENDPOINTS = (
     "GET /stats/top-commenters",
     "GET /stats/top-commenters/fixed",
 )
+
+# The blog's endpoints above, and those of the demo's other areas.
+EVERY_ENDPOINT = len(driver.ENDPOINTS) + len(areas.endpoints())
 
 
 @dataclass
@@ -74,7 +77,8 @@ def line_of(marker: str, source: Path = APP_PY) -> int:
 
 def test_every_endpoint_is_captured_under_its_route_template(demo: DemoRun) -> None:
     requests = Counter(t.name for t in demo.traces if t.kind == "http")
-    assert requests == dict.fromkeys(ENDPOINTS, ROUNDS)
+    assert {name: requests[name] for name in ENDPOINTS} == dict.fromkeys(ENDPOINTS, ROUNDS)
+    assert sum(requests.values()) == ROUNDS * EVERY_ENDPOINT
     assert all(t.status == 200 for t in demo.traces if t.kind == "http")
 
 
@@ -149,8 +153,8 @@ def test_progress_goes_to_stderr_and_stdout_stays_clean(
     run_demo(traces, rounds=1, database=demo.database)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert f"Captured {len(ENDPOINTS)} requests" in captured.err
-    assert store.count_traces(traces) >= len(ENDPOINTS)
+    assert f"Captured {EVERY_ENDPOINT} requests" in captured.err
+    assert store.count_traces(traces) >= EVERY_ENDPOINT
 
 
 def test_a_database_path_that_is_a_directory_is_a_one_line_error(tmp_path: Path) -> None:

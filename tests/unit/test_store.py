@@ -1,5 +1,6 @@
 import multiprocessing
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,26 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         worker.join(60)
         assert worker.exitcode == 0
     assert store.count_traces(path) == 400
+
+
+def test_store_from_an_older_perfdoctor_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    store.open_for_writing(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION - 1}")
+    with pytest.raises(StoreError, match=r"older perfdoctor .*--clear"):
+        store.load_traces(path)
+
+
+def test_a_call_site_and_a_statement_are_stored_once(tmp_path: Path) -> None:
+    # A thousand spans of one call site keep one stack row and one statement row.
+    path = tmp_path / "t.db"
+    conn = store.open_for_writing(path)
+    store.write_traces(conn, [_trace(0, pid) for pid in range(1000)])
+    conn.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM spans").fetchone()[0] == 1000
+        assert db.execute("SELECT count(*) FROM stacks").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM statements").fetchone()[0] == 1
+    loaded = store.load_traces(path)
+    assert {s.location for t in loaded for s in t.spans} == {Location("/app/views.py", 10, "view")}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from perfdoctor.capture import context, routes
+from perfdoctor.capture import context, identity, routes
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -59,6 +59,20 @@ class TraceMiddleware:
         trace, token = context.start(
             routes.name(method, routes.from_raw_path(scope.get("path", "/"))), "http"
         )
+        trace.attrs["async"] = True
+        try:
+            headers = dict(scope.get("headers") or [])
+            authorization = headers.get(b"authorization")
+            cookie = headers.get(b"cookie")
+            identity.set_user(
+                trace,
+                identity.from_headers(
+                    authorization.decode("latin-1") if authorization else None,
+                    cookie.decode("latin-1") if cookie else None,
+                ),
+            )
+        except Exception:
+            pass
 
         async def recording_send(message: MutableMapping[str, Any]) -> None:
             if message.get("type") == "http.response.start":

@@ -73,6 +73,9 @@ INTEGRATIONS = {
     "django.db.backends.sqlite3.operations": _install_django_sqlite,
     "flask.app": _install_flask,
     "starlette.applications": _install_starlette,
+    # outbound HTTP
+    # caches
+    # async databases
 }
 
 

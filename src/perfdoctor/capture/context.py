@@ -8,6 +8,7 @@ the recorder's thread.  Nothing here may raise into the host application.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import os
@@ -22,6 +23,9 @@ from perfdoctor.model import SERVER_KIND
 
 perf_counter = time.perf_counter
 _getframe = sys._getframe
+# The event loop running in this thread, if any: a synchronous call made while one
+# runs blocks every other request the loop serves (``blocking-in-async``).
+_running_loop = asyncio._get_running_loop
 
 
 class ActiveTrace:
@@ -174,8 +178,13 @@ def record_db(
     ended: float,
     connection_id: int | None,
     rows: int | None = None,
+    blocking: bool = True,
 ) -> None:
-    """Append one db span to ``trace``.  Called by every driver integration."""
+    """Append one db span to ``trace``.  Called by every driver integration.
+
+    ``blocking`` is true for a synchronous driver: the span is then marked when
+    it ran on a thread whose asyncio event loop it held up.
+    """
     try:
         if _muted.get():
             return
@@ -206,7 +215,44 @@ def record_db(
                 params if state.capture_params else None,
                 rows,
                 connection_id,
+                _BLOCKED_LOOP if blocking and _running_loop() is not None else None,
             )
         )
+    except Exception:  # pragma: no cover - defensive
+        pass
+
+
+_BLOCKED_LOOP = {"blocks_event_loop": True}
+
+
+def record_span(
+    trace: ActiveTrace,
+    kind: str,
+    started: float,
+    ended: float,
+    attrs: dict[str, Any],
+    *,
+    blocking: bool = False,
+    skip: int = 2,
+) -> None:
+    """Append a span of any other kind (``http``, ``cache``, ``db.connect``...).
+
+    ``attrs`` holds the span's facts (see :mod:`perfdoctor.model`); it must
+    hold no parameter values, cookies or credentials.  ``skip`` is how many
+    frames above this function's caller the call site search starts (the
+    default starts at the caller's caller: the integration's wrapper is skipped
+    anyway, being perfdoctor's own code).
+    """
+    try:
+        if _muted.get():
+            return
+        spans = trace.spans
+        if len(spans) >= state.max_spans:
+            trace.dropped += 1
+            return
+        frames, framework = callsite.capture(_getframe(skip), state.stack_depth)
+        if blocking and _running_loop() is not None:
+            attrs["blocks_event_loop"] = True
+        spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))
     except Exception:  # pragma: no cover - defensive
         pass

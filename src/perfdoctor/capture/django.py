@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture import context, routes
+from perfdoctor.capture import context, identity, routes
 
 _MARK = "__perfdoctor_original__"
 _KEPT_HEADERS = (
@@ -36,6 +36,7 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
         route = getattr(match, "route", None)
         if isinstance(route, str) and route:
             trace.name = routes.name(request.method or "GET", routes.from_angle_template(route))
+        identity.set_user(trace, *identity.from_django_request(request))
         if response is not None:
             trace.status = response.status_code
             trace.attrs["response_headers"] = {
@@ -73,6 +74,7 @@ def install(base: ModuleType) -> None:
             started = _start(request)
             if started is None:
                 return await async_original(self, request)
+            started[0].attrs["async"] = True
             response = None
             try:
                 response = await async_original(self, request)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from perfdoctor import store
 from perfdoctor.capture.context import ActiveTrace
-from perfdoctor.capture.convert import convert
+from perfdoctor.capture.encode import Encoder
 
 FLUSH_INTERVAL = 0.1
 
@@ -32,6 +32,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
+        self._encoder = Encoder()
         self._warned = False
         self._stopping = False
         self.written = 0
@@ -65,6 +66,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._thread = None
         self._conn = None
+        self._encoder = Encoder()
         self._pid = os.getpid()
         self._stopping = False
 
@@ -84,11 +86,16 @@ class Recorder:
                 batch.append(self._pending.popleft())
             if not batch:
                 return
+            encoder = self._encoder
             try:
-                traces = [convert(active) for active in batch]
                 if self._conn is None:
+                    encoder.forget_written()
                     self._conn = store.open_for_writing(self.path)
-                self.written += store.write_traces(self._conn, traces)
+                rows = store.Batch()
+                for active in batch:
+                    encoder.add(active, rows)
+                self.written += store.write_batch(self._conn, rows)
+                encoder.committed(rows)
             except Exception as exc:
                 self.failed += len(batch)
                 self._conn = None

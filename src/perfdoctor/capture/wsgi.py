@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from perfdoctor.capture import context, routes
+from perfdoctor.capture import context, identity, routes
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -52,6 +52,13 @@ def traced_call(
     if not context.state.enabled or context._current.get() is not None:
         return app(environ, start_response)
     trace, token = context.start(request_name(environ), "http")
+    try:
+        identity.set_user(
+            trace,
+            identity.from_headers(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")),
+        )
+    except Exception:
+        pass
 
     def recording_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
         try:

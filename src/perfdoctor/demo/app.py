@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify
 from sqlalchemy import URL, create_engine, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
+from perfdoctor.demo import areas
 from perfdoctor.demo.models import Article, Author, Comment
 
 PAGE_SIZE = 30
@@ -34,6 +35,11 @@ def create_app(database: Path) -> Flask:
     engine = create_engine(URL.create("sqlite", database=str(database.absolute())))
     app.extensions["demo_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.register_blueprint(blog)
+    for area in areas.load():
+        app.register_blueprint(area.blueprint)
+        setup = getattr(area, "setup", None)
+        if setup is not None:
+            setup(app)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(404, _not_found)
     return app

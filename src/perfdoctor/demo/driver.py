@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from perfdoctor import store
-from perfdoctor.demo import DemoError, default_database
+from perfdoctor.demo import DemoError, areas, default_database
 from perfdoctor.errors import StoreError
 from perfdoctor.runner import capture_environment
 
@@ -44,13 +44,15 @@ ENDPOINTS = (
 )
 
 
-def request_paths(rounds: int, authors: int) -> list[str]:
-    """The paths requested, in order: every endpoint once per round."""
-    paths: list[str] = []
+def request_paths(rounds: int, authors: int) -> list[tuple[str, str]]:
+    """(path, user) requested, in order: every endpoint once per round, users in turn."""
+    paths: list[tuple[str, str]] = []
+    every = ENDPOINTS + areas.endpoints()
     for round_index in range(rounds):
         # Spread over the seeded ids 1..authors, a different author each round.
         author_id = 1 + (round_index * 37 + 4) % authors
-        paths.extend(path.format(author_id=author_id) for path in ENDPOINTS)
+        user = areas.USERS[round_index % len(areas.USERS)]
+        paths.extend((path.format(author_id=author_id), user) for path in every)
     return paths
 
 
@@ -121,18 +123,19 @@ def _check_traces(server: _Server, traces: Path, before: int, requests: int) -> 
         )
 
 
-def _request_all(server: _Server, port: int, paths: list[str], ui: _Ui) -> None:
+def _request_all(server: _Server, port: int, paths: list[tuple[str, str]], ui: _Ui) -> None:
     # No proxy: a proxy set in the environment must not see requests to 127.0.0.1.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with ui.progress("Requesting every endpoint", len(paths)) as advance:
-        for path in paths:
+        for path, user in paths:
             advance(path)
-            _get(opener, server, f"http://{HOST}:{port}{path}")
+            _get(opener, server, f"http://{HOST}:{port}{path}", user)
 
 
-def _get(opener: urllib.request.OpenerDirector, server: _Server, url: str) -> None:
+def _get(opener: urllib.request.OpenerDirector, server: _Server, url: str, user: str) -> None:
+    request = urllib.request.Request(url, headers={"Authorization": areas.authorization(user)})
     try:
-        with opener.open(url, timeout=REQUEST_TIMEOUT) as response:
+        with opener.open(request, timeout=REQUEST_TIMEOUT) as response:
             json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise DemoError(f"GET {url} answered {exc.code}; {server.tail()}") from None

@@ -1,0 +1,164 @@
+"""Turn finished :class:`ActiveTrace` objects (raw tuples) into store rows.
+
+Runs in the recorder's thread, off the request path, but still in the
+application's process and under its GIL, so the cost per span is kept to a few
+dict lookups: a call stack is resolved (file, line, function) and serialised
+once per call site, a statement is normalised once per text, and both are
+written to the store once per connection, the spans referring to them by id.
+"""
+
+from __future__ import annotations
+
+import os
+from types import CodeType
+from typing import Any
+
+from perfdoctor import store
+from perfdoctor.callsite import RawFrame, line_of
+from perfdoctor.capture.context import ActiveTrace
+from perfdoctor.capture.privacy import hash_digest
+from perfdoctor.fingerprint import normalize
+from perfdoctor.model import Location
+
+_MAX_CACHED = 50_000
+
+
+def location(code: CodeType, offset: int) -> Location:
+    return Location(os.path.abspath(code.co_filename), line_of(code, offset), code.co_qualname)
+
+
+def _statement_text(sql: Any) -> str:
+    if isinstance(sql, bytes):
+        return sql.decode("utf-8", "replace")
+    return sql if isinstance(sql, str) else str(sql)
+
+
+class Encoder:
+    """Builds :class:`perfdoctor.store.Batch` rows; one per recorder (per process)."""
+
+    def __init__(self) -> None:
+        # (code, offset) pairs of a call site -> (stack id, frames JSON)
+        self._stacks: dict[tuple[RawFrame, ...], tuple[str, str]] = {}
+        # statement text as issued -> (fingerprint, normalised statement)
+        self._statements: dict[str, tuple[str, str]] = {}
+        # ids the current store connection has committed: not sent again
+        self.written_stacks: set[str] = set()
+        self.written_statements: set[str] = set()
+
+    def forget_written(self) -> None:
+        """The connection changed (or a write failed): send everything again."""
+        self.written_stacks.clear()
+        self.written_statements.clear()
+
+    def committed(self, batch: store.Batch) -> None:
+        self.written_stacks.update(batch.stacks)
+        self.written_statements.update(batch.statements)
+
+    def _stack(self, frames: list[RawFrame], batch: store.Batch) -> str | None:
+        if not frames:
+            return None
+        key = tuple(frames)
+        found = self._stacks.get(key)
+        if found is None:
+            if len(self._stacks) >= _MAX_CACHED:
+                self._stacks.clear()
+            text = store.stack_json(location(code, offset) for code, offset in frames)
+            found = self._stacks[key] = (store.content_id(text), text)
+        stack_id = found[0]
+        if stack_id not in self.written_stacks:
+            batch.stacks[stack_id] = found[1]
+        return stack_id
+
+    def _fingerprint(self, sql: Any, batch: store.Batch) -> str:
+        if type(sql) is not str:
+            # bytes, or a driver's composed-statement object (perhaps unhashable)
+            sql = _statement_text(sql)
+        found = self._statements.get(sql)
+        if found is None:
+            if len(self._statements) >= _MAX_CACHED:
+                self._statements.clear()
+            norm = normalize(sql)
+            found = self._statements[sql] = (norm.fingerprint, norm.statement)
+        fingerprint = found[0]
+        if fingerprint not in self.written_statements:
+            batch.statements[fingerprint] = found[1]
+        return fingerprint
+
+    def add(self, active: ActiveTrace, batch: store.Batch) -> None:
+        end = active.finished if active.finished is not None else active.start
+        attrs = dict(active.attrs)
+        cpu_ms = attrs.pop("cpu_ms", None)
+        if active.dropped:
+            attrs["dropped_spans"] = active.dropped
+        trace_id = active.id
+        batch.traces.append(
+            (
+                trace_id,
+                active.name,
+                active.kind,
+                active.started_at,
+                (end - active.start) * 1000.0,
+                active.status,
+                os.getpid(),
+                cpu_ms,
+                store.attrs_json(attrs) or "{}",
+            )
+        )
+        rows = batch.spans
+        stack_of = self._stack
+        fingerprint_of = self._fingerprint
+        for seq, raw in enumerate(active.spans):
+            kind = raw[0]
+            if kind == "db":
+                (
+                    _,
+                    start,
+                    duration,
+                    frames,
+                    framework,
+                    system,
+                    sql,
+                    pkey,
+                    params,
+                    nrows,
+                    conn,
+                    extra,
+                ) = raw
+                if params is not None:
+                    extra = {**(extra or {}), "params": repr(params)}
+                rows.append(
+                    (
+                        trace_id,
+                        seq,
+                        kind,
+                        start * 1000.0,
+                        duration * 1000.0,
+                        framework,
+                        system,
+                        fingerprint_of(sql, batch),
+                        hash_digest(pkey),
+                        nrows,
+                        conn,
+                        stack_of(frames, batch),
+                        None if extra is None else store.attrs_json(extra),
+                    )
+                )
+            else:
+                extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}
+                rows.append(
+                    (
+                        trace_id,
+                        seq,
+                        kind,
+                        raw[1] * 1000.0,
+                        raw[2] * 1000.0,
+                        raw[4],
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        stack_of(raw[3], batch),
+                        store.attrs_json(extra),
+                    )
+                )
