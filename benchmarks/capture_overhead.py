@@ -1,8 +1,10 @@
-"""Capture overhead: microseconds per query that perfdoctor adds over the bare driver.
+"""Capture overhead: microseconds per operation that perfdoctor adds over the bare library.
 
 Measured for sqlite3, SQLAlchemy Core and the Django ORM (all on an in-memory
-SQLite database), each next to OpenTelemetry's own instrumentation of the same
-library, in the same run::
+SQLite database), for an HTTP client (requests, keep-alive GETs to a local
+server in another process) and for Redis (redis-py GETs on the local server),
+each next to OpenTelemetry's own instrumentation of the same library, in the
+same run::
 
     python benchmarks/capture_overhead.py            # full run, a table
     python benchmarks/capture_overhead.py --quick    # a smoke run in seconds
@@ -48,6 +50,7 @@ bare's.  Every worker also checks that its variant recorded one span per query.
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import json
 import os
@@ -65,11 +68,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("sqlite3", "sqlalchemy", "django")
+LIBRARIES = ("sqlite3", "sqlalchemy", "django", "requests", "redis")
 VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
 ROWS = 1000
 SQL = "SELECT id, name, value FROM items WHERE id = ?"
 TARGET_US = 3.0
+TARGET_LIBRARY = "sqlite3"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 WORKER_TIMEOUT = 600.0
 
 Block = Callable[[int, int], None]
@@ -81,6 +86,11 @@ class Workload:
     block: Block  # run n lookups from key `start` on
     own_trace: bool  # the block is a request that opens its trace itself (Django)
     otel: str  # how OpenTelemetry instruments this library
+    span_kind: str = "db"  # the kind of span each operation records
+    # Operations per block are the plan's queries divided by this: an HTTP round
+    # trip costs ~100x a point lookup, and a block should last about as long.
+    per_block_divisor: int = 1
+    close: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,8 @@ class Tracing:
     def mark(self) -> None:
         """Start counting recorded query spans from here."""
 
-    def recorded(self) -> int:
-        """Query spans recorded since :meth:`mark`; -1 for bare."""
+    def recorded(self, kind: str) -> int:
+        """Spans of ``kind`` recorded since :meth:`mark`; -1 for bare."""
         return -1
 
 
@@ -138,16 +148,16 @@ class PerfdoctorTracing(Tracing):
     def settle(self) -> None:
         self._perfdoctor.flush()
 
-    def recorded(self) -> int:
-        # Only queries inside a trace are captured, so the store holds exactly
-        # the warm-up and timed queries; setup ran outside any trace.
+    def recorded(self, kind: str) -> int:
+        # Only operations inside a trace are captured, so the store holds exactly
+        # the warm-up and timed ones; setup ran outside any trace.
         self._perfdoctor.uninstrument()
         import sqlite3
 
         conn = sqlite3.connect(str(self._path))
         try:
             row = conn.execute(
-                "SELECT count(*) FROM spans WHERE kind = 'db' AND stack_id IS NOT NULL"
+                "SELECT count(*) FROM spans WHERE kind = ? AND stack_id IS NOT NULL", (kind,)
             ).fetchone()
         finally:
             conn.close()
@@ -165,18 +175,18 @@ class HotPathTracing(PerfdoctorTracing):
         super().__init__(folder)
         from perfdoctor.capture import context
 
-        self._kept = 0
+        self._kept: collections.Counter[str] = collections.Counter()
 
         def drop(trace: Any) -> None:
-            self._kept += len(trace.spans)
+            self._kept.update(span[0] for span in trace.spans)
 
         context.state.on_finish = drop
 
     def settle(self) -> None:
         pass
 
-    def recorded(self) -> int:
-        return self._kept
+    def recorded(self, kind: str) -> int:
+        return self._kept[kind]
 
 
 class OtelTracing(Tracing):
@@ -228,7 +238,7 @@ class OtelTracing(Tracing):
         self.settle()
         self._base = self._exporter.queries
 
-    def recorded(self) -> int:
+    def recorded(self, kind: str) -> int:
         self.settle()
         return self._exporter.queries - self._base
 
@@ -380,10 +390,109 @@ def django_workload(variant: str) -> Workload:
     )
 
 
+# A keep-alive HTTP/1.1 server answering every request with the same small JSON,
+# in its own process so that it does not share the client's GIL.
+_UPSTREAM = r"""
+import asyncio, sys
+
+BODY = b'{"ok": true}'
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY
+)
+
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head:
+                break
+            writer.write(RESPONSE)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def requests_workload(variant: str) -> Workload:
+    if variant == "otel":
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+        RequestsInstrumentor().instrument()
+    import requests
+
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", _UPSTREAM], stdout=subprocess.PIPE, text=True
+    )
+    assert upstream.stdout is not None
+    port = int(upstream.stdout.readline())
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment for 127.0.0.1
+    url = f"http://127.0.0.1:{port}/items/"
+
+    def block(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            session.get(url + str(_key(i)), timeout=5.0).json()
+
+    def close() -> None:
+        session.close()
+        upstream.terminate()
+        upstream.wait(10)
+
+    return Workload(
+        block,
+        own_trace=False,
+        otel="RequestsInstrumentor().instrument()",
+        span_kind="http",
+        per_block_divisor=5,
+        close=close,
+    )
+
+
+def redis_workload(variant: str) -> Workload:
+    if variant == "otel":
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        RedisInstrumentor().instrument()
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("PERFDOCTOR_BENCH_REDIS", REDIS_URL))
+    prefix = f"perfdoctor-bench:{os.getpid()}:"
+    client.mset({f"{prefix}{i}": f"value-{i}" for i in range(1, ROWS + 1)})
+
+    def block(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            client.get(f"{prefix}{_key(i)}")
+
+    def close() -> None:
+        client.delete(*(f"{prefix}{i}" for i in range(1, ROWS + 1)))
+        client.close()
+
+    return Workload(
+        block,
+        own_trace=False,
+        otel="RedisInstrumentor().instrument()",
+        span_kind="cache",
+        per_block_divisor=2,
+        close=close,
+    )
+
+
 WORKLOADS: dict[str, Callable[[str], Workload]] = {
     "sqlite3": sqlite3_workload,
     "sqlalchemy": sqlalchemy_workload,
     "django": django_workload,
+    "requests": requests_workload,
+    "redis": redis_workload,
 }
 
 
@@ -402,7 +511,7 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
         workload = WORKLOADS[library](variant)
         block = workload.block
         context: BlockContext = nullcontext if workload.own_trace else tracing.block
-        n = plan.queries
+        n = max(1, plan.queries // workload.per_block_divisor)
         tracing.mark()
         for b in range(plan.warmup):
             with context():
@@ -423,7 +532,8 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
             thread_samples.append((thread_clock() - thread_started) / 1000.0 / n)
         tracing.settle()
         cpu_us = (time.process_time() - cpu0) * 1e6 / (plan.reps * n)
-        recorded = tracing.recorded()
+        recorded = tracing.recorded(workload.span_kind)
+        workload.close()
     return {
         "library": library,
         "variant": variant,
@@ -564,7 +674,8 @@ def summarise(runs: dict[tuple[str, str], list[dict[str, Any]]], plan: Plan) -> 
                 "otel_overhead_us": otel_us,
                 "ratio": pd_us / otel_us if otel_us > 0 else None,
                 "below_otel": pd_us < otel_us,
-                "under_target": pd_us < TARGET_US,
+                # The 3 µs target is set for bare sqlite3 only.
+                "under_target": pd_us < TARGET_US if library == TARGET_LIBRARY else None,
                 "perfdoctor_thread_cpu_overhead_us": pd["thread_cpu_us_per_query_overhead"],
                 "otel_thread_cpu_overhead_us": otel["thread_cpu_us_per_query_overhead"],
                 "perfdoctor_process_cpu_overhead_us": pd["cpu_us_per_query_overhead"],
@@ -645,7 +756,10 @@ def render(summary: dict[str, Any]) -> None:
         "queries; +process CPU: added CPU of all threads, background writers included."
     )
     verdict = Table(
-        title=f"perfdoctor vs OpenTelemetry, added wall µs/query (target < {TARGET_US:g})"
+        title=(
+            "perfdoctor vs OpenTelemetry, added wall µs/operation "
+            f"(target on {TARGET_LIBRARY}: < {TARGET_US:g})"
+        )
     )
     for column in ("library", "perfdoctor", "OTel", "pd/OTel", "< target", "< OTel"):
         verdict.add_column(column, justify="right" if column in ("perfdoctor", "OTel") else "left")
@@ -657,7 +771,7 @@ def render(summary: dict[str, Any]) -> None:
             _fmt(row["perfdoctor_overhead_us"], signed=True),
             _fmt(row["otel_overhead_us"], signed=True),
             "-" if ratio is None else f"{ratio:.2f}",
-            "yes" if row["under_target"] else "NO",
+            {True: "yes", False: "NO", None: "-"}[row["under_target"]],
             "yes" if row["below_otel"] else "NO",
             _fmt(row["perfdoctor_nowriter_overhead_us"], signed=True),
         )

@@ -23,6 +23,20 @@ if ! pg_up; then
 fi
 wait_for PostgreSQL pg_up || status=1
 
+# HypoPG lets the database advisor try indexes without building them; the rolled-back
+# CREATE INDEX path covers machines without it, so a missing package is not an error.
+pg_version=$(ls /etc/postgresql 2>/dev/null | head -n1)
+if [ -n "$pg_version" ] && ! dpkg -s "postgresql-$pg_version-hypopg" >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+        && apt-cache show "postgresql-$pg_version-hypopg" >/dev/null 2>&1; then
+        apt-get install -y -qq "postgresql-$pg_version-hypopg" >/dev/null \
+            && echo "services: installed postgresql-$pg_version-hypopg" \
+            || echo "services: could not install postgresql-$pg_version-hypopg; the advisor verifies with rolled-back indexes"
+    else
+        echo "services: postgresql-$pg_version-hypopg is not available here; the advisor verifies with rolled-back indexes"
+    fi
+fi
+
 if ! mysql_up; then
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
 fi

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from perfdoctor import timing
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
 from perfdoctor.model import SERVER_KIND, SEVERITY_RANK, EndpointStats, Finding, Location, Trace
@@ -48,7 +49,8 @@ def merge(findings: list[Finding]) -> list[Finding]:
     merged = []
     for group in groups.values():
         worst = max(group, key=lambda f: (SEVERITY_RANK[f.severity], impact_ms(f)))
-        if worst.id != "slow-query":
+        # A detector that looks across requests counts the requests itself.
+        if worst.id != "slow-query" and "requests_affected" not in worst.evidence:
             worst.evidence["requests_affected"] = len(group)
         merged.append(worst)
     return merged
@@ -69,17 +71,22 @@ def _present(finding: Finding) -> Finding:
 
 
 def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
+    """Per endpoint: latency percentiles, and the mean ms per request in each of
+    db, http, cache and python (the wall time no span covers); see :mod:`perfdoctor.timing`."""
     by_name: dict[str, list[Trace]] = defaultdict(list)
     for trace in traces:
         if trace.kind != SERVER_KIND:
             by_name[trace.name].append(trace)
     stats = []
     for name, group in by_name.items():
-        durations = [t.duration_ms for t in group]
+        durations = [timing.latency_ms(t) for t in group]
         n = len(group)
-        db = [sum(s.duration_ms for s in t.spans if s.kind == "db") for t in group]
-        http = [sum(s.duration_ms for s in t.spans if s.kind == "http") for t in group]
+        parts = [timing.breakdown(t) for t in group]
         queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
+
+        def mean(bucket: str, parts: list[dict[str, float]] = parts, n: int = n) -> float:
+            return round(sum(p[bucket] for p in parts) / n, 2)
+
         stats.append(
             EndpointStats(
                 name=name,
@@ -88,8 +95,10 @@ def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
                 p95_ms=round(percentile(durations, 95), 2),
                 p99_ms=round(percentile(durations, 99), 2),
                 queries_per_request=round(sum(queries) / n, 2),
-                db_ms=round(sum(db) / n, 2),
-                http_ms=round(sum(http) / n, 2),
+                db_ms=mean("db"),
+                http_ms=mean("http"),
+                cache_ms=mean("cache"),
+                python_ms=mean("python"),
             )
         )
     stats.sort(key=lambda s: (-s.p95_ms, s.name))

@@ -49,8 +49,15 @@ def main() -> None:
 @click.option(
     "--capture-params", is_flag=True, help="Also store query parameter values (off by default)."
 )
+@click.option(
+    "--memory",
+    is_flag=True,
+    help="Also record each request's peak memory and allocation sites (tracemalloc; slower).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-def run(traces: str | None, clear: bool, capture_params: bool, command: tuple[str, ...]) -> None:
+def run(
+    traces: str | None, clear: bool, capture_params: bool, memory: bool, command: tuple[str, ...]
+) -> None:
     """Run COMMAND with capture on in every Python process it starts.
 
     \b
@@ -63,7 +70,7 @@ def run(traces: str | None, clear: bool, capture_params: bool, command: tuple[st
     path = _traces_path(traces)
     if clear:
         store.clear(path)
-    code = runner.run(command, path, capture_params=capture_params)
+    code = runner.run(command, path, capture_params=capture_params, memory=memory)
     sys.exit(code)
 
 
@@ -78,7 +85,10 @@ def run(traces: str | None, clear: bool, capture_params: bool, command: tuple[st
     default=None,
     help="Exit with code 1 when a finding of this severity or worse is found.",
 )
-def report(traces: str | None, fmt: str, fail_on: str | None) -> None:
+@click.option(
+    "--db", "db", metavar="URL", default=None, help="Also run the index advisor on this database."
+)
+def report(traces: str | None, fmt: str, fail_on: str | None, db: str | None) -> None:
     """Analyse the captured traces and print the findings."""
     from perfdoctor.analyze import analyze
     from perfdoctor.report import render
@@ -86,6 +96,10 @@ def report(traces: str | None, fmt: str, fail_on: str | None) -> None:
 
     settings = load_settings()
     analysis = analyze(store.load_traces(_traces_path(traces)), settings)
+    if db:
+        from perfdoctor.advisor.findings import add_to
+
+        add_to(analysis, db, _traces_path(traces), settings)
     render(analysis, fmt, sys.stdout)
     sys.exit(1 if analysis.fails(fail_on) else 0)
 
@@ -112,6 +126,68 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     analysis = analyze(store.load_traces(path), Settings())
     render(analysis, fmt, sys.stdout)
     sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+_DB_HELP = "sqlite:///path.db, postgresql://user@host/db, mysql://user@host:3306/db or mariadb://..."
+
+
+@main.command()
+@click.option("--db", "db", required=True, metavar="URL", help=_DB_HELP)
+@click.option("--query", "statements", multiple=True, metavar="SQL", help="A SELECT to explain.")
+@click.option("--traces", "traces", metavar="PATH", default=None, help="Explain stored SELECTs.")
+@click.option("--pg-log", metavar="PATH", default=None, help="PostgreSQL slow-query log to read.")
+@click.option("--analyze", is_flag=True, help="PostgreSQL: EXPLAIN ANALYZE, read-only, rolled back")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain(
+    db: str,
+    statements: tuple[str, ...],
+    traces: str | None,
+    pg_log: str | None,
+    analyze: bool,
+    fmt: str,
+) -> None:
+    """Show each query's plan (one model for SQLite, PostgreSQL, MySQL) and its problems."""
+    from perfdoctor.advisor.commands import gather, run_explain
+    from perfdoctor.settings import load_settings
+
+    settings = load_settings()
+    path = Path(traces) if traces else None
+    queries = gather(db, settings, statements, path, pg_log=Path(pg_log) if pg_log else None)
+    run_explain(db, queries, settings, analyze, fmt, sys.stdout)
+
+
+@main.command()
+@click.option("--db", "db", required=True, metavar="URL", help=_DB_HELP)
+@click.option("--query", "statements", multiple=True, metavar="SQL", help="A SELECT to tune.")
+@click.option("--traces", "traces", metavar="PATH", default=None, help="Tune the store's SELECTs.")
+@click.option("--pg-stat-statements", is_flag=True, help="Tune PostgreSQL's top statements.")
+@click.option("--pg-log", metavar="PATH", default=None, help="PostgreSQL slow-query log to read.")
+@click.option(
+    "--no-hypopg", is_flag=True, help="PostgreSQL: try indexes in a rolled-back transaction."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def indexes(
+    db: str,
+    statements: tuple[str, ...],
+    traces: str | None,
+    pg_stat_statements: bool,
+    pg_log: str | None,
+    no_hypopg: bool,
+    fmt: str,
+) -> None:
+    """Propose indexes, each verified to cut its queries' plan cost; report unused ones."""
+    from perfdoctor.advisor.commands import gather, run_indexes
+    from perfdoctor.settings import load_settings
+
+    settings = load_settings()
+    path = Path(traces) if traces else None
+    log = Path(pg_log) if pg_log else None
+    queries = gather(db, settings, statements, path, pg_stat_statements, log)
+    run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,3 +17,7 @@ class ConfigError(PerfdoctorError):
 
 class UsageError(PerfdoctorError):
     """The command line asks for something that cannot be done."""
+
+
+class DatabaseError(PerfdoctorError):
+    """The database advisor cannot reach or use the database it was pointed at."""

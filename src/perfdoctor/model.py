@@ -12,8 +12,9 @@ parameter value, a cookie or a credential (digests are keyed per process).
     fields ``system`` (sqlite, postgresql, mysql), ``statement`` (literals
     replaced), ``fingerprint``, ``params_digest``, ``rows`` (rows fetched, when
     known), ``connection_id``.  attrs: ``blocks_event_loop`` (a synchronous
-    driver called on a thread running an asyncio loop), ``params`` (only with
-    ``--capture-params``).
+    driver called on a thread running an asyncio loop), ``offset`` (the OFFSET
+    of a paginated query, literal or bound, kept only when it is an int),
+    ``params`` (only with ``--capture-params``).
 ``db.connect``
     a new database connection opened: field ``system``, ``connection_id``.
 ``http``
@@ -22,21 +23,37 @@ parameter value, a cookie or a credential (digests are keyed per process).
     ``url`` (scheme://host/path with id-like segments collapsed to ``{id}``,
     no query values), ``status`` (None when it failed), ``bytes`` (response
     body bytes when known), ``timeout`` (seconds in effect, None for no timeout),
-    ``error`` (exception class name), ``blocks_event_loop``.
+    ``error`` (exception class name), ``blocks_event_loop``, ``url_digest``
+    (keyed digest of the full URL, query included), ``response_digest`` (keyed
+    digest of the body, when the client had read it), ``async`` (an awaited call).
 ``cache``
     a cache operation. field ``system`` (redis, django-cache). attrs: ``op``
     (get, set, delete, mget, ...), ``key`` (the key with id-like parts
     collapsed), ``key_digest`` (the exact key, keyed digest), ``ttl``
     (seconds set on a write; None for no expiry), ``hit`` (on reads),
     ``value_digest`` (keyed digest of the value read or written),
-    ``blocks_event_loop``.
+    ``blocks_event_loop``; also ``keys``/``hits`` (multi-key operations),
+    ``written`` (Django ``add``/``get_or_set``: whether a value was stored),
+    ``ttl_kept`` (SET KEEPTTL), ``backend`` (the Django backend class),
+    ``error`` (exception class name).  A redis pipeline is one span, op
+    ``pipeline``, with ``commands`` (how many), ``transaction`` and
+    ``writes`` (each write's ``op``, ``key``, ``key_digest``, ``ttl``...).
 
 Trace attrs: ``response_headers`` (content-type, content-length,
-cache-control, etag, content-encoding, vary), ``response`` (``bytes``,
-``items``: the length of a top-level JSON list or of the list in a paginated
-envelope), ``user`` (keyed digest of who made the request, None when
-anonymous), ``authenticated`` (bool), ``async`` (an async handler), ``memory``
-(``peak_kb`` and ``top`` allocation sites, with ``--memory``), ``cpu_ms``.
+cache-control, etag, last-modified, content-encoding, vary), ``response``
+(``bytes`` sent, ``items``: the length of a top-level JSON list or of the list
+in an envelope, ``paginated``: the envelope has paging keys such as next/count/
+cursor, ``body_digest``: keyed digest of the body up to
+``response_parse_max_bytes``), ``response_ms`` (when the last body chunk
+was sent; work after it, such as ASGI background tasks or the end of a WSGI
+request, did not delay the client), ``query_names`` (the request's query
+parameter names, never values), ``handler`` (``path``, ``line``,
+``function`` of the view that answered), ``framework`` (django, flask,
+starlette, fastapi), ``user`` (keyed digest of who made the request, None
+when anonymous), ``authenticated`` (bool),
+``async`` (an async handler), ``memory`` (``peak_kb``: growth over the
+request's start, and ``top``: ``path``/``line``/``kb`` allocation sites in
+user code, with ``--memory``), ``cpu_ms``.
 """
 
 from __future__ import annotations
@@ -148,6 +165,10 @@ class EndpointStats:
     queries_per_request: float
     db_ms: float
     http_ms: float
+    # Mean per request, like db_ms and http_ms; python_ms is the rest of the
+    # request's wall time (its own code, templates, serialisation, waiting).
+    cache_ms: float = 0.0
+    python_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ works.  Nothing in the user's code changes.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,14 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.capture.auto import ENV_CAPTURE_PARAMS, ENV_ENABLED
+from perfdoctor.capture.auto import ENV_CAPTURE_PARAMS, ENV_ENABLED, ENV_MEMORY
+from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.errors import UsageError
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent / "_bootstrap"
 
 
 def capture_environment(
-    traces: Path, capture_params: bool = False, base: dict[str, str] | None = None
+    traces: Path,
+    capture_params: bool = False,
+    base: dict[str, str] | None = None,
+    memory: bool = False,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -38,8 +43,12 @@ def capture_environment(
     env["PYTHONPATH"] = os.pathsep.join(parts)
     env[ENV_ENABLED] = "1"
     env[store.ENV_PATH] = str(traces.absolute())
+    # One digest key for every process of the run (kept if an outer run set one).
+    env.setdefault(ENV_DIGEST_KEY, secrets.token_hex(16))
     if capture_params:
         env[ENV_CAPTURE_PARAMS] = "1"
+    if memory:
+        env[ENV_MEMORY] = "1"
     return env
 
 
@@ -49,13 +58,15 @@ def _importable_without(package_root: str) -> bool:
     return os.path.basename(package_root) in ("site-packages", "dist-packages")
 
 
-def run(command: Sequence[str], traces: Path, capture_params: bool = False) -> int:
+def run(
+    command: Sequence[str], traces: Path, capture_params: bool = False, memory: bool = False
+) -> int:
     """Run ``command`` to completion under capture; returns its exit code."""
     if not command:
         raise UsageError(
             "nothing to run: give a command after --, e.g. perfdoctor run -- python app.py"
         )
-    env = capture_environment(traces, capture_params)
+    env = capture_environment(traces, capture_params, memory=memory)
     try:
         process = subprocess.Popen(list(command), env=env)
     except FileNotFoundError:

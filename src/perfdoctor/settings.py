@@ -44,16 +44,158 @@ class Settings:
     slow_endpoint_p95_ms: float = 500.0
 
     # --- outbound HTTP ---
+    # n-plus-one-http: the same endpoint (method + URL template) from one line, this
+    # many times in one request. Sentry's N+1 DB detector trips at 5 (its N+1 API
+    # calls detector wants 10, for browser fetches); 5 matches n_plus_one_min_repeats.
+    n_plus_one_http_min_repeats: int = 5
+    # Sentry's N+1 API calls detector also wants 300 ms in total on production round
+    # trips; an upstream on the same host answers in a few ms, so 50 ms (five calls
+    # of 10 ms) is the floor here: below it the repetition costs nothing measurable.
+    n_plus_one_http_min_total_ms: float = 50.0
+    # From this many calls the finding is an error: it grows with the data.
+    n_plus_one_http_error_repeats: int = 10
+    # sequential-http: Sentry's Consecutive HTTP detector wants 3 calls in a row...
+    sequential_http_min_calls: int = 3
+    # ...and a saving worth a change: it asks seconds of production time; 50 ms
+    # (a tenth of the 500 ms endpoint budget) is measurable on any upstream.
+    sequential_http_min_saved_ms: float = 50.0
+    # Calls further apart than this (Sentry's max gap between consecutive spans is
+    # 1 s; ours is tighter) likely wait on work done with the previous answer.
+    sequential_http_max_gap_ms: float = 100.0
+    # uncached-external: the same GET with the same answer this many times across
+    # the captured requests (like missing_http_cache_min_identical: four calls a
+    # cache would have saved), from at least two requests (one request repeating a
+    # call is a duplicate inside it, n-plus-one-http's business).
+    uncached_external_min_calls: int = 5
+    uncached_external_min_traces: int = 2
 
     # --- caches ---
+    # cache-no-ttl: one write without expiry is enough. Redis keeps such a key
+    # until it is deleted (its default maxmemory-policy, noeviction, then refuses
+    # writes when memory is full) and the value is never refreshed.
+    cache_no_ttl_min_writes: int = 1
+    # cache-shared-key: one read by a second user of what the first one wrote is
+    # already a data leak; there is no "acceptable" count.
+    cache_shared_key_min_users: int = 2
+    # cache-candidate: the identical read seen in this many requests of an endpoint.
+    # Caching pays once a value is read again: one run fills the cache and every
+    # later one is saved; three requests (perfdoctor audit's default rounds) show
+    # a repeat that is not a coincidence of two.
+    cache_candidate_min_traces: int = 3
+    # ... and each run costing at least this much (median). A cache hit costs
+    # about a millisecond (a Redis/memcached round trip and unpickling), so a read
+    # under ~10 ms gains too little to be worth serving stale data.
+    cache_candidate_min_p50_ms: float = 10.0
+    # The TTL suggested in the fix: Django's default cache TIMEOUT (300 s).
+    cache_candidate_suggested_ttl_s: int = 300
 
     # --- responses and endpoints ---
+    # Responses: JSON bodies up to this size are parsed for their item count, and
+    # bodies up to it digested. json.loads of 5 MB costs a few ms of the worker's time
+    # after the response is sent; a bigger body is flagged by its bytes alone.
+    response_parse_max_bytes: int = 5_000_000
+    # missing-pagination: GitHub's REST API and Django admin cap a page at 100 items,
+    # DRF examples use 10-100: a list answer beyond 100 items with no paging has none.
+    missing_pagination_min_items: int = 100
+    # Ten such pages in one answer: the list grows with the table, an error.
+    missing_pagination_error_items: int = 1_000
+    # missing-http-cache: five identical 200s from one endpoint (four a cache would
+    # have saved); fewer repeats are too often a coincidence of a short test run.
+    missing_http_cache_min_identical: int = 5
+    # Below 1 KB a conditional round trip saves next to nothing over resending.
+    missing_http_cache_min_bytes: int = 1_024
+    # slow-endpoint: error at four times the budget (2 s at 500 ms: past Nielsen's
+    # 1 s limit for a user's flow of thought, twice over).
+    slow_endpoint_error_factor: float = 4.0
+    # high-memory: the seed's budget, "Memory per request: < 100MB"; a warning at
+    # half of it, while there is still room.
+    high_memory_warning_kb: int = 50 * 1024
+    high_memory_error_kb: int = 100 * 1024
+    # --memory: allocation sites are looked up (a tracemalloc snapshot: tens to
+    # hundreds of ms) only for a request that grew past the high-memory warning, the
+    # only ones reported; the level is checked every 5 ms while requests run.
+    memory_sites_min_kb: int = 50 * 1024
+    memory_sample_interval_ms: float = 5.0
+    # Frames tracemalloc keeps per allocation: each one multiplies its cost (1 frame
+    # makes allocations ~8x slower, 12 frames ~25x); with 1, a site is the line that
+    # allocated, reported when it is the user's code.
+    memory_frames: int = 1
+    # background-job-candidate: an endpoint whose p95 is over a quarter of a second
+    # (half the endpoint budget) and spends most of it (>= 50%, median request) on
+    # outbound writes (POST/PUT/PATCH/DELETE calls) the response does not wait for.
+    background_job_min_ms: float = 250.0
+    background_job_min_share: float = 0.5
+    # ...and only writes answered with an acknowledgement (202/204, or at most 1 KB:
+    # {"id": ..., "status": "queued"}); a bigger answer may be what the page shows.
+    background_job_max_reply_bytes: int = 1_024
 
     # --- database: result sizes, pagination, connections, async ---
+    # unbounded-query: a SELECT with no LIMIT that returned this many rows. Page
+    # sizes in Django's and DRF's docs are 10-100 rows and DRF caps max_page_size
+    # in the hundreds; 1000 rows is ten of the largest pages in one response.
+    unbounded_query_min_rows: int = 1000
+    # Ten times that: memory and time now grow with the table, not the page.
+    unbounded_query_error_rows: int = 10_000
+    # large-offset: the database reads and throws away every skipped row; Markus
+    # Winand (use-the-index-luke, "no offset") shows the cost growing linearly, and
+    # 1000 skipped rows is page 51 of 20, the depth where it starts to show.
+    large_offset_min: int = 1000
+    # Page 500 of 20: the skipped rows dwarf the page itself.
+    large_offset_error: int = 10_000
+    # select-star: every column loaded for this many rows (half an unbounded
+    # query's threshold: wide columns make each row costlier).
+    select_star_min_rows: int = 500
+    # python-side-aggregation: this many rows fetched (the unbounded-query figure)...
+    python_aggregation_min_rows: int = 1000
+    # ...for a response no bigger than this: a few numbers in a JSON object, not
+    # the rows (1 KB; a page of 20 items is already several KB).
+    python_aggregation_max_response_bytes: int = 1024
+    # no-connection-reuse: at least this many requests of an endpoint opened a
+    # connection (a pool's first connections open in the first requests)...
+    no_connection_reuse_min_requests: int = 3
+    # ...when this share of them opened a new connection (a pool opens one now
+    # and then; most requests doing so means none is kept).
+    no_connection_reuse_min_share: float = 0.5
+    # sequential-db: Sentry's consecutive-DB-queries detector defaults, at least
+    # two queries in a row whose overlap would save 100 ms.
+    sequential_db_min_queries: int = 2
+    sequential_db_min_saving_ms: float = 100.0
+    # blocking-in-async: asyncio's debug mode reports a callback that holds the
+    # loop for over 100 ms (loop.slow_callback_duration); the same bar per request.
+    blocking_in_async_min_ms: float = 100.0
+    # Half a second frozen stops every request the worker serves: an error.
+    blocking_in_async_error_ms: float = 500.0
 
     # Capture limits: a runaway script must not eat the host's memory.
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5
+
+    # --- database advisor ---
+    # The seed: "Small tables (< ~1,000 rows) — index overhead not worth it".
+    advisor_min_table_rows: int = 1_000
+    # The seed's other "do not index": low-cardinality columns (a boolean has two
+    # values) and skewed ones ("a boolean that's 99% true"): skipped when the most
+    # common value holds this share of the rows or more.
+    advisor_low_cardinality_distinct: int = 2
+    advisor_skewed_top_share: float = 0.9
+    # A candidate is kept only if it cuts a query's plan cost by this much:
+    # Dexter (the PostgreSQL auto-indexer) keeps an index at a 50% cost saving.
+    advisor_min_cost_saving_pct: float = 50.0
+    # Never wait long for a lock nor run long: 1 s lock_timeout is what migration
+    # linters (squawk, strong_migrations' guidance) ask for on a live database, and
+    # 5 s bounds any one EXPLAIN, trial index or sample.
+    advisor_lock_timeout_ms: int = 1_000
+    advisor_statement_timeout_ms: int = 5_000
+    # A statement longer than this is a generated blob, not a query to tune.
+    advisor_max_statement_bytes: int = 100_000
+    # How many statements from the trace store, by total time (Dexter looks at
+    # the top of pg_stat_statements the same way).
+    advisor_max_queries: int = 50
+    # Rows read to estimate a column's cardinality where the database has no statistics.
+    advisor_sample_rows: int = 100_000
+    # EXPLAIN ANALYZE: an estimate this many times off the rows returned is a
+    # problem (a factor of 10 is the usual "stale statistics" line, as in pgMustard).
+    advisor_estimate_mismatch_factor: float = 10.0
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

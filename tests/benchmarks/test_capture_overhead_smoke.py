@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REDIS_URL, _missing, _port_open
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "capture_overhead.py"
-LIBRARIES = ("sqlite3", "sqlalchemy", "django")
+LIBRARIES = ("sqlite3", "sqlalchemy", "django", "requests", "redis")
 VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
 NEEDED = (
     "sqlalchemy",
@@ -26,6 +28,10 @@ NEEDED = (
     "opentelemetry.instrumentation.sqlite3",
     "opentelemetry.instrumentation.sqlalchemy",
     "opentelemetry.instrumentation.django",
+    "requests",
+    "redis",
+    "opentelemetry.instrumentation.requests",
+    "opentelemetry.instrumentation.redis",
 )
 
 
@@ -49,11 +55,14 @@ def summary() -> dict[str, Any]:
         if os.environ.get("CI"):
             pytest.fail(f"CI: {message}", pytrace=False)
         pytest.skip(message)
+    if not _port_open("127.0.0.1", 6379):
+        _missing("Redis", "nothing listens on 127.0.0.1:6379")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "PERFDOCTOR_BENCH_REDIS": REDIS_URL},
     )
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture.response import BodyMeter, handler_location, query_names_of
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -21,7 +22,15 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _KEPT_HEADERS = frozenset(
-    {b"content-type", b"content-length", b"cache-control", b"etag", b"content-encoding", b"vary"}
+    {
+        b"content-type",
+        b"content-length",
+        b"cache-control",
+        b"etag",
+        b"last-modified",
+        b"content-encoding",
+        b"vary",
+    }
 )
 
 
@@ -44,8 +53,10 @@ def route_template(scope: Scope) -> str | None:
 
 
 class TraceMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, framework: str | None = None) -> None:
         self.app = app
+        # The web framework serving the app (starlette, fastapi), for fixes that name it.
+        self.framework = framework
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -60,7 +71,12 @@ class TraceMiddleware:
             routes.name(method, routes.from_raw_path(scope.get("path", "/"))), "http"
         )
         trace.attrs["async"] = True
+        if self.framework:
+            trace.attrs["framework"] = self.framework
+        meter = BodyMeter()
         try:
+            query = scope.get("query_string") or b""
+            trace.attrs["query_names"] = query_names_of(query.decode("latin-1"))
             headers = dict(scope.get("headers") or [])
             authorization = headers.get(b"authorization")
             cookie = headers.get(b"cookie")
@@ -78,11 +94,21 @@ class TraceMiddleware:
             if message.get("type") == "http.response.start":
                 try:
                     trace.status = int(message.get("status", 0))
-                    trace.attrs["response_headers"] = {
+                    kept = {
                         k.decode("latin-1").lower(): v.decode("latin-1")
                         for k, v in message.get("headers", [])
                         if k.lower() in _KEPT_HEADERS
                     }
+                    trace.attrs["response_headers"] = kept
+                    meter.headers(kept.get("content-type"), kept.get("content-length"))
+                except Exception:
+                    pass
+            elif message.get("type") == "http.response.body":
+                try:
+                    meter.feed(message.get("body") or b"")
+                    if not message.get("more_body", False):
+                        # What the client waited for; background tasks run after it.
+                        trace.attrs["response_ms"] = (context.perf_counter() - trace.start) * 1000.0
                 except Exception:
                     pass
             await send(message)
@@ -97,6 +123,10 @@ class TraceMiddleware:
                 template = route_template(scope)
                 if template:
                     trace.name = routes.name(method, template)
+                endpoint = scope.get("endpoint")
+                if endpoint is not None:
+                    trace.attrs["handler"] = handler_location(endpoint)
             except Exception:
                 pass
+            meter.store(trace.attrs)
             context.finish(trace, token)

@@ -6,19 +6,26 @@ import atexit
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType, ModuleType
+from typing import TYPE_CHECKING
 
 from perfdoctor import store
 from perfdoctor.capture import context, hooks
 from perfdoctor.capture.recorder import Recorder
 
+if TYPE_CHECKING:
+    from perfdoctor.capture.memory import MemoryTracker
+    from perfdoctor.settings import Settings
+
 ENV_ENABLED = "PERFDOCTOR_ENABLED"
 ENV_CAPTURE_PARAMS = "PERFDOCTOR_CAPTURE_PARAMS"
+ENV_MEMORY = "PERFDOCTOR_MEMORY"
 
 _recorder: Recorder | None = None
+_memory_tracker: MemoryTracker | None = None
 
 
 def _install_sqlite(_: ModuleType) -> None:
@@ -39,6 +46,12 @@ def _install_pymysql(module: ModuleType) -> None:
     mysql.install(module)
 
 
+def _install_pymysql_connect(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql
+
+    mysql.install_connect(module)
+
+
 def _install_django(module: ModuleType) -> None:
     from perfdoctor.capture import django
 
@@ -57,10 +70,77 @@ def _install_flask(module: ModuleType) -> None:
     flask.install(module)
 
 
+def _install_asyncpg(module: ModuleType) -> None:
+    from perfdoctor.capture import asyncpg
+
+    asyncpg.install(module)
+
+
+def _install_aiosqlite(module: ModuleType) -> None:
+    from perfdoctor.capture import aiosqlite
+
+    aiosqlite.install(module)
+
+
 def _install_starlette(module: ModuleType) -> None:
     from perfdoctor.capture import starlette
 
     starlette.install(module)
+
+
+def _install_requests_sessions(module: ModuleType) -> None:
+    from perfdoctor.capture import http_requests
+
+    http_requests.install_sessions(module)
+
+
+def _install_requests_adapters(module: ModuleType) -> None:
+    from perfdoctor.capture import http_requests
+
+    http_requests.install_adapters(module)
+
+
+def _install_httpx(module: ModuleType) -> None:
+    from perfdoctor.capture import http_httpx
+
+    http_httpx.install(module)
+
+
+def _install_urllib3(module: ModuleType) -> None:
+    from perfdoctor.capture import http_urllib3
+
+    http_urllib3.install(module)
+
+
+def _install_aiohttp(module: ModuleType) -> None:
+    from perfdoctor.capture import http_aiohttp
+
+    http_aiohttp.install(module)
+
+
+def _install_thread_pool(module: ModuleType) -> None:
+    # Calls fanned out to a pool stay in the request that made them.
+    from perfdoctor.capture import threads
+
+    threads.install(module)
+
+
+def _install_redis(module: ModuleType) -> None:
+    from perfdoctor.capture import redis_py
+
+    redis_py.install(module)
+
+
+def _install_redis_asyncio(module: ModuleType) -> None:
+    from perfdoctor.capture import redis_py
+
+    redis_py.install_asyncio(module)
+
+
+def _install_django_cache(module: ModuleType) -> None:
+    from perfdoctor.capture import django_cache
+
+    django_cache.install(module)
 
 
 # module imported → how to instrument it.  A new integration is one line here
@@ -69,13 +149,26 @@ INTEGRATIONS = {
     "sqlite3": _install_sqlite,
     "psycopg": _install_psycopg,
     "pymysql.cursors": _install_pymysql,
+    # imported by pymysql.connections before its Connection class exists
+    "pymysql.connections": _install_pymysql_connect,
     "django.core.handlers.base": _install_django,
     "django.db.backends.sqlite3.operations": _install_django_sqlite,
     "flask.app": _install_flask,
     "starlette.applications": _install_starlette,
     # outbound HTTP
+    "requests.sessions": _install_requests_sessions,
+    "requests.adapters": _install_requests_adapters,
+    "httpx._client": _install_httpx,
+    "urllib3.connectionpool": _install_urllib3,
+    "aiohttp.client": _install_aiohttp,
+    "concurrent.futures.thread": _install_thread_pool,
     # caches
+    "redis.client": _install_redis,
+    "redis.asyncio.client": _install_redis_asyncio,
+    "django.core.cache": _install_django_cache,
     # async databases
+    "asyncpg": _install_asyncpg,
+    "aiosqlite": _install_aiosqlite,
 }
 
 
@@ -84,11 +177,14 @@ def instrument(
     *,
     capture_params: bool = False,
     process_trace: str | None = None,
+    memory: bool = False,
 ) -> Path:
     """Start capturing in this process; returns the path traces are written to.
 
     ``process_trace`` names one trace that collects work done outside any
-    request (what ``perfdoctor run`` uses for scripts and jobs).
+    request (what ``perfdoctor run`` uses for scripts and jobs).  ``memory``
+    also records each trace's peak allocations with tracemalloc (slower; see
+    :mod:`perfdoctor.capture.memory`).
     """
     global _recorder
     from perfdoctor.settings import Settings
@@ -107,12 +203,34 @@ def instrument(
     context.state.stack_depth = settings.stack_depth
     context.state.capture_params = capture_params
     context.state.on_finish = _recorder.submit
+    context.state.on_start = None
+    if _memory_tracker is not None:
+        _memory_tracker.stop()
+    if memory:
+        _track_memory(settings, _recorder.submit)
     if process_trace is not None:
         context.state.process_trace_name = process_trace
     context.state.enabled = True
     for module_name, install in INTEGRATIONS.items():
         hooks.when_imported(module_name, install)
     return path
+
+
+def _track_memory(settings: Settings, submit: Callable[[context.ActiveTrace], None]) -> None:
+    global _memory_tracker
+    from perfdoctor.capture.memory import MemoryTracker
+
+    tracker = _memory_tracker = MemoryTracker(
+        settings.memory_sites_min_kb, settings.memory_sample_interval_ms, settings.memory_frames
+    )
+    tracker.start()
+
+    def finished(trace: context.ActiveTrace) -> None:
+        tracker.request_finished(trace)
+        submit(trace)
+
+    context.state.on_start = tracker.request_started
+    context.state.on_finish = finished
 
 
 def is_instrumented() -> bool:
@@ -124,7 +242,10 @@ def uninstrument() -> None:
     context.finish_process_trace()
     context.state.enabled = False
     context.state.on_finish = None
+    context.state.on_start = None
     context.state.process_trace_name = None
+    if _memory_tracker is not None:
+        _memory_tracker.stop()
     if _recorder is not None:
         _recorder.flush()
 
@@ -157,6 +278,7 @@ def install_from_env() -> None:
     instrument(
         os.environ.get(store.ENV_PATH) or None,
         capture_params=os.environ.get(ENV_CAPTURE_PARAMS) == "1",
+        memory=os.environ.get(ENV_MEMORY) == "1",
         process_trace=_process_name(),
     )
     _flush_on_sigterm()

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from perfdoctor import callsite
+from perfdoctor.capture.offset import has_offset as _offset_statements
+from perfdoctor.capture.offset import offset_param
+from perfdoctor.capture.offset import remember as _remember_offset
 from perfdoctor.model import SERVER_KIND
 
 perf_counter = time.perf_counter
@@ -78,6 +81,8 @@ class _State:
     process_pid = 0
     requests_started = 0
     on_finish: Callable[[ActiveTrace], None] | None = None
+    # Called with each trace that starts (``--memory`` notes the baseline there).
+    on_start: Callable[[ActiveTrace], None] | None = None
 
 
 state = _State()
@@ -99,6 +104,8 @@ def start(
     trace = ActiveTrace(name, kind)
     if kind == "http":
         state.requests_started += 1
+    if state.on_start is not None:
+        state.on_start(trace)
     return trace, _current.set(trace)
 
 
@@ -177,7 +184,7 @@ def record_db(
     started: float,
     ended: float,
     connection_id: int | None,
-    rows: int | None = None,
+    rows: int | list[int] | None = None,
     blocking: bool = True,
 ) -> None:
     """Append one db span to ``trace``.  Called by every driver integration.
@@ -202,6 +209,16 @@ def record_db(
                 key = params_key(sql, params)
         else:
             key = params_key(sql, params)
+        extra = _BLOCKED_LOOP if blocking and _running_loop() is not None else None
+        if type(sql) is str:
+            has_offset = _offset_statements.get(sql)
+            if has_offset is None:
+                has_offset = _remember_offset(sql)
+            if has_offset:
+                # Kept as a number only (``large-offset``): literals are stripped later.
+                offset = offset_param(sql, params)
+                if offset is not None:
+                    extra = {"offset": offset, **(extra or {})}
         spans.append(
             (
                 "db",
@@ -213,16 +230,17 @@ def record_db(
                 sql,
                 key,
                 params if state.capture_params else None,
+                # an int, or a one-item list a cursor keeps counting fetched rows into
                 rows,
                 connection_id,
-                _BLOCKED_LOOP if blocking and _running_loop() is not None else None,
+                extra,
             )
         )
     except Exception:  # pragma: no cover - defensive
         pass
 
 
-_BLOCKED_LOOP = {"blocks_event_loop": True}
+_BLOCKED_LOOP: dict[str, object] = {"blocks_event_loop": True}
 
 
 def record_span(

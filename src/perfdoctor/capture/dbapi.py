@@ -12,7 +12,7 @@ from typing import Any
 
 from perfdoctor.capture.context import current, perf_counter, record_db
 
-_MARK = "__perfdoctor_original__"
+MARK = "__perfdoctor_original__"
 
 
 def _statement(query: Any, cursor: Any) -> Any:
@@ -28,6 +28,21 @@ def _statement(query: Any, cursor: Any) -> Any:
         return str(query)
 
 
+# An unbuffered cursor reports -1 (or its unsigned form) until it has read everything.
+_MAX_ROWCOUNT = 1 << 62
+
+
+def _rows_fetched(cursor: Any) -> int | None:
+    """Rows a statement returned, None for one that returns none (INSERT, UPDATE...)."""
+    try:
+        if cursor.description is None:
+            return None
+        count = cursor.rowcount
+        return count if type(count) is int and 0 <= count < _MAX_ROWCOUNT else None
+    except Exception:
+        return None
+
+
 def wrap_execute(
     cls: type,
     name: str,
@@ -35,10 +50,16 @@ def wrap_execute(
     params_name: str,
     connection_of: Callable[[Any], Any],
     many: bool = False,
+    count_rows: bool = False,
 ) -> None:
-    """Replace ``cls.name`` with a traced version (idempotent)."""
+    """Replace ``cls.name`` with a traced version (idempotent).
+
+    ``count_rows``: the driver has fetched a SELECT's rows by the time ``execute``
+    returns, so ``rowcount`` is the number of rows fetched (psycopg's and
+    PyMySQL's client-side cursors).
+    """
     original = cls.__dict__.get(name)
-    if original is None or hasattr(original, _MARK):
+    if original is None or hasattr(original, MARK):
         return
 
     @functools.wraps(original)
@@ -47,8 +68,12 @@ def wrap_execute(
         if trace is None:
             return original(self, query, *args, **kwargs)
         started = perf_counter()
+        rows = None
         try:
-            return original(self, query, *args, **kwargs)
+            result = original(self, query, *args, **kwargs)
+            if count_rows:
+                rows = _rows_fetched(self)
+            return result
         finally:
             params = None if many else (args[0] if args else kwargs.get(params_name))
             try:
@@ -56,15 +81,22 @@ def wrap_execute(
             except Exception:
                 conn_id = None
             record_db(
-                trace, system, _statement(query, self), params, started, perf_counter(), conn_id
+                trace,
+                system,
+                _statement(query, self),
+                params,
+                started,
+                perf_counter(),
+                conn_id,
+                rows,
             )
 
-    setattr(traced, _MARK, original)
+    setattr(traced, MARK, original)
     setattr(cls, name, traced)
 
 
 def unwrap(cls: type, name: str) -> None:
     current_value = cls.__dict__.get(name)
-    original = getattr(current_value, _MARK, None)
+    original = getattr(current_value, MARK, None)
     if original is not None:
         setattr(cls, name, original)

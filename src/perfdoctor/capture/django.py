@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture.response import handler_location, measure, query_names_of
 
 _MARK = "__perfdoctor_original__"
 _KEPT_HEADERS = (
@@ -17,6 +18,7 @@ _KEPT_HEADERS = (
     "Content-Length",
     "Cache-Control",
     "ETag",
+    "Last-Modified",
     "Content-Encoding",
     "Vary",
 )
@@ -37,11 +39,17 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
         if isinstance(route, str) and route:
             trace.name = routes.name(request.method or "GET", routes.from_angle_template(route))
         identity.set_user(trace, *identity.from_django_request(request))
+        trace.attrs["framework"] = "django"
+        trace.attrs["query_names"] = query_names_of(request.META.get("QUERY_STRING", ""))
+        if match is not None:
+            trace.attrs["handler"] = handler_location(match.func)
         if response is not None:
             trace.status = response.status_code
-            trace.attrs["response_headers"] = {
-                h.lower(): response[h] for h in _KEPT_HEADERS if response.has_header(h)
-            }
+            headers = {h.lower(): response[h] for h in _KEPT_HEADERS if response.has_header(h)}
+            trace.attrs["response_headers"] = headers
+            if not getattr(response, "streaming", False):
+                # A streamed body is not read here: that would consume it.
+                measure(response.content, headers.get("content-type"), trace.attrs)
     except Exception:
         pass
     context.finish(trace, token)

@@ -126,6 +126,8 @@ class Encoder:
                 ) = raw
                 if params is not None:
                     extra = {**(extra or {}), "params": repr(params)}
+                if type(nrows) is list:  # a cursor's running count of fetched rows
+                    nrows = nrows[0]
                 rows.append(
                     (
                         trace_id,
@@ -145,6 +147,11 @@ class Encoder:
                 )
             else:
                 extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}
+                # The span's ``system`` (redis, requests...) travels in its attrs
+                # from the hot path and is stored in its own column.
+                system = extra.pop("system", None) if "system" in extra else None
+                # ``db.connect`` spans carry their connection the same way.
+                conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
                 rows.append(
                     (
                         trace_id,
@@ -153,11 +160,11 @@ class Encoder:
                         raw[1] * 1000.0,
                         raw[2] * 1000.0,
                         raw[4],
+                        system,
                         None,
                         None,
                         None,
-                        None,
-                        None,
+                        conn_id,
                         stack_of(raw[3], batch),
                         store.attrs_json(extra),
                     )

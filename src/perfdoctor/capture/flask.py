@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
 from perfdoctor.capture import context, routes, wsgi
+from perfdoctor.capture.response import handler_location
 
 _MARK = "__perfdoctor_original__"
 
@@ -20,6 +22,26 @@ def _name_from_rule(trace: context.ActiveTrace, environ: dict[str, Any]) -> None
         trace.name = routes.name(
             environ.get("REQUEST_METHOD", "GET"), routes.from_angle_template(rule)
         )
+    trace.attrs["framework"] = "flask"
+    if "handler" not in trace.attrs:
+        view = _view_function(request)
+        if view is not None:
+            trace.attrs["handler"] = handler_location(view)
+            if inspect.iscoroutinefunction(view):
+                # An async view: Flask runs it on an event loop (asgiref).
+                trace.attrs["async"] = True
+
+
+def _view_function(request: Any) -> Any:
+    endpoint = getattr(getattr(request, "url_rule", None), "endpoint", None)
+    if endpoint is None:
+        return None
+    from flask import current_app
+
+    try:
+        return current_app.view_functions.get(endpoint)
+    except RuntimeError:  # no app context any more
+        return None
 
 
 def install(flask_app: ModuleType) -> None:

@@ -6,10 +6,46 @@ statement it sends is one span.
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
+from typing import Any
 
-from perfdoctor.capture.dbapi import wrap_execute
+from perfdoctor.capture.context import current, perf_counter, record_span
+from perfdoctor.capture.dbapi import MARK, wrap_execute
 
 
 def install(cursors: ModuleType) -> None:
-    wrap_execute(cursors.Cursor, "execute", "mysql", "args", lambda c: c.connection)
+    # Cursor reads a SELECT's rows in execute; SSCursor (unbuffered) inherits this
+    # execute but reports no count until read, which _rows_fetched leaves out.
+    wrap_execute(
+        cursors.Cursor, "execute", "mysql", "args", lambda c: c.connection, count_rows=True
+    )
+
+
+def install_connect(connections: ModuleType) -> None:
+    """A ``db.connect`` span each time a connection is opened (at construction, and
+    on ``ping(reconnect=True)``)."""
+    connection_cls = connections.Connection
+    original = connection_cls.__dict__.get("connect")
+    if original is None or hasattr(original, MARK):
+        return
+
+    @functools.wraps(original)
+    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trace = current()
+        if trace is None:
+            return original(self, *args, **kwargs)
+        started = perf_counter()
+        result = original(self, *args, **kwargs)
+        record_span(
+            trace,
+            "db.connect",
+            started,
+            perf_counter(),
+            {"system": "mysql", "connection_id": id(self)},
+            blocking=True,
+        )
+        return result
+
+    setattr(connect, MARK, original)
+    connection_cls.connect = connect

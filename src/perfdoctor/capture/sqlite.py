@@ -13,7 +13,7 @@ import sqlite3
 import sqlite3.dbapi2
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_db
+from perfdoctor.capture.context import current, perf_counter, record_db, record_span
 
 # sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
 _FACTORY_POSITION = 5
@@ -22,6 +22,12 @@ _NO_PARAMETERS: Any = object()
 
 class _TracedCursorMixin:
     connection: sqlite3.Connection  # provided by sqlite3.Cursor
+    description: Any  # provided by sqlite3.Cursor
+    # Rows fetched since the last traced query: a one-item list that query's span
+    # holds too, so the count lands in the span whenever the rows are read.
+    # sqlite3 has no rowcount for a SELECT; counting in the fetch calls is the
+    # only way, and an increment of a list item is the cheapest one.
+    _pd_rows: list[int] | None = None
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
         # A call without parameters is passed on without them: a cursor subclass may
@@ -29,13 +35,49 @@ class _TracedCursorMixin:
         args = (sql,) if parameters is _NO_PARAMETERS else (sql, parameters)
         trace = current()
         if trace is None:
+            self._pd_rows = None
             return super().execute(*args)  # type: ignore[misc]
         started = perf_counter()
+        rows = None
         try:
-            return super().execute(*args)  # type: ignore[misc]
+            result = super().execute(*args)  # type: ignore[misc]
+            # Only a statement that returns rows gets a count (not an INSERT's 0).
+            rows = self._pd_rows = [0] if self.description is not None else None
+            return result
         finally:
             params = None if parameters is _NO_PARAMETERS else parameters
-            record_db(trace, "sqlite", sql, params, started, perf_counter(), id(self.connection))
+            record_db(
+                trace, "sqlite", sql, params, started, perf_counter(), id(self.connection), rows
+            )
+
+    def fetchone(self) -> Any:
+        row = super().fetchone()  # type: ignore[misc]
+        if row is not None:
+            rows = self._pd_rows
+            if rows is not None:
+                rows[0] += 1
+        return row
+
+    def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().fetchmany(*args, **kwargs)  # type: ignore[misc]
+        rows = self._pd_rows
+        if rows is not None:
+            rows[0] += len(result)
+        return result
+
+    def fetchall(self) -> Any:
+        result = super().fetchall()  # type: ignore[misc]
+        rows = self._pd_rows
+        if rows is not None:
+            rows[0] += len(result)
+        return result
+
+    def __next__(self) -> Any:
+        row = super().__next__()  # type: ignore[misc]
+        rows = self._pd_rows
+        if rows is not None:
+            rows[0] += 1
+        return row
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:
         trace = current()
@@ -89,7 +131,20 @@ def _traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         )
     else:
         kwargs["factory"] = traced_connection_class(kwargs.get("factory") or sqlite3.Connection)
-    conn: sqlite3.Connection = _original_connect(*args, **kwargs)
+    trace = current()
+    if trace is None:
+        conn: sqlite3.Connection = _original_connect(*args, **kwargs)
+        return conn
+    started = perf_counter()
+    conn = _original_connect(*args, **kwargs)
+    record_span(
+        trace,
+        "db.connect",
+        started,
+        perf_counter(),
+        {"system": "sqlite", "connection_id": id(conn)},
+        blocking=True,
+    )
     return conn
 
 

@@ -23,7 +23,10 @@ def install(applications: ModuleType) -> None:
         return
 
     async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
-        await TraceMiddleware(lambda s, r, w: original(self, s, r, w))(scope, receive, send)
+        framework = "fastapi" if type(self).__module__.startswith("fastapi") else "starlette"
+        await TraceMiddleware(lambda s, r, w: original(self, s, r, w), framework)(
+            scope, receive, send
+        )
 
     setattr(__call__, _MARK, original)
     cls.__call__ = __call__

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture.response import BodyMeter, query_names_of
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -42,6 +43,36 @@ class ClosingBody:
             self._on_close()
 
 
+class MeteredBody(ClosingBody):
+    """A :class:`ClosingBody` that also counts (and for JSON, keeps) what is sent."""
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        on_close: Callable[[], None],
+        meter: BodyMeter,
+        on_sent: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(body, on_close)
+        self._meter = meter
+        self._on_sent = on_sent
+
+    def __iter__(self) -> Iterator[bytes]:
+        feed = self._meter.feed
+        for chunk in self._body:
+            try:
+                feed(chunk)
+            except Exception:
+                pass
+            yield chunk
+        try:
+            self._meter.sent_at = context.perf_counter()
+            if self._on_sent is not None:
+                self._on_sent()
+        except Exception:
+            pass
+
+
 def traced_call(
     app: WSGIApp,
     environ: dict[str, Any],
@@ -57,15 +88,17 @@ def traced_call(
             trace,
             identity.from_headers(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")),
         )
+        trace.attrs["query_names"] = query_names_of(environ.get("QUERY_STRING", ""))
     except Exception:
         pass
+    meter = BodyMeter()
 
     def recording_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
         try:
             trace.status = int(status.split(" ", 1)[0])
-            trace.attrs["response_headers"] = {
-                k.lower(): v for k, v in headers if k.lower() in _KEPT_HEADERS
-            }
+            kept = {k.lower(): v for k, v in headers if k.lower() in _KEPT_HEADERS}
+            trace.attrs["response_headers"] = kept
+            meter.headers(kept.get("content-type"), kept.get("content-length"))
         except Exception:
             pass
         return start_response(status, headers, *exc)
@@ -83,12 +116,30 @@ def traced_call(
             pass
     # The body is consumed after we return, possibly in another context.
     context._current.reset(token)
-    return ClosingBody(body, lambda: context.finish(trace, None))
+
+    def sent() -> None:
+        # The client has it all; what follows (the server closing the body) and
+        # what other requests do from now on is not this request's.
+        trace.attrs["response_ms"] = (context.perf_counter() - trace.start) * 1000.0
+
+    def finish() -> None:
+        meter.store(trace.attrs)
+        context.finish(trace, None)
+
+    return MeteredBody(body, finish, meter, sent)
 
 
 # Response facts worth keeping; never cookies or auth headers.
 _KEPT_HEADERS = frozenset(
-    {"content-type", "content-length", "cache-control", "etag", "content-encoding", "vary"}
+    {
+        "content-type",
+        "content-length",
+        "cache-control",
+        "etag",
+        "last-modified",
+        "content-encoding",
+        "vary",
+    }
 )
 
 

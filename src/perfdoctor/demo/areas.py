@@ -5,7 +5,9 @@ An area module ``perfdoctor.demo.area_<name>`` defines:
 * ``blueprint``: a Flask ``Blueprint`` with the slow endpoints and their
   ``/fixed`` twins;
 * ``ENDPOINTS``: the paths the driver requests each round (``{author_id}``
-  is filled in as for the blog);
+  is filled in as for the blog); a path may start with its method
+  (``"POST /responses/authors/{author_id}/follow"``, sent with an empty JSON
+  body), else it is a GET;
 * optionally ``setup(app)``: called once when the app is created (to start a
   local stand-in for an external API, say).
 

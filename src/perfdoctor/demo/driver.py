@@ -95,11 +95,15 @@ def run_demo(
 
 def _require_demo_dependencies() -> None:
     try:
+        import aiosqlite  # noqa: F401
+        import asgiref  # noqa: F401  (Flask's async views)
         import flask  # noqa: F401
+        import requests  # noqa: F401
         import sqlalchemy  # noqa: F401
     except ImportError as exc:
         raise DemoError(
-            f"the demo app needs Flask and SQLAlchemy ({exc}); "
+            f"the demo app needs Flask (with async views), SQLAlchemy, requests and aiosqlite "
+            f"({exc}); "
             "install them with: pip install 'perfdoctor[demo]'"
         ) from None
 
@@ -129,18 +133,31 @@ def _request_all(server: _Server, port: int, paths: list[tuple[str, str]], ui: _
     with ui.progress("Requesting every endpoint", len(paths)) as advance:
         for path, user in paths:
             advance(path)
-            _get(opener, server, f"http://{HOST}:{port}{path}", user)
+            # An area's endpoint may name its method: "POST /responses/...".
+            method, _, target = path.rpartition(" ")
+            _get(opener, server, f"http://{HOST}:{port}{target}", user, method or "GET")
 
 
-def _get(opener: urllib.request.OpenerDirector, server: _Server, url: str, user: str) -> None:
-    request = urllib.request.Request(url, headers={"Authorization": areas.authorization(user)})
+def _get(
+    opener: urllib.request.OpenerDirector,
+    server: _Server,
+    url: str,
+    user: str,
+    method: str = "GET",
+) -> None:
+    headers = {"Authorization": areas.authorization(user)}
+    data = None
+    if method != "GET":
+        headers["Content-Type"] = "application/json"
+        data = b"{}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with opener.open(request, timeout=REQUEST_TIMEOUT) as response:
             json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise DemoError(f"GET {url} answered {exc.code}; {server.tail()}") from None
+        raise DemoError(f"{method} {url} answered {exc.code}; {server.tail()}") from None
     except (OSError, ValueError) as exc:
-        raise DemoError(f"GET {url} failed: {exc}; {server.tail()}") from None
+        raise DemoError(f"{method} {url} failed: {exc}; {server.tail()}") from None
 
 
 class _Server:
@@ -163,7 +180,8 @@ class _Server:
         try:
             self.process = subprocess.Popen(
                 command,
-                env=capture_environment(traces),
+                # With --memory: the demo shows the whole catalogue, high-memory included.
+                env=capture_environment(traces, memory=True),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -235,6 +253,10 @@ class _Server:
         return f"server output: {joined}"
 
 
+def _shown(path: str) -> str:
+    return path if " " in path else f"GET {path}"
+
+
 class _Ui:
     """Progress on stderr with rich; silent when ``quiet`` (JSON output)."""
 
@@ -273,7 +295,7 @@ class _Ui:
 
             def advance(step: str) -> None:
                 nonlocal started
-                bar.update(task, completed=started, description=f"{message}: GET {step}")
+                bar.update(task, completed=started, description=f"{message}: {_shown(step)}")
                 started += 1
 
             yield advance

@@ -32,8 +32,12 @@ DRAIN_SECONDS = 10.0
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class Stop(Exception):
-    """Raised in the main thread by the SIGTERM handler to leave ``serve_forever``."""
+class Stop(BaseException):
+    """Raised in the main thread by the SIGTERM handler to leave ``serve_forever``.
+
+    A BaseException: socketserver swallows an ``Exception`` raised while the main
+    thread starts a request's thread (it only prints it), and serving went on.
+    """
 
 
 class InFlight:

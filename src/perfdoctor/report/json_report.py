@@ -24,6 +24,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
                 "queries_per_request": e.queries_per_request,
                 "db_ms": e.db_ms,
                 "http_ms": e.http_ms,
+                # Added in version 1 without breaking it: new keys only.
+                "cache_ms": e.cache_ms,
+                "python_ms": e.python_ms,
             }
             for e in analysis.endpoints
         ],

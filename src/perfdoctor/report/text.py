@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -24,6 +26,33 @@ _NUMBERS = (
     ("max_ms", "max", "{:.1f} ms"),
     ("budget_ms", "budget", "{:.0f} ms"),
     ("requests_affected", "requests affected", "{}"),
+    # responses and endpoints
+    ("items", "items", "{}"),
+    ("bytes", "bytes", "{:,}"),
+    ("identical_responses", "identical responses", "{}"),
+    ("users", "users", "{}"),
+    ("cache_control", "cache-control", "{}"),
+    ("p99_ms", "p99", "{:.1f} ms"),
+    ("db_ms", "db", "{:.1f} ms"),
+    ("http_ms", "http", "{:.1f} ms"),
+    ("cache_ms", "cache", "{:.1f} ms"),
+    ("python_ms", "python", "{:.1f} ms"),
+    ("deferrable_ms", "deferrable", "{:.0f} ms"),
+    ("share", "share", "{:.0%}"),
+    ("peak_kb", "peak", "{:,} KB"),
+    ("budget_kb", "budget", "{:,} KB"),
+    # caches
+    ("writes", "writes", "{}"),
+    ("distinct_keys", "keys", "{}"),
+    ("total_ms_all_requests", "time in all requests", "{:.1f} ms"),
+    ("suggested_ttl_s", "suggested TTL", "{} s"),
+    # database
+    ("rows", "rows fetched", "{:,}"),
+    ("offset", "offset", "{:,}"),
+    ("queries", "queries in a row", "{}"),
+    ("connections_per_request", "connections per request", "{}"),
+    ("connect_ms", "per connection", "{:.2f} ms"),
+    ("response_bytes", "response", "{:,} bytes"),
 )
 _STATEMENTS = (("statement", "query"), ("parent_statement", "after"))
 
@@ -33,28 +62,74 @@ def _console(stream: TextIO) -> Console:
     return Console(file=stream, width=None if tty else 120, highlight=False, soft_wrap=False)
 
 
-def _endpoint_table(analysis: Analysis) -> Table:
-    table = Table(title="Endpoints (slowest p95 first)", title_justify="left", expand=False)
-    table.add_column("endpoint", overflow="fold")
-    for name in ("requests", "p50 ms", "p95 ms", "p99 ms", "queries/req", "db ms/req"):
-        table.add_column(name, justify="right")
-    table.add_column("findings", justify="right")
+# What the ten number columns take, with their padding: the endpoint gets the rest.
+_NUMBER_COLUMNS_WIDTH = 78
+
+
+def _endpoint_name(name: str, width: int | None) -> Text:
+    """The name in lines of the column's width, cut before a "/" where it can be
+    (rich alone would break after "GET", or in the middle of a path segment)."""
+    if width is None:
+        return Text(name)
+    room = max(16, width - _NUMBER_COLUMNS_WIDTH)
+    lines: list[str] = []
+    line = ""
+    for part in re.split(r"(?=/)", name):
+        if line and len(line) + len(part) > room:
+            lines.append(line)
+            line = ""
+        line += part
+        while len(line) > room:
+            lines.append(line[:room])
+            line = line[room:]
+    lines.append(line)
+    return Text("\n".join(lines), no_wrap=True, overflow="fold")
+
+
+def _endpoint_table(analysis: Analysis, width: int | None = None) -> Table:
+    # No vertical rules, numbers of at most five characters: eleven columns fit
+    # in a 100-column terminal with room for the endpoint's name.
+    table = Table(
+        title="Endpoints, slowest p95 first (ms; db, http, cache, python: mean per request)",
+        title_justify="left",
+        expand=False,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("endpoint", overflow="fold", min_width=16)
+    for name in ("reqs", "p50", "p95", "p99", "q/req", "db", "http", "cache", "python"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("findings", justify="right", no_wrap=True)
     counts: dict[str, int] = {}
     for finding in analysis.findings:
         counts[finding.endpoint or ""] = counts.get(finding.endpoint or "", 0) + 1
     for e in analysis.endpoints:
         n = counts.get(e.name, 0)
         table.add_row(
-            e.name,
+            _endpoint_name(e.name, width),
             str(e.requests),
-            f"{e.p50_ms:.1f}",
-            f"{e.p95_ms:.1f}",
-            f"{e.p99_ms:.1f}",
+            _ms(e.p50_ms),
+            _ms(e.p95_ms),
+            _ms(e.p99_ms),
             f"{e.queries_per_request:.1f}",
-            f"{e.db_ms:.1f}",
+            _ms(e.db_ms),
+            _ms(e.http_ms),
+            _ms(e.cache_ms),
+            _ms(e.python_ms),
             Text(str(n), style="bold red" if n else "green"),
         )
     return table
+
+
+def _ms(value: float) -> str:
+    """Milliseconds in at most five characters: 0, 0.42, 12.3, 553, 12345."""
+    if value == 0:
+        return "0"
+    if value < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def _evidence_lines(evidence: dict[str, Any]) -> list[Text]:
@@ -72,6 +147,25 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[Text]:
             line = Text(f"{label}: ", style="dim")
             line.append(_shorten(str(value), 400))
             lines.append(line)
+    lines.extend(_site_lines(evidence))
+    return lines
+
+
+def _site_lines(evidence: dict[str, Any]) -> list[Text]:
+    """Allocation sites (high-memory) and outbound calls (background-job-candidate)."""
+    lines = []
+    sites = evidence.get("top")
+    if isinstance(sites, list) and sites:
+        line = Text("allocated at: ", style="dim")
+        line.append(
+            ", ".join(f"{s['path']}:{s['line']} ({s['kb']:,} KB)" for s in sites if "path" in s)
+        )
+        lines.append(line)
+    calls = evidence.get("calls")
+    if isinstance(calls, list) and calls:
+        line = Text("calls: ", style="dim")
+        line.append(_shorten(", ".join(str(c) for c in calls), 400))
+        lines.append(line)
     return lines
 
 
@@ -121,7 +215,7 @@ def render(analysis: Analysis, stream: TextIO) -> None:
             f"{len(analysis.findings)} findings" + (f" ({summary})" if summary else ""),
         )
     )
-    console.print(_endpoint_table(analysis))
+    console.print(_endpoint_table(analysis, console.width))
     if not analysis.findings:
         console.print(
             Text("No findings: nothing over the thresholds in these traces.", style="green")

@@ -1,0 +1,94 @@
+"""Kept indexes as ``missing-index`` findings on the endpoints whose queries they help."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+from perfdoctor.advisor.advisor import Advice, advise
+from perfdoctor.advisor.output import migrations
+from perfdoctor.advisor.plans import number
+from perfdoctor.advisor.queries import from_traces
+from perfdoctor.advisor.verify import describe
+from perfdoctor.analyze import Analysis, impact_ms
+from perfdoctor.callsite import display_path
+from perfdoctor.model import SEVERITY_RANK, Finding
+from perfdoctor.settings import Settings
+
+DETECTOR_ID = "missing-index"
+
+
+def missing_index_findings(advice: Advice) -> list[Finding]:
+    found: list[Finding] = []
+    for rec in advice.recommendations:
+        fix = migrations(advice.dialect, rec.candidate)
+        info = describe(rec.method)
+        unit = rec.cost_unit
+        for helped in rec.helps:
+            query = helped.query
+            targets: list[str | None] = list(query.endpoints) or [None]
+            for endpoint in targets:
+                saving = 100 * (1 - helped.after / helped.before) if helped.before else 0.0
+                key = f"{DETECTOR_ID}|{rec.candidate.label}|{endpoint}|{query.sql}"
+                found.append(
+                    Finding(
+                        id=DETECTOR_ID,
+                        severity="warning",
+                        title=(
+                            f"Missing index {rec.candidate.label}: query cost "
+                            f"{number(helped.before, unit)} -> {number(helped.after, unit)} "
+                            f"{unit} ({saving:.0f}% lower) with it"
+                        ),
+                        endpoint=endpoint,
+                        location=query.locations.get(endpoint) if endpoint else None,
+                        evidence={
+                            "table": rec.candidate.table,
+                            "columns": list(rec.candidate.columns),
+                            "statement": query.sql,
+                            # Not calls/total_ms/rows: reports read those as per-request figures.
+                            "query_calls": query.calls,
+                            "query_total_ms": round(query.total_ms, 2),
+                            "table_rows": rec.rows,
+                            "cost_before": round(helped.before, 2),
+                            "cost_after": round(helped.after, 2),
+                            "cost_unit": rec.cost_unit,
+                            **info,
+                        },
+                        fix=(
+                            f"Add the index: {fix['sql']}\n"
+                            f"Django (Meta.indexes): {fix['django']}\n"
+                            f"Alembic: {fix['alembic']}"
+                        ),
+                        fingerprint=hashlib.blake2b(key.encode(), digest_size=8).hexdigest(),
+                    )
+                )
+    return found
+
+
+def for_traces(url: str, traces: Path, settings: Settings) -> list[Finding]:
+    queries = from_traces(traces, _dialect(url), settings.advisor_max_queries)
+    if not queries:
+        return []
+    return missing_index_findings(advise(url, queries, settings))
+
+
+def _dialect(url: str) -> str:
+    from perfdoctor.advisor.connection import parse_url
+
+    return parse_url(url).dialect
+
+
+def add_to(analysis: Analysis, url: str, traces: Path, settings: Settings) -> None:
+    """``perfdoctor report --db URL``: the advisor's findings ranked with the detectors'."""
+    extra = for_traces(url, traces, settings)
+    for finding in extra:
+        if finding.location is not None:
+            finding.location = dataclasses.replace(
+                finding.location, path=display_path(finding.location.path)
+            )
+    analysis.findings.extend(extra)
+    analysis.findings.sort(
+        key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or "")
+    )
+    analysis.detectors.append(DETECTOR_ID)

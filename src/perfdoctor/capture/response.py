@@ -1,0 +1,207 @@
+"""What a response held: its size, how many items a JSON list had, and a digest.
+
+Every server integration feeds the body it sends through a :class:`BodyMeter`
+(WSGI as the server iterates, ASGI per ``http.response.body`` message, Django
+from ``response.content``).  Counting bytes costs a ``len`` per chunk; a JSON
+body is kept and parsed only when it is ``application/json`` and at most
+``response_parse_max_bytes`` long, and a keyed digest (equal bodies, equal
+digests; the body itself is never stored) is only taken up to the same cap.
+Nothing here may raise into the host application.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from perfdoctor.capture.privacy import keyed_hasher
+from perfdoctor.settings import Settings
+
+# Read once: the capture side uses the defaults (a user's pyproject is read by
+# the analysis, not by every worker that starts).
+MAX_PARSED = Settings().response_parse_max_bytes
+
+# Keys under which a paginated API puts the page's list (DRF "results", JSON:API
+# "data", Elasticsearch-like "items", Tastypie "objects", "records").
+LIST_KEYS = ("results", "items", "data", "objects", "records")
+# Keys that say the list is one page of more (DRF next/previous/count, cursor APIs).
+PAGING_KEYS = frozenset(
+    {
+        "next",
+        "previous",
+        "prev",
+        "page",
+        "pages",
+        "total",
+        "count",
+        "cursor",
+        "next_cursor",
+        "has_more",
+        "has_next",
+        "total_pages",
+        "page_size",
+        "per_page",
+        "limit",
+        "offset",
+        "links",
+        "_links",
+    }
+)
+# Query string names that ask for one page (only names are kept, never values).
+PAGING_PARAMS = frozenset(
+    {
+        "limit",
+        "offset",
+        "page",
+        "page_size",
+        "per_page",
+        "pagesize",
+        "size",
+        "cursor",
+        "after",
+        "before",
+        "first",
+        "last",
+        "top",
+        "skip",
+        "max_results",
+    }
+)
+
+
+def is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def summarize_json(body: bytes) -> dict[str, Any]:
+    """``items`` and ``paginated`` of a JSON body (empty when it is not a list answer).
+
+    >>> summarize_json(b'{"count": 2, "next": null, "results": [1, 2]}')
+    {'items': 2, 'paginated': True}
+    """
+    stripped = body.lstrip()
+    if not stripped or stripped[:1] not in (b"[", b"{"):
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    if isinstance(data, list):
+        return {"items": len(data), "paginated": False}
+    if not isinstance(data, dict):
+        return {}
+    paginated = any(key in PAGING_KEYS for key in data)
+    for key in LIST_KEYS:
+        value = data.get(key)
+        if isinstance(value, list):
+            return {"items": len(value), "paginated": paginated}
+    if len(data) == 1:
+        # {"articles": [...]}: the whole answer is one named list.
+        (value,) = data.values()
+        if isinstance(value, list):
+            return {"items": len(value), "paginated": False}
+    return {}
+
+
+class BodyMeter:
+    """Counts the bytes of one response body and summarises it when it ends."""
+
+    __slots__ = ("_chunks", "_hasher", "_json", "bytes", "sent_at")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        # perf_counter() when the last chunk went out (what the client waited for).
+        self.sent_at: float | None = None
+        self._chunks: list[bytes] | None = None
+        self._hasher: hashlib.blake2b | None = keyed_hasher()
+        self._json = False
+
+    def headers(self, content_type: str | None, content_length: str | None) -> None:
+        """What the response says it is, from its headers."""
+        try:
+            self._json = is_json(content_type)
+            if content_length is not None and int(content_length) > MAX_PARSED:
+                self._hasher = None
+                self._json = False
+            self._chunks = [] if self._json else None
+        except (TypeError, ValueError):
+            pass
+
+    def feed(self, chunk: bytes) -> None:
+        size = len(chunk)
+        if not size:
+            return
+        self.bytes += size
+        if self.bytes > MAX_PARSED:
+            self._hasher = None
+            self._chunks = None
+            return
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        if self._chunks is not None:
+            self._chunks.append(chunk)
+
+    def summary(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"bytes": self.bytes}
+        if self._hasher is not None and self.bytes:
+            facts["body_digest"] = self._hasher.hexdigest()
+        if self._chunks:
+            facts.update(summarize_json(b"".join(self._chunks)))
+        return facts
+
+    def store(self, attrs: dict[str, Any]) -> None:
+        """Put the summary in a trace's attrs.  Never raises."""
+        try:
+            attrs["response"] = self.summary()
+        except Exception:
+            pass
+
+
+def measure(body: bytes, content_type: str | None, attrs: dict[str, Any]) -> None:
+    """The whole body at once (Django's ``response.content``) into ``attrs``."""
+    try:
+        meter = BodyMeter()
+        meter.headers(content_type, None)
+        meter.feed(body)
+        meter.store(attrs)
+    except Exception:
+        pass
+
+
+# A parameter name as APIs spell them; anything else may be a value (``?<token>``).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,39}")
+
+
+def query_names(names: Iterable[str]) -> list[str]:
+    """The parameter names of a query string, sorted; their values are never kept."""
+    return sorted({name for name in names if _NAME.fullmatch(name)})[:20]
+
+
+def query_names_of(query_string: str) -> list[str]:
+    """Names of ``name=value`` pairs only: a bare ``?abc`` is a value, not a name."""
+    if not query_string:
+        return []
+    return query_names(part.split("=", 1)[0] for part in query_string.split("&") if "=" in part)
+
+
+def handler_location(func: Any) -> dict[str, Any] | None:
+    """Where the view that answered is defined: the location of response findings."""
+    view_class = getattr(func, "view_class", None) or getattr(func, "cls", None)
+    if isinstance(view_class, type):
+        # A class-based view: where its GET handler (or its dispatch) is written.
+        func = getattr(view_class, "get", None) or getattr(view_class, "dispatch", None)
+    for _ in range(10):
+        wrapped = getattr(func, "__wrapped__", None)
+        if wrapped is None:
+            break
+        func = wrapped
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    return {"path": code.co_filename, "line": code.co_firstlineno, "function": code.co_qualname}

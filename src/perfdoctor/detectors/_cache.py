@@ -1,0 +1,96 @@
+"""What the cache detectors read from ``cache`` spans: writes, reads and expiries.
+
+A redis pipeline is one span whose ``writes`` attr lists the writes it sent;
+here each of them counts as a write of its own, at the pipeline's call site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from perfdoctor.model import Location, Span, Trace
+
+# Operations that store a value under a key (redis commands and Django cache methods).
+VALUE_WRITES = frozenset(
+    {"set", "setex", "psetex", "setnx", "getset", "mset", "msetnx", "add", "set_many"}
+)
+# Operations that give an existing key an expiry after it was written.
+EXPIRES = frozenset({"expire", "pexpire", "expireat", "pexpireat", "touch"})
+# Reads that return a value a request then uses.
+VALUE_READS = frozenset({"get", "getdel", "getex", "get_or_set"})
+
+
+@dataclass(frozen=True, slots=True)
+class CacheOp:
+    """One cache operation as the detectors see it (a pipeline's writes unpacked)."""
+
+    trace: Trace
+    span: Span
+    attrs: dict[str, Any]
+
+    @property
+    def op(self) -> str:
+        return str(self.attrs.get("op") or "")
+
+    @property
+    def system(self) -> str | None:
+        return self.span.system or self.span.attrs.get("system")
+
+    @property
+    def key(self) -> str | None:
+        key = self.attrs.get("key")
+        return key if isinstance(key, str) else None
+
+    @property
+    def key_digest(self) -> str | None:
+        digest = self.attrs.get("key_digest")
+        return digest if isinstance(digest, str) else None
+
+    @property
+    def location(self) -> Location | None:
+        return self.span.location
+
+    @property
+    def at_ms(self) -> float:
+        """When it happened, on one clock for every trace."""
+        return self.trace.started_at * 1000.0 + self.span.start_ms
+
+    def is_write(self) -> bool:
+        """It stored a value (an ``add`` that found the key, or a cache hit, did not)."""
+        if self.op == "get_or_set":
+            return self.attrs.get("written") is True
+        if self.op == "add":
+            return self.attrs.get("written", True) is not False
+        return self.op in VALUE_WRITES
+
+    def is_hit(self) -> bool:
+        return self.op in VALUE_READS and self.attrs.get("hit") is True
+
+    def is_miss(self) -> bool:
+        if self.op == "get_or_set":
+            return self.attrs.get("written") is True
+        return self.attrs.get("hit") is False
+
+    def has_ttl(self) -> bool:
+        return self.attrs.get("ttl") is not None or bool(self.attrs.get("ttl_kept"))
+
+
+def operations(trace: Trace) -> Iterator[CacheOp]:
+    for span in trace.spans:
+        if span.kind != "cache":
+            continue
+        writes = span.attrs.get("writes")
+        if span.attrs.get("op") == "pipeline" and isinstance(writes, list):
+            for write in writes:
+                if isinstance(write, dict):
+                    yield CacheOp(trace, span, write)
+        else:
+            yield CacheOp(trace, span, span.attrs)
+
+
+def call_site(location: Location | None) -> str | None:
+    from perfdoctor.callsite import display_path
+
+    return f"{display_path(location.path)}:{location.line}" if location else None

@@ -1,0 +1,182 @@
+"""cache-shared-key: one user's data, cached under a key with no user part, served to another.
+
+The evidence is direct: the very entry (same key digest) was written during
+user A's request and read back, with the very value written (same value
+digest), during user B's request, both requests authenticated.  That alone also
+fits data meant for everyone (a site-wide menu read by logged-in users), so the
+entry must also be user-dependent: its key or its view names per-user data
+(profile, account, cart, "me"...), or different users were seen writing
+different values under the key's pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from perfdoctor.detectors import register
+from perfdoctor.detectors._cache import CacheOp, call_site, operations
+from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.model import Finding, Location, Trace
+from perfdoctor.settings import Settings
+
+# Words of a key or a route that name one user's own data.  Whole words only for
+# the short ones ("me" is not "message"); the stems may be part of a word.
+_PERSONAL_WORDS = frozenset({"me", "my", "mine", "self", "current", "viewer", "whoami", "session"})
+_PERSONAL_STEMS = (
+    "profile",
+    "account",
+    "cart",
+    "basket",
+    "inbox",
+    "dashboard",
+    "preference",
+    "wishlist",
+    "billing",
+    "invoice",
+    "private",
+    "personal",
+    "notification",
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+def names_personal_data(text: str | None) -> bool:
+    if not text:
+        return False
+    words = _WORD.findall(text.lower())
+    return any(w in _PERSONAL_WORDS or any(s in w for s in _PERSONAL_STEMS) for w in words)
+
+
+def _user(trace: Trace) -> str | None:
+    user = trace.attrs.get("user")
+    if trace.attrs.get("authenticated") is True and isinstance(user, str) and user:
+        return user
+    return None
+
+
+@dataclass
+class _Leak:
+    """Reads of one key pattern, in one view, that returned another user's value."""
+
+    reads: list[CacheOp] = field(default_factory=list)
+    writes: list[CacheOp] = field(default_factory=list)
+    users: set[str] = field(default_factory=set)
+
+
+def _leaks(traces: Sequence[Trace]) -> dict[tuple[object, ...], _Leak]:
+    by_entry: dict[tuple[object, ...], list[CacheOp]] = defaultdict(list)
+    for trace in traces:
+        for op in operations(trace):
+            if op.key_digest and (op.is_write() or op.is_hit()):
+                by_entry[(op.system, op.key_digest)].append(op)
+    leaks: dict[tuple[object, ...], _Leak] = {}
+    for ops in by_entry.values():
+        last_write: CacheOp | None = None
+        for op in sorted(ops, key=lambda o: o.at_ms):
+            if op.is_write():
+                last_write = op
+                continue
+            if last_write is None or last_write.trace is op.trace:
+                continue
+            writer, reader = _user(last_write.trace), _user(op.trace)
+            value = op.attrs.get("value_digest")
+            if writer is None or reader is None or writer == reader or value is None:
+                continue
+            if value != last_write.attrs.get("value_digest"):
+                continue
+            leak = leaks.setdefault((op.system, op.key, op.trace.name, op.location), _Leak())
+            leak.reads.append(op)
+            leak.writes.append(last_write)
+            leak.users.update((writer, reader))
+    return leaks
+
+
+def _values_differ_by_user(traces: Sequence[Trace]) -> set[tuple[object, ...]]:
+    """(system, key pattern) pairs under which different users wrote different values."""
+    values: dict[tuple[object, ...], dict[str, set[object]]] = defaultdict(lambda: defaultdict(set))
+    for trace in traces:
+        user = _user(trace)
+        if user is None:
+            continue
+        for op in operations(trace):
+            if op.is_write() and op.attrs.get("value_digest"):
+                values[(op.system, op.key)][user].add(op.attrs["value_digest"])
+    differ = set()
+    for pattern, by_user in values.items():
+        seen = [frozenset(v) for v in by_user.values()]
+        if len(by_user) >= 2 and len(set(seen)) >= 2:
+            differ.add(pattern)
+    return differ
+
+
+@register
+class CacheSharedKey(Detector):
+    id = "cache-shared-key"
+    description = "one user's cached data served to another user (a key with no user part)"
+
+    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
+        leaks = _leaks(traces)
+        if not leaks:
+            return []
+        differ = _values_differ_by_user(traces)
+        found = []
+        for (system, pattern, endpoint, location), leak in leaks.items():
+            if len(leak.users) < settings.cache_shared_key_min_users:
+                continue
+            personal = names_personal_data(str(pattern)) or names_personal_data(str(endpoint))
+            if not personal and (system, pattern) not in differ:
+                continue
+            loc = location if isinstance(location, Location) else None
+            found.append(self._finding(system, pattern, str(endpoint), loc, leak))
+        return found
+
+    def _finding(
+        self,
+        system: object,
+        pattern: object,
+        endpoint: str,
+        location: Location | None,
+        leak: _Leak,
+    ) -> Finding:
+        write_sites = sorted({s for s in (call_site(w.location) for w in leak.writes) if s})
+        django = system == "django-cache"
+        return Finding(
+            id=self.id,
+            severity="error",
+            title=(
+                f"Cache key {pattern!s} has no user part: {len(leak.users)} users were served "
+                "data cached during another user's request"
+            ),
+            endpoint=endpoint,
+            location=location,
+            evidence={
+                "key": pattern,
+                "system": system,
+                "view": endpoint,
+                "call_site": call_site(location),
+                "write_sites": write_sites,
+                "users": len(leak.users),
+                "reads_of_another_users_value": len(leak.reads),
+                "requests_affected": len({r.trace.id for r in leak.reads}),
+                "writer_endpoints": sorted({w.trace.name for w in leak.writes}),
+            },
+            fix=_fix(django),
+            fingerprint=finding_fingerprint(self.id, system, pattern, endpoint, location),
+        )
+
+
+def _fix(django: bool) -> str:
+    common = "Never cache per-user data under a shared key: put the user's id in the key, "
+    if django:
+        return common + (
+            'e.g. cache.get_or_set(f"profile:{request.user.pk}", build, timeout=300); '
+            "for a whole page, vary it on the session: @vary_on_cookie with @cache_page, "
+            "or cache only the parts that are the same for everyone."
+        )
+    return common + (
+        'e.g. r.set(f"profile:{user_id}", value, ex=300) and read the same key; '
+        "or keep per-user data out of the shared cache altogether."
+    )

@@ -1,0 +1,69 @@
+"""large-offset: OFFSET pagination deep into a table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from perfdoctor.detectors import register
+from perfdoctor.detectors._db import has_offset
+from perfdoctor.detectors._sql import main_table
+from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.model import Finding, Severity, Trace
+from perfdoctor.settings import Settings
+
+
+def remedy(framework: str | None, table: str | None) -> str:
+    keyset = (
+        "The database still reads every skipped row: page by key instead (keyset / "
+        "seek pagination), passing the last key of the page to fetch the next one."
+    )
+    if framework == "django":
+        return (
+            f"{keyset} Django: .filter(id__gt=last_id).order_by('id')[:page_size] (or "
+            "django-keyset-pagination / DRF's CursorPagination) instead of "
+            "qs[offset:offset + page_size] or Paginator.page(n)."
+        )
+    if framework == "sqlalchemy":
+        return (
+            f"{keyset} SQLAlchemy: .where(Model.id > last_id).order_by(Model.id)"
+            ".limit(page_size) instead of .offset(n).limit(page_size)."
+        )
+    where = f"FROM {table} " if table else ""
+    return f"{keyset} SQL: SELECT ... {where}WHERE id > ? ORDER BY id LIMIT ? (no OFFSET)."
+
+
+@register
+class LargeOffset(PerTraceDetector):
+    id = "large-offset"
+    description = "OFFSET pagination that skips many rows"
+
+    def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        for span in trace.spans:
+            offset = span.attrs.get("offset") if span.kind == "db" else None
+            if type(offset) is not int or offset < settings.large_offset_min:
+                continue
+            statement = span.statement or ""
+            if not has_offset(statement, span.system):
+                continue
+            table = main_table(statement, span.system)
+            severity: Severity = "error" if offset >= settings.large_offset_error else "warning"
+            yield Finding(
+                id=self.id,
+                severity=severity,
+                title=f"Large OFFSET: {offset} rows of {table or 'a table'} read and skipped",
+                endpoint=trace.name,
+                location=span.location,
+                evidence={
+                    "offset": offset,
+                    "rows": span.rows,
+                    "duration_ms": round(span.duration_ms, 3),
+                    "statement": span.statement,
+                    "table": table,
+                    "framework": span.framework,
+                    "system": span.system,
+                },
+                fix=remedy(span.framework, table),
+                fingerprint=finding_fingerprint(
+                    self.id, trace.name, span.fingerprint, span.location
+                ),
+            )

@@ -1,0 +1,122 @@
+"""select-star: every column of a table loaded for many rows.
+
+Conservative by design: the statement must say it loads everything (``SELECT *``
+or ``t.*``), or be an ORM's load of whole objects (every column listed) that
+includes a column whose name marks a long text or binary value.  The runtime
+does not know the schema, so a plain list of columns is never judged on width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from perfdoctor.detectors import register
+from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, reads
+from perfdoctor.detectors._sql import class_name, main_table
+from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.model import Finding, Trace
+from perfdoctor.settings import Settings
+
+# Column names that hold long text or binary values in the usual schemas.
+WIDE_COLUMNS = frozenset(
+    {
+        "body",
+        "content",
+        "contents",
+        "text",
+        "html",
+        "markdown",
+        "description",
+        "bio",
+        "payload",
+        "data",
+        "blob",
+        "document",
+        "raw",
+        "json",
+        "metadata",
+        "image",
+        "file",
+        "attachment",
+        "notes",
+        "summary_html",
+    }
+)
+ORMS = ("django", "sqlalchemy")
+# The fewest columns taken for a whole object: a primary key and two fields.
+WHOLE_OBJECT_MIN_COLUMNS = 3
+
+
+def wide_columns(cols: Columns) -> list[str]:
+    return [name for name in cols.names if name.lower() in WIDE_COLUMNS]
+
+
+def whole_objects(cols: Columns) -> bool:
+    """Whether the list looks like an ORM loading whole objects, not a projection.
+
+    Without the schema, "every column" cannot be checked; an ORM's full load
+    always carries the primary key and the model's other fields, while a
+    hand-picked projection (``.values("body")``, ``load_only``) names a few.
+    """
+    names = [name.lower() for name in cols.names]
+    return "id" in names and len(names) >= WHOLE_OBJECT_MIN_COLUMNS
+
+
+def remedy(framework: str | None, table: str | None, wide: list[str]) -> str:
+    model = class_name(table) if table else "Model"
+    skip = ", ".join(f'"{name}"' for name in wide) or '"<wide column>"'
+    if framework == "django":
+        return (
+            f'Load only the fields the code reads: .only("id", "title") or '
+            f'.values("id", "title") on the queryset, or .defer({skip}) to leave the '
+            "wide columns out."
+        )
+    if framework == "sqlalchemy":
+        attrs = ", ".join(f"{model}.{name}" for name in wide) or f"{model}.<wide column>"
+        return (
+            f"Load only the columns the code reads: select({model}.id, {model}.title) or "
+            f".options(load_only({model}.id, {model}.title)); or mark {attrs} "
+            "deferred() in the model so it loads only when touched."
+        )
+    return "Name the columns the code reads in the SELECT list instead of SELECT *."
+
+
+@register
+class SelectStar(PerTraceDetector):
+    id = "select-star"
+    description = "every column (SELECT *, or whole ORM objects with wide columns) for many rows"
+
+    def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        for span in reads(trace):
+            rows = fetched(span)
+            if rows < settings.select_star_min_rows:
+                continue
+            statement = span.statement or ""
+            cols = columns(statement, span.system)
+            if cols is None or is_aggregate(statement, span.system):
+                continue
+            wide = wide_columns(cols)
+            if not cols.star and not (span.framework in ORMS and wide and whole_objects(cols)):
+                continue
+            table = main_table(statement, span.system)
+            what = "SELECT *" if cols.star else f"all columns, with {', '.join(wide)}"
+            yield Finding(
+                id=self.id,
+                severity="warning",
+                title=f"Every column loaded: {what}, for {rows} rows of {table or 'a table'}",
+                endpoint=trace.name,
+                location=span.location,
+                evidence={
+                    "rows": rows,
+                    "columns": "*" if cols.star else list(cols.names),
+                    "wide_columns": wide,
+                    "duration_ms": round(span.duration_ms, 3),
+                    "statement": span.statement,
+                    "framework": span.framework,
+                    "system": span.system,
+                },
+                fix=remedy(span.framework, table, wide),
+                fingerprint=finding_fingerprint(
+                    self.id, trace.name, span.fingerprint, span.location
+                ),
+            )

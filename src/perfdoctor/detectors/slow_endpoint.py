@@ -1,0 +1,97 @@
+"""slow-endpoint: an endpoint whose p95 latency is over the budget, and where its time went."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from perfdoctor import timing
+from perfdoctor.detectors import register
+from perfdoctor.detectors._groups import most_common_location
+from perfdoctor.detectors._responses import handler, requests_by_endpoint
+from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.model import Finding, Location, Severity, Trace
+from perfdoctor.settings import Settings
+from perfdoctor.stats import percentile
+
+FIXES = {
+    "db": (
+        "Most of the time is in the database ({ms:.0f} ms of {total:.0f} ms): see the query "
+        "findings for this endpoint (N+1, duplicates, slow queries), fetch fewer rows, and "
+        "index what the slowest statements filter and sort on."
+    ),
+    "http": (
+        "Most of the time is in outbound HTTP calls ({ms:.0f} ms of {total:.0f} ms): run "
+        "independent calls concurrently, cache their answers, set tight timeouts, or move "
+        "calls the response does not need to a background job."
+    ),
+    "cache": (
+        "Most of the time is in cache calls ({ms:.0f} ms of {total:.0f} ms): batch them "
+        "(get_many / MGET, pipelines) and keep cached values small."
+    ),
+    "python": (
+        "Most of the time is in the endpoint's own Python code ({ms:.0f} ms of {total:.0f} ms, "
+        "outside any query, HTTP or cache call): profile one request (pyinstrument, "
+        "py-spy) and precompute, cache, or move the heavy work out of the request."
+    ),
+}
+
+
+def _location(group: list[Trace], biggest: str) -> Location | None:
+    kinds = {"db": ("db", "db.connect"), "http": ("http",), "cache": ("cache",)}.get(biggest)
+    if kinds:
+        located = most_common_location([s for t in group for s in t.spans if s.kind in kinds])
+        if located is not None:
+            return located
+    return handler(group)
+
+
+@register
+class SlowEndpoint(Detector):
+    id = "slow-endpoint"
+    description = "an endpoint whose p95 latency is over the budget"
+
+    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
+        found = []
+        budget = settings.slow_endpoint_p95_ms
+        for endpoint, group in sorted(requests_by_endpoint(traces).items()):
+            latencies = [timing.latency_ms(t) for t in group]
+            p95 = percentile(latencies, 95)
+            if p95 < budget:
+                continue
+            parts = [timing.breakdown(t) for t in group]
+            mean = {name: sum(p[name] for p in parts) / len(parts) for name in timing.NAMES}
+            biggest = timing.biggest_share(mean)
+            total = sum(latencies) / len(latencies)
+            severity: Severity = (
+                "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
+            )
+            statuses = Counter(t.status for t in group)
+            found.append(
+                Finding(
+                    id=self.id,
+                    severity=severity,
+                    title=(
+                        f"{endpoint}: p95 {p95:.0f} ms against a budget of {budget:.0f} ms, "
+                        f"mostly {biggest}"
+                    ),
+                    endpoint=endpoint,
+                    location=_location(group, biggest),
+                    evidence={
+                        "requests": len(group),
+                        "p50_ms": round(percentile(latencies, 50), 1),
+                        "p95_ms": round(p95, 1),
+                        "p99_ms": round(percentile(latencies, 99), 1),
+                        "budget_ms": budget,
+                        "db_ms": round(mean["db"], 1),
+                        "http_ms": round(mean["http"], 1),
+                        "cache_ms": round(mean["cache"], 1),
+                        "python_ms": round(mean["python"], 1),
+                        "biggest": biggest,
+                        "statuses": {str(k): v for k, v in statuses.items()},
+                    },
+                    fix=FIXES[biggest].format(ms=mean[biggest], total=total),
+                    fingerprint=finding_fingerprint(self.id, endpoint),
+                )
+            )
+        return found

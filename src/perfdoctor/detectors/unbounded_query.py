@@ -1,0 +1,76 @@
+"""unbounded-query: a SELECT with no LIMIT that returned many rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from perfdoctor.detectors import register
+from perfdoctor.detectors._db import fetched, has_limit, is_aggregate, reads, small_response
+from perfdoctor.detectors._sql import main_table
+from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.model import Finding, Severity, Trace
+from perfdoctor.settings import Settings
+
+
+def remedy(framework: str | None, table: str | None) -> str:
+    if framework == "django":
+        return (
+            "Return one page: slice the queryset (qs.order_by('id')[:50]), or use "
+            "django.core.paginator.Paginator (DRF: a pagination_class). For keyset paging "
+            "filter on the last id seen (.filter(id__gt=last_id)[:50]). A batch job that "
+            "needs every row should stream it with .iterator(chunk_size=2000)."
+        )
+    if framework == "sqlalchemy":
+        return (
+            "Return one page: add .limit(50) to the select (keyset paging: "
+            ".where(Model.id > last_id).order_by(Model.id).limit(50)). A batch job that "
+            "needs every row should stream it with .execution_options(yield_per=1000) "
+            "instead of loading the list at once."
+        )
+    what = f"the rows of {table}" if table else "the rows"
+    return (
+        f"Fetch {what} a page at a time: add LIMIT (keyset paging: WHERE id > ? ORDER BY id "
+        "LIMIT 50), or read a batch job's rows with cursor.fetchmany(1000) in a loop."
+    )
+
+
+@register
+class UnboundedQuery(PerTraceDetector):
+    id = "unbounded-query"
+    description = "a SELECT with no LIMIT that returned many rows"
+
+    def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        # Many rows for a tiny answer: python-side-aggregation says it better.
+        aggregated = small_response(trace, settings.python_aggregation_max_response_bytes)
+        for span in reads(trace):
+            rows = fetched(span)
+            statement = span.statement or ""
+            if rows < settings.unbounded_query_min_rows:
+                continue
+            if aggregated and rows >= settings.python_aggregation_min_rows:
+                continue
+            if has_limit(statement, span.system) or is_aggregate(statement, span.system):
+                continue
+            table = main_table(statement, span.system)
+            severity: Severity = (
+                "error" if rows >= settings.unbounded_query_error_rows else "warning"
+            )
+            yield Finding(
+                id=self.id,
+                severity=severity,
+                title=f"Unbounded query: {rows} rows of {table or 'a table'} loaded with no LIMIT",
+                endpoint=trace.name,
+                location=span.location,
+                evidence={
+                    "rows": rows,
+                    "duration_ms": round(span.duration_ms, 3),
+                    "statement": span.statement,
+                    "table": table,
+                    "framework": span.framework,
+                    "system": span.system,
+                },
+                fix=remedy(span.framework, table),
+                fingerprint=finding_fingerprint(
+                    self.id, trace.name, span.fingerprint, span.location
+                ),
+            )

@@ -1,0 +1,73 @@
+"""Where a request's time went: database, outbound HTTP, cache, and the rest (Python).
+
+Spans of one kind can overlap (``asyncio.gather`` of three queries, a client
+library's span inside another's), so each kind counts the union of its spans'
+intervals, and "python" is the wall time no span covers.  Work after the
+response was sent (an ASGI background task) is not part of what the client
+waited for and is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from perfdoctor.model import Span, Trace
+
+# Span kind -> the bucket its time is counted in.
+BUCKETS = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
+NAMES = ("db", "http", "cache", "python")
+
+
+def latency_ms(trace: Trace) -> float:
+    """How long the client waited: until the last body chunk when known, else the trace."""
+    sent = trace.attrs.get("response_ms")
+    if isinstance(sent, int | float) and 0 < sent <= trace.duration_ms:
+        return float(sent)
+    return trace.duration_ms
+
+
+def covered_ms(intervals: Iterable[tuple[float, float]]) -> float:
+    """Total length of the union of ``(start, end)`` intervals.
+
+    >>> covered_ms([(0, 10), (5, 15), (20, 25)])
+    20.0
+    """
+    total = 0.0
+    current_start = current_end = None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None and current_start is not None:
+        total += current_end - current_start
+    return total
+
+
+def _clipped(spans: Iterable[Span], limit: float) -> list[tuple[float, float]]:
+    return [
+        (s.start_ms, min(s.end_ms, limit))
+        for s in spans
+        if s.start_ms < limit and s.duration_ms > 0
+    ]
+
+
+def breakdown(trace: Trace) -> dict[str, float]:
+    """ms of ``trace``'s latency in each of :data:`NAMES`."""
+    limit = latency_ms(trace)
+    by_bucket: dict[str, list[Span]] = {name: [] for name in NAMES}
+    for span in trace.spans:
+        bucket = BUCKETS.get(span.kind)
+        if bucket is not None:
+            by_bucket[bucket].append(span)
+    result = {name: covered_ms(_clipped(by_bucket[name], limit)) for name in NAMES[:-1]}
+    every = [span for name in NAMES[:-1] for span in by_bucket[name]]
+    result["python"] = max(0.0, limit - covered_ms(_clipped(every, limit)))
+    return result
+
+
+def biggest_share(parts: dict[str, float]) -> str:
+    """The bucket with the most time (``python`` on a tie with nothing spent)."""
+    return max(NAMES, key=lambda name: (parts.get(name, 0.0), name == "python"))
