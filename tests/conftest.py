@@ -45,15 +45,18 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_postgres_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database called ``name``: its URL; dropped on exit.
+
+    Shared by the per-test fixture and the module-scoped ones that build a
+    workload once (tests/advisor).
+    """
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - test extras always install it
         _missing("PostgreSQL driver", str(exc))
         raise
-    name = f"pd_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
@@ -70,11 +73,18 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def mysql_database() -> Iterator[dict[str, Any]]:
-    """A fresh MariaDB/MySQL database for one test: connection settings as a dict."""
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres_database(f"pd_{uuid.uuid4().hex[:12]}") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_mysql_database(name: str) -> Iterator[dict[str, Any]]:
+    """A new MariaDB/MySQL database called ``name``: connection settings as a dict;
+    dropped on exit."""
     import pymysql
 
-    name = f"pd_{uuid.uuid4().hex[:12]}"
     try:
         admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", connect_timeout=3)
     except pymysql.err.OperationalError as exc:
@@ -90,6 +100,13 @@ def mysql_database() -> Iterator[dict[str, Any]]:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[dict[str, Any]]:
+    """A fresh MariaDB/MySQL database for one test: connection settings as a dict."""
+    with fresh_mysql_database(f"pd_{uuid.uuid4().hex[:12]}") as params:
+        yield params
 
 
 @pytest.fixture
@@ -160,16 +177,16 @@ def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
 @contextlib.contextmanager
 def serve_under_perfdoctor(
     command: Sequence[str], traces: Path, url: str, cwd: Path, env: dict[str, str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = 60.0, options: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[str]]:
-    """Start ``perfdoctor run --traces TRACES -- COMMAND`` and wait until ``url`` answers.
+    """Start ``perfdoctor run [OPTIONS] --traces TRACES -- COMMAND`` and wait until ``url`` answers.
 
     On exit the server is stopped with SIGTERM (as a supervisor would) and its
     output is checked for tracebacks from perfdoctor.
     """
     full_env = dict(os.environ if env is None else env)
     process = subprocess.Popen(
-        perfdoctor_cmd("run", "--traces", str(traces), "--", *command),
+        perfdoctor_cmd("run", *options, "--traces", str(traces), "--", *command),
         cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.advisor import workload
-from tests.conftest import MYSQL_HOST, MYSQL_PORT, POSTGRES_ADMIN_URL, _missing
+from tests.conftest import fresh_mysql_database, fresh_postgres_database
 
 
 @pytest.fixture(scope="module")
@@ -23,53 +23,16 @@ def sqlite_workload(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def pg_workload() -> Iterator[str]:
     """A fresh PostgreSQL database holding the workload (module-scoped: it takes a second)."""
-    import psycopg
-
-    name = f"pd_adv_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _missing("PostgreSQL", str(exc).strip().splitlines()[0])
-        raise
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with fresh_postgres_database(f"pd_adv_{uuid.uuid4().hex[:10]}") as url:
         workload.build_postgres(url)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 @pytest.fixture(scope="module")
 def mysql_workload() -> Iterator[dict[str, Any]]:
-    import pymysql
-
-    name = f"pd_adv_{uuid.uuid4().hex[:10]}"
-    params: dict[str, Any] = {
-        "host": MYSQL_HOST,
-        "port": MYSQL_PORT,
-        "user": "root",
-        "password": "",
-    }
-    try:
-        admin = pymysql.connect(**params, connect_timeout=3)
-    except pymysql.err.OperationalError as exc:
-        _missing("MariaDB", str(exc))
-        raise
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    admin.close()
-    params["database"] = name
-    try:
+    with fresh_mysql_database(f"pd_adv_{uuid.uuid4().hex[:10]}") as params:
         workload.build_mysql(params)
         yield params
-    finally:
-        admin = pymysql.connect(**{k: v for k, v in params.items() if k != "database"})
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
 def query_args() -> list[str]:

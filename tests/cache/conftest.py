@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +19,6 @@ from tests.conftest import APPS
 CACHE_SITE = APPS / "django_cache_site"
 CACHE_VIEWS = CACHE_SITE / "cachesite" / "views.py"
 SCRIPTS = APPS / "scripts"
-
-
-def marked_line(path: Path, marker: str) -> int:
-    """The line of ``path`` that carries the comment ``# marker``."""
-    lines = [
-        number for number, text in enumerate(path.read_text().splitlines(), start=1)
-        if text.rstrip().endswith(f"# {marker}")
-    ]
-    assert len(lines) == 1, f"{marker!r} should mark exactly one line of {path}"
-    return lines[0]
 
 
 def delete_prefixed(url: str, prefix: str) -> None:

@@ -15,7 +15,7 @@ from perfdoctor.capture import context, identity
 from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings
-from tests.cache.conftest import marked_line
+from tests.capture.apps_support import marker_line
 from tests.inprocess import capturing, load
 
 HERE = Path(__file__)
@@ -57,7 +57,7 @@ def test_a_redis_set_without_expiry_is_found(
     [finding] = found(traces, "cache-no-ttl")
     assert finding.endpoint == "GET /visit"
     assert finding.location is not None and Path(finding.location.path).resolve() == HERE.resolve()
-    assert finding.location.line == marked_line(HERE, "no-ttl: set")
+    assert finding.location.line == marker_line(HERE, "no-ttl: set")
     evidence = finding.evidence
     assert evidence["op"] == "set" and evidence["system"] == "redis"
     assert evidence["key"] == "pd-test-{id}:last-seen:{id}"
@@ -78,7 +78,7 @@ def test_a_pipelined_set_without_expire_is_found(
         pipe.execute()  # no-ttl: pipeline
     [finding] = found(traces, "cache-no-ttl")
     assert finding.location is not None
-    assert finding.location.line == marked_line(HERE, "no-ttl: pipeline")
+    assert finding.location.line == marker_line(HERE, "no-ttl: pipeline")
     assert finding.evidence["key"] == "pd-test-{id}:row:{id}"
 
 
@@ -125,13 +125,13 @@ def test_a_profile_cached_without_the_user_is_served_to_another_user(
     [finding] = found(traces, "cache-shared-key")
     assert finding.severity == "error"
     assert finding.endpoint == "GET /me"
-    assert finding.location is not None and finding.location.line == marked_line(HERE, "shared: read")
+    assert finding.location is not None and finding.location.line == marker_line(HERE, "shared: read")
     evidence = finding.evidence
     assert evidence["key"] == "pd-test-{id}:my-profile"
     assert evidence["users"] == 3
     assert evidence["reads_of_another_users_value"] == 2
     assert evidence["requests_affected"] == 2
-    assert evidence["write_sites"][0].endswith(f":{marked_line(HERE, 'shared: write')}")
+    assert evidence["write_sites"][0].endswith(f":{marker_line(HERE, 'shared: write')}")
 
 
 def test_the_user_id_in_the_key_is_clean(
@@ -202,7 +202,7 @@ def test_the_same_expensive_read_in_every_request_is_a_cache_candidate(tmp_path:
                 yearly_report(conn)
     [finding] = found(traces, "cache-candidate")
     assert finding.endpoint == "GET /reports/yearly"
-    assert finding.location is not None and finding.location.line == marked_line(HERE, "candidate: query")
+    assert finding.location is not None and finding.location.line == marker_line(HERE, "candidate: query")
     evidence = finding.evidence
     assert evidence["runs"] == 4 and evidence["traces"] == 4
     assert evidence["p50_ms"] >= Settings().cache_candidate_min_p50_ms

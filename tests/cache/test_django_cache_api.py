@@ -8,7 +8,8 @@ from pathlib import Path
 
 from perfdoctor import store
 from perfdoctor.model import Span
-from tests.cache.conftest import SCRIPTS, clean_env, marked_line
+from tests.cache.conftest import SCRIPTS, clean_env
+from tests.capture.apps_support import marker_line
 from tests.conftest import perfdoctor_cmd
 
 SCRIPT = SCRIPTS / "django_cache_script.py"
@@ -27,7 +28,7 @@ def run(tmp_path: Path, **env: str) -> list[Span]:
 
 
 def at(spans: list[Span], marker: str) -> Span:
-    line = marked_line(SCRIPT, marker)
+    line = marker_line(SCRIPT, marker)
     found = [s for s in spans if s.location is not None and s.location.line == line]
     assert len(found) == 1, (marker, [(s.kind, s.attrs, s.location) for s in spans])
     return found[0]
@@ -49,7 +50,7 @@ def check(spans: list[Span], backend: str) -> None:
     assert (plain.attrs["hit"], plain.attrs["written"], plain.attrs["ttl"]) == (False, True, None)
     # The value function is the user's work: its query is recorded, once.
     [query] = [s for s in spans if s.kind == "db"]
-    assert query.location is not None and query.location.line == marked_line(SCRIPT, "django: computed")
+    assert query.location is not None and query.location.line == marker_line(SCRIPT, "django: computed")
     # TIMEOUT None in CACHES: the default is "never expire".
     default = at(spans, "django: set default timeout")
     assert "ttl" in default.attrs and default.attrs["ttl"] is None
@@ -87,5 +88,5 @@ def test_no_ttl_is_found_for_a_default_timeout_of_none(tmp_path: Path) -> None:
     assert sorted(f.evidence["key"] for f in findings) == ["config", "plain"]
     findings = [f for f in findings if f.evidence["key"] == "config"]
     assert findings[0].location is not None
-    assert findings[0].location.line == marked_line(SCRIPT, "django: set default timeout")
+    assert findings[0].location.line == marker_line(SCRIPT, "django: set default timeout")
     assert "TIMEOUT" in findings[0].fix

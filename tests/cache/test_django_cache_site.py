@@ -22,10 +22,9 @@ from tests.cache.conftest import (
     CACHE_VIEWS,
     clean_env,
     delete_prefixed,
-    marked_line,
     prepare_cache_site,
 )
-from tests.capture.apps_support import resolve, wait_for_traces
+from tests.capture.apps_support import marker_line, resolve, wait_for_traces
 from tests.conftest import findings, free_port, report_json, serve_under_perfdoctor
 
 PROFILE = "GET /profile/"
@@ -120,9 +119,9 @@ def assert_the_bug_and_its_report(traces_path: Path, seen: dict[str, Any]) -> No
     assert evidence["system"] == "django-cache"
     location = finding["location"]
     assert resolve(location["path"], CACHE_SITE) == CACHE_VIEWS.resolve()
-    assert location["line"] == marked_line(CACHE_VIEWS, "shared-key: read")
+    assert location["line"] == marker_line(CACHE_VIEWS, "shared-key: read")
     assert location["function"] == "my_profile"
-    line = marked_line(CACHE_VIEWS, "shared-key: write")
+    line = marker_line(CACHE_VIEWS, "shared-key: write")
     assert any(site.endswith(f"views.py:{line}") for site in evidence["write_sites"]), evidence
     assert "user" in finding["fix"] and "key" in finding["fix"]
     assert findings(report, "cache-shared-key", PROFILE_FIXED) == []
@@ -133,7 +132,7 @@ def assert_the_bug_and_its_report(traces_path: Path, seen: dict[str, Any]) -> No
     assert no_ttl["evidence"]["key"] == "site-banner"
     assert no_ttl["evidence"]["op"] == "set"
     assert no_ttl["evidence"]["writes"] == 2
-    assert no_ttl["location"]["line"] == marked_line(CACHE_VIEWS, "no-ttl: write")
+    assert no_ttl["location"]["line"] == marker_line(CACHE_VIEWS, "no-ttl: write")
     assert "timeout=" in no_ttl["fix"]
     assert findings(report, "cache-no-ttl", BANNER_FIXED) == []
     assert findings(report, "cache-no-ttl", PROFILE) == []

@@ -11,7 +11,8 @@ import pytest
 
 from perfdoctor import store
 from perfdoctor.model import Span
-from tests.cache.conftest import SCRIPTS, clean_env, marked_line
+from tests.cache.conftest import SCRIPTS, clean_env
+from tests.capture.apps_support import marker_line
 from tests.conftest import perfdoctor_cmd
 
 SYNC = SCRIPTS / "redis_sync_script.py"
@@ -36,7 +37,7 @@ def run_script(script: Path, tmp_path: Path, redis_url: str, prefix: str) -> lis
 
 
 def at(spans: list[Span], script: Path, marker: str) -> Span:
-    line = marked_line(script, marker)
+    line = marker_line(script, marker)
     found = [s for s in spans if s.location is not None and s.location.line == line]
     assert len(found) == 1, (marker, [(s.attrs, s.location) for s in spans])
     assert found[0].location is not None and Path(found[0].location.path) == script

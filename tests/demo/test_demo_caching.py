@@ -6,25 +6,22 @@ without redis-py) the endpoints still answer, which the last tests check.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 import redis
 
 import perfdoctor.demo.area_caching as area
-from perfdoctor import store
 from perfdoctor.analyze import Analysis, analyze
-from perfdoctor.demo.driver import run_demo
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 from tests.conftest import REDIS_URL, free_port
+from tests.demo.support import line_in, run_quietly
 
 SOURCE = Path(area.__file__).resolve()
 ROUNDS = 3  # cache-candidate wants the read in three requests
@@ -37,10 +34,7 @@ FIXED = ("GET /caching/last-seen/fixed", "GET /caching/profile/fixed", "GET /cac
 
 
 def demo(folder: Path) -> tuple[list[Trace], Analysis]:
-    traces = folder / "traces.db"
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        run_demo(traces, rounds=ROUNDS, quiet=True, database=folder / "demo.sqlite")
-    loaded = store.load_traces(traces)
+    loaded = run_quietly(folder, ROUNDS)
     return loaded, analyze(loaded, Settings())
 
 
@@ -69,10 +63,7 @@ def with_redis(
 
 
 def line_of(text: str) -> int:
-    lines = SOURCE.read_text(encoding="utf-8").splitlines()
-    matches = [n for n, line in enumerate(lines, start=1) if text in line]
-    assert len(matches) == 1, f"{text!r} should be on exactly one line of {SOURCE}"
-    return matches[0]
+    return line_in(SOURCE, text)
 
 
 def on_area(analysis: Analysis, detector: str) -> list[Finding]:

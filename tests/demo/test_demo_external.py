@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 import perfdoctor.demo.area_external as area
-from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze
-from perfdoctor.demo.driver import run_demo
+from perfdoctor.analyze import Analysis
 from perfdoctor.model import Finding
-from perfdoctor.settings import Settings
+from tests.demo.support import analyze_run, line_in
 
 SOURCE = Path(area.__file__).resolve()
 EXPECTED = {
@@ -26,18 +22,11 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    folder = tmp_path_factory.mktemp("demo_external")
-    traces = folder / "traces.db"
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        run_demo(traces, rounds=2, quiet=True, database=folder / "demo.sqlite")
-    return analyze(store.load_traces(traces), Settings())
+    return analyze_run(tmp_path_factory.mktemp("demo_external"), rounds=2)
 
 
 def line_of(text: str) -> int:
-    lines = SOURCE.read_text(encoding="utf-8").splitlines()
-    matches = [n for n, line in enumerate(lines, start=1) if text in line]
-    assert len(matches) == 1, f"{text!r} should be on exactly one line of {SOURCE}"
-    return matches[0]
+    return line_in(SOURCE, text)
 
 
 def only(analysis: Analysis, detector: str) -> Finding:

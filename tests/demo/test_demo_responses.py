@@ -3,52 +3,29 @@ line that causes it, and none of them on the ``/fixed`` twins."""
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analyze import Analysis
 from perfdoctor.demo import area_responses
-from perfdoctor.demo.driver import run_demo
 from perfdoctor.model import Finding
-from perfdoctor.settings import Settings
+from tests.demo.support import analyze_run, line_in, one
+from tests.responses.support import OURS
 
 # Three rounds, as `perfdoctor audit` runs: the tag cloud (listed twice) is then
 # requested six times, over missing-http-cache's five identical answers.
 ROUNDS = 3
 AREA_PY = Path(area_responses.__file__).resolve()
-OURS = (
-    "missing-pagination",
-    "missing-http-cache",
-    "slow-endpoint",
-    "high-memory",
-    "background-job-candidate",
-)
 
 
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    folder = tmp_path_factory.mktemp("demo-responses")
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        run_demo(folder / "traces.db", rounds=ROUNDS, quiet=True, database=folder / "demo.sqlite")
-    return analyze(store.load_traces(folder / "traces.db"), Settings())
+    return analyze_run(tmp_path_factory.mktemp("demo-responses"), ROUNDS)
 
 
 def line_of(marker: str) -> int:
-    lines = AREA_PY.read_text(encoding="utf-8").splitlines()
-    found = [n for n, text in enumerate(lines, start=1) if marker in text]
-    assert len(found) == 1, (marker, found)
-    return found[0]
-
-
-def one(analysis: Analysis, detector: str, endpoint: str) -> Finding:
-    found = [f for f in analysis.findings if f.id == detector and f.endpoint == endpoint]
-    assert len(found) == 1, (detector, endpoint, [(f.id, f.endpoint) for f in analysis.findings])
-    return found[0]
+    return line_in(AREA_PY, marker)
 
 
 def in_area(finding: Finding) -> bool:

@@ -31,6 +31,15 @@ PATHS = (
     "/profile/{n}",
     "/profile/{n}/fixed",
 )
+# Both shop apps' endpoints under PATHS, by route name -> the endpoint perfdoctor names.
+SHOP_ENDPOINTS = {
+    "basket": "GET /basket",
+    "basket/fixed": "GET /basket/fixed",
+    "dashboard": "GET /dashboard/{user_id}",
+    "dashboard/fixed": "GET /dashboard/{user_id}/fixed",
+    "profile": "GET /profile/{user_id}",
+    "profile/fixed": "GET /profile/{user_id}/fixed",
+}
 # uncached-external wants 5 identical fetches (settings.uncached_external_min_calls).
 PRICE_ROUNDS = 5
 HTTP_DETECTORS = ("n-plus-one-http", "sequential-http", "http-no-timeout", "uncached-external")
@@ -113,12 +122,7 @@ def _check(
 
 def test_flask_with_requests(tmp_path: Path, upstream: str) -> None:
     names = {
-        "basket": "GET /basket",
-        "basket/fixed": "GET /basket/fixed",
-        "dashboard": "GET /dashboard/{user_id}",
-        "dashboard/fixed": "GET /dashboard/{user_id}/fixed",
-        "profile": "GET /profile/{user_id}",
-        "profile/fixed": "GET /profile/{user_id}/fixed",
+        **SHOP_ENDPOINTS,
         "prices": "GET /prices",
         "prices/fixed": "GET /prices/fixed",
     }
@@ -130,14 +134,7 @@ def test_flask_with_requests(tmp_path: Path, upstream: str) -> None:
 
 
 def test_fastapi_with_httpx_async_client(tmp_path: Path, upstream: str) -> None:
-    names = {
-        "basket": "GET /basket",
-        "basket/fixed": "GET /basket/fixed",
-        "dashboard": "GET /dashboard/{user_id}",
-        "dashboard/fixed": "GET /dashboard/{user_id}/fixed",
-        "profile": "GET /profile/{user_id}",
-        "profile/fixed": "GET /profile/{user_id}/fixed",
-    }
+    names = dict(SHOP_ENDPOINTS)
     command = [console_script("uvicorn"), "fastapi_shop:app"]
     report = _serve_and_report(tmp_path, command, upstream, names, PATHS)
     _check(report, APPS / "fastapi_shop.py", tmp_path, names, "httpx", has_uncached=False)

@@ -6,12 +6,14 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from perfdoctor.model import Trace
 from tests.capture.apps_support import load
-from tests.conftest import findings
+from tests.conftest import findings, serve_under_perfdoctor
 
 APPS = Path(__file__).parent / "apps"
 # The local stand-in for a remote API answers writes after this long.
@@ -75,6 +77,35 @@ def ok(url: str, method: str = "GET", user: str | None = None) -> bytes:
     return body
 
 
+# endpoint -> (method, path, requests)
+Plan = dict[str, tuple[str, str, int]]
+# Requests alternate between two signed-in users, so per-user answers differ.
+USERS = ("alice", "bob")
+
+
+def drive(base: str, plan: Plan) -> tuple[dict[str, bytes], dict[str, int]]:
+    """Send every endpoint its requests: the last body of each, and the traces to wait for."""
+    bodies: dict[str, bytes] = {}
+    for name, (method, path, count) in plan.items():
+        for i in range(count):
+            bodies[name] = ok(base + path, method, USERS[i % 2])
+    return bodies, {name: count for name, (_, _, count) in plan.items()}
+
+
+@dataclass
+class Run:
+    """What a module's app run left: its stored traces, the report, the bodies."""
+
+    traces: list[Trace]
+    report: dict[str, Any]
+    bodies: dict[str, bytes]
+
+    def named(self, name: str) -> list[Trace]:
+        found = [t for t in self.traces if t.name == name]
+        assert found, (name, sorted({t.name for t in self.traces}))
+        return found
+
+
 def wait_stored(traces: Path, expected: dict[str, int], timeout: float = 30.0) -> list[Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -99,6 +130,7 @@ def none_of(report: dict[str, Any], detectors: tuple[str, ...], endpoint: str) -
     assert not found, (endpoint, found)
 
 
+# The response detectors (also what the demo's responses area must trigger).
 OURS = (
     "missing-pagination",
     "missing-http-cache",
@@ -112,33 +144,12 @@ OURS = (
 def serve(
     command: list[str], traces: Path, url: str, cwd: Path, env: dict[str, str], *options: str
 ) -> Iterator[None]:
-    """``perfdoctor run [OPTIONS] --traces TRACES -- COMMAND`` until ``url`` answers; SIGTERM after."""
-    import os
-    import signal
-    import subprocess
+    """``perfdoctor run [OPTIONS] --traces TRACES -- COMMAND`` until ``url`` answers; SIGTERM after.
 
-    from tests.conftest import perfdoctor_cmd, wait_http
-
-    process = subprocess.Popen(
-        perfdoctor_cmd("run", *options, "--traces", str(traces), "--", *command),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        wait_http(url, timeout=60, process=process)
+    Stricter than :func:`serve_under_perfdoctor` alone: these apps log no
+    traceback of their own, so any in the output is a failure.
+    """
+    with serve_under_perfdoctor(command, traces, url, cwd, env, options=options) as process:
         yield
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        output = process.stdout.read() if process.stdout else ""
-        assert "perfdoctor: could not instrument" not in output, output
-        assert "Traceback" not in output, output
+    output: str = process.captured_output  # type: ignore[attr-defined]
+    assert "Traceback" not in output, output

@@ -3,20 +3,19 @@ under ``perfdoctor run --memory``: the ASGI path, BackgroundTasks as the fix."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from perfdoctor.model import Trace
 from tests.capture.apps_support import app_env, console_script, marker_line, resolve
 from tests.conftest import free_port, report_json
 from tests.responses.support import (
     APPS,
     OURS,
+    Plan,
+    Run,
+    drive,
     none_of,
-    ok,
     one,
     serve,
     wait_stored,
@@ -24,7 +23,7 @@ from tests.responses.support import (
 )
 
 APP = APPS / "fastapi_responses.py"
-PLAN = {
+PLAN: Plan = {
     "GET /items": ("GET", "/items", 2),
     "GET /items/page": ("GET", "/items/page?limit=50&offset=0", 2),
     "GET /catalog": ("GET", "/catalog", 5),
@@ -36,24 +35,11 @@ PLAN = {
 }
 
 
-@dataclass
-class Run:
-    traces: list[Trace]
-    report: dict[str, Any]
-    bodies: dict[str, bytes]
-
-    def named(self, name: str) -> list[Trace]:
-        found = [t for t in self.traces if t.name == name]
-        assert found, (name, sorted({t.name for t in self.traces}))
-        return found
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     traces = tmp_path_factory.mktemp("fastapi-responses") / "traces.db"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    bodies: dict[str, bytes] = {}
     command = [
         console_script("uvicorn"),
         "fastapi_responses:app",
@@ -66,10 +52,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         webhook_server() as hook,
         serve(command, traces, f"{base}/fast", APPS, app_env(WEBHOOK_URL=hook), "--memory"),
     ):
-        for name, (method, path, count) in PLAN.items():
-            for i in range(count):
-                bodies[name] = ok(base + path, method, ("alice", "bob")[i % 2])
-        expected = {name: count for name, (_, _, count) in PLAN.items()}
+        bodies, expected = drive(base, PLAN)
         stored = wait_stored(traces, expected)
     return Run(stored, report_json(traces, cwd=APPS), bodies)
 

@@ -3,20 +3,19 @@ under ``perfdoctor run --memory``, driven over HTTP."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from perfdoctor.model import Trace
 from tests.capture.apps_support import app_env, gunicorn, marker_line, resolve
 from tests.conftest import free_port, report_json
 from tests.responses.support import (
     APPS,
     OURS,
+    Plan,
+    Run,
+    drive,
     none_of,
-    ok,
     one,
     serve,
     wait_stored,
@@ -24,10 +23,7 @@ from tests.responses.support import (
 )
 
 APP = APPS / "flask_responses.py"
-USERS = ("alice", "bob")
-
-# endpoint -> (method, path, requests)
-PLAN = {
+PLAN: Plan = {
     "GET /items": ("GET", "/items", 2),
     "GET /items/paged": ("GET", "/items/paged", 2),
     "GET /items/limited": ("GET", "/items/limited?limit=120", 2),
@@ -45,34 +41,18 @@ PLAN = {
 }
 
 
-@dataclass
-class Run:
-    traces: list[Trace]
-    report: dict[str, Any]
-    bodies: dict[str, bytes]
-
-    def named(self, name: str) -> list[Trace]:
-        found = [t for t in self.traces if t.name == name]
-        assert found, (name, sorted({t.name for t in self.traces}))
-        return found
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("flask-responses")
     traces = folder / "traces.db"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    bodies: dict[str, bytes] = {}
     with webhook_server() as hook:
         env = app_env(WEBHOOK_URL=hook)
         command = [*gunicorn(port, "-w", "1")]
         command[1] = "flask_responses:app"
         with serve(command, traces, f"{base}/fast", APPS, env, "--memory"):
-            for name, (method, path, count) in PLAN.items():
-                for i in range(count):
-                    bodies[name] = ok(base + path, method, USERS[i % 2])
-            expected = {name: count for name, (_, _, count) in PLAN.items()}
+            bodies, expected = drive(base, PLAN)
             expected["GET /fast"] += 1  # the readiness probe
             stored = wait_stored(traces, expected)
     return Run(stored, report_json(traces, cwd=APPS), bodies)

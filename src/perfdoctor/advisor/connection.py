@@ -90,6 +90,8 @@ class Session:
     """One connection, with the dialect's safety settings applied."""
 
     dialect: str = ""
+    # The driver's DB-API connection, opened by each dialect's __init__.
+    conn: Any
 
     def __init__(self, url: DatabaseURL, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
         self.url = url
@@ -112,7 +114,7 @@ class Session:
             self.query("ROLLBACK")
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.conn.close()
 
     def __enter__(self) -> Session:
         return self
@@ -186,9 +188,6 @@ class SQLiteSession(Session):
     def scratch(self) -> Any:
         return self._rolled_back("BEGIN")
 
-    def close(self) -> None:
-        self.conn.close()
-
 
 class PostgresSession(Session):
     dialect = "postgresql"
@@ -233,9 +232,6 @@ class PostgresSession(Session):
 
     def scratch(self) -> Any:
         return self._rolled_back("BEGIN READ WRITE")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class MySQLSession(Session):
@@ -288,9 +284,6 @@ class MySQLSession(Session):
         # MySQL DDL commits implicitly: nothing is ever created there.
         raise DatabaseError("MySQL/MariaDB cannot try an index without changing the schema")
         yield  # pragma: no cover
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def connect(

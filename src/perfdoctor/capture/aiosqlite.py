@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture.context import current, muted, perf_counter, record_db, record_span
+from perfdoctor.capture.context import current, muted, perf_counter, record_connect, record_db
 
 _MARK = "__perfdoctor_original__"
 # sqlite3 calls (by name) that run a statement; their first argument is the SQL.
@@ -69,13 +69,7 @@ def _traced_connect(original: Callable[..., Any]) -> Callable[..., Any]:
             return await original(self)
         started = perf_counter()
         result = await original(self)
-        record_span(
-            trace,
-            "db.connect",
-            started,
-            perf_counter(),
-            {"system": "sqlite", "connection_id": id(self)},
-        )
+        record_connect(trace, "sqlite", started, self)
         return result
 
     setattr(_connect, _MARK, original)

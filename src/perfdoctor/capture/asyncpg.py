@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from perfdoctor.capture.context import _muted as _muted_var
-from perfdoctor.capture.context import current, perf_counter, record_db, record_span
+from perfdoctor.capture.context import current, perf_counter, record_connect, record_db
 
 _MARK = "__perfdoctor_original__"
 SYSTEM = "postgresql"
@@ -63,25 +63,14 @@ def _execute(original: Any) -> Any:
     return traced
 
 
-def _executemany(original: Any) -> Any:
-    async def traced(self: Any, query: Any, *rest: Any, **kwargs: Any) -> Any:
-        trace = current()
-        if trace is None:
-            return await original(self, query, *rest, **kwargs)
-        started = perf_counter()
-        try:
-            return await original(self, query, *rest, **kwargs)
-        finally:
-            record_db(trace, SYSTEM, query, None, started, perf_counter(), id(self), None, False)
+def _unparameterized(original: Any, *, only_without_args: bool = False) -> Any:
+    """A statement recorded without parameters: ``executemany`` (its many sets are
+    not one query's), or a script sent by ``execute`` through the simple-query protocol."""
 
-    return traced
-
-
-def _simple_execute(original: Any) -> Any:
     async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         trace = current()
-        if trace is None or args:
-            # With arguments it runs through _execute, traced there.
+        if trace is None or (only_without_args and args):
+            # ``execute`` with arguments runs through _execute, traced there.
             return await original(self, query, *args, **kwargs)
         started = perf_counter()
         try:
@@ -164,13 +153,7 @@ def _connect(original: Any) -> Any:
             return await original(*args, **kwargs)
         started = perf_counter()
         conn = await original(*args, **kwargs)
-        record_span(
-            trace,
-            "db.connect",
-            started,
-            perf_counter(),
-            {"system": SYSTEM, "connection_id": id(conn)},
-        )
+        record_connect(trace, SYSTEM, started, conn)
         return conn
 
     return traced
@@ -181,8 +164,8 @@ def install(module: ModuleType) -> None:
 
     conn_cls = connection.Connection
     _wrap(conn_cls, "_execute", _execute)
-    _wrap(conn_cls, "_executemany", _executemany)
-    _wrap(conn_cls, "execute", _simple_execute)
+    _wrap(conn_cls, "_executemany", _unparameterized)
+    _wrap(conn_cls, "execute", functools.partial(_unparameterized, only_without_args=True))
     for bookkeeping in ("reset", "_introspect_types", "_introspect_type"):
         _wrap(conn_cls, bookkeeping, _muted)
     stmt_cls = prepared_stmt.PreparedStatement

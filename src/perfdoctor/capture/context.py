@@ -274,3 +274,29 @@ def record_span(
         spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))
     except Exception:  # pragma: no cover - defensive
         pass
+
+
+def record_connect(
+    trace: ActiveTrace,
+    system: str,
+    started: float,
+    connection: object,
+    *,
+    blocking: bool = False,
+) -> None:
+    """Append a ``db.connect`` span: ``connection`` opened from ``started`` until now.
+
+    Every driver integration times a new connection the same way; the span's
+    ``connection_id`` is the one its queries carry.
+    """
+    ended = perf_counter()
+    # Three frames up: record_span <- here <- the driver's wrapper <- its caller.
+    record_span(
+        trace,
+        "db.connect",
+        started,
+        ended,
+        {"system": system, "connection_id": id(connection)},
+        blocking=blocking,
+        skip=3,
+    )

@@ -180,6 +180,14 @@ def _finish(
 
 
 def _start(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The trace and call of an operation to record, or None.  Never raises."""
+    try:
+        return _begin(op, args, kwargs)
+    except Exception:  # never break the host app: the operation runs untraced
+        return None
+
+
+def _begin(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
     """The trace and call of an operation to record, or None (nested, or not traced)."""
     inner = cache_operation.get()
     if inner is not None:  # called by the backend itself, inside a recorded call
@@ -211,10 +219,7 @@ def _wrap_sync(cls: type, op: str) -> None:
 
     @functools.wraps(original)
     def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            started = _start(op, args, kwargs)
-        except Exception:
-            started = None
+        started = _start(op, args, kwargs)
         if started is None:
             return original(self, *args, **kwargs)
         trace, call, args, kwargs = started
@@ -239,10 +244,7 @@ def _wrap_async(cls: type, name: str, op: str) -> None:
 
     @functools.wraps(original)
     async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            started = _start(op, args, kwargs)
-        except Exception:
-            started = None
+        started = _start(op, args, kwargs)
         if started is None:
             return await original(self, *args, **kwargs)
         trace, call, args, kwargs = started

@@ -17,30 +17,23 @@ from perfdoctor.capture import outbound
 _MARK = "__perfdoctor_wrapped__"
 
 
+def _facts(response: Any) -> tuple[int | None, Any, Any]:
+    # The caller reads the body later, if at all: its size is then the Content-Length.
+    return response.status, getattr(response, "_body", None), response.headers
+
+
 def _wrap_request(original: Callable[..., Any], sentinel: Any) -> Callable[..., Any]:
     @functools.wraps(original)
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
         started = outbound.begin("aiohttp", method, lambda: _absolute(self, str_or_url))
         if started is None:
             return await original(self, method, str_or_url, **kwargs)
-        call, token = started
         # The call's timeout=, else the session's: a ClientTimeout, or aiohttp's older number.
         value = kwargs.get("timeout", sentinel)
-        outbound.note_timeout(call, getattr(self, "_timeout", None) if value is sentinel else value)
-        try:
-            response = await original(self, method, str_or_url, **kwargs)
-        except BaseException as exc:
-            outbound.end(call, token, status=None, error=exc, blocking=False)
-            raise
-        outbound.end(
-            call,
-            token,
-            status=response.status,
-            body=getattr(response, "_body", None),
-            headers=response.headers,
-            blocking=False,
-        )
-        return response
+        timeout = getattr(self, "_timeout", None) if value is sentinel else value
+        outbound.note_timeout(started[0], timeout)
+        args = (self, method, str_or_url)
+        return await outbound.send_async(started, original, args, kwargs, _facts)
 
     setattr(_request, _MARK, True)
     return _request

@@ -22,33 +22,25 @@ def _timeout_of(request: Any) -> Any:
     return extensions.get("timeout")
 
 
-def _body(response: Any) -> Any:
-    # Present only once httpx has read it (not for stream=True): never read it here.
-    return getattr(response, "_content", None)
+def _facts(response: Any) -> tuple[int | None, Any, Any]:
+    # The body is present only once httpx has read it (not for stream=True): never read it here.
+    return response.status_code, getattr(response, "_content", None), response.headers
+
+
+def _begin(request: Any) -> tuple[outbound.Call, Any] | None:
+    started = outbound.begin("httpx", getattr(request, "method", "GET"), lambda: request.url)
+    if started is not None:
+        outbound.note_timeout(started[0], _timeout_of(request))
+    return started
 
 
 def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        started = outbound.begin("httpx", getattr(request, "method", "GET"), lambda: request.url)
+        started = _begin(request)
         if started is None:
             return original(self, request, *args, **kwargs)
-        call, token = started
-        outbound.note_timeout(call, _timeout_of(request))
-        try:
-            response = original(self, request, *args, **kwargs)
-        except BaseException as exc:
-            outbound.end(call, token, status=None, error=exc, blocking=True)
-            raise
-        outbound.end(
-            call,
-            token,
-            status=response.status_code,
-            body=_body(response),
-            headers=response.headers,
-            blocking=True,
-        )
-        return response
+        return outbound.send(started, original, (self, request, *args), kwargs, _facts)
 
     setattr(send, _MARK, True)
     return send
@@ -57,25 +49,10 @@ def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_async_send(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        started = outbound.begin("httpx", getattr(request, "method", "GET"), lambda: request.url)
+        started = _begin(request)
         if started is None:
             return await original(self, request, *args, **kwargs)
-        call, token = started
-        outbound.note_timeout(call, _timeout_of(request))
-        try:
-            response = await original(self, request, *args, **kwargs)
-        except BaseException as exc:
-            outbound.end(call, token, status=None, error=exc, blocking=False)
-            raise
-        outbound.end(
-            call,
-            token,
-            status=response.status_code,
-            body=_body(response),
-            headers=response.headers,
-            blocking=False,
-        )
-        return response
+        return await outbound.send_async(started, original, (self, request, *args), kwargs, _facts)
 
     setattr(send, _MARK, True)
     return send

@@ -18,30 +18,20 @@ from perfdoctor.capture import outbound
 _MARK = "__perfdoctor_wrapped__"
 
 
+def _facts(response: Any) -> tuple[int | None, Any, Any]:
+    # The body, only if requests already read it (never force a stream).
+    body = response._content if getattr(response, "_content_consumed", False) else None
+    return response.status_code, body, response.headers
+
+
 def _wrap_session_send(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
         started = outbound.begin("requests", getattr(request, "method", "GET"), lambda: request.url)
         if started is None:
             return original(self, request, **kwargs)
-        call, token = started
-        outbound.note_timeout(call, kwargs.get("timeout"))
-        try:
-            response = original(self, request, **kwargs)
-        except BaseException as exc:
-            outbound.end(call, token, status=None, error=exc, blocking=True)
-            raise
-        # The body, only if requests already read it (never force a stream).
-        body = response._content if getattr(response, "_content_consumed", False) else None
-        outbound.end(
-            call,
-            token,
-            status=response.status_code,
-            body=body,
-            headers=response.headers,
-            blocking=True,
-        )
-        return response
+        outbound.note_timeout(started[0], kwargs.get("timeout"))
+        return outbound.send(started, original, (self, request), kwargs, _facts)
 
     setattr(send, _MARK, True)
     return send

@@ -19,6 +19,11 @@ from perfdoctor.capture import outbound
 _MARK = "__perfdoctor_wrapped__"
 
 
+def _facts(response: Any) -> tuple[int | None, Any, Any]:
+    # With preload_content (the default) the body is already in memory.
+    return response.status, getattr(response, "_body", None), response.headers
+
+
 def _wrap_urlopen(original: Callable[..., Any], default: Any) -> Callable[..., Any]:
     @functools.wraps(original)
     def urlopen(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -27,28 +32,12 @@ def _wrap_urlopen(original: Callable[..., Any], default: Any) -> Callable[..., A
         started = outbound.begin("urllib3", method, lambda: _full_url(self, url))
         if started is None:
             return original(self, method, url, *args, **kwargs)
-        call, token = started
         # urlopen(method, url, body, headers, retries, redirect, assert_same_host, timeout)
         timeout = kwargs.get("timeout", args[5] if len(args) > 5 else default)
         if timeout is default:
             timeout = self.timeout
-        outbound.note_timeout(call, timeout, default)
-        try:
-            response = original(self, method, url, *args, **kwargs)
-        except BaseException as exc:
-            outbound.end(call, token, status=None, error=exc, blocking=True)
-            raise
-        # With preload_content (the default) the body is already in memory.
-        body = getattr(response, "_body", None)
-        outbound.end(
-            call,
-            token,
-            status=response.status,
-            body=body,
-            headers=response.headers,
-            blocking=True,
-        )
-        return response
+        outbound.note_timeout(started[0], timeout, default)
+        return outbound.send(started, original, (self, method, url, *args), kwargs, _facts)
 
     setattr(urlopen, _MARK, True)
     return urlopen

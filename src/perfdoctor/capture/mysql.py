@@ -10,7 +10,7 @@ import functools
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_span
+from perfdoctor.capture.context import current, perf_counter, record_connect
 from perfdoctor.capture.dbapi import MARK, wrap_execute
 
 
@@ -37,14 +37,7 @@ def install_connect(connections: ModuleType) -> None:
             return original(self, *args, **kwargs)
         started = perf_counter()
         result = original(self, *args, **kwargs)
-        record_span(
-            trace,
-            "db.connect",
-            started,
-            perf_counter(),
-            {"system": "mysql", "connection_id": id(self)},
-            blocking=True,
-        )
+        record_connect(trace, "mysql", started, self, blocking=True)
         return result
 
     setattr(connect, MARK, original)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,10 +91,57 @@ def end(
             attrs["async"] = True  # awaited: the fix for many calls is asyncio.gather
         if digest is not None:
             attrs["response_digest"] = digest
-        # Three frames up: end() <- the integration's wrapper <- the library's caller.
-        record_span(call.trace, "http", call.started, ended, attrs, blocking=blocking, skip=3)
+        # Four frames up: end() <- send()/send_async() <- the integration's wrapper
+        # <- the library's caller.
+        record_span(call.trace, "http", call.started, ended, attrs, blocking=blocking, skip=4)
     except Exception:  # pragma: no cover - defensive
         pass
+
+
+# What a response gives the span: (status, the body if already in memory, headers).
+ResponseFacts = Callable[[Any], tuple[int | None, Any, Any]]
+
+
+def send(
+    started: tuple[Call, contextvars.Token[Any]],
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    facts: ResponseFacts,
+) -> Any:
+    """Make a blocking call begun with :func:`begin` and end its span.
+
+    Every integration closes its span the same way; only how a response is
+    read differs (``facts``).  The app's own exception propagates unchanged.
+    """
+    call, token = started
+    try:
+        response = original(*args, **kwargs)
+    except BaseException as exc:
+        end(call, token, status=None, error=exc, blocking=True)
+        raise
+    status, body, headers = facts(response)
+    end(call, token, status=status, body=body, headers=headers, blocking=True)
+    return response
+
+
+async def send_async(
+    started: tuple[Call, contextvars.Token[Any]],
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    facts: ResponseFacts,
+) -> Any:
+    """:func:`send` for an awaited call."""
+    call, token = started
+    try:
+        response = await original(*args, **kwargs)
+    except BaseException as exc:
+        end(call, token, status=None, error=exc, blocking=False)
+        raise
+    status, body, headers = facts(response)
+    end(call, token, status=status, body=body, headers=headers, blocking=False)
+    return response
 
 
 def note_timeout(call: Call, value: Any, sentinel: Any = None) -> None:

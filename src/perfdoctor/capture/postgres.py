@@ -6,7 +6,7 @@ import functools
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_span
+from perfdoctor.capture.context import current, perf_counter, record_connect
 from perfdoctor.capture.dbapi import MARK, wrap_execute
 
 
@@ -45,14 +45,7 @@ def _wrap_connect(psycopg: ModuleType) -> None:
             return original(cls, *args, **kwargs)
         started = perf_counter()
         conn = original(cls, *args, **kwargs)
-        record_span(
-            trace,
-            "db.connect",
-            started,
-            perf_counter(),
-            {"system": "postgresql", "connection_id": id(conn)},
-            blocking=True,
-        )
+        record_connect(trace, "postgresql", started, conn, blocking=True)
         return conn
 
     setattr(connect, MARK, original)

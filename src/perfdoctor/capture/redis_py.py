@@ -206,10 +206,30 @@ def _record(
     error: BaseException | None,
     blocking: bool,
 ) -> None:
-    ended = context.perf_counter()
-    if error is not None:
-        attrs["error"] = type(error).__name__
-    context.record_span(trace, "cache", started, ended, attrs, blocking=blocking, skip=1)
+    """Append the span.  Never raises: it runs in the wrappers' ``finally``."""
+    try:
+        ended = context.perf_counter()
+        if error is not None:
+            attrs["error"] = type(error).__name__
+        context.record_span(trace, "cache", started, ended, attrs, blocking=blocking, skip=1)
+    except Exception:  # never break the host app
+        pass
+
+
+def _record_command(
+    trace: context.ActiveTrace,
+    args: tuple[Any, ...],
+    result: Any,
+    started: float,
+    error: BaseException | None,
+    blocking: bool,
+) -> None:
+    """:func:`_record` for one command, sync or awaited.  Never raises."""
+    try:
+        attrs = command_attrs(args, result)
+    except Exception:  # never break the host app
+        return
+    _record(trace, attrs, started, error, blocking)
 
 
 def _should_record() -> context.ActiveTrace | None:
@@ -238,10 +258,7 @@ def _wrap_sync_command(cls: type) -> None:
             error = exc
             raise
         finally:
-            try:
-                _record(trace, command_attrs(args, result), started, error, True)
-            except Exception:  # never break the host app
-                pass
+            _record_command(trace, args, result, started, error, True)
 
     setattr(execute_command, _MARK, original)
     cls.execute_command = execute_command  # type: ignore[attr-defined]
@@ -266,10 +283,7 @@ def _wrap_async_command(cls: type) -> None:
             error = exc
             raise
         finally:
-            try:
-                _record(trace, command_attrs(args, result), started, error, False)
-            except Exception:
-                pass
+            _record_command(trace, args, result, started, error, False)
 
     setattr(execute_command, _MARK, original)
     cls.execute_command = execute_command  # type: ignore[attr-defined]
@@ -308,10 +322,7 @@ def _wrap_pipeline(cls: type, is_async: bool) -> None:
                 error = exc
                 raise
             finally:
-                try:
-                    _record(trace, attrs, started, error, False)
-                except Exception:
-                    pass
+                _record(trace, attrs, started, error, False)
 
     else:
 
@@ -331,10 +342,7 @@ def _wrap_pipeline(cls: type, is_async: bool) -> None:
                 error = exc
                 raise
             finally:
-                try:
-                    _record(trace, attrs, started, error, True)
-                except Exception:
-                    pass
+                _record(trace, attrs, started, error, True)
 
     setattr(execute, _MARK, original)
     cls.execute = execute  # type: ignore[attr-defined]

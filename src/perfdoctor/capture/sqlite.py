@@ -13,7 +13,7 @@ import sqlite3
 import sqlite3.dbapi2
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_db, record_span
+from perfdoctor.capture.context import current, perf_counter, record_connect, record_db
 
 # sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
 _FACTORY_POSITION = 5
@@ -137,14 +137,7 @@ def _traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         return conn
     started = perf_counter()
     conn = _original_connect(*args, **kwargs)
-    record_span(
-        trace,
-        "db.connect",
-        started,
-        perf_counter(),
-        {"system": "sqlite", "connection_id": id(conn)},
-        blocking=True,
-    )
+    record_connect(trace, "sqlite", started, conn, blocking=True)
     return conn
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from perfdoctor.detectors._sql import _parse, is_read
-from perfdoctor.model import Span, Trace
+from perfdoctor.detectors.base import finding_fingerprint
+from perfdoctor.model import Finding, Severity, Span, Trace
 
 _LIMIT = re.compile(r"\b(LIMIT|FETCH\s+(FIRST|NEXT)|TOP)\b", re.IGNORECASE)
 _OFFSET = re.compile(r"\bOFFSET\b", re.IGNORECASE)
@@ -22,6 +23,39 @@ def fetched(span: Span) -> int:
 
 def reads(trace: Trace) -> list[Span]:
     return [s for s in trace.spans if s.kind == "db" and is_read(s.statement)]
+
+
+def query_finding(
+    detector: str,
+    trace: Trace,
+    span: Span,
+    *,
+    severity: Severity,
+    title: str,
+    evidence: dict[str, object],
+    fix: str,
+) -> Finding:
+    """A finding about one query, at its call site.
+
+    The detectors that judge a single query all report the same facts of it
+    after their own (``evidence``), and one finding per statement and call site.
+    """
+    return Finding(
+        id=detector,
+        severity=severity,
+        title=title,
+        endpoint=trace.name,
+        location=span.location,
+        evidence={
+            **evidence,
+            "duration_ms": round(span.duration_ms, 3),
+            "statement": span.statement,
+            "framework": span.framework,
+            "system": span.system,
+        },
+        fix=fix,
+        fingerprint=finding_fingerprint(detector, trace.name, span.fingerprint, span.location),
+    )
 
 
 def _select(statement: str, system: str | None) -> exp.Select | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._db import has_offset
+from perfdoctor.detectors._db import has_offset, query_finding
 from perfdoctor.detectors._sql import main_table
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -47,23 +47,12 @@ class LargeOffset(PerTraceDetector):
                 continue
             table = main_table(statement, span.system)
             severity: Severity = "error" if offset >= settings.large_offset_error else "warning"
-            yield Finding(
-                id=self.id,
+            yield query_finding(
+                self.id,
+                trace,
+                span,
                 severity=severity,
                 title=f"Large OFFSET: {offset} rows of {table or 'a table'} read and skipped",
-                endpoint=trace.name,
-                location=span.location,
-                evidence={
-                    "offset": offset,
-                    "rows": span.rows,
-                    "duration_ms": round(span.duration_ms, 3),
-                    "statement": span.statement,
-                    "table": table,
-                    "framework": span.framework,
-                    "system": span.system,
-                },
+                evidence={"offset": offset, "rows": span.rows, "table": table},
                 fix=remedy(span.framework, table),
-                fingerprint=finding_fingerprint(
-                    self.id, trace.name, span.fingerprint, span.location
-                ),
             )

@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._db import fetched, is_aggregate, reads, response_of, small_response
+from perfdoctor.detectors._db import (
+    fetched,
+    is_aggregate,
+    query_finding,
+    reads,
+    response_of,
+    small_response,
+)
 from perfdoctor.detectors._sql import class_name, main_table
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
@@ -48,26 +55,15 @@ class PythonSideAggregation(PerTraceDetector):
             if rows < settings.python_aggregation_min_rows or is_aggregate(statement, span.system):
                 continue
             table = main_table(statement, span.system)
-            yield Finding(
-                id=self.id,
+            yield query_finding(
+                self.id,
+                trace,
+                span,
                 severity="warning",
                 title=(
                     f"Aggregated in Python: {rows} rows of {table or 'a table'} fetched "
                     f"for a {size}-byte response"
                 ),
-                endpoint=trace.name,
-                location=span.location,
-                evidence={
-                    "rows": rows,
-                    "response_bytes": size,
-                    "response_items": items,
-                    "duration_ms": round(span.duration_ms, 3),
-                    "statement": span.statement,
-                    "framework": span.framework,
-                    "system": span.system,
-                },
+                evidence={"rows": rows, "response_bytes": size, "response_items": items},
                 fix=remedy(span.framework, table),
-                fingerprint=finding_fingerprint(
-                    self.id, trace.name, span.fingerprint, span.location
-                ),
             )

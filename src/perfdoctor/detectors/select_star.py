@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, reads
+from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, query_finding, reads
 from perfdoctor.detectors._sql import class_name, main_table
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
@@ -100,23 +100,16 @@ class SelectStar(PerTraceDetector):
                 continue
             table = main_table(statement, span.system)
             what = "SELECT *" if cols.star else f"all columns, with {', '.join(wide)}"
-            yield Finding(
-                id=self.id,
+            yield query_finding(
+                self.id,
+                trace,
+                span,
                 severity="warning",
                 title=f"Every column loaded: {what}, for {rows} rows of {table or 'a table'}",
-                endpoint=trace.name,
-                location=span.location,
                 evidence={
                     "rows": rows,
                     "columns": "*" if cols.star else list(cols.names),
                     "wide_columns": wide,
-                    "duration_ms": round(span.duration_ms, 3),
-                    "statement": span.statement,
-                    "framework": span.framework,
-                    "system": span.system,
                 },
                 fix=remedy(span.framework, table, wide),
-                fingerprint=finding_fingerprint(
-                    self.id, trace.name, span.fingerprint, span.location
-                ),
             )

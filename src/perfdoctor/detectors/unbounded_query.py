@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._db import fetched, has_limit, is_aggregate, reads, small_response
+from perfdoctor.detectors._db import (
+    fetched,
+    has_limit,
+    is_aggregate,
+    query_finding,
+    reads,
+    small_response,
+)
 from perfdoctor.detectors._sql import main_table
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -55,22 +62,12 @@ class UnboundedQuery(PerTraceDetector):
             severity: Severity = (
                 "error" if rows >= settings.unbounded_query_error_rows else "warning"
             )
-            yield Finding(
-                id=self.id,
+            yield query_finding(
+                self.id,
+                trace,
+                span,
                 severity=severity,
                 title=f"Unbounded query: {rows} rows of {table or 'a table'} loaded with no LIMIT",
-                endpoint=trace.name,
-                location=span.location,
-                evidence={
-                    "rows": rows,
-                    "duration_ms": round(span.duration_ms, 3),
-                    "statement": span.statement,
-                    "table": table,
-                    "framework": span.framework,
-                    "system": span.system,
-                },
+                evidence={"rows": rows, "table": table},
                 fix=remedy(span.framework, table),
-                fingerprint=finding_fingerprint(
-                    self.id, trace.name, span.fingerprint, span.location
-                ),
             )
