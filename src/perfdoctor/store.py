@@ -21,13 +21,33 @@ from typing import Any
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
 ENV_PATH = "PERFDOCTOR_TRACES"
 
+# What one span is, in stored order: a trace keeps its spans as one JSON array of
+# these rows (``traces.spans``), and the ``spans`` view lays them out as a table.
+SPAN_FIELDS = (
+    "kind",
+    "start_ms",
+    "duration_ms",
+    "framework",
+    "system",
+    "fingerprint",
+    "params_digest",
+    "rows",
+    "connection_id",
+    "stack_id",
+    "attrs",
+)
+
+# A trace's spans are one JSON value, not a row each: the recorder writes a whole
+# batch in a handful of statements, with next to no work for SQLite.  sqlite3
+# releases the GIL around every step and SQLite's allocator takes a process-wide
+# lock, so a row per span (thousands of steps a batch) slowed the application's
+# own queries in the next thread; unpacking JSON arrays inside SQLite did too.
 # Call stacks and statements repeat across thousands of spans, so each is stored
-# once, under an id derived from its content (equal in every writer process),
-# and a span row holds only that id.
+# once, under an id derived from its content (equal in every writer process).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
     id TEXT PRIMARY KEY,
@@ -38,7 +58,8 @@ CREATE TABLE IF NOT EXISTS traces (
     status INTEGER,
     pid INTEGER,
     cpu_ms REAL,
-    attrs TEXT NOT NULL DEFAULT '{}'
+    attrs TEXT NOT NULL DEFAULT '{}',
+    spans TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS stacks (
     id TEXT PRIMARY KEY,
@@ -48,24 +69,19 @@ CREATE TABLE IF NOT EXISTS statements (
     fingerprint TEXT PRIMARY KEY,
     statement TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS spans (
-    trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    start_ms REAL NOT NULL,
-    duration_ms REAL NOT NULL,
-    framework TEXT,
-    system TEXT,
-    fingerprint TEXT REFERENCES statements(fingerprint),
-    params_digest TEXT,
-    rows INTEGER,
-    connection_id INTEGER,
-    stack_id TEXT REFERENCES stacks(id),
-    attrs TEXT,
-    PRIMARY KEY (trace_id, seq)
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_name ON traces(name);
 """
+
+# For people and tools that query the store with SQL (an SQLite without JSON
+# functions simply goes without it).
+_SPANS_VIEW = (
+    "CREATE VIEW IF NOT EXISTS spans AS SELECT traces.id AS trace_id, "
+    "CAST(span.key AS INTEGER) AS seq, "
+    + ", ".join(
+        f"json_extract(span.value, '$[{i}]') AS {name}" for i, name in enumerate(SPAN_FIELDS)
+    )
+    + " FROM traces, json_each(traces.spans) AS span"
+)
 
 
 def default_path() -> Path:
@@ -126,6 +142,10 @@ def _create(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    try:
+        conn.execute(_SPANS_VIEW)
+    except sqlite3.OperationalError:  # no JSON functions in this SQLite
+        pass
 
 
 def _check_version(path: Path, version: int) -> None:
@@ -156,16 +176,20 @@ def attrs_json(attrs: dict[str, Any]) -> str | None:
 
 @dataclass
 class Batch:
-    """Rows ready to write: traces, their spans, and the stacks and statements
-    the spans refer to that this connection has not written yet."""
+    """Rows ready to write: traces (their spans inside), and the stacks and
+    statements the spans refer to that this connection has not written yet."""
 
     traces: list[tuple[Any, ...]] = field(default_factory=list)
-    spans: list[tuple[Any, ...]] = field(default_factory=list)
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
 
 
-def trace_row(trace: Trace) -> tuple[Any, ...]:
+def spans_json(rows: list[tuple[Any, ...]]) -> str:
+    """A trace's span rows (:data:`SPAN_FIELDS` order) as stored."""
+    return json.dumps(rows, default=str)
+
+
+def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
     return (
         trace.id,
         trace.name,
@@ -176,6 +200,7 @@ def trace_row(trace: Trace) -> tuple[Any, ...]:
         trace.pid,
         trace.cpu_ms,
         json.dumps(trace.attrs, default=str),
+        spans,
     )
 
 
@@ -183,8 +208,8 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     """Rows for model traces (imports, tests); capture builds its rows directly."""
     batch = Batch()
     for trace in traces:
-        batch.traces.append(trace_row(trace))
-        for seq, span in enumerate(trace.spans):
+        rows: list[tuple[Any, ...]] = []
+        for span in trace.spans:
             stack_id = None
             if span.stack:
                 frames = stack_json(span.stack)
@@ -192,10 +217,8 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                 batch.stacks[stack_id] = frames
             if span.fingerprint is not None and span.statement is not None:
                 batch.statements[span.fingerprint] = span.statement
-            batch.spans.append(
+            rows.append(
                 (
-                    trace.id,
-                    seq,
                     span.kind,
                     span.start_ms,
                     span.duration_ms,
@@ -209,38 +232,13 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                     attrs_json(span.attrs),
                 )
             )
+        batch.traces.append(trace_row(trace, spans_json(rows)))
     return batch
 
 
 def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
     """Write a batch of traces in one transaction; returns how many were written."""
     return write_batch(conn, batch_of(traces))
-
-
-_SPAN_COLUMNS = 13
-# All of a batch's spans in one statement: SQLite unpacks a JSON array itself.
-# sqlite3 releases the GIL around every step of a statement, and with one step
-# per row (executemany) the recorder and the application's own queries hand the
-# GIL back and forth thousands of times a batch, which measurably slowed the
-# application's thread; one statement is one hand-off.
-_INSERT_SPANS_JSON = "INSERT OR REPLACE INTO spans SELECT {} FROM json_each(?)".format(
-    ", ".join(f"json_extract(value, '$[{i}]')" for i in range(_SPAN_COLUMNS))
-)
-_INSERT_SPANS = f"INSERT OR REPLACE INTO spans VALUES ({', '.join('?' * _SPAN_COLUMNS)})"
-
-
-def _insert_spans(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    try:
-        conn.execute(_INSERT_SPANS_JSON, (json.dumps(rows, allow_nan=False),))
-        return
-    except ValueError:  # a value JSON cannot carry (NaN)
-        pass
-    except sqlite3.OperationalError as exc:
-        if "json" not in str(exc):  # not an SQLite built without JSON functions
-            raise
-    conn.executemany(_INSERT_SPANS, rows)
 
 
 def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
@@ -258,9 +256,9 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
                     "INSERT OR IGNORE INTO statements VALUES (?, ?)", batch.statements.items()
                 )
             conn.executemany(
-                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.traces
+                "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                batch.traces,
             )
-            _insert_spans(conn, batch.spans)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -300,68 +298,71 @@ def count_traces(path: Path) -> int:
 def iter_traces(path: Path) -> Iterator[Trace]:
     with closing(_open_for_reading(path)) as conn:
         # One read transaction: a batch written between the SELECTs (the app
-        # still running) must not give traces without their spans.
+        # still running) must not give spans whose stack is not there yet.
         conn.execute("BEGIN")
         stacks: dict[str, list[Location]] = {
             stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
             for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
         }
         statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
-        spans: dict[str, list[Span]] = {}
-        no_stack: list[Location] = []
-        for (
-            trace_id,
-            kind,
-            start_ms,
-            duration_ms,
-            framework,
-            system,
-            fingerprint,
-            params_digest,
-            rows,
-            connection_id,
-            stack_id,
-            attrs,
-        ) in conn.execute(
-            "SELECT trace_id, kind, start_ms, duration_ms, framework, system, fingerprint,"
-            " params_digest, rows, connection_id, stack_id, attrs"
-            " FROM spans ORDER BY trace_id, seq"
-        ):
-            stack = stacks.get(stack_id, no_stack) if stack_id is not None else no_stack
-            spans.setdefault(trace_id, []).append(
-                Span(
-                    kind=kind,
-                    start_ms=start_ms,
-                    duration_ms=duration_ms,
-                    location=stack[0] if stack else None,
-                    # Spans of one call site share the parsed stack: readers never change it.
-                    stack=stack,
-                    framework=framework,
-                    system=system,
-                    statement=statements.get(fingerprint) if fingerprint else None,
-                    fingerprint=fingerprint,
-                    params_digest=params_digest,
-                    rows=rows,
-                    connection_id=connection_id,
-                    attrs=json.loads(attrs) if attrs else {},
-                )
-            )
         conn.row_factory = sqlite3.Row
         trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
         conn.execute("COMMIT")
-        for row in trace_rows:
-            yield Trace(
-                id=row["id"],
-                name=row["name"],
-                kind=row["kind"],
-                started_at=row["started_at"],
-                duration_ms=row["duration_ms"],
-                status=row["status"],
-                pid=row["pid"] or 0,
-                cpu_ms=row["cpu_ms"],
-                spans=spans.get(row["id"], []),
-                attrs=json.loads(row["attrs"]),
+    for row in trace_rows:
+        yield Trace(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            started_at=row["started_at"],
+            duration_ms=row["duration_ms"],
+            status=row["status"],
+            pid=row["pid"] or 0,
+            cpu_ms=row["cpu_ms"],
+            spans=_spans(row["spans"], stacks, statements),
+            attrs=json.loads(row["attrs"]),
+        )
+
+
+_NO_STACK: list[Location] = []
+
+
+def _spans(
+    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
+) -> list[Span]:
+    spans = []
+    for (
+        kind,
+        start_ms,
+        duration_ms,
+        framework,
+        system,
+        fingerprint,
+        params_digest,
+        rows,
+        connection_id,
+        stack_id,
+        attrs,
+    ) in json.loads(text):
+        stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
+        spans.append(
+            Span(
+                kind=kind,
+                start_ms=start_ms,
+                duration_ms=duration_ms,
+                location=stack[0] if stack else None,
+                # Spans of one call site share the parsed stack: readers never change it.
+                stack=stack,
+                framework=framework,
+                system=system,
+                statement=statements.get(fingerprint) if fingerprint else None,
+                fingerprint=fingerprint,
+                params_digest=params_digest,
+                rows=rows,
+                connection_id=connection_id,
+                attrs=json.loads(attrs) if attrs else {},
             )
+        )
+    return spans
 
 
 def load_traces(path: Path) -> list[Trace]:

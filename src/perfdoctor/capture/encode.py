@@ -41,6 +41,8 @@ class Encoder:
         self._stacks: dict[tuple[RawFrame, ...], tuple[str, str]] = {}
         # statement text as issued -> (fingerprint, normalised statement)
         self._statements: dict[str, tuple[str, str]] = {}
+        # Python hash of a query's parameters -> its keyed digest
+        self._digests: dict[int, str | None] = {}
         # ids the current store connection has committed: not sent again
         self.written_stacks: set[str] = set()
         self.written_statements: set[str] = set()
@@ -90,24 +92,11 @@ class Encoder:
         cpu_ms = attrs.pop("cpu_ms", None)
         if active.dropped:
             attrs["dropped_spans"] = active.dropped
-        trace_id = active.id
-        batch.traces.append(
-            (
-                trace_id,
-                active.name,
-                active.kind,
-                active.started_at,
-                (end - active.start) * 1000.0,
-                active.status,
-                os.getpid(),
-                cpu_ms,
-                store.attrs_json(attrs) or "{}",
-            )
-        )
-        rows = batch.spans
+        rows: list[tuple[Any, ...]] = []
         stack_of = self._stack
         fingerprint_of = self._fingerprint
-        for seq, raw in enumerate(active.spans):
+        digests = self._digests
+        for raw in active.spans:
             kind = raw[0]
             if kind == "db":
                 (
@@ -128,17 +117,22 @@ class Encoder:
                     extra = {**(extra or {}), "params": repr(params)}
                 if type(nrows) is list:  # a cursor's running count of fetched rows
                     nrows = nrows[0]
+                # The same parameters come back again and again (the same ids, the
+                # same page): a keyed digest is worth computing once per value.
+                params_digest = digests.get(pkey)
+                if params_digest is None and pkey is not None:
+                    if len(digests) >= _MAX_CACHED:
+                        digests.clear()
+                    params_digest = digests[pkey] = hash_digest(pkey)
                 rows.append(
                     (
-                        trace_id,
-                        seq,
                         kind,
                         start * 1000.0,
                         duration * 1000.0,
                         framework,
                         system,
                         fingerprint_of(sql, batch),
-                        hash_digest(pkey),
+                        params_digest,
                         nrows,
                         conn,
                         stack_of(frames, batch),
@@ -154,8 +148,6 @@ class Encoder:
                 conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
                 rows.append(
                     (
-                        trace_id,
-                        seq,
                         kind,
                         raw[1] * 1000.0,
                         raw[2] * 1000.0,
@@ -169,3 +161,17 @@ class Encoder:
                         store.attrs_json(extra),
                     )
                 )
+        batch.traces.append(
+            (
+                active.id,
+                active.name,
+                active.kind,
+                active.started_at,
+                (end - active.start) * 1000.0,
+                active.status,
+                os.getpid(),
+                cpu_ms,
+                store.attrs_json(attrs) or "{}",
+                store.spans_json(rows),
+            )
+        )

@@ -13,7 +13,14 @@ import sqlite3
 import sqlite3.dbapi2
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_connect, record_db
+from perfdoctor.capture.context import (
+    _current,
+    current,
+    perf_counter,
+    record_connect,
+    record_db,
+    state,
+)
 
 # sqlite3.connect(database, timeout, detect_types, isolation_level, check_same_thread, factory)
 _FACTORY_POSITION = 5
@@ -28,30 +35,42 @@ class _TracedCursorMixin:
     # sqlite3 has no rowcount for a SELECT; counting in the fetch calls is the
     # only way, and an increment of a list item is the cheapest one.
     _pd_rows: list[int] | None = None
+    # The wrapped class's own methods, looked up once per class rather than
+    # through super() on every call (see traced_cursor_class).
+    _pd_execute: Any
+    _pd_fetchone: Any
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
-        # A call without parameters is passed on without them: a cursor subclass may
-        # treat the two differently (Django's reads %s placeholders only when given some).
-        args = (sql,) if parameters is _NO_PARAMETERS else (sql, parameters)
-        trace = current()
+        # The hot path of every captured query: no call that can be avoided.
+        trace = _current.get()
+        if trace is None and state.process_trace_name is not None:
+            trace = current()
         if trace is None:
             self._pd_rows = None
-            return super().execute(*args)  # type: ignore[misc]
-        started = perf_counter()
+            if parameters is _NO_PARAMETERS:
+                return self._pd_execute(sql)
+            return self._pd_execute(sql, parameters)
         rows = None
+        started = perf_counter()
         try:
-            result = super().execute(*args)  # type: ignore[misc]
+            # A call without parameters is passed on without them: a cursor subclass
+            # may treat the two differently (Django's reads %s placeholders only
+            # when given some).
+            if parameters is _NO_PARAMETERS:
+                parameters = None
+                result = self._pd_execute(sql)
+            else:
+                result = self._pd_execute(sql, parameters)
             # Only a statement that returns rows gets a count (not an INSERT's 0).
             rows = self._pd_rows = [0] if self.description is not None else None
             return result
         finally:
-            params = None if parameters is _NO_PARAMETERS else parameters
             record_db(
-                trace, "sqlite", sql, params, started, perf_counter(), id(self.connection), rows
+                trace, "sqlite", sql, parameters, started, perf_counter(), id(self.connection), rows
             )
 
     def fetchone(self) -> Any:
-        row = super().fetchone()  # type: ignore[misc]
+        row = self._pd_fetchone()
         if row is not None:
             rows = self._pd_rows
             if rows is not None:
@@ -91,11 +110,13 @@ class _TracedCursorMixin:
 
 
 @functools.cache
-def traced_cursor_class(base: type) -> type:
+def traced_cursor_class(base: type[sqlite3.Cursor]) -> type:
     if issubclass(base, _TracedCursorMixin):
         return base
     return type(
-        f"Traced{base.__name__}", (_TracedCursorMixin, base), {"__module__": base.__module__}
+        f"Traced{base.__name__}",
+        (_TracedCursorMixin, base),
+        {"__module__": base.__module__, "_pd_execute": base.execute, "_pd_fetchone": base.fetchone},
     )
 
 
