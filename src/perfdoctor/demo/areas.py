@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-AREAS = ("external", "caching", "responses", "database")
+AREAS = ("external", "caching", "responses", "database", "async")
 USERS = ("alice", "bob")
 
 

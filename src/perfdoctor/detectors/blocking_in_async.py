@@ -2,7 +2,9 @@
 
 Capture marks such spans ``blocks_event_loop`` (a synchronous database, HTTP or
 cache call made while an asyncio loop runs in the thread): for its whole
-duration the loop serves no other request.
+duration the loop serves no other request.  That loop is an ASGI server's, or, in
+a synchronous app, the one shared loop its views hand coroutines to from their
+threads (``asyncio.run_coroutine_threadsafe``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ ASYNC_DRIVERS = {
 }
 
 
-def remedy(kinds: list[str], frameworks: set[str | None]) -> str:
+def remedy(kinds: list[str], frameworks: set[str | None], shared_loop: bool = False) -> str:
     drivers = "; ".join(ASYNC_DRIVERS.get(kind, "an async library") for kind in kinds)
+    if shared_loop:
+        return (
+            "Do not call blocking code in a coroutine on the app's shared event loop (the "
+            "one its views hand work to with asyncio.run_coroutine_threadsafe): every "
+            f"request waiting on that loop waits for the call too. Await {drivers} instead, "
+            "or run the call in a worker thread from the coroutine: await "
+            "asyncio.to_thread(fn, ...), several at once with asyncio.gather."
+        )
     if "django" in frameworks:
         return (
             f"Do not call blocking code from an async view: use {drivers}, the ORM's async "
@@ -48,8 +58,14 @@ class BlockingInAsync(PerTraceDetector):
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         # Flask runs an async view on an event loop of its own for that one request
         # (asgiref), so a blocking call there holds up no other request.
-        if not trace.attrs.get("async") or trace.attrs.get("framework") == "flask":
+        if trace.attrs.get("async") and trace.attrs.get("framework") == "flask":
             return
+        # A sync request whose spans blocked a running loop handed a coroutine to a
+        # loop running in another thread (asyncio.run_coroutine_threadsafe): the
+        # app's shared loop, which every request waiting on it shares.  (A sync view
+        # that starts a loop of its own with asyncio.run is judged too: the spans do
+        # not say whose loop it was.)
+        shared_loop = not trace.attrs.get("async")
         blocking = [s for s in trace.spans if s.attrs.get("blocks_event_loop")]
         blocked_ms = sum(s.duration_ms for s in blocking)
         if not blocking or blocked_ms < settings.blocking_in_async_min_ms:
@@ -83,6 +99,6 @@ class BlockingInAsync(PerTraceDetector):
                 "systems": systems,
                 "statement": next((s.statement for s in worst if s.statement), None),
             },
-            fix=remedy(kinds, {s.framework for s in blocking}),
+            fix=remedy(kinds, {s.framework for s in blocking}, shared_loop),
             fingerprint=finding_fingerprint(self.id, trace.name, location),
         )
