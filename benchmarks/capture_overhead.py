@@ -590,6 +590,10 @@ def _versions() -> dict[str, str]:
         "opentelemetry-instrumentation-sqlalchemy",
         "opentelemetry-instrumentation-django",
         "opentelemetry-instrumentation-dbapi",
+        "requests",
+        "redis",
+        "opentelemetry-instrumentation-requests",
+        "opentelemetry-instrumentation-redis",
     ):
         try:
             found[name] = metadata.version(name)
