@@ -88,7 +88,16 @@ def run(
 @click.option(
     "--db", "db", metavar="URL", default=None, help="Also run the index advisor on this database."
 )
-def report(traces: str | None, fmt: str, fail_on: str | None, db: str | None) -> None:
+@click.option(
+    "--lint",
+    "lint_paths",
+    metavar="PATH",
+    multiple=True,
+    help="Also lint PATH: static findings on a finding's line are shown with it.",
+)
+def report(
+    traces: str | None, fmt: str, fail_on: str | None, db: str | None, lint_paths: tuple[str, ...]
+) -> None:
     """Analyse the captured traces and print the findings."""
     from perfdoctor.analyze import analyze
     from perfdoctor.report import render
@@ -100,6 +109,12 @@ def report(traces: str | None, fmt: str, fail_on: str | None, db: str | None) ->
         from perfdoctor.advisor.findings import add_to
 
         add_to(analysis, db, _traces_path(traces), settings)
+    if lint_paths:
+        from perfdoctor.lint import lint_paths as run_lint
+        from perfdoctor.lint import load_config
+        from perfdoctor.lint.runtime import attach
+
+        attach(analysis.findings, run_lint(_existing(lint_paths), load_config()))
     render(analysis, fmt, sys.stdout)
     sys.exit(1 if analysis.fails(fail_on) else 0)
 
@@ -126,6 +141,44 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     analysis = analyze(store.load_traces(path), Settings())
     render(analysis, fmt, sys.stdout)
     sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:
+    from perfdoctor.errors import UsageError
+
+    for path in paths:
+        if not Path(path).exists():
+            raise UsageError(f"{path}: no such file or directory")
+    return paths
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--select", default=None, metavar="CODES", help="Only these codes (comma-separated).")
+@click.option("--ignore", default=None, metavar="CODES", help="Skip these codes (comma-separated).")
+def lint(paths: tuple[str, ...], fmt: str, select: str | None, ignore: str | None) -> None:
+    """Find performance anti-patterns in source code (exit 1 when any is found).
+
+    \b
+    perfdoctor lint src/
+    perfdoctor lint app/ --format sarif > perfdoctor.sarif
+    """
+    from perfdoctor.lint import lint_paths as run_lint
+    from perfdoctor.lint import load_config
+    from perfdoctor.lint.output import render
+
+    first = Path(paths[0]).resolve()
+    config = load_config(first if first.is_dir() else first.parent, select, ignore)
+    result = run_lint(_existing(paths), config)
+    render(result, fmt, sys.stdout)
+    sys.exit(1 if result.findings else 0)
 
 
 _DB_HELP = "sqlite:///path.db, postgresql://user@host/db, mysql://user@host:3306/db or mariadb://..."

@@ -188,6 +188,10 @@ def _finding_panel(index: int, finding: Finding) -> Panel:
         where.append(f"{loop['path']}:{loop['line']}", style="bold")
     body.append(where)
     body.extend(_evidence_lines(finding.evidence))
+    for static in finding.evidence.get("lint") or ():
+        line = Text("static: ", style="bold magenta")
+        line.append(f"{static['code']} {static['message']} (confirmed by measurement)")
+        body.append(line)
     fix = Text("fix: ", style="bold green")
     fix.append(finding.fix)
     body.append(fix)

@@ -1,0 +1,80 @@
+"""The lint model: a finding, a rule, and the registry rules add themselves to."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perfdoctor.lint.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class LintFinding:
+    code: str
+    message: str
+    path: str
+    line: int
+    col: int
+
+    def to_dict(self) -> dict[str, Any]:
+        rule = RULES[self.code]
+        return {
+            "code": self.code,
+            "name": rule.name,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+        }
+
+
+Check = Callable[[Any, "Context"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    # Node types the check is called with, once per node, in source order.
+    nodes: tuple[type[ast.AST], ...]
+    check: Check
+    # The check cannot fire unless one of these strings is in the file: files without
+    # any are not walked for this rule (most files of a large tree are not).
+    triggers: tuple[str, ...]
+    # "enter": before the node's children are visited; "exit": after (every name
+    # bound inside the node is then known).
+    when: str = "enter"
+    # And one of these too, when given (rules about querysets need a query in the file).
+    also: tuple[str, ...] = ()
+
+    def applies_to(self, source: str) -> bool:
+        if not any(t in source for t in self.triggers):
+            return False
+        return not self.also or any(t in source for t in self.also)
+
+
+RULES: dict[str, Rule] = {}
+# Text a file must hold for any expression in it to be a known query.
+QUERY_HINTS = (".objects", ".query(", "select(")
+
+
+def rule(
+    code: str,
+    name: str,
+    summary: str,
+    nodes: tuple[type[ast.AST], ...],
+    triggers: tuple[str, ...],
+    when: str = "enter",
+    also: tuple[str, ...] = (),
+) -> Callable[[Check], Check]:
+    def add(check: Check) -> Check:
+        if code in RULES:  # pragma: no cover - a programming error
+            raise RuntimeError(f"lint rule code {code} registered twice")
+        RULES[code] = Rule(code, name, summary, nodes, check, triggers, when, also)
+        return check
+
+    return add

@@ -1,0 +1,95 @@
+"""Lint output: text (one line per finding), JSON, and SARIF 2.1.0 for code scanning."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from perfdoctor.lint.base import RULES
+from perfdoctor.lint.engine import LintResult
+
+_SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_HELP = "https://github.com/perfdoctor/perfdoctor#lint"
+
+
+def render(result: LintResult, fmt: str, stream: TextIO) -> None:
+    if fmt == "json":
+        json.dump(to_json(result), stream, indent=2)
+        stream.write("\n")
+    elif fmt == "sarif":
+        json.dump(to_sarif(result), stream, indent=2)
+        stream.write("\n")
+    else:
+        for f in result.findings:
+            stream.write(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n")
+        for path, reason in result.skipped:
+            stream.write(f"{path}: skipped, cannot parse ({reason})\n")
+        stream.write(
+            f"{len(result.findings)} finding{'s' if len(result.findings) != 1 else ''} in "
+            f"{result.files} files ({len(result.skipped)} not parsed)\n"
+        )
+
+
+def to_json(result: LintResult) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "files": result.files,
+        "parsed": len(result.parsed),
+        "skipped": [{"path": p, "error": e} for p, e in result.skipped],
+        "findings": [f.to_dict() for f in result.findings],
+    }
+
+
+def to_sarif(result: LintResult) -> dict[str, Any]:
+    codes = sorted(RULES)
+    index = {code: i for i, code in enumerate(codes)}
+    rules = [
+        {
+            "id": code,
+            "name": RULES[code].name,
+            "shortDescription": {"text": RULES[code].summary},
+            "helpUri": _HELP,
+            "defaultConfiguration": {"level": "warning"},
+        }
+        for code in codes
+    ]
+    results = [
+        {
+            "ruleId": f.code,
+            "ruleIndex": index[f.code],
+            "level": "warning",
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": f.line, "startColumn": f.col},
+                    }
+                }
+            ],
+        }
+        for f in result.findings
+    ]
+    notifications = [
+        {
+            "level": "warning",
+            "message": {"text": f"skipped, cannot parse: {reason}"},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}}
+            ],
+        }
+        for path, reason in result.skipped
+    ]
+    return {
+        "$schema": _SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "perfdoctor", "informationUri": _HELP, "rules": rules}},
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+            }
+        ],
+    }

@@ -1,0 +1,227 @@
+"""What the linted tree says about itself: its models' relations and text fields,
+and its cache settings. Read from the trees already parsed (no second parse)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+_DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
+_DJANGO_TEXT = {"TextField"}
+# SQLAlchemy loader strategies that load the relation with its parent (or refuse to
+# load it): an access in a loop then costs no query per row.
+_SA_EAGER_LAZY = {"joined", "selectin", "subquery", "immediate", "raise", "raise_on_sql", "noload"}
+
+
+@dataclass
+class Model:
+    name: str
+    orm: str
+    # relation name -> "fk" (one object) or "many" (a manager / collection)
+    relations: dict[str, str] = field(default_factory=dict)
+    fields: set[str] = field(default_factory=set)
+    text_fields: set[str] = field(default_factory=set)
+    bases: list[str] = field(default_factory=list)
+    # A relation configured to load eagerly (SQLAlchemy lazy="joined"...).
+    eager: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Project:
+    models: dict[str, Model] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
+    # path -> the models defined in it, to tell apart two models of one name.
+    by_file: dict[str, dict[str, Model]] = field(default_factory=dict)
+    # Where CACHES[...]["TIMEOUT"] is None: the project folder of a settings module
+    # (the parent of its package), or the one file that configures it itself.
+    cache_forever: list[str] = field(default_factory=list)
+
+    def cache_timeout_none(self, path: str) -> bool:
+        return any(
+            not root or path == root or path.startswith(root.rstrip("/") + "/")
+            for root in self.cache_forever
+        )
+
+    def model(self, name: str | None, source: str | None = None) -> Model | None:
+        """The model called ``name``; when two share it, the one in ``source`` (the
+        module the linted file imports it from), else none."""
+        if name is None:
+            return None
+        if name in self.ambiguous:
+            if not source:
+                return None
+            if source in self.by_file:
+                return self.by_file[source].get(name)
+            # "blog/models.py" from ``from blog.models import Article``: the one file
+            # of the tree that ends so.
+            found = [
+                m[name] for p, m in self.by_file.items() if name in m and p.endswith(f"/{source}")
+            ]
+            return found[0] if len(found) == 1 else None
+        return self.models.get(name)
+
+    def add_model(self, model: Model, path: str = "") -> None:
+        self.by_file.setdefault(path, {})[model.name] = model
+        if model.name in self.models:
+            # Two classes with one name (two apps, test models): which one a
+            # queryset holds is unknown, so neither is used.
+            self.ambiguous.add(model.name)
+            return
+        self.models[model.name] = model
+
+    def resolve_bases(self) -> None:
+        for model in list(self.models.values()):
+            seen: set[str] = set()
+            stack = list(model.bases)
+            while stack:
+                base = self.models.get(stack.pop())
+                if base is None or base.name in seen:
+                    continue
+                seen.add(base.name)
+                model.relations = {**base.relations, **model.relations}
+                model.fields |= base.fields
+                model.text_fields |= base.text_fields
+                model.eager |= base.eager
+                stack.extend(base.bases)
+
+
+def _callee(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id
+        if isinstance(func, ast.Attribute):
+            return func.attr
+    return None
+
+
+def _kw(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def _field_value(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id, stmt.value
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        if stmt.value is not None:
+            return stmt.target.id, stmt.value
+        return stmt.target.id, stmt.annotation
+    return None
+
+
+def _model_from_class(node: ast.ClassDef) -> Model | None:
+    model = Model(node.name, "django")
+    for base in node.bases:
+        if isinstance(base, ast.Name):
+            model.bases.append(base.id)
+        elif isinstance(base, ast.Attribute):
+            model.bases.append(base.attr)
+    is_model = False
+    for stmt in node.body:
+        found = _field_value(stmt)
+        if found is None:
+            continue
+        name, value = found
+        kind = _callee(value)
+        if kind is None:
+            continue
+        call = value
+        assert isinstance(call, ast.Call)
+        if kind.endswith("Field") or kind in _DJANGO_RELATIONS:
+            is_model = True
+            model.fields.add(name)
+            if kind in _DJANGO_RELATIONS:
+                model.relations[name] = _DJANGO_RELATIONS[kind]
+            elif kind in _DJANGO_TEXT:
+                model.text_fields.add(name)
+        elif kind == "relationship":
+            is_model = True
+            model.orm = "sqlalchemy"
+            uselist = _kw(call, "uselist")
+            many = not (isinstance(uselist, ast.Constant) and uselist.value is False)
+            if uselist is None and isinstance(stmt, ast.AnnAssign):
+                # Mapped[Owner] is one object, Mapped[list[Item]] a collection.
+                hint = ast.unparse(stmt.annotation)
+                many = any(c in hint for c in ("list[", "List[", "set[", "Set[", "Collection["))
+            model.relations[name] = "many" if many else "fk"
+            lazy = _kw(call, "lazy")
+            if isinstance(lazy, ast.Constant) and lazy.value in _SA_EAGER_LAZY:
+                model.eager.add(name)
+            elif lazy is not None and not (
+                isinstance(lazy, ast.Constant) and lazy.value == "select"
+            ):
+                model.eager.add(name)  # a strategy not known: stay silent about it
+        elif kind in ("Column", "mapped_column"):
+            is_model = True
+            model.orm = "sqlalchemy"
+            model.fields.add(name)
+    if is_model or model.bases:
+        return model
+    return None
+
+
+def is_none(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _caches_timeout_none(node: ast.Assign) -> bool:
+    if not (isinstance(node.value, ast.Dict)):
+        return False
+    for alias in node.value.values:
+        if not isinstance(alias, ast.Dict):
+            continue
+        for key, value in zip(alias.keys, alias.values, strict=True):
+            if isinstance(key, ast.Constant) and key.value == "TIMEOUT" and is_none(value):
+                return True
+    return False
+
+
+def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None:
+    """Gather the models (Django and SQLAlchemy classes) and cache settings of one tree.
+
+    Only the top level of each module is read: models and settings live there.
+    """
+    has_models = "Field(" in source or "relationship(" in source or "Column(" in source
+    has_caches = "CACHES" in source
+    if not (has_models or has_caches):
+        return
+    for stmt in tree.body:
+        if has_models and isinstance(stmt, ast.ClassDef):
+            model = _model_from_class(stmt)
+            if model is not None:
+                project.add_model(model, path)
+        elif has_caches and isinstance(stmt, ast.Assign):
+            names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+            if "CACHES" in names and _caches_timeout_none(stmt):
+                project.cache_forever.append(_settings_scope(path))
+
+
+def _settings_scope(path: str) -> str:
+    posix = PurePosixPath(path)
+    if posix.name == "settings.py" or posix.parent.name == "settings":
+        package = posix.parent.parent if posix.name == "settings.py" else posix.parent.parent.parent
+        return str(package) if str(package) != "." else ""
+    return path
+
+
+def finish(project: Project) -> Project:
+    """Once every tree is in: inherited fields, and each file's view of its models."""
+    project.resolve_bases()
+    for models in project.by_file.values():
+        for name in models:
+            if name not in project.ambiguous:
+                models[name] = project.models[name]
+    return project
+
+
+def collect(trees: list[tuple[str, str, ast.Module]]) -> Project:
+    project = Project()
+    for path, source, tree in trees:
+        add_tree(project, path, source, tree)
+    return finish(project)
