@@ -6,6 +6,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from perfdoctor import timing
 from perfdoctor.callsite import display_path
@@ -14,6 +15,9 @@ from perfdoctor.model import SERVER_KIND, SEVERITY_RANK, EndpointStats, Finding,
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
+if TYPE_CHECKING:
+    from perfdoctor.budgets import BudgetRow
+
 
 @dataclass
 class Analysis:
@@ -21,6 +25,8 @@ class Analysis:
     endpoints: list[EndpointStats]
     traces: int = 0
     detectors: list[str] = field(default_factory=list)
+    # [tool.perfdoctor.budgets] checked (perfdoctor.budgets.apply): one row per limit.
+    budgets: list[BudgetRow] = field(default_factory=list)
 
     def fails(self, level: str | None) -> bool:
         """Whether a finding at ``level`` or worse exists (``--fail-on``)."""

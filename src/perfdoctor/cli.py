@@ -100,11 +100,14 @@ def report(
 ) -> None:
     """Analyse the captured traces and print the findings."""
     from perfdoctor.analyze import analyze
+    from perfdoctor.budgets import apply as apply_budgets
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
 
     settings = load_settings()
-    analysis = analyze(store.load_traces(_traces_path(traces)), settings)
+    loaded = store.load_traces(_traces_path(traces))
+    analysis = analyze(loaded, settings)
+    apply_budgets(analysis, loaded, settings)
     if db:
         from perfdoctor.advisor.findings import add_to
 

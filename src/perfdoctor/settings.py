@@ -230,8 +230,9 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
         name = key.replace("-", "_")
         if not isinstance(value, int | float | str | bool | list | dict):
             continue
-        if isinstance(value, dict | list):
-            # Sub-tables belong to other features (budgets, lint selection).
+        if isinstance(value, dict | list) or name == "budgets":
+            # Sub-tables belong to other features (budgets, lint selection); a
+            # `budgets` that is not a table is perfdoctor.budgets' error to report.
             continue
         if name not in known:
             raise ConfigError(

@@ -30,6 +30,8 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             }
             for e in analysis.endpoints
         ],
+        # Added in version 1: [tool.perfdoctor.budgets] as checked, one row per limit.
+        "budgets": [row.to_dict() for row in analysis.budgets],
     }
 
 

@@ -220,6 +220,10 @@ def render(analysis: Analysis, stream: TextIO) -> None:
         )
     )
     console.print(_endpoint_table(analysis, console.width))
+    if analysis.budgets:
+        from perfdoctor.report.budget_table import budget_table
+
+        console.print(budget_table(analysis.budgets))
     if not analysis.findings:
         console.print(
             Text("No findings: nothing over the thresholds in these traces.", style="green")

@@ -1,0 +1,265 @@
+"""Per-endpoint budgets from ``[tool.perfdoctor.budgets]``, checked by ``perfdoctor report``.
+
+::
+
+    [tool.perfdoctor.budgets]
+    default = { p95_ms = 300 }
+    "GET /articles" = { p95_ms = 200, max_queries = 10, max_memory_mb = 50 }
+
+An endpoint's budget is its own table over ``default``.  A limit set in either
+is checked, and a broken one is a ``budget-exceeded`` finding (an error).  A
+limit set in neither is the seed's figure, which perfdoctor's detectors already
+enforce under their own ids (``slow-endpoint`` for the 500 ms p95,
+``slow-query`` for the 100 ms query p95, ``high-memory`` for 100 MB per
+request): the budget table shows it, and no second finding repeats theirs.
+The figures come from :class:`perfdoctor.settings.Settings`, so a changed
+``slow_endpoint_p95_ms`` changes the default budget too.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perfdoctor import timing
+from perfdoctor.errors import ConfigError
+from perfdoctor.model import SERVER_KIND, Finding, Location, Trace
+from perfdoctor.settings import Settings, find_pyproject
+from perfdoctor.stats import percentile
+
+if TYPE_CHECKING:
+    from perfdoctor.analyze import Analysis
+
+FINDING_ID = "budget-exceeded"
+DEFAULT_KEY = "default"
+# limit -> (label, unit): what each limit measures, per endpoint.
+LIMITS = {
+    "p95_ms": ("p95 latency", "ms"),
+    "max_queries": ("queries per request (max)", "queries"),
+    "max_memory_mb": ("memory per request (max)", "MB"),
+    "query_p95_ms": ("query p95", "ms"),
+}
+FIXES = {
+    "p95_ms": (
+        "See this endpoint's other findings and its db/http/cache/python split for where "
+        "the time goes; fix the largest share first (queries, outbound calls, own code)."
+    ),
+    "max_queries": (
+        "Load related rows with the list (select_related/prefetch_related, joinedload/"
+        "selectinload, or one WHERE key IN (...) query) and drop repeated lookups: see "
+        "the n-plus-one-query and duplicate-query findings for this endpoint."
+    ),
+    "max_memory_mb": (
+        "Stream or paginate what the request loads instead of building it in memory "
+        "(the ORM's .iterator() / yield_per, a streaming response); run with --memory "
+        "to see the allocation sites."
+    ),
+    "query_p95_ms": (
+        "Index what the slowest statements filter and sort on and fetch fewer rows: "
+        "`perfdoctor indexes --db URL --traces PATH` proposes verified indexes."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The limits in effect for one endpoint; ``explicit`` names those the user set."""
+
+    limits: dict[str, float]
+    explicit: frozenset[str] = frozenset()
+
+
+@dataclass
+class Budgets:
+    default: dict[str, float] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.default or self.endpoints)
+
+    def for_endpoint(self, name: str, settings: Settings) -> Budget:
+        given = {**self.default, **self.endpoints.get(name, {})}
+        seed = {
+            "p95_ms": settings.slow_endpoint_p95_ms,
+            "query_p95_ms": settings.slow_query_p95_ms,
+            "max_memory_mb": settings.high_memory_error_kb / 1024,
+        }
+        return Budget({**seed, **given}, frozenset(given))
+
+
+def parse(table: Any, source: str = "[tool.perfdoctor.budgets]") -> Budgets:
+    """Budgets from the parsed TOML table; anything malformed is one ConfigError line."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.perfdoctor.budgets] must be a table, got {table!r}")
+    budgets = Budgets()
+    for endpoint, limits in table.items():
+        if not isinstance(limits, dict):
+            raise ConfigError(
+                f"{source}: budget {endpoint!r} must be a table such as "
+                f"{{ p95_ms = 200, max_queries = 10 }}, got {limits!r}"
+            )
+        parsed: dict[str, float] = {}
+        for key, value in limits.items():
+            if key not in LIMITS:
+                raise ConfigError(
+                    f"{source}: unknown limit {key!r} in budget {endpoint!r}; "
+                    f"known limits: {', '.join(LIMITS)}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(
+                    f"{source}: {key} in budget {endpoint!r} must be a number >= 0, got {value!r}"
+                )
+            parsed[key] = float(value)
+        if endpoint == DEFAULT_KEY:
+            budgets.default = parsed
+        else:
+            budgets.endpoints[str(endpoint)] = parsed
+    return budgets
+
+
+def load_budgets(pyproject: Path | None = None) -> tuple[Budgets, str | None]:
+    """The budgets of the nearest pyproject.toml, and its path (None: no file)."""
+    path = pyproject or find_pyproject()
+    if path is None:
+        return Budgets(), None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    table = data.get("tool", {}).get("perfdoctor", {}).get("budgets")
+    if table is None:
+        return Budgets(), str(path)
+    return parse(table, source=str(path)), str(path)
+
+
+@dataclass
+class BudgetRow:
+    """One endpoint and limit: the budget, what was measured, and whether it held."""
+
+    endpoint: str
+    limit: str
+    budget: float
+    measured: float | None
+    explicit: bool
+
+    @property
+    def broken(self) -> bool:
+        return self.measured is not None and self.measured > self.budget
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "limit": self.limit,
+            "budget": self.budget,
+            "measured": self.measured,
+            "explicit": self.explicit,
+            "broken": self.broken,
+        }
+
+
+def measure(group: Sequence[Trace]) -> dict[str, float | None]:
+    """Each limit's measured value over an endpoint's requests (None: not captured)."""
+    queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
+    durations = [s.duration_ms for t in group for s in t.spans if s.kind == "db"]
+    peaks = [
+        float(m["peak_kb"])
+        for t in group
+        if isinstance(m := t.attrs.get("memory"), dict)
+        and isinstance(m.get("peak_kb"), int | float)
+    ]
+    return {
+        "p95_ms": round(percentile([timing.latency_ms(t) for t in group], 95), 2),
+        "max_queries": float(max(queries)) if queries else 0.0,
+        # Peak memory is captured with `perfdoctor run --memory` only.
+        "max_memory_mb": round(max(peaks) / 1024, 2) if peaks else None,
+        "query_p95_ms": round(percentile(durations, 95), 2) if durations else None,
+    }
+
+
+def check(
+    traces: Sequence[Trace], budgets: Budgets, settings: Settings
+) -> tuple[list[BudgetRow], list[Finding]]:
+    """The budget table (every endpoint with a budget set) and the broken budgets."""
+    if not budgets:
+        return [], []
+    groups: dict[str, list[Trace]] = defaultdict(list)
+    for trace in traces:
+        if trace.kind != SERVER_KIND:
+            groups[trace.name].append(trace)
+    rows: list[BudgetRow] = []
+    findings: list[Finding] = []
+    for name in sorted(groups):
+        budget = budgets.for_endpoint(name, settings)
+        if not budget.explicit:
+            continue
+        measured = measure(groups[name])
+        for limit in LIMITS:
+            if limit not in budget.limits:
+                continue
+            row = BudgetRow(
+                name, limit, budget.limits[limit], measured[limit], limit in budget.explicit
+            )
+            rows.append(row)
+            if row.broken and row.explicit:
+                findings.append(_finding(row, groups[name]))
+    return rows, findings
+
+
+def _finding(row: BudgetRow, group: Sequence[Trace]) -> Finding:
+    from perfdoctor.detectors.base import finding_fingerprint
+
+    label, unit = LIMITS[row.limit]
+    return Finding(
+        id=FINDING_ID,
+        severity="error",
+        title=(
+            f"{row.endpoint} is over its budget: {label} {_num(row.measured)} {unit}, "
+            f"budget {_num(row.budget)} {unit}"
+        ),
+        endpoint=row.endpoint,
+        location=_handler(group),
+        evidence={
+            "endpoint": row.endpoint,
+            "limit": row.limit,
+            "budget": row.budget,
+            "measured": row.measured,
+            "requests": len(group),
+        },
+        fix=FIXES[row.limit],
+        fingerprint=finding_fingerprint(FINDING_ID, row.endpoint, row.limit),
+    )
+
+
+def _handler(group: Sequence[Trace]) -> Location | None:
+    """The view that answered, as findings show it (relative to the working directory)."""
+    from perfdoctor.callsite import display_path
+    from perfdoctor.detectors._responses import handler
+
+    found = handler(group)
+    return None if found is None else Location(display_path(found.path), found.line, found.function)
+
+
+def apply(analysis: Analysis, traces: Sequence[Trace], settings: Settings) -> None:
+    """Check the nearest pyproject.toml's budgets: the table goes on ``analysis.budgets``,
+    broken budgets join its findings (and so ``--fail-on``)."""
+    from perfdoctor.analyze import impact_ms
+    from perfdoctor.model import SEVERITY_RANK
+
+    budgets, _ = load_budgets()
+    rows, findings = check(traces, budgets, settings)
+    analysis.budgets = rows
+    if findings:
+        analysis.findings.extend(findings)
+        analysis.findings.sort(
+            key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or "")
+        )
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"

@@ -1,0 +1,49 @@
+"""The budget table of the terminal report: each endpoint's limits, measured, held or broken."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from perfdoctor.budgets import LIMITS, BudgetRow
+
+
+def budget_table(rows: list[BudgetRow]) -> Table:
+    table = Table(
+        # A Text, not a str: rich would read "[tool.perfdoctor.budgets]" as markup.
+        title=Text(
+            "Budgets, [tool.perfdoctor.budgets] (dim: seed defaults, checked by their detectors)"
+        ),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("endpoint", overflow="fold")
+    table.add_column("limit")
+    table.add_column("budget", justify="right", no_wrap=True)
+    table.add_column("measured", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for row in rows:
+        label, unit = LIMITS[row.limit]
+        measured = "-" if row.measured is None else f"{_num(row.measured)} {unit}"
+        if row.measured is None:
+            verdict = Text("not measured", style="dim")
+        elif row.broken:
+            verdict = Text("OVER", style="bold red" if row.explicit else "yellow")
+        else:
+            verdict = Text("ok", style="green")
+        table.add_row(
+            row.endpoint,
+            Text(label, style="" if row.explicit else "dim"),
+            Text(f"{_num(row.budget)} {unit}", style="" if row.explicit else "dim"),
+            measured,
+            verdict,
+        )
+    return table
+
+
+def _num(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"
