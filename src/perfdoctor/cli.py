@@ -146,6 +146,59 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     sys.exit(1 if analysis.fails(fail_on) else 0)
 
 
+@main.command()
+@click.option("--app", "app_ref", metavar="MODULE:ATTR", help="WSGI/ASGI app, called in-process.")
+@click.option("--url", metavar="URL", help="Drive a running server over HTTP instead.")
+@click.option("--endpoint", "endpoints", multiple=True, metavar="'METHOD /path'")
+@click.option("--requests", default=100, show_default=True, help="Requests per endpoint.")
+@click.option("--concurrency", default=4, show_default=True, help="Workers sending requests.")
+@click.option("--rate", type=float, default=None, help="Fixed arrival rate per endpoint (req/s).")
+@click.option("--duration", default="10s", show_default=True, help="Length of a --rate run.")
+@click.option("--warmup", default=5, show_default=True, help="Unrecorded requests per endpoint.")
+@click.option("--memory", is_flag=True, help="Record peak memory per request (slower).")
+@click.option("--output", metavar="FILE", default=None, help="Save the results as JSON.")
+@click.option(
+    "--engine",
+    type=click.Choice(["builtin", "locust"]),
+    default="builtin",
+    show_default=True,
+    help="locust: Locust's distributed mode (master + --workers), over --url.",
+)
+@click.option("--workers", default=2, show_default=True, help="Locust workers (--engine locust).")
+def bench(
+    app_ref: str | None,
+    url: str | None,
+    endpoints: tuple[str, ...],
+    requests: int,
+    concurrency: int,
+    rate: float | None,
+    duration: str,
+    warmup: int,
+    memory: bool,
+    output: str | None,
+    engine: str,
+    workers: int,
+) -> None:
+    """Drive endpoints at fixed concurrency or a fixed rate and measure them."""
+    from perfdoctor.bench.command import run_bench
+
+    run_bench(
+        app_ref=app_ref,
+        url=url,
+        endpoints=endpoints,
+        requests=requests,
+        concurrency=concurrency,
+        rate=rate,
+        duration=duration,
+        warmup=warmup,
+        memory=memory,
+        output=output,
+        stream=sys.stdout,
+        engine=engine,
+        workers=workers,
+    )
+
+
 def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:
     from perfdoctor.errors import UsageError
 
@@ -244,6 +297,52 @@ def indexes(
     log = Path(pg_log) if pg_log else None
     queries = gather(db, settings, statements, path, pg_stat_statements, log)
     run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout)
+
+
+@main.command()
+@click.argument("before", metavar="BEFORE.json")
+@click.argument("after", metavar="AFTER.json")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--confidence", type=float, default=None, help="Interval level (default 0.95).")
+@click.option("--resamples", type=int, default=None, help="Bootstrap resamples (default 2000).")
+@click.option("--seed", type=int, default=None, help="Random seed, for a reproducible interval.")
+@click.option(
+    "--pair",
+    "pair_texts",
+    multiple=True,
+    metavar="'BEFORE NAME=AFTER NAME'",
+    help="Compare two differently named endpoints (e.g. an endpoint and its fixed twin).",
+)
+def compare(
+    before: str,
+    after: str,
+    fmt: str,
+    confidence: float | None,
+    resamples: int | None,
+    seed: int | None,
+    pair_texts: tuple[str, ...],
+) -> None:
+    """Compare two `perfdoctor bench --output` files (exit 1 on a regression).
+
+    \b
+    perfdoctor compare before.json after.json --seed 1
+    perfdoctor compare slow.json fixed.json --pair 'GET /articles=GET /articles/fixed'
+    """
+    from perfdoctor.compare import run_command
+
+    code = run_command(
+        before,
+        after,
+        fmt,
+        sys.stdout,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        pair_texts=pair_texts,
+    )
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -197,6 +197,21 @@ class Settings:
     # problem (a factor of 10 is the usual "stale statistics" line, as in pgMustard).
     advisor_estimate_mismatch_factor: float = 10.0
 
+    # --- compare ---
+    # Bootstrap resamples: Efron & Tibshirani ask for at least 1,000 for a percentile
+    # interval's tails to settle (25-200 do for a standard error only).
+    compare_resamples: int = 2_000
+    # The usual 95% interval; --confidence overrides it per run.
+    compare_confidence: float = 0.95
+    # A change smaller than this, in the median, is "no detectable change" even when
+    # the interval excludes 0: run-to-run drift on one machine (CPU frequency, caches)
+    # is a few percent. asv (airspeed velocity) calls 10% a change by default; the
+    # interval already rules out noise, so we ask for less.
+    compare_min_change_pct: float = 5.0
+    # Fewer latency samples than this on either side gives no verdict: the percentile
+    # bootstrap under-covers on tiny samples (a median of 5 values has 5 possible values).
+    compare_min_samples: int = 10
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

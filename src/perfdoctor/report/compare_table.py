@@ -1,0 +1,141 @@
+"""The terminal view of ``perfdoctor compare``: one row per endpoint, then the rest."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from perfdoctor.compare import FASTER, SLOWER, TOO_FEW, Change, Comparison, EndpointChange
+
+_VERDICT_STYLE = {FASTER: "bold green", SLOWER: "bold red", TOO_FEW: "yellow"}
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render_text(result: Comparison, stream: TextIO) -> None:
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    console = Console(file=stream, width=None if tty else 100, highlight=False, soft_wrap=False)
+    if result.endpoints:
+        pct = f"{result.confidence * 100:g}%"
+        console.print(
+            f"after - before, with the {pct} bootstrap interval of the difference "
+            f"({result.resamples} resamples, seed {result.seed})"
+        )
+        console.print(_table(result))
+    else:
+        console.print(
+            "No endpoint is in both files: nothing to compare. To compare differently named "
+            "ones, pass --pair 'BEFORE NAME=AFTER NAME'."
+        )
+    for label, names in (
+        ("only in before", result.only_before),
+        ("only in after", result.only_after),
+    ):
+        if names:
+            console.print(Text(f"{label}: ", style="bold") + Text(", ".join(names)))
+    for label, findings, mark in (
+        ("findings that appeared", result.appeared, "+"),
+        ("findings that disappeared", result.disappeared, "-"),
+    ):
+        if findings:
+            console.print(Text(f"{label}:", style="bold"))
+            for finding in findings:
+                # One line each, cut at the edge: the JSON output has them whole.
+                for line in _finding_lines(mark, finding):
+                    console.print(line, no_wrap=True, overflow="ellipsis")
+    regressions = result.regressions
+    if regressions:
+        console.print(Text("regression: " + "; ".join(regressions), style="bold red"))
+    else:
+        console.print(Text("no regression", style="green"))
+
+
+def _table(result: Comparison) -> Table:
+    pct = f"{result.confidence * 100:g}%"
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        show_edge=False,
+        pad_edge=False,
+    )
+    # The verdict goes under the name: a column of its own would not fit 100 columns.
+    table.add_column("endpoint\nverdict", overflow="fold", min_width=20)
+    table.add_column("median\nms", justify="right", no_wrap=True)
+    table.add_column(f"median change\n({pct} interval)", justify="right", no_wrap=True)
+    table.add_column(f"p95 ms\n({pct} interval)", justify="right", no_wrap=True)
+    table.add_column("queries\nper req", justify="right", no_wrap=True)
+    table.add_column("memory\npeak", justify="right", no_wrap=True)
+    for change in result.endpoints:
+        table.add_row(
+            Text(change.name + "\n")
+            + (
+                Text(f"→ {change.after_name}\n")
+                if change.after_name not in (None, change.name)
+                else Text()
+            )
+            + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, "")),
+            _before_after(change.median),
+            _interval(change.median),
+            _before_after(change.p95) + "\n" + _interval(change.p95, short=True),
+            _numbers(*change.queries, "{:.3g}"),
+            _memory(change),
+        )
+    return table
+
+
+def _before_after(change: Change | None) -> str:
+    if change is None:
+        return "-"
+    return f"{_ms(change.before)} → {_ms(change.after)}"
+
+
+def _interval(change: Change | None, short: bool = False) -> str:
+    if change is None:
+        return "-"
+    pct = "" if change.pct is None else f" ({change.pct:+.{1 if abs(change.pct) < 10 else 0}f}%)"
+    head = f"{_signed(change.diff)}{pct}"
+    interval = f"[{_signed(change.diff_low)}, {_signed(change.diff_high)}]"
+    return f"{interval}" if short else f"{head}\n{interval}"
+
+
+def _numbers(before: float | None, after: float | None, fmt: str) -> str:
+    def one(value: float | None) -> str:
+        return "-" if value is None else fmt.format(value)
+
+    return f"{one(before)} → {one(after)}"
+
+
+def _memory(change: EndpointChange) -> str:
+    before, after = change.memory_kb
+    if before is None and after is None:
+        return "-"
+    biggest = max(v for v in (before, after) if v is not None)
+    if biggest >= 1024:
+        scaled = [None if v is None else v / 1024 for v in (before, after)]
+        return _numbers(scaled[0], scaled[1], "{:.1f}") + " MB"
+    return _numbers(before, after, "{:.0f}") + " KB"
+
+
+def _ms(value: float, sign: str = "") -> str:
+    digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+    return f"{value:{sign}.{digits}f}"
+
+
+def _signed(value: float) -> str:
+    return _ms(value, "+")
+
+
+def _finding_lines(mark: str, finding: dict[str, Any]) -> list[Text]:
+    severity = str(finding.get("severity", ""))
+    location = finding.get("location") or {}
+    where = ""
+    if isinstance(location, dict) and location.get("path"):
+        where = f"  {location['path']}:{location.get('line', '?')}"
+    line = Text(f"  {mark} ")
+    line.append(severity.upper(), style=_SEVERITY_STYLE.get(severity, ""))
+    line.append(f"  {finding.get('id')}  {finding.get('endpoint', '')}{where}")
+    title = finding.get("title")
+    return [line, Text(f"      {title}", style="dim")] if title else [line]
