@@ -54,9 +54,19 @@ def main() -> None:
     is_flag=True,
     help="Also record each request's peak memory and allocation sites (tracemalloc; slower).",
 )
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also sample each request with pyinstrument: hot spots per endpoint, speedscope files.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
-    traces: str | None, clear: bool, capture_params: bool, memory: bool, command: tuple[str, ...]
+    traces: str | None,
+    clear: bool,
+    capture_params: bool,
+    memory: bool,
+    profile: bool,
+    command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
 
@@ -70,7 +80,7 @@ def run(
     path = _traces_path(traces)
     if clear:
         store.clear(path)
-    code = runner.run(command, path, capture_params=capture_params, memory=memory)
+    code = runner.run(command, path, capture_params=capture_params, memory=memory, profile=profile)
     sys.exit(code)
 
 
@@ -151,7 +161,13 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
 @click.option("--url", metavar="URL", help="Drive a running server over HTTP instead.")
 @click.option("--endpoint", "endpoints", multiple=True, metavar="'METHOD /path'")
 @click.option("--requests", default=100, show_default=True, help="Requests per endpoint.")
-@click.option("--concurrency", default=4, show_default=True, help="Workers sending requests.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Workers sending requests (default: 1 in-process, where threads share the GIL "
+    "and would time each other's waits; 4 over HTTP).",
+)
 @click.option("--rate", type=float, default=None, help="Fixed arrival rate per endpoint (req/s).")
 @click.option("--duration", default="10s", show_default=True, help="Length of a --rate run.")
 @click.option("--warmup", default=5, show_default=True, help="Unrecorded requests per endpoint.")
@@ -170,7 +186,7 @@ def bench(
     url: str | None,
     endpoints: tuple[str, ...],
     requests: int,
-    concurrency: int,
+    concurrency: int | None,
     rate: float | None,
     duration: str,
     warmup: int,
@@ -187,7 +203,7 @@ def bench(
         url=url,
         endpoints=endpoints,
         requests=requests,
-        concurrency=concurrency,
+        concurrency=concurrency if concurrency is not None else (1 if app_ref else 4),
         rate=rate,
         duration=duration,
         warmup=warmup,
