@@ -6,11 +6,12 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from perfdoctor import timing
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
+from perfdoctor.hotspots import endpoint_hotspots
 from perfdoctor.model import SERVER_KIND, SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -27,6 +28,8 @@ class Analysis:
     detectors: list[str] = field(default_factory=list)
     # [tool.perfdoctor.budgets] checked (perfdoctor.budgets.apply): one row per limit.
     budgets: list[BudgetRow] = field(default_factory=list)
+    # `run --profile`: endpoint -> top user-code frames (perfdoctor.hotspots).
+    hotspots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def fails(self, level: str | None) -> bool:
         """Whether a finding at ``level`` or worse exists (``--fail-on``)."""
@@ -123,4 +126,5 @@ def analyze(traces: Sequence[Trace], settings: Settings) -> Analysis:
         endpoints=endpoint_stats(traces),
         traces=len(traces),
         detectors=[d.id for d in detectors],
+        hotspots=endpoint_hotspots(traces),
     )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.capture.auto import ENV_CAPTURE_PARAMS, ENV_ENABLED, ENV_MEMORY
+from perfdoctor.capture.auto import ENV_CAPTURE_PARAMS, ENV_ENABLED, ENV_MEMORY, ENV_PROFILE
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.errors import UsageError
 
@@ -29,6 +29,7 @@ def capture_environment(
     capture_params: bool = False,
     base: dict[str, str] | None = None,
     memory: bool = False,
+    profile: bool = False,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -49,6 +50,8 @@ def capture_environment(
         env[ENV_CAPTURE_PARAMS] = "1"
     if memory:
         env[ENV_MEMORY] = "1"
+    if profile:
+        env[ENV_PROFILE] = "1"
     return env
 
 
@@ -59,14 +62,18 @@ def _importable_without(package_root: str) -> bool:
 
 
 def run(
-    command: Sequence[str], traces: Path, capture_params: bool = False, memory: bool = False
+    command: Sequence[str],
+    traces: Path,
+    capture_params: bool = False,
+    memory: bool = False,
+    profile: bool = False,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code."""
     if not command:
         raise UsageError(
             "nothing to run: give a command after --, e.g. perfdoctor run -- python app.py"
         )
-    env = capture_environment(traces, capture_params, memory=memory)
+    env = capture_environment(traces, capture_params, memory=memory, profile=profile)
     try:
         process = subprocess.Popen(list(command), env=env)
     except FileNotFoundError:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ENV_ENABLED = "PERFDOCTOR_ENABLED"
 ENV_CAPTURE_PARAMS = "PERFDOCTOR_CAPTURE_PARAMS"
 ENV_MEMORY = "PERFDOCTOR_MEMORY"
+ENV_PROFILE = "PERFDOCTOR_PROFILE"
 
 _recorder: Recorder | None = None
 _memory_tracker: MemoryTracker | None = None
@@ -178,6 +179,7 @@ def instrument(
     capture_params: bool = False,
     process_trace: str | None = None,
     memory: bool = False,
+    profile: bool = False,
 ) -> Path:
     """Start capturing in this process; returns the path traces are written to.
 
@@ -208,12 +210,27 @@ def instrument(
         _memory_tracker.stop()
     if memory:
         _track_memory(settings, _recorder.submit)
+    if profile:
+        _profile(path)
     if process_trace is not None:
         context.state.process_trace_name = process_trace
     context.state.enabled = True
     for module_name, install in INTEGRATIONS.items():
         hooks.when_imported(module_name, install)
     return path
+
+
+def _profile(traces: Path) -> None:
+    """``--profile``: a pyinstrument profiler around each trace (see capture/profile.py)."""
+    from perfdoctor.capture.profile import Profiling, chain
+
+    profiling = Profiling(traces.parent / "profiles")
+    context.state.on_start = chain(context.state.on_start, profiling.started)
+    # Stopped before the trace is handed on, so its summary is in the stored attrs.
+    finish = context.state.on_finish
+    context.state.on_finish = (
+        profiling.finished if finish is None else chain(profiling.finished, finish)
+    )
 
 
 def _track_memory(settings: Settings, submit: Callable[[context.ActiveTrace], None]) -> None:
@@ -279,6 +296,7 @@ def install_from_env() -> None:
         os.environ.get(store.ENV_PATH) or None,
         capture_params=os.environ.get(ENV_CAPTURE_PARAMS) == "1",
         memory=os.environ.get(ENV_MEMORY) == "1",
+        profile=os.environ.get(ENV_PROFILE) == "1",
         process_trace=_process_name(),
     )
     _flush_on_sigterm()

@@ -27,6 +27,12 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
                 # Added in version 1 without breaking it: new keys only.
                 "cache_ms": e.cache_ms,
                 "python_ms": e.python_ms,
+                # Added in version 1: only with `run --profile` traces.
+                **(
+                    {"hotspots": analysis.hotspots[e.name]}
+                    if analysis.hotspots.get(e.name)
+                    else {}
+                ),
             }
             for e in analysis.endpoints
         ],

@@ -224,6 +224,11 @@ def render(analysis: Analysis, stream: TextIO) -> None:
         from perfdoctor.report.budget_table import budget_table
 
         console.print(budget_table(analysis.budgets))
+    if analysis.hotspots:
+        from perfdoctor.hotspots import hotspot_lines
+
+        for line in hotspot_lines(analysis.hotspots):
+            console.print(line)
     if not analysis.findings:
         console.print(
             Text("No findings: nothing over the thresholds in these traces.", style="green")

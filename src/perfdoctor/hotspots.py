@@ -1,0 +1,56 @@
+"""Per endpoint, the Python hot spots that ``run --profile`` sampled (trace attrs ``profile``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+
+from perfdoctor.model import SERVER_KIND, Trace
+
+TOP = 5
+
+
+def endpoint_hotspots(traces: Sequence[Trace], top: int = TOP) -> dict[str, list[dict[str, Any]]]:
+    """Endpoint name -> its top user-code frames, ``ms`` = mean per profiled request."""
+    totals: dict[str, dict[tuple[str, int, str], float]] = defaultdict(dict)
+    profiled: dict[str, int] = defaultdict(int)
+    for trace in traces:
+        summary = trace.attrs.get("profile")
+        if trace.kind == SERVER_KIND or not isinstance(summary, dict):
+            continue
+        profiled[trace.name] += 1
+        sums = totals[trace.name]
+        for spot in summary.get("hotspots") or ():
+            key = (str(spot["path"]), int(spot["line"]), str(spot["function"]))
+            sums[key] = sums.get(key, 0.0) + float(spot["ms"])
+    result = {}
+    for name, sums in totals.items():
+        n = profiled[name]
+        best = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:top]
+        result[name] = [
+            {"path": p, "line": line, "function": fn, "ms": round(ms / n, 2)}
+            for (p, line, fn), ms in best
+        ]
+    return result
+
+
+def hotspot_lines(hotspots: dict[str, list[dict[str, Any]]]) -> list[Text]:
+    """The text report's "hot spots" section (empty when nothing was profiled)."""
+    lines = []
+    for name, spots in hotspots.items():
+        if not spots:
+            continue
+        lines.append(Text(f"  {name}", style="bold"))
+        for spot in spots:
+            line = Text(f"    {spot['ms']:>8.1f} ms  ")
+            line.append(f"{spot['path']}:{spot['line']}", style="bold")
+            line.append(f" in {spot['function']}", style="dim")
+            lines.append(line)
+    if lines:
+        lines.insert(
+            0, Text("Hot spots (run --profile; user code, mean ms per request)", style="bold")
+        )
+    return lines
