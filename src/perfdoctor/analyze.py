@@ -12,7 +12,7 @@ from perfdoctor import timing
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
 from perfdoctor.hotspots import endpoint_hotspots
-from perfdoctor.model import SERVER_KIND, SEVERITY_RANK, EndpointStats, Finding, Location, Trace
+from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
@@ -82,12 +82,8 @@ def _present(finding: Finding) -> Finding:
 def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
     """Per endpoint: latency percentiles, and the mean ms per request in each of
     db, http, cache and python (the wall time no span covers); see :mod:`perfdoctor.timing`."""
-    by_name: dict[str, list[Trace]] = defaultdict(list)
-    for trace in traces:
-        if trace.kind != SERVER_KIND:
-            by_name[trace.name].append(trace)
     stats = []
-    for name, group in by_name.items():
+    for name, group in by_endpoint(traces).items():
         durations = [timing.latency_ms(t) for t in group]
         n = len(group)
         parts = [timing.breakdown(t) for t in group]

@@ -19,7 +19,6 @@ The figures come from :class:`perfdoctor.settings.Settings`, so a changed
 from __future__ import annotations
 
 import tomllib
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfdoctor import timing
 from perfdoctor.errors import ConfigError
-from perfdoctor.model import SERVER_KIND, Finding, Location, Trace
+from perfdoctor.model import Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings, find_pyproject
 from perfdoctor.stats import percentile
 
@@ -186,10 +185,7 @@ def check(
     """The budget table (every endpoint with a budget set) and the broken budgets."""
     if not budgets:
         return [], []
-    groups: dict[str, list[Trace]] = defaultdict(list)
-    for trace in traces:
-        if trace.kind != SERVER_KIND:
-            groups[trace.name].append(trace)
+    groups = by_endpoint(traces)
     rows: list[BudgetRow] = []
     findings: list[Finding] = []
     for name in sorted(groups):

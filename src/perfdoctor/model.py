@@ -58,6 +58,7 @@ user code, with ``--memory``), ``cpu_ms``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -125,6 +126,15 @@ class Trace:
 
     def db_spans(self) -> list[Span]:
         return [s for s in self.spans if s.kind == "db"]
+
+
+def by_endpoint(traces: Iterable[Trace]) -> dict[str, list[Trace]]:
+    """Traces grouped by name, leaving out a server's own work outside requests."""
+    groups: dict[str, list[Trace]] = {}
+    for trace in traces:
+        if trace.kind != SERVER_KIND:
+            groups.setdefault(trace.name, []).append(trace)
+    return groups
 
 
 @dataclass(slots=True)
