@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -87,7 +89,20 @@ def run(
 @main.command()
 @traces_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html", "markdown", "sarif"]),
+    default="text",
+    show_default=True,
+    help="html: one self-contained file; markdown: a pull-request comment; sarif: code scanning.",
+)
+@click.option("--output", "-o", metavar="FILE", default=None, help="Write to FILE, not stdout.")
+@click.option(
+    "--compare",
+    "compare_path",
+    metavar="FILE",
+    default=None,
+    help="Show this `perfdoctor compare --format json` result as before/after (html, markdown).",
 )
 @click.option(
     "--fail-on",
@@ -106,15 +121,30 @@ def run(
     help="Also lint PATH: static findings on a finding's line are shown with it.",
 )
 def report(
-    traces: str | None, fmt: str, fail_on: str | None, db: str | None, lint_paths: tuple[str, ...]
+    traces: str | None,
+    fmt: str,
+    output: str | None,
+    compare_path: str | None,
+    fail_on: str | None,
+    db: str | None,
+    lint_paths: tuple[str, ...],
 ) -> None:
-    """Analyse the captured traces and print the findings."""
+    """Analyse the captured traces and print the findings.
+
+    \b
+    perfdoctor report
+    perfdoctor report --format html -o report.html --compare compare.json
+    perfdoctor report --format sarif -o perfdoctor.sarif
+    """
     from perfdoctor.analyze import analyze
     from perfdoctor.budgets import apply as apply_budgets
+    from perfdoctor.compare import load_comparison
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
 
     settings = load_settings()
+    # Read every input before the analysis, so a bad file fails fast.
+    comparison = load_comparison(compare_path) if compare_path else None
     loaded = store.load_traces(_traces_path(traces))
     analysis = analyze(loaded, settings)
     apply_budgets(analysis, loaded, settings)
@@ -128,8 +158,30 @@ def report(
         from perfdoctor.lint.runtime import attach
 
         attach(analysis.findings, run_lint(_existing(lint_paths), load_config()))
-    render(analysis, fmt, sys.stdout)
+    with _output(output) as stream:
+        render(analysis, fmt, stream, traces=loaded, compare=comparison)
+    if output:
+        click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
     sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or FILE written whole: a failed render leaves no half report behind."""
+    if path is None:
+        yield sys.stdout
+        return
+    from perfdoctor.errors import UsageError
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {path}: folder {target.parent} does not exist")
+    buffer = io.StringIO()
+    yield buffer
+    try:
+        target.write_text(buffer.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 @main.command()

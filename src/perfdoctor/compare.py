@@ -106,23 +106,42 @@ class Comparison:
 
 def load_result(path: str) -> dict[str, Any]:
     """A ``perfdoctor bench --output`` file, checked; CompareInputError otherwise."""
+    data = _read_json(path, "a `perfdoctor bench --output` file")
+    _check_shape(path, data)
+    return cast(dict[str, Any], data)
+
+
+def load_comparison(path: str) -> dict[str, Any]:
+    """A ``perfdoctor compare --format json`` result, for the before/after of a report."""
+    data = _read_json(path, "a `perfdoctor compare --format json` result")
+    if not isinstance(data, dict) or data.get("tool") != "perfdoctor compare":
+        raise CompareInputError(
+            f"{path}: not a `perfdoctor compare --format json` result (no \"tool\": "
+            "\"perfdoctor compare\")"
+        )
+    version = data.get("version")
+    if version != FORMAT_VERSION or not isinstance(data.get("endpoints"), list):
+        raise CompareInputError(
+            f"{path}: compare result version {version!r} is not {FORMAT_VERSION}, or has no "
+            "`endpoints` list; rerun `perfdoctor compare --format json` with this perfdoctor"
+        )
+    return data
+
+
+def _read_json(path: str, what: str) -> Any:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CompareInputError(
-            f"{path}: no such file (pass a `perfdoctor bench --output` file)"
-        ) from None
+        raise CompareInputError(f"{path}: no such file (pass {what})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CompareInputError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CompareInputError(
             f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from exc
-    _check_shape(path, data)
-    return cast(dict[str, Any], data)
 
 
 def _check_shape(path: str, data: Any) -> None:

@@ -150,6 +150,9 @@ class Finding:
     fix: str
     # Groups repeats of the same problem (the same N+1 on every request) into one.
     fingerprint: str = ""
+    # One request that shows the problem (its waterfall in the HTML report); None
+    # when the detector judged many requests together.
+    trace_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,6 +163,8 @@ class Finding:
             "location": self.location.to_dict() if self.location else None,
             "evidence": self.evidence,
             "fix": self.fix,
+            # Added in version 1: the id of one stored trace that shows it.
+            "trace_id": self.trace_id,
         }
 
 

@@ -1,6 +1,7 @@
 """The command line as a user meets it: exit codes and one-line errors."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,11 @@ def test_json_report_follows_contract_version_1(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["version"] == 1
     [finding] = data["findings"]
-    assert set(finding) == {"id", "severity", "title", "endpoint", "location", "evidence", "fix"}
+    contract = {"id", "severity", "title", "endpoint", "location", "evidence", "fix"}
+    # Version 1 grows by new keys only: trace_id names one stored request that shows it.
+    assert set(finding) == contract | {"trace_id"}
+    with sqlite3.connect(traces) as db:
+        assert db.execute("SELECT name FROM traces WHERE id = ?", (finding["trace_id"],)).fetchone()
     assert finding["id"] == "n-plus-one-query"
     assert set(finding["location"]) == {"path", "line", "function"}
     [endpoint] = data["endpoints"]

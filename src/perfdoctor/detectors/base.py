@@ -26,7 +26,10 @@ class PerTraceDetector(Detector):
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         found: list[Finding] = []
         for trace in traces:
-            found.extend(self.visit(trace, settings))
+            for finding in self.visit(trace, settings):
+                if finding.trace_id is None:
+                    finding.trace_id = trace.id
+                found.append(finding)
         return found
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from perfdoctor import sarif
 from perfdoctor.lint.base import RULES
 from perfdoctor.lint.engine import LintResult
 
-_SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_HELP = "https://github.com/perfdoctor/perfdoctor#lint"
+_HELP = sarif.HELP_URI + "#lint"
 
 
 def render(result: LintResult, fmt: str, stream: TextIO) -> None:
@@ -41,32 +41,16 @@ def to_json(result: LintResult) -> dict[str, Any]:
 
 
 def to_sarif(result: LintResult) -> dict[str, Any]:
-    codes = sorted(RULES)
-    index = {code: i for i, code in enumerate(codes)}
     rules = [
-        {
-            "id": code,
-            "name": RULES[code].name,
-            "shortDescription": {"text": RULES[code].summary},
-            "helpUri": _HELP,
-            "defaultConfiguration": {"level": "warning"},
-        }
-        for code in codes
+        sarif.rule(code, RULES[code].name, RULES[code].summary, "warning", _HELP)
+        for code in sorted(RULES)
     ]
     results = [
         {
             "ruleId": f.code,
-            "ruleIndex": index[f.code],
             "level": "warning",
             "message": {"text": f.message},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": f.line, "startColumn": f.col},
-                    }
-                }
-            ],
+            "locations": [sarif.physical_location(f.path, f.line, f.col)],
         }
         for f in result.findings
     ]
@@ -74,22 +58,8 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
         {
             "level": "warning",
             "message": {"text": f"skipped, cannot parse: {reason}"},
-            "locations": [
-                {"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}}
-            ],
+            "locations": [sarif.physical_location(path)],
         }
         for path, reason in result.skipped
     ]
-    return {
-        "$schema": _SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "perfdoctor", "informationUri": _HELP, "rules": rules}},
-                "invocations": [
-                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
-                ],
-                "results": results,
-            }
-        ],
-    }
+    return sarif.log(rules, results, notifications, _HELP)

@@ -1,14 +1,30 @@
-"""Reports: each format is one renderer module with a ``render(analysis, stream)``."""
+"""Reports: each format is one renderer module.
+
+text and json need only the analysis; html draws from the traces too (waterfalls,
+histograms), and html and markdown show a ``perfdoctor compare --format json``
+result as before/after when given one.
+"""
 
 from __future__ import annotations
 
-from typing import TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from perfdoctor.analyze import Analysis
 from perfdoctor.errors import UsageError
+from perfdoctor.model import Trace
+
+FORMATS = ("text", "json", "html", "markdown", "sarif")
 
 
-def render(analysis: Analysis, fmt: str, stream: TextIO) -> None:
+def render(
+    analysis: Analysis,
+    fmt: str,
+    stream: TextIO,
+    *,
+    traces: Sequence[Trace] = (),
+    compare: dict[str, Any] | None = None,
+) -> None:
     if fmt == "json":
         from perfdoctor.report import json_report
 
@@ -17,5 +33,17 @@ def render(analysis: Analysis, fmt: str, stream: TextIO) -> None:
         from perfdoctor.report import text
 
         text.render(analysis, stream)
+    elif fmt == "html":
+        from perfdoctor.report import html
+
+        html.render(analysis, stream, traces=traces, compare=compare)
+    elif fmt == "markdown":
+        from perfdoctor.report import markdown
+
+        markdown.render(analysis, stream, compare=compare)
+    elif fmt == "sarif":
+        from perfdoctor.report import sarif
+
+        sarif.render(analysis, stream)
     else:
-        raise UsageError(f"unknown report format {fmt!r}: choose text or json")
+        raise UsageError(f"unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}")

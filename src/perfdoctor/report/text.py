@@ -13,48 +13,9 @@ from rich.text import Text
 
 from perfdoctor.analyze import Analysis
 from perfdoctor.model import Finding
+from perfdoctor.report.evidence import evidence_numbers, evidence_texts
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-# Evidence shown as "label: value" lines, in this order; statements get their own lines.
-_NUMBERS = (
-    ("count", "runs per request", "{}"),
-    ("runs", "runs seen", "{}"),
-    ("total_ms", "time per request", "{:.2f} ms"),
-    ("wasted_ms", "wasted per request", "{:.2f} ms"),
-    ("p50_ms", "p50", "{:.1f} ms"),
-    ("p95_ms", "p95", "{:.1f} ms"),
-    ("max_ms", "max", "{:.1f} ms"),
-    ("budget_ms", "budget", "{:.0f} ms"),
-    ("requests_affected", "requests affected", "{}"),
-    # responses and endpoints
-    ("items", "items", "{}"),
-    ("bytes", "bytes", "{:,}"),
-    ("identical_responses", "identical responses", "{}"),
-    ("users", "users", "{}"),
-    ("cache_control", "cache-control", "{}"),
-    ("p99_ms", "p99", "{:.1f} ms"),
-    ("db_ms", "db", "{:.1f} ms"),
-    ("http_ms", "http", "{:.1f} ms"),
-    ("cache_ms", "cache", "{:.1f} ms"),
-    ("python_ms", "python", "{:.1f} ms"),
-    ("deferrable_ms", "deferrable", "{:.0f} ms"),
-    ("share", "share", "{:.0%}"),
-    ("peak_kb", "peak", "{:,} KB"),
-    ("budget_kb", "budget", "{:,} KB"),
-    # caches
-    ("writes", "writes", "{}"),
-    ("distinct_keys", "keys", "{}"),
-    ("total_ms_all_requests", "time in all requests", "{:.1f} ms"),
-    ("suggested_ttl_s", "suggested TTL", "{} s"),
-    # database
-    ("rows", "rows fetched", "{:,}"),
-    ("offset", "offset", "{:,}"),
-    ("queries", "queries in a row", "{}"),
-    ("connections_per_request", "connections per request", "{}"),
-    ("connect_ms", "per connection", "{:.2f} ms"),
-    ("response_bytes", "response", "{:,} bytes"),
-)
-_STATEMENTS = (("statement", "query"), ("parent_statement", "after"))
 
 
 def _console(stream: TextIO) -> Console:
@@ -134,43 +95,14 @@ def _ms(value: float) -> str:
 
 def _evidence_lines(evidence: dict[str, Any]) -> list[Text]:
     lines = []
-    numbers = []
-    for key, label, fmt in _NUMBERS:
-        value = evidence.get(key)
-        if value is not None:
-            numbers.append(f"{label}: {fmt.format(value)}")
+    numbers = evidence_numbers(evidence)
     if numbers:
         lines.append(Text("  ·  ".join(numbers)))
-    for key, label in _STATEMENTS:
-        value = evidence.get(key)
-        if value:
-            line = Text(f"{label}: ", style="dim")
-            line.append(_shorten(str(value), 400))
-            lines.append(line)
-    lines.extend(_site_lines(evidence))
-    return lines
-
-
-def _site_lines(evidence: dict[str, Any]) -> list[Text]:
-    """Allocation sites (high-memory) and outbound calls (background-job-candidate)."""
-    lines = []
-    sites = evidence.get("top")
-    if isinstance(sites, list) and sites:
-        line = Text("allocated at: ", style="dim")
-        line.append(
-            ", ".join(f"{s['path']}:{s['line']} ({s['kb']:,} KB)" for s in sites if "path" in s)
-        )
-        lines.append(line)
-    calls = evidence.get("calls")
-    if isinstance(calls, list) and calls:
-        line = Text("calls: ", style="dim")
-        line.append(_shorten(", ".join(str(c) for c in calls), 400))
+    for label, value in evidence_texts(evidence):
+        line = Text(f"{label}: ", style="dim")
+        line.append(value)
         lines.append(line)
     return lines
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _finding_panel(index: int, finding: Finding) -> Panel:

@@ -1,0 +1,84 @@
+"""A finding's evidence as short labelled pieces, the same in every report format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Evidence numbers shown as "label: value", in this order.
+_NUMBERS = (
+    ("count", "runs per request", "{}"),
+    ("runs", "runs seen", "{}"),
+    ("total_ms", "time per request", "{:.2f} ms"),
+    ("wasted_ms", "wasted per request", "{:.2f} ms"),
+    ("p50_ms", "p50", "{:.1f} ms"),
+    ("p95_ms", "p95", "{:.1f} ms"),
+    ("max_ms", "max", "{:.1f} ms"),
+    ("budget_ms", "budget", "{:.0f} ms"),
+    ("requests_affected", "requests affected", "{}"),
+    # responses and endpoints
+    ("items", "items", "{}"),
+    ("bytes", "bytes", "{:,}"),
+    ("identical_responses", "identical responses", "{}"),
+    ("users", "users", "{}"),
+    ("cache_control", "cache-control", "{}"),
+    ("p99_ms", "p99", "{:.1f} ms"),
+    ("db_ms", "db", "{:.1f} ms"),
+    ("http_ms", "http", "{:.1f} ms"),
+    ("cache_ms", "cache", "{:.1f} ms"),
+    ("python_ms", "python", "{:.1f} ms"),
+    ("deferrable_ms", "deferrable", "{:.0f} ms"),
+    ("share", "share", "{:.0%}"),
+    ("peak_kb", "peak", "{:,} KB"),
+    ("budget_kb", "budget", "{:,} KB"),
+    # caches
+    ("writes", "writes", "{}"),
+    ("distinct_keys", "keys", "{}"),
+    ("total_ms_all_requests", "time in all requests", "{:.1f} ms"),
+    ("suggested_ttl_s", "suggested TTL", "{} s"),
+    # database
+    ("rows", "rows fetched", "{:,}"),
+    ("offset", "offset", "{:,}"),
+    ("queries", "queries in a row", "{}"),
+    ("connections_per_request", "connections per request", "{}"),
+    ("connect_ms", "per connection", "{:.2f} ms"),
+    ("response_bytes", "response", "{:,} bytes"),
+)
+_STATEMENTS = (("statement", "query"), ("parent_statement", "after"))
+
+
+def evidence_numbers(evidence: dict[str, Any]) -> list[str]:
+    """The numbers of the evidence, each as "label: value"."""
+    shown = []
+    for key, label, fmt in _NUMBERS:
+        value = evidence.get(key)
+        if value is not None:
+            shown.append(f"{label}: {fmt.format(value)}")
+    return shown
+
+
+def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str, str]]:
+    """Statements, allocation sites (high-memory) and outbound calls
+    (background-job-candidate), each as (label, text cut at ``limit``)."""
+    texts = []
+    for key, label in _STATEMENTS:
+        value = evidence.get(key)
+        if value:
+            texts.append((label, shorten(str(value), limit)))
+    sites = evidence.get("top")
+    if isinstance(sites, list) and sites:
+        texts.append(
+            (
+                "allocated at",
+                ", ".join(
+                    f"{s['path']}:{s['line']} ({s['kb']:,} KB)" for s in sites if "path" in s
+                ),
+            )
+        )
+    calls = evidence.get("calls")
+    if isinstance(calls, list) and calls:
+        texts.append(("calls", shorten(", ".join(str(c) for c in calls), limit)))
+    return texts
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

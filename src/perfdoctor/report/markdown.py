@@ -1,0 +1,196 @@
+"""Markdown for a pull-request comment: the top findings, the budgets, before/after.
+
+GitHub-flavoured: tables, ``<details>`` for each finding's evidence and fix.  A
+comment has a size limit (65,536 characters on GitHub), so only the top findings
+are written in full and the rest are counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, TextIO
+
+from perfdoctor.analyze import Analysis
+from perfdoctor.budgets import LIMITS
+from perfdoctor.model import Finding
+from perfdoctor.report.compare_view import compare_rows, confidence_label, finding_label
+from perfdoctor.report.evidence import evidence_numbers, evidence_texts
+
+TOP_FINDINGS = 10
+# Findings that appeared or went away, listed one per line under before/after.
+TOP_CHANGES = 10
+_MARK = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info"}
+
+
+def render(analysis: Analysis, stream: TextIO, *, compare: dict[str, Any] | None = None) -> None:
+    stream.write("\n".join(to_markdown(analysis, compare)) + "\n")
+
+
+def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> list[str]:
+    lines = [f"## perfdoctor: {_summary(analysis)}", ""]
+    if compare is not None:
+        lines += _before_after(compare)
+    lines += _findings(analysis.findings)
+    lines += _budgets(analysis)
+    return lines
+
+
+def _summary(analysis: Analysis) -> str:
+    counts: Counter[str] = Counter(f.severity for f in analysis.findings)
+    parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in _MARK if counts[s]]
+    found = f"{len(analysis.findings)} finding{'s' if len(analysis.findings) != 1 else ''}"
+    return (
+        found
+        + (f" ({', '.join(parts)})" if parts else "")
+        + f" in {analysis.traces} requests to {len(analysis.endpoints)} endpoints"
+    )
+
+
+def _findings(findings: list[Finding]) -> list[str]:
+    if not findings:
+        return ["No findings: nothing over the thresholds in these traces.", ""]
+    top = findings[:TOP_FINDINGS]
+    lines = [
+        "### Top findings" if len(findings) > len(top) else "### Findings",
+        "",
+        "| # | | Finding | Endpoint | Where |",
+        "|--:|---|---|---|---|",
+    ]
+    for index, finding in enumerate(top, start=1):
+        where = _code(str(finding.location)) if finding.location else "-"
+        endpoint = _code(finding.endpoint) if finding.endpoint else "-"
+        lines.append(
+            f"| {index} | {_MARK.get(finding.severity, finding.severity)} | "
+            f"**{_cell(finding.id)}** {_cell(finding.title)} | {endpoint} | {where} |"
+        )
+    lines.append("")
+    for index, finding in enumerate(top, start=1):
+        lines += _details(index, finding)
+    if len(findings) > len(top):
+        rest = Counter(f.severity for f in findings[len(top) :])
+        counted = ", ".join(f"{n} {s}" for s, n in rest.items())
+        lines += [
+            f"…and {len(findings) - len(top)} more ({counted}): "
+            "`perfdoctor report` or `--format html` shows them all.",
+            "",
+        ]
+    return lines
+
+
+def _details(index: int, finding: Finding) -> list[str]:
+    lines = [
+        "<details>",
+        f"<summary>{index}. {_html(finding.id)}: {_html(finding.title)}</summary>",
+        "",
+    ]
+    if finding.location is not None:
+        lines.append(f"At {_code(str(finding.location))} in {_code(finding.location.function)}.")
+    loop = finding.evidence.get("loop")
+    if isinstance(loop, dict) and "path" in loop:
+        loop_at = f"{loop['path']}:{loop.get('line')}"
+        lines.append(f"Loop at {_code(loop_at)}.")
+    numbers = evidence_numbers(finding.evidence)
+    if numbers:
+        lines.append(" · ".join(numbers))
+    lines.append("")
+    for label, text in evidence_texts(finding.evidence, limit=1000):
+        fence = _fence(text)
+        language = "sql" if label in ("query", "after") else ""
+        lines += [f"{label}:", "", f"{fence}{language}", text, fence, ""]
+    for static in finding.evidence.get("lint") or ():
+        lines.append(f"Static check {static['code']}: {_html(static['message'])}")
+        lines.append("")
+    lines += [f"**Fix:** {_html(finding.fix)}", "", "</details>", ""]
+    return lines
+
+
+def _budgets(analysis: Analysis) -> list[str]:
+    # Explicit budgets always, seed defaults only when broken: a comment lists
+    # what someone set or what went over, not every limit that held.
+    rows = [r for r in analysis.budgets if r.explicit or r.broken]
+    if not rows:
+        return []
+    lines = [
+        "### Budgets",
+        "",
+        "| Endpoint | Limit | Budget | Measured | |",
+        "|---|---|--:|--:|---|",
+    ]
+    for row in rows:
+        label, unit = LIMITS[row.limit]
+        measured = "not measured" if row.measured is None else f"{_num(row.measured)} {unit}"
+        verdict = "—" if row.measured is None else "❌ over" if row.broken else "✅ ok"
+        source = "" if row.explicit else " (default)"
+        lines.append(
+            f"| {_code(row.endpoint)} | {label}{source} | {_num(row.budget)} {unit} | "
+            f"{measured} | {verdict} |"
+        )
+    return [*lines, ""]
+
+
+def _before_after(compare: dict[str, Any]) -> list[str]:
+    pct = confidence_label(compare)
+    lines = ["### Before / after", ""]
+    rows = compare_rows(compare)
+    if rows:
+        lines += [
+            f"| Endpoint | Verdict | Median | Change ({pct} interval) | p95 | Queries/req |",
+            "|---|---|--:|--:|--:|--:|",
+        ]
+        for row in rows:
+            lines.append(
+                f"| {_code(row.endpoint)} | {_verdict(row.verdict)} | {row.median} | "
+                f"{row.change} | {row.p95} | {row.queries} |"
+            )
+        lines.append("")
+    findings = compare.get("findings") or {}
+    for key, label in (("disappeared", "Fixed"), ("appeared", "New")):
+        changed = findings.get(key) or []
+        if changed:
+            lines.append(f"**{label}:** {len(changed)} finding{'s' if len(changed) != 1 else ''}")
+            lines += [f"- {_html(finding_label(f))}" for f in changed[:TOP_CHANGES]]
+            if len(changed) > TOP_CHANGES:
+                lines.append(f"- …and {len(changed) - TOP_CHANGES} more")
+            lines.append("")
+    regressions = compare.get("regressions") or []
+    if regressions:
+        lines += ["**Regression:** " + _html("; ".join(str(r) for r in regressions)), ""]
+    return lines
+
+
+def _verdict(verdict: str) -> str:
+    return {"faster": "✅ faster", "slower": "❌ slower"}.get(verdict, verdict)
+
+
+def _num(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"
+
+
+def _html(text: str) -> str:
+    """Text that GitHub shows as written, not as HTML."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(text: str) -> str:
+    """Text inside a table cell: one line, pipes escaped."""
+    return _html(" ".join(text.split())).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """An inline code span in a table cell, whatever backticks or pipes it holds."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _fence(text: str) -> str:
+    return "`" * max(3, _longest_run(text, "`") + 1)
+
+
+def _longest_run(text: str, char: str) -> int:
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == char else 0
+        longest = max(longest, run)
+    return longest
