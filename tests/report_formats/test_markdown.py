@@ -54,7 +54,7 @@ def test_before_after_from_a_compare_result(tmp_path: Path) -> None:
     before, after = (float(v) for v in cells[2].removesuffix(" ms").split(" → "))
     assert before > after
     assert cells[3].startswith("-") and "interval [-" in cells[3]
-    assert cells[5] == "21.0 → 1.00"
+    assert cells[5] == "21 → 1"
     assert "**Fixed:** 1 finding" in section
     assert "- n-plus-one-query (error) on GET /articles at app/views.py:42" in section
 

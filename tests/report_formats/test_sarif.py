@@ -44,6 +44,7 @@ def test_valid_against_the_official_schema_with_the_n_plus_one_on_its_line(
     }
     assert physical["region"] == {"startLine": N_PLUS_ONE_LINE}
     message = result["message"]["text"]
+    assert message.startswith("GET /articles: N+1 queries: 20 queries")
     assert "20 queries" in message and "runs per request: 20" in message and "Fix:" in message
     assert result["properties"]["endpoint"] == "GET /articles"
     [related] = result["relatedLocations"]

@@ -37,7 +37,7 @@ def compare_rows(result: dict[str, Any]) -> list[CompareRow]:
                 median=_before_after(median, " ms"),
                 change=_change(median),
                 p95=_before_after(p95, " ms"),
-                queries=_before_after(entry.get("queries_per_request"), ""),
+                queries=_before_after(entry.get("queries_per_request"), "", "{:.3g}"),
                 memory=_before_after(entry.get("memory_peak_kb"), " KB"),
             )
         )
@@ -65,10 +65,16 @@ def _number(value: Any) -> str:
     return f"{value:.{digits}f}"
 
 
-def _before_after(pair: Any, unit: str) -> str:
+def _before_after(pair: Any, unit: str, fmt: str | None = None) -> str:
     if not isinstance(pair, dict) or (pair.get("before") is None and pair.get("after") is None):
         return "-"
-    return f"{_number(pair.get('before'))} → {_number(pair.get('after'))}{unit}"
+
+    def one(value: Any) -> str:
+        if fmt is None or not isinstance(value, int | float):
+            return _number(value)
+        return fmt.format(value)
+
+    return f"{one(pair.get('before'))} → {one(pair.get('after'))}{unit}"
 
 
 def _change(change: Any) -> str:

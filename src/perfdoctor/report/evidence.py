@@ -43,7 +43,9 @@ _NUMBERS = (
     ("connect_ms", "per connection", "{:.2f} ms"),
     ("response_bytes", "response", "{:,} bytes"),
 )
-_STATEMENTS = (("statement", "query"), ("parent_statement", "after"))
+_STATEMENTS = (("statement", "query"), ("parent_statement", "loop over rows of"))
+# The labels of evidence_texts that hold SQL (for highlighting).
+SQL_LABELS = frozenset(label for _, label in _STATEMENTS)
 
 
 def evidence_numbers(evidence: dict[str, Any]) -> list[str]:

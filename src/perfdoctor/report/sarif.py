@@ -60,7 +60,11 @@ def to_sarif(analysis: Analysis) -> dict[str, Any]:
 def _result(finding: Finding) -> dict[str, Any]:
     assert finding.location is not None
     numbers = evidence_numbers(finding.evidence)
-    text = finding.title + (f" ({', '.join(numbers)})" if numbers else "") + f". Fix: {finding.fix}"
+    title = finding.title
+    # Code scanning shows the message on the line alone: say which endpoint ran it.
+    if finding.endpoint and finding.endpoint not in title:
+        title = f"{finding.endpoint}: {title}"
+    text = title + (f" ({', '.join(numbers)})" if numbers else "") + f". Fix: {finding.fix}"
     result: dict[str, Any] = {
         "ruleId": finding.id,
         "level": sarif.LEVELS[finding.severity],
