@@ -159,7 +159,14 @@ def report(
 
         attach(analysis.findings, run_lint(_existing(lint_paths), load_config()))
     with _output(output) as stream:
-        render(analysis, fmt, stream, traces=loaded, compare=comparison)
+        render(
+            analysis,
+            fmt,
+            stream,
+            traces=loaded,
+            compare=comparison,
+            store=str(_traces_path(traces)),
+        )
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
     sys.exit(1 if analysis.fails(fail_on) else 0)
@@ -411,6 +418,45 @@ def compare(
         pair_texts=pair_texts,
     )
     sys.exit(code)
+
+
+@main.group("import")
+def import_() -> None:
+    """Read traces written by other tools into the trace store."""
+
+
+@import_.command("otlp")
+@traces_option
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def import_otlp(traces: str | None, files: tuple[str, ...]) -> None:
+    """Import OpenTelemetry traces: OTLP JSON lines, as the Collector's file exporter
+    and opentelemetry-exporter-otlp-json-file write them (.gz too).
+
+    \b
+    perfdoctor import otlp traces.jsonl
+    perfdoctor report
+    """
+    from perfdoctor.otlp.command import run_import
+    from perfdoctor.settings import load_settings
+
+    run_import(files, _traces_path(traces), load_settings(), sys.stdout)
+
+
+@main.group("export")
+def export() -> None:
+    """Write the trace store in a format other tools read."""
+
+
+@export.command("otlp")
+@traces_option
+@click.option("--output", "-o", metavar="FILE", default=None, help="Write to FILE (.gz: gzipped).")
+def export_otlp(traces: str | None, output: str | None) -> None:
+    """Write the stored traces as OTLP JSON lines (one ExportTraceServiceRequest a line)."""
+    from perfdoctor.otlp.command import run_export
+
+    count = run_export(_traces_path(traces), output, sys.stdout)
+    if output:
+        click.echo(f"perfdoctor: wrote {count} traces as OTLP JSON to {output}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,7 +34,8 @@ parameter value, a cookie or a credential (digests are keyed per process).
     ``value_digest`` (keyed digest of the value read or written),
     ``blocks_event_loop``; also ``keys``/``hits`` (multi-key operations),
     ``written`` (Django ``add``/``get_or_set``: whether a value was stored),
-    ``ttl_kept`` (SET KEEPTTL), ``backend`` (the Django backend class),
+    ``ttl_kept`` (SET KEEPTTL; also an imported write whose expiry options the
+    span hid, then with ``expiry_unrecorded``), ``backend`` (the Django backend class),
     ``error`` (exception class name).  A redis pipeline is one span, op
     ``pipeline``, with ``commands`` (how many), ``transaction`` and
     ``writes`` (each write's ``op``, ``key``, ``key_digest``, ``ttl``...).
@@ -51,7 +52,8 @@ parameter names, never values), ``handler`` (``path``, ``line``,
 ``function`` of the view that answered), ``framework`` (django, flask,
 starlette, fastapi), ``user`` (keyed digest of who made the request, None
 when anonymous), ``authenticated`` (bool),
-``async`` (an async handler), ``memory`` (``peak_kb``: growth over the
+``async`` (an async handler), ``service`` (OpenTelemetry's ``service.name``
+of an imported trace), ``memory`` (``peak_kb``: growth over the
 request's start, and ``top``: ``path``/``line``/``kb`` allocation sites in
 user code, with ``--memory``), ``cpu_ms``.
 """

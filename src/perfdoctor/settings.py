@@ -170,6 +170,13 @@ class Settings:
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5
 
+    # --- perfdoctor import otlp ---
+    # One OTLP JSON line is one exported batch: the SDK's batch processor sends
+    # 512 spans at most (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) and the Collector's batch
+    # processor 8,192 by default, a few MB of JSON at ~1 kB a span.  A longer line
+    # is refused unread: parsing 32 MB of JSON already takes a few hundred MB.
+    otlp_max_line_bytes: int = 32 * 1024 * 1024
+
     # --- database advisor ---
     # The seed: "Small tables (< ~1,000 rows) — index overhead not worth it".
     advisor_min_table_rows: int = 1_000

@@ -24,6 +24,7 @@ def render(
     *,
     traces: Sequence[Trace] = (),
     compare: dict[str, Any] | None = None,
+    store: str | None = None,
 ) -> None:
     if fmt == "json":
         from perfdoctor.report import json_report
@@ -36,7 +37,7 @@ def render(
     elif fmt == "html":
         from perfdoctor.report import html
 
-        html.render(analysis, stream, traces=traces, compare=compare)
+        html.render(analysis, stream, traces=traces, compare=compare, store=store)
     elif fmt == "markdown":
         from perfdoctor.report import markdown
 

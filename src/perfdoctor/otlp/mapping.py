@@ -1,0 +1,212 @@
+"""The spans of one OTLP trace → perfdoctor traces: one per request a server handled.
+
+A SERVER span (or a parentless one) starts a perfdoctor trace; every other span
+belongs to the nearest such span above it.  One distributed trace that crossed
+two services therefore gives two requests, each with its own queries and calls.
+A trace without any SERVER span (a batch job, a script) is named after its root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from perfdoctor.capture.privacy import keyed_digest
+from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
+from perfdoctor.model import Trace
+from perfdoctor.otlp import semconv as sc
+from perfdoctor.otlp.decode import SERVER, OtlpSpan
+from perfdoctor.otlp.spans import convert, stack_of
+
+# Server instrumentation scope → the framework named in trace attrs (fix texts).
+_FRAMEWORKS = ("django", "flask", "fastapi", "starlette")
+# Response headers kept on a trace (as capture keeps them, for missing-http-cache).
+_HEADERS = (
+    "content-type",
+    "content-length",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "content-encoding",
+    "vary",
+)
+
+
+@dataclass
+class Mapped:
+    traces: list[Trace]
+    # Spans that are none of db/http/cache (a template render, a custom span).
+    other: int = 0
+    # Spans dropped past max_spans_per_trace.
+    over_limit: int = 0
+
+
+def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped:
+    """The perfdoctor traces in the spans of one OTLP trace id."""
+    by_id = {s.span_id: s for s in spans}
+    roots = {s.span_id for s in spans if _starts_trace(s, by_id)}
+    groups: dict[str, list[OtlpSpan]] = {}
+    for span in spans:
+        groups.setdefault(_owner(span, by_id, roots), []).append(span)
+    mapped = Mapped(traces=[])
+    for root_id, members in groups.items():
+        root = by_id[root_id]
+        trace = _trace(root, by_id)
+        children = []
+        for span in members:
+            if span is root and root.kind == SERVER:
+                continue
+            start_ms = (span.start_ns - root.start_ns) / 1e6
+            converted = convert(span, start_ms, stack_depth)
+            if converted is None:
+                if span is not root:
+                    mapped.other += 1
+                continue
+            children.append((span.start_ns, span.end_ns, converted))
+        children.sort(key=lambda item: (item[0], item[1]))
+        if len(children) > max_spans:
+            mapped.over_limit += len(children) - max_spans
+            children = children[:max_spans]
+        trace.spans = [c[2] for c in children]
+        mapped.traces.append(trace)
+    return mapped
+
+
+def _starts_trace(span: OtlpSpan, by_id: dict[str, OtlpSpan]) -> bool:
+    parent = by_id.get(span.parent_id) if span.parent_id else None
+    if parent is None:
+        return True
+    # A server span right under another is the same request seen by two layers
+    # (WSGI middleware and the framework); under a client call it is another service.
+    return span.kind == SERVER and parent.kind != SERVER
+
+
+def _owner(span: OtlpSpan, by_id: dict[str, OtlpSpan], roots: set[str]) -> str:
+    current = span
+    for _ in range(len(by_id) + 1):  # a cycle of parent ids ends the walk
+        if current.span_id in roots:
+            return current.span_id
+        parent = by_id.get(current.parent_id) if current.parent_id else None
+        if parent is None:
+            break
+        current = parent
+    return current.span_id
+
+
+def _trace(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
+    # The root of the whole trace keeps the OTLP trace id; a request further down
+    # (another service) or a fragment whose parent is missing gets its span id too.
+    trace_id = root.trace_id if root.parent_id is None else f"{root.trace_id}-{root.span_id}"
+    attrs = root.attrs
+    trace = Trace(
+        id=trace_id,
+        name=trace_name(root),
+        kind="http" if root.kind == SERVER else "job",
+        started_at=root.start_ns / 1e9,
+        duration_ms=(root.end_ns - root.start_ns) / 1e6,
+        status=sc.integer(attrs, sc.HTTP_STATUS) if root.kind == SERVER else None,
+        pid=_int(root.resource.get(sc.PROCESS_PID)),
+        attrs=_trace_attrs(root),
+    )
+    _restore(trace, attrs.get(sc.PERFDOCTOR_TRACE))
+    return trace
+
+
+def trace_name(root: OtlpSpan) -> str:
+    """``METHOD /route/{id}`` for a request, the span's own name for anything else."""
+    attrs = root.attrs
+    method = sc.text(attrs, sc.HTTP_METHOD)
+    if root.kind != SERVER or method is None:
+        return root.name or "unnamed"
+    route = sc.text(attrs, sc.HTTP_ROUTE)
+    if route:
+        # Flask and Django write <int:id>, Starlette {id:int}: both become {id}.
+        template = from_brace_template(from_angle_template(route) if "<" in route else route)
+        return f"{method.upper()} {template if template.startswith('/') else '/' + template}"
+    path = sc.text(attrs, sc.URL_PATH) or _path(sc.text(attrs, sc.HTTP_TARGET))
+    if path:
+        return f"{method.upper()} {from_raw_path(path)}"
+    return root.name or method.upper()
+
+
+def _path(target: str | None) -> str | None:
+    return urlsplit(target).path if target else None
+
+
+def _trace_attrs(root: OtlpSpan) -> dict[str, Any]:
+    attrs = root.attrs
+    out: dict[str, Any] = {}
+    framework = next((f for f in _FRAMEWORKS if f in root.scope), None)
+    if framework:
+        out["framework"] = framework
+    service = root.resource.get(sc.SERVICE_NAME)
+    if isinstance(service, str):
+        out["service"] = service
+    stack = stack_of(attrs, 1)
+    if stack:
+        out["handler"] = {
+            "path": stack[0].path,
+            "line": stack[0].line,
+            "function": stack[0].function,
+        }
+    headers = {}
+    for name in _HEADERS:
+        value = sc.text(attrs, (sc.RESPONSE_HEADER_PREFIX + name,))
+        if value is not None:
+            headers[name] = value
+    if headers:
+        out["response_headers"] = headers
+    size = sc.integer(attrs, sc.HTTP_RESPONSE_BYTES)
+    if size is not None:
+        out["response"] = {"bytes": size}
+    query = sc.text(attrs, sc.URL_QUERY)
+    if query is None:
+        target = sc.text(attrs, sc.HTTP_TARGET)
+        query = urlsplit(target).query if target else None
+    if query:
+        # Names only: values never leave the file.
+        out["query_names"] = sorted({name for name, _ in parse_qsl(query, keep_blank_values=True)})
+    user = sc.text(attrs, sc.USER_ID)
+    if user is not None:
+        out["user"] = keyed_digest(user)
+        out["authenticated"] = True
+    return out
+
+
+def _restore(trace: Trace, raw: Any) -> None:
+    """A trace written by ``perfdoctor export otlp`` gets its own id, name and facts back."""
+    if not isinstance(raw, str):
+        return
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    for name in ("id", "name", "kind"):
+        if isinstance(data.get(name), str):
+            setattr(trace, name, data[name])
+    if isinstance(data.get("status"), int) or data.get("status") is None:
+        trace.status = data.get("status")
+    trace.pid = _int(data.get("pid"))
+    cpu = data.get("cpu_ms")
+    trace.cpu_ms = float(cpu) if isinstance(cpu, int | float) else None
+    if isinstance(data.get("attrs"), dict):
+        trace.attrs = data["attrs"]
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def all_traces(groups: Iterable[list[OtlpSpan]], max_spans: int, depth: int) -> Mapped:
+    total = Mapped(traces=[])
+    for spans in groups:
+        mapped = map_trace(spans, max_spans, depth)
+        total.traces.extend(mapped.traces)
+        total.other += mapped.other
+        total.over_limit += mapped.over_limit
+    return total
