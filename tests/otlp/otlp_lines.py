@@ -111,3 +111,14 @@ def n_plus_one(trace: str, repeats: int = 6, new_names: bool = False) -> list[di
             )
         )
     return spans
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 2 places, all the way down: reports compared across a round trip."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value

@@ -13,6 +13,7 @@ from opentelemetry.proto_json.collector.trace.v1.trace_service import ExportTrac
 from perfdoctor import store
 from perfdoctor.model import Location, Span, Trace
 from tests.conftest import report_json, run_perfdoctor
+from tests.otlp.otlp_lines import rounded
 
 
 def sample_store(path: Path) -> Path:
@@ -211,15 +212,6 @@ def test_round_trip_of_a_real_capture_gives_the_same_report(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     before, after = report_json(captured), report_json(again)
     assert len({f["id"] for f in before["findings"]}) > 10
-    assert _rounded(after["findings"]) == _rounded(before["findings"])
-    assert _rounded(after["endpoints"]) == _rounded(before["endpoints"])
+    assert rounded(after["findings"]) == rounded(before["findings"])
+    assert rounded(after["endpoints"]) == rounded(before["endpoints"])
 
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 2)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value

@@ -23,6 +23,7 @@ import pytest
 
 from perfdoctor import store
 from tests.conftest import findings, get, report_json, run_perfdoctor
+from tests.otlp.otlp_lines import rounded
 
 APP = Path(__file__).with_name("otel_app.py")
 REQUESTS_EACH = 2
@@ -175,17 +176,8 @@ def _upstream_port(imported: dict[str, Any]) -> int:
 
 
 def _comparable(report: dict[str, Any]) -> list[Any]:
-    return sorted(json.dumps(_rounded(f), sort_keys=True) for f in report["findings"])
+    return sorted(json.dumps(rounded(f), sort_keys=True) for f in report["findings"])
 
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 2)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
 
 
 @pytest.mark.redis

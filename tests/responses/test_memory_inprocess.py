@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 import perfdoctor
 from perfdoctor.analyze import analyze
+from perfdoctor.capture.context import ActiveTrace
+from perfdoctor.capture.memory import MemoryTracker
 from perfdoctor.capture.response import summarize_json
 from perfdoctor.settings import Settings
 from tests.inprocess import load
@@ -56,3 +59,37 @@ def test_summarize_json_counts_lists_and_envelopes() -> None:
     assert summarize_json(b'{"id": 1, "tags": [1, 2]}') == {}
     assert summarize_json(b"not json") == {}
     assert summarize_json(b"") == {}
+
+
+def test_a_request_is_timed_from_when_the_sites_of_the_last_are_read() -> None:
+    # A client sends its next request as soon as it has a response, while the
+    # sampler may still be reading the last request's allocation sites: seconds
+    # of snapshot work that would be timed as the new request's own.
+    tracker = MemoryTracker(sites_min_kb=50 * 1024, interval_ms=5.0)
+    tracker.start()
+    try:
+        with tracker._lock:
+            tracker._reading = True
+        read_at: list[float] = []
+
+        def finish_reading() -> None:
+            time.sleep(0.2)
+            with tracker._lock:
+                read_at.append(time.perf_counter())
+                tracker._reading = False
+                tracker._sites_read.notify_all()
+
+        reader = threading.Thread(target=finish_reading)
+        reader.start()
+        trace = ActiveTrace("GET /next", "http")
+        sent_at = trace.start
+        tracker.request_started(trace)
+        reader.join()
+        assert trace.start >= read_at[0] > sent_at
+        # Nothing in flight: the clock is left as it was.
+        idle = ActiveTrace("GET /idle", "http")
+        started = idle.start
+        tracker.request_started(idle)
+        assert idle.start == started
+    finally:
+        tracker.stop()

@@ -14,24 +14,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
-from perfdoctor.capture.response import BodyMeter, handler_location, query_names_of
+from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, handler_location, query_names_of
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_KEPT_HEADERS = frozenset(
-    {
-        b"content-type",
-        b"content-length",
-        b"cache-control",
-        b"etag",
-        b"last-modified",
-        b"content-encoding",
-        b"vary",
-    }
-)
+_KEPT_HEADERS = frozenset(h.encode("ascii") for h in KEPT_HEADERS)
 
 
 def route_template(scope: Scope) -> str | None:

@@ -10,18 +10,9 @@ from types import ModuleType
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
-from perfdoctor.capture.response import handler_location, measure, query_names_of
+from perfdoctor.capture.response import KEPT_HEADERS, handler_location, measure, query_names_of
 
 _MARK = "__perfdoctor_original__"
-_KEPT_HEADERS = (
-    "Content-Type",
-    "Content-Length",
-    "Cache-Control",
-    "ETag",
-    "Last-Modified",
-    "Content-Encoding",
-    "Vary",
-)
 
 
 def _start(request: Any) -> tuple[context.ActiveTrace, Any] | None:
@@ -45,7 +36,7 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
             trace.attrs["handler"] = handler_location(match.func)
         if response is not None:
             trace.status = response.status_code
-            headers = {h.lower(): response[h] for h in _KEPT_HEADERS if response.has_header(h)}
+            headers = {h: response[h] for h in KEPT_HEADERS if response.has_header(h)}
             trace.attrs["response_headers"] = headers
             if not getattr(response, "streaming", False):
                 # A streamed body is not read here: that would consume it.

@@ -29,7 +29,7 @@ from collections import defaultdict
 from typing import Any
 
 from perfdoctor import callsite
-from perfdoctor.capture.context import ActiveTrace
+from perfdoctor.capture.context import ActiveTrace, perf_counter
 
 TOP_SITES = 5
 
@@ -66,6 +66,9 @@ class MemoryTracker:
         self._thread_pid = 0
         self._generation = 0
         self._started_tracing = False
+        # The sampler is reading a snapshot: seconds of GIL-holding work that
+        # would otherwise be timed as the next request's own.
+        self._reading = False
 
     def start(self) -> None:
         if not tracemalloc.is_tracing():
@@ -82,6 +85,15 @@ class MemoryTracker:
         try:
             if not tracemalloc.is_tracing():
                 return
+            with self._lock:
+                if self._reading:
+                    # A client that got the last response sends its next request
+                    # while that request's sites are still being read: start the
+                    # clock when perfdoctor's own work is done.
+                    self._sites_read.wait_for(lambda: not self._reading, SITES_WAIT)
+                    trace.started_at = time.time()
+                    trace.start = perf_counter()
+                    trace.cpu0 = time.thread_time()
             tracemalloc.reset_peak()
             current = tracemalloc.get_traced_memory()[0]
             with self._lock:
@@ -146,6 +158,7 @@ class MemoryTracker:
             ]
             for watch in wanted:
                 watch.pending = True
+            self._reading = bool(wanted)
         if not wanted:
             return
         top: list[dict[str, Any]] = []
@@ -160,6 +173,7 @@ class MemoryTracker:
                         watch.top = top
                     watch.sites_level = current
                     watch.pending = False
+                self._reading = False
                 self._sites_read.notify_all()
 
 

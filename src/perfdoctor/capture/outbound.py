@@ -154,8 +154,13 @@ def note_timeout(call: Call, value: Any, sentinel: Any = None) -> None:
 
 def describe(system: str, method: Any, url: Any) -> dict[str, Any]:
     """The span's facts known before the call: never the query, headers or body."""
-    text = str(url)
-    parts = urlsplit(text)
+    return {"system": system, "method": str(method).upper(), **url_facts(str(url)), "timeout": None}
+
+
+def url_facts(url: str) -> dict[str, Any]:
+    """``host`` (host:port), ``url`` (template: ids collapsed, no query) and
+    ``url_digest`` (the exact URL, query included, compared without being stored)."""
+    parts = urlsplit(url)
     scheme = (parts.scheme or "http").lower()
     hostname = parts.hostname or ""
     try:
@@ -164,15 +169,10 @@ def describe(system: str, method: Any, url: Any) -> dict[str, Any]:
         port = None
     port = port or _DEFAULT_PORTS.get(scheme)
     shown = hostname if port == _DEFAULT_PORTS.get(scheme) else f"{hostname}:{port}"
-    template = f"{scheme}://{shown}{url_path_template(parts.path)}"
     return {
-        "system": system,
-        "method": str(method).upper(),
         "host": f"{hostname}:{port}",
-        "url": template,
-        # The exact URL, query included, compared without being stored.
-        "url_digest": keyed_digest(text),
-        "timeout": None,
+        "url": f"{scheme}://{shown}{url_path_template(parts.path)}",
+        "url_digest": keyed_digest(url),
     }
 
 

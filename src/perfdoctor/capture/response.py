@@ -24,6 +24,18 @@ from perfdoctor.settings import Settings
 # the analysis, not by every worker that starts).
 MAX_PARSED = Settings().response_parse_max_bytes
 
+# The response headers a trace keeps (for missing-http-cache and the reports);
+# never cookies or auth headers.
+KEPT_HEADERS = (
+    "content-type",
+    "content-length",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "content-encoding",
+    "vary",
+)
+
 # Keys under which a paginated API puts the page's list (DRF "results", JSON:API
 # "data", Elasticsearch-like "items", Tastypie "objects", "records").
 LIST_KEYS = ("results", "items", "data", "objects", "records")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from perfdoctor.capture import context, identity, routes
-from perfdoctor.capture.response import BodyMeter, query_names_of
+from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, query_names_of
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -129,18 +129,7 @@ def traced_call(
     return MeteredBody(body, finish, meter, sent)
 
 
-# Response facts worth keeping; never cookies or auth headers.
-_KEPT_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "cache-control",
-        "etag",
-        "last-modified",
-        "content-encoding",
-        "vary",
-    }
-)
+_KEPT_HEADERS = frozenset(KEPT_HEADERS)
 
 
 class TraceMiddleware:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from perfdoctor.capture.privacy import keyed_digest
+from perfdoctor.capture.response import KEPT_HEADERS
 from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
 from perfdoctor.model import Trace
 from perfdoctor.otlp import semconv as sc
@@ -23,16 +24,6 @@ from perfdoctor.otlp.spans import convert, stack_of
 
 # Server instrumentation scope → the framework named in trace attrs (fix texts).
 _FRAMEWORKS = ("django", "flask", "fastapi", "starlette")
-# Response headers kept on a trace (as capture keeps them, for missing-http-cache).
-_HEADERS = (
-    "content-type",
-    "content-length",
-    "cache-control",
-    "etag",
-    "last-modified",
-    "content-encoding",
-    "vary",
-)
 
 
 @dataclass
@@ -153,7 +144,7 @@ def _trace_attrs(root: OtlpSpan) -> dict[str, Any]:
             "function": stack[0].function,
         }
     headers = {}
-    for name in _HEADERS:
+    for name in KEPT_HEADERS:
         value = sc.text(attrs, (sc.RESPONSE_HEADER_PREFIX + name,))
         if value is not None:
             headers[name] = value

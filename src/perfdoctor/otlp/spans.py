@@ -12,13 +12,12 @@ import json
 import re
 import shlex
 from typing import Any
-from urllib.parse import urlsplit
 
 from perfdoctor import callsite
 from perfdoctor.capture.cache_keys import key_digest, key_pattern
 from perfdoctor.capture.offset import offset_param
+from perfdoctor.capture.outbound import url_facts
 from perfdoctor.capture.privacy import keyed_digest
-from perfdoctor.capture.routes import from_raw_path
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location, Span
 from perfdoctor.otlp import semconv as sc
@@ -38,7 +37,6 @@ _HTTP_LIBRARIES = {
     "aiohttp-client": "aiohttp",
 }
 _DB_FRAMEWORKS = ("sqlalchemy", "django")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # A frame of a Python traceback in code.stacktrace.
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 # Redis commands that store a value with no expiry, whatever their arguments.
@@ -114,7 +112,7 @@ def _http(span: OtlpSpan, start_ms: float, stack_depth: int) -> Span:
     attrs = span.attrs
     method = (sc.text(attrs, sc.HTTP_METHOD) or "GET").upper()
     url = sc.text(attrs, sc.URL_FULL) or _url_from_parts(attrs)
-    out.attrs.update(describe_url(url))
+    out.attrs.update(url_facts(url))
     out.attrs["method"] = method
     status = sc.integer(attrs, sc.HTTP_STATUS)
     error = sc.text(attrs, sc.ERROR_TYPE)
@@ -137,27 +135,6 @@ def _url_from_parts(attrs: dict[str, Any]) -> str:
         host = f"{host}:{port}"
     path = sc.text(attrs, sc.URL_PATH) or sc.text(attrs, sc.HTTP_TARGET) or "/"
     return f"{scheme}://{host}{path}"
-
-
-def describe_url(url: str) -> dict[str, Any]:
-    """``host``, ``url`` (template, no query) and ``url_digest``, as capture writes them."""
-    parts = urlsplit(url)
-    scheme = (parts.scheme or "http").lower()
-    hostname = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    port = port or _DEFAULT_PORTS.get(scheme)
-    shown = hostname if port == _DEFAULT_PORTS.get(scheme) else f"{hostname}:{port}"
-    template = from_raw_path(parts.path or "/")
-    if not template.startswith("/"):
-        template = "/" + template
-    return {
-        "host": f"{hostname}:{port}",
-        "url": f"{scheme}://{shown}{template}",
-        "url_digest": keyed_digest(url),
-    }
 
 
 def _cache(span: OtlpSpan, system: str, start_ms: float, stack_depth: int) -> Span:
