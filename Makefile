@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck services clean
+.PHONY: demo test lint typecheck services browser clean
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/perfdoctor audit
 
-test: $(VENV)/.installed-test services lint typecheck
+test: $(VENV)/.installed-test services browser lint typecheck
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed-test
@@ -21,6 +21,9 @@ typecheck: $(VENV)/.installed-test
 
 services:
 	bash scripts/ensure-services.sh
+
+browser:
+	bash scripts/ensure-browser.sh
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfdoctor needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from perfdoctor.budgets import LIMITS, BudgetRow
+from perfdoctor.report.evidence import num
 
 
 def budget_table(rows: list[BudgetRow]) -> Table:
@@ -28,7 +29,7 @@ def budget_table(rows: list[BudgetRow]) -> Table:
     table.add_column("", no_wrap=True)
     for row in rows:
         label, unit = LIMITS[row.limit]
-        measured = "-" if row.measured is None else f"{_num(row.measured)} {unit}"
+        measured = "-" if row.measured is None else f"{num(row.measured)} {unit}"
         if row.measured is None:
             verdict = Text("not measured", style="dim")
         elif row.broken:
@@ -38,12 +39,8 @@ def budget_table(rows: list[BudgetRow]) -> Table:
         table.add_row(
             row.endpoint,
             Text(label, style="" if row.explicit else "dim"),
-            Text(f"{_num(row.budget)} {unit}", style="" if row.explicit else "dim"),
+            Text(f"{num(row.budget)} {unit}", style="" if row.explicit else "dim"),
             measured,
             verdict,
         )
     return table
-
-
-def _num(value: float) -> str:
-    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"

@@ -1,93 +1,104 @@
-"""A ``perfdoctor compare --format json`` result as rows of display strings.
+"""A ``perfdoctor compare --format json`` result, read back for a report's before/after.
 
-The Markdown and HTML reports show the before/after of a comparison read back
-from its JSON file (the terminal view works on the live Comparison instead).
+The Markdown and HTML reports show the before/after of a comparison from its
+JSON file (the terminal view works on the live Comparison instead).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from perfdoctor.report.evidence import num
 
-@dataclass(frozen=True)
-class CompareRow:
-    endpoint: str
-    verdict: str
-    median: str  # "12.3 → 4.1 ms"
-    change: str  # "-8.2 ms (-67%), interval [-9.0, -7.5]"
-    p95: str
-    queries: str
-    memory: str
+# What a table shows for a value it does not have (an en dash).
+DASH = "\u2013"
 
 
-def compare_rows(result: dict[str, Any]) -> list[CompareRow]:
-    rows = []
-    for entry in result.get("endpoints") or ():
-        name = str(entry.get("name", ""))
-        after_name = entry.get("after_name")
-        if after_name and after_name != name:
-            name = f"{name} → {after_name}"
-        median = entry.get("median_ms")
-        p95 = entry.get("p95_ms")
-        rows.append(
-            CompareRow(
-                endpoint=name,
-                verdict=str(entry.get("verdict", "")),
-                median=_before_after(median, " ms"),
-                change=_change(median),
-                p95=_before_after(p95, " ms"),
-                queries=_before_after(entry.get("queries_per_request"), "", "{:.3g}"),
-                memory=_before_after(entry.get("memory_peak_kb"), " KB"),
-            )
-        )
-    return rows
-
-
-def confidence_label(result: dict[str, Any]) -> str:
-    confidence = result.get("confidence")
-    return f"{confidence * 100:g}%" if isinstance(confidence, int | float) else "95%"
-
-
-def finding_label(finding: dict[str, Any]) -> str:
-    """``id`` on ``endpoint`` at ``path:line``, for findings that appeared or went away."""
-    location = finding.get("location") or {}
-    where = ""
-    if isinstance(location, dict) and location.get("path"):
-        where = f" at {location['path']}:{location.get('line', '?')}"
-    return f"{finding.get('id')} ({finding.get('severity')}) on {finding.get('endpoint')}{where}"
-
-
-def _number(value: Any) -> str:
+def ms(value: Any) -> str:
     if not isinstance(value, int | float):
-        return "-"
-    digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
-    return f"{value:.{digits}f}"
+        return DASH
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
-def _before_after(pair: Any, unit: str, fmt: str | None = None) -> str:
-    if not isinstance(pair, dict) or (pair.get("before") is None and pair.get("after") is None):
-        return "-"
-
-    def one(value: Any) -> str:
-        if fmt is None or not isinstance(value, int | float):
-            return _number(value)
-        return fmt.format(value)
-
-    return f"{one(pair.get('before'))} → {one(pair.get('after'))}{unit}"
-
-
-def _change(change: Any) -> str:
-    if not isinstance(change, dict) or change.get("diff") is None:
-        return "-"
-    diff = change["diff"]
-    text = f"{'+' if diff >= 0 else ''}{_number(diff)} ms"
+def _change(change: Any) -> dict[str, Any] | None:
+    if not isinstance(change, dict):
+        return None
+    interval = change.get("diff_interval") or [None, None]
     pct = change.get("pct")
-    if isinstance(pct, int | float):
-        text += f" ({pct:+.{1 if abs(pct) < 10 else 0}f}%)"
-    interval = change.get("diff_interval")
-    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
-        low, high = interval
-        text += f", interval [{'+' if low >= 0 else ''}{_number(low)}, "
-        text += f"{'+' if high >= 0 else ''}{_number(high)}]"
-    return text
+    return {
+        "before": change.get("before"),
+        "after": change.get("after"),
+        "text": f"{ms(change.get('before'))} → {ms(change.get('after'))} ms",
+        "diff": f"{diff:+.2f} ms" if isinstance(diff := change.get("diff"), int | float) else "",
+        "interval": f"[{ms(interval[0])}, {ms(interval[1])}] ms",
+        "pct": f"{pct:+.1f}%" if isinstance(pct, int | float) else "",
+    }
+
+
+def _pair(pair: Any) -> str:
+    if not isinstance(pair, dict):
+        return DASH
+    before, after = pair.get("before"), pair.get("after")
+    if before is None and after is None:
+        return DASH
+    return f"{_num_or_dash(before)} → {_num_or_dash(after)}"
+
+
+def _num_or_dash(value: Any) -> str:
+    return num(float(value)) if isinstance(value, int | float) else DASH
+
+
+def compare_summary(data: dict[str, Any]) -> dict[str, Any]:
+    rows = []
+    for endpoint in data.get("endpoints") or ():
+        if not isinstance(endpoint, dict):
+            continue
+        name = str(endpoint.get("name", ""))
+        after_name = str(endpoint.get("after_name") or name)
+        rows.append(
+            {
+                "name": name if after_name == name else f"{name} → {after_name}",
+                "verdict": str(endpoint.get("verdict", "")),
+                "samples": _pair(endpoint.get("samples")),
+                "median": _change(endpoint.get("median_ms")),
+                "p95": _change(endpoint.get("p95_ms")),
+                "queries": _pair(endpoint.get("queries_per_request")),
+            }
+        )
+    findings = data.get("findings") or {}
+
+    def listed(key: str) -> list[dict[str, Any]]:
+        items = findings.get(key) if isinstance(findings, dict) else None
+        return [
+            {
+                "severity": str(f.get("severity", "")),
+                "id": str(f.get("id", "")),
+                "endpoint": f.get("endpoint"),
+                "title": f.get("title"),
+                "location": _location_text(f.get("location")),
+            }
+            for f in items or ()
+            if isinstance(f, dict)
+        ]
+
+    confidence = data.get("confidence")
+    return {
+        "before": data.get("before"),
+        "after": data.get("after"),
+        "confidence": f"{confidence:.0%}" if isinstance(confidence, int | float) else None,
+        "regression": bool(data.get("regression")),
+        "regressions": [str(r) for r in data.get("regressions") or ()],
+        "endpoints": rows,
+        "only_before": [str(n) for n in data.get("only_before") or ()],
+        "only_after": [str(n) for n in data.get("only_after") or ()],
+        "appeared": listed("appeared"),
+        "disappeared": listed("disappeared"),
+    }
+
+
+def _location_text(location: Any) -> str | None:
+    if isinstance(location, dict) and location.get("path"):
+        return f"{location['path']}:{location.get('line', '?')}"
+    return None

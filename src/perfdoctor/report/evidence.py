@@ -84,3 +84,8 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
 
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def num(value: float) -> str:
+    """A budget or a measure: whole numbers and anything from 100 up without decimals."""
+    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"

@@ -13,8 +13,8 @@ from typing import Any, TextIO
 from perfdoctor.analyze import Analysis
 from perfdoctor.budgets import LIMITS
 from perfdoctor.model import Finding
-from perfdoctor.report.compare_view import compare_rows, confidence_label, finding_label
-from perfdoctor.report.evidence import SQL_LABELS, evidence_numbers, evidence_texts
+from perfdoctor.report.compare_view import compare_summary
+from perfdoctor.report.evidence import SQL_LABELS, evidence_numbers, evidence_texts, num
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.
@@ -118,52 +118,57 @@ def _budgets(analysis: Analysis) -> list[str]:
     ]
     for row in rows:
         label, unit = LIMITS[row.limit]
-        measured = "not measured" if row.measured is None else f"{_num(row.measured)} {unit}"
+        measured = "not measured" if row.measured is None else f"{num(row.measured)} {unit}"
         verdict = "—" if row.measured is None else "❌ over" if row.broken else "✅ ok"
         source = "" if row.explicit else " (default)"
         lines.append(
-            f"| {_code(row.endpoint)} | {label}{source} | {_num(row.budget)} {unit} | "
+            f"| {_code(row.endpoint)} | {label}{source} | {num(row.budget)} {unit} | "
             f"{measured} | {verdict} |"
         )
     return [*lines, ""]
 
 
 def _before_after(compare: dict[str, Any]) -> list[str]:
-    pct = confidence_label(compare)
+    summary = compare_summary(compare)
     lines = ["### Before / after", ""]
-    rows = compare_rows(compare)
-    if rows:
+    if summary["endpoints"]:
+        interval = f"{summary['confidence']} interval" if summary["confidence"] else "interval"
         lines += [
-            f"| Endpoint | Verdict | Median | Change ({pct} interval) | p95 | Queries/req |",
+            f"| Endpoint | Verdict | Median | Change ({interval}) | p95 | Queries/req |",
             "|---|---|--:|--:|--:|--:|",
         ]
-        for row in rows:
+        for row in summary["endpoints"]:
+            median, p95 = row["median"], row["p95"]
+            change = "-"
+            if median is not None:
+                pct = f" ({median['pct']})" if median["pct"] else ""
+                change = f"{median['diff']}{pct}, interval {median['interval']}"
             lines.append(
-                f"| {_code(row.endpoint)} | {_verdict(row.verdict)} | {row.median} | "
-                f"{row.change} | {row.p95} | {row.queries} |"
+                f"| {_code(row['name'])} | {_verdict(row['verdict'])} | "
+                f"{median['text'] if median else '-'} | {change} | "
+                f"{p95['text'] if p95 else '-'} | {row['queries']} |"
             )
         lines.append("")
-    findings = compare.get("findings") or {}
     for key, label in (("disappeared", "Fixed"), ("appeared", "New")):
-        changed = findings.get(key) or []
+        changed = summary[key]
         if changed:
             lines.append(f"**{label}:** {len(changed)} finding{'s' if len(changed) != 1 else ''}")
-            lines += [f"- {_html(finding_label(f))}" for f in changed[:TOP_CHANGES]]
+            for finding in changed[:TOP_CHANGES]:
+                where = f" at {finding['location']}" if finding["location"] else ""
+                lines.append(
+                    f"- {_html(finding['id'])} ({finding['severity']}) on "
+                    f"{_html(str(finding['endpoint']))}{_html(where)}"
+                )
             if len(changed) > TOP_CHANGES:
                 lines.append(f"- …and {len(changed) - TOP_CHANGES} more")
             lines.append("")
-    regressions = compare.get("regressions") or []
-    if regressions:
-        lines += ["**Regression:** " + _html("; ".join(str(r) for r in regressions)), ""]
+    if summary["regressions"]:
+        lines += ["**Regression:** " + _html("; ".join(summary["regressions"])), ""]
     return lines
 
 
 def _verdict(verdict: str) -> str:
     return {"faster": "✅ faster", "slower": "❌ slower"}.get(verdict, verdict)
-
-
-def _num(value: float) -> str:
-    return f"{value:.0f}" if value == int(value) or value >= 100 else f"{value:.1f}"
 
 
 def _html(text: str) -> str:
