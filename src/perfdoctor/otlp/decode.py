@@ -13,6 +13,7 @@ import base64
 import binascii
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -268,12 +269,15 @@ def _span(raw: Any, scope: str, resource: dict[str, Any]) -> OtlpSpan | None:
     )
 
 
+_HEX = re.compile(r"[0-9a-f]+")
+
+
 def hex_id(value: Any, size: int) -> str | None:
     """An id as lowercase hex: OTLP JSON writes hex; protobuf's generic JSON writes base64."""
     if not isinstance(value, str) or not value:
         return None
     text = value.lower()
-    if len(text) != size * 2 or any(c not in "0123456789abcdef" for c in text):
+    if len(text) != size * 2 or not _HEX.fullmatch(text):
         try:
             raw = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
