@@ -30,17 +30,30 @@ class ClosingBody:
     def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
         self._body = body
         self._on_close = on_close
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
                 close()
         finally:
             self._on_close()
+
+    def __del__(self) -> None:
+        # A server may drop the body unclosed: werkzeug's development server
+        # skips close() when the client has already gone (its read of what is
+        # left of the request raises).  The request still happened: end it here.
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 class MeteredBody(ClosingBody):
