@@ -145,13 +145,14 @@ def report(
     settings = load_settings()
     # Read every input before the analysis, so a bad file fails fast.
     comparison = load_comparison(compare_path) if compare_path else None
-    loaded = store.load_traces(_traces_path(traces))
+    path = _traces_path(traces)
+    loaded = store.load_traces(path)
     analysis = analyze(loaded, settings)
     apply_budgets(analysis, loaded, settings)
     if db:
         from perfdoctor.advisor.findings import add_to
 
-        add_to(analysis, db, _traces_path(traces), settings)
+        add_to(analysis, db, path, settings)
     if lint_paths:
         from perfdoctor.lint import lint_paths as run_lint
         from perfdoctor.lint import load_config
@@ -165,7 +166,7 @@ def report(
             stream,
             traces=loaded,
             compare=comparison,
-            store=str(_traces_path(traces)),
+            store=str(path),
         )
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
@@ -178,17 +179,12 @@ def _output(path: str | None) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
         return
-    from perfdoctor.errors import UsageError
+    from perfdoctor.outfile import written
 
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"--output {path}: folder {target.parent} does not exist")
     buffer = io.StringIO()
     yield buffer
-    try:
-        target.write_text(buffer.getvalue(), encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from exc
+    with written(path) as file:
+        file.write(buffer.getvalue().encode("utf-8"))
 
 
 @main.command()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import os
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +14,7 @@ from perfdoctor.model import Trace
 from perfdoctor.otlp import decode, encode
 from perfdoctor.otlp.decode import OtlpSpan, Skips
 from perfdoctor.otlp.mapping import all_traces
+from perfdoctor.outfile import written
 from perfdoctor.settings import Settings
 
 # Spans of traces still open are held until their file ends; past this many,
@@ -158,26 +156,7 @@ def run_export(store_path: Path, output: str | None, out: TextIO) -> int:
         for text in encode.lines(traces):
             out.write(text)
         return len(traces)
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise UsageError(f"--output {output}: folder {target.parent} does not exist")
-    # Written beside the target and renamed: a failed export leaves no half file.
-    fd, tmp = tempfile.mkstemp(prefix=".perfdoctor-otlp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if output.endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw, mode="wb") as zipped:
-                    for text in encode.lines(traces):
-                        zipped.write(text.encode("utf-8"))
-            else:
-                for text in encode.lines(traces):
-                    raw.write(text.encode("utf-8"))
-        # mkstemp makes the file private; the export gets the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
+    with written(output, gzip_by_suffix=True) as file:
+        for text in encode.lines(traces):
+            file.write(text.encode("utf-8"))
     return len(traces)
