@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,15 @@ class Analysis:
     budgets: list[BudgetRow] = field(default_factory=list)
     # `run --profile`: endpoint -> top user-code frames (perfdoctor.hotspots).
     hotspots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def severity_counts(self) -> dict[str, int]:
+        """How many findings of each severity there are, worst first."""
+        counts: Counter[str] = Counter(f.severity for f in self.findings)
+        ranked = sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__, reverse=True)
+        return {severity: counts[severity] for severity in ranked if counts[severity]}
+
+    def findings_per_endpoint(self) -> Counter[str]:
+        return Counter(f.endpoint or "" for f in self.findings)
 
     def fails(self, level: str | None) -> bool:
         """Whether a finding at ``level`` or worse exists (``--fail-on``)."""

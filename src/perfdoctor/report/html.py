@@ -93,12 +93,6 @@ def render_page(
             for row in compare_view["endpoints"]
             if row["median"] is not None
         ]
-    severities: dict[str, int] = {}
-    for finding in analysis.findings:
-        severities[finding.severity] = severities.get(finding.severity, 0) + 1
-    counts: dict[str, int] = {}
-    for finding in analysis.findings:
-        counts[finding.endpoint or ""] = counts.get(finding.endpoint or "", 0) + 1
     template = _environment().get_template("report.html.j2")
     return template.render(
         version=perfdoctor.__version__,
@@ -107,10 +101,10 @@ def render_page(
         generated=(generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         detectors=len(analysis.detectors),
         endpoints=analysis.endpoints,
-        finding_counts=counts,
+        finding_counts=analysis.findings_per_endpoint(),
         histogram_endpoints=[e.name for e in analysis.endpoints if e.name in groups],
         findings=findings,
-        severities=[(s, severities[s]) for s in ("error", "warning", "info") if s in severities],
+        severities=list(analysis.severity_counts().items()),
         budgets=[_budget_view(row) for row in analysis.budgets],
         hotspots={name: spots for name, spots in analysis.hotspots.items() if spots},
         compare=compare_view,

@@ -36,8 +36,7 @@ def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> li
 
 
 def _summary(analysis: Analysis) -> str:
-    counts: Counter[str] = Counter(f.severity for f in analysis.findings)
-    parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in _MARK if counts[s]]
+    parts = [f"{n} {s}{'s' if n != 1 else ''}" for s, n in analysis.severity_counts().items()]
     found = f"{len(analysis.findings)} finding{'s' if len(analysis.findings) != 1 else ''}"
     return (
         found

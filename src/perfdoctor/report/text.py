@@ -63,9 +63,7 @@ def _endpoint_table(analysis: Analysis, width: int | None = None) -> Table:
     for name in ("reqs", "p50", "p95", "p99", "q/req", "db", "http", "cache", "python"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("findings", justify="right", no_wrap=True)
-    counts: dict[str, int] = {}
-    for finding in analysis.findings:
-        counts[finding.endpoint or ""] = counts.get(finding.endpoint or "", 0) + 1
+    counts = analysis.findings_per_endpoint()
     for e in analysis.endpoints:
         n = counts.get(e.name, 0)
         table.add_row(
@@ -140,10 +138,9 @@ def _finding_panel(index: int, finding: Finding) -> Panel:
 
 def render(analysis: Analysis, stream: TextIO) -> None:
     console = _console(stream)
-    by_severity: dict[str, int] = {}
-    for finding in analysis.findings:
-        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
-    summary = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in by_severity.items())
+    summary = ", ".join(
+        f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in analysis.severity_counts().items()
+    )
     console.print(
         Text.assemble(
             ("perfdoctor", "bold"),
