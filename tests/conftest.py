@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +39,18 @@ def _missing(service: str, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI: {message}", pytrace=False)
     pytest.skip(message)
+
+
+@contextlib.contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[str]:
+    """Serve ``server`` (bound to a free port of 127.0.0.1) from a daemon thread;
+    yields ``http://127.0.0.1:PORT`` and shuts it down afterwards."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _port_open(host: str, port: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -16,6 +15,7 @@ import pytest
 
 from perfdoctor.bench.spec import parse_duration, parse_endpoint
 from perfdoctor.errors import UsageError
+from tests.conftest import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINTS = ["--endpoint", "GET /articles", "--endpoint", "GET /articles/fixed"]
@@ -131,14 +131,10 @@ def blog_server() -> Iterator[str]:
         # Locust's users connect at once; one thread per connection serves them all.
         daemon_threads = True
 
-    server = make_server("127.0.0.1", 0, app, server_class=Threading, handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(
+        make_server("127.0.0.1", 0, app, server_class=Threading, handler_class=Quiet)
+    ) as url:
+        yield url
 
 
 def test_http_mode_against_a_real_server(tmp_path: Path, blog_server: str) -> None:

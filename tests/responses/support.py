@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 from perfdoctor.model import Trace
 from tests.capture.apps_support import load
-from tests.conftest import findings, serve_under_perfdoctor
+from tests.conftest import findings, serve_under_perfdoctor, serving
 
 APPS = Path(__file__).parent / "apps"
 # The local stand-in for a remote API answers writes after this long.
@@ -45,14 +44,8 @@ class _Webhook(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def webhook_server() -> Iterator[str]:
     """A slow remote API on 127.0.0.1 (a free port); yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/send"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)) as url:
+        yield f"{url}/send"
 
 
 def request(url: str, method: str = "GET", user: str | None = None) -> tuple[int, bytes]:
