@@ -31,11 +31,16 @@ def load(traces: Path) -> list[Trace]:
 def blog_db() -> sqlite3.Connection:
     """A small blog schema: 10 authors, 20 articles. Call inside ``capturing``."""
     conn = sqlite3.connect(":memory:")
+    seed_blog(conn, articles=20)
+    return conn
+
+
+def seed_blog(conn: sqlite3.Connection, articles: int) -> None:
+    """10 authors and ``articles`` articles spread over them."""
     conn.execute("CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT)")
     conn.execute("CREATE TABLE article (id INTEGER PRIMARY KEY, title TEXT, author_id INTEGER)")
     conn.executemany("INSERT INTO author (name) VALUES (?)", [(f"author {i}",) for i in range(10)])
     conn.executemany(
         "INSERT INTO article (title, author_id) VALUES (?, ?)",
-        [(f"title {i}", i % 10 + 1) for i in range(20)],
+        [(f"title {i}", i % 10 + 1) for i in range(articles)],
     )
-    return conn

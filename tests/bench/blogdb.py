@@ -6,18 +6,14 @@ import os
 import sqlite3
 import tempfile
 
+from tests.inprocess import seed_blog
+
 PATH = os.path.join(tempfile.mkdtemp(prefix="perfdoctor-bench-blog-"), "blog.db")
 
 
 def _seed() -> None:
     conn = sqlite3.connect(PATH)
-    conn.execute("CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.execute("CREATE TABLE article (id INTEGER PRIMARY KEY, title TEXT, author_id INTEGER)")
-    conn.executemany("INSERT INTO author (name) VALUES (?)", [(f"author {i}",) for i in range(10)])
-    conn.executemany(
-        "INSERT INTO article (title, author_id) VALUES (?, ?)",
-        [(f"title {i}", i % 10 + 1) for i in range(30)],
-    )
+    seed_blog(conn, articles=30)
     conn.commit()
     conn.close()
 
