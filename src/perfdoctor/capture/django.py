@@ -6,6 +6,7 @@ gunicorn, uvicorn and the test client are all covered.
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Any
 
@@ -22,13 +23,62 @@ def _start(request: Any) -> tuple[context.ActiveTrace, Any] | None:
     return context.start(routes.name(method, routes.from_raw_path(request.path_info)), "http")
 
 
+# Joined route string and view -> template: a route is rendered once per process.
+_TEMPLATES: dict[tuple[str, str], str] = {}
+_TEMPLATES_MAX = 4096
+
+
+def _template(match: Any) -> str | None:
+    """The route the request matched, as written in the urlconf: ``/api/posts/{slug}``."""
+    route = getattr(match, "route", None)
+    if not isinstance(route, str) or not route:
+        return None
+    key = (route, str(getattr(match, "_func_path", "")))
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = _render(match, route)
+        if len(_TEMPLATES) < _TEMPLATES_MAX:
+            _TEMPLATES[key] = template
+    return template
+
+
+def _render(match: Any, route: str) -> str:
+    # On a match, the last entry of ``tried`` is the chain of patterns that matched,
+    # outermost include() first: each piece is read as what it is (path or regex).
+    tried = getattr(match, "tried", None)
+    chain = tried[-1] if tried else None
+    if not chain or getattr(chain[-1], "callback", None) is None:
+        return routes.from_django_route(route)
+    patterns = [p.pattern for p in chain]
+    return routes.from_django_patterns(patterns, _positional_names(match.func, patterns))
+
+
+def _positional_names(view: Any, patterns: list[Any]) -> list[str]:
+    """The view's positional parameters after ``request``, which unnamed groups fill.
+
+    Django passes unnamed groups only when the route has no named one.
+    """
+    for pattern in patterns:
+        regex = getattr(pattern, "_regex", "")
+        if "(?P<" in regex or "<" in str(getattr(pattern, "_route", "")):
+            return []
+    if not inspect.isfunction(view):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    try:
+        parameters = inspect.signature(view).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in kinds][1:]
+
+
 def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) -> None:
     trace, token = started
     try:
         match = getattr(request, "resolver_match", None)
-        route = getattr(match, "route", None)
-        if isinstance(route, str) and route:
-            trace.name = routes.name(request.method or "GET", routes.from_angle_template(route))
+        template = _template(match)
+        if template:
+            trace.name = routes.name(request.method or "GET", template)
         identity.set_user(trace, *identity.from_django_request(request))
         trace.attrs["framework"] = "django"
         trace.attrs["query_names"] = query_names_of(request.META.get("QUERY_STRING", ""))
