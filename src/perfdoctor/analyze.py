@@ -15,6 +15,7 @@ from perfdoctor.hotspots import endpoint_hotspots
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
+from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:
     from perfdoctor.budgets import BudgetRow
@@ -30,6 +31,8 @@ class Analysis:
     budgets: list[BudgetRow] = field(default_factory=list)
     # `run --profile`: endpoint -> top user-code frames (perfdoctor.hotspots).
     hotspots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Findings left out by [tool.perfdoctor.ignore], inline comments or --baseline.
+    suppressed: Suppressed = field(default_factory=Suppressed)
 
     def severity_counts(self) -> dict[str, int]:
         """How many findings of each severity there are, worst first."""
@@ -126,8 +129,11 @@ def analyze(traces: Sequence[Trace], settings: Settings) -> Analysis:
         found.extend(detector.analyze(traces, settings))
     findings = [_present(f) for f in merge(found)]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
+    # Here, once: every report format, --fail-on and the pytest plugin read these findings.
+    findings, ignored = apply_ignores(findings, settings.ignore)
     return Analysis(
         findings=findings,
+        suppressed=Suppressed(ignored=ignored),
         endpoints=endpoint_stats(traces),
         traces=len(traces),
         detectors=[d.id for d in detectors],

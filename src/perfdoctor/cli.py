@@ -114,6 +114,16 @@ def run(
     "--db", "db", metavar="URL", default=None, help="Also run the index advisor on this database."
 )
 @click.option(
+    "--baseline",
+    "baseline_path",
+    metavar="FILE",
+    default=None,
+    help="Show only findings not in FILE, an earlier `perfdoctor report --format json`.",
+)
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List ignored findings with the reason for each."
+)
+@click.option(
     "--lint",
     "lint_paths",
     metavar="PATH",
@@ -127,12 +137,15 @@ def report(
     compare_path: str | None,
     fail_on: str | None,
     db: str | None,
+    baseline_path: str | None,
+    verbose: bool,
     lint_paths: tuple[str, ...],
 ) -> None:
     """Analyse the captured traces and print the findings.
 
     \b
     perfdoctor report
+    perfdoctor report --baseline old.json   (only findings not in old.json)
     perfdoctor report --format html -o report.html --compare compare.json
     perfdoctor report --format sarif -o perfdoctor.sarif
     """
@@ -141,10 +154,13 @@ def report(
     from perfdoctor.compare import load_comparison
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
+    from perfdoctor.suppress import apply_baseline
+    from perfdoctor.suppress.baseline import load_baseline
 
     settings = load_settings()
     # Read every input before the analysis, so a bad file fails fast.
     comparison = load_comparison(compare_path) if compare_path else None
+    baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
     loaded = store.load_traces(path)
     analysis = analyze(loaded, settings)
@@ -159,6 +175,11 @@ def report(
         from perfdoctor.lint.runtime import attach
 
         attach(analysis.findings, run_lint(_existing(lint_paths), load_config()))
+    if baseline is not None:
+        # Last: budget and index findings can be in the baseline too.
+        analysis.findings, analysis.suppressed.baseline = apply_baseline(
+            analysis.findings, baseline
+        )
     with _output(output) as stream:
         render(
             analysis,
@@ -167,6 +188,7 @@ def report(
             traces=loaded,
             compare=comparison,
             store=str(path),
+            verbose=verbose,
         )
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)

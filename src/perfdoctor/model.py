@@ -167,6 +167,9 @@ class Finding:
             "fix": self.fix,
             # Added in version 1: the id of one stored trace that shows it.
             "trace_id": self.trace_id,
+            # Added in version 1: the same problem gets the same fingerprint in every
+            # report, which is what `report --baseline` matches on.
+            "fingerprint": self.fingerprint,
         }
 
 

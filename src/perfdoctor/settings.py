@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from perfdoctor.errors import ConfigError
+from perfdoctor.suppress.rules import IgnoreRule, parse_rules
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,10 @@ class Settings:
     # bootstrap under-covers on tiny samples (a median of 5 values has 5 possible values).
     compare_min_samples: int = 10
 
+    # [[tool.perfdoctor.ignore]] rules (perfdoctor.suppress.rules): not a threshold,
+    # but read with them so every command that analyses honours the same ignores.
+    ignore: tuple[IgnoreRule, ...] = ()
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -251,6 +256,9 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
     changes: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name == "ignore":
+            changes["ignore"] = parse_rules(value, source)
+            continue
         if not isinstance(value, int | float | str | bool | list | dict):
             continue
         if isinstance(value, dict | list) or name == "budgets":

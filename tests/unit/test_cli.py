@@ -42,8 +42,9 @@ def test_json_report_follows_contract_version_1(tmp_path: Path) -> None:
     assert data["version"] == 1
     [finding] = data["findings"]
     contract = {"id", "severity", "title", "endpoint", "location", "evidence", "fix"}
-    # Version 1 grows by new keys only: trace_id names one stored request that shows it.
-    assert set(finding) == contract | {"trace_id"}
+    # Version 1 grows by new keys only: trace_id names one stored request that shows it,
+    # fingerprint what `report --baseline` matches on.
+    assert set(finding) == contract | {"trace_id", "fingerprint"}
     with sqlite3.connect(traces) as db:
         assert db.execute("SELECT name FROM traces WHERE id = ?", (finding["trace_id"],)).fetchone()
     assert finding["id"] == "n-plus-one-query"

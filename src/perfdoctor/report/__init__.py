@@ -25,6 +25,7 @@ def render(
     traces: Sequence[Trace] = (),
     compare: dict[str, Any] | None = None,
     store: str | None = None,
+    verbose: bool = False,
 ) -> None:
     if fmt == "json":
         from perfdoctor.report import json_report
@@ -33,7 +34,7 @@ def render(
     elif fmt == "text":
         from perfdoctor.report import text
 
-        text.render(analysis, stream)
+        text.render(analysis, stream, verbose=verbose)
     elif fmt == "html":
         from perfdoctor.report import html
 

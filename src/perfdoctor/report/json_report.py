@@ -38,6 +38,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         ],
         # Added in version 1: [tool.perfdoctor.budgets] as checked, one row per limit.
         "budgets": [row.to_dict() for row in analysis.budgets],
+        # Added in version 1: findings ignored ([tool.perfdoctor.ignore], inline
+        # comments, each with why) and how many --baseline left out.
+        "suppressed": analysis.suppressed.to_dict(),
     }
 
 

@@ -28,6 +28,8 @@ def render(analysis: Analysis, stream: TextIO, *, compare: dict[str, Any] | None
 
 def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> list[str]:
     lines = [f"## perfdoctor: {_summary(analysis)}", ""]
+    if analysis.suppressed.lines():
+        lines += ["_" + "; ".join(analysis.suppressed.lines()) + "._", ""]
     if compare is not None:
         lines += _before_after(compare)
     lines += _findings(analysis.findings)

@@ -136,7 +136,21 @@ def _finding_panel(index: int, finding: Finding) -> Panel:
     return Panel(Group(*body), title=title, title_align="left", border_style=style or "white")
 
 
-def render(analysis: Analysis, stream: TextIO) -> None:
+def _suppressed_lines(analysis: Analysis, verbose: bool) -> list[Text]:
+    lines = [Text(line, style="dim") for line in analysis.suppressed.lines()]
+    if verbose:
+        for ignored in analysis.suppressed.ignored:
+            finding = ignored.finding
+            line = Text("  ignored: ", style="dim")
+            line.append(f"{finding.id}  {finding.endpoint or ''}")
+            if finding.location is not None:
+                line.append(f"  at {finding.location.path}:{finding.location.line}")
+            line.append(f"  ({ignored.by}" + (f": {ignored.reason})" if ignored.reason else ")"))
+            lines.append(line)
+    return lines
+
+
+def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None:
     console = _console(stream)
     summary = ", ".join(
         f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in analysis.severity_counts().items()
@@ -148,6 +162,8 @@ def render(analysis: Analysis, stream: TextIO) -> None:
             f"{len(analysis.findings)} findings" + (f" ({summary})" if summary else ""),
         )
     )
+    for line in _suppressed_lines(analysis, verbose):
+        console.print(line)
     console.print(_endpoint_table(analysis, console.width))
     if analysis.budgets:
         from perfdoctor.report.budget_table import budget_table
