@@ -56,7 +56,10 @@ def impact_ms(finding: Finding) -> float:
     evidence = finding.evidence
     if "runs" in evidence and "p50_ms" in evidence:
         return float(evidence["runs"]) * float(evidence["p50_ms"])
-    per_request = float(evidence.get("wasted_ms", evidence.get("total_ms", 0.0)) or 0.0)
+    # An N+1 costs the request its whole loop (ORM and Python between the queries
+    # included), not only the database time of its queries.
+    felt = evidence.get("loop_ms", evidence.get("total_ms", 0.0))
+    per_request = float(evidence.get("wasted_ms", felt) or 0.0)
     if "requests_affected" in evidence:
         return per_request * int(evidence["requests_affected"])
     return per_request
@@ -88,6 +91,11 @@ def _present(finding: Finding) -> Finding:
     loop = finding.evidence.get("loop")
     if isinstance(loop, dict) and "path" in loop:
         loop["path"] = display_path(loop["path"])
+    sequence = finding.evidence.get("sequence")
+    if isinstance(sequence, dict):
+        for step in sequence.get("steps") or ():
+            if isinstance(step, dict) and step.get("path"):
+                step["path"] = display_path(step["path"])
     return finding
 
 

@@ -69,6 +69,9 @@ SEVERITY_RANK: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
 # Trace kind of a server process's own work outside requests (start-up, checks):
 # analysed by detectors, but not an endpoint.
 SERVER_KIND = "server"
+# Span kind of one request served inside a trace of another kind (a test client's
+# request inside a test's trace): its start and end bound that request's work.
+TEST_REQUEST = "test.request"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,11 @@ class Settings:
     # Sentry also wants 50 ms of total time, but that figure is for production
     # round trips; a local SQLite answers in microseconds, so the count is the signal.
     n_plus_one_min_total_ms: float = 0.0
+    # Fewer repeats are an N+1 too when the shape proves the loop: the parent query
+    # (the read just before, not itself repeated) fetched at least as many rows as
+    # the loop ran queries. From 3, not 2: benchmarks/n_plus_one_threshold.py
+    # (RESULTS.md) measured the recall gained and the noise let in at each value.
+    n_plus_one_proven_min_repeats: int = 3
     # From this many repeats the finding is an error: it grows with the page size.
     n_plus_one_error_repeats: int = 10
 

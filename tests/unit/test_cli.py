@@ -62,7 +62,8 @@ def test_fail_on_sets_the_exit_code(tmp_path: Path) -> None:
     assert _perfdoctor("report", "--traces", str(traces), "--fail-on", "error", cwd=tmp_path).returncode == 1
     assert _perfdoctor("report", "--traces", str(traces), cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.perfdoctor]\nn_plus_one_min_repeats = 50\nduplicate_min_count = 100\n"
+        "[tool.perfdoctor]\nn_plus_one_min_repeats = 50\nn_plus_one_proven_min_repeats = 50\n"
+        "duplicate_min_count = 100\n"
     )
     assert _perfdoctor("report", "--traces", str(traces), "--fail-on", "info", cwd=tmp_path).returncode == 0
 

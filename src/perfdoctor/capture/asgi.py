@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture import context, identity, nested, routes
 from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, handler_location, query_names_of
 
 Scope = MutableMapping[str, Any]
@@ -54,7 +54,11 @@ class TraceMiddleware:
             or not context.state.enabled
             or context._current.get() is not None
         ):
-            await self.app(scope, receive, send)
+            mark = nested.begin() if scope.get("type") == "http" else None
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                nested.end(mark, str(scope.get("method") or "GET"))
             return
         method = scope.get("method", "GET")
         trace, token = context.start(

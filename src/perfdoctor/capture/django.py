@@ -10,7 +10,7 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture import context, identity, nested, routes
 from perfdoctor.capture.response import KEPT_HEADERS, handler_location, measure, query_names_of
 
 _MARK = "__perfdoctor_original__"
@@ -105,7 +105,11 @@ def install(base: ModuleType) -> None:
     def get_response(self: Any, request: Any) -> Any:
         started = _start(request)
         if started is None:
-            return sync_original(self, request)
+            mark = nested.begin()
+            try:
+                return sync_original(self, request)
+            finally:
+                nested.end(mark, getattr(request, "method", None) or "GET")
         response = None
         try:
             response = sync_original(self, request)
@@ -122,7 +126,11 @@ def install(base: ModuleType) -> None:
         async def get_response_async(self: Any, request: Any) -> Any:
             started = _start(request)
             if started is None:
-                return await async_original(self, request)
+                mark = nested.begin()
+                try:
+                    return await async_original(self, request)
+                finally:
+                    nested.end(mark, getattr(request, "method", None) or "GET")
             started[0].attrs["async"] = True
             response = None
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from perfdoctor.capture import context, identity, routes
+from perfdoctor.capture import context, identity, nested, routes
 from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, query_names_of
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -94,7 +94,11 @@ def traced_call(
 ) -> Iterable[bytes]:
     """Run one WSGI call inside a trace (nested calls join the outer trace)."""
     if not context.state.enabled or context._current.get() is not None:
-        return app(environ, start_response)
+        mark = nested.begin()
+        try:
+            return app(environ, start_response)
+        finally:
+            nested.end(mark, str(environ.get("REQUEST_METHOD") or "GET"))
     trace, token = context.start(request_name(environ), "http")
     try:
         identity.set_user(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from perfdoctor.detectors._loops import enclosing_loop
+from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
@@ -27,6 +29,12 @@ class SpanGroup:
     def first(self) -> Span:
         return self.spans[0]
 
+    @property
+    def loop_ms(self) -> float:
+        """Wall time from the first query's start to the last one's end: the loop's
+        cost as the request felt it, ORM and Python between the queries included."""
+        return max(s.end_ms for s in self.spans) - min(s.start_ms for s in self.spans)
+
 
 def same_site_groups(trace: Trace) -> list[SpanGroup]:
     """Read queries grouped by (query shape, call site), in order of first appearance."""
@@ -40,34 +48,110 @@ def same_site_groups(trace: Trace) -> list[SpanGroup]:
     return list(groups.values())
 
 
-def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
-    """Groups that qualify as N+1: many runs of one shape from one line, varying parameters."""
-    found = []
-    for group in same_site_groups(trace):
-        if group.count < settings.n_plus_one_min_repeats:
+def loop_groups(trace: Trace) -> list[SpanGroup]:
+    """Read queries that one loop may have repeated, in order of first appearance:
+    grouped by request (see :mod:`perfdoctor.detectors._requests`), query shape
+    and call site, then split by the way the call site was reached.
+
+    A helper line reached from several separate lines of its caller (``get_user(1)``,
+    then ``get_user(2)`` from the next line) ran once per line, not per row: its runs
+    are kept apart by their stacks.  They stay together when every run came the same
+    way, or when a loop encloses a frame they all share (recursion, a loop in the
+    helper itself), the only way the same frames can repeat.
+    """
+    windows = request_windows(trace)
+    groups: dict[tuple[object, ...], SpanGroup] = {}
+    for span in trace.spans:
+        if span.kind != "db" or not is_read(span.statement):
             continue
+        loc = span.location
+        key = (
+            request_of(span, windows),
+            span.fingerprint,
+            loc.path if loc else None,
+            loc.line if loc else None,
+        )
+        groups.setdefault(key, SpanGroup(key)).spans.append(span)
+    found: list[SpanGroup] = []
+    for group in groups.values():
+        found.extend(_by_caller(group))
+    return found
+
+
+def _frames(span: Span) -> tuple[tuple[str, int], ...]:
+    return tuple((frame.path, frame.line) for frame in span.stack)
+
+
+def _by_caller(group: SpanGroup) -> list[SpanGroup]:
+    ways: dict[tuple[tuple[str, int], ...], list[Span]] = {}
+    for span in group.spans:
+        ways.setdefault(_frames(span), []).append(span)
+    if len(ways) == 1:
+        return [group]
+    stacks = list(ways)
+    shared = 0  # frames, innermost first, that every run came through
+    while all(len(s) > shared for s in stacks) and len({s[shared] for s in stacks}) == 1:
+        shared += 1
+    if any(enclosing_loop(frame) for frame in group.first.stack[:shared]):
+        return [group]
+    return [SpanGroup((*group.key, i), spans) for i, spans in enumerate(ways.values())]
+
+
+def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
+    """Groups that qualify as N+1: one shape from one line, repeated in one request
+    by a loop (:func:`loop_groups`), with varying parameters."""
+    found = []
+    for group in loop_groups(trace):
         if group.total_ms < settings.n_plus_one_min_total_ms:
             continue
         digests = {s.params_digest for s in group.spans}
         if len(digests) < 2:
             continue  # the very same query every time is a duplicate, not an N+1
-        found.append(group)
+        if paginated(group.spans):
+            continue  # pages of one list, each many rows: batching, not a query per row
+        if enough_repeats(trace, group, settings):
+            found.append(group)
     return found
 
 
+def enough_repeats(trace: Trace, group: SpanGroup, settings: Settings) -> bool:
+    """``n_plus_one_min_repeats``, or fewer (down to ``n_plus_one_proven_min_repeats``)
+    when the parent query fetched at least as many rows as the loop ran queries:
+    the shape proves the loop walks those rows."""
+    if group.count >= settings.n_plus_one_min_repeats:
+        return True
+    if group.count < settings.n_plus_one_proven_min_repeats:
+        return False
+    parent = parent_span(trace, group.first)
+    return parent is not None and parent.rows is not None and parent.rows >= group.count
+
+
+def paginated(spans: list[Span]) -> bool:
+    """Each run reads another page (its OFFSET differs): a paged walk of one list."""
+    offsets = {s.attrs.get("offset") for s in spans}
+    return None not in offsets and len(offsets) == len(spans)
+
+
 def parent_span(trace: Trace, child: Span) -> Span | None:
-    """The query that fetched the rows the loop walks: the last read before it that is
-    not itself repeated (a second N+1 in the same loop is a sibling, not the parent)."""
+    """The query that fetched the rows the loop walks: the last read before it, in the
+    same request, that is not itself repeated (a second N+1 in the same loop is a
+    sibling, not the parent)."""
+    windows = request_windows(trace)
+    request = request_of(child, windows)
+    spans = [
+        s
+        for s in trace.spans
+        if s.kind == "db" and (s is child or request_of(s, windows) == request)
+    ]
     shapes: dict[str | None, int] = defaultdict(int)
-    for span in trace.spans:
-        if span.kind == "db":
-            shapes[span.fingerprint] += 1
+    for span in spans:
+        shapes[span.fingerprint] += 1
     before: Span | None = None
     fallback: Span | None = None
-    for span in trace.spans:
+    for span in spans:
         if span is child:
             return before or fallback
-        if span.kind == "db" and span.fingerprint != child.fingerprint and is_read(span.statement):
+        if span.fingerprint != child.fingerprint and is_read(span.statement):
             fallback = span
             if shapes[span.fingerprint] == 1:
                 before = span

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._groups import n_plus_one_groups, parent_span
+from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
+from perfdoctor.detectors._sequence import link, n_plus_one_sequences
 from perfdoctor.detectors._sql import Relation, class_name, main_table, relation
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Severity, Trace
@@ -62,7 +63,17 @@ class NPlusOneQuery(PerTraceDetector):
     description = "the same query shape repeated in one request from one call site"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
-        for group in n_plus_one_groups(trace, settings):
+        groups = n_plus_one_groups(trace, settings)
+        found = dict(zip(map(id, groups), self.findings(trace, groups, settings), strict=True))
+        for sequence in n_plus_one_sequences(groups):
+            link(trace, sequence, [found[id(g)] for g in sequence.groups])
+        yield from found.values()
+
+    def findings(
+        self, trace: Trace, groups: list[SpanGroup], settings: Settings
+    ) -> Iterable[Finding]:
+        """One finding per repeated query, in the order of ``groups``."""
+        for group in groups:
             first = group.first
             parent = parent_span(trace, first)
             rel = relation(first.statement or "", first.system) if first.statement else None
@@ -84,6 +95,7 @@ class NPlusOneQuery(PerTraceDetector):
                 evidence={
                     "count": count,
                     "total_ms": round(group.total_ms, 3),
+                    "loop_ms": round(group.loop_ms, 3),
                     "statement": first.statement,
                     "parent_statement": parent.statement if parent else None,
                     "loop": loop.to_dict() if loop else None,

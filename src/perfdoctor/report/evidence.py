@@ -9,6 +9,8 @@ _NUMBERS = (
     ("count", "runs per request", "{}"),
     ("runs", "runs seen", "{}"),
     ("total_ms", "time per request", "{:.2f} ms"),
+    # N+1: the loop's wall time, first repeated query to last, Python included
+    ("loop_ms", "loop time per request", "{:.2f} ms"),
     ("wasted_ms", "wasted per request", "{:.2f} ms"),
     ("p50_ms", "p50", "{:.1f} ms"),
     ("p95_ms", "p95", "{:.1f} ms"),
@@ -46,11 +48,26 @@ _NUMBERS = (
 _STATEMENTS = (("statement", "query"), ("parent_statement", "loop over rows of"))
 # The labels of evidence_texts that hold SQL (for highlighting).
 SQL_LABELS = frozenset(label for _, label in _STATEMENTS)
+# The label of each other query of an N+1 sequence: "query 2 of 3 per row at views.py:14".
+_STEP = "query {n} of {of} per row"
+
+
+def is_sql(label: str) -> bool:
+    """Whether the text under ``label`` is SQL."""
+    return label in SQL_LABELS or (label.startswith("query ") and " per row" in label)
 
 
 def evidence_numbers(evidence: dict[str, Any]) -> list[str]:
     """The numbers of the evidence, each as "label: value"."""
     shown = []
+    sequence = evidence.get("sequence")
+    if isinstance(sequence, dict) and sequence.get("steps"):
+        # One query of an N+1 sequence: the loop runs all of them per row.
+        shown.append(
+            f"query {sequence.get('position')} of {len(sequence['steps'])} per row "
+            f"(sequence {sequence.get('id')})"
+        )
+        shown.append(f"rows looped over: {sequence.get('repeats')}")
     for key, label, fmt in _NUMBERS:
         value = evidence.get(key)
         if value is not None:
@@ -66,6 +83,7 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
         value = evidence.get(key)
         if value:
             texts.append((label, shorten(str(value), limit)))
+    texts.extend(_sequence_steps(evidence.get("sequence"), limit))
     sites = evidence.get("top")
     if isinstance(sites, list) and sites:
         texts.append(
@@ -79,6 +97,21 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
     calls = evidence.get("calls")
     if isinstance(calls, list) and calls:
         texts.append(("calls", shorten(", ".join(str(c) for c in calls), limit)))
+    return texts
+
+
+def _sequence_steps(sequence: Any, limit: int) -> list[tuple[str, str]]:
+    """The other queries of an N+1 sequence (the finding's own is its statement)."""
+    if not isinstance(sequence, dict):
+        return []
+    steps = sequence.get("steps") or []
+    texts = []
+    for n, step in enumerate(steps, start=1):
+        if n == sequence.get("position") or not step.get("statement"):
+            continue
+        where = f" at {step['path']}:{step['line']}" if step.get("path") else ""
+        label = _STEP.format(n=n, of=len(steps)) + where
+        texts.append((label, shorten(str(step["statement"]), limit)))
     return texts
 
 

@@ -14,7 +14,7 @@ from perfdoctor.analyze import Analysis
 from perfdoctor.budgets import LIMITS
 from perfdoctor.model import Finding
 from perfdoctor.report.compare_view import compare_summary
-from perfdoctor.report.evidence import SQL_LABELS, evidence_numbers, evidence_texts, num
+from perfdoctor.report.evidence import evidence_numbers, evidence_texts, is_sql, num
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.
@@ -96,7 +96,7 @@ def _details(index: int, finding: Finding) -> list[str]:
     lines.append("")
     for label, text in evidence_texts(finding.evidence, limit=1000):
         fence = _fence(text)
-        language = "sql" if label in SQL_LABELS else ""
+        language = "sql" if is_sql(label) else ""
         lines += [f"{label}:", "", f"{fence}{language}", text, fence, ""]
     for static in finding.evidence.get("lint") or ():
         lines.append(f"Static check {static['code']}: {_html(static['message'])}")

@@ -1,0 +1,115 @@
+"""MN+1: a repeated sequence of different queries per row.
+
+For each article: SELECT its author, then its tags, then a COUNT of its comments,
+each from another line.  Sentry reports the sequence as one problem.  Here each
+query keeps its own finding, linked to the others: every query has its own
+line and its own fix (``select_related("author")``, ``prefetch_related("tags")``,
+an annotated count), which one merged card would have to list or blur, while
+the link says they are one loop: each member's evidence holds the whole
+sequence (every query's statement, call site and runs), the rows it looped
+over, and the loop's wall time for all of them, which is also what it costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from perfdoctor.detectors._groups import SpanGroup
+from perfdoctor.detectors.base import finding_fingerprint
+from perfdoctor.model import Finding, Span, Trace
+
+
+@dataclass
+class SequenceGroup:
+    """N+1 groups whose queries run in one fixed order, once each per row."""
+
+    groups: list[SpanGroup]
+    repeats: int
+
+    @property
+    def spans(self) -> list[Span]:
+        return [s for g in self.groups for s in g.spans]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(g.total_ms for g in self.groups)
+
+    @property
+    def loop_ms(self) -> float:
+        spans = self.spans
+        return max(s.end_ms for s in spans) - min(s.start_ms for s in spans)
+
+
+def n_plus_one_sequences(groups: list[SpanGroup]) -> list[SequenceGroup]:
+    """Sequences among N+1 groups of one request (``key[0]``, see ``loop_groups``):
+    the groups' runs, in time order, are one pattern of two or more of them
+    repeated, and each group's every run is in it."""
+    by_request: dict[object, list[SpanGroup]] = {}
+    for group in groups:
+        by_request.setdefault(group.key[0], []).append(group)
+    found = []
+    for members in by_request.values():
+        if len(members) >= 2:
+            found.extend(_sequences(members))
+    return found
+
+
+def _sequences(groups: list[SpanGroup]) -> list[SequenceGroup]:
+    runs = sorted((s.start_ms, i) for i, g in enumerate(groups) for s in g.spans)
+    order = [i for _, i in runs]
+    found = []
+    at = 0
+    while at < len(order):
+        pattern = _pattern_at(order, at)
+        if pattern is None:
+            at += 1
+            continue
+        repeats = 0
+        while order[at + repeats * len(pattern) : at + (repeats + 1) * len(pattern)] == pattern:
+            repeats += 1
+        if repeats >= 2 and all(groups[i].count == repeats for i in pattern):
+            found.append(SequenceGroup([groups[i] for i in pattern], repeats))
+            at += repeats * len(pattern)
+        else:
+            at += 1
+    return found
+
+
+def _pattern_at(order: list[int], at: int) -> list[int] | None:
+    """The distinct groups from ``at`` up to the first that comes round again."""
+    seen: list[int] = []
+    for index in order[at:]:
+        if index in seen:
+            return seen if index == seen[0] and len(seen) >= 2 else None
+        seen.append(index)
+    return None
+
+
+def link(trace: Trace, sequence: SequenceGroup, members: list[Finding]) -> None:
+    """Mark each member's finding (in sequence order) as one query of the sequence."""
+    steps: list[dict[str, Any]] = []
+    for group, member in zip(sequence.groups, members, strict=True):
+        loc = member.location
+        steps.append(
+            {
+                "statement": member.evidence.get("statement"),
+                "path": loc.path if loc else None,
+                "line": loc.line if loc else None,
+                "count": group.count,
+                "total_ms": round(group.total_ms, 3),
+            }
+        )
+    sequence_id = finding_fingerprint("sequence", trace.name, *(m.fingerprint for m in members))[
+        :12
+    ]
+    loop_ms = round(sequence.loop_ms, 3)
+    for position, member in enumerate(members, start=1):
+        member.evidence["loop_ms"] = loop_ms
+        member.evidence["sequence"] = {
+            "id": sequence_id,
+            "position": position,
+            "repeats": sequence.repeats,
+            "total_ms": round(sequence.total_ms, 3),
+            "steps": [dict(step) for step in steps],  # each finding's own copy
+        }
