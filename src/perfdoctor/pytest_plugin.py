@@ -380,6 +380,7 @@ def to_model(active: ActiveTrace) -> Trace:
         stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
         for stack_id, frames in batch.stacks.items()
     }
+    attrs = json.loads(row[8])
     return ModelTrace(
         id=row[0],
         name=row[1],
@@ -390,7 +391,9 @@ def to_model(active: ActiveTrace) -> Trace:
         pid=row[6],
         cpu_ms=row[7],
         spans=store._spans(row[9], stacks, batch.statements),
-        attrs=json.loads(row[8]),
+        attrs=attrs,
+        # the app's models, as the store would give them back
+        orm=store.catalogs_for(attrs, batch.orm_catalogs),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
+from perfdoctor.orm.catalog import Catalog
 
 SCHEMA_VERSION = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
@@ -70,7 +71,15 @@ CREATE TABLE IF NOT EXISTS statements (
     statement TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_name ON traces(name);
+CREATE TABLE IF NOT EXISTS orm_catalogs (
+    id TEXT PRIMARY KEY,
+    catalog TEXT NOT NULL
+);
 """
+# orm_catalogs came after schema 3 without a version bump: an older store lacks
+# it (readers check), and the first new writer adds it.  One row per distinct
+# set of models (perfdoctor.orm.catalog JSON); a trace names its rows in
+# attrs["orm"].
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
@@ -182,6 +191,7 @@ class Batch:
     traces: list[tuple[Any, ...]] = field(default_factory=list)
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
+    orm_catalogs: dict[str, str] = field(default_factory=dict)
 
 
 def spans_json(rows: list[tuple[Any, ...]]) -> str:
@@ -255,6 +265,10 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
                 conn.executemany(
                     "INSERT OR IGNORE INTO statements VALUES (?, ?)", batch.statements.items()
                 )
+            if batch.orm_catalogs:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO orm_catalogs VALUES (?, ?)", batch.orm_catalogs.items()
+                )
             conn.executemany(
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
@@ -305,10 +319,12 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
         }
         statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
+        catalogs = _catalog_texts(conn)
         conn.row_factory = sqlite3.Row
         trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
         conn.execute("COMMIT")
     for row in trace_rows:
+        attrs = json.loads(row["attrs"])
         yield Trace(
             id=row["id"],
             name=row["name"],
@@ -319,8 +335,50 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             pid=row["pid"] or 0,
             cpu_ms=row["cpu_ms"],
             spans=_spans(row["spans"], stacks, statements),
-            attrs=json.loads(row["attrs"]),
+            attrs=attrs,
+            orm=catalogs_for(attrs, catalogs),
         )
+
+
+def _catalog_texts(conn: sqlite3.Connection) -> dict[str, str]:
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orm_catalogs'"
+    ).fetchone()
+    if not has_table:  # written before catalogs were stored
+        return {}
+    return dict(conn.execute("SELECT id, catalog FROM orm_catalogs"))
+
+
+# Parsed catalogs by content id: every trace of a process shares one object, and
+# so do successive loads (the pytest plugin converts each test's trace).
+_PARSED: dict[str, Catalog | None] = {}
+_MAX_PARSED = 64
+
+
+def catalogs_for(attrs: dict[str, Any], texts: dict[str, str]) -> tuple[Catalog, ...]:
+    """The catalogs a trace's ``attrs["orm"]`` names, parsed once per id.
+
+    A missing or unreadable catalog is left out: a fix then says what to look
+    for instead of naming a relation."""
+    ids = attrs.get("orm")
+    if not ids or not isinstance(ids, list):
+        return ()
+    found = []
+    for catalog_id in ids:
+        text = texts.get(catalog_id)
+        if text is None:  # not in this store
+            continue
+        if catalog_id not in _PARSED:
+            if len(_PARSED) >= _MAX_PARSED:
+                _PARSED.clear()
+            try:
+                _PARSED[catalog_id] = Catalog.from_json(text)
+            except (ValueError, KeyError, TypeError, AttributeError):  # a damaged row
+                _PARSED[catalog_id] = None
+        parsed = _PARSED[catalog_id]
+        if parsed is not None:
+            found.append(parsed)
+    return tuple(found)
 
 
 _NO_STACK: list[Location] = []

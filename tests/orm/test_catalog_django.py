@@ -138,8 +138,8 @@ def test_proxy_model_maps_to_the_concrete_table(catalog: Catalog) -> None:
     assert sorted(m.key for m in catalog.by_table("blog_post")) == ["blog.Post", "blog.PublishedPost"]
 
 
-def test_counts_models_cheaply() -> None:
+def test_state_counts_models() -> None:
     django_env.setup()
     from django.apps import apps
 
-    assert django_meta.model_count() == len(apps.get_models(include_auto_created=True))
+    assert django_meta.state() == len(apps.get_models(include_auto_created=True))

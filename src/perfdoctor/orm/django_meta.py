@@ -32,10 +32,10 @@ def catalog() -> Json | None:
         return None
 
 
-def model_count() -> int:
-    """How many models the app registry holds now (cheap; -1 when not ready).
+def state() -> int:
+    """How many models the app registry holds now (-1 before it is ready); cheap.
 
-    Capture recomputes the catalog only when this changes."""
+    Capture rebuilds the catalog only when this changes."""
     try:
         apps = _ready_apps()
         if apps is None:

@@ -34,14 +34,24 @@ def catalog() -> Json | None:
         return None
 
 
-def mapper_count() -> int:
-    """How many configured mappers exist now (cheap; -1 on error).
+def state() -> tuple[int, int]:
+    """(mapped classes, registries with mappers still to configure) now; cheap.
 
-    Capture recomputes the catalog only when this changes."""
+    A new mapper or a configuration run changes it: capture rebuilds the
+    catalog only then.  ``(-1, -1)`` on error."""
     try:
-        return sum(1 for m in _mappers() if _configured(m))
+        module = sys.modules.get("sqlalchemy.orm.mapper")
+        if module is None:
+            return (0, 0)
+        registries = getattr(module, "_mapper_registries", None)
+        if registries is not None:  # 1.4 / 2.x
+            found = list(registries)
+            mapped = sum(len(getattr(r, "_managers", ())) for r in found)
+            return (mapped, sum(1 for r in found if getattr(r, "_new_mappers", False)))
+        legacy = getattr(module, "_mapper_registry", None) or ()  # 1.3
+        return (len(legacy), 1 if getattr(module, "_new_mappers", False) else 0)
     except Exception:
-        return -1
+        return (-1, -1)
 
 
 def _mappers() -> list[Any]:
