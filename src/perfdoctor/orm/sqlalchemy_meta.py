@@ -49,7 +49,8 @@ def state() -> tuple[int, int]:
             mapped = sum(len(getattr(r, "_managers", ())) for r in found)
             return (mapped, sum(1 for r in found if getattr(r, "_new_mappers", False)))
         legacy = getattr(module, "_mapper_registry", None) or ()  # 1.3
-        return (len(legacy), 1 if getattr(module, "_new_mappers", False) else 0)
+        new = getattr(getattr(module, "Mapper", None), "_new_mappers", False)
+        return (len(legacy), 1 if new else 0)
     except Exception:
         return (-1, -1)
 
