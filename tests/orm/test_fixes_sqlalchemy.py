@@ -327,3 +327,51 @@ def test_without_a_catalog_the_fix_names_no_attribute(env: tuple[Path, Engine]) 
     [finding] = n_plus_one(traces, "no catalog", catalogs=False)
     assert "Post.owner" not in finding.fix and "<Class>.<relation>" in finding.fix
     assert finding.evidence["orm_fix"]["kind"] == "look_for"
+
+
+@pytest.fixture(scope="module")
+def classic(env: tuple[Path, Engine]) -> tuple[Path, Engine]:
+    """The 1.4-style models (declarative_base, Column, backref) on their own engine."""
+    from tests.orm import sa_models_classic as c
+
+    engine = c.make_engine()  # under the capture env opened
+    with Session(engine) as s:
+        for i in range(ROWS):
+            author = c.Author(name=f"author {i}", bio=c.AuthorBio(text=f"bio {i}"))
+            s.add(c.Book(title=f"book {i}", author=author))
+        s.commit()
+    return env[0], engine
+
+
+@pytest.mark.parametrize(
+    ("name", "statement", "read", "fix_text", "after"),
+    [
+        # column writer_id, attribute author, table authors: only the mapper knows
+        ("classic fk", "Book", lambda b: b.author.name, ".options(joinedload(Book.author))", 1),
+        (
+            "classic backref",
+            "Author",
+            lambda a: [b.title for b in a.books],
+            "selectinload(Author.books)",
+            2,
+        ),
+        (
+            "classic one-to-one",
+            "Author",
+            lambda a: a.bio.text,
+            ".options(joinedload(Author.bio))",
+            1,
+        ),
+    ],
+)
+def test_sqlalchemy_14_style_models(
+    classic: tuple[Path, Engine], name: str, statement: str, read: Any, fix_text: str, after: int
+) -> None:
+    from tests.orm import sa_models_classic as c
+
+    cls = getattr(c, statement)
+
+    def loop(s: Session, stmt: Any) -> list[Any]:
+        return [read(row) for row in s.scalars(stmt)]
+
+    check(classic, name, loop, select(cls).order_by(cls.id), fix_text, after)
