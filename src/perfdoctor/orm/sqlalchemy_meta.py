@@ -85,11 +85,13 @@ def _catalog() -> Json | None:
     if not mappers:
         return None
     import sqlalchemy
+    from sqlalchemy.orm import ColumnProperty, RelationshipProperty
 
+    kinds = (ColumnProperty, RelationshipProperty)
     models = []
     for mapper in mappers:
         try:
-            models.append(_model(mapper))
+            models.append(_model(mapper, kinds))
         except Exception:
             continue
     return {
@@ -113,19 +115,19 @@ def _table_name(selectable: Any) -> str:
     return f"{schema}.{name}" if schema else str(name)
 
 
-def _model(mapper: Any) -> Json:
+def _model(mapper: Any, kinds: tuple[type, type]) -> Json:
     table = mapper.local_table
     if getattr(table, "name", None) is None:
         table = mapper.persist_selectable
     fields: dict[str, str] = {}
     relations: list[Json] = []
+    column_kind, relationship_kind = kinds
     for prop in list(mapper._props.values()):
-        columns = getattr(prop, "columns", None)
-        if columns is not None and hasattr(prop, "key") and not hasattr(prop, "direction"):
-            for column in columns:
+        if isinstance(prop, column_kind):
+            for column in prop.columns:
                 if getattr(column, "table", None) is table and getattr(column, "name", None):
                     fields.setdefault(str(column.name), str(prop.key))
-        elif hasattr(prop, "direction"):
+        elif isinstance(prop, relationship_kind):
             rel = _relation(prop)
             if rel is not None:
                 relations.append(rel)
