@@ -281,3 +281,33 @@ def test_without_a_catalog_the_fix_names_no_relation(traces: Path) -> None:
     assert (
         finding.title == f"N+1 queries: {ROWS} queries load rows of blog_category one row at a time"
     )
+
+
+def test_reverse_one_to_one(traces: Path) -> None:
+    from django.contrib.auth.models import User
+
+    def loop(users: Any) -> list[str]:
+        return [user.profile.bio for user in users]
+
+    check(traces, "reverse o2o", loop, User.objects.order_by("id"), '.select_related("profile")', 1)
+
+
+def test_three_forward_steps(traces: Path) -> None:
+    from tests.orm.django_models.models import Comment
+
+    def loop(comments: Any) -> list[str]:
+        return [c.post.owner.user.username for c in comments]
+
+    queryset = Comment.objects.select_related("post__owner").order_by("id")
+    check(traces, "three steps", loop, queryset, '.select_related("post__owner__user")', 1)
+
+
+def test_to_many_at_the_end_of_a_forward_path(traces: Path) -> None:
+    from tests.orm.django_models.models import Comment
+
+    def loop(comments: Any) -> list[list[str]]:
+        return [sorted(t.name for t in c.post.tags.all()) for c in comments]
+
+    queryset = Comment.objects.select_related("post").order_by("id")
+    # one query for the comments (and their posts), one for every tag of those posts
+    check(traces, "post__tags", loop, queryset, '.prefetch_related("post__tags")', 2)
