@@ -115,7 +115,7 @@ def _table_name(selectable: Any) -> str:
     return f"{schema}.{name}" if schema else str(name)
 
 
-def _model(mapper: Any, kinds: tuple[type, type]) -> Json:
+def _model(mapper: Any, kinds: tuple[Any, Any]) -> Json:
     table = mapper.local_table
     if getattr(table, "name", None) is None:
         table = mapper.persist_selectable
