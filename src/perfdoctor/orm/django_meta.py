@@ -59,7 +59,12 @@ def _catalog() -> Json | None:
         return None
     import django
 
-    models = [_model(m) for m in apps.get_models()]
+    models = []
+    for model in apps.get_models():
+        try:
+            models.append(_model(model))
+        except Exception:  # one odd model must not lose the rest
+            continue
     return {
         "format": CATALOG_FORMAT,
         "framework": "django",
