@@ -238,3 +238,28 @@ def test_call_site_source_is_read_from_the_location(tmp_path: Any) -> None:
     child = span(USER_BY_PK)
     child.location = Location(str(path), 2, "view")
     assert call_site_source(child) == "names = [a.editor.username for a in rows]"
+
+
+def test_a_line_that_queries_another_model_is_not_a_lookup() -> None:
+    # a view's line that renders a template which reads the relation: not a .get()
+    fix = fix_of(
+        USER_BY_PK, ARTICLES, 'return render(request, "a.html", {"a": Article.objects.filter(x=1)})'
+    )
+    assert fix.machine["kind"] == "candidates"
+
+
+def test_first_per_row_on_a_column_is_a_keyed_lookup() -> None:
+    first = (
+        'SELECT "blog_tag"."id", "blog_tag"."name" FROM "blog_tag" WHERE "blog_tag"."name" = ? '
+        'ORDER BY "blog_tag"."id" ASC LIMIT ?'
+    )
+    fix = fix_of(first, None, "Tag.objects.filter(name=n).first()")
+    assert fix.machine == {
+        "framework": "django",
+        "kind": "batch",
+        "on": "blog.Tag",
+        "field": "name",
+        "attr": "name",
+        "many": False,
+    }
+    assert "{o.name: o for o in Tag.objects.filter(name__in=values)}" in fix.text

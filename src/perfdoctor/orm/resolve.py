@@ -199,6 +199,14 @@ def _deferred(model: Model, child: Shape, parent: Shape) -> tuple[str, ...]:
     return tuple(dict.fromkeys(columns[c] for c in late))
 
 
+def _queries(source: str, targets: list[Model]) -> bool:
+    """Whether the line is a query of its own for the loaded model (``Tag.objects.get(``,
+    ``session.get(Tag, ...)``), not a line that only hands rows on (a view's render())."""
+    if not _QUERY_CALL.search(source):
+        return False
+    return any(re.search(rf"\b{re.escape(m.name)}\b", source) for m in targets)
+
+
 def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
     """Models of the rows the parent query fetched: its table's, and before them a
     subclass whose own table it joins (joined-table / multi-table inheritance)."""
@@ -247,7 +255,7 @@ def resolve(
     joined = outer.tables - {outer.table} if outer else frozenset()
     picked, candidates = _choose(found, read, joined)
     named = any(_names(p[-1]) & read for p in found)
-    explicit = bool(_QUERY_CALL.search(source)) and not named and not sql.aggregate
+    explicit = not named and not sql.aggregate and _queries(source, catalog.by_table(sql.table))
     if (picked or candidates) and not explicit:
         loop = (picked or candidates)[0][0].owner
         if all(p[0].owner is loop for p in (*picked, *candidates)):
