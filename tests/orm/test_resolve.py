@@ -263,3 +263,14 @@ def test_first_per_row_on_a_column_is_a_keyed_lookup() -> None:
         "many": False,
     }
     assert "{o.name: o for o in Tag.objects.filter(name__in=values)}" in fix.text
+
+
+def test_a_nested_path_is_a_candidate_only_if_the_rows_it_passes_were_loaded() -> None:
+    def candidates(loaded: frozenset[str]) -> list[str]:
+        res = resolve(span(USER_BY_PK), span(ARTICLES), [DJANGO], "", loaded)
+        assert not res.paths
+        return [".".join(s.relation.name for s in p) for p in res.candidates]
+
+    assert candidates(frozenset()) == ["author", "editor"]
+    # the profiles were read one by one in the loop (a sibling N+1): owner.user is possible
+    assert candidates(frozenset({"blog_profile"})) == ["author", "editor", "owner.user"]

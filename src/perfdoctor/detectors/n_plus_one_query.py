@@ -23,7 +23,7 @@ class NPlusOneQuery(PerTraceDetector):
             first = group.first
             parent = parent_span(trace, first)
             # The relation named from the app's own models (trace.orm), never from a table name.
-            fix = fix_for(first, parent, trace.orm)
+            fix = fix_for(trace, first, parent)
             loop = loop_for_stack(first.stack)
             count = group.count
             severity: Severity = (

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import linecache
-from collections.abc import Sequence
 
-from perfdoctor.model import Span
+from perfdoctor.model import Span, Trace
 from perfdoctor.orm import fix_django, fix_raw, fix_sqlalchemy
-from perfdoctor.orm.catalog import Catalog
 from perfdoctor.orm.fix_raw import Fix
 from perfdoctor.orm.resolve import Resolution, resolve
+from perfdoctor.orm.shape import shape
 
 __all__ = ["Fix", "fix_for", "write"]
 
@@ -33,6 +32,22 @@ def write(res: Resolution) -> Fix:
     return writer(res)
 
 
-def fix_for(child: Span, parent: Span | None, catalogs: Sequence[Catalog]) -> Fix:
-    """The fix for the N+1 whose first repeated query is ``child``."""
-    return write(resolve(child, parent, catalogs, call_site_source(child)))
+def tables_before(trace: Trace, child: Span) -> frozenset[str]:
+    """Tables the trace's queries read before ``child``."""
+    tables: set[str] = set()
+    for span in trace.spans:
+        if span is child:
+            break
+        if span.kind == "db" and span.statement:
+            found = shape(span.statement, span.system)
+            if found is not None:
+                tables |= found.tables
+    return frozenset(tables)
+
+
+def fix_for(trace: Trace, child: Span, parent: Span | None) -> Fix:
+    """The fix for the N+1 whose first repeated query is ``child``, from trace.orm."""
+    if not trace.orm:
+        return write(resolve(child, parent, ()))
+    loaded = tables_before(trace, child)
+    return write(resolve(child, parent, trace.orm, call_site_source(child), loaded))

@@ -152,28 +152,36 @@ def _signature(path: Path) -> tuple[tuple[str, str], ...]:
     return tuple((s.relation.name, s.relation.kind) for s in path)
 
 
+def _through(path: Path) -> list[str]:
+    """Tables of the rows a path passes through before its last step."""
+    return [_name(s.target.table) for s in path[:-1] if s.target is not None]
+
+
 def _choose(
-    found: list[Path], read: frozenset[str], joined: frozenset[str]
+    found: list[Path], read: frozenset[str], joined: frozenset[str], loaded: frozenset[str]
 ) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """(picked, candidates): the line's attribute names first, then the tables
-    the parent query already joins, then the shortest path."""
+    """(picked, candidates).
+
+    The line's attribute names come first; a path is possible only if the rows
+    it passes through were loaded before (``post.owner.user`` needs posts and
+    profiles in the trace); then the tables the parent query already joins.
+    Paths the evidence cannot tell apart are not picked: they are candidates.
+    """
     # A proxy (or a single-table subclass) repeats its parent's relations: the
     # same path, found from the first model of the table, is one candidate.
     pool = list({_signature(p): p for p in reversed(found)}.values())[::-1]
     if not pool:
         return (), ()
     named = [p for p in pool if _names(p[-1]) & read]
+    pool = named or pool
+    pool = [p for p in pool if set(_through(p)) <= loaded] or pool
     if named:
-        fewest = min(sum(not (_names(s) & read) for s in p) for p in named)
-        pool = [p for p in named if sum(not (_names(s) & read) for s in p) == fewest]
-
-    def through_joined(path: Path) -> int:
-        return sum(1 for s in path[:-1] if s.target is not None and _name(s.target.table) in joined)
-
-    top = max(map(through_joined, pool))
-    pool = [p for p in pool if through_joined(p) == top]
-    shortest = min(map(len, pool))
-    pool = [p for p in pool if len(p) == shortest]
+        fewest = min(sum(not (_names(s) & read) for s in p) for p in pool)
+        pool = [p for p in pool if sum(not (_names(s) & read) for s in p) == fewest]
+        shortest = min(map(len, pool))
+        pool = [p for p in pool if len(p) == shortest]
+    top = max(len(set(_through(p)) & joined) for p in pool)
+    pool = [p for p in pool if len(set(_through(p)) & joined) == top]
     last_names = [p[-1].relation.name for p in pool]
     if len(pool) == 1 or (named and len(set(last_names)) == len(pool)):
         return tuple(pool), ()  # one, or several the line reads each of
@@ -223,9 +231,17 @@ def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
 
 
 def resolve(
-    child: Span, parent: Span | None, catalogs: Sequence[Catalog], source: str = ""
+    child: Span,
+    parent: Span | None,
+    catalogs: Sequence[Catalog],
+    source: str = "",
+    loaded: frozenset[str] = frozenset(),
 ) -> Resolution:
-    """What ``child`` (the first of the repeated queries) is, from the models."""
+    """What ``child`` (the first of the repeated queries) is, from the models.
+
+    ``source`` is the call site's line; ``loaded`` the tables the request read
+    before ``child`` (what a nested path could have passed through).
+    """
     sql = shape(child.statement, child.system) if child.statement else None
     outer = shape(parent.statement, parent.system) if parent and parent.statement else None
     if sql is None:
@@ -253,7 +269,7 @@ def resolve(
     found = [path for loop in loops for path in _paths(catalog, loop, sql)]
     read = tokens(source)
     joined = outer.tables - {outer.table} if outer else frozenset()
-    picked, candidates = _choose(found, read, joined)
+    picked, candidates = _choose(found, read, joined, loaded | (outer.tables if outer else set()))
     named = any(_names(p[-1]) & read for p in found)
     explicit = not named and not sql.aggregate and _queries(source, catalog.by_table(sql.table))
     if (picked or candidates) and not explicit:
