@@ -34,14 +34,17 @@ def write(res: Resolution) -> Fix:
 
 def tables_before(trace: Trace, child: Span) -> frozenset[str]:
     """Tables the trace's queries read before ``child``."""
-    tables: set[str] = set()
+    statements: set[tuple[str, str | None]] = set()
     for span in trace.spans:
         if span is child:
             break
         if span.kind == "db" and span.statement:
-            found = shape(span.statement, span.system)
-            if found is not None:
-                tables |= found.tables
+            statements.add((span.statement, span.system))
+    tables: set[str] = set()
+    for statement, system in statements:
+        found = shape(statement, system)
+        if found is not None:
+            tables |= found.tables
     return frozenset(tables)
 
 

@@ -11,6 +11,7 @@ compared (``Catalog.by_table``).  The statement's literals are already ``?``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -92,6 +93,7 @@ def _aggregate(outer: exp.Select) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # Shapes are frozen: one per statement, shared
 def shape(statement: str, system: str | None) -> Shape | None:
     """The shape of a SELECT, or None when it is not one sqlglot can read."""
     tree = _parse(statement, system)
