@@ -62,7 +62,9 @@ app had imported).
 ``Trace.orm`` holds those catalogs parsed (:class:`perfdoctor.orm.catalog.Catalog`:
 the models, tables, columns and relation names as Django's ``_meta`` or
 SQLAlchemy's mappers describe them), shared by every trace of a process; empty
-when capture could not read them (imported traces, older stores, no ORM).
+when capture could not read them (no ORM, older stores, traces from other OTLP
+producers; ``perfdoctor export otlp`` carries them on the resource as
+``perfdoctor.orm``, so its own round trip keeps them).
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ class Trace:
     spans: list[Span] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     # The app's models as its ORMs describe them (one per ORM in use), when
-    # capture could read them; empty for imported traces and older stores.
+    # capture could read them; empty for other producers and older stores.
     orm: tuple[Catalog, ...] = ()
 
     def db_spans(self) -> list[Span]:

@@ -7,6 +7,7 @@ perfdoctor is refused rather than misread.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
-from perfdoctor.orm.catalog import Catalog
+from perfdoctor.orm.catalog import CATALOG_FORMAT, Catalog
 
 SCHEMA_VERSION = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
@@ -179,6 +180,44 @@ def stack_json(stack: Iterable[Location]) -> str:
     return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
 
 
+def catalog_text(data: dict[str, Any]) -> str:
+    """A catalog's stored JSON: sorted keys, no spaces, so that equal models give
+    an equal content id in every process, and after an export and import."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def catalog_json(catalog: Catalog) -> str:
+    """The stored JSON of a parsed catalog: the very text capture wrote (same id)."""
+    return catalog_text(
+        {
+            "format": CATALOG_FORMAT,
+            "framework": catalog.framework,
+            "version": catalog.version,
+            "models": [dataclasses.asdict(model) for model in catalog.models.values()],
+        }
+    )
+
+
+def catalog_ids(
+    trace: Trace, texts: dict[str, str], seen: dict[int, str] | None = None
+) -> list[str]:
+    """The ids of ``trace.orm``, adding each catalog's JSON to ``texts``.
+
+    ``seen`` (object id -> content id) spares serialising a catalog that many
+    traces share more than once."""
+    ids = []
+    for catalog in trace.orm:
+        catalog_id = seen.get(id(catalog)) if seen is not None else None
+        if catalog_id is None or catalog_id not in texts:
+            text = catalog_json(catalog)
+            catalog_id = content_id(text)
+            texts[catalog_id] = text
+            if seen is not None:
+                seen[id(catalog)] = catalog_id
+        ids.append(catalog_id)
+    return ids
+
+
 def attrs_json(attrs: dict[str, Any]) -> str | None:
     return json.dumps(attrs, default=str) if attrs else None
 
@@ -199,7 +238,9 @@ def spans_json(rows: list[tuple[Any, ...]]) -> str:
     return json.dumps(rows, default=str)
 
 
-def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
+def trace_row(
+    trace: Trace, spans: str, attrs: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
     return (
         trace.id,
         trace.name,
@@ -209,7 +250,7 @@ def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
         trace.status,
         trace.pid,
         trace.cpu_ms,
-        json.dumps(trace.attrs, default=str),
+        json.dumps(trace.attrs if attrs is None else attrs, default=str),
         spans,
     )
 
@@ -217,6 +258,7 @@ def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
 def batch_of(traces: Iterable[Trace]) -> Batch:
     """Rows for model traces (imports, tests); capture builds its rows directly."""
     batch = Batch()
+    seen: dict[int, str] = {}
     for trace in traces:
         rows: list[tuple[Any, ...]] = []
         for span in trace.spans:
@@ -242,7 +284,10 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                     attrs_json(span.attrs),
                 )
             )
-        batch.traces.append(trace_row(trace, spans_json(rows)))
+        attrs = None
+        if trace.orm:  # the catalogs go with the trace (ids as capture gave them)
+            attrs = {**trace.attrs, "orm": catalog_ids(trace, batch.orm_catalogs, seen)}
+        batch.traces.append(trace_row(trace, spans_json(rows), attrs))
     return batch
 
 

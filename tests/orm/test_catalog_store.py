@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from perfdoctor import store
@@ -102,3 +103,27 @@ def test_pytest_plugin_traces_carry_the_catalog() -> None:
     catalog = _only(trace.orm, "sqlalchemy")
     assert catalog.models["tests.orm.sa_models.User"].relation("posts") is not None
     assert to_model(active).orm[0] is trace.orm[0]
+
+
+def test_catalogs_survive_rewriting_and_an_otlp_round_trip(tmp_path: Path) -> None:
+    """``perfdoctor export otlp`` then ``import otlp`` keeps the models (fixes
+    printed from imported traces name the same relations), under the same id."""
+    traces = tmp_path / "traces.db"
+    [captured] = _run(traces, "sa_blog.py", f"sqlite:///{tmp_path / 'blog.db'}", cwd=tmp_path)
+    assert store.content_id(store.catalog_json(captured.orm[0])) == captured.attrs["orm"][0]
+
+    exported = tmp_path / "traces.jsonl"
+    result = run_perfdoctor("export", "otlp", "--traces", str(traces), "-o", str(exported))
+    assert result.returncode == 0, result.stderr
+    again = tmp_path / "again.db"
+    result = run_perfdoctor("import", "otlp", str(exported), "--traces", str(again))
+    assert result.returncode == 0, result.stderr
+    [imported] = store.load_traces(again)
+    assert imported.attrs["orm"] == captured.attrs["orm"]
+    assert [c.models for c in imported.orm] == [c.models for c in captured.orm]
+
+    rewritten = tmp_path / "rewritten.db"
+    with closing(store.open_for_writing(rewritten)) as conn:
+        store.write_traces(conn, [captured])
+    [back] = store.load_traces(rewritten)
+    assert back.attrs["orm"] == captured.attrs["orm"] and back.orm == captured.orm

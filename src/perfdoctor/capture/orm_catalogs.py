@@ -10,7 +10,6 @@ rebuilt only when that changed.  Stored once per content id, like stacks.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -57,8 +56,7 @@ def _entry(
     data = build()
     entry = None
     if data is not None and data.get("models"):
-        # sorted keys, no spaces: equal models give an equal id in every process
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+        text = store.catalog_text(data)
         entry = (store.content_id(text), text)
     _cache[module] = (state, entry)
     return entry
