@@ -371,6 +371,7 @@ def to_model(active: ActiveTrace) -> Trace:
     from perfdoctor.capture.encode import Encoder
     from perfdoctor.model import Location
     from perfdoctor.model import Trace as ModelTrace
+    from perfdoctor.orm import stored as orm_stored
 
     active.spans = [_relabel(raw) for raw in active.spans]
     batch = store.Batch()
@@ -393,7 +394,7 @@ def to_model(active: ActiveTrace) -> Trace:
         spans=store._spans(row[9], stacks, batch.statements),
         attrs=attrs,
         # the app's models, as the store would give them back
-        orm=store.catalogs_for(attrs, batch.orm_catalogs),
+        orm=orm_stored.catalogs_for(attrs, batch.orm_catalogs),
     )
 
 

@@ -7,7 +7,6 @@ perfdoctor is refused rather than misread.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from typing import Any
 
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
-from perfdoctor.orm.catalog import CATALOG_FORMAT, Catalog
+from perfdoctor.orm import stored as orm_stored
 
 SCHEMA_VERSION = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
@@ -180,44 +179,6 @@ def stack_json(stack: Iterable[Location]) -> str:
     return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
 
 
-def catalog_text(data: dict[str, Any]) -> str:
-    """A catalog's stored JSON: sorted keys, no spaces, so that equal models give
-    an equal content id in every process, and after an export and import."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def catalog_json(catalog: Catalog) -> str:
-    """The stored JSON of a parsed catalog: the very text capture wrote (same id)."""
-    return catalog_text(
-        {
-            "format": CATALOG_FORMAT,
-            "framework": catalog.framework,
-            "version": catalog.version,
-            "models": [dataclasses.asdict(model) for model in catalog.models.values()],
-        }
-    )
-
-
-def catalog_ids(
-    trace: Trace, texts: dict[str, str], seen: dict[int, str] | None = None
-) -> list[str]:
-    """The ids of ``trace.orm``, adding each catalog's JSON to ``texts``.
-
-    ``seen`` (object id -> content id) spares serialising a catalog that many
-    traces share more than once."""
-    ids = []
-    for catalog in trace.orm:
-        catalog_id = seen.get(id(catalog)) if seen is not None else None
-        if catalog_id is None or catalog_id not in texts:
-            text = catalog_json(catalog)
-            catalog_id = content_id(text)
-            texts[catalog_id] = text
-            if seen is not None:
-                seen[id(catalog)] = catalog_id
-        ids.append(catalog_id)
-    return ids
-
-
 def attrs_json(attrs: dict[str, Any]) -> str | None:
     return json.dumps(attrs, default=str) if attrs else None
 
@@ -286,7 +247,8 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
             )
         attrs = None
         if trace.orm:  # the catalogs go with the trace (ids as capture gave them)
-            attrs = {**trace.attrs, "orm": catalog_ids(trace, batch.orm_catalogs, seen)}
+            ids = orm_stored.catalog_ids(trace.orm, batch.orm_catalogs, seen)
+            attrs = {**trace.attrs, "orm": ids}
         batch.traces.append(trace_row(trace, spans_json(rows), attrs))
     return batch
 
@@ -364,7 +326,7 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
         }
         statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
-        catalogs = _catalog_texts(conn)
+        catalogs = orm_stored.texts_in(conn)
         conn.row_factory = sqlite3.Row
         trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
         conn.execute("COMMIT")
@@ -381,49 +343,8 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             cpu_ms=row["cpu_ms"],
             spans=_spans(row["spans"], stacks, statements),
             attrs=attrs,
-            orm=catalogs_for(attrs, catalogs),
+            orm=orm_stored.catalogs_for(attrs, catalogs),
         )
-
-
-def _catalog_texts(conn: sqlite3.Connection) -> dict[str, str]:
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orm_catalogs'"
-    ).fetchone()
-    if not has_table:  # written before catalogs were stored
-        return {}
-    return dict(conn.execute("SELECT id, catalog FROM orm_catalogs"))
-
-
-# Parsed catalogs by content id: every trace of a process shares one object, and
-# so do successive loads (the pytest plugin converts each test's trace).
-_PARSED: dict[str, Catalog | None] = {}
-_MAX_PARSED = 64
-
-
-def catalogs_for(attrs: dict[str, Any], texts: dict[str, str]) -> tuple[Catalog, ...]:
-    """The catalogs a trace's ``attrs["orm"]`` names, parsed once per id.
-
-    A missing or unreadable catalog is left out: a fix then says what to look
-    for instead of naming a relation."""
-    ids = attrs.get("orm")
-    if not ids or not isinstance(ids, list):
-        return ()
-    found = []
-    for catalog_id in ids:
-        text = texts.get(catalog_id)
-        if text is None:  # not in this store
-            continue
-        if catalog_id not in _PARSED:
-            if len(_PARSED) >= _MAX_PARSED:
-                _PARSED.clear()
-            try:
-                _PARSED[catalog_id] = Catalog.from_json(text)
-            except (ValueError, KeyError, TypeError, AttributeError):  # a damaged row
-                _PARSED[catalog_id] = None
-        parsed = _PARSED[catalog_id]
-        if parsed is not None:
-            found.append(parsed)
-    return tuple(found)
 
 
 _NO_STACK: list[Location] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from perfdoctor import store
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.model import Trace
+from perfdoctor.orm import stored
 from perfdoctor.orm.catalog import Catalog
 from tests.capture.apps_support import app_env
 from tests.conftest import run_perfdoctor
@@ -110,7 +111,7 @@ def test_catalogs_survive_rewriting_and_an_otlp_round_trip(tmp_path: Path) -> No
     printed from imported traces name the same relations), under the same id."""
     traces = tmp_path / "traces.db"
     [captured] = _run(traces, "sa_blog.py", f"sqlite:///{tmp_path / 'blog.db'}", cwd=tmp_path)
-    assert store.content_id(store.catalog_json(captured.orm[0])) == captured.attrs["orm"][0]
+    assert store.content_id(stored.catalog_json(captured.orm[0])) == captured.attrs["orm"][0]
 
     exported = tmp_path / "traces.jsonl"
     result = run_perfdoctor("export", "otlp", "--traces", str(traces), "-o", str(exported))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from perfdoctor import store
-from perfdoctor.orm import django_meta, sqlalchemy_meta
+from perfdoctor.orm import django_meta, sqlalchemy_meta, stored
 
 # (module whose presence means the app uses the ORM, its state check, its catalog)
 _ORMS: tuple[tuple[str, Callable[[], Any], Callable[[], dict[str, Any] | None]], ...] = (
@@ -56,7 +56,7 @@ def _entry(
     data = build()
     entry = None
     if data is not None and data.get("models"):
-        text = store.catalog_text(data)
+        text = stored.catalog_text(data)
         entry = (store.content_id(text), text)
     _cache[module] = (state, entry)
     return entry

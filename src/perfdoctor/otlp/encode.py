@@ -17,8 +17,9 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from perfdoctor import __version__, store
+from perfdoctor import __version__
 from perfdoctor.model import Span, Trace
+from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import CLIENT, INTERNAL, SERVER
 
@@ -47,7 +48,7 @@ def request(traces: list[Trace]) -> dict[str, Any]:
     for trace in traces:
         service = str(trace.attrs.get("service") or "perfdoctor")
         texts = catalogs.setdefault(service, {})
-        orm = store.catalog_ids(trace, texts, seen) if trace.orm else None
+        orm = stored.catalog_ids(trace.orm, texts, seen) if trace.orm else None
         by_service.setdefault(service, []).extend(trace_spans(trace, orm))
     return {
         "resourceSpans": [

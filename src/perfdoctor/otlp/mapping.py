@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from perfdoctor import store
 from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.capture.response import KEPT_HEADERS
 from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
 from perfdoctor.model import Trace
+from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import SERVER, OtlpSpan
 from perfdoctor.otlp.spans import convert, stack_of
@@ -106,7 +106,7 @@ def _trace(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
     _restore(trace, attrs.get(sc.PERFDOCTOR_TRACE))
     catalogs = root.resource.get(sc.PERFDOCTOR_ORM)
     if isinstance(catalogs, str) and trace.attrs.get("orm"):
-        trace.orm = store.catalogs_for(trace.attrs, _catalog_texts(catalogs))
+        trace.orm = stored.catalogs_for(trace.attrs, _catalog_texts(catalogs))
     return trace
 
 
@@ -127,7 +127,7 @@ def _catalog_texts(raw: str) -> dict[str, str]:
         data = None
     if isinstance(data, dict):
         texts = {
-            str(key): store.catalog_text(value)
+            str(key): stored.catalog_text(value)
             for key, value in data.items()
             if isinstance(value, dict)
         }
