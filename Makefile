@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck services browser clean
+.PHONY: demo test lint typecheck services browser legacy clean
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/perfdoctor audit
 
-test: $(VENV)/.installed-test services browser lint typecheck
+test: $(VENV)/.installed-test services browser legacy lint typecheck
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed-test
@@ -38,5 +38,21 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-demo
 
+# Older releases the capture side must still read the models of
+# (tests/orm/test_catalog_legacy.py): one small venv each, on Python 3.9 when
+# there is one (capture code must run there too).
+LEGACY_PYTHON ?= $(shell python3.9 -c '' >/dev/null 2>&1 && echo python3.9 || echo $(PYTHON))
+LEGACY_VENVS := .venv-sqlalchemy14 .venv-sqlalchemy13 .venv-django42
+.venv-sqlalchemy14/.installed: REQUIREMENT = sqlalchemy>=1.4,<2
+.venv-sqlalchemy13/.installed: REQUIREMENT = sqlalchemy>=1.3,<1.4
+.venv-django42/.installed: REQUIREMENT = django>=4.2,<4.3
+
+legacy: $(LEGACY_VENVS:%=%/.installed)
+
+$(LEGACY_VENVS:%=%/.installed):
+	$(LEGACY_PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet '$(REQUIREMENT)'
+	touch $@
+
 clean:
-	rm -rf $(VENV) .perfdoctor .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LEGACY_VENVS) .perfdoctor .mypy_cache .pytest_cache .ruff_cache

@@ -55,7 +55,16 @@ when anonymous), ``authenticated`` (bool),
 ``async`` (an async handler), ``service`` (OpenTelemetry's ``service.name``
 of an imported trace), ``memory`` (``peak_kb``: growth over the
 request's start, and ``top``: ``path``/``line``/``kb`` allocation sites in
-user code, with ``--memory``), ``cpu_ms``.
+user code, with ``--memory``), ``cpu_ms``, ``orm`` (content ids of the
+process's ORM catalogs in the store's ``orm_catalogs`` table, one per ORM the
+app had imported).
+
+``Trace.orm`` holds those catalogs parsed (:class:`perfdoctor.orm.catalog.Catalog`:
+the models, tables, columns and relation names as Django's ``_meta`` or
+SQLAlchemy's mappers describe them), shared by every trace of a process; empty
+when capture could not read them (no ORM, older stores, traces from other OTLP
+producers; ``perfdoctor export otlp`` carries them on the resource as
+``perfdoctor.orm``, so its own round trip keeps them).
 """
 
 from __future__ import annotations
@@ -63,6 +72,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from perfdoctor.orm.catalog import Catalog
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
@@ -128,6 +139,9 @@ class Trace:
     cpu_ms: float | None = None
     spans: list[Span] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    # The app's models as its ORMs describe them (one per ORM in use), when
+    # capture could read them; empty for other producers and older stores.
+    orm: tuple[Catalog, ...] = ()
 
     def db_spans(self) -> list[Span]:
         return [s for s in self.spans if s.kind == "db"]

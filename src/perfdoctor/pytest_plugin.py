@@ -371,6 +371,7 @@ def to_model(active: ActiveTrace) -> Trace:
     from perfdoctor.capture.encode import Encoder
     from perfdoctor.model import Location
     from perfdoctor.model import Trace as ModelTrace
+    from perfdoctor.orm import stored as orm_stored
 
     active.spans = [_relabel(raw) for raw in active.spans]
     batch = store.Batch()
@@ -380,6 +381,7 @@ def to_model(active: ActiveTrace) -> Trace:
         stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
         for stack_id, frames in batch.stacks.items()
     }
+    attrs = json.loads(row[8])
     return ModelTrace(
         id=row[0],
         name=row[1],
@@ -390,7 +392,9 @@ def to_model(active: ActiveTrace) -> Trace:
         pid=row[6],
         cpu_ms=row[7],
         spans=store._spans(row[9], stacks, batch.statements),
-        attrs=json.loads(row[8]),
+        attrs=attrs,
+        # the app's models, as the store would give them back
+        orm=orm_stored.catalogs_for(attrs, batch.orm_catalogs),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
+from perfdoctor.orm import stored as orm_stored
 
 SCHEMA_VERSION = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
@@ -70,7 +71,15 @@ CREATE TABLE IF NOT EXISTS statements (
     statement TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_name ON traces(name);
+CREATE TABLE IF NOT EXISTS orm_catalogs (
+    id TEXT PRIMARY KEY,
+    catalog TEXT NOT NULL
+);
 """
+# orm_catalogs came after schema 3 without a version bump: an older store lacks
+# it (readers check), and the first new writer adds it.  One row per distinct
+# set of models (perfdoctor.orm.catalog JSON); a trace names its rows in
+# attrs["orm"].
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
@@ -182,6 +191,7 @@ class Batch:
     traces: list[tuple[Any, ...]] = field(default_factory=list)
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
+    orm_catalogs: dict[str, str] = field(default_factory=dict)
 
 
 def spans_json(rows: list[tuple[Any, ...]]) -> str:
@@ -189,7 +199,9 @@ def spans_json(rows: list[tuple[Any, ...]]) -> str:
     return json.dumps(rows, default=str)
 
 
-def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
+def trace_row(
+    trace: Trace, spans: str, attrs: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
     return (
         trace.id,
         trace.name,
@@ -199,7 +211,7 @@ def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
         trace.status,
         trace.pid,
         trace.cpu_ms,
-        json.dumps(trace.attrs, default=str),
+        json.dumps(trace.attrs if attrs is None else attrs, default=str),
         spans,
     )
 
@@ -207,6 +219,7 @@ def trace_row(trace: Trace, spans: str) -> tuple[Any, ...]:
 def batch_of(traces: Iterable[Trace]) -> Batch:
     """Rows for model traces (imports, tests); capture builds its rows directly."""
     batch = Batch()
+    seen: dict[int, str] = {}
     for trace in traces:
         rows: list[tuple[Any, ...]] = []
         for span in trace.spans:
@@ -232,7 +245,11 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                     attrs_json(span.attrs),
                 )
             )
-        batch.traces.append(trace_row(trace, spans_json(rows)))
+        attrs = None
+        if trace.orm:  # the catalogs go with the trace (ids as capture gave them)
+            ids = orm_stored.catalog_ids(trace.orm, batch.orm_catalogs, seen)
+            attrs = {**trace.attrs, "orm": ids}
+        batch.traces.append(trace_row(trace, spans_json(rows), attrs))
     return batch
 
 
@@ -254,6 +271,10 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
             if batch.statements:
                 conn.executemany(
                     "INSERT OR IGNORE INTO statements VALUES (?, ?)", batch.statements.items()
+                )
+            if batch.orm_catalogs:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO orm_catalogs VALUES (?, ?)", batch.orm_catalogs.items()
                 )
             conn.executemany(
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,10 +326,12 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
         }
         statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
+        catalogs = orm_stored.texts_in(conn)
         conn.row_factory = sqlite3.Row
         trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
         conn.execute("COMMIT")
     for row in trace_rows:
+        attrs = json.loads(row["attrs"])
         yield Trace(
             id=row["id"],
             name=row["name"],
@@ -319,7 +342,8 @@ def iter_traces(path: Path) -> Iterator[Trace]:
             pid=row["pid"] or 0,
             cpu_ms=row["cpu_ms"],
             spans=_spans(row["spans"], stacks, statements),
-            attrs=json.loads(row["attrs"]),
+            attrs=attrs,
+            orm=orm_stored.catalogs_for(attrs, catalogs),
         )
 
 

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import perfdoctor
 from perfdoctor.analyze import analyze
-from perfdoctor.detectors._sql import relation
-from perfdoctor.detectors.n_plus_one_query import remedy
 from perfdoctor.settings import Settings
 from tests.inprocess import blog_db, capturing, load
 
@@ -73,28 +71,3 @@ def test_the_same_parameters_every_time_is_a_duplicate_not_an_n_plus_one(tmp_pat
     assert _findings(traces) == []
     [duplicate] = _findings(traces, "duplicate-query")
     assert duplicate.evidence["count"] == 6
-
-
-DJANGO_FK = (
-    'SELECT "blog_author"."id", "blog_author"."name" FROM "blog_author" '
-    'WHERE "blog_author"."id" = ? LIMIT ?'
-)
-DJANGO_M2M = (
-    'SELECT "blog_tag"."id", "blog_tag"."name" FROM "blog_tag" INNER JOIN "blog_article_tags" '
-    'ON ("blog_tag"."id" = "blog_article_tags"."tag_id") WHERE "blog_article_tags"."article_id" = ?'
-)
-SA_FK = "SELECT authors.id, authors.name FROM authors WHERE authors.id = ?"
-SA_M2M = (
-    "SELECT tags.id, tags.name FROM tags, article_tags "
-    "WHERE ? = article_tags.article_id AND tags.id = article_tags.tag_id"
-)
-
-
-def test_django_fix_names_the_relation() -> None:
-    assert 'select_related("author")' in remedy("django", relation(DJANGO_FK, "sqlite"), None)
-    assert 'prefetch_related("tags")' in remedy("django", relation(DJANGO_M2M, "sqlite"), None)
-
-
-def test_sqlalchemy_fix_names_the_relation_and_the_parent_class() -> None:
-    assert "joinedload(Article.author)" in remedy("sqlalchemy", relation(SA_FK, "sqlite"), "articles")
-    assert "selectinload(Article.tags)" in remedy("sqlalchemy", relation(SA_M2M, "sqlite"), "articles")

@@ -15,6 +15,7 @@ from typing import Any
 
 from perfdoctor import store
 from perfdoctor.callsite import RawFrame, line_of
+from perfdoctor.capture import orm_catalogs
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.privacy import hash_digest
 from perfdoctor.fingerprint import normalize
@@ -46,15 +47,33 @@ class Encoder:
         # ids the current store connection has committed: not sent again
         self.written_stacks: set[str] = set()
         self.written_statements: set[str] = set()
+        self.written_catalogs: set[str] = set()
+        # the batch the ORM catalogs were last looked up for, and their ids:
+        # one look-up per batch, not per trace
+        self._orm_batch: store.Batch | None = None
+        self._orm_ids: list[str] = []
 
     def forget_written(self) -> None:
         """The connection changed (or a write failed): send everything again."""
         self.written_stacks.clear()
         self.written_statements.clear()
+        self.written_catalogs.clear()
 
     def committed(self, batch: store.Batch) -> None:
         self.written_stacks.update(batch.stacks)
         self.written_statements.update(batch.statements)
+        self.written_catalogs.update(batch.orm_catalogs)
+        self._orm_batch = None
+
+    def _orm(self, batch: store.Batch) -> list[str]:
+        if batch is not self._orm_batch:
+            self._orm_batch = batch
+            self._orm_ids = []
+            for catalog_id, text in orm_catalogs.current():
+                self._orm_ids.append(catalog_id)
+                if catalog_id not in self.written_catalogs:
+                    batch.orm_catalogs[catalog_id] = text
+        return self._orm_ids
 
     def _stack(self, frames: list[RawFrame], batch: store.Batch) -> str | None:
         if not frames:
@@ -92,6 +111,9 @@ class Encoder:
         cpu_ms = attrs.pop("cpu_ms", None)
         if active.dropped:
             attrs["dropped_spans"] = active.dropped
+        orm_ids = self._orm(batch)
+        if orm_ids:
+            attrs["orm"] = orm_ids
         rows: list[tuple[Any, ...]] = []
         stack_of = self._stack
         fingerprint_of = self._fingerprint

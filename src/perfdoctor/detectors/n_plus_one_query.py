@@ -8,53 +8,10 @@ from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors._sequence import link, n_plus_one_sequences
-from perfdoctor.detectors._sql import Relation, class_name, main_table, relation
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Severity, Trace
+from perfdoctor.orm.fix import fix_for
 from perfdoctor.settings import Settings
-
-
-def remedy(framework: str | None, rel: Relation | None, parent_table: str | None) -> str:
-    """The fix, written for the library that issued the queries."""
-    if framework == "django":
-        if rel is None:
-            return (
-                "Load the related rows with the list: add .select_related(...) for a "
-                "ForeignKey/OneToOne or .prefetch_related(...) for a reverse FK/ManyToMany "
-                "to the queryset the loop iterates."
-            )
-        if rel.to_many:
-            return (
-                f'Add .prefetch_related("{rel.name}") to the queryset the loop iterates: '
-                "one extra query loads them for every row."
-            )
-        return (
-            f'Add .select_related("{rel.name}") to the queryset the loop iterates: '
-            "the rows come in the same query through a JOIN."
-        )
-    if framework == "sqlalchemy":
-        # The foreign key column names the owner best (article_id → Article).
-        owner_table = rel.parent if rel and rel.parent else parent_table
-        owner = class_name(owner_table) if owner_table else "Parent"
-        if rel is None:
-            return (
-                f"Eager-load the relationship: .options(joinedload({owner}.<relation>)) for a "
-                f"many-to-one, .options(selectinload({owner}.<relation>)) for a collection."
-            )
-        if rel.to_many:
-            return (
-                f"Add .options(selectinload({owner}.{rel.name})) to the query the loop iterates: "
-                "one extra SELECT ... IN loads the collection for every row."
-            )
-        return (
-            f"Add .options(joinedload({owner}.{rel.name})) to the query the loop iterates: "
-            "the related row comes in the same query through a JOIN."
-        )
-    table = rel.table if rel else "the related table"
-    return (
-        f"Collect the keys first and fetch all rows of {table} in one query "
-        "(WHERE key IN (...)), then look them up in a dict inside the loop."
-    )
 
 
 @register
@@ -76,20 +33,17 @@ class NPlusOneQuery(PerTraceDetector):
         for group in groups:
             first = group.first
             parent = parent_span(trace, first)
-            rel = relation(first.statement or "", first.system) if first.statement else None
-            parent_table = None
-            if parent is not None and parent.statement:
-                parent_table = main_table(parent.statement, parent.system)
+            # The relation named from the app's own models (trace.orm), never from a table name.
+            fix = fix_for(trace, first, parent)
             loop = loop_for_stack(first.stack)
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"
             )
-            what = rel.name if rel else "related rows"
             yield Finding(
                 id=self.id,
                 severity=severity,
-                title=f"N+1 queries: {count} queries load {what} one row at a time",
+                title=f"N+1 queries: {count} queries load {fix.what} one row at a time",
                 endpoint=trace.name,
                 location=first.location,
                 evidence={
@@ -101,8 +55,9 @@ class NPlusOneQuery(PerTraceDetector):
                     "loop": loop.to_dict() if loop else None,
                     "framework": first.framework,
                     "system": first.system,
+                    "orm_fix": fix.machine,
                 },
-                fix=remedy(first.framework, rel, parent_table),
+                fix=fix.text,
                 fingerprint=finding_fingerprint(
                     self.id, trace.name, first.fingerprint, first.location
                 ),

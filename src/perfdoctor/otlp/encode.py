@@ -19,6 +19,7 @@ from typing import Any
 
 from perfdoctor import __version__
 from perfdoctor.model import Span, Trace
+from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import CLIENT, INTERNAL, SERVER
 
@@ -42,18 +43,33 @@ def lines(traces: Iterable[Trace]) -> Iterator[str]:
 
 def request(traces: list[Trace]) -> dict[str, Any]:
     by_service: dict[str, list[dict[str, Any]]] = {}
+    catalogs: dict[str, dict[str, str]] = {}  # service -> content id -> catalog JSON
+    seen: dict[int, str] = {}
     for trace in traces:
         service = str(trace.attrs.get("service") or "perfdoctor")
-        by_service.setdefault(service, []).extend(trace_spans(trace))
+        texts = catalogs.setdefault(service, {})
+        orm = stored.catalog_ids(trace.orm, texts, seen) if trace.orm else None
+        by_service.setdefault(service, []).extend(trace_spans(trace, orm))
     return {
         "resourceSpans": [
             {
-                "resource": {"attributes": _attributes({sc.SERVICE_NAME: service})},
+                "resource": {"attributes": _attributes(_resource(service, catalogs[service]))},
                 "scopeSpans": [{"scope": _SCOPE, "spans": spans}],
             }
             for service, spans in by_service.items()
         ]
     }
+
+
+def _resource(service: str, catalogs: dict[str, str]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {sc.SERVICE_NAME: service}
+    if catalogs:
+        # the app's models, so that imported traces still get fixes named from them
+        attrs[sc.PERFDOCTOR_ORM] = json.dumps(
+            {catalog_id: json.loads(text) for catalog_id, text in catalogs.items()},
+            separators=(",", ":"),
+        )
+    return attrs
 
 
 def _hex(text: str, size: int) -> str:
@@ -68,7 +84,8 @@ def trace_id_of(trace: Trace) -> str:
     return _hex(trace.id, 16)
 
 
-def trace_spans(trace: Trace) -> list[dict[str, Any]]:
+def trace_spans(trace: Trace, orm: list[str] | None = None) -> list[dict[str, Any]]:
+    """The trace's OTLP spans; ``orm``: the ids of its catalogs on the resource."""
     trace_id = trace_id_of(trace)
     root_id = _hex(f"{trace.id}/root", 8)
     start_ns = int(trace.started_at * 1e9)
@@ -81,7 +98,7 @@ def trace_spans(trace: Trace) -> list[dict[str, Any]]:
                 "status": trace.status,
                 "pid": trace.pid,
                 "cpu_ms": trace.cpu_ms,
-                "attrs": trace.attrs,
+                "attrs": trace.attrs if orm is None else {**trace.attrs, "orm": orm},
             },
             default=str,
         )

@@ -18,6 +18,7 @@ from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.capture.response import KEPT_HEADERS
 from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
 from perfdoctor.model import Trace
+from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import SERVER, OtlpSpan
 from perfdoctor.otlp.spans import convert, stack_of
@@ -103,7 +104,35 @@ def _trace(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
         attrs=_trace_attrs(root),
     )
     _restore(trace, attrs.get(sc.PERFDOCTOR_TRACE))
+    catalogs = root.resource.get(sc.PERFDOCTOR_ORM)
+    if isinstance(catalogs, str) and trace.attrs.get("orm"):
+        trace.orm = stored.catalogs_for(trace.attrs, _catalog_texts(catalogs))
     return trace
+
+
+# The resource attribute of the last line, parsed: every trace of a line shares it.
+_last_catalogs: tuple[str, dict[str, str]] = ("", {})
+
+
+def _catalog_texts(raw: str) -> dict[str, str]:
+    """content id -> stored JSON of the catalogs ``perfdoctor export otlp`` put
+    on the resource; an unreadable attribute gives none."""
+    global _last_catalogs
+    if _last_catalogs[0] is raw or _last_catalogs[0] == raw:
+        return _last_catalogs[1]
+    texts: dict[str, str] = {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        texts = {
+            str(key): stored.catalog_text(value)
+            for key, value in data.items()
+            if isinstance(value, dict)
+        }
+    _last_catalogs = (raw, texts)
+    return texts
 
 
 def trace_name(root: OtlpSpan) -> str:

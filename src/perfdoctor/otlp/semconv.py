@@ -46,6 +46,9 @@ PROCESS_PID = "process.pid"
 # so that export then import gives the same findings.
 PERFDOCTOR_SPAN = "perfdoctor.span"
 PERFDOCTOR_TRACE = "perfdoctor.trace"
+# On the resource: the ORM catalogs its traces name in attrs["orm"], as a JSON
+# object of content id -> catalog (once per resource, not per trace).
+PERFDOCTOR_ORM = "perfdoctor.orm"
 
 
 def first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:

@@ -1,0 +1,212 @@
+"""SQLAlchemy fixes, written with the classes and attributes the mappers really have.
+
+The machine-readable form (``Fix.machine``) of an eager load is a chain of
+loader options, each on the class that declares the attribute::
+
+    {"framework": "sqlalchemy", "kind": "eager", "on": "app.models.Post",
+     "options": ["selectinload(Post.owner).joinedload(Profile.user)"],
+     "chains": [[{"loader": "selectinload", "class": "app.models.Post", "attr": "owner"},
+                 {"loader": "joinedload", "class": "app.models.Profile", "attr": "user"}]]}
+
+Other kinds (``batch_children``, ``count``, ``exists``, ``batch``) name the
+classes and attributes a program needs to build the one query that replaces
+the loop's queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfdoctor.orm.catalog import Model
+from perfdoctor.orm.fix_raw import Fix, look_for, qualified, what
+from perfdoctor.orm.resolve import Path, Resolution, Step
+
+# Loader strategies that keep a relationship out of eager loading: a query object
+# (dynamic) or a write-only collection; selectinload/joinedload on them raises.
+NOT_EAGER = frozenset({"dynamic", "write_only"})
+
+
+def _loader(step: Step) -> str:
+    return "selectinload" if step.relation.to_many else "joinedload"
+
+
+def _chain(res: Resolution, path: Path) -> tuple[str, list[dict[str, str]]]:
+    links = []
+    text = ""
+    for i, step in enumerate(path):
+        loader = _loader(step)
+        attr = f"{step.owner.name}.{step.relation.name}"
+        text += f"{'.' if i else ''}{loader}({attr})"
+        links.append({"loader": loader, "class": step.owner.key, "attr": step.relation.name})
+    return text, links
+
+
+def _pk_attr(model: Model) -> str | None:
+    if len(model.pk) != 1:
+        return None
+    return model.fields.get(model.pk[0])
+
+
+def _machine(kind: str, on: Model | None, **rest: Any) -> dict[str, Any]:
+    return {"framework": "sqlalchemy", "kind": kind, "on": on.key if on else None, **rest}
+
+
+def _eager(res: Resolution) -> Fix:
+    chains = [_chain(res, p) for p in res.paths]
+    options = [c[0] for c in chains]
+    loop = res.paths[0][0].owner
+    if all(not s.relation.to_many for p in res.paths for s in p):
+        why = "the related row comes in the same query through a JOIN."
+    else:
+        why = "one extra SELECT ... IN loads the collection for every row."
+    text = f"Add .options({', '.join(options)}) to the query the loop iterates: {why}"
+    machine = _machine("eager", loop, options=options, chains=[c[1] for c in chains])
+    return Fix(text, what(res), machine)
+
+
+def _names(res: Resolution, step: Step) -> tuple[str, str, str | None, str | None]:
+    assert step.target is not None
+    return step.owner.name, step.target.name, _pk_attr(step.owner), _pk_attr(step.target)
+
+
+def _unnamed(res: Resolution, step: Step) -> bool:
+    """A composite primary key has no one attribute to group by: say what to look for."""
+    return step.target is None or None in _names(res, step)[2:]
+
+
+def _dynamic(res: Resolution) -> Fix:
+    step = res.paths[0][-1]
+    owner, target, pk, _ = _names(res, step)
+    rel = f"{owner}.{step.relation.name}"
+    declared = "WriteOnlyMapped" if step.relation.lazy == "write_only" else 'lazy="dynamic"'
+    code = f"select({owner}.{pk}, {target}).join({rel}).where({owner}.{pk}.in_(ids))"
+    text = (
+        f"{rel} is {declared}: it cannot be eager-loaded (selectinload/joinedload on it "
+        f"raise). Load the {target} rows of every row in one query before the loop — "
+        f"session.execute({code}) (ids: the loop's {owner}.{pk} values), grouped by the "
+        f'first column — or declare the relationship lazy="selectin" (or lazy="select" '
+        f"and add .options(selectinload({rel})) to the query the loop iterates); {rel} is "
+        "then a plain list, so code calling .filter()/.count()/.select() on it changes too."
+    )
+    machine = _machine(
+        "batch_children",
+        step.owner,
+        relation=step.relation.name,
+        target=step.target.key if step.target else None,
+        pk=pk,
+        code=code,
+    )
+    return Fix(text, what(res), machine)
+
+
+def _count(res: Resolution) -> Fix:
+    step = res.paths[0][-1]
+    owner, target, pk, target_pk = _names(res, step)
+    rel = f"{owner}.{step.relation.name}"
+    code = (
+        f"select({owner}.{pk}, func.count({target}.{target_pk})).join({rel})"
+        f".where({owner}.{pk}.in_(ids)).group_by({owner}.{pk})"
+    )
+    if res.kind == "exists":
+        label = f"has_{step.relation.name}"
+        text = (
+            f"Test it in the query the loop iterates: select({owner}, {rel}.any()"
+            f'.label("{label}")) gives every row a {label} column, instead of one EXISTS '
+            "query per row."
+        )
+        machine = _machine("exists", step.owner, relation=step.relation.name, label=label)
+        return Fix(text, what(res), machine)
+    text = (
+        f"Count {rel} for every row in one query before the loop: counts = "
+        f"dict(session.execute({code}).all()) (ids: the loop's {owner}.{pk} values; "
+        f"from sqlalchemy import func), then counts.get(id, 0) instead of one count per row."
+    )
+    machine = _machine(
+        res.kind,
+        step.owner,
+        relation=step.relation.name,
+        target=step.target.key if step.target else None,
+        pk=pk,
+        target_pk=target_pk,
+        code=code,
+    )
+    return Fix(text, what(res), machine)
+
+
+def _deferred(res: Resolution) -> Fix:
+    assert res.target is not None
+    cls = res.target.name
+    options = [f"undefer({cls}.{f})" for f in res.fields]
+    attrs = ", ".join(f"{cls}.{f}" for f in res.fields)
+    text = (
+        f"The loop reads {attrs}, deferred on the rows it walks (deferred() or load_only()): "
+        f"add .options({', '.join(options)}) to the query the loop iterates (or list it in "
+        "load_only(...)), and every row has it without a query of its own."
+    )
+    chains = [[{"loader": "undefer", "class": res.target.key, "attr": f}] for f in res.fields]
+    return Fix(text, what(res), _machine("deferred", res.target, options=options, chains=chains))
+
+
+def _lookup(res: Resolution) -> Fix:
+    target = res.target
+    assert target is not None
+    cls = target.name
+    attr = f"{cls}.{res.fields[0]}"
+    if res.kind in ("count", "exists"):
+        code = f"select({attr}, func.count()).where({attr}.in_(keys)).group_by({attr})"
+        text = (
+            f"Count them for every key in one query before the loop: counts = "
+            f"dict(session.execute({code}).all()), then counts.get(key, 0) inside the loop."
+        )
+    else:
+        code = f"select({cls}).where({attr}.in_(keys))"
+        group = "grouped by" if res.many else "keyed by"
+        text = (
+            f"Fetch them for every key in one query before the loop: "
+            f"session.scalars({code}) (keys: the values the loop looks up), {group} "
+            f".{res.fields[0]} in a dict, instead of one {cls} query per row."
+        )
+    machine = _machine("batch", target, attr=res.fields[0], many=res.many, code=code)
+    return Fix(text, what(res), machine)
+
+
+def _ambiguous(res: Resolution) -> Fix:
+    options = [_chain(res, p)[0] for p in res.candidates]
+    names = ", ".join(qualified(res, p) for p in res.candidates)
+    text = (
+        f"Several relationships load {res.table} the same way ({names}) and the call site "
+        "does not say which one the loop reads: eager-load that one on the query the loop "
+        f"iterates — {' or '.join(f'.options({o})' for o in options)}."
+    )
+    machine = _machine(
+        "candidates",
+        res.candidates[0][0].owner,
+        options=options,
+        chains=[_chain(res, p)[1] for p in res.candidates],
+    )
+    return Fix(text, what(res), machine)
+
+
+def write(res: Resolution) -> Fix:
+    if res.candidates:
+        return _ambiguous(res)
+    if res.paths:
+        steps = [s for p in res.paths for s in p]
+        if any(s.target is None for s in steps):
+            return look_for(res)
+        if res.kind in ("count", "exists"):
+            return look_for(res) if _unnamed(res, res.paths[0][-1]) else _count(res)
+        lazy = [s for s in steps if s.relation.lazy in NOT_EAGER]
+        if lazy:
+            last = res.paths[0][-1]
+            # Only a relation of the loop's own rows: its ids are what the loop has.
+            direct = len(res.paths) == 1 and len(res.paths[0]) == 1
+            if direct and lazy == [last] and not _unnamed(res, last):
+                return _dynamic(res)
+            return look_for(res)
+        return _eager(res)
+    if res.kind == "deferred" and res.target is not None:
+        return _deferred(res)
+    if res.kind in ("lookup", "count", "exists") and res.target is not None:
+        return _lookup(res)
+    return look_for(res)

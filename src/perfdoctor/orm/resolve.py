@@ -1,0 +1,305 @@
+"""Which relation of the app's models issued a repeated query, proven from its SQL.
+
+``resolve`` reads the repeated statement, the query that fetched the rows the
+loop walks (the parent) and the catalog the ORM wrote, and says what the
+repeated query is:
+
+``relation``  a relation load; ``paths`` lead from the loop's model to it
+              (``owner`` → ``user`` for ``post.owner.user``);
+``count``     a COUNT(*) per row of a to-many relation (or, with no path, of a
+              table filtered on ``column``);
+``exists``    the same for an EXISTS / ``SELECT 1 ... LIMIT 1`` per row;
+``deferred``  a column of the loop's own rows left out by ``.only()``/``.defer()``
+              (``load_only``), read one row at a time: ``fields``;
+``lookup``    a ``.get()``/``.filter().first()`` per row that no relation of the
+              loop's model explains: ``target`` filtered on ``column``;
+``unknown``   nothing provable (no catalog, SQL that cannot be read).
+
+When several relations fit the SQL equally, nothing is picked: ``candidates``
+lists them for the fix to name as what to look for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from perfdoctor.model import Span
+from perfdoctor.orm.catalog import Catalog, Model, Relation
+from perfdoctor.orm.shape import Shape, shape
+
+TO_MANY = frozenset({"reverse_fk", "m2m", "reverse_m2m", "generic_relation"})
+# A loop rarely reads further than post.owner.user.profile; deeper paths only
+# multiply the candidates the SQL cannot tell apart.
+MAX_PATH = 3
+# A call on the call-site line that is a query of its own, not a relation read.
+_QUERY_CALL = re.compile(
+    r"\.(get|filter|first|last|exclude|get_or_create|in_bulk|scalar|scalars|execute|"
+    r"one|one_or_none|query|where)\s*\("
+)
+_ATTRIBUTE = re.compile(r"\.\s*([A-Za-z_]\w*)")
+_QUOTED = re.compile(r"""["']([\w.]+)["']""")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    owner: Model  # the model the relation is declared on (reached so far)
+    relation: Relation
+    target: Model | None  # None for a GenericForeignKey: any model
+
+
+Path = tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    kind: str  # relation, count, exists, deferred, lookup, unknown
+    framework: str | None  # the library that issued the query (None: the driver)
+    table: str | None  # the repeated query's table
+    catalog: Catalog | None = None
+    loop: Model | None = None  # the model of the rows the loop walks
+    loop_table: str | None = None
+    paths: tuple[Path, ...] = ()  # the relation(s) that issued the queries
+    candidates: tuple[Path, ...] = ()  # relations that fit equally: not picked
+    target: Model | None = None  # deferred: the loop's model; lookup/count: the model filtered
+    fields: tuple[str, ...] = ()  # deferred: attribute names; lookup: the attribute filtered
+    column: str | None = None  # the column compared with the parameter
+    many: bool = False  # lookup: a key may match several rows
+    aggregate: str | None = None  # the query is a COUNT ("count") or an EXISTS ("exists")
+
+
+def _name(table: str) -> str:
+    return table.lower().rsplit(".", 1)[-1]
+
+
+def tokens(source: str) -> frozenset[str]:
+    """Attribute names a line of code reads (``post.owner.user`` → owner, user),
+    and dotted names in its strings (``"author.name"``)."""
+    found = set(_ATTRIBUTE.findall(source))
+    for quoted in _QUOTED.findall(source):
+        found.update(part for part in re.split(r"\.|__", quoted) if part)
+    return frozenset(found)
+
+
+def _catalog(catalogs: Sequence[Catalog], framework: str | None, table: str) -> Catalog | None:
+    mine = [c for c in catalogs if framework and c.framework == framework]
+    for catalog in mine:
+        if catalog.by_table(table) or any(
+            r.through and _name(r.through) == table
+            for m in catalog.models.values()
+            for r in m.relations
+        ):
+            return catalog
+    return mine[0] if mine else None
+
+
+def _fits(catalog: Catalog, rel: Relation, sql: Shape) -> tuple[bool, Model | None]:
+    """Whether loading ``rel`` issues ``sql``; and the model it loads."""
+    filters = set(sql.filters)
+    if rel.kind == "gfk":
+        for model in catalog.by_table(sql.table):
+            if model.pk and (sql.table, model.pk[0].lower()) in filters:
+                return True, None
+        return False, None
+    target = catalog.models.get(rel.target)
+    if target is None:
+        return False, None
+    if rel.kind in ("m2m", "reverse_m2m"):
+        if not rel.through or not rel.through_source:
+            return False, None
+        through = _name(rel.through)
+        if (through, rel.through_source.lower()) not in filters:
+            return False, None
+        # Django counts and tests a many-to-many on the association table alone.
+        alone = sql.aggregate is not None and sql.table == through
+        return _name(target.table) in sql.tables or alone, target
+    if _name(target.table) != sql.table:
+        return False, None
+    column = rel.remote_column or (target.pk[0] if target.pk else None)
+    return bool(column) and (sql.table, str(column).lower()) in filters, target
+
+
+def _paths(catalog: Catalog, loop: Model, sql: Shape) -> Iterator[Path]:
+    """Every path of relations from ``loop`` whose last step issues ``sql``.
+
+    A path never comes back to a table it passed (proxies and single-table
+    subclasses share their parent's table: going through one is a cycle).
+    """
+    wanted = TO_MANY if sql.aggregate else None
+
+    def walk(model: Model, prefix: Path, seen: frozenset[str]) -> Iterator[Path]:
+        for rel in model.relations:
+            fits, target = _fits(catalog, rel, sql)
+            if fits and (wanted is None or rel.kind in wanted):
+                yield (*prefix, Step(model, rel, target))
+            nxt = catalog.models.get(rel.target)
+            if nxt is None or len(prefix) + 1 >= MAX_PATH or _name(nxt.table) in seen:
+                continue
+            yield from walk(nxt, (*prefix, Step(model, rel, nxt)), seen | {_name(nxt.table)})
+
+    yield from walk(loop, (), frozenset({_name(loop.table)}))
+
+
+def _names(step: Step) -> set[str]:
+    names = {step.relation.name}
+    if step.relation.column and step.relation.kind in ("fk", "o2o", "parent_link"):
+        names.add(step.relation.column)  # Author.objects.get(pk=post.author_id)
+    return names
+
+
+def _signature(path: Path) -> tuple[tuple[str, str], ...]:
+    return tuple((s.relation.name, s.relation.kind) for s in path)
+
+
+def _through(path: Path) -> list[str]:
+    """Tables of the rows a path passes through before its last step."""
+    return [_name(s.target.table) for s in path[:-1] if s.target is not None]
+
+
+def _choose(
+    found: list[Path], read: frozenset[str], joined: frozenset[str], loaded: frozenset[str]
+) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(picked, candidates).
+
+    The line's attribute names come first; a path is possible only if the rows
+    it passes through were loaded before (``post.owner.user`` needs posts and
+    profiles in the trace); then the tables the parent query already joins.
+    Paths the evidence cannot tell apart are not picked: they are candidates.
+    """
+    # A proxy (or a single-table subclass) repeats its parent's relations: the
+    # same path, found from the first model of the table, is one candidate.
+    pool = list({_signature(p): p for p in reversed(found)}.values())[::-1]
+    if not pool:
+        return (), ()
+    named = [p for p in pool if _names(p[-1]) & read]
+    pool = named or pool
+    pool = [p for p in pool if set(_through(p)) <= loaded] or pool
+    if named:
+        fewest = min(sum(not (_names(s) & read) for s in p) for p in pool)
+        pool = [p for p in pool if sum(not (_names(s) & read) for s in p) == fewest]
+        shortest = min(map(len, pool))
+        pool = [p for p in pool if len(p) == shortest]
+    top = max(len(set(_through(p)) & joined) for p in pool)
+    pool = [p for p in pool if len(set(_through(p)) & joined) == top]
+    last_names = [p[-1].relation.name for p in pool]
+    if len(pool) == 1 or (named and len(set(last_names)) == len(pool)):
+        return tuple(pool), ()  # one, or several the line reads each of
+    return (), tuple(pool)
+
+
+def _deferred(model: Model, child: Shape, parent: Shape) -> tuple[str, ...]:
+    """Attributes of ``model`` a pk lookup on its own table loads after the parent
+    query left them out: a deferred-field load, not a relation."""
+    if child.aggregate or child.selected is None or parent.selected is None:
+        return ()
+    pk = {c.lower() for c in model.pk}
+    if child.table != _name(model.table) or not child.filters:
+        return ()
+    if any(col not in pk for _t, col in child.filters):
+        return ()
+    columns = {c.lower(): attr for c, attr in model.fields.items()}
+    loaded = {c for t, c in parent.selected if t == child.table}
+    late = [c for t, c in child.selected if t == child.table and c not in pk]
+    rest = set(columns) - pk
+    if not late or any(c in loaded or c not in columns for c in late) or set(late) >= rest:
+        return ()  # a self-referential relation loads every column
+    return tuple(dict.fromkeys(columns[c] for c in late))
+
+
+def _queries(source: str, targets: list[Model]) -> bool:
+    """Whether the line is a query of its own for the loaded model (``Tag.objects.get(``,
+    ``session.get(Tag, ...)``), not a line that only hands rows on (a view's render())."""
+    if not _QUERY_CALL.search(source):
+        return False
+    return any(re.search(rf"\b{re.escape(m.name)}\b", source) for m in targets)
+
+
+def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
+    """Models of the rows the parent query fetched: its table's, and before them a
+    subclass whose own table it joins (joined-table / multi-table inheritance)."""
+    if outer is None:
+        return []
+    base = catalog.by_table(outer.table)
+    keys = {m.key for m in base}
+    subclasses = [
+        m
+        for m in catalog.models.values()
+        if _name(m.table) in outer.tables and m.key not in keys and keys & set(m.parents)
+    ]
+    return subclasses + base
+
+
+def resolve(
+    child: Span,
+    parent: Span | None,
+    catalogs: Sequence[Catalog],
+    source: str = "",
+    loaded: frozenset[str] = frozenset(),
+) -> Resolution:
+    """What ``child`` (the first of the repeated queries) is, from the models.
+
+    ``source`` is the call site's line; ``loaded`` the tables the request read
+    before ``child`` (what a nested path could have passed through).
+    """
+    sql = shape(child.statement, child.system) if child.statement else None
+    outer = shape(parent.statement, parent.system) if parent and parent.statement else None
+    if sql is None:
+        return Resolution("unknown", child.framework, None)
+    base = Resolution(
+        "unknown",
+        child.framework,
+        sql.table,
+        loop_table=outer.table if outer else None,
+        column=sql.filters[0][1] if sql.filters else None,
+        aggregate=sql.aggregate,
+    )
+    catalog = _catalog(catalogs, child.framework, sql.table)
+    if catalog is None:
+        return base
+    base = replace(base, catalog=catalog)
+    loops = _loop_models(catalog, outer)
+    if len(loops) == 1:
+        base = replace(base, loop=loops[0])
+    if outer is not None:
+        for model in loops:
+            late = _deferred(model, sql, outer)
+            if late:
+                return replace(base, kind="deferred", loop=model, target=model, fields=late)
+    found = [path for loop in loops for path in _paths(catalog, loop, sql)]
+    read = tokens(source)
+    joined = outer.tables - {outer.table} if outer else frozenset()
+    picked, candidates = _choose(found, read, joined, loaded | (outer.tables if outer else set()))
+    named = any(_names(p[-1]) & read for p in found)
+    explicit = not named and not sql.aggregate and _queries(source, catalog.by_table(sql.table))
+    if (picked or candidates) and not explicit:
+        loop = (picked or candidates)[0][0].owner
+        if all(p[0].owner is loop for p in (*picked, *candidates)):
+            base = replace(base, loop=loop)
+        kind = sql.aggregate or "relation"
+        return replace(base, kind=kind, paths=picked, candidates=candidates)
+    return _lookup(base, catalog, sql)
+
+
+def _lookup(base: Resolution, catalog: Catalog, sql: Shape) -> Resolution:
+    """A query per row that no relation of the loop's model explains."""
+    targets = catalog.by_table(sql.table)
+    if len(targets) != 1 or not sql.filters:
+        return base
+    target = targets[0]
+    columns = {c.lower(): attr for c, attr in target.fields.items()}
+    table, column = sql.filters[0]
+    if table != sql.table or column not in columns:
+        return base
+    pk = {c.lower() for c in target.pk}
+    kind = sql.aggregate or "lookup"
+    return replace(
+        base,
+        kind=kind,
+        target=target,
+        fields=(columns[column],),
+        column=column,
+        # A filter on a non-unique column without LIMIT (a foreign key) returns several
+        # rows per key; .get() and .first() one.
+        many=(column not in pk or len(pk) > 1) and not sql.limited,
+    )

@@ -1,0 +1,276 @@
+"""resolve() on hand-written catalogs: which relation a statement proves, and when
+nothing is picked.  (tests/orm/test_fixes_*.py run the same on real models.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfdoctor.model import Location, Span
+from perfdoctor.orm.catalog import Catalog
+from perfdoctor.orm.fix import write
+from perfdoctor.orm.resolve import resolve
+from perfdoctor.orm.shape import shape
+
+
+def rel(name: str, kind: str, target: str, **extra: Any) -> dict[str, Any]:
+    to_many = kind in ("reverse_fk", "m2m", "reverse_m2m", "generic_relation")
+    return {"name": name, "kind": kind, "target": target, "to_many": to_many, **extra}
+
+
+def model(key: str, table: str, fields: list[str], *relations: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": key.rsplit(".", 1)[-1],
+        "module": key.rsplit(".", 1)[0],
+        "table": table,
+        "pk": ["id"],
+        "fields": {f: f.removesuffix("_id") for f in fields},
+        "relations": list(relations),
+    }
+
+
+# blog.Article: author and editor both -> auth.User; owner -> Profile -> User;
+# tags many-to-many; parent -> Article (self).
+DJANGO = Catalog.from_dict(
+    {
+        "framework": "django",
+        "models": [
+            model(
+                "blog.Article",
+                "blog_article",
+                ["id", "title", "body", "author_id", "editor_id", "owner_id", "parent_id"],
+                rel("author", "fk", "auth.User", column="author_id", remote_column="id"),
+                rel("editor", "fk", "auth.User", column="editor_id", remote_column="id"),
+                rel("owner", "fk", "blog.Profile", column="owner_id", remote_column="id"),
+                rel("parent", "fk", "blog.Article", column="parent_id", remote_column="id"),
+                rel(
+                    "tags",
+                    "m2m",
+                    "blog.Tag",
+                    through="blog_article_tags",
+                    through_source="article_id",
+                    through_target="tag_id",
+                    query_name="tags",
+                ),
+            ),
+            model(
+                "blog.Profile",
+                "blog_profile",
+                ["id", "user_id"],
+                rel("user", "o2o", "auth.User", column="user_id", remote_column="id"),
+                rel(
+                    "books",
+                    "reverse_fk",
+                    "blog.Book",
+                    remote_column="profile_id",
+                    query_name="book",
+                ),
+            ),
+            model("blog.Book", "blog_book", ["id", "profile_id"]),
+            model("blog.Tag", "blog_tag", ["id", "name"]),
+            model("auth.User", "auth_user", ["id", "username"]),
+        ],
+    }
+)
+ARTICLES = 'SELECT "blog_article"."id", "blog_article"."title" FROM "blog_article"'
+USER_BY_PK = (
+    'SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" '
+    'WHERE "auth_user"."id" = ? LIMIT ?'
+)
+
+
+def span(statement: str, framework: str | None = "django") -> Span:
+    return Span("db", 0, 1, framework=framework, system="sqlite", statement=statement)
+
+
+def fix_of(child: str, parent: str | None, source: str = "", catalogs: Any = (DJANGO,)) -> Any:
+    parent_span = span(parent) if parent else None
+    return write(resolve(span(child), parent_span, catalogs, source))
+
+
+def test_shape_reads_tables_filters_and_aggregates() -> None:
+    m2m = shape(
+        "SELECT tags.id FROM tags, post_tags WHERE ? = post_tags.post_id AND tags.id = post_tags.tag_id",
+        "sqlite",
+    )
+    assert m2m is not None
+    assert (m2m.table, m2m.tables, m2m.filters) == (
+        "tags",
+        {"tags", "post_tags"},
+        (("post_tags", "post_id"),),
+    )
+    count = shape(
+        "SELECT count(*) AS n FROM (SELECT c.id FROM comments AS c WHERE ? = c.post_id) AS a", None
+    )
+    assert count is not None and (count.table, count.filters, count.aggregate) == (
+        "comments",
+        (("comments", "post_id"),),
+        "count",
+    )
+    exists = shape('SELECT ? AS "a" FROM "c" WHERE "c"."post_id" = ? LIMIT ?', "sqlite")
+    assert exists is not None and exists.aggregate == "exists"
+
+
+def test_two_relations_to_one_table_without_the_call_site_are_not_picked() -> None:
+    fix = fix_of(USER_BY_PK, ARTICLES)
+    assert fix.machine["kind"] == "candidates"
+    assert "Article.author, Article.editor" in fix.text
+    assert '.select_related("author") or .select_related("editor")' in fix.text
+    assert fix.what == "author or editor"
+
+
+def test_the_call_site_picks_the_attribute_it_reads() -> None:
+    fix = fix_of(USER_BY_PK, ARTICLES, "rows.append(article.editor.username)")
+    assert fix.machine["calls"] == [{"method": "select_related", "args": ["editor"], "kwargs": {}}]
+    both = fix_of(USER_BY_PK, ARTICLES, "(a.author.username, a.editor.username)")
+    assert both.machine["calls"][0]["args"] == ["author", "editor"]
+
+
+def test_nested_path_from_the_call_site_or_the_parent_join() -> None:
+    joined = (
+        'SELECT "blog_article"."id", "blog_profile"."id" FROM "blog_article" '
+        'INNER JOIN "blog_profile" ON ("blog_article"."owner_id" = "blog_profile"."id")'
+    )
+    by_join = fix_of(USER_BY_PK, joined)
+    assert by_join.machine["calls"][0]["args"] == ["owner__user"]
+    by_line = fix_of(USER_BY_PK, ARTICLES, "name = article.owner.user.username")
+    assert by_line.machine["calls"][0]["args"] == ["owner__user"]
+
+
+def test_to_many_step_in_a_path_is_prefetched() -> None:
+    books = 'SELECT "blog_book"."id" FROM "blog_book" WHERE "blog_book"."profile_id" = ?'
+    fix = fix_of(books, ARTICLES, "for b in article.owner.books.all()")
+    assert fix.machine["calls"] == [
+        {"method": "prefetch_related", "args": ["owner__books"], "kwargs": {}}
+    ]
+
+
+def test_self_referential_fk_is_a_relation_and_a_left_out_column_is_deferred() -> None:
+    every = ", ".join(
+        f'"blog_article"."{c}"'
+        for c in ("id", "title", "body", "author_id", "editor_id", "owner_id", "parent_id")
+    )
+    parent = f'SELECT {every} FROM "blog_article" WHERE "blog_article"."id" = ? LIMIT ?'
+    assert fix_of(parent, ARTICLES, "a.parent.title").machine["calls"][0]["args"] == ["parent"]
+    body = 'SELECT "blog_article"."id", "blog_article"."body" FROM "blog_article" WHERE "blog_article"."id" = ? LIMIT ?'
+    deferred = fix_of(body, ARTICLES, "len(a.body)")
+    assert deferred.machine["kind"] == "deferred" and 'add "body" to .only(...)' in deferred.text
+
+
+def test_an_explicit_query_that_names_no_relation_is_a_batched_lookup() -> None:
+    fix = fix_of(USER_BY_PK, ARTICLES, "User.objects.get(pk=ids[i])")
+    assert fix.machine["kind"] == "batch" and "User.objects.in_bulk(ids)" in fix.text
+    # ...but reading the FK column of a relation names that relation
+    fix = fix_of(USER_BY_PK, ARTICLES, "User.objects.get(pk=article.editor_id)")
+    assert fix.machine["calls"][0]["args"] == ["editor"]
+
+
+def test_count_per_row_through_the_association_table() -> None:
+    count = 'SELECT COUNT(*) AS "__count" FROM "blog_article_tags" WHERE "blog_article_tags"."article_id" = ?'
+    fix = fix_of(count, ARTICLES)
+    assert '.annotate(tags_count=Count("tags"))' in fix.text
+
+
+def test_raw_sql_keeps_the_in_query_fix() -> None:
+    fix = write(
+        resolve(
+            span("SELECT name FROM author WHERE id = ?", None),
+            span("SELECT id FROM article", None),
+            [DJANGO],
+        )
+    )
+    assert "WHERE id IN (...)" in fix.text and fix.machine == {
+        "framework": None,
+        "kind": "batch",
+        "table": "author",
+        "column": "id",
+    }
+
+
+def test_a_catalog_of_another_orm_names_nothing() -> None:
+    sqlalchemy = Catalog.from_dict({"framework": "sqlalchemy", "models": []})
+    fix = fix_of(USER_BY_PK, ARTICLES, "a.author", catalogs=(sqlalchemy,))
+    assert fix.machine["kind"] == "look_for" and "author" not in fix.text.replace("auth_user", "")
+
+
+SA = Catalog.from_dict(
+    {
+        "framework": "sqlalchemy",
+        "models": [
+            model(
+                "app.Post",
+                "posts",
+                ["id", "owner_id"],
+                rel("owner", "fk", "app.User", column="owner_id", remote_column="id"),
+            ),
+            model(
+                "app.User",
+                "users",
+                ["id"],
+                rel("feed", "reverse_fk", "app.Item", remote_column="user_id", lazy="dynamic"),
+            ),
+            model("app.Item", "items", ["id", "user_id"]),
+        ],
+    }
+)
+
+
+def test_sqlalchemy_dynamic_behind_a_path_is_not_eager_loaded() -> None:
+    items = "SELECT items.id, items.user_id FROM items WHERE ? = items.user_id"
+    child = Span("db", 0, 1, framework="sqlalchemy", system="sqlite", statement=items)
+    parent = Span(
+        "db", 0, 1, framework="sqlalchemy", system="sqlite", statement="SELECT posts.id FROM posts"
+    )
+    fix = write(resolve(child, parent, [SA], "post.owner.feed.all()"))
+    assert "User.feed)" not in fix.text and fix.machine["kind"] == "look_for"
+    direct = Span(
+        "db", 0, 1, framework="sqlalchemy", system="sqlite", statement="SELECT users.id FROM users"
+    )
+    fix = write(resolve(child, direct, [SA], "user.feed.all()"))
+    assert fix.machine["kind"] == "batch_children"
+
+
+def test_call_site_source_is_read_from_the_location(tmp_path: Any) -> None:
+    from perfdoctor.orm.fix import call_site_source
+
+    path = tmp_path / "views.py"
+    path.write_text("x = 1\nnames = [a.editor.username for a in rows]\n")
+    child = span(USER_BY_PK)
+    child.location = Location(str(path), 2, "view")
+    assert call_site_source(child) == "names = [a.editor.username for a in rows]"
+
+
+def test_a_line_that_queries_another_model_is_not_a_lookup() -> None:
+    # a view's line that renders a template which reads the relation: not a .get()
+    fix = fix_of(
+        USER_BY_PK, ARTICLES, 'return render(request, "a.html", {"a": Article.objects.filter(x=1)})'
+    )
+    assert fix.machine["kind"] == "candidates"
+
+
+def test_first_per_row_on_a_column_is_a_keyed_lookup() -> None:
+    first = (
+        'SELECT "blog_tag"."id", "blog_tag"."name" FROM "blog_tag" WHERE "blog_tag"."name" = ? '
+        'ORDER BY "blog_tag"."id" ASC LIMIT ?'
+    )
+    fix = fix_of(first, None, "Tag.objects.filter(name=n).first()")
+    assert fix.machine == {
+        "framework": "django",
+        "kind": "batch",
+        "on": "blog.Tag",
+        "field": "name",
+        "attr": "name",
+        "many": False,
+    }
+    assert "{o.name: o for o in Tag.objects.filter(name__in=values)}" in fix.text
+
+
+def test_a_nested_path_is_a_candidate_only_if_the_rows_it_passes_were_loaded() -> None:
+    def candidates(loaded: frozenset[str]) -> list[str]:
+        res = resolve(span(USER_BY_PK), span(ARTICLES), [DJANGO], "", loaded)
+        assert not res.paths
+        return [".".join(s.relation.name for s in p) for p in res.candidates]
+
+    assert candidates(frozenset()) == ["author", "editor"]
+    # the profiles were read one by one in the loop (a sibling N+1): owner.user is possible
+    assert candidates(frozenset({"blog_profile"})) == ["author", "editor", "owner.user"]
