@@ -122,7 +122,7 @@ def enough_repeats(trace: Trace, group: SpanGroup, settings: Settings) -> bool:
         return True
     if group.count < settings.n_plus_one_proven_min_repeats:
         return False
-    parent = parent_span(trace, group.first)
+    parent = parent_span(trace, group.first, group.count)
     return parent is not None and parent.rows is not None and parent.rows >= group.count
 
 
@@ -132,10 +132,16 @@ def paginated(spans: list[Span]) -> bool:
     return None not in offsets and len(offsets) == len(spans)
 
 
-def parent_span(trace: Trace, child: Span) -> Span | None:
+def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
     """The query that fetched the rows the loop walks: the last read before it, in the
     same request, that is not itself repeated (a second N+1 in the same loop is a
-    sibling, not the parent)."""
+    sibling, not the parent).
+
+    With ``repeats`` (how many times the loop ran the child), a read that returned at
+    least that many rows wins over a later one-row read: serializers and templates
+    look up one object once inside the loop (``request.user.profile``), and that
+    lookup is no more the loop's list than the list is.
+    """
     windows = request_windows(trace)
     request = request_of(child, windows)
     spans = [
@@ -147,15 +153,18 @@ def parent_span(trace: Trace, child: Span) -> Span | None:
     for span in spans:
         shapes[span.fingerprint] += 1
     before: Span | None = None
+    listed: Span | None = None
     fallback: Span | None = None
     for span in spans:
         if span is child:
-            return before or fallback
+            break
         if span.fingerprint != child.fingerprint and is_read(span.statement):
             fallback = span
             if shapes[span.fingerprint] == 1:
                 before = span
-    return before or fallback
+                if repeats and span.rows is not None and span.rows >= repeats:
+                    listed = span
+    return listed or before or fallback
 
 
 def most_common_location(spans: list[Span]) -> Location | None:

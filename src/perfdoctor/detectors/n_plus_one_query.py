@@ -32,7 +32,7 @@ class NPlusOneQuery(PerTraceDetector):
         """One finding per repeated query, in the order of ``groups``."""
         for group in groups:
             first = group.first
-            parent = parent_span(trace, first)
+            parent = parent_span(trace, first, group.count)
             # The relation named from the app's own models (trace.orm), never from a table name.
             fix = fix_for(trace, first, parent)
             loop = loop_for_stack(first.stack)

@@ -8,7 +8,7 @@ from perfdoctor.model import Span, Trace
 from perfdoctor.orm import fix_django, fix_raw, fix_sqlalchemy
 from perfdoctor.orm.fix_raw import Fix
 from perfdoctor.orm.resolve import Resolution, resolve
-from perfdoctor.orm.shape import shape
+from perfdoctor.orm.shape import Shape, shape
 
 __all__ = ["Fix", "fix_for", "write"]
 
@@ -32,25 +32,22 @@ def write(res: Resolution) -> Fix:
     return writer(res)
 
 
-def tables_before(trace: Trace, child: Span) -> frozenset[str]:
-    """Tables the trace's queries read before ``child``."""
+def shapes_before(trace: Trace, child: Span) -> list[Shape]:
+    """The distinct reads the trace ran before ``child``."""
     statements: set[tuple[str, str | None]] = set()
     for span in trace.spans:
         if span is child:
             break
         if span.kind == "db" and span.statement:
             statements.add((span.statement, span.system))
-    tables: set[str] = set()
-    for statement, system in statements:
-        found = shape(statement, system)
-        if found is not None:
-            tables |= found.tables
-    return frozenset(tables)
+    return [s for s in (shape(st, system) for st, system in statements) if s is not None]
 
 
 def fix_for(trace: Trace, child: Span, parent: Span | None) -> Fix:
     """The fix for the N+1 whose first repeated query is ``child``, from trace.orm."""
     if not trace.orm:
         return write(resolve(child, parent, ()))
-    loaded = tables_before(trace, child)
-    return write(resolve(child, parent, trace.orm, call_site_source(child), loaded))
+    earlier = shapes_before(trace, child)
+    loaded = frozenset(t for s in earlier for t in s.tables)
+    source = call_site_source(child)
+    return write(resolve(child, parent, trace.orm, source, loaded, earlier))

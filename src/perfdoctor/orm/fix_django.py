@@ -201,7 +201,24 @@ def _ambiguous(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
+def _membership(res: Resolution) -> Fix:
+    step = res.paths[0][0]
+    owner, rel = step.owner, step.relation
+    var = owner.name.lower()
+    text = (
+        f"{owner.name}.{rel.name} is asked once per row whether it holds that row "
+        f"(.filter(pk=...).exists() on one {owner.name}'s {rel.name}): read the ids once "
+        f'before the loop — ids = set({var}.{rel.name}.values_list("pk", flat=True)) — and '
+        "test row.pk in ids inside it. In a DRF serializer, build the set in the view "
+        "(or once per request) and pass it in the serializer's context."
+    )
+    machine = _machine(res, "membership", owner, relation=rel.name, values_list="pk")
+    return Fix(text, what(res), machine)
+
+
 def write(res: Resolution) -> Fix:
+    if res.kind == "membership" and res.paths:
+        return _membership(res)
     if res.candidates:
         return _ambiguous(res)
     if res.paths:

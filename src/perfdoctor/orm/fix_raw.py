@@ -23,6 +23,8 @@ class Fix:
 
 def what(res: Resolution) -> str:
     """What the repeated queries load, in the title's words."""
+    if res.kind == "membership" and res.paths:
+        return f"whether {qualified(res, res.paths[0])} holds each row"
     if res.kind == "relation" and res.paths:
         return " and ".join(".".join(s.relation.name for s in p) for p in res.paths)
     if res.candidates:

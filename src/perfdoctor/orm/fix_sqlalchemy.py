@@ -187,7 +187,33 @@ def _ambiguous(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
+def _membership(res: Resolution) -> Fix:
+    step = res.paths[0][0]
+    owner, rel, target = step.owner, step.relation, step.target
+    assert target is not None
+    var = owner.name.lower()
+    pk = _pk_attr(target) or "id"
+    if rel.lazy == "write_only":
+        read = (
+            f"ids = set(session.scalars({var}.{rel.name}.select()"
+            f".with_only_columns({target.name}.{pk})))"
+        )
+    elif rel.lazy == "dynamic":
+        read = f"ids = {{i for (i,) in {var}.{rel.name}.with_entities({target.name}.{pk})}}"
+    else:
+        read = f"ids = {{t.{pk} for t in {var}.{rel.name}}}"
+    text = (
+        f"{owner.name}.{rel.name} is asked once per row whether it holds that row (a "
+        f"filter on one {owner.name}'s {rel.name} by the row's key): read the ids once "
+        f"before the loop — {read} — and test row.{pk} in ids inside it."
+    )
+    machine = _machine("membership", owner, relation=rel.name, target=target.key, key=pk)
+    return Fix(text, what(res), machine)
+
+
 def write(res: Resolution) -> Fix:
+    if res.kind == "membership" and res.paths and res.paths[0][0].target is not None:
+        return _membership(res)
     if res.candidates:
         return _ambiguous(res)
     if res.paths:

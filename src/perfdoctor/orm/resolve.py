@@ -11,6 +11,9 @@ repeated query is:
 ``exists``    the same for an EXISTS / ``SELECT 1 ... LIMIT 1`` per row;
 ``deferred``  a column of the loop's own rows left out by ``.only()``/``.defer()``
               (``load_only``), read one row at a time: ``fields``;
+``membership`` one object's to-many relation tested once per row for that row
+              (``profile.follows.filter(pk=other.pk).exists()``): the query filters
+              on both ends of the relation; ``paths`` holds the one relation;
 ``lookup``    a ``.get()``/``.filter().first()`` per row that no relation of the
               loop's model explains: ``target`` filtered on ``column``;
 ``unknown``   nothing provable (no catalog, SQL that cannot be read).
@@ -54,7 +57,7 @@ Path = tuple[Step, ...]
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    kind: str  # relation, count, exists, deferred, lookup, unknown
+    kind: str  # relation, count, exists, membership, deferred, lookup, unknown
     framework: str | None  # the library that issued the query (None: the driver)
     table: str | None  # the repeated query's table
     catalog: Catalog | None = None
@@ -188,6 +191,24 @@ def _choose(
     return (), tuple(pool)
 
 
+def _proven(catalog: Catalog, path: Path, earlier: Sequence[Shape], joined: frozenset[str]) -> bool:
+    """Whether the request really loaded, row by row, the objects a nested path passes
+    through: each step before the last is JOINed by the parent query or was issued
+    as its own query earlier (a count does not load rows).
+
+    ``comment.article.author`` cannot repeat once per comment when the one article
+    was read once: the identity map hands the same author back.
+    """
+    for step in path[:-1]:
+        if step.target is not None and _name(step.target.table) in joined:
+            continue
+        if not any(
+            e.aggregate is None and _fits(catalog, step.relation, e)[0] for e in earlier
+        ):
+            return False
+    return True
+
+
 def _deferred(model: Model, child: Shape, parent: Shape) -> tuple[str, ...]:
     """Attributes of ``model`` a pk lookup on its own table loads after the parent
     query left them out: a deferred-field load, not a relation."""
@@ -215,6 +236,39 @@ def _queries(source: str, targets: list[Model]) -> bool:
     return any(re.search(rf"\b{re.escape(m.name)}\b", source) for m in targets)
 
 
+def _membership(catalog: Catalog, sql: Shape, source: str) -> list[Path]:
+    """To-many relations whose query also filters on the far end's key: one
+    object's collection asked, row after row, whether it holds that row.
+
+    Loading a relation filters on its owner's key only; a filter on the target's
+    key too means the loop does not read the collection, it tests membership
+    (``is_following``, ``has_favorited``), and no eager load of the loop's rows
+    removes that query: the owner is usually the same object on every row.
+    """
+    filters = set(sql.filters)
+    found: list[Path] = []
+    for model in catalog.models.values():
+        for rel in model.relations:
+            if rel.kind not in ("reverse_fk", "m2m", "reverse_m2m"):
+                continue
+            fits, target = _fits(catalog, rel, sql)
+            if not fits or target is None:
+                continue
+            far = {(_name(target.table), c.lower()) for c in target.pk}
+            if rel.through and rel.through_target:
+                far.add((_name(rel.through), rel.through_target.lower()))
+            if far & filters:
+                found.append((Step(model, rel, target),))
+    # Both sides of a self-referential many-to-many fit (follows / followed_by):
+    # the relation the line calls comes first in it, its filter's column after.
+    first: dict[int, Path] = {}
+    for path in found:
+        at = re.search(rf"\.\s*{re.escape(path[-1].relation.name)}\b", source)
+        if at is not None:
+            first.setdefault(at.start(), path)
+    return [first[min(first)]] if first else found
+
+
 def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
     """Models of the rows the parent query fetched: its table's, and before them a
     subclass whose own table it joins (joined-table / multi-table inheritance)."""
@@ -236,11 +290,13 @@ def resolve(
     catalogs: Sequence[Catalog],
     source: str = "",
     loaded: frozenset[str] = frozenset(),
+    earlier: Sequence[Shape] = (),
 ) -> Resolution:
     """What ``child`` (the first of the repeated queries) is, from the models.
 
     ``source`` is the call site's line; ``loaded`` the tables the request read
-    before ``child`` (what a nested path could have passed through).
+    before ``child`` (what a nested path could have passed through); ``earlier``
+    the shapes of those reads, which prove a nested path's middle steps.
     """
     sql = shape(child.statement, child.system) if child.statement else None
     outer = shape(parent.statement, parent.system) if parent and parent.statement else None
@@ -266,8 +322,16 @@ def resolve(
             late = _deferred(model, sql, outer)
             if late:
                 return replace(base, kind="deferred", loop=model, target=model, fields=late)
-    found = [path for loop in loops for path in _paths(catalog, loop, sql)]
     read = tokens(source)
+    members = _membership(catalog, sql, source)
+    if len(members) == 1:
+        return replace(base, kind="membership", paths=(members[0],))
+    found = [path for loop in loops for path in _paths(catalog, loop, sql)]
+    if earlier:
+        joined_rows = outer.tables if outer else frozenset()
+        found = [
+            p for p in found if len(p) == 1 or _proven(catalog, p, earlier, joined_rows)
+        ] or found
     joined = outer.tables - {outer.table} if outer else frozenset()
     picked, candidates = _choose(found, read, joined, loaded | (outer.tables if outer else set()))
     named = any(_names(p[-1]) & read for p in found)
