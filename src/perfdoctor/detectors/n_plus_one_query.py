@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
+from perfdoctor.detectors._feeder import feeding_site, loop_frames
 from perfdoctor.detectors._groups import n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors._sql import Relation, class_name, main_table, relation
@@ -69,7 +70,9 @@ class NPlusOneQuery(PerTraceDetector):
             parent_table = None
             if parent is not None and parent.statement:
                 parent_table = main_table(parent.statement, parent.system)
-            loop = loop_for_stack(first.stack)
+            loop = loop_for_stack(loop_frames(first))
+            # A loop in a library (a serializer, a template): the user's line feeding it.
+            location, where = feeding_site(trace, first, loop)
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"
@@ -80,7 +83,7 @@ class NPlusOneQuery(PerTraceDetector):
                 severity=severity,
                 title=f"N+1 queries: {count} queries load {what} one row at a time",
                 endpoint=trace.name,
-                location=first.location,
+                location=location,
                 evidence={
                     "count": count,
                     "total_ms": round(group.total_ms, 3),
@@ -89,9 +92,10 @@ class NPlusOneQuery(PerTraceDetector):
                     "loop": loop.to_dict() if loop else None,
                     "framework": first.framework,
                     "system": first.system,
+                    **where,
                 },
                 fix=remedy(first.framework, rel, parent_table),
                 fingerprint=finding_fingerprint(
-                    self.id, trace.name, first.fingerprint, first.location
+                    self.id, trace.name, first.fingerprint, location
                 ),
             )
