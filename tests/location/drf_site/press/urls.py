@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from press import views
+
+router = SimpleRouter()
+router.register("posts", views.PostViewSet, basename="post")
+router.register("fixed/posts", views.FixedPostViewSet, basename="fixed-post")
+
+urlpatterns = [
+    path("author-names/", views.PostAuthorNames.as_view()),
+    path("author-names/fixed/", views.FixedPostAuthorNames.as_view()),
+    path("comment-counts/", views.PostCommentCounts.as_view()),
+    path("comment-counts/fixed/", views.FixedPostCommentCounts.as_view()),
+    path("page/", views.post_page),
+    path("page/fixed/", views.fixed_post_page),
+    *router.urls,
+]
