@@ -49,22 +49,27 @@ _underlying: dict[str, str] = {}
 
 def classify(filename: str) -> str:
     """USER, SKIP, or the name of the framework the file belongs to."""
-    kind = _hot_kind(filename)
+    kind = _cache.get(filename) or _hot_kind(filename)
     return _underlying.get(filename, SKIP) if kind is TRIGGER else kind
 
 
 def _hot_kind(filename: str) -> str:
-    """What :func:`capture` sees: :func:`classify`'s answer, or TRIGGER."""
-    kind = _cache.get(filename)
-    if kind is None:
-        kind = _classify(filename)
-        # Library files are SKIP unless they hold a trigger function; a template's
-        # compiled code (Jinja2) names the template file, which is not .py.
-        library = kind == SKIP and not filename.endswith(triggers.SUFFIXES)
-        if not library and not filename.startswith("<") and triggers.is_trigger_file(filename):
-            _underlying[filename] = kind
-            kind = TRIGGER
-        _cache[filename] = kind
+    """What :func:`capture` sees: :func:`classify`'s answer, or TRIGGER.
+
+    A trigger file is kept out of ``_cache``: :func:`capture` then meets it in the
+    branch it already takes for a file not yet classified, and the normal frame
+    pays no extra test.
+    """
+    if filename in _underlying:
+        return TRIGGER
+    kind = _classify(filename)
+    # Library files are SKIP unless they hold a trigger function; a template's
+    # compiled code (Jinja2) names the template file, which is not .py.
+    library = kind == SKIP and not filename.endswith(triggers.SUFFIXES)
+    if not library and not filename.startswith("<") and triggers.is_trigger_file(filename):
+        _underlying[filename] = kind
+        return TRIGGER
+    _cache[filename] = kind
     return kind
 
 
@@ -120,15 +125,15 @@ def capture(
         kind = kind_of(code.co_filename)
         if kind is None:
             kind = _hot_kind(code.co_filename)
-        if kind is TRIGGER:
-            # Only frames of a few library files (and templates) get here.
-            found = triggers.recognise(frame, code)
-            if found is None:
-                kind = _underlying.get(code.co_filename, SKIP)
-            else:
-                if trigger is None:
-                    trigger = triggers.extract(found, frame, len(frames))
-                kind = SKIP  # a template's frame is not a line of the user's code
+            if kind is TRIGGER:
+                # Only frames of a few library files (and templates) get here.
+                found = triggers.recognise(frame, code)
+                if found is None:
+                    kind = _underlying.get(code.co_filename, SKIP)
+                else:
+                    if trigger is None:
+                        trigger = triggers.extract(found, frame, len(frames))
+                    kind = SKIP  # a template's frame is not a line of the user's code
         if kind == USER:
             frames.append((code, frame.f_lasti))
             if len(frames) >= depth:
