@@ -47,7 +47,11 @@ def test_a_jinja2_loop_names_the_template_line(report: dict[str, Any]) -> None:
 
 
 def test_eager_loading_leaves_no_finding(report: dict[str, Any]) -> None:
-    assert [f for f in report["findings"] if f["endpoint"].endswith("/fixed")] == []
+    # Query findings only: a loaded machine may make any request slow (slow-endpoint).
+    assert [
+        f for f in report["findings"]
+        if f["endpoint"].endswith("/fixed") and f["id"] in ("n-plus-one-query", "duplicate-query")
+    ] == []
     names = {e["name"] for e in report["endpoints"]}
     assert {f"GET {path}" for path in FIXED} <= names
 

@@ -48,18 +48,37 @@ def feeding_site(
     kind = trigger.get("kind") if trigger else None
     handler = trace.attrs.get("handler")
     handler = handler if isinstance(handler, dict) else None
-    if kind == DRF or (kind is None and span.location is None):
-        found = view_queryset(handler) if handler else None
+    if kind is None:
+        if span.location is not None:
+            return span.location, evidence
+        return view_queryset(handler) or handler_site(handler), evidence
+    if kind == DRF:
+        found = view_queryset(handler)
         if found is not None:
             return found, evidence
-    calls = _FEEDING_CALLS.get(kind) if kind else None
-    if calls is not None:
-        found = fed_input(span.stack, calls)
-        if found is not None:
-            return found, evidence
-    if span.location is not None:
-        return span.location, evidence
-    return handler_site(handler), evidence
+    # The user frames outside the library's loop: the view that handed it the rows,
+    # and, under a test client or a script, the code that made the request.
+    outside = span.stack[trigger.get("inside", 0) :] if trigger else span.stack
+    calls = _FEEDING_CALLS.get(kind)
+    found = fed_input(outside, calls) if calls else None
+    if found is None and handler:
+        # A class-based view rendered it (a ListView's TemplateResponse): its queryset.
+        found = view_queryset(handler)
+    if found is None and span.location is not None and _in_handler(span.location, handler):
+        found = span.location
+    return found or handler_site(handler) or span.location, evidence
+
+
+def _in_handler(location: Location, handler: dict[str, Any] | None) -> bool:
+    """True when ``location`` is in the view that answered (not a test calling it)."""
+    if not handler:
+        return True  # a script or a job: the user's frame is all there is
+    path = handler.get("path")
+    return (
+        isinstance(path, str)
+        and os.path.abspath(location.path) == os.path.abspath(path)
+        and location.function == handler.get("function")
+    )
 
 
 def handler_site(handler: dict[str, Any] | None) -> Location | None:
@@ -104,9 +123,11 @@ def class_member_line(path: str, qualname: str, member: str | None) -> int | Non
     return cls.lineno
 
 
-def view_queryset(handler: dict[str, Any]) -> Location | None:
+def view_queryset(handler: dict[str, Any] | None) -> Location | None:
     """The view class's ``get_queryset`` (if it defines one) or its ``queryset =``,
     looked for in the class and then in its bases written in the same file."""
+    if not handler:
+        return None
     path = handler.get("class_path")
     qualname = handler.get("class")
     if not path or not qualname:

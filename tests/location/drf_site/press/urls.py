@@ -14,5 +14,7 @@ urlpatterns = [
     path("comment-counts/fixed/", views.FixedPostCommentCounts.as_view()),
     path("page/", views.post_page),
     path("page/fixed/", views.fixed_post_page),
+    path("list-page/", views.PostListPage.as_view()),
+    path("list-page/fixed/", views.FixedPostListPage.as_view()),
     *router.urls,
 ]

@@ -1,6 +1,7 @@
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.generic import ListView
 from rest_framework import generics, viewsets
 
 from press.models import Post
@@ -49,3 +50,15 @@ def post_page(request: HttpRequest) -> HttpResponse:
 def fixed_post_page(request: HttpRequest) -> HttpResponse:
     posts = Post.objects.select_related("author").order_by("id")
     return render(request, "press/posts.html", {"posts": posts})
+
+
+class PostListPage(ListView):
+    template_name = "press/posts.html"
+    context_object_name = "posts"
+    queryset = Post.objects.order_by("id")
+
+
+class FixedPostListPage(ListView):
+    template_name = "press/posts.html"
+    context_object_name = "posts"
+    queryset = Post.objects.select_related("author").order_by("id")
