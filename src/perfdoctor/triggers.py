@@ -132,8 +132,8 @@ def _drf(this: Any) -> RawTrigger:
     field = getattr(this, "field_name", None) or None
     source = getattr(this, "source", None)
     child = getattr(this, "child", None)
-    if parent is not None and child is not None and getattr(parent, "child", None) is this:
-        # A top-level ListSerializer's child: the serializer itself, no field.
+    if parent is not None and getattr(parent, "child", None) is this:
+        # The child of a ListSerializer (many=True): the serializer itself, no field.
         parent = None
     if parent is None:
         owner = child if child is not None else this

@@ -15,11 +15,12 @@ SITE = HERE / "drf_site"
 VIEWS = SITE / "press" / "views.py"
 SERIALIZERS = SITE / "press" / "serializers.py"
 TEMPLATE = SITE / "press" / "templates" / "press" / "posts.html"
-SLOW = ["/posts/", "/author-names/", "/comment-counts/", "/page/", "/list-page/"]
+SLOW = ["/posts/", "/author-names/", "/comment-counts/", "/with-comments/", "/page/", "/list-page/"]
 FIXED = [
     "/fixed/posts/",
     "/author-names/fixed/",
     "/comment-counts/fixed/",
+    "/with-comments/fixed/",
     "/page/fixed/",
     "/list-page/fixed/",
 ]
@@ -81,6 +82,17 @@ def test_a_method_field_points_at_get_queryset_not_inside_the_method(
         f"PostCommentsSerializer.comment_count (serializers.py:{line})"
     )
     assert finding["evidence"]["loop"] is None
+
+
+def test_a_nested_many_serializer_names_the_reverse_relation_field(
+    report: dict[str, Any],
+) -> None:
+    finding = _n_plus_one(report, "/with-comments/")
+    assert at(SITE, finding) == (VIEWS, line_after(VIEWS, "class PostsWithComments", "queryset ="))
+    line = line_of(SERIALIZERS, "comments = CommentSerializer(many=True)")
+    assert finding["evidence"]["loaded_by"] == (
+        f"PostWithCommentsSerializer.comments (serializers.py:{line})"
+    )
 
 
 def test_a_django_template_loop_points_at_the_queryset_the_view_rendered(

@@ -40,3 +40,11 @@ class PostCommentsSerializer(serializers.ModelSerializer):
 
     def get_comment_count(self, post: Post) -> int:
         return len(post.comments.all())
+
+
+class PostWithCommentsSerializer(serializers.ModelSerializer):
+    comments = CommentSerializer(many=True)
+
+    class Meta:
+        model = Post
+        fields = ["id", "title", "comments"]

@@ -14,6 +14,8 @@ urlpatterns = [
     path("comment-counts/fixed/", views.FixedPostCommentCounts.as_view()),
     path("page/", views.post_page),
     path("page/fixed/", views.fixed_post_page),
+    path("with-comments/", views.PostsWithComments.as_view()),
+    path("with-comments/fixed/", views.FixedPostsWithComments.as_view()),
     path("list-page/", views.PostListPage.as_view()),
     path("list-page/fixed/", views.FixedPostListPage.as_view()),
     *router.urls,

@@ -5,7 +5,12 @@ from django.views.generic import ListView
 from rest_framework import generics, viewsets
 
 from press.models import Post
-from press.serializers import PostAuthorNameSerializer, PostCommentsSerializer, PostSerializer
+from press.serializers import (
+    PostAuthorNameSerializer,
+    PostCommentsSerializer,
+    PostSerializer,
+    PostWithCommentsSerializer,
+)
 
 
 class PostViewSet(viewsets.ModelViewSet):
@@ -62,3 +67,13 @@ class FixedPostListPage(ListView):
     template_name = "press/posts.html"
     context_object_name = "posts"
     queryset = Post.objects.select_related("author").order_by("id")
+
+
+class PostsWithComments(generics.ListAPIView):
+    serializer_class = PostWithCommentsSerializer
+    queryset = Post.objects.order_by("id")
+
+
+class FixedPostsWithComments(generics.ListAPIView):
+    serializer_class = PostWithCommentsSerializer
+    queryset = Post.objects.prefetch_related("comments").order_by("id")
