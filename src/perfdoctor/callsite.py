@@ -14,8 +14,13 @@ import sys
 import sysconfig
 from types import CodeType, FrameType
 
+from perfdoctor import triggers
+
 USER = "user"
 SKIP = "skip"
+# A file that may hold a trigger (:mod:`perfdoctor.triggers`): its frames are looked
+# at per code object, then count as the kind in ``_underlying``.
+TRIGGER = "trigger"
 
 # site-packages folders whose frames name the library that issued an operation.
 FRAMEWORKS = ("django", "sqlalchemy", "flask", "starlette", "fastapi", "werkzeug")
@@ -39,14 +44,32 @@ def _library_roots() -> tuple[str, ...]:
 
 _LIBRARY_ROOTS = _library_roots()
 _cache: dict[str, str] = {}
+_underlying: dict[str, str] = {}
 
 
 def classify(filename: str) -> str:
     """USER, SKIP, or the name of the framework the file belongs to."""
-    kind = _cache.get(filename)
-    if kind is None:
-        kind = _classify(filename)
-        _cache[filename] = kind
+    kind = _cache.get(filename) or _hot_kind(filename)
+    return _underlying.get(filename, SKIP) if kind is TRIGGER else kind
+
+
+def _hot_kind(filename: str) -> str:
+    """What :func:`capture` sees: :func:`classify`'s answer, or TRIGGER.
+
+    A trigger file is kept out of ``_cache``: :func:`capture` then meets it in the
+    branch it already takes for a file not yet classified, and the normal frame
+    pays no extra test.
+    """
+    if filename in _underlying:
+        return TRIGGER
+    kind = _classify(filename)
+    # Library files are SKIP unless they hold a trigger function; a template's
+    # compiled code (Jinja2) names the template file, which is not .py.
+    library = kind == SKIP and not filename.endswith(triggers.SUFFIXES)
+    if not library and not filename.startswith("<") and triggers.is_trigger_file(filename):
+        _underlying[filename] = kind
+        return TRIGGER
+    _cache[filename] = kind
     return kind
 
 
@@ -77,8 +100,11 @@ RawFrame = tuple[CodeType, int]
 _WALK = range(120)
 
 
-def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | None]:
-    """User frames (innermost first, at most ``depth``) and the issuing framework.
+def capture(
+    frame: FrameType | None, depth: int
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
+    """User frames (innermost first, at most ``depth``), the issuing framework and
+    the trigger (the innermost serializer field or template line on the way).
 
     The framework is the first one met between the operation and the user's
     frame: Django's ORM for a query Django built, SQLAlchemy for SQLAlchemy's.
@@ -90,6 +116,7 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
     # call site in the recorder's thread.
     frames: list[RawFrame] = []
     framework: str | None = None
+    trigger: triggers.RawTrigger | None = None
     kind_of = _cache.get
     for _ in _WALK:
         if frame is None:
@@ -97,7 +124,16 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
         code = frame.f_code
         kind = kind_of(code.co_filename)
         if kind is None:
-            kind = classify(code.co_filename)
+            kind = _hot_kind(code.co_filename)
+            if kind is TRIGGER:
+                # Only frames of a few library files (and templates) get here.
+                found = triggers.recognise(frame, code)
+                if found is None:
+                    kind = _underlying.get(code.co_filename, SKIP)
+                else:
+                    if trigger is None:
+                        trigger = triggers.extract(found, frame, len(frames))
+                    kind = SKIP  # a template's frame is not a line of the user's code
         if kind == USER:
             frames.append((code, frame.f_lasti))
             if len(frames) >= depth:
@@ -105,7 +141,7 @@ def capture(frame: FrameType | None, depth: int) -> tuple[list[RawFrame], str | 
         elif not frames and framework is None and kind != SKIP:
             framework = kind
         frame = frame.f_back
-    return frames, framework
+    return frames, framework, trigger
 
 
 # code object -> (instruction offsets where a line range starts, their lines)

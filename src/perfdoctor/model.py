@@ -14,7 +14,11 @@ parameter value, a cookie or a credential (digests are keyed per process).
     known), ``connection_id``.  attrs: ``blocks_event_loop`` (a synchronous
     driver called on a thread running an asyncio loop), ``offset`` (the OFFSET
     of a paginated query, literal or bound, kept only when it is an int),
-    ``params`` (only with ``--capture-params``).
+    ``params`` (only with ``--capture-params``), ``trigger`` (the library code
+    that ran the query for the user, see :mod:`perfdoctor.triggers`: ``kind``
+    drf-serializer / marshmallow-schema / django-template / jinja2-template,
+    ``class`` and ``field`` (and ``source``) or ``template`` and ``line``,
+    ``path``, and ``inside``: how many user frames lie inside it).
 ``db.connect``
     a new database connection opened: field ``system``, ``connection_id``.
 ``http``
@@ -49,7 +53,8 @@ cursor, ``body_digest``: keyed digest of the body up to
 was sent; work after it, such as ASGI background tasks or the end of a WSGI
 request, did not delay the client), ``query_names`` (the request's query
 parameter names, never values), ``handler`` (``path``, ``line``,
-``function`` of the view that answered), ``framework`` (django, flask,
+``function`` of the view that answered; for a class-based view also ``class``
+and ``class_path``), ``framework`` (django, flask,
 starlette, fastapi), ``user`` (keyed digest of who made the request, None
 when anonymous), ``authenticated`` (bool),
 ``async`` (an async handler), ``service`` (OpenTelemetry's ``service.name``

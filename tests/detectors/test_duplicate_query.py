@@ -29,7 +29,13 @@ def test_the_same_row_loaded_three_times_is_found(tmp_path: Path) -> None:
     assert finding.endpoint == "GET /authors/{id}"
     assert finding.evidence["count"] == 3
     assert finding.evidence["wasted_ms"] <= finding.evidence["total_ms"]
-    assert finding.location is not None and finding.location.function == "_author"
+    # The second run is the redundant copy: the caller's line, not the shared helper's.
+    assert finding.location is not None
+    assert finding.location.function == "test_the_same_row_loaded_three_times_is_found"
+    first_line = finding.location.line - 1
+    assert [(s["line"], s["count"]) for s in finding.evidence["sites"]] == [
+        (first_line, 1), (first_line + 1, 1), (first_line + 2, 1)
+    ]
 
 
 def test_loading_it_once_is_clean(tmp_path: Path) -> None:

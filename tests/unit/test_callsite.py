@@ -53,7 +53,9 @@ def _outer() -> tuple[list[callsite.RawFrame], str | None]:
 
 
 def _inner() -> tuple[list[callsite.RawFrame], str | None]:
-    return callsite.capture(sys._getframe(), 2)
+    frames, framework, trigger = callsite.capture(sys._getframe(), 2)
+    assert trigger is None
+    return frames, framework
 
 
 def test_capture_keeps_the_innermost_user_frames_up_to_the_depth() -> None:

@@ -199,7 +199,7 @@ def record_db(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework = callsite.capture(_getframe(2), state.stack_depth)
+        frames, framework, trigger = callsite.capture(_getframe(2), state.stack_depth)
         # params_key(sql, params), without a call for the usual tuple of parameters.
         key: int | None
         if type(params) is tuple:
@@ -219,6 +219,9 @@ def record_db(
                 offset = offset_param(sql, params)
                 if offset is not None:
                     extra = {"offset": offset, **(extra or {})}
+        if trigger is not None:
+            # Raw names and a class or template object; made text in the recorder.
+            extra = {"trigger": trigger, **(extra or {})}
         spans.append(
             (
                 "db",
@@ -268,7 +271,7 @@ def record_span(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework = callsite.capture(_getframe(skip), state.stack_depth)
+        frames, framework, _trigger = callsite.capture(_getframe(skip), state.stack_depth)
         if blocking and _running_loop() is not None:
             attrs["blocks_event_loop"] = True
         spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))

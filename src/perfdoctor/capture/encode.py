@@ -20,6 +20,7 @@ from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.privacy import hash_digest
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location
+from perfdoctor.triggers import describe
 
 _MAX_CACHED = 50_000
 
@@ -137,6 +138,8 @@ class Encoder:
                 ) = raw
                 if params is not None:
                     extra = {**(extra or {}), "params": repr(params)}
+                if extra is not None and "trigger" in extra:
+                    extra = {**extra, "trigger": describe(extra["trigger"])}
                 if type(nrows) is list:  # a cursor's running count of fetched rows
                     nrows = nrows[0]
                 # The same parameters come back again and again (the same ids, the

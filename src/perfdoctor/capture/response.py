@@ -12,11 +12,14 @@ Nothing here may raise into the host application.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from perfdoctor import callsite
 from perfdoctor.capture.privacy import keyed_hasher
 from perfdoctor.settings import Settings
 
@@ -203,11 +206,26 @@ def query_names_of(query_string: str) -> list[str]:
 
 
 def handler_location(func: Any) -> dict[str, Any] | None:
-    """Where the view that answered is defined: the location of response findings."""
+    """Where the view that answered is defined: the location of response findings.
+
+    A class-based view (Django's ``view_class``, DRF's ``cls``) also names its
+    class and the file it is in: the analysis reads the class's ``queryset =``
+    or ``get_queryset`` there when a serializer's loop repeats a query.
+    """
     view_class = getattr(func, "view_class", None) or getattr(func, "cls", None)
+    about: dict[str, Any] = {}
     if isinstance(view_class, type):
-        # A class-based view: where its GET handler (or its dispatch) is written.
-        func = getattr(view_class, "get", None) or getattr(view_class, "dispatch", None)
+        about = _class_facts(view_class)
+        # A ViewSet maps methods to actions ({"get": "list"}); a view has get().
+        actions = getattr(func, "actions", None)
+        action = None
+        if isinstance(actions, dict) and actions:
+            action = actions.get("get") or next(iter(actions.values()))
+        func = (
+            (getattr(view_class, action, None) if isinstance(action, str) else None)
+            or getattr(view_class, "get", None)
+            or getattr(view_class, "dispatch", None)
+        )
     for _ in range(10):
         wrapped = getattr(func, "__wrapped__", None)
         if wrapped is None:
@@ -216,4 +234,35 @@ def handler_location(func: Any) -> dict[str, Any] | None:
     code = getattr(func, "__code__", None)
     if code is None:
         return None
-    return {"path": code.co_filename, "line": code.co_firstlineno, "function": code.co_qualname}
+    found = {"path": code.co_filename, "line": code.co_firstlineno, "function": code.co_qualname}
+    if about and callsite.classify(code.co_filename) != callsite.USER and "line" in about:
+        # The handler method is the framework's (ModelViewSet.list): the user's
+        # class is what they wrote.
+        found = {"path": about["path"], "line": about["line"], "function": about["class"]}
+    if about:
+        found["class"] = about["class"]
+        found["class_path"] = about["path"]
+    return found
+
+
+# view class -> its qualified name, file and first line; once per class.
+_classes: dict[type, dict[str, Any]] = {}
+
+
+def _class_facts(cls: type) -> dict[str, Any]:
+    facts = _classes.get(cls)
+    if facts is None:
+        facts = {"class": cls.__qualname__}
+        try:
+            path = inspect.getsourcefile(cls)
+            if path:
+                facts["path"] = os.path.abspath(path)
+                facts["line"] = inspect.getsourcelines(cls)[1]
+        except (OSError, TypeError):
+            pass
+        if "path" not in facts:
+            facts["path"] = ""
+        if len(_classes) > 10_000:
+            _classes.clear()
+        _classes[cls] = facts
+    return facts

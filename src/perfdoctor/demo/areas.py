@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-AREAS = ("external", "caching", "responses", "database", "async")
+AREAS = ("external", "caching", "responses", "database", "async", "serializers")
 USERS = ("alice", "bob")
 
 

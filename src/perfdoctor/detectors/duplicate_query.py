@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import register
-from perfdoctor.detectors._groups import most_common_location, n_plus_one_groups
+from perfdoctor.detectors._groups import n_plus_one_groups
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
-from perfdoctor.model import Finding, Span, Trace
+from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
+
+
+def sites(spans: list[Span]) -> list[Location | None]:
+    """Each span's call site: its frame at the first depth where the copies' stacks
+    part (two calls of one helper differ in the caller's line, not the helper's)."""
+    stacks = [s.stack or ([s.location] if s.location else []) for s in spans]
+    depth = 0
+    deepest = max((len(stack) for stack in stacks), default=0)
+    while depth < deepest - 1:
+        if len({stack[depth] if depth < len(stack) else None for stack in stacks}) > 1:
+            break
+        depth += 1
+    return [stack[min(depth, len(stack) - 1)] if stack else None for stack in stacks]
+
+
+def site_counts(spans: list[Span], where: list[Location | None]) -> list[dict[str, Any]]:
+    """Every site with its runs, in the order they first ran; the first run is the one
+    that has to happen."""
+    counted: dict[Location | None, dict[str, Any]] = {}
+    for location in where:
+        entry = counted.get(location)
+        if entry is None:
+            entry = counted[location] = {"count": 0}
+            if location is not None:
+                entry.update(
+                    path=display_path(location.path),
+                    line=location.line,
+                    function=location.function,
+                )
+        entry["count"] += 1
+    return list(counted.values())
 
 
 @register
@@ -33,10 +65,10 @@ class DuplicateQuery(PerTraceDetector):
                 continue
             total = sum(s.duration_ms for s in spans)
             wasted = total - spans[0].duration_ms
-            sites = sorted(
-                {f"{display_path(s.location.path)}:{s.location.line}" for s in spans if s.location}
-            )
-            location = most_common_location(spans)
+            where = sites(spans)
+            # The first run is unavoidable; the second is the copy to remove.
+            location = where[1]
+            listed = site_counts(spans, where)
             yield Finding(
                 id=self.id,
                 severity="warning",
@@ -51,7 +83,9 @@ class DuplicateQuery(PerTraceDetector):
                     "total_ms": round(total, 3),
                     "wasted_ms": round(wasted, 3),
                     "statement": spans[0].statement,
-                    "call_sites": sites,
+                    "first": listed[0] if where[0] is not None else None,
+                    "sites": listed,
+                    "call_sites": [f"{s['path']}:{s['line']}" for s in listed if "path" in s],
                 },
                 fix=(
                     "Run it once and reuse the result: keep the row in a local variable or pass "

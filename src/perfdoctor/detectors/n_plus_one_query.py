@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
+from perfdoctor.detectors._feeder import feeding_site, loop_frames
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors._sequence import link, n_plus_one_sequences
@@ -35,7 +36,9 @@ class NPlusOneQuery(PerTraceDetector):
             parent = parent_span(trace, first, group.count)
             # The relation named from the app's own models (trace.orm), never from a table name.
             fix = fix_for(trace, first, parent)
-            loop = loop_for_stack(first.stack)
+            loop = loop_for_stack(loop_frames(first))
+            # A loop in a library (a serializer, a template): the user's line feeding it.
+            location, where = feeding_site(trace, first, loop)
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"
@@ -45,7 +48,7 @@ class NPlusOneQuery(PerTraceDetector):
                 severity=severity,
                 title=f"N+1 queries: {count} queries load {fix.what} one row at a time",
                 endpoint=trace.name,
-                location=first.location,
+                location=location,
                 evidence={
                     "count": count,
                     "total_ms": round(group.total_ms, 3),
@@ -56,9 +59,10 @@ class NPlusOneQuery(PerTraceDetector):
                     "framework": first.framework,
                     "system": first.system,
                     "orm_fix": fix.machine,
+                    **where,
                 },
                 fix=fix.text,
                 fingerprint=finding_fingerprint(
-                    self.id, trace.name, first.fingerprint, first.location
+                    self.id, trace.name, first.fingerprint, location
                 ),
             )

@@ -84,6 +84,22 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
         if value:
             texts.append((label, shorten(str(value), limit)))
     texts.extend(_sequence_steps(evidence.get("sequence"), limit))
+    trigger = evidence.get("loaded_by")
+    if trigger:
+        # n-plus-one-query: the serializer field or template line that loads each row
+        texts.append(("loaded by", shorten(str(trigger), limit)))
+    copies = evidence.get("sites")
+    if isinstance(copies, list) and copies:
+        # duplicate-query: every line that ran the statement, with its runs
+        texts.append(
+            (
+                "ran at",
+                shorten(
+                    ", ".join(_site_text(s) for s in copies if "path" in s),
+                    limit,
+                ),
+            )
+        )
     sites = evidence.get("top")
     if isinstance(sites, list) and sites:
         texts.append(
@@ -113,6 +129,11 @@ def _sequence_steps(sequence: Any, limit: int) -> list[tuple[str, str]]:
         label = _STEP.format(n=n, of=len(steps)) + where
         texts.append((label, shorten(str(step["statement"]), limit)))
     return texts
+
+
+def _site_text(site: dict[str, Any]) -> str:
+    runs = site.get("count", 1)
+    return f"{site['path']}:{site['line']} ({runs} run{'' if runs == 1 else 's'})"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,0 +1,208 @@
+"""What in a library ran the loop a query came from: a serializer field, a template line.
+
+When a DRF serializer, a marshmallow schema or a template iterates the rows, the
+loop that repeats a query is library code and no line of the user's code sits in
+it.  What the user recognises instead is *what* triggered the load: the
+serializer class and field, the template and its line.  :func:`recognise` picks
+out the few library functions that tell it, once per code object, so the walk
+in :func:`perfdoctor.callsite.capture` pays one string comparison per frame in
+the normal case; :func:`extract` reads names (never values) from the frame's
+locals only on those frames; :func:`describe` turns that into the span's
+``trigger`` attribute in the recorder's thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import CodeType, FrameType
+from typing import Any
+
+DRF = "drf-serializer"
+MARSHMALLOW = "marshmallow-schema"
+DJANGO_TEMPLATE = "django-template"
+JINJA2 = "jinja2-template"
+
+# Files that hold a trigger function (by the end of their path) and, per file,
+# the functions (co_qualname) that name what is being serialized or rendered.
+_FUNCTIONS: dict[str, dict[str, str]] = {
+    os.path.join("rest_framework", "fields.py"): {
+        "Field.get_attribute": DRF,
+        "SerializerMethodField.to_representation": DRF,
+    },
+    os.path.join("rest_framework", "relations.py"): {
+        "RelatedField.get_attribute": DRF,
+        "ManyRelatedField.get_attribute": DRF,
+    },
+    os.path.join("rest_framework", "serializers.py"): {
+        "Serializer.to_representation": DRF,
+        "ListSerializer.to_representation": DRF,
+    },
+    os.path.join("marshmallow", "fields.py"): {"Field.serialize": MARSHMALLOW},
+    os.path.join("marshmallow", "schema.py"): {
+        "Schema._serialize": MARSHMALLOW,
+        "Schema.dump": MARSHMALLOW,
+    },
+    os.path.join("django", "template", "base.py"): {"Node.render_annotated": DJANGO_TEMPLATE},
+}
+SUFFIXES = tuple(os.sep + suffix for suffix in _FUNCTIONS)
+
+# code object -> the trigger kind it is, or None; filled once per code object.
+_codes: dict[CodeType, str | None] = {}
+_MAX_CODES = 50_000
+
+
+def is_trigger_file(path: str) -> bool:
+    """A file that may hold a trigger: a known library module, or a template (not .py)."""
+    return path.endswith(SUFFIXES) or not path.endswith((".py", ".pyw"))
+
+
+def recognise(frame: FrameType, code: CodeType) -> str | None:
+    """The trigger kind of ``code`` (a frame of a trigger file), or None."""
+    try:
+        return _codes[code]
+    except KeyError:
+        pass
+    kind: str | None = None
+    filename = code.co_filename
+    for suffix, functions in _FUNCTIONS.items():
+        if filename.endswith(os.sep + suffix):
+            kind = functions.get(code.co_qualname)
+            break
+    else:
+        # Jinja2 compiles a template to a module whose file name is the template's
+        # and whose globals hold the template object.
+        if "__jinja_template__" in frame.f_globals:
+            kind = JINJA2
+    if len(_codes) >= _MAX_CODES:
+        _codes.clear()
+    _codes[code] = kind
+    return kind
+
+
+# A trigger as the hot path keeps it: its kind and names or long-lived objects
+# (a class, a template), resolved to text by :func:`describe` off the request path.
+RawTrigger = tuple[Any, ...]
+
+
+def extract(kind: str, frame: FrameType, inside: int) -> RawTrigger | None:
+    """Names of what ``frame`` is serializing or rendering; never a value.  Never raises.
+
+    ``inside`` is how many user frames lie between the operation and ``frame``
+    (a ``SerializerMethodField``'s method): only those can hold the loop.
+    """
+    found = _extract(kind, frame)
+    return None if found is None else (*found, inside)
+
+
+def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
+    try:
+        if kind == JINJA2:
+            template = frame.f_globals.get("__jinja_template__")
+            return (kind, template, frame.f_code, frame.f_lasti)
+        this = frame.f_locals.get("self")
+        if this is None:
+            return None
+        if kind == DRF:
+            return _drf(this)
+        if kind == MARSHMALLOW:
+            if hasattr(this, "dump_fields"):  # the schema itself
+                return (kind, type(this), None, None)
+            parent = getattr(this, "parent", None)
+            field = getattr(this, "name", None)
+            return (kind, type(parent) if parent is not None else None, field, None)
+        if kind == DJANGO_TEMPLATE:
+            origin = getattr(this, "origin", None)
+            token = getattr(this, "token", None)
+            expression = getattr(getattr(this, "filter_expression", None), "token", None)
+            return (
+                kind,
+                getattr(origin, "template_name", None),
+                getattr(origin, "name", None),
+                getattr(token, "lineno", None),
+                expression if isinstance(expression, str) else None,
+            )
+    except Exception:
+        return None
+    return None
+
+
+def _drf(this: Any) -> RawTrigger:
+    parent = getattr(this, "parent", None)
+    field = getattr(this, "field_name", None) or None
+    source = getattr(this, "source", None)
+    child = getattr(this, "child", None)
+    if parent is not None and getattr(parent, "child", None) is this:
+        # The child of a ListSerializer (many=True): the serializer itself, no field.
+        parent = None
+    if parent is None:
+        owner = child if child is not None else this
+        return (DRF, type(owner), None, None)
+    if source == field or source == "*":
+        source = None
+    return (DRF, type(parent), field, source if isinstance(source, str) else None)
+
+
+_described: dict[RawTrigger, dict[str, Any] | None] = {}
+
+
+def describe(raw: RawTrigger) -> dict[str, Any] | None:
+    """The span's ``trigger`` attribute: kind, class, field, template, path and line.
+
+    Runs in the recorder's thread; the same trigger comes back once per row, so
+    each is described once.
+    """
+    try:
+        found = _described.get(raw)
+    except TypeError:  # an unhashable template object
+        return _describe(raw)
+    if found is None:
+        if len(_described) >= _MAX_CODES:
+            _described.clear()
+        found = _described[raw] = _describe(raw)
+    return found
+
+
+def _describe(raw: RawTrigger) -> dict[str, Any] | None:
+    found = _describe_names(raw[:-1])
+    if found is not None:
+        found["inside"] = raw[-1]
+    return found
+
+
+def _describe_names(raw: RawTrigger) -> dict[str, Any] | None:
+    try:
+        kind = raw[0]
+        if kind == JINJA2:
+            from perfdoctor.callsite import line_of
+
+            _, template, code, offset = raw
+            line = line_of(code, offset)
+            mapped = template.get_corresponding_lineno(line) if template is not None else line
+            return {
+                "kind": kind,
+                "template": getattr(template, "name", None) or code.co_filename,
+                "path": getattr(template, "filename", None) or code.co_filename,
+                "line": mapped,
+            }
+        if kind == DJANGO_TEMPLATE:
+            _, name, path, line, expression = raw
+            found: dict[str, Any] = {"kind": kind, "template": name, "path": path, "line": line}
+            if expression:
+                found["expression"] = expression
+            return found
+        _, cls, field, source = raw
+        described: dict[str, Any] = {"kind": kind}
+        if isinstance(cls, type):
+            described["class"] = cls.__qualname__
+            module = sys.modules.get(cls.__module__)
+            path = getattr(module, "__file__", None)
+            if path:
+                described["path"] = os.path.abspath(path)
+        if field:
+            described["field"] = field
+        if source:
+            described["source"] = source
+        return described
+    except Exception:
+        return None

@@ -1,0 +1,22 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from press import views
+
+router = SimpleRouter()
+router.register("posts", views.PostViewSet, basename="post")
+router.register("fixed/posts", views.FixedPostViewSet, basename="fixed-post")
+
+urlpatterns = [
+    path("author-names/", views.PostAuthorNames.as_view()),
+    path("author-names/fixed/", views.FixedPostAuthorNames.as_view()),
+    path("comment-counts/", views.PostCommentCounts.as_view()),
+    path("comment-counts/fixed/", views.FixedPostCommentCounts.as_view()),
+    path("page/", views.post_page),
+    path("page/fixed/", views.fixed_post_page),
+    path("with-comments/", views.PostsWithComments.as_view()),
+    path("with-comments/fixed/", views.FixedPostsWithComments.as_view()),
+    path("list-page/", views.PostListPage.as_view()),
+    path("list-page/fixed/", views.FixedPostListPage.as_view()),
+    *router.urls,
+]
