@@ -311,3 +311,57 @@ def test_to_many_at_the_end_of_a_forward_path(traces: Path) -> None:
     queryset = Comment.objects.select_related("post").order_by("id")
     # one query for the comments (and their posts), one for every tag of those posts
     check(traces, "post__tags", loop, queryset, '.prefetch_related("post__tags")', 2)
+
+
+def test_a_one_row_lookup_inside_the_loop_is_not_the_loop_s_list(traces: Path) -> None:
+    """A serializer reads request.user.profile once, on the first row: that one-row
+    query runs after the list and before the first repeat, but the loop walks the
+    list (as on a real DRF app, where the fix started from Profile)."""
+    from tests.orm.django_models.models import Post, Profile
+
+    viewer_pk = Profile.objects.order_by("id").values_list("pk", flat=True)[0]
+
+    def loop(posts: Any) -> list[str]:
+        viewer = None
+        names = []
+        for post in posts:
+            if viewer is None:
+                viewer = Profile.objects.get(pk=viewer_pk)
+            names.append(post.category.name)
+        return names
+
+    check(
+        traces,
+        "one-row lookup",
+        loop,
+        Post.objects.order_by("id"),
+        '.select_related("category")',
+        2,
+    )
+
+
+def test_membership_per_row_reads_the_ids_once(traces: Path) -> None:
+    """profile.followers.filter(pk=other.pk).exists() per row (is_following): no eager
+    load of the loop's rows removes it; reading the one profile's ids once does."""
+    from tests.orm.django_models.models import Profile
+
+    viewer = Profile.objects.order_by("id")[0]
+    viewer.followers.set(Profile.objects.order_by("id")[1:3])
+
+    def loop(profiles: Any) -> list[bool]:
+        return [viewer.followers.filter(pk=p.pk).exists() for p in profiles]
+
+    before = run("membership", lambda: loop(Profile.objects.order_by("id")))
+    [finding] = n_plus_one(traces, "membership")
+    assert "Profile.followers is asked once per row" in finding.fix, finding.fix
+    assert 'set(profile.followers.values_list("pk", flat=True))' in finding.fix
+    assert "prefetch_related" not in finding.fix and "select_related" not in finding.fix
+    fix = finding.evidence["orm_fix"]
+    assert fix["kind"] == "membership" and fix["on"] == "blog.Profile"
+
+    def fixed(profiles: Any) -> list[bool]:
+        ids = set(getattr(viewer, fix["relation"]).values_list(fix["values_list"], flat=True))
+        return [p.pk in ids for p in profiles]
+
+    assert run("membership fixed", lambda: fixed(Profile.objects.order_by("id"))) == before
+    assert queries(traces, "membership fixed") == 2  # the ids, then the list

@@ -375,3 +375,34 @@ def test_sqlalchemy_14_style_models(
         return [read(row) for row in s.scalars(stmt)]
 
     check(classic, name, loop, select(cls).order_by(cls.id), fix_text, after)
+
+
+def test_membership_per_row_of_a_dynamic_relationship(env: tuple[Path, Engine]) -> None:
+    """category.posts.filter(Post.id == post.id).count() per row (a membership test on
+    one object's dynamic relationship): read its ids once, with a fix that runs on a
+    dynamic relationship."""
+    traces, engine = env
+
+    def loop() -> list[bool]:
+        with Session(engine) as s:
+            category = s.scalars(select(m.Category).order_by(m.Category.id)).first()
+            assert category is not None
+            posts = s.scalars(select(m.Post).order_by(m.Post.id)).all()
+            return [bool(category.posts.filter(m.Post.id == p.id).count()) for p in posts]
+
+    before = run("membership", loop)
+    [finding] = n_plus_one(traces, "membership")
+    fix = finding.evidence["orm_fix"]
+    assert fix["kind"] == "membership" and fix["relation"] == "posts", finding.fix
+    assert "Category.posts is asked once per row" in finding.fix
+    assert "selectinload" not in finding.fix
+
+    def fixed() -> list[bool]:
+        with Session(engine) as s:
+            category = s.scalars(select(m.Category).order_by(m.Category.id)).first()
+            space = {**sqlalchemy_namespace(fix, fix["target"]), fix["var"]: category}
+            ids = eval(fix["code"], space)
+            return [p.id in ids for p in s.scalars(select(m.Post).order_by(m.Post.id))]
+
+    assert run("membership fixed", fixed) == before
+    assert queries(traces, "membership fixed") == 3  # the category, its ids, the posts

@@ -194,20 +194,22 @@ def _membership(res: Resolution) -> Fix:
     var = owner.name.lower()
     pk = _pk_attr(target) or "id"
     if rel.lazy == "write_only":
-        read = (
-            f"ids = set(session.scalars({var}.{rel.name}.select()"
+        code = (
+            f"set(session.scalars({var}.{rel.name}.select()"
             f".with_only_columns({target.name}.{pk})))"
         )
     elif rel.lazy == "dynamic":
-        read = f"ids = {{i for (i,) in {var}.{rel.name}.with_entities({target.name}.{pk})}}"
+        code = f"{{i for (i,) in {var}.{rel.name}.with_entities({target.name}.{pk})}}"
     else:
-        read = f"ids = {{t.{pk} for t in {var}.{rel.name}}}"
+        code = f"{{t.{pk} for t in {var}.{rel.name}}}"
     text = (
         f"{owner.name}.{rel.name} is asked once per row whether it holds that row (a "
         f"filter on one {owner.name}'s {rel.name} by the row's key): read the ids once "
-        f"before the loop — {read} — and test row.{pk} in ids inside it."
+        f"before the loop — ids = {code} — and test row.{pk} in ids inside it."
     )
-    machine = _machine("membership", owner, relation=rel.name, target=target.key, key=pk)
+    machine = _machine(
+        "membership", owner, relation=rel.name, target=target.key, key=pk, var=var, code=code
+    )
     return Fix(text, what(res), machine)
 
 
