@@ -20,6 +20,7 @@ is not an option on the statement, and is not judged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -72,6 +73,31 @@ def _name(mapper: Any, key: str) -> str:
     return f"{mapper.class_.__name__}.{key}"
 
 
+def _first_level(options: Any) -> Iterator[tuple[Any, Any, str]]:
+    """(mapper, relationship, strategy) of each first-level eager option.
+
+    Only ``joinedload(Article.author)``, not the ``.selectinload(Author.x)``
+    chained after it: a path of (mapper, relationship, target mapper).
+    """
+    for option in options:
+        context = getattr(option, "context", None)
+        if isinstance(context, tuple):  # 2.x: Load with its _LoadElements
+            for element in context:
+                strategy = dict(element.strategy or ()).get("lazy")
+                path: tuple[Any, ...] = element.path.natural_path
+                if strategy in EAGER and len(path) == 3:
+                    yield path[0], path[1], strategy
+            continue
+        # 1.4: an _UnboundLoad, one bound per link of the chain, its path the
+        # attributes named (strings and bound Load objects are not judged).
+        for bound in getattr(option, "_to_bind", None) or ():
+            strategy = dict(bound.strategy or ()).get("lazy")
+            attrs: tuple[Any, ...] = tuple(bound.path or ())
+            if strategy in EAGER and len(attrs) == 1 and hasattr(attrs[0], "property"):
+                parent = attrs[0].parent
+                yield getattr(parent, "mapper", parent), attrs[0].property, strategy
+
+
 def _on_execute(state: Any, base: type) -> None:
     trace = context.current()
     if trace is None or not state.is_select:
@@ -94,34 +120,27 @@ def _on_execute(state: Any, base: type) -> None:
     options = getattr(state.statement, "_with_options", ())
     if not options:
         return
-    for option in options:
-        for element in getattr(option, "context", ()) or ():
-            strategy = dict(element.strategy or ()).get("lazy")
-            path_of: tuple[Any, ...] = element.path.natural_path
-            # Only a first-level option: (mapper, relationship, target mapper).
-            if strategy not in EAGER or len(path_of) != 3:
-                continue
-            mapper, prop = path_of[0], path_of[1]
-            relation = _name(mapper, prop.key)
-            attrs = _watch(mapper, prop.key, base)
-            if not attrs or not eager.room(0):
-                continue
-            now = context.perf_counter()
-            record = eager.record(
-                trace,
-                {
-                    "orm": "sqlalchemy",
-                    "method": EAGER[strategy],
-                    "relation": relation,
-                    "written": f"{EAGER[strategy]}({relation})",
-                    "model": mapper.class_.__name__,
-                    "cost": "join" if strategy == "joined" else "query",
-                },
-                now,
-                now,
-            )
-            for attr in attrs:
-                eager.watch_attribute(trace, attr, record)
+    for mapper, prop, strategy in _first_level(options):
+        relation = _name(mapper, prop.key)
+        attrs = _watch(mapper, prop.key, base)
+        if not attrs or not eager.room(0):
+            continue
+        now = context.perf_counter()
+        record = eager.record(
+            trace,
+            {
+                "orm": "sqlalchemy",
+                "method": EAGER[strategy],
+                "relation": relation,
+                "written": f"{EAGER[strategy]}({relation})",
+                "model": mapper.class_.__name__,
+                "cost": "join" if strategy == "joined" else "query",
+            },
+            now,
+            now,
+        )
+        for attr in attrs:
+            eager.watch_attribute(trace, attr, record)
 
 
 def install(orm: ModuleType) -> None:
