@@ -44,6 +44,21 @@ parameter value, a cookie or a credential (digests are keyed per process).
     ``pipeline``, with ``commands`` (how many), ``transaction`` and
     ``writes`` (each write's ``op``, ``key``, ``key_digest``, ``ttl``...).
 
+``orm.eager``
+    an eager load an evaluated ORM query carried (``unused-eager-load``), at
+    the user's line that evaluated or executed it.  attrs: ``orm`` (django,
+    sqlalchemy), ``method`` (select_related, prefetch_related, joinedload,
+    selectinload, subqueryload), ``relation`` (the path as written, ``author``,
+    or ``Article.tags``), ``written`` (the call as written,
+    ``select_related("author")``), ``model``, ``rows`` (Django: rows that
+    carried it), ``related_rows`` (prefetch: related rows loaded), ``cost``
+    (``join`` or ``query``), ``used`` (whether the request read it on any row).
+    A Django prefetch's span covers its query; a ``select_related`` one, the
+    evaluation of the queryset.
+``orm.eager.query``
+    SQLAlchemy: a relationship loader's own SELECT follows (selectin, subquery);
+    attrs: ``relation``.
+
 Trace attrs: ``response_headers`` (content-type, content-length,
 cache-control, etag, last-modified, content-encoding, vary), ``response``
 (``bytes`` sent, ``items``: the length of a top-level JSON list or of the list

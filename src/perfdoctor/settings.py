@@ -49,6 +49,18 @@ class Settings:
     # Endpoint budget: the seed's "API response time (p95): < 500ms".
     slow_endpoint_p95_ms: float = 500.0
 
+    # unused-eager-load: a select_related/prefetch_related/joinedload/selectinload no
+    # code read in a request. nplusone and Bullet report any such load, even on one
+    # row: the JOIN or extra query is spent whatever the row count, so 1.
+    unused_eager_load_min_rows: int = 1
+    # From this many rows it is a warning, not a note: the JOINed columns (or the
+    # prefetched rows) grow with the page; 20 is the usual page size (DRF, the demo).
+    unused_eager_load_warning_rows: int = 20
+    # Capture: at most this many rows and prefetched collections watched for reads
+    # at once (ids only, ~100 bytes each: a few MB). A load past it is not recorded,
+    # hence never judged, rather than judged on part of its rows.
+    eager_watch_max_objects: int = 50_000
+
     # --- outbound HTTP ---
     # n-plus-one-http: the same endpoint (method + URL template) from one line, this
     # many times in one request. Sentry's N+1 DB detector trips at 5 (its N+1 API

@@ -13,7 +13,7 @@ from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from perfdoctor import store
-from perfdoctor.capture import context, hooks
+from perfdoctor.capture import context, eager, hooks
 from perfdoctor.capture.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -144,6 +144,20 @@ def _install_django_cache(module: ModuleType) -> None:
     django_cache.install(module)
 
 
+def _install_django_eager(module: ModuleType) -> None:
+    from perfdoctor.capture import django_eager
+
+    # The package, not django.db.models.query: the descriptors it needs import
+    # from the package, complete only once the package is.
+    django_eager.install(module.query)
+
+
+def _install_sqlalchemy_eager(module: ModuleType) -> None:
+    from perfdoctor.capture import sqlalchemy_eager
+
+    sqlalchemy_eager.install(module)
+
+
 # module imported → how to instrument it.  A new integration is one line here
 # plus its own module.
 INTEGRATIONS = {
@@ -154,6 +168,9 @@ INTEGRATIONS = {
     "pymysql.connections": _install_pymysql_connect,
     "django.core.handlers.base": _install_django,
     "django.db.backends.sqlite3.operations": _install_django_sqlite,
+    # eager loads asked for and read (unused-eager-load)
+    "django.db.models": _install_django_eager,
+    "sqlalchemy.orm": _install_sqlalchemy_eager,
     "flask.app": _install_flask,
     "starlette.applications": _install_starlette,
     # outbound HTTP
@@ -203,6 +220,7 @@ def instrument(
     settings = Settings()
     context.state.max_spans = settings.max_spans_per_trace
     context.state.stack_depth = settings.stack_depth
+    eager.max_objects = settings.eager_watch_max_objects
     context.state.capture_params = capture_params
     context.state.on_finish = _recorder.submit
     context.state.on_start = None

@@ -10,12 +10,17 @@
   counts (``python-side-aggregation``);
 * ``/database/stats/authors``: a new engine, so a new connection, per request
   (``no-connection-reuse``);
+* ``/database/articles/bylines``: the latest titles with their authors,
+  loaded with ``joinedload(Article.author)`` and ``selectinload(Article.tags)``
+  although no tag is ever shown: a query per page for nothing
+  (``unused-eager-load``);
 * ``/database/authors/<id>/dashboard``: an async view (Flask runs ``async def``
   views with asgiref) that awaits three independent aiosqlite reports on one
   author one after another (``sequential-db``).
 
 Each has a ``/fixed`` twin: a keyset page, ``load_only``, COUNT in SQL, the
-app's engine, ``asyncio.gather`` on three connections.
+app's engine, only the eager load that is read, ``asyncio.gather`` on three
+connections.
 
 ``blocking-in-async`` is not shown here: Flask runs each async view on an
 event loop of its own, for that one request, so a synchronous query there holds
@@ -32,7 +37,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Engine, create_engine, distinct, func, select
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from perfdoctor.demo.app import db
 from perfdoctor.demo.models import Article, Author, Comment
@@ -48,6 +53,8 @@ ENDPOINTS = (
     "/database/stats/comments/fixed",
     "/database/stats/authors",
     "/database/stats/authors/fixed",
+    "/database/articles/bylines",
+    "/database/articles/bylines/fixed",
     "/database/authors/{author_id}/dashboard",
     "/database/authors/{author_id}/dashboard/fixed",
 )
@@ -177,6 +184,38 @@ def author_count() -> Response:
 def author_count_fixed() -> Response:
     # The app's engine, made once at start-up: its pool hands out an open connection.
     return jsonify(authors=db().scalar(select(func.count(Author.id))))
+
+
+# --- unused-eager-load -----------------------------------------------------
+
+
+def _bylines(articles: Any) -> list[dict[str, Any]]:
+    return [{"title": a.title, "author": a.author.name} for a in articles]
+
+
+@blueprint.get("/articles/bylines")
+def article_bylines() -> Response:
+    # The options were copied from the article list, which shows tags; this page does not.
+    query = (
+        select(Article)
+        .options(joinedload(Article.author), selectinload(Article.tags))
+        .order_by(Article.published_at.desc())
+        .limit(PAGE_SIZE)
+    )
+    articles = db().scalars(query).all()  # unused-eager-load: tags never read
+    return jsonify(articles=_bylines(articles))
+
+
+@blueprint.get("/articles/bylines/fixed")
+def article_bylines_fixed() -> Response:
+    # Only what the page reads: the authors, in the same query.
+    query = (
+        select(Article)
+        .options(joinedload(Article.author))
+        .order_by(Article.published_at.desc())
+        .limit(PAGE_SIZE)
+    )
+    return jsonify(articles=_bylines(db().scalars(query).all()))
 
 
 # --- sequential-db (an async view on aiosqlite) ------------------------------

@@ -39,6 +39,9 @@ _NUMBERS = (
     ("suggested_ttl_s", "suggested TTL", "{} s"),
     # database
     ("rows", "rows fetched", "{:,}"),
+    # unused-eager-load
+    ("related_rows", "related rows loaded", "{:,}"),
+    ("extra_queries", "extra queries", "{}"),
     ("offset", "offset", "{:,}"),
     ("queries", "queries in a row", "{}"),
     ("connections_per_request", "connections per request", "{}"),
