@@ -140,29 +140,30 @@ def test_django_loads_read_somewhere_are_not_reported(
 
 
 class Base(DeclarativeBase):
-    pass
+    """Tables of their own: models of other test modules live in the same process,
+    and one table name mapped twice is ambiguous to the fixes' model lookup."""
 
 
 class Writer(Base):
-    __tablename__ = "writers"
+    __tablename__ = "eager_writers"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40))
     posts: Mapped[list[Post]] = relationship(back_populates="writer")
 
 
 class Post(Base):
-    __tablename__ = "posts"
+    __tablename__ = "eager_posts"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(80))
-    writer_id: Mapped[int] = mapped_column(ForeignKey("writers.id"))
+    writer_id: Mapped[int] = mapped_column(ForeignKey("eager_writers.id"))
     writer: Mapped[Writer] = relationship(back_populates="posts")
     notes: Mapped[list[Note]] = relationship(back_populates="post")
 
 
 class Note(Base):
-    __tablename__ = "notes"
+    __tablename__ = "eager_notes"
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    post_id: Mapped[int] = mapped_column(ForeignKey("eager_posts.id"))
     text: Mapped[str] = mapped_column(String(80))
     post: Mapped[Post] = relationship(back_populates="notes")
 

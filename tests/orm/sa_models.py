@@ -13,12 +13,16 @@ Tables and what each class holds:
   association table (back_populates ``Tag.posts``); ``comments`` one-to-many
   declared with ``backref="post"`` (so ``Comment.post`` exists only by backref);
 - ``Category`` (categories): ``posts`` lazy="dynamic" (``DynamicMapped``);
-- ``Comment`` (comments): ``post`` (backref), ``author`` many-to-one to User;
+- ``Comment`` (sa_comments): ``post`` (backref), ``author`` many-to-one to User;
   the chain ``Comment.post -> Post.owner -> User.profile``;
-- ``Tag`` (tags): ``posts`` many-to-many;
+- ``Tag`` (sa_tags): ``posts`` many-to-many;
 - ``Notification`` (notifications): the write-only side's target;
 - ``Employee`` (employees) / ``Engineer`` (engineers): joined-table
   inheritance; ``Engineer.mentor`` many-to-one to User.
+
+Tables that other test modules (and the bundled demo) also name carry an ``sa_``
+prefix: every model of the test process is in one catalog, and one table name
+mapped twice is ambiguous to the fixes.
 
 Use ``make_engine()`` for a SQLite in-memory engine with the tables created.
 """
@@ -45,7 +49,7 @@ post_tags = Table(
     "post_tags",
     Base.metadata,
     Column("post_id", ForeignKey("posts.id"), primary_key=True),
-    Column("tag_id", ForeignKey("tags.id"), primary_key=True),
+    Column("tag_id", ForeignKey("sa_tags.id"), primary_key=True),
 )
 
 
@@ -86,7 +90,7 @@ class Post(Base):
 
 
 class Comment(Base):
-    __tablename__ = "comments"
+    __tablename__ = "sa_comments"
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -95,7 +99,7 @@ class Comment(Base):
 
 
 class Tag(Base):
-    __tablename__ = "tags"
+    __tablename__ = "sa_tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
     posts: Mapped[list[Post]] = relationship(secondary=post_tags, back_populates="tags")

@@ -36,7 +36,7 @@ book_genres = Table(
 
 
 class Author(Base):
-    __tablename__ = "authors"
+    __tablename__ = "sa_authors"
     id = Column(Integer, primary_key=True)
     name = Column(String(50))
     reviews = relationship("Review", lazy="dynamic", back_populates="author")
@@ -45,7 +45,7 @@ class Author(Base):
 class AuthorBio(Base):
     __tablename__ = "author_bios"
     id = Column(Integer, primary_key=True)
-    author_id = Column(Integer, ForeignKey("authors.id"), unique=True)
+    author_id = Column(Integer, ForeignKey("sa_authors.id"), unique=True)
     text = Column(String(200))
     author = relationship(Author, backref=backref("bio", uselist=False))
 
@@ -54,7 +54,7 @@ class Book(Base):
     __tablename__ = "books"
     id = Column(Integer, primary_key=True)
     title = Column("title", String(100))
-    writer_id = Column(Integer, ForeignKey("authors.id"))
+    writer_id = Column(Integer, ForeignKey("sa_authors.id"))
     author = relationship(Author, backref="books")
     genres = relationship("Genre", secondary=book_genres, back_populates="books")
     reviews = relationship("Review", back_populates="book")
@@ -64,7 +64,7 @@ class Review(Base):
     __tablename__ = "reviews"
     id = Column(Integer, primary_key=True)
     book_id = Column(Integer, ForeignKey("books.id"))
-    author_id = Column(Integer, ForeignKey("authors.id"))
+    author_id = Column(Integer, ForeignKey("sa_authors.id"))
     stars = Column(Integer)
     book = relationship(Book, back_populates="reviews", lazy="joined")
     author = relationship(Author, back_populates="reviews")

@@ -275,6 +275,11 @@ def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
     if outer is None:
         return []
     base = catalog.by_table(outer.table)
+    if len(base) > 1 and outer.selected:
+        # Two registries can map one table name (two apps in one process): the
+        # model is the one that has every column the parent query read.
+        read = {c for t, c in outer.selected if t == outer.table}
+        base = [m for m in base if read <= {c.lower() for c in m.fields}] or base
     keys = {m.key for m in base}
     subclasses = [
         m
