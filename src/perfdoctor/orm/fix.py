@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import linecache
+from collections.abc import Callable
 
 from perfdoctor.model import Span, Trace
 from perfdoctor.orm import fix_django, fix_raw, fix_sqlalchemy
@@ -12,7 +13,16 @@ from perfdoctor.orm.shape import Shape, shape
 
 __all__ = ["Fix", "fix_for", "write"]
 
-_WRITERS = {"django": fix_django.write, "sqlalchemy": fix_sqlalchemy.write}
+Writer = Callable[[Resolution], Fix]
+# Per ORM: (a relation's fix or None, a deferred field's, a lookup's per row).
+_WRITERS: dict[str, tuple[Callable[[Resolution], Fix | None], Writer, Writer]] = {
+    "django": (fix_django.write_relation, fix_django.write_deferred, fix_django.write_lookup),
+    "sqlalchemy": (
+        fix_sqlalchemy.write_relation,
+        fix_sqlalchemy.write_deferred,
+        fix_sqlalchemy.write_lookup,
+    ),
+}
 
 
 def call_site_source(span: Span) -> str:
@@ -24,12 +34,18 @@ def call_site_source(span: Span) -> str:
 
 
 def write(res: Resolution) -> Fix:
-    writer = _WRITERS.get(res.framework or "")
-    if writer is None:
+    writers = _WRITERS.get(res.framework or "")
+    if writers is None:
         return fix_raw.raw(res)  # the driver called directly: no ORM to write for
     if res.catalog is None:
         return fix_raw.look_for(res)
-    return writer(res)
+    relation, deferred, lookup = writers
+    fix = relation(res)
+    if fix is None and res.kind == "deferred" and res.target is not None:
+        fix = deferred(res)
+    if fix is None and res.kind in ("lookup", "count", "exists") and res.target is not None:
+        fix = lookup(res)
+    return fix or fix_raw.look_for(res)
 
 
 def shapes_before(trace: Trace, child: Span) -> list[Shape]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfdoctor.orm.catalog import Model
-from perfdoctor.orm.fix_raw import Fix, class_ref, look_for, qualified, what
+from perfdoctor.orm.fix_raw import Fix, class_ref, qualified, what
 from perfdoctor.orm.resolve import Path, Resolution, Step
 
 # Relations select_related can follow: one row on the other side, in a JOIN.
@@ -135,7 +135,7 @@ def _exists(res: Resolution) -> Fix:
     return Fix(text, what(res), _machine(res, "exists", loop, calls=[call], read=name))
 
 
-def _deferred(res: Resolution) -> Fix:
+def write_deferred(res: Resolution) -> Fix:
     assert res.target is not None
     fields = ", ".join(f'"{f}"' for f in res.fields)
     reads = ", ".join(f"{res.target.name}.{f}" for f in res.fields)
@@ -148,7 +148,7 @@ def _deferred(res: Resolution) -> Fix:
     return Fix(text, what(res), _machine(res, "deferred", res.target, calls=[call]))
 
 
-def _lookup(res: Resolution) -> Fix:
+def write_lookup(res: Resolution) -> Fix:
     target = res.target
     assert target is not None and res.catalog is not None
     cls = class_ref(res, target.key)
@@ -216,7 +216,8 @@ def _membership(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
-def write(res: Resolution) -> Fix:
+def write_relation(res: Resolution) -> Fix | None:
+    """The fix for a repeated query a relation explains; None for the other kinds."""
     if res.kind == "membership" and res.paths:
         return _membership(res)
     if res.candidates:
@@ -227,8 +228,4 @@ def write(res: Resolution) -> Fix:
         if res.kind == "exists":
             return _exists(res)
         return _eager(res)
-    if res.kind == "deferred" and res.target is not None:
-        return _deferred(res)
-    if res.kind in ("lookup", "count", "exists") and res.target is not None:
-        return _lookup(res)
-    return look_for(res)
+    return None

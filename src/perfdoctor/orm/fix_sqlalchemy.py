@@ -133,7 +133,7 @@ def _count(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
-def _deferred(res: Resolution) -> Fix:
+def write_deferred(res: Resolution) -> Fix:
     assert res.target is not None
     cls = res.target.name
     options = [f"undefer({cls}.{f})" for f in res.fields]
@@ -147,7 +147,7 @@ def _deferred(res: Resolution) -> Fix:
     return Fix(text, what(res), _machine("deferred", res.target, options=options, chains=chains))
 
 
-def _lookup(res: Resolution) -> Fix:
+def write_lookup(res: Resolution) -> Fix:
     target = res.target
     assert target is not None
     cls = target.name
@@ -213,7 +213,8 @@ def _membership(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
-def write(res: Resolution) -> Fix:
+def write_relation(res: Resolution) -> Fix | None:
+    """The fix for a repeated query a relation explains; None for the other kinds."""
     if res.kind == "membership" and res.paths and res.paths[0][0].target is not None:
         return _membership(res)
     if res.candidates:
@@ -233,8 +234,4 @@ def write(res: Resolution) -> Fix:
                 return _dynamic(res)
             return look_for(res)
         return _eager(res)
-    if res.kind == "deferred" and res.target is not None:
-        return _deferred(res)
-    if res.kind in ("lookup", "count", "exists") and res.target is not None:
-        return _lookup(res)
-    return look_for(res)
+    return None
