@@ -161,6 +161,11 @@ def nested_prefetch_outer_unused() -> list[str]:
     return [a.name for a in authors]  # line: nested_prefetch_outer_unused
 
 
+def nested_select_related_unused() -> list[str]:
+    comments = Comment.objects.select_related("article", "article__author").order_by("id")
+    return [c.name for c in comments]  # line: nested_select_related_unused
+
+
 CASES = [
     select_related_unused,
     prefetch_unused,
@@ -173,6 +178,7 @@ CASES = [
     used_in_serializer,
     no_eager_load,
     nested_prefetch_outer_unused,
+    nested_select_related_unused,
 ]
 
 if __name__ == "__main__":

@@ -111,6 +111,14 @@ def test_django_nested_lookup_is_judged_by_its_first_level(django_found: list[Fi
     assert finding.evidence["rows"] == 5
 
 
+def test_django_select_related_branch_is_removed_whole(django_found: list[Finding]) -> None:
+    """select_related("article", "article__author"): the deeper path joins article
+    too, so the fix that removes only "article" would change nothing."""
+    [finding] = _by_endpoint(django_found, "nested_select_related_unused")
+    _at(finding, "nested_select_related_unused")
+    assert 'Remove "article" and "article__author" from select_related(...)' in finding.fix
+
+
 def test_django_drf_view_points_at_the_view(django_found: list[Finding]) -> None:
     # Evaluated inside DRF: the site's last frame above it, the view's get().
     [finding] = _by_endpoint(django_found, "GET /drf/titles/")

@@ -90,6 +90,16 @@ def _descriptor(model: Any, name: str, single_types: tuple[type, ...]) -> Any:
     return descriptor if isinstance(descriptor, single_types) else None
 
 
+def _paths_under(prefix: str, tree: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(tree, dict):
+        for key, sub in tree.items():
+            path = f"{prefix}__{key}"
+            found.append(path)
+            found.extend(_paths_under(path, sub))
+    return found
+
+
 def _select_related(
     queryset: Any, started: float, single_types: tuple[type, ...], model_iterable: type
 ) -> None:
@@ -107,6 +117,9 @@ def _select_related(
         if descriptor is None or not _watched(descriptor):
             continue
         written = f'select_related("{name}")'
+        # select_related("a", "a__b") joins a for a__b too: unused, the whole
+        # branch goes, so the fix names every path under it.
+        nested = _paths_under(name, paths[name])
         entry[descriptor] = eager.record(
             trace,
             {
@@ -114,6 +127,7 @@ def _select_related(
                 "method": "select_related",
                 "relation": name,
                 "written": written,
+                "nested": nested,
                 "model": _label(queryset.model),
                 "rows": len(rows),
                 "cost": "join",

@@ -151,6 +151,10 @@ def install(orm: ModuleType) -> None:
     session = orm.Session
     if getattr(session, _MARK, False):
         return
+    if not hasattr(orm, "ORMExecuteState"):
+        # SQLAlchemy before 1.4 has no do_orm_execute event: nothing to judge
+        # eager loads by, and nothing to say about it in the app's output.
+        return
 
     def on_execute(state: Any) -> None:
         if not context.state.enabled:

@@ -119,6 +119,11 @@ def remedy(attrs: dict[str, Any]) -> str:
         call = "select_related" if method == "select_related" else "prefetch_related"
         what = f'"{relation}"' if not written.startswith("Prefetch(") else written
         cost = "a JOIN and its columns" if method == "select_related" else "an extra query"
+        nested = [str(p) for p in attrs.get("nested") or ()]
+        if nested:
+            # The deeper paths join through it: removing it alone changes nothing.
+            what += " and " + ", ".join(f'"{p}"' for p in nested)
+            cost = "JOINs and their columns"
         return (
             f"Remove {what} from {call}(...): no row's .{relation.split('__')[0]} is read, so "
             f"{written} only adds {cost}. If another caller of this queryset needs it, "
