@@ -211,7 +211,15 @@ def test_count_per_row(traces: Path) -> None:
 
     queryset = Post.objects.order_by("id")
     # related_name "comments", related_query_name "comment": Count() takes the query name
-    check(traces, "count", loop, queryset, '.annotate(comments_count=Count("comment"))', 1)
+    finding = check(
+        traces, "count", loop, queryset, '.annotate(comments_count=Count("comment"))', 1
+    )
+    # The one-line alternative the fix names: the code unchanged, .count() reads the cache.
+    assert '.prefetch_related("comments") is the one-line alternative' in finding.fix
+    before = run("count as is", lambda: [p.comments.count() for p in queryset])
+    prefetched = queryset.prefetch_related("comments")
+    assert run("count prefetched", lambda: [p.comments.count() for p in prefetched]) == before
+    assert queries(traces, "count prefetched") == 2
 
 
 def test_exists_per_row(traces: Path) -> None:
@@ -225,7 +233,12 @@ def test_exists_per_row(traces: Path) -> None:
 
     queryset = Post.objects.order_by("id")
     text = '.annotate(has_comments=Exists(Comment.objects.filter(post=OuterRef("pk"))))'
-    check(traces, "exists", loop, queryset, text, 1)
+    finding = check(traces, "exists", loop, queryset, text, 1)
+    assert 'Or .prefetch_related("comments")' in finding.fix
+    before = run("exists as is", lambda: [p.comments.exists() for p in queryset])
+    prefetched = queryset.prefetch_related("comments")
+    assert run("exists prefetched", lambda: [p.comments.exists() for p in prefetched]) == before
+    assert queries(traces, "exists prefetched") == 2
 
 
 def test_get_per_row_with_no_parent_query(traces: Path) -> None:

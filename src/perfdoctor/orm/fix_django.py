@@ -80,6 +80,18 @@ def _eager(res: Resolution) -> Fix:
     return Fix(text, what(res), _machine(res, "eager", loop, calls=calls))
 
 
+# What a real DRF app taught: the annotation pasted into get_queryset broke the
+# detail view (another queryset, same serializer), reordered the list (an
+# annotated queryset drops Meta.ordering), and after a filter on the same
+# relation counted the filter's join.
+_ANNOTATE_CAVEATS = (
+    "Every queryset that feeds that code needs it (elsewhere read "
+    'getattr(obj, "{name}", None) and fall back); keep an explicit .order_by() (an '
+    "annotated queryset drops Meta.ordering); annotate before a .filter() on the same "
+    "relation."
+)
+
+
 def _free_name(model: Model, wanted: str) -> str:
     taken = set(model.fields.values()) | {r.name for r in model.relations}
     return wanted if wanted not in taken else f"n_{wanted}"
@@ -91,10 +103,14 @@ def _count(res: Resolution) -> Fix:
     lookup = "__".join(_query_name(s) for s in path)
     name = _free_name(loop, f"{path[-1].relation.name}_count")
     call = _call("annotate", **{name: {"Count": lookup}})
+    prefetch = "__".join(s.relation.name for s in path)
     text = (
         f'Count in the query the loop iterates: .annotate({name}=Count("{lookup}")) '
         f"(from django.db.models import Count), then read each row's .{name} instead of "
-        f"counting {qualified(res, path)} one row at a time."
+        f"counting {qualified(res, path)} one row at a time. "
+        + _ANNOTATE_CAVEATS.format(name=name)
+        + f' For small collections, .prefetch_related("{prefetch}") is the one-line '
+        "alternative: .count() then reads the prefetched rows, with no other change."
     )
     return Fix(text, what(res), _machine(res, "count", loop, calls=[call], read=name))
 
@@ -129,7 +145,10 @@ def _exists(res: Resolution) -> Fix:
         f"Test it in the query the loop iterates: .annotate({name}=Exists("
         f'{target}.objects.filter({back}=OuterRef("pk")))) '
         f"(from django.db.models import Exists, OuterRef), then read each row's .{name} "
-        f"instead of {qualified(res, path)}.exists() one row at a time."
+        f"instead of {qualified(res, path)}.exists() one row at a time. "
+        + _ANNOTATE_CAVEATS.format(name=name)
+        + f' Or .prefetch_related("{step.relation.name}"): .exists() then reads the '
+        "prefetched rows."
     )
     call = _call("annotate", **{name: expr})
     return Fix(text, what(res), _machine(res, "exists", loop, calls=[call], read=name))
