@@ -274,3 +274,73 @@ def test_a_nested_path_is_a_candidate_only_if_the_rows_it_passes_were_loaded() -
     assert candidates(frozenset()) == ["author", "editor"]
     # the profiles were read one by one in the loop (a sibling N+1): owner.user is possible
     assert candidates(frozenset({"blog_profile"})) == ["author", "editor", "owner.user"]
+
+
+def _flask_conduit(version: str) -> Catalog:
+    """The shape of a real Flask-SQLAlchemy app: Article.author -> UserProfile ->
+    User, and Article.favoriters, a lazy="dynamic" many-to-many to UserProfile."""
+    return Catalog.from_dict(
+        {
+            "framework": "sqlalchemy",
+            "version": version,
+            "models": [
+                model(
+                    "app.Article",
+                    "article",
+                    ["id", "author_id"],
+                    rel("author", "fk", "app.UserProfile", column="author_id", remote_column="id"),
+                    rel(
+                        "favoriters",
+                        "m2m",
+                        "app.UserProfile",
+                        through="favoritor_assoc",
+                        through_source="favorited_article",
+                        through_target="favoriter",
+                        lazy="dynamic",
+                    ),
+                ),
+                model(
+                    "app.UserProfile",
+                    "userprofile",
+                    ["id", "user_id"],
+                    rel("user", "fk", "app.User", column="user_id", remote_column="id"),
+                ),
+                model("app.User", "users", ["id", "bio"]),
+            ],
+        }
+    )
+
+
+FLASK_ARTICLES = "SELECT article.id, article.author_id FROM article LIMIT ? OFFSET ?"
+FLASK_USER = "SELECT users.id, users.bio FROM users WHERE users.id = ?"
+FAVORITERS = (
+    "SELECT userprofile.id, userprofile.user_id FROM userprofile, favoritor_assoc "
+    "WHERE ? = favoritor_assoc.favorited_article AND userprofile.id = favoritor_assoc.favoriter"
+)
+
+
+def test_a_path_through_a_dynamic_relationship_is_no_candidate() -> None:
+    """user per row could come through Article.author or Article.favoriters; the second
+    cannot be eager-loaded (selectinload on a dynamic relationship raises), so the fix
+    names the first instead of offering both."""
+    sa = _flask_conduit("2.0.30")
+    child = span(FLASK_USER, "sqlalchemy")
+    fix = write(resolve(child, span(FLASK_ARTICLES, "sqlalchemy"), (sa,), "return self.user.bio"))
+    assert fix.machine["kind"] == "eager", fix.text
+    assert "joinedload(Article.author).joinedload(UserProfile.user)" in fix.text
+    assert "favoriters" not in fix.text
+    assert "from sqlalchemy.orm import joinedload" in fix.text
+
+
+def test_a_dynamic_relationship_fix_speaks_the_app_s_sqlalchemy() -> None:
+    """The app pins SQLAlchemy 1.2: no session.execute(select(...)) there."""
+    parent = span(FLASK_ARTICLES, "sqlalchemy")
+    for version, expected, absent in (
+        ("1.2.19", "session.query(Article.id, UserProfile)", "session.execute("),
+        ("2.0.30", "session.execute(select(Article.id, UserProfile)", "session.query("),
+    ):
+        child = span(FAVORITERS, "sqlalchemy")
+        source = "return len(self.favoriters.all())"
+        fix = write(resolve(child, parent, (_flask_conduit(version),), source))
+        assert expected in fix.text and absent not in fix.text, fix.text
+        assert ".all()/.filter()/.count()" in fix.text

@@ -82,9 +82,41 @@ def _in_handler(location: Location, handler: dict[str, Any] | None) -> bool:
 
 
 def handler_site(handler: dict[str, Any] | None) -> Location | None:
+    """The view's line that builds its query (else its last return), not its first
+    line: a decorator such as flask-apispec's @marshal_with runs the schema, and
+    the decorator line is no place to add .options(...)."""
     if not handler or not handler.get("path") or not handler.get("line"):
         return None
-    return Location(str(handler["path"]), int(handler["line"]), str(handler.get("function", "")))
+    path, line = str(handler["path"]), int(handler["line"])
+    function = str(handler.get("function", ""))
+    node = _decorated_function_at(path, line)
+    if node is not None:
+        line = _query_line(node) or line
+    return Location(path, line, function)
+
+
+def _decorated_function_at(path: str, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    tree = _tree(path)
+    best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            if first <= line <= (node.end_lineno or node.lineno) and (
+                best is None or node.lineno > best.lineno
+            ):
+                best = node
+    return best
+
+
+def _query_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
+    statements = [
+        n for n in ast.walk(function) if isinstance(n, ast.Assign | ast.Return | ast.Expr)
+    ]
+    building = [n.lineno for n in statements if _builds_query(n.value)]
+    if building:
+        return min(building)
+    returns = [n.lineno for n in statements if isinstance(n, ast.Return) and n.value is not None]
+    return max(returns) if returns else None
 
 
 def loaded_by(trigger: dict[str, Any]) -> str | None:
@@ -207,8 +239,8 @@ def _origin(function: ast.AST, call: ast.Call, line: int) -> int | None:
 
 def _builds_query(value: ast.AST | None) -> bool:
     for node in ast.walk(value) if value is not None else ():
-        if isinstance(node, ast.Attribute) and node.attr == "objects":
-            return True  # a Django queryset: Post.objects...
+        if isinstance(node, ast.Attribute) and node.attr in ("objects", "query"):
+            return True  # a Django queryset (Post.objects), Flask-SQLAlchemy's Post.query
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")

@@ -39,6 +39,9 @@ class NPlusOneQuery(PerTraceDetector):
             loop = loop_for_stack(loop_frames(first))
             # A loop in a library (a serializer, a template): the user's line feeding it.
             location, where = feeding_site(trace, first, loop)
+            if fix.machine and fix.machine.get("kind") == "membership" and first.location:
+                # The check itself changes (is_following), not the queryset feeding it.
+                location = first.location
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"

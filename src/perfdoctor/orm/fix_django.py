@@ -225,11 +225,12 @@ def _membership(res: Resolution) -> Fix:
     owner, rel = step.owner, step.relation
     var = owner.name.lower()
     text = (
-        f"{owner.name}.{rel.name} is asked once per row whether it holds that row "
-        f"(.filter(pk=...).exists() on one {owner.name}'s {rel.name}): read the ids once "
-        f'before the loop — ids = set({var}.{rel.name}.values_list("pk", flat=True)) — and '
-        "test row.pk in ids inside it. In a DRF serializer, build the set in the view "
-        "(or once per request) and pass it in the serializer's context."
+        f"{owner.name}.{rel.name} is asked once per row whether it holds an object "
+        f"(.filter(pk=x.pk).exists() on the same {owner.name} every time, often the "
+        f"current user's): read that {owner.name}'s ids once — ids = "
+        f'set({var}.{rel.name}.values_list("pk", flat=True)) — and replace the check '
+        "with x.pk in ids. In a DRF serializer, build the set once per request (in the "
+        "view, or in get_serializer_context) and read it from the serializer's context."
     )
     machine = _machine(res, "membership", owner, relation=rel.name, values_list="pk")
     return Fix(text, what(res), machine)

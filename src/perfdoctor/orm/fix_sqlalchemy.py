@@ -59,7 +59,11 @@ def _eager(res: Resolution) -> Fix:
         why = "the related row comes in the same query through a JOIN."
     else:
         why = "one extra SELECT ... IN loads the collection for every row."
-    text = f"Add .options({', '.join(options)}) to the query the loop iterates: {why}"
+    loaders = sorted({link["loader"] for c in chains for link in c[1]})
+    text = (
+        f"Add .options({', '.join(options)}) to the query the loop iterates "
+        f"(from sqlalchemy.orm import {', '.join(loaders)}): {why}"
+    )
     machine = _machine("eager", loop, options=options, chains=[c[1] for c in chains])
     return Fix(text, what(res), machine)
 
@@ -74,6 +78,25 @@ def _unnamed(res: Resolution, step: Step) -> bool:
     return step.target is None or None in _names(res, step)[2:]
 
 
+def _legacy(res: Resolution) -> bool:
+    """SQLAlchemy before 1.4: no select() on a Session, the Query API instead."""
+    version = res.catalog.version if res.catalog else ""
+    parts = version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) < (1, 4)
+    except (IndexError, ValueError):
+        return False
+
+
+def _run(res: Resolution, code: str) -> str:
+    """``session.execute(select(...)...)``, or the same query in the Query API of the
+    app's SQLAlchemy when it predates 1.4 (a real app pinned to 1.2 raised on it)."""
+    if not _legacy(res):
+        return f"session.execute({code})"
+    legacy = code.replace("select(", "session.query(", 1).replace(".where(", ".filter(")
+    return f"{legacy}.all()" if not legacy.endswith(".all()") else legacy
+
+
 def _dynamic(res: Resolution) -> Fix:
     step = res.paths[0][-1]
     owner, target, pk, _ = _names(res, step)
@@ -83,10 +106,11 @@ def _dynamic(res: Resolution) -> Fix:
     text = (
         f"{rel} is {declared}: it cannot be eager-loaded (selectinload/joinedload on it "
         f"raise). Load the {target} rows of every row in one query before the loop — "
-        f"session.execute({code}) (ids: the loop's {owner}.{pk} values), grouped by the "
-        f'first column — or declare the relationship lazy="selectin" (or lazy="select" '
-        f"and add .options(selectinload({rel})) to the query the loop iterates); {rel} is "
-        "then a plain list, so code calling .filter()/.count()/.select() on it changes too."
+        f"{_run(res, code)} (ids: the loop's {owner}.{pk} values), grouped by the "
+        f'first column — or declare the relationship lazy="select" and add '
+        f".options(selectinload({rel})) to the query the loop iterates; {rel} is then a "
+        "plain list, so code calling .all()/.filter()/.count() on it changes too "
+        "(len(x) for .count(), the list itself for .all())."
     )
     machine = _machine(
         "batch_children",
@@ -118,7 +142,8 @@ def _count(res: Resolution) -> Fix:
         return Fix(text, what(res), machine)
     text = (
         f"Count {rel} for every row in one query before the loop: counts = "
-        f"dict(session.execute({code}).all()) (ids: the loop's {owner}.{pk} values; "
+        f"dict({_run(res, code).removesuffix('.all()')}.all()) (ids: the loop's "
+        f"{owner}.{pk} values; "
         f"from sqlalchemy import func), then counts.get(id, 0) instead of one count per row."
     )
     machine = _machine(
@@ -203,9 +228,11 @@ def _membership(res: Resolution) -> Fix:
     else:
         code = f"{{t.{pk} for t in {var}.{rel.name}}}"
     text = (
-        f"{owner.name}.{rel.name} is asked once per row whether it holds that row (a "
-        f"filter on one {owner.name}'s {rel.name} by the row's key): read the ids once "
-        f"before the loop — ids = {code} — and test row.{pk} in ids inside it."
+        f"{owner.name}.{rel.name} is asked once per row whether it holds an object (a "
+        f"filter on the same {owner.name}'s {rel.name} by that object's key every time, "
+        f"often the current user's): read that {owner.name}'s ids once — ids = {code} "
+        f"({var}: that {owner.name}) — and replace the check with x.{pk} in ids; keep "
+        "the set for the request (flask.g, or the view passing it on)."
     )
     machine = _machine(
         "membership", owner, relation=rel.name, target=target.key, key=pk, var=var, code=code
