@@ -109,14 +109,30 @@ def _decorated_function_at(path: str, line: int) -> ast.FunctionDef | ast.AsyncF
 
 
 def _query_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
-    statements = [
-        n for n in ast.walk(function) if isinstance(n, ast.Assign | ast.Return | ast.Expr)
-    ]
-    building = [n.lineno for n in statements if _builds_query(n.value)]
-    if building:
-        return min(building)
-    returns = [n.lineno for n in statements if isinstance(n, ast.Return) and n.value is not None]
-    return max(returns) if returns else None
+    """Where the rows the view returns come from: the query its return value chains
+    on (``res = Article.query`` ... ``return res.limit(n).all()``), else the return
+    itself (``return article.comments``: a relation of one object, loaded there)."""
+    returns = [n for n in ast.walk(function) if isinstance(n, ast.Return) and n.value is not None]
+    if not returns:
+        return None
+    last = max(returns, key=lambda n: n.lineno)
+    value = last.value
+    if isinstance(value, ast.Call):
+        base: ast.AST = value
+        while isinstance(base, ast.Call | ast.Attribute):
+            base = base.func if isinstance(base, ast.Call) else base.value
+        if isinstance(base, ast.Name):
+            origins = [
+                n.lineno
+                for n in ast.walk(function)
+                if isinstance(n, ast.Assign)
+                and n.lineno < last.lineno
+                and any(isinstance(t, ast.Name) and t.id == base.id for t in n.targets)
+                and _builds_query(n.value)
+            ]
+            if origins:
+                return min(origins)
+    return last.lineno
 
 
 def loaded_by(trigger: dict[str, Any]) -> str | None:
