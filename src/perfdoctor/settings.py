@@ -40,6 +40,10 @@ class Settings:
     # Duplicate: the same statement with the same parameters. django-debug-toolbar
     # flags the second run; any repeat is pure waste.
     duplicate_min_count: int = 2
+    # Copies from ONE line this many times are a repeat per row (a serializer field,
+    # a property read in a loop): the fix is "compute once", and the query may be
+    # missing the row's key. Two could be a retry or a re-read after a write.
+    duplicate_per_row_count: int = 3
 
     # Slow query: the seed's budget, "Database query time (p95): < 100ms".
     slow_query_p95_ms: float = 100.0

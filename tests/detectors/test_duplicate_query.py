@@ -57,3 +57,19 @@ def test_writes_repeated_are_not_duplicates(tmp_path: Path) -> None:
             for _ in range(3):
                 conn.execute("INSERT INTO author (name) VALUES (?)", ("same",))
     assert _duplicates(traces) == []
+
+
+def test_one_line_asking_the_same_per_row_says_compute_once(tmp_path: Path) -> None:
+    """As Article.favorited on a real Flask app: a property per row runs a query whose
+    parameters never include the row, so every row gets the same answer."""
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("GET /articles", "http"):
+            rows = conn.execute("SELECT id FROM article").fetchall()
+            flags = [_author(conn, 1) is not None for _ in rows]
+    [finding] = _duplicates(traces)
+    assert finding.evidence["count"] == len(flags) >= 3
+    assert [s["count"] for s in finding.evidence["sites"]] == [len(flags)]
+    assert "does not depend on the row" in finding.fix
+    assert "missing the row's key" in finding.fix

@@ -45,6 +45,24 @@ def site_counts(spans: list[Span], where: list[Location | None]) -> list[dict[st
     return list(counted.values())
 
 
+def remedy(count: int, sites: int, per_row: int) -> str:
+    if sites == 1 and count >= per_row:
+        # One line asking the same thing again and again: a loop, a serializer field
+        # or a property per row (on a real app, Article.favorited per article).
+        return (
+            f"One line asks the same query {count} times with the same parameters: its "
+            "answer does not depend on the row being processed. Compute it once before the "
+            "loop, or once per request (flask.g, a cached_property on the view or request) "
+            "and reuse the value. If it was meant to depend on the row, the query is missing "
+            "the row's key, and every row gets the same answer."
+        )
+    return (
+        "Run it once and reuse the result: keep the row in a local variable or pass "
+        "it to the helpers that need it (in Django, reuse the object or the queryset's "
+        "cache; in SQLAlchemy, session.get() answers from the identity map)."
+    )
+
+
 @register
 class DuplicateQuery(PerTraceDetector):
     id = "duplicate-query"
@@ -87,10 +105,6 @@ class DuplicateQuery(PerTraceDetector):
                     "sites": listed,
                     "call_sites": [f"{s['path']}:{s['line']}" for s in listed if "path" in s],
                 },
-                fix=(
-                    "Run it once and reuse the result: keep the row in a local variable or pass "
-                    "it to the helpers that need it (in Django, reuse the object or the queryset's "
-                    "cache; in SQLAlchemy, session.get() answers from the identity map)."
-                ),
+                fix=remedy(len(spans), len(listed), settings.duplicate_per_row_count),
                 fingerprint=finding_fingerprint(self.id, trace.name, fingerprint, location),
             )
