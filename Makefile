@@ -42,16 +42,19 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 # (tests/orm/test_catalog_legacy.py): one small venv each, on Python 3.9 when
 # there is one (capture code must run there too).
 LEGACY_PYTHON ?= $(shell python3.9 -c '' >/dev/null 2>&1 && echo python3.9 || echo $(PYTHON))
+# What perfdoctor's capture needs inside an app's own venv (tests/orm/test_fixes_legacy.py
+# captures an N+1 on SQLAlchemy 1.4 there): statements are normalised with sqlglot.
+CAPTURE_NEEDS := 'sqlglot>=25'
 LEGACY_VENVS := .venv-sqlalchemy14 .venv-sqlalchemy13 .venv-django42
-.venv-sqlalchemy14/.installed: REQUIREMENT = sqlalchemy>=1.4,<2
-.venv-sqlalchemy13/.installed: REQUIREMENT = sqlalchemy>=1.3,<1.4
-.venv-django42/.installed: REQUIREMENT = django>=4.2,<4.3
+.venv-sqlalchemy14/.installed: REQUIREMENT = 'sqlalchemy>=1.4,<2' $(CAPTURE_NEEDS)
+.venv-sqlalchemy13/.installed: REQUIREMENT = 'sqlalchemy>=1.3,<1.4' $(CAPTURE_NEEDS)
+.venv-django42/.installed: REQUIREMENT = 'django>=4.2,<4.3'
 
 legacy: $(LEGACY_VENVS:%=%/.installed)
 
-$(LEGACY_VENVS:%=%/.installed):
+$(LEGACY_VENVS:%=%/.installed): Makefile
 	$(LEGACY_PYTHON) -m venv $(@D)
-	$(@D)/bin/python -m pip install --quiet '$(REQUIREMENT)'
+	$(@D)/bin/python -m pip install --quiet $(REQUIREMENT)
 	touch $@
 
 clean:
