@@ -62,6 +62,8 @@ class NPlusOneQuery(PerTraceDetector):
                     "framework": first.framework,
                     "system": first.system,
                     "orm_fix": fix.machine,
+                    # Model.attribute of the relation named: what ignore rules match.
+                    "relation": ", ".join(fix.relations) or None,
                     **where,
                 },
                 fix=fix.text,

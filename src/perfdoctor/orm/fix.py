@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 from collections.abc import Callable
 
@@ -34,6 +35,12 @@ def call_site_source(span: Span) -> str:
 
 
 def write(res: Resolution) -> Fix:
+    fix = _write(res)
+    named = tuple(dict.fromkeys(f"{p[-1].owner.name}.{p[-1].relation.name}" for p in res.paths))
+    return dataclasses.replace(fix, relations=named) if named else fix
+
+
+def _write(res: Resolution) -> Fix:
     writers = _WRITERS.get(res.framework or "")
     if writers is None:
         return fix_raw.raw(res)  # the driver called directly: no ORM to write for

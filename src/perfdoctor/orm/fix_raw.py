@@ -19,6 +19,8 @@ class Fix:
     text: str
     what: str  # what the repeated queries load, for the finding's title
     machine: dict[str, Any] | None = None  # evidence["orm_fix"]: a fix a program can apply
+    # The relations the fix names, as Model.attribute ([tool.perfdoctor.ignore] model =).
+    relations: tuple[str, ...] = ()
 
 
 def what(res: Resolution) -> str:
