@@ -329,7 +329,8 @@ def test_a_path_through_a_dynamic_relationship_is_no_candidate() -> None:
     assert fix.machine["kind"] == "eager", fix.text
     assert "joinedload(Article.author).joinedload(UserProfile.user)" in fix.text
     assert "favoriters" not in fix.text
-    assert "from sqlalchemy.orm import joinedload" in fix.text
+    # Pasted without it, a real app's list view raised NameError on UserProfile.
+    assert "(from sqlalchemy.orm import joinedload; from app import UserProfile)" in fix.text
 
 
 def test_a_dynamic_relationship_fix_speaks_the_app_s_sqlalchemy() -> None:

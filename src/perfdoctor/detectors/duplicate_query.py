@@ -51,10 +51,11 @@ def remedy(count: int, sites: int, per_row: int) -> str:
         # or a property per row (on a real app, Article.favorited per article).
         return (
             f"One line asks the same query {count} times with the same parameters: its "
-            "answer does not depend on the row being processed. Compute it once before the "
-            "loop, or once per request (flask.g, a cached_property on the view or request) "
-            "and reuse the value. If it was meant to depend on the row, the query is missing "
-            "the row's key, and every row gets the same answer."
+            "answer does not depend on the row being processed. First check that is meant: "
+            "if the answer should differ per row, the query is missing the row's key and "
+            "every row gets the same (wrong) answer. If it is meant, compute it once before "
+            "the loop, or once per request (flask.g, a cached_property on the view or "
+            "request), and reuse the value."
         )
     return (
         "Run it once and reuse the result: keep the row in a local variable or pass "

@@ -229,8 +229,10 @@ def _membership(res: Resolution) -> Fix:
         f"(.filter(pk=x.pk).exists() on the same {owner.name} every time, often the "
         f"current user's): read that {owner.name}'s ids once — ids = "
         f'set({var}.{rel.name}.values_list("pk", flat=True)) — and replace the check '
-        "with x.pk in ids. In a DRF serializer, build the set once per request (in the "
-        "view, or in get_serializer_context) and read it from the serializer's context."
+        "with x.pk in ids where the rows are read. In a DRF serializer, build the set "
+        "once per request in the view (list(), or get_serializer_context) and read it "
+        "from the serializer's context in the method field; leave the model's check "
+        "for code that changes the relation and must see the change."
     )
     machine = _machine(res, "membership", owner, relation=rel.name, values_list="pk")
     return Fix(text, what(res), machine)

@@ -60,9 +60,18 @@ def _eager(res: Resolution) -> Fix:
     else:
         why = "one extra SELECT ... IN loads the collection for every row."
     loaders = sorted({link["loader"] for c in chains for link in c[1]})
+    imports = [f"from sqlalchemy.orm import {', '.join(loaders)}"]
+    # A chained option names classes the view may not import (a pasted
+    # joinedload(...).joinedload(UserProfile.user) raised NameError on a real app).
+    others: dict[str, list[str]] = {}
+    for step in (s for p in res.paths for s in p[1:]):
+        names = others.setdefault(step.owner.module, [])
+        if step.owner.name not in names:
+            names.append(step.owner.name)
+    imports += [f"from {module} import {', '.join(names)}" for module, names in others.items()]
     text = (
         f"Add .options({', '.join(options)}) to the query the loop iterates "
-        f"(from sqlalchemy.orm import {', '.join(loaders)}): {why}"
+        f"({'; '.join(imports)}): {why}"
     )
     machine = _machine("eager", loop, options=options, chains=[c[1] for c in chains])
     return Fix(text, what(res), machine)
@@ -105,12 +114,12 @@ def _dynamic(res: Resolution) -> Fix:
     code = f"select({owner}.{pk}, {target}).join({rel}).where({owner}.{pk}.in_(ids))"
     text = (
         f"{rel} is {declared}: it cannot be eager-loaded (selectinload/joinedload on it "
-        f"raise). Load the {target} rows of every row in one query before the loop — "
-        f"{_run(res, code)} (ids: the loop's {owner}.{pk} values), grouped by the "
-        f'first column — or declare the relationship lazy="select" and add '
-        f".options(selectinload({rel})) to the query the loop iterates; {rel} is then a "
-        "plain list, so code calling .all()/.filter()/.count() on it changes too "
-        "(len(x) for .count(), the list itself for .all())."
+        f'raise). Declare it lazy="select" and add .options(selectinload({rel})) to the '
+        f"query the loop iterates; {rel} is then a plain list, so code calling "
+        ".all()/.filter()/.count() on it changes too (the list itself for .all(), len() "
+        "for .count()). Or keep it dynamic and load the "
+        f"{target} rows of every row in one query before the loop — {_run(res, code)} "
+        f"(ids: the loop's {owner}.{pk} values), grouped by the first column."
     )
     machine = _machine(
         "batch_children",
@@ -231,8 +240,10 @@ def _membership(res: Resolution) -> Fix:
         f"{owner.name}.{rel.name} is asked once per row whether it holds an object (a "
         f"filter on the same {owner.name}'s {rel.name} by that object's key every time, "
         f"often the current user's): read that {owner.name}'s ids once — ids = {code} "
-        f"({var}: that {owner.name}) — and replace the check with x.{pk} in ids; keep "
-        "the set for the request (flask.g, or the view passing it on)."
+        f"({var}: that {owner.name}) — and replace the check with x.{pk} in ids. Build "
+        "the set where the request's reading starts (the view, then flask.g or an "
+        "argument), not inside the check: code that changes the relation (follow, "
+        "unfollow) also calls the check and must see the change."
     )
     machine = _machine(
         "membership", owner, relation=rel.name, target=target.key, key=pk, var=var, code=code
