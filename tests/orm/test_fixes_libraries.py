@@ -99,6 +99,33 @@ def test_drf_nested_serializer_and_method_field(django_traces: Path) -> None:
     assert queries(django_traces, "drf fixed") == 1 + ROWS
 
 
+def test_drf_membership_check_points_at_the_method_field(django_traces: Path) -> None:
+    """The edit goes in the serializer's get_<field>, which reads a set built once per
+    request; the model-level check stays for code that changes the relation."""
+    from tests.orm import drf_membership
+    from tests.orm.django_models import models as dm
+
+    profiles = dm.Profile.objects.filter(bio__startswith="bio").order_by("id")
+    viewer = profiles[0]
+    viewer.followers.set(profiles[1:3])
+    context = {"viewer": viewer}
+    serializer = drf_membership.FollowSerializer
+    before = run("drf following", lambda: serializer(profiles.all(), many=True, context=context).data)
+    [finding] = n_plus_one(django_traces, "drf following")
+    assert finding.evidence["orm_fix"]["kind"] == "membership", finding.fix
+    assert finding.location is not None
+    assert finding.location.function == "FollowSerializer.get_following"
+    assert finding.location.path.endswith("drf_membership.py")
+    fix = finding.evidence["orm_fix"]
+
+    def fixed() -> Any:
+        ids = set(getattr(viewer, fix["relation"]).values_list(fix["values_list"], flat=True))
+        return serializer(profiles.all(), many=True, context={**context, "followed_ids": ids}).data
+
+    assert run("drf following fixed", fixed) == before
+    assert queries(django_traces, "drf following fixed") == 2  # the ids, the profiles
+
+
 def _schemas() -> Any:
     marshmallow = pytest.importorskip("marshmallow")
     fields = marshmallow.fields
@@ -117,6 +144,8 @@ def _schemas() -> Any:
     return PostSchema
 
 
+# Capturing points the process's recorder at this fixture's store: the tests of
+# django_traces above run before it is set up.
 @pytest.fixture(scope="module")
 def sa_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engine]]:
     path = tmp_path_factory.mktemp("marshmallow") / "traces.db"
@@ -152,3 +181,4 @@ def test_marshmallow_dump_many(sa_env: tuple[Path, Engine]) -> None:
         fixed = apply_sqlalchemy(fixed, finding.evidence["orm_fix"])
     assert run("marshmallow fixed", lambda: dump(fixed)) == before
     assert queries(traces, "marshmallow fixed") == 2  # posts with owners, then the tags
+

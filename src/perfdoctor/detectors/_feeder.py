@@ -171,6 +171,21 @@ def class_member_line(path: str, qualname: str, member: str | None) -> int | Non
     return cls.lineno
 
 
+def serializer_method(trigger: Any) -> Location | None:
+    """The ``get_<field>`` method of the DRF serializer whose SerializerMethodField
+    ran the query, when it is in the user's source."""
+    if not isinstance(trigger, dict) or trigger.get("kind") != DRF:
+        return None
+    cls, field, path = trigger.get("class"), trigger.get("field"), trigger.get("path")
+    if not (isinstance(cls, str) and isinstance(field, str) and isinstance(path, str)):
+        return None
+    node = _class_node(path, cls)
+    member = _member(node, f"get_{field}") if node is not None else None
+    if not isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    return Location(path, member.lineno, f"{cls}.get_{field}")
+
+
 def view_queryset(handler: dict[str, Any] | None) -> Location | None:
     """The view class's ``get_queryset`` (if it defines one) or its ``queryset =``,
     looked for in the class and then in its bases written in the same file."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._feeder import feeding_site, loop_frames
+from perfdoctor.detectors._feeder import feeding_site, loop_frames, serializer_method
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors._sequence import link, n_plus_one_sequences
@@ -39,9 +39,11 @@ class NPlusOneQuery(PerTraceDetector):
             loop = loop_for_stack(loop_frames(first))
             # A loop in a library (a serializer, a template): the user's line feeding it.
             location, where = feeding_site(trace, first, loop)
-            if fix.machine and fix.machine.get("kind") == "membership" and first.location:
-                # The check itself changes (is_following), not the queryset feeding it.
-                location = first.location
+            if fix.machine and fix.machine.get("kind") == "membership":
+                # The check changes, not the queryset feeding the loop: in a DRF
+                # serializer its get_<field> method (where the per-request set is
+                # read), else the check's own line (is_following).
+                location = serializer_method(where.get("trigger")) or first.location or location
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"
