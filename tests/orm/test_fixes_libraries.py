@@ -116,6 +116,9 @@ def test_drf_membership_check_points_at_the_method_field(django_traces: Path) ->
     assert finding.location is not None
     assert finding.location.function == "FollowSerializer.get_following"
     assert finding.location.path.endswith("drf_membership.py")
+    # the method's line that calls the check, not its def
+    source = Path(finding.location.path).read_text().splitlines()
+    assert "is_following(" in source[finding.location.line - 1]
     fix = finding.evidence["orm_fix"]
 
     def fixed() -> Any:

@@ -171,14 +171,18 @@ def class_member_line(path: str, qualname: str, member: str | None) -> int | Non
     return cls.lineno
 
 
-def serializer_method(trigger: Any) -> Location | None:
+def serializer_method(trigger: Any, stack: list[Location]) -> Location | None:
     """The ``get_<field>`` method of the DRF serializer whose SerializerMethodField
-    ran the query, when it is in the user's source."""
+    ran the query, when it is in the user's source: the line of it on the query's
+    stack, else its ``def``."""
     if not isinstance(trigger, dict) or trigger.get("kind") != DRF:
         return None
     cls, field, path = trigger.get("class"), trigger.get("field"), trigger.get("path")
     if not (isinstance(cls, str) and isinstance(field, str) and isinstance(path, str)):
         return None
+    for frame in stack:
+        if frame.function == f"{cls}.get_{field}":
+            return frame
     node = _class_node(path, cls)
     member = _member(node, f"get_{field}") if node is not None else None
     if not isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -43,7 +43,8 @@ class NPlusOneQuery(PerTraceDetector):
                 # The check changes, not the queryset feeding the loop: in a DRF
                 # serializer its get_<field> method (where the per-request set is
                 # read), else the check's own line (is_following).
-                location = serializer_method(where.get("trigger")) or first.location or location
+                method = serializer_method(where.get("trigger"), first.stack)
+                location = method or first.location or location
             count = group.count
             severity: Severity = (
                 "error" if count >= settings.n_plus_one_error_repeats else "warning"
