@@ -18,13 +18,12 @@ The figures come from :class:`perfdoctor.settings.Settings`, so a changed
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfdoctor import timing
+from perfdoctor import _toml, timing
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings, find_pyproject
@@ -108,7 +107,7 @@ def parse(table: Any, source: str = "[tool.perfdoctor.budgets]") -> Budgets:
                     f"{source}: unknown limit {key!r} in budget {endpoint!r}; "
                     f"known limits: {', '.join(LIMITS)}"
                 )
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(
                     f"{source}: {key} in budget {endpoint!r} must be a number >= 0, got {value!r}"
                 )
@@ -126,8 +125,8 @@ def load_budgets(pyproject: Path | None = None) -> tuple[Budgets, str | None]:
     if path is None:
         return Budgets(), None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = _toml.loads(path.read_text(encoding="utf-8"))
+    except (OSError, _toml.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     table = data.get("tool", {}).get("perfdoctor", {}).get("budgets")
     if table is None:
@@ -168,7 +167,7 @@ def measure(group: Sequence[Trace]) -> dict[str, float | None]:
         float(m["peak_kb"])
         for t in group
         if isinstance(m := t.attrs.get("memory"), dict)
-        and isinstance(m.get("peak_kb"), int | float)
+        and isinstance(m.get("peak_kb"), (int, float))
     ]
     return {
         "p95_ms": round(percentile([timing.latency_ms(t) for t in group], 95), 2),

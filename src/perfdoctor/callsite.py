@@ -12,6 +12,7 @@ import bisect
 import os
 import sys
 import sysconfig
+from collections.abc import Iterator
 from types import CodeType, FrameType
 
 from perfdoctor import triggers
@@ -155,7 +156,7 @@ def line_of(code: CodeType, offset: int) -> int:
     if table is None:
         starts: list[int] = []
         lines: list[int | None] = []
-        for start, _end, line in code.co_lines():
+        for start, line in _line_starts(code):
             starts.append(start)
             lines.append(line)
         if len(_line_tables) >= _MAX_LINE_TABLES:
@@ -171,6 +172,16 @@ def line_of(code: CodeType, offset: int) -> int:
             return line
         index -= 1
     return code.co_firstlineno
+
+
+def _line_starts(code: CodeType) -> Iterator[tuple[int, int | None]]:
+    if hasattr(code, "co_lines"):  # Python 3.10+
+        for start, _end, line in code.co_lines():
+            yield start, line
+    else:
+        import dis
+
+        yield from dis.findlinestarts(code)
 
 
 def display_path(filename: str) -> str:

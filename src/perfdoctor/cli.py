@@ -11,7 +11,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from perfdoctor import store
+from perfdoctor import __version__, store
 from perfdoctor.errors import PerfdoctorError
 
 _TRACES_HELP = "Trace store to use (default: .perfdoctor/traces.db, or $PERFDOCTOR_TRACES)."
@@ -40,7 +40,8 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="perfdoctor")
+# The version given, not looked up by package name: click 7 cannot.
+@click.version_option(__version__, prog_name="perfdoctor")
 def main() -> None:
     """Find backend performance bottlenecks with evidence, and prove the fixes."""
 

@@ -105,7 +105,7 @@ SERVER_KIND = "server"
 TEST_REQUEST = "test.request"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Location:
     """A place in the user's code."""
 
@@ -120,7 +120,7 @@ class Location:
         return {"path": self.path, "line": self.line, "function": self.function}
 
 
-@dataclass(slots=True)
+@dataclass
 class Span:
     """One operation inside a trace (a query, an outbound call, a cache read...)."""
 
@@ -145,7 +145,7 @@ class Span:
         return self.start_ms + self.duration_ms
 
 
-@dataclass(slots=True)
+@dataclass
 class Trace:
     """One unit of work: an HTTP request, a job, a script, a ``perfdoctor.trace`` block."""
 
@@ -176,7 +176,7 @@ def by_endpoint(traces: Iterable[Trace]) -> dict[str, list[Trace]]:
     return groups
 
 
-@dataclass(slots=True)
+@dataclass
 class Finding:
     """A problem a detector found, with the evidence that shows it."""
 
@@ -210,7 +210,7 @@ class Finding:
         }
 
 
-@dataclass(slots=True)
+@dataclass
 class EndpointStats:
     """Per-endpoint latency and where the time went."""
 

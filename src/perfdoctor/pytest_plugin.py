@@ -104,7 +104,7 @@ def _uses_perfdoctor(source: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if any(arg.arg in _FIXTURES for arg in node.args.args):
                 return True
         elif isinstance(node, ast.Attribute) and node.attr == _MARKER:

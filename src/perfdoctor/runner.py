@@ -4,24 +4,45 @@ The bootstrap folder holding our ``sitecustomize`` goes first on ``PYTHONPATH``,
 so each Python interpreter the command starts (servers, their workers, child
 scripts) switches capture on at start-up, the way ``opentelemetry-instrument``
 works.  Nothing in the user's code changes.
+
+The command's interpreter may be another venv's, or another Python version,
+than the one perfdoctor is installed in (a CLI installed with pipx, an app
+pinned to Python 3.9).  Capture imports only the standard library, so a folder
+holding nothing but the ``perfdoctor`` package goes on ``PYTHONPATH`` too: never
+perfdoctor's own site-packages, which would put its dependencies in front of
+the app's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.capture.auto import ENV_CAPTURE_PARAMS, ENV_ENABLED, ENV_MEMORY, ENV_PROFILE
+from perfdoctor.capture.auto import (
+    ENV_CAPTURE_PARAMS,
+    ENV_ENABLED,
+    ENV_MEMORY,
+    ENV_PROFILE,
+    ENV_STATUS_DIR,
+)
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.errors import UsageError
 
-BOOTSTRAP_DIR = Path(__file__).resolve().parent / "_bootstrap"
+PACKAGE_DIR = Path(__file__).resolve().parent
+BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
+# `run` exits with this when capture could not start and nothing was captured
+# (and the command itself succeeded): a script must not take "no findings" for
+# "nothing wrong".
+EXIT_NOTHING_CAPTURED = 3
 
 
 def capture_environment(
@@ -30,15 +51,11 @@ def capture_environment(
     base: dict[str, str] | None = None,
     memory: bool = False,
     profile: bool = False,
+    status_dir: Path | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
-    parts = [str(BOOTSTRAP_DIR)]
-    # perfdoctor itself must be importable by the command's interpreter even when
-    # that is not the one perfdoctor was installed in (e.g. a system gunicorn).
-    package_root = str(Path(__file__).resolve().parent.parent)
-    if not _importable_without(package_root):
-        parts.append(package_root)
+    parts = [str(BOOTSTRAP_DIR), str(runtime_dir())]
     if existing:
         parts.append(existing)
     env["PYTHONPATH"] = os.pathsep.join(parts)
@@ -52,13 +69,32 @@ def capture_environment(
         env[ENV_MEMORY] = "1"
     if profile:
         env[ENV_PROFILE] = "1"
+    if status_dir is not None:
+        env[ENV_STATUS_DIR] = str(status_dir)
     return env
 
 
-def _importable_without(package_root: str) -> bool:
-    # An installed (non-editable) perfdoctor lives in site-packages: putting
-    # site-packages on PYTHONPATH would leak every other package into the child.
-    return os.path.basename(package_root) in ("site-packages", "dist-packages")
+def runtime_dir() -> Path:
+    """A folder whose only entry is this ``perfdoctor`` package (made once per install)."""
+    key = hashlib.sha256(str(PACKAGE_DIR).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "perfdoctor" / "runtime" / key
+    link = folder / "perfdoctor"
+    try:
+        if link.is_symlink() and link.resolve() == PACKAGE_DIR:
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".perfdoctor-{os.getpid()}"
+        os.symlink(PACKAGE_DIR, staged, target_is_directory=True)
+        os.replace(staged, link)  # atomic: a concurrent run sees the old link or the new
+        return folder
+    except OSError:
+        # No writable cache or no symlinks (Windows without the privilege): a copy
+        # for this run only.
+        folder = Path(tempfile.mkdtemp(prefix="perfdoctor-runtime-"))
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(PACKAGE_DIR, folder / "perfdoctor", ignore=skip)
+        return folder
 
 
 def run(
@@ -73,16 +109,52 @@ def run(
         raise UsageError(
             "nothing to run: give a command after --, e.g. perfdoctor run -- python app.py"
         )
-    env = capture_environment(traces, capture_params, memory=memory, profile=profile)
+    before = _stored(traces)
+    with tempfile.TemporaryDirectory(prefix="perfdoctor-run-") as status:
+        env = capture_environment(
+            traces, capture_params, memory=memory, profile=profile, status_dir=Path(status)
+        )
+        code = _wait(command, env)
+        failures = sorted(
+            p.read_text(encoding="utf-8", errors="replace").strip()
+            for p in Path(status).iterdir()
+        )
+    if not failures:
+        return code
+    captured = _stored(traces) - before
+    lines = [f"perfdoctor: capture could not start in {len(failures)} Python process(es):"]
+    lines += [f"perfdoctor:   {line}" for line in dict.fromkeys(failures)]
+    if captured <= 0:
+        lines.append(f"perfdoctor: nothing was captured into {traces}")
+    sys.stderr.write("\n".join(lines) + "\n")
+    if captured <= 0 and code == 0:
+        return EXIT_NOTHING_CAPTURED
+    return code
+
+
+def _stored(traces: Path) -> int:
+    try:
+        return store.count_traces(traces)
+    except Exception:  # no store yet, or one this run cannot read: counted as empty
+        return 0
+
+
+def _wait(command: Sequence[str], env: dict[str, str]) -> int:
     try:
         process = subprocess.Popen(list(command), env=env)
     except FileNotFoundError:
         raise UsageError(f"command not found: {command[0]}") from None
     except PermissionError:
         raise UsageError(f"cannot execute {command[0]}: permission denied") from None
-    # Ctrl-C reaches the child through the terminal; we only wait for it to
-    # finish so its last traces are written before we return.
-    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def forward_interrupt(signum: int, _frame: object) -> None:
+        # Ctrl-C in a terminal already reached the command (same process group,
+        # in the foreground); a second SIGINT makes servers skip their graceful
+        # stop.  Sent to us alone (kill -INT, a script, a supervisor), it is passed on.
+        if not _terminal_foreground():
+            process.send_signal(signum)
+
+    previous_int = signal.signal(signal.SIGINT, forward_interrupt)
     # A supervisor stopping us (SIGTERM) stops the command the same way.
     previous_term = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
@@ -93,6 +165,18 @@ def run(
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
+
+
+def _terminal_foreground() -> bool:
+    """Whether we are in the foreground process group of a terminal (Ctrl-C reaches all of it)."""
+    for stream in (sys.stdin, sys.stderr, sys.stdout):
+        try:
+            fd = stream.fileno()
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except (AttributeError, OSError, ValueError):
+            continue
+    return False
 
 
 def python_command() -> list[str]:

@@ -11,11 +11,11 @@ Users override any of them in the ``[tool.perfdoctor]`` table of their
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from perfdoctor import _toml
 from perfdoctor.errors import ConfigError
 from perfdoctor.suppress.rules import IgnoreRule, parse_rules
 
@@ -265,8 +265,8 @@ def load_settings(pyproject: Path | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = _toml.loads(path.read_text(encoding="utf-8"))
+    except (OSError, _toml.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     table = data.get("tool", {}).get("perfdoctor", {})
     return settings_from_mapping(table, source=str(path))
@@ -280,9 +280,9 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
         if name == "ignore":
             changes["ignore"] = parse_rules(value, source)
             continue
-        if not isinstance(value, int | float | str | bool | list | dict):
+        if not isinstance(value, (int, float, str, bool, list, dict)):
             continue
-        if isinstance(value, dict | list) or name == "budgets":
+        if isinstance(value, (dict, list)) or name == "budgets":
             # Sub-tables belong to other features (budgets, lint selection); a
             # `budgets` that is not a table is perfdoctor.budgets' error to report.
             continue
@@ -292,7 +292,7 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
                 f"known settings: {', '.join(sorted(known))}"
             )
         default = getattr(Settings(), name)
-        if isinstance(default, bool) or not isinstance(value, int | float):
+        if isinstance(default, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
         changes[name] = type(default)(value)
     return Settings().replace(**changes)

@@ -21,7 +21,7 @@ NAMES = ("db", "http", "cache", "python")
 def latency_ms(trace: Trace) -> float:
     """How long the client waited: until the last body chunk when known, else the trace."""
     sent = trace.attrs.get("response_ms")
-    if isinstance(sent, int | float) and 0 < sent <= trace.duration_ms:
+    if isinstance(sent, (int, float)) and 0 < sent <= trace.duration_ms:
         return float(sent)
     return trace.duration_ms
 

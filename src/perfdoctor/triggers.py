@@ -52,6 +52,20 @@ _codes: dict[CodeType, str | None] = {}
 _MAX_CODES = 50_000
 
 
+def _qualname(frame: FrameType, code: CodeType) -> str:
+    qualname: str | None = getattr(code, "co_qualname", None)
+    if qualname is not None:
+        return qualname
+    # Before Python 3.11 a code object knows only its bare name: the class is the
+    # one in the instance's MRO whose attribute of that name runs this code.
+    owner = frame.f_locals.get("self")
+    for cls in type(owner).__mro__ if owner is not None else ():
+        function = cls.__dict__.get(code.co_name)
+        if getattr(function, "__code__", None) is code:
+            return f"{cls.__name__}.{code.co_name}"
+    return code.co_name
+
+
 def is_trigger_file(path: str) -> bool:
     """A file that may hold a trigger: a known library module, or a template (not .py)."""
     return path.endswith(SUFFIXES) or not path.endswith((".py", ".pyw"))
@@ -67,7 +81,7 @@ def recognise(frame: FrameType, code: CodeType) -> str | None:
     filename = code.co_filename
     for suffix, functions in _FUNCTIONS.items():
         if filename.endswith(os.sep + suffix):
-            kind = functions.get(code.co_qualname)
+            kind = functions.get(_qualname(frame, code))
             break
     else:
         # Jinja2 compiles a template to a module whose file name is the template's

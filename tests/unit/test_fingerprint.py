@@ -52,3 +52,43 @@ def test_unparseable_text_still_normalises() -> None:
 
 def test_only_in_lists_and_values_rows_collapse() -> None:
     assert normalize("SELECT coalesce(?, ?) FROM t").statement == "SELECT coalesce(?, ?) FROM t"
+
+
+def test_postgres_literal_forms_leave_nothing_behind() -> None:
+    sql = "SELECT $$body 'x' 42$$, $tag$ secret $tag$, E'it\\'s', X'4142', 0x1F, .5, 3.5e10 FROM t1"
+    assert normalize(sql).statement == "SELECT ?, ?, ?, ?, ?, ?, ? FROM t1"
+
+
+def test_django_like_escape_is_one_string() -> None:
+    # Django writes ESCAPE '\' on SQLite and PostgreSQL: the backslash does not
+    # escape the quote, so what follows is still SQL.
+    sql = 'SELECT "p"."id" FROM "p" WHERE "p"."title" LIKE %s ESCAPE \'\\\' ORDER BY "p"."id" ASC'
+    assert normalize(sql).statement == (
+        'SELECT "p"."id" FROM "p" WHERE "p"."title" LIKE ? ESCAPE ? ORDER BY "p"."id" ASC'
+    )
+
+
+def test_names_and_quoted_names_keep_their_digits() -> None:
+    sql = 'SELECT t1.c2, "col 3", `x4` FROM t1 WHERE a::int4 = 5 -- note 6'
+    assert normalize(sql).statement == 'SELECT t1.c2, "col 3", `x4` FROM t1 WHERE a::int4 = ? -- note 6'
+
+
+def test_normalising_needs_only_the_standard_library() -> None:
+    # It runs inside the user's app, whose venv may hold none of perfdoctor's dependencies.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import perfdoctor
+
+    code = (
+        "import sys; from perfdoctor.fingerprint import normalize; "
+        "print(normalize(\"SELECT 1 FROM t WHERE a = 'x'\").statement); "
+        "print(sorted(m for m in ('sqlglot', 'click', 'rich', 'jinja2') if m in sys.modules))"
+    )
+    src = str(Path(perfdoctor.__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {src!r}); {code}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    assert out == ["SELECT ? FROM t WHERE a = ?", "[]"]

@@ -2,23 +2,65 @@
 
 Switches capture on, then hands over to any ``sitecustomize`` that this one
 shadows, so the user's own start-up customisation still runs.
+
+Any Python the command starts reads this file, the oldest included, so it is
+written to parse everywhere (no f-strings) and checks the version before it
+imports anything of perfdoctor's.
 """
 
 import importlib.util
 import os
 import sys
 
+_MINIMUM = (3, 9)
 
-def _start_perfdoctor() -> None:
+
+def _capture_off(why, fix):
+    # type: (str, str) -> None
+    interpreter = "Python %s (%s)" % (sys.version.split()[0], sys.executable or "?")
+    lines = [
+        "perfdoctor: capture is OFF in this process (pid %d), %s" % (os.getpid(), interpreter),
+        "perfdoctor:   why: %s" % why,
+        "perfdoctor:   fix: %s" % fix,
+    ]
+    try:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    folder = os.environ.get("PERFDOCTOR_STATUS_DIR")
+    if folder:
+        try:
+            path = os.path.join(folder, "capture-off-%d" % os.getpid())
+            with open(path, "w") as out:
+                out.write("%s: %s" % (interpreter, why))
+        except Exception:
+            pass
+
+
+def _start_perfdoctor():
+    # type: () -> None
+    if os.environ.get("PERFDOCTOR_ENABLED") != "1":
+        return
+    if sys.version_info[:2] < _MINIMUM:
+        _capture_off(
+            "perfdoctor's capture runs on Python %d.%d or newer" % _MINIMUM,
+            "run the app with Python 3.9 to 3.13 (or capture only the processes that use one)",
+        )
+        return
     try:
         from perfdoctor.capture.auto import install_from_env
 
         install_from_env()
     except Exception as exc:  # never stop the user's program from starting
-        sys.stderr.write(f"perfdoctor: capture is off in this process: {exc}\n")
+        _capture_off(
+            "%s: %s" % (type(exc).__name__, exc),
+            "the app runs on without capture; please report this line to perfdoctor",
+        )
 
 
-def _chain_shadowed() -> None:
+def _chain_shadowed():
+    # type: () -> None
     here = os.path.dirname(os.path.abspath(__file__))
     saved = sys.modules.pop("sitecustomize", None)
     saved_path = list(sys.path)

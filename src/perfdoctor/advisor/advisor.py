@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from perfdoctor.advisor import binding, candidates, indexes, verify
 from perfdoctor.advisor.candidates import Candidate
@@ -69,7 +69,7 @@ class Recommendation:
 
 
 # Per candidate: queries it helps, (query, cost before, cost with it) for each tried, method.
-Trials = dict[Candidate, tuple[list[Helped], list[tuple[Query, float, float | None]], str]]
+Trials = dict[Candidate, tuple[list[Helped], list[tuple[Query, float, Optional[float]]], str]]
 
 
 @dataclass
@@ -200,7 +200,7 @@ def _advise(
             advice.rejected.append(Rejected(cand, reason))
             continue
         helped, tried = [], []
-        for item, after in zip(touching, costs, strict=True):
+        for item, after in zip(touching, costs):
             before = float(item.plan.cost) if item.plan and item.plan.cost is not None else 0.0
             tried.append((item.query, before, after))
             if after is not None and verify.helps(

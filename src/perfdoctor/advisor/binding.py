@@ -28,13 +28,13 @@ def _literal(value: Any) -> exp.Expression:
         return exp.Null()
     if isinstance(value, bool):
         return exp.Boolean(this=value)
-    if isinstance(value, int | float | decimal.Decimal):
+    if isinstance(value, (int, float, decimal.Decimal)):
         return exp.Literal.number(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return exp.Literal.string(
             value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
         )
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return exp.Literal.string(bytes(value).hex())
     return exp.Literal.string(str(value))
 
@@ -81,7 +81,7 @@ def bind(query: Query, stats: Stats) -> None:
         value = stats.sample_value(table, resolver.real_name(table, column.name))
         if value is None:
             return
-        if isinstance(parent, exp.Like | exp.ILike):
+        if isinstance(parent, (exp.Like, exp.ILike)):
             value = f"{value}%"
         node.replace(_literal(value))
     query.bound_sql = tree.sql(dialect=dialect)

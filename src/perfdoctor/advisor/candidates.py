@@ -116,7 +116,7 @@ def _collect(query: Query, resolver: Resolver) -> dict[str, _Uses]:
             continue
         table = resolver.table_of(column)
         name = resolver.real_name(table, column.name) if table else column.name
-        if isinstance(cond, exp.EQ | exp.In | exp.Is):
+        if isinstance(cond, (exp.EQ, exp.In, exp.Is)):
             _add(uses, "eq", table, name)
         elif isinstance(cond, _RANGE) or (
             isinstance(cond, exp.Like) and not str(right.sql() if right else "").startswith("'%")

@@ -50,7 +50,7 @@ def _walk(data: Any, aliases: Mapping[str, str]) -> list[PlanNode]:
             nodes.append(loop if len(loop.children) > 1 else loop.children[0])
         elif key == "filesort":
             nodes.append(PlanNode(SORT, "filesort", children=_walk(value, aliases)))
-        elif isinstance(value, dict | list):
+        elif isinstance(value, (dict, list)):
             nodes.extend(_walk(value, aliases))
     return nodes
 

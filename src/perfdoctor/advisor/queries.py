@@ -79,7 +79,7 @@ def _parse(sql: str, dialect: str, max_bytes: int) -> exp.Expression | str:
     if len(trees) != 1:
         return "not a single statement"
     tree = trees[0]
-    if not isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except):
+    if not isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except)):
         return f"not a SELECT ({tree.key.upper()}): the advisor only explains reads"
     writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop)
     if tree.find(*writes) is not None or tree.find(exp.Into) is not None:

@@ -151,12 +151,12 @@ def trial_costs(
     """Each query's cost with the ``trial`` indexes in place, and how that was found."""
     if isinstance(session, PostgresSession):
         costs, used = _pg_trial(session, trial, queries, method)
-        return list[float | None](costs), used
+        return list(costs), used
     if isinstance(session, SQLiteSession):
-        return list[float | None](_sqlite_trial(session, trial, queries)), ROLLBACK
+        return list(_sqlite_trial(session, trial, queries)), ROLLBACK
     assert isinstance(session, MySQLSession)
     return [
-        _mysql_estimate(stats, trial, q, p) for q, p in zip(queries, plans, strict=True)
+        _mysql_estimate(stats, trial, q, p) for q, p in zip(queries, plans)
     ], ESTIMATE
 
 

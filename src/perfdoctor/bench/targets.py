@@ -15,7 +15,7 @@ import io
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from perfdoctor.bench.spec import Endpoint
@@ -23,7 +23,7 @@ from perfdoctor.capture import context
 from perfdoctor.errors import UsageError
 
 # (status or None when the call failed, trace id or None)
-Result = tuple[int | None, str | None]
+Result = tuple[Optional[int], Optional[str]]
 
 _slot: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "perfdoctor_bench_slot", default=None

@@ -24,6 +24,8 @@ ENV_ENABLED = "PERFDOCTOR_ENABLED"
 ENV_CAPTURE_PARAMS = "PERFDOCTOR_CAPTURE_PARAMS"
 ENV_MEMORY = "PERFDOCTOR_MEMORY"
 ENV_PROFILE = "PERFDOCTOR_PROFILE"
+# Where a process that could not switch capture on says why (read by `perfdoctor run`).
+ENV_STATUS_DIR = "PERFDOCTOR_STATUS_DIR"
 
 _recorder: Recorder | None = None
 _memory_tracker: MemoryTracker | None = None
@@ -347,7 +349,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _process_name() -> str:
-    argv = [a for a in sys.orig_argv[1:] if a] if hasattr(sys, "orig_argv") else list(sys.argv)
+    orig_argv = getattr(sys, "orig_argv", None)  # Python 3.10+
+    argv = [a for a in orig_argv[1:] if a] if orig_argv is not None else list(sys.argv)
     if argv[:1] == ["-m"] and len(argv) > 1:
         return argv[1]
     while argv and argv[0].startswith("-"):

@@ -52,7 +52,7 @@ def _pattern_of_text(key: str) -> str:
 def key_text(key: Any) -> str:
     if isinstance(key, str):
         return key
-    if isinstance(key, bytes | bytearray | memoryview):
+    if isinstance(key, (bytes, bytearray, memoryview)):
         return bytes(key).decode("utf-8", "replace")
     return str(key)
 
@@ -76,11 +76,11 @@ def value_bytes(value: Any) -> bytes | None:
         return value
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass")
-    if isinstance(value, bytearray | memoryview):
+    if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, bool):
         return None  # redis-py refuses booleans
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return repr(value).encode()
     return None
 

@@ -16,9 +16,9 @@ MARK = "__perfdoctor_original__"
 
 
 def _statement(query: Any, cursor: Any) -> Any:
-    if isinstance(query, str | bytes):
+    if isinstance(query, (str, bytes)):
         return query
-    if isinstance(query, bytearray | memoryview):
+    if isinstance(query, (bytearray, memoryview)):
         # PyMySQL's executemany sends each multi-row INSERT as a bytearray.
         return bytes(query)
     # psycopg's sql.Composed and friends need the connection to render.

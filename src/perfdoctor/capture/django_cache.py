@@ -51,7 +51,7 @@ class _Django:
 
 
 def _bind(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    bound = dict(zip(_PARAMETERS[op], args, strict=False))
+    bound = dict(zip(_PARAMETERS[op], args))
     bound.update(kwargs)
     return bound
 

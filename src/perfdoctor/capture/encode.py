@@ -26,7 +26,9 @@ _MAX_CACHED = 50_000
 
 
 def location(code: CodeType, offset: int) -> Location:
-    return Location(os.path.abspath(code.co_filename), line_of(code, offset), code.co_qualname)
+    # co_qualname from Python 3.11; the bare name before.
+    function = getattr(code, "co_qualname", code.co_name)
+    return Location(os.path.abspath(code.co_filename), line_of(code, offset), function)
 
 
 def _statement_text(sql: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from perfdoctor.capture import routes
@@ -99,7 +99,7 @@ def end(
 
 
 # What a response gives the span: (status, the body if already in memory, headers).
-ResponseFacts = Callable[[Any], tuple[int | None, Any, Any]]
+ResponseFacts = Callable[[Any], tuple[Optional[int], Any, Any]]
 
 
 def send(
@@ -204,7 +204,7 @@ def timeout_seconds(value: Any, sentinel: Any = None) -> float | None:
         return socket.getdefaulttimeout()
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, tuple):
         return timeout_seconds(value[-1], sentinel) if value else None
@@ -226,7 +226,7 @@ def timeout_seconds(value: Any, sentinel: Any = None) -> float | None:
 
 def _body_facts(body: Any, headers: Any) -> tuple[int | None, str | None]:
     """Body size and digest when the body is already in memory; else Content-Length."""
-    if isinstance(body, bytes | bytearray):
+    if isinstance(body, (bytes, bytearray)):
         digest = keyed_digest(bytes(body)) if len(body) <= _MAX_DIGESTED_BODY else None
         return len(body), digest
     if headers is not None:

@@ -234,7 +234,8 @@ def handler_location(func: Any) -> dict[str, Any] | None:
     code = getattr(func, "__code__", None)
     if code is None:
         return None
-    found = {"path": code.co_filename, "line": code.co_firstlineno, "function": code.co_qualname}
+    function = getattr(code, "co_qualname", code.co_name)  # co_qualname: Python 3.11+
+    found = {"path": code.co_filename, "line": code.co_firstlineno, "function": function}
     if about and callsite.classify(code.co_filename) != callsite.USER and "line" in about:
         # The handler method is the framework's (ModelViewSet.list): the user's
         # class is what they wrote.

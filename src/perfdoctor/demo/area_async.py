@@ -82,7 +82,7 @@ async def gather_feeds(urls: list[str]) -> list[Any]:
 @blueprint.get("/authors/<int:author_id>/feeds")
 def author_feeds(author_id: int) -> Response:
     feeds = on_the_loop(gather_feeds(feed_urls(author_id)))
-    return jsonify(feeds=dict(zip(FEEDS, feeds, strict=True)))
+    return jsonify(feeds=dict(zip(FEEDS, feeds)))
 
 
 async def gather_feeds_fixed(urls: list[str]) -> list[Any]:
@@ -96,4 +96,4 @@ async def gather_feeds_fixed(urls: list[str]) -> list[Any]:
 @blueprint.get("/authors/<int:author_id>/feeds/fixed")
 def author_feeds_fixed(author_id: int) -> Response:
     feeds = on_the_loop(gather_feeds_fixed(feed_urls(author_id)))
-    return jsonify(feeds=dict(zip(FEEDS, feeds, strict=True)))
+    return jsonify(feeds=dict(zip(FEEDS, feeds)))

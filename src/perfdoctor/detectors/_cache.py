@@ -22,7 +22,7 @@ EXPIRES = frozenset({"expire", "pexpire", "expireat", "pexpireat", "touch"})
 VALUE_READS = frozenset({"get", "getdel", "getex", "get_or_set"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CacheOp:
     """One cache operation as the detectors see it (a pipeline's writes unpacked)."""
 

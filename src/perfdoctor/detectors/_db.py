@@ -95,7 +95,7 @@ def is_aggregate(statement: str, system: str | None) -> bool:
     return any(e.find(*_AGGREGATES) is not None for e in select.expressions)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Columns:
     """The columns a SELECT loads."""
 

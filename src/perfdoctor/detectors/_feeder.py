@@ -99,7 +99,7 @@ def _decorated_function_at(path: str, line: int) -> ast.FunctionDef | ast.AsyncF
     tree = _tree(path)
     best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree) if tree is not None else ():
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             first = min([d.lineno for d in node.decorator_list] + [node.lineno])
             if first <= line <= (node.end_lineno or node.lineno) and (
                 best is None or node.lineno > best.lineno
@@ -119,7 +119,7 @@ def _query_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     value = last.value
     if isinstance(value, ast.Call):
         base: ast.AST = value
-        while isinstance(base, ast.Call | ast.Attribute):
+        while isinstance(base, (ast.Call, ast.Attribute)):
             base = base.func if isinstance(base, ast.Call) else base.value
         if isinstance(base, ast.Name):
             origins = [
@@ -185,7 +185,7 @@ def serializer_method(trigger: Any, stack: list[Location]) -> Location | None:
             return frame
     node = _class_node(path, cls)
     member = _member(node, f"get_{field}") if node is not None else None
-    if not isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
+    if not isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     return Location(path, member.lineno, f"{cls}.get_{field}")
 
@@ -302,7 +302,7 @@ def _function_at(path: str, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef
     best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.lineno <= line <= (node.end_lineno or node.lineno)
             and (best is None or node.lineno > best.lineno)
         ):
@@ -329,7 +329,7 @@ def _class_node(path: str, qualname: str) -> ast.ClassDef | None:
 
 def _member(cls: ast.ClassDef, name: str) -> ast.stmt | None:
     for node in cls.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
             return node
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in node.targets

@@ -39,7 +39,8 @@ def _repeats_line(node: ast.AST, line: int) -> bool | None:
         body_start = node.body[0].lineno
         if line >= body_start and line > start:
             return True
-        header_end = _lines(node.iter if isinstance(node, ast.For | ast.AsyncFor) else node.test)[1]
+        header = node.iter if isinstance(node, (ast.For, ast.AsyncFor)) else node.test
+        header_end = _lines(header)[1]
         if line <= header_end and body_start > header_end:
             return isinstance(node, ast.While)  # a while test runs every iteration
         return None

@@ -89,7 +89,7 @@ def _pattern_at(order: list[int], at: int) -> list[int] | None:
 def link(trace: Trace, sequence: SequenceGroup, members: list[Finding]) -> None:
     """Mark each member's finding (in sequence order) as one query of the sequence."""
     steps: list[dict[str, Any]] = []
-    for group, member in zip(sequence.groups, members, strict=True):
+    for group, member in zip(sequence.groups, members):
         loc = member.location
         steps.append(
             {

@@ -88,10 +88,10 @@ class BackgroundJobCandidate(Detector):
             calls = [_deferrable(t, settings) for t in group]
             deferred_ms = [
                 timing.covered_ms((s.start_ms, min(s.end_ms, lat)) for s in spans)
-                for spans, lat in zip(calls, latencies, strict=True)
+                for spans, lat in zip(calls, latencies)
             ]
             shares = [
-                d / lat if lat > 0 else 0.0 for d, lat in zip(deferred_ms, latencies, strict=True)
+                d / lat if lat > 0 else 0.0 for d, lat in zip(deferred_ms, latencies)
             ]
             share = percentile(shares, 50)
             if share < settings.background_job_min_share:

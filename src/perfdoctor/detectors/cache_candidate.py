@@ -45,7 +45,7 @@ class _Runs:
     traces: list[Trace] = field(default_factory=list)
 
     def times(self) -> tuple[float, float]:
-        pairs = zip(self.spans, self.traces, strict=True)
+        pairs = zip(self.spans, self.traces)
         at = [t.started_at * 1000.0 + s.start_ms for s, t in pairs]
         return min(at), max(at)
 

@@ -31,7 +31,7 @@ GENERAL = (
 
 def _memory(trace: Trace) -> dict[str, Any] | None:
     facts = trace.attrs.get("memory")
-    if isinstance(facts, dict) and isinstance(facts.get("peak_kb"), int | float):
+    if isinstance(facts, dict) and isinstance(facts.get("peak_kb"), (int, float)):
         return facts
     return None
 

@@ -22,7 +22,7 @@ class NPlusOneQuery(PerTraceDetector):
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         groups = n_plus_one_groups(trace, settings)
-        found = dict(zip(map(id, groups), self.findings(trace, groups, settings), strict=True))
+        found = dict(zip(map(id, groups), self.findings(trace, groups, settings)))
         for sequence in n_plus_one_sequences(groups):
             link(trace, sequence, [found[id(g)] for g in sequence.groups])
         yield from found.values()

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from perfdoctor.lint.context import Context
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LintFinding:
     code: str
     message: str
@@ -34,7 +34,7 @@ class LintFinding:
 Check = Callable[[Any, "Context"], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rule:
     code: str
     name: str

@@ -9,12 +9,12 @@ per-file-ignores = { "tests/*" = ["PD102"] }
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfdoctor import _toml
 from perfdoctor.errors import ConfigError, UsageError
 from perfdoctor.lint.base import RULES, Rule
 
@@ -64,8 +64,8 @@ def load_config(
     pyproject = find_pyproject(start)
     if pyproject is not None:
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = _toml.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, _toml.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read {pyproject}: {exc}") from exc
         table = data.get("tool", {}).get("perfdoctor", {}).get("lint", {})
         where = f"{pyproject}: [tool.perfdoctor.lint]"

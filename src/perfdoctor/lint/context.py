@@ -33,7 +33,7 @@ _VIEW_DECORATORS = {"route", "get", "post", "put", "patch", "delete", "api_view"
 _VIEW_BASES = ("View", "ViewSet", "APIView")
 
 
-@dataclass(slots=True)
+@dataclass
 class Scope:
     node: ast.AST | None
     is_async: bool
@@ -78,7 +78,7 @@ class Context:
     def bind(self, target: ast.expr, value: object | None) -> None:
         if isinstance(target, ast.Name):
             self.scope.names[target.id] = value
-        elif isinstance(target, ast.Tuple | ast.List):
+        elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self.bind(element, None)
 
@@ -125,7 +125,7 @@ class Context:
     # --- where we are
     def function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         node = self.scope.node
-        return node if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else None
+        return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
 
     def in_async(self) -> bool:
         return self.scope.is_async

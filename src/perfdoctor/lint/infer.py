@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 ALL = "*"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Query:
     orm: str  # "django" or "sqlalchemy"
     model: str | None
@@ -76,7 +76,7 @@ def _loader_target(node: ast.expr) -> str | None:
     while isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name in _SA_LOADERS and isinstance(func, ast.Name | ast.Attribute):
+        if name in _SA_LOADERS and isinstance(func, (ast.Name, ast.Attribute)):
             inner = func.value if isinstance(func, ast.Attribute) else None
             if isinstance(inner, ast.Call):
                 node = inner  # a chained loader: the first one names the relation
@@ -139,7 +139,7 @@ def query_of(node: ast.expr, ctx: Context) -> Query | None:
         ):
             return Query("django", node.value.id)
         return None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)):
+    if not (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))):
         return None
     func = node.func
     if isinstance(func, ast.Name):

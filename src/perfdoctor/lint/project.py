@@ -176,7 +176,7 @@ def _caches_timeout_none(node: ast.Assign) -> bool:
     for alias in node.value.values:
         if not isinstance(alias, ast.Dict):
             continue
-        for key, value in zip(alias.keys, alias.values, strict=True):
+        for key, value in zip(alias.keys, alias.values):
             if isinstance(key, ast.Constant) and key.value == "TIMEOUT" and is_none(value):
                 return True
     return False

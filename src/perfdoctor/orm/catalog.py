@@ -56,7 +56,7 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Relation:
     name: str
     kind: str
@@ -71,7 +71,7 @@ class Relation:
     query_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Model:
     key: str
     name: str
@@ -89,7 +89,7 @@ class Model:
         return None
 
 
-@dataclass(slots=True)
+@dataclass
 class Catalog:
     framework: str
     version: str

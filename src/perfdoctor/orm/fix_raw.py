@@ -14,7 +14,7 @@ from typing import Any
 from perfdoctor.orm.resolve import Path, Resolution
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Fix:
     text: str
     what: str  # what the repeated queries load, for the finding's title

@@ -46,7 +46,7 @@ _ATTRIBUTE = re.compile(r"\.\s*([A-Za-z_]\w*)")
 _QUOTED = re.compile(r"""["']([\w.]+)["']""")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Step:
     owner: Model  # the model the relation is declared on (reached so far)
     relation: Relation
@@ -56,7 +56,7 @@ class Step:
 Path = tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Resolution:
     kind: str  # relation, count, exists, membership, deferred, lookup, unknown
     framework: str | None  # the library that issued the query (None: the driver)

@@ -20,7 +20,7 @@ from perfdoctor.detectors._sql import _parse
 Column = tuple[str, str]  # (table, column), both lower case
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Shape:
     table: str  # the table the rows come from (FROM of the SELECT that filters)
     tables: frozenset[str]  # every table of that SELECT (FROM and JOINs)
@@ -88,7 +88,7 @@ def _aggregate(outer: exp.Select) -> str | None:
     if any(isinstance(v, exp.Exists) for v in values):
         return "exists"
     # Django's .exists(): SELECT 1 AS "a" ... LIMIT 1 (the 1 normalised to ?).
-    if values and all(isinstance(v, exp.Placeholder | exp.Literal) for v in values):
+    if values and all(isinstance(v, (exp.Placeholder, exp.Literal)) for v in values):
         return "exists"
     return None
 

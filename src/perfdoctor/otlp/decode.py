@@ -65,7 +65,7 @@ class Skips:
         return "; ".join(parts)
 
 
-@dataclass(slots=True)
+@dataclass
 class OtlpSpan:
     """One OTLP span, ids in lowercase hex, attributes as plain values."""
 
@@ -321,7 +321,7 @@ def any_value(value: Any) -> Any:
             return None
     if "doubleValue" in value:
         number = value["doubleValue"]
-        return float(number) if isinstance(number, int | float | str) else None
+        return float(number) if isinstance(number, (int, float, str)) else None
     if "boolValue" in value:
         return bool(value["boolValue"])
     if "arrayValue" in value:

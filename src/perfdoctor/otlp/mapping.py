@@ -213,7 +213,7 @@ def _restore(trace: Trace, raw: Any) -> None:
         trace.status = data.get("status")
     trace.pid = _int(data.get("pid"))
     cpu = data.get("cpu_ms")
-    trace.cpu_ms = float(cpu) if isinstance(cpu, int | float) else None
+    trace.cpu_ms = float(cpu) if isinstance(cpu, (int, float)) else None
     if isinstance(data.get("attrs"), dict):
         trace.attrs = data["attrs"]
 

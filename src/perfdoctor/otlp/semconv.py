@@ -73,7 +73,7 @@ def integer(attrs: dict[str, Any], names: tuple[str, ...]) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str | float):
+    if isinstance(value, (str, float)):
         try:
             return int(value)
         except ValueError:

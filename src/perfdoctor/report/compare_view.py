@@ -15,7 +15,7 @@ DASH = "\u2013"
 
 
 def ms(value: Any) -> str:
-    if not isinstance(value, int | float):
+    if not isinstance(value, (int, float)):
         return DASH
     if abs(value) >= 100:
         return f"{value:.0f}"
@@ -31,9 +31,9 @@ def _change(change: Any) -> dict[str, Any] | None:
         "before": change.get("before"),
         "after": change.get("after"),
         "text": f"{ms(change.get('before'))} → {ms(change.get('after'))} ms",
-        "diff": f"{diff:+.2f} ms" if isinstance(diff := change.get("diff"), int | float) else "",
+        "diff": f"{diff:+.2f} ms" if isinstance(diff := change.get("diff"), (int, float)) else "",
         "interval": f"[{ms(interval[0])}, {ms(interval[1])}] ms",
-        "pct": f"{pct:+.1f}%" if isinstance(pct, int | float) else "",
+        "pct": f"{pct:+.1f}%" if isinstance(pct, (int, float)) else "",
     }
 
 
@@ -47,7 +47,7 @@ def _pair(pair: Any) -> str:
 
 
 def _num_or_dash(value: Any) -> str:
-    return num(float(value)) if isinstance(value, int | float) else DASH
+    return num(float(value)) if isinstance(value, (int, float)) else DASH
 
 
 def compare_summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def compare_summary(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "before": data.get("before"),
         "after": data.get("after"),
-        "confidence": f"{confidence:.0%}" if isinstance(confidence, int | float) else None,
+        "confidence": f"{confidence:.0%}" if isinstance(confidence, (int, float)) else None,
         "regression": bool(data.get("regression")),
         "regressions": [str(r) for r in data.get("regressions") or ()],
         "endpoints": rows,

@@ -9,7 +9,7 @@ no network at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, TextIO
 
@@ -98,7 +98,7 @@ def render_page(
         version=perfdoctor.__version__,
         store=store,
         traces=analysis.traces,
-        generated=(generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         detectors=len(analysis.detectors),
         endpoints=analysis.endpoints,
         finding_counts=analysis.findings_per_endpoint(),

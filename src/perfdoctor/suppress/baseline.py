@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from perfdoctor.errors import UsageError
 from perfdoctor.model import Finding
 
-Key = tuple[str, str | None, str | None, str | None]
+Key = tuple[str, Optional[str], Optional[str], Optional[str]]
 
 
 @dataclass

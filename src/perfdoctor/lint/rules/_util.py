@@ -31,7 +31,7 @@ def walk_local(nodes: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 

@@ -26,7 +26,7 @@ def check(node: ast.Call, ctx: Context) -> None:
     if func.id in ctx.imports or func.id in ctx.scope.names or func.id in ctx.module.names:
         return
     arg = node.args[0]
-    if isinstance(arg, ast.GeneratorExp | ast.ListComp) and len(arg.generators) == 1:
+    if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1:
         source = arg.generators[0].iter
     else:
         source = arg

@@ -36,7 +36,7 @@ def _paginated(func: ast.AST | None, name: str) -> bool:
 
 
 def _find(node: ast.AST, ctx: Context) -> ast.AST | None:
-    if isinstance(node, ast.Name | ast.Call | ast.Subscript):
+    if isinstance(node, (ast.Name, ast.Call, ast.Subscript)):
         query = query_of(node, ctx)
         if query is not None:
             if not _unbounded(query):

@@ -19,6 +19,9 @@ _CLIENT_METHODS = {
     "asyncpg.Pool": {"fetch", "fetchrow", "fetchval"},
 }
 
+# try/except* (ast.TryStar) exists from Python 3.11.
+_TRY = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
+
 
 def _io_await(stmt: ast.stmt, ctx: Context) -> tuple[ast.Call, set[str]] | None:
     targets: set[str] = set()
@@ -84,7 +87,7 @@ def check(node: ast.AsyncFunctionDef, ctx: Context) -> None:
             block = getattr(sub, attr, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 blocks.append(block)
-        if isinstance(sub, ast.Try | ast.TryStar):
+        if isinstance(sub, _TRY):
             blocks.extend(h.body for h in sub.handlers)
     for block in blocks:
         for run in _runs(block, ctx):

@@ -27,7 +27,7 @@ def check(node: ast.Module, ctx: Context) -> None:
             if not isinstance(alias, ast.Dict) or None in alias.keys:
                 continue  # built elsewhere, or **merged: unknown
             engine = next(
-                (v for k, v in zip(alias.keys, alias.values, strict=True)
+                (v for k, v in zip(alias.keys, alias.values)
                  if isinstance(k, ast.Constant) and k.value == "ENGINE"),
                 None,
             )  # fmt: skip
