@@ -15,6 +15,9 @@ test: $(VENV)/.installed-test services browser legacy lint typecheck
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks
+	# The package runs inside apps on Python 3.9+: no newer syntax or standard
+	# library (mypy checks no older than 3.10). aiohttp's `sentinel` is not 3.15's.
+	$(VENV)/bin/vermin --target=3.9- --violations --no-tips --exclude sentinel --quiet src/perfdoctor
 
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy

@@ -16,7 +16,7 @@ class TOMLDecodeError(ValueError):
 
 def loads(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
-        import tomllib as toml
+        import tomllib as toml  # novermin: only on 3.11+
     else:  # pragma: no cover - exercised in the old-interpreter venvs
         try:
             import tomli as toml
