@@ -154,7 +154,8 @@ def test_child_python_process_is_captured(tmp_path: Path) -> None:
     )
 
 
-def test_process_stopped_by_sigterm_keeps_its_trace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_process_stopped_by_a_signal_to_run_keeps_its_trace(tmp_path: Path, stop: int) -> None:
     traces = tmp_path / "traces.db"
     command = perfdoctor_cmd(
         "run", "--traces", str(traces), "--", sys.executable, str(SCRIPTS / "wait_for_term.py"),
@@ -167,14 +168,19 @@ def test_process_stopped_by_sigterm_keeps_its_trace(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGTERM)  # as a supervisor would: `perfdoctor run` passes it on
+        # As a supervisor or a script would (kill -TERM / kill -INT of perfdoctor
+        # run alone, not the terminal's whole group): `perfdoctor run` passes it on.
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 128 + signal.SIGTERM, stderr
-    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 128 + stop, stderr
+    if stop == signal.SIGTERM:
+        assert "Traceback" not in stderr, stderr
+    else:  # the script's own KeyboardInterrupt, as at a terminal
+        assert "KeyboardInterrupt" in stderr, stderr
     report = report_json(traces, cwd=tmp_path)
     assert_n_plus_one(
         finding_at(report, "n-plus-one-query", "wait_for_term.py"),
