@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import perfdoctor
 from tests.capture.apps_support import SCRIPTS, app_env, assert_n_plus_one, finding_at
 from tests.conftest import report_json, run_perfdoctor
 from tests.interpreters import python_or_skip
@@ -62,3 +63,36 @@ def test_an_interpreter_capture_cannot_run_on_is_named_and_fails_the_run(tmp_pat
     # Again at the end, where a script's log shows it last.
     assert lines[-1] == f"perfdoctor: nothing was captured into {traces}", lines
     assert (tmp_path / "app.db").exists()  # the app ran
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_every_capture_module_imports_with_only_the_standard_library(
+    tmp_path: Path, version: str
+) -> None:
+    # What `perfdoctor run` injects must import on the app's interpreter with none
+    # of perfdoctor's dependencies (an integration only imports when its library
+    # does, which a small script does not reach).
+    python = _bare_venv(version, tmp_path / "app-venv")
+    package = Path(perfdoctor.__file__).parent
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import perfdoctor.capture, perfdoctor.orm\n"
+        "names = ['perfdoctor.' + m for m in ('model', 'store', 'callsite', 'triggers', "
+        "'fingerprint', 'settings', 'orm.catalog', 'orm.django_meta', 'orm.sqlalchemy_meta', "
+        "'orm.stored')]\n"
+        "names += [m.name for m in pkgutil.iter_modules(perfdoctor.capture.__path__, "
+        "'perfdoctor.capture.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "third = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlglot', 'click', 'rich', 'jinja2', 'tomli'))\n"
+        "print(len(names), third)\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", code], env=app_env(PYTHONPATH=str(package.parent)),
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    count, third_party = result.stdout.split(" ", 1)
+    assert int(count) > 30
+    assert third_party.strip() == "[]"

@@ -10,11 +10,21 @@ understood the way ``re`` understands them.
 from __future__ import annotations
 
 import re
-
-# The stdlib's regex parser (Python 3.11+; sre_parse is its deprecated alias).
-import re._parser as _sre
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+# The stdlib's regex parser (sre_parse before 3.11, a deprecated alias since).
+if sys.version_info >= (3, 11):
+    import re._parser as _sre  # novermin: the 3.11+ name of sre_parse
+else:
+    import sre_parse as _sre
+
+# Possessive repeats (a*+) exist from Python 3.11.
+_REPEATS = tuple(
+    getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    if hasattr(_sre, name)
+)
 
 _ID_SEGMENT = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})$"
@@ -95,7 +105,7 @@ def from_regex(pattern: str, positional: Positional | None = None) -> str:
     except Exception:
         return pattern
     names = {number: group for group, number in parsed.state.groupdict.items()}
-    text = "".join(_render(list(parsed), names, positional or Positional()))
+    text = "".join(_render(list(parsed.data), names, positional or Positional()))
     return re.sub(r"\*{2,}", "*", text)
 
 
@@ -111,7 +121,7 @@ def _render(items: list[Any], names: dict[int, str], positional: Positional) -> 
                 yield from _render(list(body), names, positional)
             else:
                 yield "{" + (names.get(group) or positional.next()) + "}"
-        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        elif op in _REPEATS:
             low, high, body = arg
             inner = "".join(_render(list(body), names, positional))
             literal = "*" not in inner and "{" not in inner
