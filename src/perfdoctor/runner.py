@@ -140,24 +140,33 @@ def _stored(traces: Path) -> int:
 
 
 def _wait(command: Sequence[str], env: dict[str, str]) -> int:
-    try:
-        process = subprocess.Popen(list(command), env=env)
-    except FileNotFoundError:
-        raise UsageError(f"command not found: {command[0]}") from None
-    except PermissionError:
-        raise UsageError(f"cannot execute {command[0]}: permission denied") from None
+    process: subprocess.Popen[bytes] | None = None
 
     def forward_interrupt(signum: int, _frame: object) -> None:
         # Ctrl-C in a terminal already reached the command (same process group,
         # in the foreground); a second SIGINT makes servers skip their graceful
         # stop.  Sent to us alone (kill -INT, a script, a supervisor), it is passed on.
-        if not _terminal_foreground():
+        if process is not None and not _terminal_foreground():
             process.send_signal(signum)
 
+    def forward_terminate(signum: int, _frame: object) -> None:
+        # A supervisor stopping us stops the command the same way.
+        if process is not None:
+            process.send_signal(signum)
+
+    # Installed before the command starts: a handled signal is reset to the
+    # default in the command, an ignored one would stay ignored there. A script's
+    # `perfdoctor run ... &` starts us with SIGINT ignored, and the command must
+    # still stop when the script sends it one.
     previous_int = signal.signal(signal.SIGINT, forward_interrupt)
-    # A supervisor stopping us (SIGTERM) stops the command the same way.
-    previous_term = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+    previous_term = signal.signal(signal.SIGTERM, forward_terminate)
     try:
+        try:
+            process = subprocess.Popen(list(command), env=env)
+        except FileNotFoundError:
+            raise UsageError(f"command not found: {command[0]}") from None
+        except PermissionError:
+            raise UsageError(f"cannot execute {command[0]}: permission denied") from None
         code = process.wait()
         # A command killed by a signal exits as a shell reports it (SIGTERM: 143),
         # not as sys.exit(-15), which would be 241.

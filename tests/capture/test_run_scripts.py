@@ -164,6 +164,9 @@ def test_process_stopped_by_a_signal_to_run_keeps_its_trace(tmp_path: Path, stop
     process = subprocess.Popen(
         command, cwd=tmp_path, env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
+        # Started as a script's `perfdoctor run ... &` is: bash starts a background
+        # job with SIGINT ignored, which its own children would inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert process.stdout is not None
