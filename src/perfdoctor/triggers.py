@@ -18,10 +18,13 @@ import sys
 from types import CodeType, FrameType
 from typing import Any
 
+from perfdoctor import graphql_fields
+
 DRF = "drf-serializer"
 MARSHMALLOW = "marshmallow-schema"
 DJANGO_TEMPLATE = "django-template"
 JINJA2 = "jinja2-template"
+GRAPHQL = graphql_fields.KIND
 
 # Files that hold a trigger function (by the end of their path) and, per file,
 # the functions (co_qualname) that name what is being serialized or rendered.
@@ -44,8 +47,29 @@ _FUNCTIONS: dict[str, dict[str, str]] = {
         "Schema.dump": MARSHMALLOW,
     },
     os.path.join("django", "template", "base.py"): {"Node.render_annotated": DJANGO_TEMPLATE},
+    # graphql-core's executor, which Strawberry, Graphene and Ariadne all run on: the
+    # frame that calls a field's resolver (3.2) and the one awaiting an async one.
+    os.path.join("graphql", "execution", "execute.py"): {
+        "ExecutionContext.execute_field": GRAPHQL,
+        "ExecutionContext.execute_field.<locals>.await_result": GRAPHQL,
+    },
+    os.path.join("graphql", "execution", "executor.py"): {  # graphql-core 3.3
+        "Executor.execute_field": GRAPHQL,
+        "Executor.complete_awaitable_value": GRAPHQL,
+    },
 }
 SUFFIXES = tuple(os.sep + suffix for suffix in _FUNCTIONS)
+# Before Python 3.11 a code object has no co_qualname and a nested function has no
+# class to find it by (:func:`_qualname`): its co_name is matched instead (a
+# same-named function elsewhere in these files extracts nothing).
+_NESTED: dict[str, dict[str, str]] = {
+    suffix: {
+        qualname.rsplit(".", 1)[-1]: kind
+        for qualname, kind in functions.items()
+        if "<locals>" in qualname
+    }
+    for suffix, functions in _FUNCTIONS.items()
+}
 
 # code object -> the trigger kind it is, or None; filled once per code object.
 _codes: dict[CodeType, str | None] = {}
@@ -82,6 +106,8 @@ def recognise(frame: FrameType, code: CodeType) -> str | None:
     for suffix, functions in _FUNCTIONS.items():
         if filename.endswith(os.sep + suffix):
             kind = functions.get(_qualname(frame, code))
+            if kind is None and not hasattr(code, "co_qualname"):
+                kind = _NESTED[suffix].get(code.co_name)
             break
     else:
         # Jinja2 compiles a template to a module whose file name is the template's
@@ -114,6 +140,8 @@ def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
         if kind == JINJA2:
             template = frame.f_globals.get("__jinja_template__")
             return (kind, template, frame.f_code, frame.f_lasti)
+        if kind == GRAPHQL:
+            return graphql_fields.extract(frame)
         this = frame.f_locals.get("self")
         if this is None:
             return None
@@ -187,6 +215,8 @@ def _describe(raw: RawTrigger) -> dict[str, Any] | None:
 def _describe_names(raw: RawTrigger) -> dict[str, Any] | None:
     try:
         kind = raw[0]
+        if kind == GRAPHQL:
+            return graphql_fields.describe(raw)
         if kind == JINJA2:
             from perfdoctor.callsite import line_of
 
