@@ -1,9 +1,10 @@
 """What in a library ran the loop a query came from: a serializer field, a template line.
 
-When a DRF serializer, a marshmallow schema or a template iterates the rows, the
-loop that repeats a query is library code and no line of the user's code sits in
-it.  What the user recognises instead is *what* triggered the load: the
-serializer class and field, the template and its line.  :func:`recognise` picks
+When a DRF serializer, a marshmallow schema, a template or a GraphQL executor
+iterates the rows, the loop that repeats a query is library code and no line of
+the user's code sits in it.  What the user recognises instead is *what*
+triggered the load: the serializer class and field, the template and its line,
+the GraphQL field (:mod:`perfdoctor.graphql_fields`).  :func:`recognise` picks
 out the few library functions that tell it, once per code object, so the walk
 in :func:`perfdoctor.callsite.capture` pays one string comparison per frame in
 the normal case; :func:`extract` reads names (never values) from the frame's
