@@ -39,63 +39,46 @@ _MAX_UNWRAP = 24
 _STRAWBERRY = "strawberry-definition"
 
 
-class Ref:
-    """A schema object (a graphql-core field) kept by identity: the raw trigger is
-    a dict key, and a field compares by value (and is not hashable)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ref) and other.obj is self.obj
-
-
 def extract(frame: FrameType) -> tuple[Any, ...] | None:
-    """The field being resolved and the fields above it; runs on the query's path."""
+    """The field being resolved and the fields above it; runs on the query's path,
+    so it keeps names and the schema (one long-lived object), nothing per query."""
     info = frame.f_locals.get("info")
     if info is None:
         return None
-    parent = info.parent_type
-    name = info.field_name
-    fields = parent.fields
-    schema = info.schema
-    feeders: list[tuple[str, str, Ref]] = []
     above = info.path.prev
+    feeders: list[tuple[str, str]] = []
     listed = False  # the segment just below was a list index
     while above is not None and len(feeders) < _MAX_FEEDERS:
         key = above.key
-        if isinstance(key, int):
+        if key.__class__ is int:
             listed = True
         else:
             if listed or above.prev is None:
-                # A list field, or the root field; an alias is no field name.
-                owner = schema.get_type(above.typename) if above.typename else None
-                field = getattr(owner, "fields", {}).get(key)
-                if field is not None:
-                    feeders.append((above.typename, key, Ref(field)))
+                feeders.append((above.typename, key))  # a list field, or the root field
             listed = False
         above = above.prev
-    return (KIND, parent.name, name, Ref(fields.get(name)), tuple(feeders))
+    return (KIND, info.parent_type.name, info.field_name, info.schema, tuple(feeders))
 
 
 def describe(raw: tuple[Any, ...]) -> dict[str, Any] | None:
     """The span's ``trigger``: the field, its resolver and its feeder, if the user's."""
-    _, type_name, field_name, field, feeders = raw
+    _, type_name, field_name, schema, feeders = raw
     found: dict[str, Any] = {"kind": KIND, "type": type_name, "field": field_name}
-    resolver = user_function(field.obj)
+    resolver = user_function(_field(schema, type_name, field_name))
     if resolver is not None:
         found["resolver"] = resolver
-    for owner, key, ref in feeders:
-        site = user_function(ref.obj)
+    for owner, key in feeders:
+        # An aliased field's response key is no field name: it is passed over.
+        site = user_function(_field(schema, owner, key))
         if site is not None:
             found["feeder"] = {"type": owner, "field": key, **site}
             break
     return found
+
+
+def _field(schema: Any, type_name: str | None, name: str) -> Any:
+    owner = schema.get_type(type_name) if type_name else None
+    return getattr(owner, "fields", {}).get(name)
 
 
 def user_function(field: Any) -> dict[str, Any] | None:

@@ -72,8 +72,11 @@ _NESTED: dict[str, dict[str, str]] = {
     for suffix, functions in _FUNCTIONS.items()
 }
 
-# code object -> the trigger kind it is, or None; filled once per code object.
-_codes: dict[CodeType, str | None] = {}
+# id of a code object -> the code object and the trigger kind it is, or None; filled
+# once per code object.  Keyed by id: hashing a code object hashes its bytecode, and
+# a GraphQL request walks a dozen executor frames per query.  The code object is
+# kept, so its id is not reused while the entry lives.
+_codes: dict[int, tuple[CodeType, str | None]] = {}
 _MAX_CODES = 50_000
 
 
@@ -98,10 +101,9 @@ def is_trigger_file(path: str) -> bool:
 
 def recognise(frame: FrameType, code: CodeType) -> str | None:
     """The trigger kind of ``code`` (a frame of a trigger file), or None."""
-    try:
-        return _codes[code]
-    except KeyError:
-        pass
+    known = _codes.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
     kind: str | None = None
     filename = code.co_filename
     for suffix, functions in _FUNCTIONS.items():
@@ -117,7 +119,7 @@ def recognise(frame: FrameType, code: CodeType) -> str | None:
             kind = JINJA2
     if len(_codes) >= _MAX_CODES:
         _codes.clear()
-    _codes[code] = kind
+    _codes[id(code)] = (code, kind)
     return kind
 
 
