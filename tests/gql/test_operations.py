@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from graphql import parse
 
+from perfdoctor import store
 from perfdoctor.capture.graphql import operation_label, trace_name
+from tests.conftest import run_perfdoctor
+from tests.gql.support import HERE, app_env
 
 
 def _label(document: str) -> str:
@@ -33,3 +39,17 @@ def test_the_request_name_is_followed_by_the_operation() -> None:
     batch = {"graphql": {"operations": ["query PostList", "query Titles"], "count": 2}}
     assert trace_name("POST /graphql", batch) == "POST /graphql query PostList (+1 batched)"
     assert trace_name("GET /health", {}) == "GET /health"
+
+
+def test_operations_outside_a_request_leave_the_trace_its_name(tmp_path: Path) -> None:
+    traces = tmp_path / "traces.db"
+    result = run_perfdoctor(
+        "run", "--traces", str(traces), "--", sys.executable, "script.py",
+        cwd=HERE / "ariadne_app", env=app_env(tmp_path / "blog.db"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [trace] = store.load_traces(traces)
+    assert trace.name == "script.py"
+    about = trace.attrs["graphql"]
+    assert about["count"] == 2 and about["operations"][0] == "query PostList"
+    assert about["operations"][1].startswith("query ") and about["library"] == "ariadne"

@@ -56,7 +56,7 @@ def _started(executor: Any) -> None:
     try:
         if not context.state.enabled:
             return
-        trace = context._current.get()
+        trace = context.current()  # a request's, a test's, a job's or the script's
         if trace is None:
             return
         found = trace.attrs.get("graphql")
