@@ -16,7 +16,10 @@ parameter value, a cookie or a credential (digests are keyed per process).
     of a paginated query, literal or bound, kept only when it is an int),
     ``params`` (only with ``--capture-params``), ``trigger`` (the library code
     that ran the query for the user, see :mod:`perfdoctor.triggers`: ``kind``
-    drf-serializer / marshmallow-schema / django-template / jinja2-template,
+    drf-serializer / marshmallow-schema / django-template / jinja2-template /
+    graphql-field (then ``type``, ``field``, ``resolver`` and ``feeder``: the
+    user's functions behind the field's resolver and the list's, see
+    :mod:`perfdoctor.graphql_fields`),
     ``class`` and ``field`` (and ``source``) or ``template`` and ``line``,
     ``path``, and ``inside``: how many user frames lie inside it).
 ``db.connect``

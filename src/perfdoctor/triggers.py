@@ -1,9 +1,10 @@
 """What in a library ran the loop a query came from: a serializer field, a template line.
 
-When a DRF serializer, a marshmallow schema or a template iterates the rows, the
-loop that repeats a query is library code and no line of the user's code sits in
-it.  What the user recognises instead is *what* triggered the load: the
-serializer class and field, the template and its line.  :func:`recognise` picks
+When a DRF serializer, a marshmallow schema, a template or a GraphQL executor
+iterates the rows, the loop that repeats a query is library code and no line of
+the user's code sits in it.  What the user recognises instead is *what*
+triggered the load: the serializer class and field, the template and its line,
+the GraphQL field (:mod:`perfdoctor.graphql_fields`).  :func:`recognise` picks
 out the few library functions that tell it, once per code object, so the walk
 in :func:`perfdoctor.callsite.capture` pays one string comparison per frame in
 the normal case; :func:`extract` reads names (never values) from the frame's
@@ -18,10 +19,13 @@ import sys
 from types import CodeType, FrameType
 from typing import Any
 
+from perfdoctor import graphql_fields
+
 DRF = "drf-serializer"
 MARSHMALLOW = "marshmallow-schema"
 DJANGO_TEMPLATE = "django-template"
 JINJA2 = "jinja2-template"
+GRAPHQL = graphql_fields.KIND
 
 # Files that hold a trigger function (by the end of their path) and, per file,
 # the functions (co_qualname) that name what is being serialized or rendered.
@@ -44,11 +48,35 @@ _FUNCTIONS: dict[str, dict[str, str]] = {
         "Schema.dump": MARSHMALLOW,
     },
     os.path.join("django", "template", "base.py"): {"Node.render_annotated": DJANGO_TEMPLATE},
+    # graphql-core's executor, which Strawberry, Graphene and Ariadne all run on: the
+    # frame that calls a field's resolver (3.2) and the one awaiting an async one.
+    os.path.join("graphql", "execution", "execute.py"): {
+        "ExecutionContext.execute_field": GRAPHQL,
+        "ExecutionContext.execute_field.<locals>.await_result": GRAPHQL,
+    },
+    os.path.join("graphql", "execution", "executor.py"): {  # graphql-core 3.3
+        "Executor.execute_field": GRAPHQL,
+        "Executor.complete_awaitable_value": GRAPHQL,
+    },
 }
 SUFFIXES = tuple(os.sep + suffix for suffix in _FUNCTIONS)
+# Before Python 3.11 a code object has no co_qualname and a nested function has no
+# class to find it by (:func:`_qualname`): its co_name is matched instead (a
+# same-named function elsewhere in these files extracts nothing).
+_NESTED: dict[str, dict[str, str]] = {
+    suffix: {
+        qualname.rsplit(".", 1)[-1]: kind
+        for qualname, kind in functions.items()
+        if "<locals>" in qualname
+    }
+    for suffix, functions in _FUNCTIONS.items()
+}
 
-# code object -> the trigger kind it is, or None; filled once per code object.
-_codes: dict[CodeType, str | None] = {}
+# id of a code object -> the code object and the trigger kind it is, or None; filled
+# once per code object.  Keyed by id: hashing a code object hashes its bytecode, and
+# a GraphQL request walks a dozen executor frames per query.  The code object is
+# kept, so its id is not reused while the entry lives.
+_codes: dict[int, tuple[CodeType, str | None]] = {}
 _MAX_CODES = 50_000
 
 
@@ -73,15 +101,16 @@ def is_trigger_file(path: str) -> bool:
 
 def recognise(frame: FrameType, code: CodeType) -> str | None:
     """The trigger kind of ``code`` (a frame of a trigger file), or None."""
-    try:
-        return _codes[code]
-    except KeyError:
-        pass
+    known = _codes.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
     kind: str | None = None
     filename = code.co_filename
     for suffix, functions in _FUNCTIONS.items():
         if filename.endswith(os.sep + suffix):
             kind = functions.get(_qualname(frame, code))
+            if kind is None and not hasattr(code, "co_qualname"):
+                kind = _NESTED[suffix].get(code.co_name)
             break
     else:
         # Jinja2 compiles a template to a module whose file name is the template's
@@ -90,7 +119,7 @@ def recognise(frame: FrameType, code: CodeType) -> str | None:
             kind = JINJA2
     if len(_codes) >= _MAX_CODES:
         _codes.clear()
-    _codes[code] = kind
+    _codes[id(code)] = (code, kind)
     return kind
 
 
@@ -114,6 +143,8 @@ def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
         if kind == JINJA2:
             template = frame.f_globals.get("__jinja_template__")
             return (kind, template, frame.f_code, frame.f_lasti)
+        if kind == GRAPHQL:
+            return graphql_fields.extract(frame)
         this = frame.f_locals.get("self")
         if this is None:
             return None
@@ -187,6 +218,8 @@ def _describe(raw: RawTrigger) -> dict[str, Any] | None:
 def _describe_names(raw: RawTrigger) -> dict[str, Any] | None:
     try:
         kind = raw[0]
+        if kind == GRAPHQL:
+            return graphql_fields.describe(raw)
         if kind == JINJA2:
             from perfdoctor.callsite import line_of
 

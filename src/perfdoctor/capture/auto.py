@@ -160,6 +160,24 @@ def _install_sqlalchemy_eager(module: ModuleType) -> None:
     sqlalchemy_eager.install(module)
 
 
+def _install_graphql(module: ModuleType) -> None:
+    from perfdoctor.capture import graphql
+
+    graphql.install(module)
+
+
+def _install_ariadne_asgi(module: ModuleType) -> None:
+    from perfdoctor.capture import graphql
+
+    graphql.install_ariadne_asgi(module)
+
+
+def _install_ariadne_wsgi(module: ModuleType) -> None:
+    from perfdoctor.capture import graphql
+
+    graphql.install_ariadne_wsgi(module)
+
+
 # module imported → how to instrument it.  A new integration is one line here
 # plus its own module.
 INTEGRATIONS = {
@@ -175,6 +193,11 @@ INTEGRATIONS = {
     "sqlalchemy.orm": _install_sqlalchemy_eager,
     "flask.app": _install_flask,
     "starlette.applications": _install_starlette,
+    # GraphQL: operations name the trace (graphql-core 3.2, 3.3); Ariadne's own apps
+    "graphql.execution.execute": _install_graphql,
+    "graphql.execution.executor": _install_graphql,
+    "ariadne.asgi.graphql": _install_ariadne_asgi,
+    "ariadne.wsgi": _install_ariadne_wsgi,
     # outbound HTTP
     "requests.sessions": _install_requests_sessions,
     "requests.adapters": _install_requests_adapters,

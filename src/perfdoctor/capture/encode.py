@@ -17,6 +17,7 @@ from perfdoctor import store
 from perfdoctor.callsite import RawFrame, line_of
 from perfdoctor.capture import orm_catalogs
 from perfdoctor.capture.context import ActiveTrace
+from perfdoctor.capture.graphql import trace_name
 from perfdoctor.capture.privacy import hash_digest
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location
@@ -191,7 +192,8 @@ class Encoder:
         batch.traces.append(
             (
                 active.id,
-                active.name,
+                # A GraphQL request is named by its operation too: one endpoint, many.
+                trace_name(active.name, attrs) if active.kind == "http" else active.name,
                 active.kind,
                 active.started_at,
                 (end - active.start) * 1000.0,

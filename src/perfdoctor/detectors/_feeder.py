@@ -18,7 +18,7 @@ from typing import Any
 
 from perfdoctor.detectors._loops import _tree
 from perfdoctor.model import Location, Span, Trace
-from perfdoctor.triggers import DJANGO_TEMPLATE, DRF, JINJA2, MARSHMALLOW
+from perfdoctor.triggers import DJANGO_TEMPLATE, DRF, GRAPHQL, JINJA2, MARSHMALLOW
 
 
 def loop_frames(span: Span) -> list[Location]:
@@ -54,6 +54,10 @@ def feeding_site(
         return view_queryset(handler) or handler_site(handler), evidence
     if kind == DRF:
         found = view_queryset(handler)
+        if found is not None:
+            return found, evidence
+    if kind == GRAPHQL and trigger is not None:
+        found = resolver_site(span, trigger)
         if found is not None:
             return found, evidence
     # The user frames outside the library's loop: the view that handed it the rows,
@@ -135,9 +139,37 @@ def _query_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     return last.lineno
 
 
+def resolver_site(span: Span, trigger: dict[str, Any]) -> Location | None:
+    """Where a GraphQL N+1 is fixed: the user's resolver of the field, at the line
+    that ran the query (where a DataLoader's ``load`` goes); for a field the library
+    resolves by itself (an attribute read), the resolver that returned the list,
+    at the line building its query (where the eager load goes)."""
+    inside = trigger.get("inside")
+    resolver = trigger.get("resolver")
+    if isinstance(inside, int) and 0 < inside <= len(span.stack):
+        # The outermost user frame inside the executor's call: the resolver itself,
+        # not a helper it calls.
+        return span.stack[inside - 1]
+    if isinstance(resolver, dict) and resolver.get("path") and resolver.get("line"):
+        return handler_site(resolver)
+    return root_resolver_site(trigger)
+
+
+def root_resolver_site(trigger: Any) -> Location | None:
+    """The line of the resolver that returned the list a GraphQL field is resolved
+    for (``Query.posts``) that builds its query: where an eager load goes."""
+    feeder = trigger.get("feeder") if isinstance(trigger, dict) else None
+    if isinstance(feeder, dict) and feeder.get("path") and feeder.get("line"):
+        return handler_site(feeder)
+    return None
+
+
 def loaded_by(trigger: dict[str, Any]) -> str | None:
-    """``PostSerializer.author (serializers.py:12)``, ``template blog/list.html line 8``."""
+    """``PostSerializer.author (serializers.py:12)``, ``template blog/list.html line 8``,
+    ``GraphQL field Post.author (schema.py:30)``."""
     kind = trigger.get("kind")
+    if kind == GRAPHQL:
+        return graphql_field(trigger)
     if kind in (DJANGO_TEMPLATE, JINJA2):
         name = trigger.get("template") or trigger.get("path") or "?"
         text = f"template {name} line {trigger.get('line', '?')}"
@@ -156,6 +188,15 @@ def loaded_by(trigger: dict[str, Any]) -> str | None:
         line = class_member_line(str(path), str(cls), str(field) if field else None)
         details.append(f"{os.path.basename(path)}:{line}" if line else os.path.basename(path))
     return f"{text} ({', '.join(details)})" if details else text
+
+
+def graphql_field(trigger: dict[str, Any]) -> str:
+    """``GraphQL field Post.author (schema.py:30)``, or ``(default resolver)``."""
+    text = f"GraphQL field {trigger.get('type', '?')}.{trigger.get('field', '?')}"
+    resolver = trigger.get("resolver")
+    if isinstance(resolver, dict) and resolver.get("path"):
+        return f"{text} ({os.path.basename(str(resolver['path']))}:{resolver.get('line')})"
+    return f"{text} (default resolver)"
 
 
 def class_member_line(path: str, qualname: str, member: str | None) -> int | None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._feeder import feeding_site, loop_frames, serializer_method
+from perfdoctor.detectors._feeder import (
+    feeding_site,
+    loop_frames,
+    root_resolver_site,
+    serializer_method,
+)
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors._sequence import link, n_plus_one_sequences
@@ -34,9 +39,15 @@ class NPlusOneQuery(PerTraceDetector):
         for group in groups:
             first = group.first
             parent = parent_span(trace, first, group.count)
-            # The relation named from the app's own models (trace.orm), never from a table name.
-            fix = fix_for(trace, first, parent)
             loop = loop_for_stack(loop_frames(first))
+            # The relation named from the app's own models (trace.orm), never from a table name.
+            fix = fix_for(
+                trace,
+                first,
+                parent,
+                library_loop=loop is None,
+                root=root_resolver_site(first.attrs.get("trigger")),
+            )
             # A loop in a library (a serializer, a template): the user's line feeding it.
             location, where = feeding_site(trace, first, loop)
             if fix.machine and fix.machine.get("kind") == "membership":

@@ -6,11 +6,12 @@ import dataclasses
 import linecache
 from collections.abc import Callable
 
-from perfdoctor.model import Span, Trace
-from perfdoctor.orm import fix_django, fix_raw, fix_sqlalchemy
+from perfdoctor.model import Location, Span, Trace
+from perfdoctor.orm import fix_django, fix_graphql, fix_raw, fix_sqlalchemy
 from perfdoctor.orm.fix_raw import Fix
 from perfdoctor.orm.resolve import Resolution, resolve
 from perfdoctor.orm.shape import Shape, shape
+from perfdoctor.triggers import GRAPHQL
 
 __all__ = ["Fix", "fix_for", "write"]
 
@@ -66,11 +67,31 @@ def shapes_before(trace: Trace, child: Span) -> list[Shape]:
     return [s for s in (shape(st, system) for st, system in statements) if s is not None]
 
 
-def fix_for(trace: Trace, child: Span, parent: Span | None) -> Fix:
-    """The fix for the N+1 whose first repeated query is ``child``, from trace.orm."""
+def fix_for(
+    trace: Trace,
+    child: Span,
+    parent: Span | None,
+    *,
+    library_loop: bool = False,
+    root: Location | None = None,
+) -> Fix:
+    """The fix for the N+1 whose first repeated query is ``child``, from trace.orm.
+
+    ``library_loop``: no loop of the user's repeats it; a GraphQL executor resolving
+    a list field then gets its own fix (see :mod:`perfdoctor.orm.fix_graphql`),
+    naming ``root``: the line of the resolver that returned the list.
+    """
     if not trace.orm:
-        return write(resolve(child, parent, ()))
-    earlier = shapes_before(trace, child)
-    loaded = frozenset(t for s in earlier for t in s.tables)
-    source = call_site_source(child)
-    return write(resolve(child, parent, trace.orm, source, loaded, earlier))
+        res = resolve(child, parent, ())
+    else:
+        earlier = shapes_before(trace, child)
+        loaded = frozenset(t for s in earlier for t in s.tables)
+        source = call_site_source(child)
+        res = resolve(child, parent, trace.orm, source, loaded, earlier)
+    fix = write(res)
+    trigger = child.attrs.get("trigger")
+    if library_loop and isinstance(trigger, dict) and trigger.get("kind") == GRAPHQL:
+        about = trace.attrs.get("graphql")
+        library = about.get("library") if isinstance(about, dict) else None
+        return fix_graphql.write(fix, res, trigger, library, root)
+    return fix
