@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import ForeignKey, String, exists, select
+from sqlalchemy import Column, ForeignKey, String, Table, exists, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     Session,
+    WriteOnlyMapped,
+    aliased,
     load_only,
     mapped_column,
     relationship,
@@ -406,3 +408,72 @@ def test_membership_per_row_of_a_dynamic_relationship(env: tuple[Path, Engine]) 
 
     assert run("membership fixed", fixed) == before
     assert queries(traces, "membership fixed") == 3  # the category, its ids, the posts
+
+
+# A class related to itself through an association table, declared as microblog
+# declares its followers (WriteOnlyMapped, primaryjoin/secondaryjoin): the grouped
+# count printed for it joined User to User and SQLAlchemy refused ("they are the
+# same entity"); it needs an alias.
+follows = Table(
+    "fx_follows",
+    _Base.metadata,
+    Column("follower_id", ForeignKey("fx_members.id"), primary_key=True),
+    Column("followed_id", ForeignKey("fx_members.id"), primary_key=True),
+)
+
+
+class Member(_Base):
+    __tablename__ = "fx_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    following: WriteOnlyMapped[Member] = relationship(
+        secondary=follows,
+        primaryjoin=(follows.c.follower_id == id),
+        secondaryjoin=(follows.c.followed_id == id),
+        back_populates="followers",
+    )
+    followers: WriteOnlyMapped[Member] = relationship(
+        secondary=follows,
+        primaryjoin=(follows.c.followed_id == id),
+        secondaryjoin=(follows.c.follower_id == id),
+        back_populates="following",
+    )
+
+    def followers_count(self, session: Session) -> int:
+        query = select(func.count()).select_from(self.followers.select().subquery())
+        return int(session.scalar(query) or 0)
+
+
+def test_count_per_row_of_a_self_referential_relationship(env: tuple[Path, Engine]) -> None:
+    traces, engine = env
+    with Session(engine) as s:
+        members = [Member(name=f"member{i}") for i in range(ROWS)]
+        s.add_all(members)
+        s.flush()
+        for i, member in enumerate(members):
+            for other in members[: i % 3 + 1]:
+                if other is not member:
+                    member.followers.add(other)
+        s.commit()
+
+    def loop() -> dict[int, int]:
+        with Session(engine) as s:
+            return {x.id: x.followers_count(s) for x in s.scalars(select(Member))}
+
+    before = run("self count", loop)
+    [finding] = n_plus_one(traces, "self count")
+    fix = finding.evidence["orm_fix"]
+    assert "other = aliased(Member)" in finding.fix, finding.fix
+    assert fix["setup"] == "other = aliased(Member)"
+    assert "func.count(other.id)).join(Member.followers.of_type(other))" in fix["code"]
+    space = {**sqlalchemy_namespace(fix, fix["on"], fix["target"]), "aliased": aliased}
+
+    def fixed() -> dict[int, int]:
+        exec(fix["setup"], space)  # as pasted: the alias first, then the query
+        with Session(engine) as s:
+            counts = dict(s.execute(eval(fix["code"], {**space, "ids": sorted(before)})).all())
+        return {i: counts.get(i, 0) for i in before}
+
+    assert set(before.values()) != {0}
+    assert run("self count fixed", fixed) == before
+    assert queries(traces, "self count fixed") == 1

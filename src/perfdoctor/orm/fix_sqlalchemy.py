@@ -111,14 +111,15 @@ def _dynamic(res: Resolution) -> Fix:
     owner, target, pk, _ = _names(res, step)
     rel = f"{owner}.{step.relation.name}"
     declared = "WriteOnlyMapped" if step.relation.lazy == "write_only" else 'lazy="dynamic"'
-    code = f"select({owner}.{pk}, {target}).join({rel}).where({owner}.{pk}.in_(ids))"
+    other, joined, alias = _other_side(owner, target, rel)
+    code = f"select({owner}.{pk}, {other}).join({joined}).where({owner}.{pk}.in_(ids))"
     text = (
         f"{rel} is {declared}: it cannot be eager-loaded (selectinload/joinedload on it "
         f'raise). Declare it lazy="select" and add .options(selectinload({rel})) to the '
         f"query the loop iterates; {rel} is then a plain list, so code calling "
         ".all()/.filter()/.count() on it changes too (the list itself for .all(), len() "
         "for .count()). Or keep it dynamic and load the "
-        f"{target} rows of every row in one query before the loop — {_run(res, code)} "
+        f"{target} rows of every row in one query before the loop — {alias}{_run(res, code)} "
         f"(ids: the loop's {owner}.{pk} values), grouped by the first column."
     )
     machine = _machine(
@@ -128,16 +129,32 @@ def _dynamic(res: Resolution) -> Fix:
         target=step.target.key if step.target else None,
         pk=pk,
         code=code,
+        setup=_alias_setup(target) if alias else None,
     )
     return Fix(text, what(res), machine)
+
+
+def _other_side(owner: str, target: str, rel: str) -> tuple[str, str, str]:
+    """How a grouped query names the related rows: the class itself, or an alias of
+    it when the relationship joins a class to itself (followers, parent/children),
+    which SQLAlchemy refuses to join unaliased ("they are the same entity")."""
+    if owner != target:
+        return target, rel, ""
+    setup = f"{_alias_setup(target)} (from sqlalchemy.orm import aliased); "
+    return "other", f"{rel}.of_type(other)", setup
+
+
+def _alias_setup(target: str) -> str:
+    return f"other = aliased({target})"
 
 
 def _count(res: Resolution) -> Fix:
     step = res.paths[0][-1]
     owner, target, pk, target_pk = _names(res, step)
     rel = f"{owner}.{step.relation.name}"
+    other, joined, alias = _other_side(owner, target, rel)
     code = (
-        f"select({owner}.{pk}, func.count({target}.{target_pk})).join({rel})"
+        f"select({owner}.{pk}, func.count({other}.{target_pk})).join({joined})"
         f".where({owner}.{pk}.in_(ids)).group_by({owner}.{pk})"
     )
     if res.kind == "exists":
@@ -150,7 +167,7 @@ def _count(res: Resolution) -> Fix:
         machine = _machine("exists", step.owner, relation=step.relation.name, label=label)
         return Fix(text, what(res), machine)
     text = (
-        f"Count {rel} for every row in one query before the loop: counts = "
+        f"Count {rel} for every row in one query before the loop: {alias}counts = "
         f"dict({_run(res, code).removesuffix('.all()')}.all()) (ids: the loop's "
         f"{owner}.{pk} values; "
         f"from sqlalchemy import func), then counts.get(id, 0) instead of one count per row."
@@ -163,6 +180,7 @@ def _count(res: Resolution) -> Fix:
         pk=pk,
         target_pk=target_pk,
         code=code,
+        setup=_alias_setup(target) if alias else None,
     )
     return Fix(text, what(res), machine)
 
