@@ -2,7 +2,8 @@
 
 werkzeug's development server skips ``close()`` when the client hung up before
 the server read the rest of the request: the request happened, with its queries,
-and must not vanish from the store.
+and must not vanish from the store.  Nor must a body still streaming when the
+process ends, and a body closed mid-stream keeps its generator's clean-up.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import gc
 import io
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,18 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
         conn.execute("SELECT x FROM t WHERE x = ?", (i,)).fetchall()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
+
+
+def rows(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    conn = sqlite3.connect(":memory:")
+    try:
+        for i in range(5):
+            conn.execute("SELECT ? AS row", (i,)).fetchall()
+            yield b"row\n"
+    finally:
+        conn.execute("SELECT 'clean-up'").fetchall()
+        conn.close()
 
 
 def environ(path: str) -> dict[str, Any]:
@@ -56,3 +69,34 @@ def test_a_body_dropped_unclosed_ends_its_trace(tmp_path: Path) -> None:
     assert by_name["GET /dropped"].status == 200
     # Closed by the server, then dropped: one trace, not two.
     assert len(load(traces)) == 2
+
+
+def test_a_body_closed_mid_stream_keeps_its_clean_up(tmp_path: Path) -> None:
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        body = TraceMiddleware(rows)(environ("/rows"), lambda status, headers: None)
+        chunks = iter(body)
+        server_conn = sqlite3.connect(":memory:")
+        for _ in range(2):
+            next(chunks)
+            # The server's own work between two chunks is not the request's.
+            server_conn.execute("SELECT 'server'").fetchall()
+        body.close()  # type: ignore[attr-defined]
+    (trace,) = load(traces)
+    statements = [s.statement for s in trace.db_spans()]
+    assert statements == ["SELECT ? AS row", "SELECT ? AS row", "SELECT ?"], statements
+    assert trace.status == 200
+    assert max(s.end_ms for s in trace.spans) <= trace.duration_ms
+    assert "response_ms" not in trace.attrs  # the client never had it all
+
+
+def test_a_body_still_streaming_at_exit_is_stored_once(tmp_path: Path) -> None:
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        body = TraceMiddleware(rows)(environ("/open"), lambda status, headers: None)
+        next(iter(body))
+    # capture ended (as at the process's exit) with the body still open
+    stored = load(traces)
+    assert [(t.name, len(t.db_spans())) for t in stored] == [("GET /open", 1)]
+    body.close()  # type: ignore[attr-defined]
+    assert [t.id for t in load(traces)] == [stored[0].id]

@@ -109,9 +109,35 @@ def start(
     return trace, _current.set(trace)
 
 
+# Traces whose response body is sent after the app returned (a streamed body),
+# each with what ends it: normally the body's close(), at the latest the exit.
+_handed_off: dict[ActiveTrace, Callable[[], None]] = {}
+if hasattr(os, "register_at_fork"):
+    # A forked worker's exit is not the end of its parent's responses.
+    os.register_at_fork(after_in_child=_handed_off.clear)
+
+
+def hand_off(
+    trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None], end: Callable[[], None]
+) -> None:
+    """The app returned a body the server sends later: leave the context, keep ``trace`` open.
+
+    ``end`` finishes the trace; it is called at exit if the body is still open then.
+    """
+    try:
+        try:
+            _current.reset(token)
+        except ValueError:
+            _current.set(None)
+        _handed_off[trace] = end
+    except Exception:  # pragma: no cover - defensive
+        pass
+
+
 def finish(trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None] | None) -> None:
     """Close a trace and hand it to the recorder.  Never raises."""
     try:
+        _handed_off.pop(trace, None)
         if token is not None:
             try:
                 _current.reset(token)
@@ -130,6 +156,13 @@ def finish(trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None] | No
 
 
 def finish_process_trace() -> None:
+    """End the process's own trace, and every response still streaming: the process ends."""
+    for end in list(_handed_off.values()):
+        try:
+            end()
+        except Exception:  # pragma: no cover - defensive
+            pass
+    _handed_off.clear()
     trace = state.process_trace
     state.process_trace = None
     if trace is not None and trace.spans and state.process_pid == os.getpid():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from perfdoctor.capture import context, identity, nested, routes
+from perfdoctor.capture import context, identity, nested, routes, streams
 from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, query_names_of
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -25,11 +25,21 @@ def request_name(environ: dict[str, Any]) -> str:
 
 
 class ClosingBody:
-    """Passes the body through and ends the trace when the server closes it."""
+    """Passes the body through and calls ``on_close`` when the server closes it.
 
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    With a ``trace``, the body's own ``close()`` runs as part of that trace (a
+    generator's ``finally`` may still query).
+    """
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        on_close: Callable[[], None],
+        trace: context.ActiveTrace | None = None,
+    ) -> None:
         self._body = body
         self._on_close = on_close
+        self._trace = trace
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -42,7 +52,10 @@ class ClosingBody:
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
-                close()
+                if self._trace is None:
+                    close()
+                else:
+                    streams.within(self._trace, close)
         finally:
             self._on_close()
 
@@ -57,20 +70,26 @@ class ClosingBody:
 
 
 class MeteredBody(ClosingBody):
-    """A :class:`ClosingBody` that also counts (and for JSON, keeps) what is sent."""
+    """A :class:`ClosingBody` pulled chunk by chunk inside ``trace``, counted in ``meter``."""
 
     def __init__(
         self,
         body: Iterable[bytes],
         on_close: Callable[[], None],
         meter: BodyMeter,
-        on_sent: Callable[[], None] | None = None,
+        trace: context.ActiveTrace,
     ) -> None:
-        super().__init__(body, on_close)
+        super().__init__(body, on_close, trace)
         self._meter = meter
-        self._on_sent = on_sent
+        self._request = trace
 
     def __iter__(self) -> Iterator[bytes]:
+        if type(self._body) in (list, tuple):
+            # Nothing of the app's runs while a list is sent: count it, that is all.
+            return self._counted()
+        return streams.chunks(self._request, self._body, self._meter)
+
+    def _counted(self) -> Iterator[bytes]:
         feed = self._meter.feed
         for chunk in self._body:
             try:
@@ -78,12 +97,7 @@ class MeteredBody(ClosingBody):
             except Exception:
                 pass
             yield chunk
-        try:
-            self._meter.sent_at = context.perf_counter()
-            if self._on_sent is not None:
-                self._on_sent()
-        except Exception:
-            pass
+        streams.sent(self._request, self._meter)
 
 
 def traced_call(
@@ -131,19 +145,15 @@ def traced_call(
             on_response(trace, environ)
         except Exception:
             pass
-    # The body is consumed after we return, possibly in another context.
-    context._current.reset(token)
-
-    def sent() -> None:
-        # The client has it all; what follows (the server closing the body) and
-        # what other requests do from now on is not this request's.
-        trace.attrs["response_ms"] = (context.perf_counter() - trace.start) * 1000.0
 
     def finish() -> None:
         meter.store(trace.attrs)
         context.finish(trace, None)
 
-    return MeteredBody(body, finish, meter, sent)
+    # The server iterates the body after we return: each of its steps is put
+    # back in the trace, which ends when the server closes the body.
+    context.hand_off(trace, token, finish)
+    return MeteredBody(body, finish, meter, trace)
 
 
 _KEPT_HEADERS = frozenset(KEPT_HEADERS)
