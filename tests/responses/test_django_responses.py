@@ -60,10 +60,11 @@ def test_django_response_capture(run: tuple[list[Trace], dict[str, Any], dict[st
         assert headers["cache-control"] == "max-age=60"
         assert headers["etag"] == '"catalog-v1"'
         assert trace.attrs["handler"]["function"] == "catalog_cached"
-    # A streamed body is left alone (reading it would consume it), and still served whole.
+    # A streamed body is counted as the server sends it (never read ahead: that
+    # would consume it), and still served whole.
     (streamed,) = by_name["GET /stream/"]
-    assert "response" not in streamed.attrs
     assert bodies["GET /stream/"].count(b"\n") == 100
+    assert streamed.attrs["response"]["bytes"] == len(bodies["GET /stream/"])
 
 
 def test_django_detectors(run: tuple[list[Trace], dict[str, Any], dict[str, bytes]]) -> None:

@@ -7,11 +7,18 @@ gunicorn, uvicorn and the test client are all covered.
 from __future__ import annotations
 
 import inspect
+import weakref
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture import context, identity, nested, routes
-from perfdoctor.capture.response import KEPT_HEADERS, handler_location, measure, query_names_of
+from perfdoctor.capture import context, identity, nested, routes, streams
+from perfdoctor.capture.response import (
+    KEPT_HEADERS,
+    BodyMeter,
+    handler_location,
+    measure,
+    query_names_of,
+)
 
 _MARK = "__perfdoctor_original__"
 
@@ -88,12 +95,53 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
             trace.status = response.status_code
             headers = {h: response[h] for h in KEPT_HEADERS if response.has_header(h)}
             trace.attrs["response_headers"] = headers
-            if not getattr(response, "streaming", False):
-                # A streamed body is not read here: that would consume it.
-                measure(response.content, headers.get("content-type"), trace.attrs)
+            if getattr(response, "streaming", False):
+                # A streamed body is not read here (that would consume it): the
+                # trace goes on while the handler sends it.
+                _follow_stream(trace, token, response, headers)
+                return
+            measure(response.content, headers.get("content-type"), trace.attrs)
     except Exception:
         pass
     context.finish(trace, token)
+
+
+def _follow_stream(
+    trace: context.ActiveTrace, token: Any, response: Any, headers: dict[str, str]
+) -> None:
+    """Keep ``trace`` open until the streamed ``response`` is closed."""
+    meter = BodyMeter()
+    meter.headers(headers.get("content-type"), headers.get("content-length"))
+    content = response.streaming_content
+    if getattr(response, "is_async", False):
+        wrapped: Any = streams.AsyncChunks(trace, content, meter)
+    else:
+        wrapped = streams.chunks(trace, content, meter)
+    # The response's own close, reached through a weak reference: a closure
+    # holding the response, stored on it, would keep it alive until a gc pass.
+    own_close = response.__dict__.get("close")
+    response_ref = weakref.ref(response)
+
+    def end() -> None:
+        meter.store(trace.attrs)
+        context.finish(trace, None)
+
+    def close() -> None:
+        target = response_ref()
+        try:
+            if own_close is not None:
+                streams.within(trace, own_close)
+            elif target is not None:
+                streams.within(trace, lambda: type(target).close(target))
+        finally:
+            end()
+
+    response.streaming_content = wrapped
+    response.close = close
+    # A handler that drops the response unclosed (a test client whose test never
+    # reads the body) still ends the request when the response is collected.
+    weakref.finalize(response, end).atexit = False
+    context.hand_off(trace, token, end)
 
 
 def install(base: ModuleType) -> None:
