@@ -34,15 +34,15 @@ def console_script(name: str) -> str:
     return found
 
 
-def gunicorn(port: int, *options: str) -> list[str]:
-    """``gunicorn app:app`` on 127.0.0.1:PORT.
+def gunicorn(port: int, *options: str, app: str = "app:app") -> list[str]:
+    """``gunicorn APP`` on 127.0.0.1:PORT.
 
     Recent gunicorn opens a control socket under the home folder by default;
     tests keep out of it.
     """
     from gunicorn import config
 
-    command = [console_script("gunicorn"), "app:app", "-b", f"127.0.0.1:{port}", *options]
+    command = [console_script("gunicorn"), app, "-b", f"127.0.0.1:{port}", *options]
     if hasattr(config, "ControlSocketDisable"):
         command.append("--no-control-socket")
     return command
