@@ -6,6 +6,10 @@
 The route template is read from the scope after the app has routed it
 (FastAPI's ``scope["route"]``, Starlette's matched route), else id-like path
 segments are collapsed.
+
+A streamed body needs nothing more: the app's call lasts until its last body
+message (or the client's disconnect), and the tasks a ``StreamingResponse`` or
+a ``BaseHTTPMiddleware`` streams from copy the context, trace included.
 """
 
 from __future__ import annotations
