@@ -123,11 +123,16 @@ def mysql_database() -> Iterator[dict[str, Any]]:
         yield params
 
 
-@pytest.fixture
-def redis_url() -> str:
+def require_redis() -> str:
+    """Redis's URL; skips (fails in CI) when it does not listen. For module-scoped fixtures."""
     if not _port_open("127.0.0.1", 6379):
         _missing("Redis", "nothing listens on 127.0.0.1:6379")
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_redis()
 
 
 def free_port() -> int:

@@ -61,6 +61,11 @@ parameter value, a cookie or a credential (digests are keyed per process).
 ``orm.eager.query``
     SQLAlchemy: a relationship loader's own SELECT follows (selectin, subquery);
     attrs: ``relation``.
+``job.enqueue``
+    a task handed to a queue (Celery ``delay``/``apply_async``, RQ ``enqueue``,
+    Dramatiq ``send``), at the user's line: field ``system`` (celery, rq,
+    dramatiq); attrs ``task`` (its dotted name), ``queue``, ``error``.  The
+    broker commands the library sends for it are not recorded as ``cache`` spans.
 
 Trace attrs: ``response_headers`` (content-type, content-length,
 cache-control, etag, last-modified, content-encoding, vary), ``response``
@@ -78,7 +83,12 @@ when anonymous), ``authenticated`` (bool),
 ``async`` (an async handler), ``service`` (OpenTelemetry's ``service.name``
 of an imported trace), ``memory`` (``peak_kb``: growth over the
 request's start, and ``top``: ``path``/``line``/``kb`` allocation sites in
-user code, with ``--memory``), ``cpu_ms``, ``orm`` (content ids of the
+user code, with ``--memory``), ``cpu_ms``, ``job`` (a queued task's run,
+kind ``job``, named ``task <dotted.name>``: ``system``, ``task``, ``queue``,
+``id`` (the task's id in its queue), ``wait_ms`` (from the enqueue, or the ETA
+of a delayed task, to the start), ``run_ms``, ``enqueued_by`` (the id of the
+trace that enqueued it, when captured), ``retries``, ``error`` (exception class
+name); its ``handler`` is the task's function), ``orm`` (content ids of the
 process's ORM catalogs in the store's ``orm_catalogs`` table, one per ORM the
 app had imported).
 
@@ -103,6 +113,9 @@ SEVERITY_RANK: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
 # Trace kind of a server process's own work outside requests (start-up, checks):
 # analysed by detectors, but not an endpoint.
 SERVER_KIND = "server"
+# Trace kind of one run of a queued task (Celery, RQ, Dramatiq) or of a
+# ``perfdoctor.trace`` block: judged against the job budget, not the endpoint one.
+JOB_KIND = "job"
 # Span kind of one request served inside a trace of another kind (a test client's
 # request inside a test's trace): its start and end bound that request's work.
 TEST_REQUEST = "test.request"

@@ -178,6 +178,42 @@ def _install_ariadne_wsgi(module: ModuleType) -> None:
     graphql.install_ariadne_wsgi(module)
 
 
+def _install_celery(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_celery
+
+    jobs_celery.install(module)
+
+
+def _install_rq_job(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_rq
+
+    jobs_rq.install_job(module)
+
+
+def _install_rq_queue(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_rq
+
+    jobs_rq.install_queue(module)
+
+
+def _install_rq_worker(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_rq
+
+    jobs_rq.install_worker(module)
+
+
+def _install_dramatiq_broker(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_dramatiq
+
+    jobs_dramatiq.install_broker(module)
+
+
+def _install_dramatiq_actor(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_dramatiq
+
+    jobs_dramatiq.install_actor(module)
+
+
 # module imported → how to instrument it.  A new integration is one line here
 # plus its own module.
 INTEGRATIONS = {
@@ -209,6 +245,13 @@ INTEGRATIONS = {
     "redis.client": _install_redis,
     "redis.asyncio.client": _install_redis_asyncio,
     "django.core.cache": _install_django_cache,
+    # task queues: each task run a trace of its own (capture/jobs.py)
+    "celery.app.base": _install_celery,
+    "rq.job": _install_rq_job,
+    "rq.queue": _install_rq_queue,
+    "rq.worker": _install_rq_worker,
+    "dramatiq.broker": _install_dramatiq_broker,
+    "dramatiq.actor": _install_dramatiq_actor,
     # async databases
     "asyncpg": _install_asyncpg,
     "aiosqlite": _install_aiosqlite,

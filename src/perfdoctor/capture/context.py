@@ -134,8 +134,15 @@ def hand_off(
         pass
 
 
-def finish(trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None] | None) -> None:
-    """Close a trace and hand it to the recorder.  Never raises."""
+def finish(
+    trace: ActiveTrace,
+    token: contextvars.Token[ActiveTrace | None] | None,
+    ended: float | None = None,
+) -> None:
+    """Close a trace and hand it to the recorder.  Never raises.
+
+    ``ended``: when it ended (a ``perf_counter`` reading), if not now.
+    """
     try:
         _handed_off.pop(trace, None)
         if token is not None:
@@ -146,7 +153,7 @@ def finish(trace: ActiveTrace, token: contextvars.Token[ActiveTrace | None] | No
                 _current.set(None)
         if trace.finished is not None:
             return
-        trace.finished = perf_counter()
+        trace.finished = perf_counter() if ended is None else ended
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
         handler = state.on_finish
         if handler is not None:
