@@ -5,15 +5,18 @@
     [tool.perfdoctor.budgets]
     default = { p95_ms = 300 }
     "GET /articles" = { p95_ms = 200, max_queries = 10, max_memory_mb = 50 }
+    jobs = { p95_ms = 10000 }
+    "task app.tasks.send_digest" = { max_queries = 20 }
 
-An endpoint's budget is its own table over ``default``.  A limit set in either
+An endpoint's budget is its own table over ``default``; a queued task's (a
+trace of kind ``job``, named ``task <name>``) is its own table over ``jobs``.  A limit set in either
 is checked, and a broken one is a ``budget-exceeded`` finding (an error).  A
 limit set in neither is the seed's figure, which perfdoctor's detectors already
-enforce under their own ids (``slow-endpoint`` for the 500 ms p95,
+enforce under their own ids (``slow-endpoint`` for the 500 ms p95, 30 s for a task,
 ``slow-query`` for the 100 ms query p95, ``high-memory`` for 100 MB per
 request): the budget table shows it, and no second finding repeats theirs.
 The figures come from :class:`perfdoctor.settings.Settings`, so a changed
-``slow_endpoint_p95_ms`` changes the default budget too.
+``slow_endpoint_p95_ms`` (``slow_job_p95_ms``) changes the default budget too.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfdoctor import _toml, timing
 from perfdoctor.errors import ConfigError
-from perfdoctor.model import Finding, Location, Trace, by_endpoint
+from perfdoctor.model import JOB_KIND, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings, find_pyproject
 from perfdoctor.stats import percentile
 
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 FINDING_ID = "budget-exceeded"
 DEFAULT_KEY = "default"
+# The default of queued tasks: a task runs for seconds where a request has milliseconds.
+JOBS_KEY = "jobs"
 # limit -> (label, unit): what each limit measures, per endpoint.
 LIMITS = {
     "p95_ms": ("p95 latency", "ms"),
@@ -75,14 +80,16 @@ class Budget:
 class Budgets:
     default: dict[str, float] = field(default_factory=dict)
     endpoints: dict[str, dict[str, float]] = field(default_factory=dict)
+    jobs: dict[str, float] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.default or self.endpoints)
+        return bool(self.default or self.endpoints or self.jobs)
 
-    def for_endpoint(self, name: str, settings: Settings) -> Budget:
-        given = {**self.default, **self.endpoints.get(name, {})}
+    def for_endpoint(self, name: str, settings: Settings, job: bool = False) -> Budget:
+        """``job``: the endpoint is a queued task (its default is ``jobs``, not ``default``)."""
+        given = {**(self.jobs if job else self.default), **self.endpoints.get(name, {})}
         seed = {
-            "p95_ms": settings.slow_endpoint_p95_ms,
+            "p95_ms": settings.slow_job_p95_ms if job else settings.slow_endpoint_p95_ms,
             "query_p95_ms": settings.slow_query_p95_ms,
             "max_memory_mb": settings.high_memory_error_kb / 1024,
         }
@@ -114,6 +121,8 @@ def parse(table: Any, source: str = "[tool.perfdoctor.budgets]") -> Budgets:
             parsed[key] = float(value)
         if endpoint == DEFAULT_KEY:
             budgets.default = parsed
+        elif endpoint == JOBS_KEY:
+            budgets.jobs = parsed
         else:
             budgets.endpoints[str(endpoint)] = parsed
     return budgets
@@ -188,7 +197,7 @@ def check(
     rows: list[BudgetRow] = []
     findings: list[Finding] = []
     for name in sorted(groups):
-        budget = budgets.for_endpoint(name, settings)
+        budget = budgets.for_endpoint(name, settings, groups[name][0].kind == JOB_KIND)
         if not budget.explicit:
             continue
         measured = measure(groups[name])

@@ -52,6 +52,9 @@ class Settings:
 
     # Endpoint budget: the seed's "API response time (p95): < 500ms".
     slow_endpoint_p95_ms: float = 500.0
+    # Job budget: the seed's "Background job processing time: < 30s", the p95 of a
+    # task's run (its trace: from start to end, the wait in the queue apart).
+    slow_job_p95_ms: float = 30_000.0
 
     # unused-eager-load: a select_related/prefetch_related/joinedload/selectinload no
     # code read in a request. nplusone and Bullet report any such load, even on one

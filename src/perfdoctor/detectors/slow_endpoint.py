@@ -1,8 +1,12 @@
-"""slow-endpoint: an endpoint whose p95 latency is over the budget, and where its time went."""
+"""slow-endpoint: an endpoint whose p95 latency is over the budget, and where its time went.
+
+A queued task's runs (traces of kind ``job``) are judged the same way against
+the job budget (the seed's 30 s for background jobs).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from perfdoctor import timing
@@ -10,7 +14,7 @@ from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import most_common_location
 from perfdoctor.detectors._responses import handler, requests_by_endpoint
 from perfdoctor.detectors.base import Detector, finding_fingerprint
-from perfdoctor.model import Finding, Location, Severity, Trace
+from perfdoctor.model import JOB_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
@@ -36,6 +40,35 @@ FIXES = {
     ),
 }
 
+# A task is already off the request path: its fixes say how to shorten or split it.
+JOB_FIXES = {
+    **FIXES,
+    "http": (
+        "Most of the time is in outbound HTTP calls ({ms:.0f} ms of {total:.0f} ms): run "
+        "independent calls concurrently, cache their answers and set tight timeouts."
+    ),
+    "python": (
+        "Most of the time is in the task's own Python code ({ms:.0f} ms of {total:.0f} ms, "
+        "outside any query, HTTP or cache call): profile one run (pyinstrument, py-spy), "
+        "and precompute, or split the work into smaller tasks that workers run in parallel."
+    ),
+}
+
+
+def budgeted_groups(
+    traces: Sequence[Trace], settings: Settings
+) -> list[tuple[str, list[Trace], float, dict[str, str]]]:
+    """Requests per endpoint with the endpoint budget, task runs per task with the job one."""
+    jobs: dict[str, list[Trace]] = defaultdict(list)
+    for trace in traces:
+        if trace.kind == JOB_KIND:
+            jobs[trace.name].append(trace)
+    requests = requests_by_endpoint(traces)
+    return [
+        *((name, group, settings.slow_endpoint_p95_ms, FIXES) for name, group in requests.items()),
+        *((name, group, settings.slow_job_p95_ms, JOB_FIXES) for name, group in jobs.items()),
+    ]
+
 
 def _location(group: list[Trace], biggest: str) -> Location | None:
     kinds = {"db": ("db", "db.connect"), "http": ("http",), "cache": ("cache",)}.get(biggest)
@@ -49,12 +82,12 @@ def _location(group: list[Trace], biggest: str) -> Location | None:
 @register
 class SlowEndpoint(Detector):
     id = "slow-endpoint"
-    description = "an endpoint whose p95 latency is over the budget"
+    description = "an endpoint (or a queued task) whose p95 latency is over its budget"
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         found = []
-        budget = settings.slow_endpoint_p95_ms
-        for endpoint, group in sorted(requests_by_endpoint(traces).items()):
+        groups = sorted(budgeted_groups(traces, settings), key=lambda g: g[0])
+        for endpoint, group, budget, fixes in groups:
             latencies = [timing.latency_ms(t) for t in group]
             p95 = percentile(latencies, 95)
             if p95 < budget:
@@ -90,7 +123,7 @@ class SlowEndpoint(Detector):
                         "biggest": biggest,
                         "statuses": {str(k): v for k, v in statuses.items()},
                     },
-                    fix=FIXES[biggest].format(ms=mean[biggest], total=total),
+                    fix=fixes[biggest].format(ms=mean[biggest], total=total),
                     fingerprint=finding_fingerprint(self.id, endpoint),
                 )
             )
