@@ -414,16 +414,29 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         os.kill(os.getpid(), signum)
 
 
+# Programs whose first argument is a command of their own: the trace is named by it.
+_COMMANDS = {
+    "manage.py": "manage.py",
+    "django-admin": "django-admin",
+    "django-admin.py": "django-admin",
+    "django": "django-admin",  # python -m django
+}
+
+
 def _process_name() -> str:
     orig_argv = getattr(sys, "orig_argv", None)  # Python 3.10+
     argv = [a for a in orig_argv[1:] if a] if orig_argv is not None else list(sys.argv)
     if argv[:1] == ["-m"] and len(argv) > 1:
-        return argv[1]
-    while argv and argv[0].startswith("-"):
-        argv = argv[1:]
-    if not argv:
-        return "python"
-    script = os.path.basename(argv[0])
-    if script == "manage.py" and len(argv) > 1:
-        return f"manage.py {argv[1]}"
-    return script
+        name, rest = argv[1], argv[2:]
+    else:
+        while argv and argv[0].startswith("-"):
+            argv = argv[1:]
+        if not argv:
+            return "python"
+        name, rest = os.path.basename(argv[0]), argv[1:]
+    program = _COMMANDS.get(name)
+    command = next((a for a in rest if not a.startswith("-")), None)
+    if program is not None and command is not None:
+        # A management command (manage.py send_digest): a job of its own name.
+        return f"{program} {command}"
+    return name
