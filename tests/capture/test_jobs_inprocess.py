@@ -17,6 +17,7 @@ import pytest
 
 import perfdoctor
 from perfdoctor.model import Trace
+from perfdoctor.report.waterfall import span_label
 from tests.inprocess import capturing, load
 
 REDIS_DB = 5
@@ -97,6 +98,10 @@ def test_rq_synchronous_queue_runs_the_job_in_the_callers_trace(
     [enqueue] = [s for s in trace.spans if s.kind == "job.enqueue"]
     assert enqueue.attrs["task"] == f"{__name__}.lookups"
     assert enqueue.location is not None and enqueue.location.path == __file__
+    # The waterfall names the task and its queue.
+    queue = enqueue.attrs["queue"]
+    assert queue.startswith("pdjobs_")
+    assert span_label(enqueue, limit=200) == f"enqueue {__name__}.lookups → {queue}"
 
 
 def test_rq_failed_job_names_its_error_and_rq_records_the_failure(

@@ -172,6 +172,10 @@ def span_label(span: Span, limit: int = LABEL_CHARS) -> str:
         if op == "pipeline":
             key = f"{attrs.get('commands', '?')} commands"
         return _short(f"{op} {key}".strip(), limit)
+    if span.kind == "job.enqueue":
+        queue = attrs.get("queue")
+        text = f"enqueue {attrs.get('task') or span.system or ''}"
+        return _short(f"{text} → {queue}" if queue else text, limit)
     return _short(span.statement or span.system or span.kind, limit)
 
 
