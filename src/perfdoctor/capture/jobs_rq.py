@@ -1,4 +1,4 @@
-"""RQ: each job run a trace, around ``Job.perform`` (the job's own function only).
+"""RQ: each job run a trace, around the call of the job's own function.
 
 The enqueue side: ``Job.create`` puts the enqueuing trace's id in the job's
 ``meta``, which RQ saves with the job; ``Queue.enqueue_job`` and
@@ -131,9 +131,15 @@ def _work(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install_job(module: ModuleType) -> None:
-    """``rq.job``: the run's trace, and the link written on creation."""
-    _wrap(module.Job, "perform", _perform)
-    _wrap(module.Job, "create", _create)
+    """``rq.job``: the run's trace, and the link written on creation.
+
+    ``Job._execute`` calls the job's function and nothing else; ``perform``
+    around it also runs RQ's own Redis commands (a PERSIST of the job's key up to
+    RQ 1.x), which are not the job's cache calls.
+    """
+    job = module.Job
+    _wrap(job, "_execute" if "_execute" in job.__dict__ else "perform", _perform)
+    _wrap(job, "create", _create)
 
 
 def install_queue(module: ModuleType) -> None:
@@ -144,6 +150,9 @@ def install_queue(module: ModuleType) -> None:
 
 def install_worker(module: ModuleType) -> None:
     """``rq.worker``: the horse's traces written before it exits; the worker marked."""
-    worker = getattr(module, "BaseWorker", None) or module.Worker
-    _wrap(worker, "perform_job", _perform_job)
-    _wrap(worker, "work", _work)
+    # Defined on Worker up to RQ 1.x, on BaseWorker since: wrapped where defined.
+    for name in ("BaseWorker", "Worker"):
+        worker = getattr(module, name, None)
+        if isinstance(worker, type):
+            _wrap(worker, "perform_job", _perform_job)
+            _wrap(worker, "work", _work)
