@@ -184,6 +184,12 @@ def _install_celery(module: ModuleType) -> None:
     jobs_celery.install(module)
 
 
+def _install_celery_backend(module: ModuleType) -> None:
+    from perfdoctor.capture import jobs_celery
+
+    jobs_celery.install_backend(module)
+
+
 def _install_rq_job(module: ModuleType) -> None:
     from perfdoctor.capture import jobs_rq
 
@@ -247,6 +253,7 @@ INTEGRATIONS = {
     "django.core.cache": _install_django_cache,
     # task queues: each task run a trace of its own (capture/jobs.py)
     "celery.app.base": _install_celery,
+    "celery.backends.base": _install_celery_backend,
     "rq.job": _install_rq_job,
     "rq.queue": _install_rq_queue,
     "rq.worker": _install_rq_worker,

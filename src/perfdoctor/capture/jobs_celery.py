@@ -6,7 +6,9 @@ pool); ``before_task_publish`` adds the enqueuing trace's id and the time to the
 message headers, which the worker reads back on ``task.request``.  A prefork
 child ends with ``os._exit``: ``worker_process_shutdown`` writes its traces first.
 ``Celery.send_task``, which every ``delay``/``apply_async`` ends in, is the
-``job.enqueue`` span.
+``job.enqueue`` span.  Storing a run's state and result (``Backend.store_result``,
+run inside the task's trace) is Celery's bookkeeping: its queries and Redis
+commands are left out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture import jobs
+from perfdoctor.capture import context, jobs
 
 SYSTEM = "celery"
 _MARK = "__perfdoctor_original__"
@@ -99,3 +101,14 @@ def install(base: ModuleType) -> None:
     for signal, receiver in receivers:
         signal.connect(receiver, weak=False, dispatch_uid=_UID)
     _wrap_send_task(base.Celery)
+
+
+def install_backend(backends: ModuleType) -> None:
+    """``celery.backends.base``: result storing muted."""
+    backend = backends.Backend
+    original = backend.__dict__.get("store_result")
+    if original is None or hasattr(original, _MARK):
+        return
+    muted = context.muted(original)
+    setattr(muted, _MARK, original)
+    backend.store_result = muted

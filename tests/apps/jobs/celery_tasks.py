@@ -10,9 +10,11 @@ import sqlite3
 
 from celery import Celery
 
-app = Celery("celery_tasks", broker=os.environ["PDJOBS_BROKER"])
+# A result backend too: storing each run's result happens inside its trace.
+app = Celery("celery_tasks", broker=os.environ["PDJOBS_BROKER"], backend=os.environ["PDJOBS_BROKER"])
 app.conf.update(
     task_default_queue=os.environ["PDJOBS_QUEUE"] + "_celery",
+    result_expires=60,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
