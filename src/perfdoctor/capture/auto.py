@@ -43,6 +43,12 @@ def _install_psycopg(module: ModuleType) -> None:
     postgres.install(module)
 
 
+def _install_psycopg2(module: ModuleType) -> None:
+    from perfdoctor.capture import postgres_psycopg2
+
+    postgres_psycopg2.install(module)
+
+
 def _install_pymysql(module: ModuleType) -> None:
     from perfdoctor.capture import mysql
 
@@ -183,6 +189,7 @@ def _install_ariadne_wsgi(module: ModuleType) -> None:
 INTEGRATIONS = {
     "sqlite3": _install_sqlite,
     "psycopg": _install_psycopg,
+    "psycopg2": _install_psycopg2,
     "pymysql.cursors": _install_pymysql,
     # imported by pymysql.connections before its Connection class exists
     "pymysql.connections": _install_pymysql_connect,
