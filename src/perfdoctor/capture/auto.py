@@ -61,6 +61,30 @@ def _install_pymysql_connect(module: ModuleType) -> None:
     mysql.install_connect(module)
 
 
+def _install_mysqlclient_cursors(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_mysqlclient
+
+    mysql_mysqlclient.install_cursors(module)
+
+
+def _install_mysqlclient_connections(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_mysqlclient
+
+    mysql_mysqlclient.install_connections(module)
+
+
+def _install_mysql_connector_cursors(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_connector
+
+    mysql_connector.install_cursors(module)
+
+
+def _install_mysql_connector_connection(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_connector
+
+    mysql_connector.install_connection(module)
+
+
 def _install_django(module: ModuleType) -> None:
     from perfdoctor.capture import django
 
@@ -193,6 +217,13 @@ INTEGRATIONS = {
     "pymysql.cursors": _install_pymysql,
     # imported by pymysql.connections before its Connection class exists
     "pymysql.connections": _install_pymysql_connect,
+    # mysqlclient (PyMySQL installed as MySQLdb is left to the lines above)
+    "MySQLdb.cursors": _install_mysqlclient_cursors,
+    "MySQLdb.connections": _install_mysqlclient_connections,
+    # mysql-connector-python: pure-Python and C-extension cursors
+    "mysql.connector.cursor": _install_mysql_connector_cursors,
+    "mysql.connector.cursor_cext": _install_mysql_connector_cursors,
+    "mysql.connector.connection": _install_mysql_connector_connection,
     "django.core.handlers.base": _install_django,
     "django.db.backends.sqlite3.operations": _install_django_sqlite,
     # eager loads asked for and read (unused-eager-load)
