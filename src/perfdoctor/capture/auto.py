@@ -145,6 +145,18 @@ def _install_urllib3(module: ModuleType) -> None:
     http_urllib3.install(module)
 
 
+def _install_http_client(module: ModuleType) -> None:
+    from perfdoctor.capture import http_client
+
+    http_client.install(module)
+
+
+def _install_urllib(module: ModuleType) -> None:
+    from perfdoctor.capture import http_urllib
+
+    http_urllib.install(module)
+
+
 def _install_aiohttp(module: ModuleType) -> None:
     from perfdoctor.capture import http_aiohttp
 
@@ -242,6 +254,9 @@ INTEGRATIONS = {
     "httpx._client": _install_httpx,
     "urllib3.connectionpool": _install_urllib3,
     "aiohttp.client": _install_aiohttp,
+    # the standard library: urllib.request, and http.client beneath it and SDKs
+    "urllib.request": _install_urllib,
+    "http.client": _install_http_client,
     "concurrent.futures.thread": _install_thread_pool,
     # caches
     "redis.client": _install_redis,
