@@ -38,6 +38,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
+	bash scripts/ensure-build-deps.sh
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-demo
 

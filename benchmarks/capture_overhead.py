@@ -1,10 +1,11 @@
 """Capture overhead: microseconds per operation that perfdoctor adds over the bare library.
 
 Measured for sqlite3, SQLAlchemy Core and the Django ORM (all on an in-memory
-SQLite database), for an HTTP client (requests, keep-alive GETs to a local
-server in another process) and for Redis (redis-py GETs on the local server),
-each next to OpenTelemetry's own instrumentation of the same library, in the
-same run::
+SQLite database), for psycopg2 (point lookups on the local PostgreSQL), for
+two HTTP clients (requests, keep-alive GETs to a local server in another
+process; urllib.request's urlopen, a connection per call through http.client)
+and for Redis (redis-py GETs on the local server), each next to
+OpenTelemetry's own instrumentation of the same library, in the same run::
 
     python benchmarks/capture_overhead.py            # full run, a table
     python benchmarks/capture_overhead.py --quick    # a smoke run in seconds
@@ -68,13 +69,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("sqlite3", "sqlalchemy", "django", "requests", "redis")
+LIBRARIES = ("sqlite3", "sqlalchemy", "django", "psycopg2", "requests", "urllib", "redis")
 VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
 ROWS = 1000
 SQL = "SELECT id, name, value FROM items WHERE id = ?"
 TARGET_US = 3.0
 TARGET_LIBRARY = "sqlite3"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WORKER_TIMEOUT = 600.0
 
 Block = Callable[[int, int], None]
@@ -458,6 +460,74 @@ def requests_workload(variant: str) -> Workload:
     )
 
 
+def psycopg2_workload(variant: str) -> Workload:
+    if variant == "otel":
+        from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
+
+        Psycopg2Instrumentor().instrument()
+    import psycopg2
+
+    conn = psycopg2.connect(os.environ.get("PERFDOCTOR_BENCH_POSTGRES", POSTGRES_URL))
+    conn.autocommit = True
+    cursor = conn.cursor()
+    # A temporary table: the connection's own, whoever else uses the server.
+    cursor.execute(
+        "CREATE TEMP TABLE items (id integer PRIMARY KEY, name text NOT NULL, value real NOT NULL)"
+    )
+    cursor.executemany("INSERT INTO items VALUES (%s, %s, %s)", list(_rows()))
+    sql = SQL.replace("?", "%s")
+
+    def block(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            cursor.execute(sql, (_key(i),))
+            cursor.fetchone()
+
+    return Workload(
+        block,
+        own_trace=False,
+        otel="Psycopg2Instrumentor().instrument()",
+        # A loopback round trip to PostgreSQL costs ~20x an in-memory SQLite lookup.
+        per_block_divisor=2,
+        close=conn.close,
+    )
+
+
+def urllib_workload(variant: str) -> Workload:
+    if variant == "otel":
+        from opentelemetry.instrumentation.urllib import URLLibInstrumentor
+
+        URLLibInstrumentor().instrument()
+    import urllib.request
+
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", _UPSTREAM], stdout=subprocess.PIPE, text=True
+    )
+    assert upstream.stdout is not None
+    port = int(upstream.stdout.readline())
+    # No proxy from the environment for 127.0.0.1.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = f"http://127.0.0.1:{port}/items/"
+
+    def block(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            with opener.open(url + str(_key(i)), timeout=5.0) as response:
+                json.loads(response.read())
+
+    def close() -> None:
+        upstream.terminate()
+        upstream.wait(10)
+
+    return Workload(
+        block,
+        own_trace=False,
+        otel="URLLibInstrumentor().instrument()",
+        span_kind="http",
+        # urllib opens a connection per call: fewer calls than requests' keep-alive.
+        per_block_divisor=10,
+        close=close,
+    )
+
+
 def redis_workload(variant: str) -> Workload:
     if variant == "otel":
         from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -491,7 +561,9 @@ WORKLOADS: dict[str, Callable[[str], Workload]] = {
     "sqlite3": sqlite3_workload,
     "sqlalchemy": sqlalchemy_workload,
     "django": django_workload,
+    "psycopg2": psycopg2_workload,
     "requests": requests_workload,
+    "urllib": urllib_workload,
     "redis": redis_workload,
 }
 
@@ -550,8 +622,13 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
 
 
 def _worker_env() -> dict[str, str]:
-    # Nothing from the caller's shell may switch capture or OTel on in a worker.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    # Nothing from the caller's shell may switch capture or OTel on in a worker; the
+    # benchmark's own settings (PERFDOCTOR_BENCH_*: where Redis and PostgreSQL are) pass.
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("PERFDOCTOR_BENCH_") or not k.startswith(("PERFDOCTOR_", "OTEL_"))
+    }
 
 
 def spawn(library: str, variant: str, plan: Plan) -> dict[str, Any]:
@@ -594,6 +671,9 @@ def _versions() -> dict[str, str]:
         "redis",
         "opentelemetry-instrumentation-requests",
         "opentelemetry-instrumentation-redis",
+        "psycopg2-binary",
+        "opentelemetry-instrumentation-psycopg2",
+        "opentelemetry-instrumentation-urllib",
     ):
         try:
             found[name] = metadata.version(name)

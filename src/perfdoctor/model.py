@@ -26,13 +26,15 @@ parameter value, a cookie or a credential (digests are keyed per process).
     a new database connection opened: field ``system``, ``connection_id``.
 ``http``
     an outbound HTTP call. field ``system`` = the client library (requests,
-    httpx, urllib3, aiohttp). attrs: ``method``, ``host`` (host:port),
+    httpx, urllib3, aiohttp, urllib, http.client). attrs: ``method``, ``host`` (host:port),
     ``url`` (scheme://host/path with id-like segments collapsed to ``{id}``,
     no query values), ``status`` (None when it failed), ``bytes`` (response
     body bytes when known), ``timeout`` (seconds in effect, None for no timeout),
     ``error`` (exception class name), ``blocks_event_loop``, ``url_digest``
     (keyed digest of the full URL, query included), ``response_digest`` (keyed
-    digest of the body, when the client had read it), ``async`` (an awaited call).
+    digest of the body, when the client had read it), ``async`` (an awaited call),
+    ``connection_reused`` (urllib, http.client: the request went over a connection
+    already open rather than a new one).
 ``cache``
     a cache operation. field ``system`` (redis, django-cache). attrs: ``op``
     (get, set, delete, mget, ...), ``key`` (the key with id-like parts

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, _missing, _port_open
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, _missing, _port_open
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "capture_overhead.py"
-LIBRARIES = ("sqlite3", "sqlalchemy", "django", "requests", "redis")
+LIBRARIES = ("sqlite3", "sqlalchemy", "django", "psycopg2", "requests", "urllib", "redis")
 VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
 NEEDED = (
     "sqlalchemy",
@@ -32,6 +32,9 @@ NEEDED = (
     "redis",
     "opentelemetry.instrumentation.requests",
     "opentelemetry.instrumentation.redis",
+    "psycopg2",
+    "opentelemetry.instrumentation.psycopg2",
+    "opentelemetry.instrumentation.urllib",
 )
 
 
@@ -57,12 +60,18 @@ def summary() -> dict[str, Any]:
         pytest.skip(message)
     if not _port_open("127.0.0.1", 6379):
         _missing("Redis", "nothing listens on 127.0.0.1:6379")
+    if not _port_open("127.0.0.1", 5432):
+        _missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PERFDOCTOR_BENCH_REDIS": REDIS_URL},
+        env={
+            **os.environ,
+            "PERFDOCTOR_BENCH_REDIS": REDIS_URL,
+            "PERFDOCTOR_BENCH_POSTGRES": POSTGRES_ADMIN_URL,
+        },
     )
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)

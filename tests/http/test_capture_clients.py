@@ -126,6 +126,48 @@ def test_aiohttp_session_timeouts(captured: dict[str, Any]) -> None:
     assert _span_at(trace, "aiohttp-none").attrs["timeout"] is None
 
 
+def test_urllib_one_span_per_urlopen(captured: dict[str, Any]) -> None:
+    trace = captured["traces"]["urllib"]
+    base = captured["upstream"]
+    # urllib goes through http.client: one span per urlopen all the same, from urllib.
+    assert {s.system for s in trace.spans if s.kind == "http"} == {"urllib"}
+    assert len([s for s in trace.spans if s.kind == "http"]) == 3
+    default = _span_at(trace, "urllib-default")
+    assert default.attrs["method"] == "GET"
+    assert default.attrs["url"] == f"{base}/items/{{id}}"
+    assert default.attrs["host"] == _host(base)
+    assert default.attrs["status"] == 200
+    assert default.attrs["bytes"] == len(b'{"kind": "items", "id": 10}')
+    assert default.attrs["timeout"] is None  # the socket default: none
+    assert default.attrs["connection_reused"] is False  # urllib opens one per call
+    assert default.duration_ms >= 10
+    redirect = _span_at(trace, "urllib-redirect")
+    assert redirect.attrs["url"] == f"{base}/redirect"
+    assert (redirect.attrs["status"], redirect.attrs["timeout"]) == (200, 6.0)
+    missing = _span_at(trace, "urllib-404")
+    assert missing.attrs["status"] == 404  # HTTPError is the answer, not a failure
+    assert "error" not in missing.attrs
+
+
+def test_http_client_spans_and_connection_reuse(captured: dict[str, Any]) -> None:
+    trace = captured["traces"]["http.client"]
+    base = captured["upstream"]
+    spans = [s for s in trace.spans if s.kind == "http"]
+    assert [s.system for s in spans] == ["http.client"] * 3
+    first, second, low_level = spans
+    line = marker_line(SCRIPT, "call: http.client-keepalive")
+    assert first.location is not None and first.location.line == line
+    assert second.location is not None and second.location.line == line
+    assert first.attrs["url"] == f"{base}/items/{{id}}"
+    assert (first.attrs["status"], first.attrs["timeout"]) == (200, 8.0)
+    # The second request goes over the connection the first one opened.
+    assert (first.attrs["connection_reused"], second.attrs["connection_reused"]) == (False, True)
+    assert low_level == _span_at(trace, "http.client-low-level")
+    assert low_level.attrs["url"] == f"{base}/stock/{{id}}"
+    assert low_level.attrs["timeout"] is None
+    assert low_level.attrs["bytes"] == len(b'{"kind": "stock", "id": 3}')
+
+
 def test_no_query_value_reaches_the_store(captured: dict[str, Any]) -> None:
     assert b"q-s3cret" not in captured["bytes"]
     assert b"token=" not in captured["bytes"]

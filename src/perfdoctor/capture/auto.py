@@ -43,6 +43,12 @@ def _install_psycopg(module: ModuleType) -> None:
     postgres.install(module)
 
 
+def _install_psycopg2(module: ModuleType) -> None:
+    from perfdoctor.capture import postgres_psycopg2
+
+    postgres_psycopg2.install(module)
+
+
 def _install_pymysql(module: ModuleType) -> None:
     from perfdoctor.capture import mysql
 
@@ -53,6 +59,30 @@ def _install_pymysql_connect(module: ModuleType) -> None:
     from perfdoctor.capture import mysql
 
     mysql.install_connect(module)
+
+
+def _install_mysqlclient_cursors(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_mysqlclient
+
+    mysql_mysqlclient.install_cursors(module)
+
+
+def _install_mysqlclient_connections(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_mysqlclient
+
+    mysql_mysqlclient.install_connections(module)
+
+
+def _install_mysql_connector_cursors(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_connector
+
+    mysql_connector.install_cursors(module)
+
+
+def _install_mysql_connector_connection(module: ModuleType) -> None:
+    from perfdoctor.capture import mysql_connector
+
+    mysql_connector.install_connection(module)
 
 
 def _install_django(module: ModuleType) -> None:
@@ -113,6 +143,18 @@ def _install_urllib3(module: ModuleType) -> None:
     from perfdoctor.capture import http_urllib3
 
     http_urllib3.install(module)
+
+
+def _install_http_client(module: ModuleType) -> None:
+    from perfdoctor.capture import http_client
+
+    http_client.install(module)
+
+
+def _install_urllib(module: ModuleType) -> None:
+    from perfdoctor.capture import http_urllib
+
+    http_urllib.install(module)
 
 
 def _install_aiohttp(module: ModuleType) -> None:
@@ -225,9 +267,17 @@ def _install_dramatiq_actor(module: ModuleType) -> None:
 INTEGRATIONS = {
     "sqlite3": _install_sqlite,
     "psycopg": _install_psycopg,
+    "psycopg2": _install_psycopg2,
     "pymysql.cursors": _install_pymysql,
     # imported by pymysql.connections before its Connection class exists
     "pymysql.connections": _install_pymysql_connect,
+    # mysqlclient (PyMySQL installed as MySQLdb is left to the lines above)
+    "MySQLdb.cursors": _install_mysqlclient_cursors,
+    "MySQLdb.connections": _install_mysqlclient_connections,
+    # mysql-connector-python: pure-Python and C-extension cursors
+    "mysql.connector.cursor": _install_mysql_connector_cursors,
+    "mysql.connector.cursor_cext": _install_mysql_connector_cursors,
+    "mysql.connector.connection": _install_mysql_connector_connection,
     "django.core.handlers.base": _install_django,
     "django.db.backends.sqlite3.operations": _install_django_sqlite,
     # eager loads asked for and read (unused-eager-load)
@@ -246,6 +296,9 @@ INTEGRATIONS = {
     "httpx._client": _install_httpx,
     "urllib3.connectionpool": _install_urllib3,
     "aiohttp.client": _install_aiohttp,
+    # the standard library: urllib.request, and http.client beneath it and SDKs
+    "urllib.request": _install_urllib,
+    "http.client": _install_http_client,
     "concurrent.futures.thread": _install_thread_pool,
     # caches
     "redis.client": _install_redis,

@@ -80,6 +80,27 @@ def end(
         _active.reset(token)
     except ValueError:  # reset from another context: forget the mark all the same
         _active.set(None)
+    # Five frames up: record_span() <- record() <- end() <- send()/send_async()
+    # <- the integration's wrapper <- the library's caller.
+    record(call, ended, status, body, headers, error, blocking=blocking, skip=5)
+
+
+def record(
+    call: Call,
+    ended: float,
+    status: int | None,
+    body: Any,
+    headers: Any,
+    error: BaseException | None,
+    *,
+    blocking: bool,
+    skip: int,
+) -> None:
+    """Append the span of a call that ended at ``ended``.  Never raises.
+
+    ``skip`` is :func:`perfdoctor.capture.context.record_span`'s: how many frames
+    above it the search for the app's call site starts.
+    """
     try:
         attrs = call.attrs
         attrs["status"] = None if error is not None else status
@@ -91,9 +112,7 @@ def end(
             attrs["async"] = True  # awaited: the fix for many calls is asyncio.gather
         if digest is not None:
             attrs["response_digest"] = digest
-        # Four frames up: end() <- send()/send_async() <- the integration's wrapper
-        # <- the library's caller.
-        record_span(call.trace, "http", call.started, ended, attrs, blocking=blocking, skip=4)
+        record_span(call.trace, "http", call.started, ended, attrs, blocking=blocking, skip=skip)
     except Exception:  # pragma: no cover - defensive
         pass
 
@@ -108,17 +127,30 @@ def send(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     facts: ResponseFacts,
+    error_facts: Callable[[BaseException], tuple[int | None, Any, Any] | None] | None = None,
 ) -> Any:
     """Make a blocking call begun with :func:`begin` and end its span.
 
     Every integration closes its span the same way; only how a response is
-    read differs (``facts``).  The app's own exception propagates unchanged.
+    read differs (``facts``).  ``error_facts`` reads the response out of an
+    exception that carries one (urllib's ``HTTPError`` for a 4xx or 5xx), and
+    returns None for any other.  The app's own exception propagates unchanged.
     """
     call, token = started
     try:
         response = original(*args, **kwargs)
     except BaseException as exc:
-        end(call, token, status=None, error=exc, blocking=True)
+        answered = None
+        if error_facts is not None:
+            try:
+                answered = error_facts(exc)
+            except Exception:  # pragma: no cover - defensive
+                answered = None
+        if answered is None:
+            end(call, token, status=None, error=exc, blocking=True)
+        else:
+            status, body, headers = answered
+            end(call, token, status=status, body=body, headers=headers, blocking=True)
         raise
     status, body, headers = facts(response)
     end(call, token, status=status, body=body, headers=headers, blocking=True)

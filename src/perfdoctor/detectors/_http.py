@@ -86,6 +86,9 @@ def library_fix(system: str | None, *, asynchronous: bool) -> str:
         "httpx": "httpx.Client (thread-safe; or switch to httpx.AsyncClient and asyncio.gather)",
         "requests": "a requests.Session per worker thread",
         "urllib3": "one urllib3.PoolManager (thread-safe; maxsize= sets its pool per host)",
+        "urllib": "urllib.request.urlopen (a new connection per call, safe from any thread)",
+        "http.client": "one http.client.HTTPConnection per thread (a connection is not "
+        "thread-safe)",
     }.get(system or "", "the same client")
     return (
         "run them in a thread pool: with concurrent.futures.ThreadPoolExecutor(max_workers=8) "

@@ -25,6 +25,16 @@ _FIXES = {
         "urllib3.Timeout(connect=3.0, read=10.0)), or urlopen(..., timeout=...): the "
         "default is the socket default, which is no timeout."
     ),
+    "urllib": (
+        "Pass a timeout to every call: urllib.request.urlopen(url, timeout=10) (also "
+        "opener.open(url, timeout=10)); the default is the socket default, which is no "
+        "timeout unless socket.setdefaulttimeout() was called."
+    ),
+    "http.client": (
+        "Give the connection a timeout: http.client.HTTPConnection(host, timeout=10) (or "
+        "HTTPSConnection); the default is the socket default, which is no timeout. For an "
+        "SDK built on http.client, set the timeout its client accepts."
+    ),
     "aiohttp": (
         "Give the session a finite timeout: aiohttp.ClientSession(timeout="
         "aiohttp.ClientTimeout(total=10, sock_connect=3)); ClientTimeout(total=None) "

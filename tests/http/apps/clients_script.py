@@ -8,7 +8,10 @@ Lines that make a call end with ``# call: NAME``; the test finds them by marker.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import sys
+import urllib.error
+import urllib.request
 
 import aiohttp
 import httpx
@@ -60,6 +63,30 @@ async def with_aiohttp(base: str) -> None:
         response.release()
 
 
+def with_urllib(base: str) -> None:
+    urllib.request.urlopen(f"{base}/items/10?token={SECRET}").read()  # call: urllib-default
+    request = urllib.request.Request(f"{base}/redirect", headers={"Authorization": SECRET})
+    urllib.request.urlopen(request, timeout=6).read()  # call: urllib-redirect
+    try:
+        urllib.request.urlopen(f"{base}/missing", timeout=6)  # call: urllib-404
+    except urllib.error.HTTPError as exc:
+        exc.read()
+
+
+def with_http_client(base: str) -> None:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=8)
+    for item in (11, 12):
+        conn.request("GET", f"/items/{item}?token={SECRET}")
+        conn.getresponse().read()  # call: http.client-keepalive
+    conn.close()
+    bare = http.client.HTTPConnection(host, int(port))
+    bare.putrequest("GET", "/stock/3")
+    bare.endheaders()
+    bare.getresponse().read()  # call: http.client-low-level
+    bare.close()
+
+
 def main() -> None:
     base, async_base = sys.argv[1], sys.argv[2]
     with perfdoctor.trace("requests"):
@@ -72,6 +99,10 @@ def main() -> None:
         with_urllib3(base)
     with perfdoctor.trace("aiohttp"):
         asyncio.run(with_aiohttp(async_base))
+    with perfdoctor.trace("urllib"):
+        with_urllib(base)
+    with perfdoctor.trace("http.client"):
+        with_http_client(base)
 
 
 if __name__ == "__main__":
