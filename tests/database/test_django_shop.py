@@ -142,6 +142,8 @@ def test_postgresql_shop_connects_per_request_until_conn_max_age(
     reuse = finding_at(report, "no-connection-reuse", "GET /stock/")
     assert reuse["severity"] == "warning"
     assert reuse["evidence"]["system"] == "postgresql"
+    # The app's Django (from its catalog) has both: named without a version caveat.
+    assert "CONN_MAX_AGE'] = 60 (with CONN_HEALTH_CHECKS = True) so" in reuse["fix"]
     assert reuse["evidence"]["connections_per_request"] == 1
     assert reuse["location"]["line"] == marker_line(VIEWS, "aggregate: django")
     assert "CONN_MAX_AGE" in reuse["fix"] and '"pool": True' in reuse["fix"]

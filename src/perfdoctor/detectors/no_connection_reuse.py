@@ -16,19 +16,35 @@ from perfdoctor.settings import Settings
 NETWORKED = ("postgresql", "mysql")
 
 
-def remedy(framework: str | None, system: str | None) -> str:
+def _release(version: str | None) -> tuple[int, int] | None:
+    try:
+        major, minor = (version or "").split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+def remedy(framework: str | None, system: str | None, django_version: str | None = None) -> str:
     if framework == "django":
-        pool = (
-            ' On PostgreSQL with Django 5.1+ and psycopg 3, "OPTIONS": {"pool": True} '
-            "keeps a pool in each worker."
-            if system == "postgresql"
-            else ""
-        )
+        # Name only what the app's Django has (healthchecks on Django 3.2 was told to set
+        # CONN_HEALTH_CHECKS, which arrived in 4.1); an unknown version gets both, marked.
+        release = _release(django_version)
+        if release is None:
+            health = " (with CONN_HEALTH_CHECKS = True on Django 4.1+)"
+        elif release >= (4, 1):
+            health = " (with CONN_HEALTH_CHECKS = True)"
+        else:
+            health = ""
+        pool = ""
+        if system == "postgresql" and (release is None or release >= (5, 1)):
+            pool = (
+                ' On PostgreSQL with Django 5.1+ and psycopg 3, "OPTIONS": {"pool": True} '
+                "keeps a pool in each worker."
+            )
         return (
             "Django closes the connection after every request when CONN_MAX_AGE is 0 (the "
-            "default): set DATABASES[...]['CONN_MAX_AGE'] = 60 (with CONN_HEALTH_CHECKS = "
-            f"True) so each worker keeps its connection.{pool} Behind many workers, "
-            "put PgBouncer in front of PostgreSQL."
+            f"default): set DATABASES[...]['CONN_MAX_AGE'] = 60{health} so each worker keeps "
+            f"its connection.{pool} Behind many workers, put PgBouncer in front of PostgreSQL."
         )
     if framework == "sqlalchemy":
         return (
@@ -90,8 +106,16 @@ class NoConnectionReuse(Detector):
                         "framework": framework,
                         "system": system,
                     },
-                    fix=remedy(framework, system),
+                    fix=remedy(framework, system, _django_version(requests)),
                     fingerprint=finding_fingerprint(self.id, endpoint, system),
                 )
             )
         return found
+
+
+def _django_version(traces: Sequence[Trace]) -> str | None:
+    for trace in traces:
+        for catalog in trace.orm:
+            if catalog.framework == "django" and catalog.version:
+                return catalog.version
+    return None
