@@ -378,3 +378,46 @@ def test_membership_per_row_reads_the_ids_once(traces: Path) -> None:
 
     assert run("membership fixed", lambda: fixed(Profile.objects.order_by("id"))) == before
     assert queries(traces, "membership fixed") == 2  # the ids, then the list
+
+
+def test_first_row_per_key_by_an_order(traces: Path) -> None:
+    """The latest child per row (healthchecks' Channel.latest_notification(): a filter
+    on the row, .order_by("-created").first()): a dict of every child would load them
+    all and keep an arbitrary one; the fix keeps the order and loads one per row."""
+    from django.db.models import OuterRef, Subquery
+
+    from tests.orm.django_models.models import Comment, Post
+
+    def loop() -> list[int | None]:
+        latest = []
+        for post in Post.objects.order_by("id"):
+            first = Comment.objects.filter(post=post).order_by("-created", "-id").first()
+            latest.append(first.pk if first else None)
+        return latest
+
+    before = run("latest", loop)
+    [finding] = n_plus_one(traces, "latest")
+    assert 'the first by order_by("-created", "-id")' in finding.fix, finding.fix
+    assert (
+        '.annotate(first_comment_id=Subquery(Comment.objects.filter(post=OuterRef("pk"))'
+        '.order_by("-created", "-id").values("pk")[:1]))' in finding.fix
+    )
+    fix = finding.evidence["orm_fix"]
+    assert (fix["kind"], fix["on"], fix["field"], fix["order"]) == (
+        "first_per_key", "blog.Comment", "post", ["-created", "-id"]
+    )
+
+    def fixed() -> list[int | None]:
+        first = Subquery(
+            Comment.objects.filter(**{fix["field"]: OuterRef("pk")})
+            .order_by(*fix["order"]).values("pk")[:1]
+        )
+        rows = list(Post.objects.order_by("id").annotate(**{fix["annotation"]: first}))
+        by_id = Comment.objects.in_bulk([getattr(r, fix["annotation"]) for r in rows])
+        return [
+            by_id[pk].pk if (pk := getattr(r, fix["annotation"])) is not None else None
+            for r in rows
+        ]
+
+    assert any(before) and run("latest fixed", fixed) == before
+    assert queries(traces, "latest fixed") == 2

@@ -477,3 +477,41 @@ def test_count_per_row_of_a_self_referential_relationship(env: tuple[Path, Engin
     assert set(before.values()) != {0}
     assert run("self count fixed", fixed) == before
     assert queries(traces, "self count fixed") == 1
+
+
+def test_first_row_per_key_by_an_order(env: tuple[Path, Engine]) -> None:
+    """The latest comment per post, one query per post (.order_by(...).limit(1)):
+    the fix ranks them per key in one query and keeps the order."""
+    traces, engine = env
+    with Session(engine) as s:
+        post_ids = list(s.scalars(select(m.Post.id).order_by(m.Post.id)))
+
+    def loop() -> list[int | None]:
+        with Session(engine) as s:
+            return [
+                s.scalars(
+                    select(m.Comment).where(m.Comment.post_id == pid)
+                    .order_by(m.Comment.id.desc()).limit(1)
+                ).first().id  # type: ignore[union-attr]
+                for pid in post_ids
+            ]
+
+    before = run("latest", loop)
+    [finding] = n_plus_one(traces, "latest")
+    fix = finding.evidence["orm_fix"]
+    assert fix["kind"] == "first_per_key", finding.fix
+    assert "partition_by=Comment.post_id, order_by=[Comment.id.desc()]" in finding.fix
+    space = {**sqlalchemy_namespace(fix, fix["on"]), "aliased": aliased}
+
+    def fixed() -> list[int | None]:
+        with Session(engine) as s:
+            ranked = eval(fix["code"], {**space, "keys": post_ids}).subquery()
+            first = aliased(m.Comment, ranked)
+            by_key = {
+                getattr(c, fix["attr"]): c.id
+                for c in s.scalars(select(first).where(ranked.c.n == 1))
+            }
+        return [by_key.get(pid) for pid in post_ids]
+
+    assert run("latest fixed", fixed) == before
+    assert queries(traces, "latest fixed") == 1

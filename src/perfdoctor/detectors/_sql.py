@@ -6,12 +6,16 @@ perfdoctor.orm.resolve, which reads it from the app's models.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
 _DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql"}
+# sqlglot warns on stderr for a statement it keeps as an opaque command (Django's
+# SET TIME ZONE on PostgreSQL): the report is no place for that; None is the answer.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 def is_read(statement: str | None) -> bool:

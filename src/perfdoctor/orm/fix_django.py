@@ -186,6 +186,24 @@ def write_lookup(res: Resolution) -> Fix:
             f".filter({field}__in=keys), grouped by .{attr} in a dict (keys: the values the "
             f"loop filters on), instead of one {cls} query per row."
         )
+    elif res.first_by:
+        order = ", ".join(f'"{"-" if desc else ""}{name}"' for name, desc in res.first_by)
+        var = f"first_{cls.lower()}_id"
+        text = (
+            f"Each row reads one {cls}, the first by order_by({order}): annotate the "
+            f"queryset the loop iterates with its id, .annotate({var}=Subquery({cls}.objects"
+            f'.filter({field}=OuterRef("pk")).order_by({order}).values("pk")[:1])) '
+            "(from django.db.models import OuterRef, Subquery), then fetch them all at once, "
+            f"{cls}.objects.in_bulk([row.{var} for row in rows]), and read the dict inside "
+            f"the loop: two queries instead of one per row (on PostgreSQL, "
+            f'{cls}.objects.filter({field}__in=keys).order_by("{attr}", {order})'
+            f'.distinct("{attr}") also gives one per key).'
+        )
+        machine = _machine(
+            res, "first_per_key", target, field=field, attr=attr,
+            order=[f"{'-' if d else ''}{n}" for n, d in res.first_by], annotation=var,
+        )
+        return Fix(text, what(res), machine)
     elif res.column and res.column in {c.lower() for c in target.pk}:
         text = (
             f"Fetch them all before the loop: by_id = {cls}.objects.in_bulk(ids) (ids: the "

@@ -210,6 +210,25 @@ def write_lookup(res: Resolution) -> Fix:
             f"Count them for every key in one query before the loop: counts = "
             f"dict(session.execute({code}).all()), then counts.get(key, 0) inside the loop."
         )
+    elif res.first_by:
+        order = ", ".join(f"{cls}.{n}.desc()" if d else f"{cls}.{n}" for n, d in res.first_by)
+        code = (
+            f"select({cls}, func.row_number().over(partition_by={attr}, order_by=[{order}])"
+            f'.label("n")).where({attr}.in_(keys))'
+        )
+        text = (
+            f"Each row reads one {cls}, the first by order_by({order}): rank them per key "
+            f"in one query before the loop — ranked = {code}.subquery(); first = "
+            f"aliased({cls}, ranked); session.scalars(select(first).where(ranked.c.n == 1)) "
+            f"keyed by .{res.fields[0]} in a dict (from sqlalchemy import func; from "
+            "sqlalchemy.orm import aliased; keys: the values the loop looks up) — instead of "
+            f"one {cls} query per row."
+        )
+        machine = _machine(
+            "first_per_key", target, attr=res.fields[0], code=code,
+            order=[f"{'-' if d else ''}{n}" for n, d in res.first_by],
+        )
+        return Fix(text, what(res), machine)
     else:
         code = f"select({cls}).where({attr}.in_(keys))"
         group = "grouped by" if res.many else "keyed by"

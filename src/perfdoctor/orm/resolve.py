@@ -71,6 +71,9 @@ class Resolution:
     column: str | None = None  # the column compared with the parameter
     many: bool = False  # lookup: a key may match several rows
     aggregate: str | None = None  # the query is a COUNT ("count") or an EXISTS ("exists")
+    # lookup: the first row per key by this ORDER BY (attribute, descending) — the
+    # per-row query was .order_by(...).first() / [:1], not a lookup of one row
+    first_by: tuple[tuple[str, bool], ...] = ()
 
 
 def _name(table: str) -> str:
@@ -375,4 +378,17 @@ def _lookup(base: Resolution, catalog: Catalog, sql: Shape) -> Resolution:
         # A filter on a non-unique column without LIMIT (a foreign key) returns several
         # rows per key; .get() and .first() one.
         many=(column not in pk or len(pk) > 1) and not sql.limited,
+        first_by=_first_by(sql, columns, pk, column),
     )
+
+
+def _first_by(
+    sql: Shape, columns: dict[str, str], pk: set[str], column: str
+) -> tuple[tuple[str, bool], ...]:
+    if column in pk or not sql.limited or not sql.order:
+        return ()
+    if all(name in pk for name, _ in sql.order):
+        return ()  # Django's .first() orders by pk when nothing else asks: a plain lookup
+    if any(name not in columns for name, _ in sql.order):
+        return ()
+    return tuple((columns[name], descending) for name, descending in sql.order)

@@ -29,6 +29,8 @@ class Shape:
     aggregate: str | None  # "count" for COUNT(*), "exists" for EXISTS / SELECT 1 ... LIMIT
     limited: bool  # has a LIMIT
     ordered: bool  # has an ORDER BY
+    # ORDER BY columns of the main table: (column, descending), in order
+    order: tuple[tuple[str, bool], ...] = ()
 
 
 def _name(table: str) -> str:
@@ -130,4 +132,21 @@ def shape(statement: str, system: str | None) -> Shape | None:
         aggregate=_aggregate(tree),
         limited=bool(tree.args.get("limit") or core.args.get("limit")),
         ordered=bool(tree.args.get("order") or core.args.get("order")),
+        order=_order(core, aliases, main),
     )
+
+
+def _order(select: exp.Select, aliases: dict[str, str], main: str) -> tuple[tuple[str, bool], ...]:
+    clause = select.args.get("order")
+    if not isinstance(clause, exp.Order):
+        return ()
+    found: list[tuple[str, bool]] = []
+    for item in clause.expressions:
+        column = item.this if isinstance(item, exp.Ordered) else item
+        if not isinstance(column, exp.Column):
+            return ()  # an expression: not something a fix can name
+        owner = aliases.get(column.table.lower(), _name(column.table)) if column.table else main
+        if owner != main:
+            return ()
+        found.append((column.name.lower(), bool(item.args.get("desc"))))
+    return tuple(found)
