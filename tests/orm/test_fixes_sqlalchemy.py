@@ -491,7 +491,7 @@ def test_first_row_per_key_by_an_order(env: tuple[Path, Engine]) -> None:
             return [
                 s.scalars(
                     select(m.Comment).where(m.Comment.post_id == pid)
-                    .order_by(m.Comment.id.desc()).limit(1)
+                    .order_by(m.Comment.body.desc(), m.Comment.id).limit(1)
                 ).first().id  # type: ignore[union-attr]
                 for pid in post_ids
             ]
@@ -500,7 +500,7 @@ def test_first_row_per_key_by_an_order(env: tuple[Path, Engine]) -> None:
     [finding] = n_plus_one(traces, "latest")
     fix = finding.evidence["orm_fix"]
     assert fix["kind"] == "first_per_key", finding.fix
-    assert "partition_by=Comment.post_id, order_by=[Comment.id.desc()]" in finding.fix
+    assert "partition_by=Comment.post_id, order_by=[Comment.body.desc(), Comment.id]" in finding.fix
     space = {**sqlalchemy_namespace(fix, fix["on"]), "aliased": aliased}
 
     def fixed() -> list[int | None]:
