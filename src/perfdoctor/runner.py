@@ -7,18 +7,16 @@ works.  Nothing in the user's code changes.
 
 The command's interpreter may be another venv's, or another Python version,
 than the one perfdoctor is installed in (a CLI installed with pipx, an app
-pinned to Python 3.9).  Capture imports only the standard library, so a folder
-holding nothing but the ``perfdoctor`` package goes on ``PYTHONPATH`` too: never
-perfdoctor's own site-packages, which would put its dependencies in front of
-the app's.
+pinned to Python 3.9).  Capture imports only the standard library, so the
+bootstrap imports the ``perfdoctor`` package from where it lies, without putting
+perfdoctor's own site-packages on the path, whose dependencies would shadow the
+app's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -55,7 +53,7 @@ def capture_environment(
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
-    parts = [str(BOOTSTRAP_DIR), str(runtime_dir())]
+    parts = [str(BOOTSTRAP_DIR)]
     if existing:
         parts.append(existing)
     env["PYTHONPATH"] = os.pathsep.join(parts)
@@ -72,29 +70,6 @@ def capture_environment(
     if status_dir is not None:
         env[ENV_STATUS_DIR] = str(status_dir)
     return env
-
-
-def runtime_dir() -> Path:
-    """A folder whose only entry is this ``perfdoctor`` package (made once per install)."""
-    key = hashlib.sha256(str(PACKAGE_DIR).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "perfdoctor" / "runtime" / key
-    link = folder / "perfdoctor"
-    try:
-        if link.is_symlink() and link.resolve() == PACKAGE_DIR:
-            return folder
-        folder.mkdir(parents=True, exist_ok=True)
-        staged = folder / f".perfdoctor-{os.getpid()}"
-        os.symlink(PACKAGE_DIR, staged, target_is_directory=True)
-        os.replace(staged, link)  # atomic: a concurrent run sees the old link or the new
-        return folder
-    except OSError:
-        # No writable cache or no symlinks (Windows without the privilege): a copy
-        # for this run only.
-        folder = Path(tempfile.mkdtemp(prefix="perfdoctor-runtime-"))
-        skip = shutil.ignore_patterns("__pycache__")
-        shutil.copytree(PACKAGE_DIR, folder / "perfdoctor", ignore=skip)
-        return folder
 
 
 def run(

@@ -38,6 +38,32 @@ def _capture_off(why, fix):
             pass
 
 
+def _load_package():
+    # type: () -> None
+    """Import perfdoctor from the folder this file is in, without adding that
+    folder's parent to sys.path: for an installed perfdoctor it is a site-packages
+    holding perfdoctor's dependencies, which must not shadow the app's. Capture
+    imports only the standard library, so the package alone is enough, whatever
+    the app's venv or interpreter."""
+    if "perfdoctor" in sys.modules:
+        return
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "perfdoctor",
+        os.path.join(package, "__init__.py"),
+        submodule_search_locations=[package],
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("perfdoctor's package is not at %s" % package)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["perfdoctor"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop("perfdoctor", None)
+        raise
+
+
 def _start_perfdoctor():
     # type: () -> None
     if os.environ.get("PERFDOCTOR_ENABLED") != "1":
@@ -49,6 +75,7 @@ def _start_perfdoctor():
         )
         return
     try:
+        _load_package()
         from perfdoctor.capture.auto import install_from_env
 
         install_from_env()
