@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck services browser legacy clean
+.PHONY: demo test lint typecheck services browser matrix-envs matrix clean
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/perfdoctor audit
 
-test: $(VENV)/.installed-test services browser legacy lint typecheck
+test: $(VENV)/.installed-test services browser matrix-envs lint typecheck
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed-test
@@ -42,24 +42,17 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-demo
 
-# Older releases the capture side must still read the models of
-# (tests/orm/test_catalog_legacy.py): one small venv each, on Python 3.9 when
-# there is one (capture code must run there too).
-LEGACY_PYTHON ?= $(shell python3.9 -c '' >/dev/null 2>&1 && echo python3.9 || echo $(PYTHON))
-# What perfdoctor's capture needs inside an app's own venv (tests/orm/test_fixes_legacy.py
-# captures an N+1 on SQLAlchemy 1.4 there): statements are normalised with sqlglot.
-CAPTURE_NEEDS := 'sqlglot>=25'
-LEGACY_VENVS := .venv-sqlalchemy14 .venv-sqlalchemy13 .venv-django42
-.venv-sqlalchemy14/.installed: REQUIREMENT = 'sqlalchemy>=1.4,<2' $(CAPTURE_NEEDS)
-.venv-sqlalchemy13/.installed: REQUIREMENT = 'sqlalchemy>=1.3,<1.4' $(CAPTURE_NEEDS)
-.venv-django42/.installed: REQUIREMENT = 'django>=4.2,<4.3'
+# The version matrix (tests/matrix/envs.py): old and new apps, each in a venv of
+# its own under .venv-matrix/ (pythonX.Y from PATH or pyenv). `make test` builds
+# and runs the default ones (one old and one new per framework), `make matrix`
+# all of them; PERFDOCTOR_MATRIX=name,name picks others. A venv is rebuilt only
+# when its pins change.
+matrix-envs: $(VENV)/.installed-test
+	$(PY) scripts/matrix.py
 
-legacy: $(LEGACY_VENVS:%=%/.installed)
-
-$(LEGACY_VENVS:%=%/.installed): Makefile
-	$(LEGACY_PYTHON) -m venv $(@D)
-	$(@D)/bin/python -m pip install --quiet $(REQUIREMENT)
-	touch $@
+matrix: $(VENV)/.installed-test services
+	PERFDOCTOR_MATRIX=all $(PY) scripts/matrix.py
+	PERFDOCTOR_MATRIX=all $(VENV)/bin/pytest tests/matrix tests/orm/test_catalog_legacy.py tests/orm/test_fixes_legacy.py
 
 clean:
-	rm -rf $(VENV) $(LEGACY_VENVS) .perfdoctor .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-matrix .perfdoctor .mypy_cache .pytest_cache .ruff_cache

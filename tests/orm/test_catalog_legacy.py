@@ -1,6 +1,6 @@
-"""The catalogs on older releases: SQLAlchemy 1.4 and 1.3, Django 4.2, each in
-its own small venv on Python 3.9 when the machine has it (``make test`` creates
-``.venv-sqlalchemy14``, ``.venv-sqlalchemy13`` and ``.venv-django42``).
+"""The catalogs on older releases: SQLAlchemy 1.3 and 1.4, Django 3.2 and 4.2,
+each in its venv of the version matrix (tests/matrix/envs.py: ``make test``
+builds the default ones, ``make matrix`` all).
 
 ``sqlalchemy_meta.py`` / ``django_meta.py`` run there loaded from their file,
 alone: they need nothing but the standard library and the framework, as inside
@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from perfdoctor.orm.catalog import Catalog
+from tests.matrix import envs
+from tests.matrix.support import venv_python
 
 ROOT = Path(__file__).resolve().parents[2]
 ORM = ROOT / "src" / "perfdoctor" / "orm"
@@ -46,19 +48,9 @@ print(json.dumps({"before": before, "after": meta.catalog()}))
 """
 
 
-def _python(venv: str) -> Path:
-    python = ROOT / f".venv-{venv}" / "bin" / "python"
-    if not python.exists():
-        message = f"{python.parent.parent.name} is missing: run `make test` (it creates it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {message}", pytrace=False)
-        pytest.skip(message)
-    return python
-
-
-def _run(venv: str, program: str) -> dict[str, Any]:
+def _run(env: envs.Env, program: str) -> dict[str, Any]:
     result = subprocess.run(
-        [str(_python(venv)), "-c", program],
+        [str(venv_python(env)), "-c", program],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
@@ -67,16 +59,18 @@ def _run(venv: str, program: str) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("version", ["14", "13"])
-def test_catalog_on_older_sqlalchemy(version: str) -> None:
-    data = _run(f"sqlalchemy{version}", SQLALCHEMY)
+@pytest.mark.parametrize(
+    "env", envs.selected_with("sqlalchemy", "1.3") + envs.selected_with("sqlalchemy", "1.4"), ids=str
+)
+def test_catalog_on_older_sqlalchemy(env: envs.Env) -> None:
+    data = _run(env, SQLALCHEMY)
     # before configure_mappers(): nothing is read, and reading configured nothing
     catalog_before, state_before = data["before"]
     assert catalog_before is None
     catalog_after, state_after = data["after"]
     assert state_after != state_before
     raw = catalog_after
-    assert raw["version"].startswith(f"1.{version[1]}.")
+    assert raw["version"] == env.pin("sqlalchemy")
     catalog = Catalog.from_dict(raw)
     book = catalog.models[C + "Book"]
     assert (book.table, book.pk) == ("books", ("id",))
@@ -97,15 +91,18 @@ def test_catalog_on_older_sqlalchemy(version: str) -> None:
     assert catalog.models[C + "Editor"].parents == (C + "Person",)
 
 
-def test_django_catalog_on_django_4_2() -> None:
-    """Django 4.2 (GenericForeignKey not yet a Field) gives the catalog this Django gives."""
+@pytest.mark.parametrize(
+    "env", envs.selected_with("django", "3.") + envs.selected_with("django", "4."), ids=str
+)
+def test_django_catalog_on_older_django(env: envs.Env) -> None:
+    """Django 3.2 and 4.2 (GenericForeignKey not yet a Field) give the catalog this Django gives."""
     from perfdoctor.orm import django_meta
     from tests.orm import django_env
 
-    data = _run("django42", DJANGO)
+    data = _run(env, DJANGO)
     assert data["before"] is None  # apps not ready: nothing read
     old = data["after"]
-    assert old["version"].startswith("4.2.")
+    assert old["version"] == env.pin("django")
     django_env.setup()
     new = django_meta.catalog()
     assert new is not None
