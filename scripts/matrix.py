@@ -85,10 +85,19 @@ def editable_wheel(pip: Path) -> Path:
     return out / name.strip().splitlines()[-1]
 
 
+def compile_perfdoctor(python: str) -> None:
+    """perfdoctor's modules compiled for an interpreter that imports them in every
+    test (capture, the pytest plugin, the CLI): where PYTHONDONTWRITEBYTECODE is
+    set nothing else writes them, and each process would compile them anew."""
+    run(python, "-m", "compileall", "-q", ROOT / "src" / "perfdoctor", log=[])
+
+
 def build(env: Env, pip: Path, python: str, wheel: Path) -> list[str]:
+    compile_perfdoctor(python)
     done = []
     bare, twin = env.venv(), env.venv(twin=True)
-    for venv, make in ((bare, _bare), (twin, _twin)):
+    steps = [(bare, _bare), (twin, _twin)] if env.app else [(bare, _bare)]
+    for venv, make in steps:
         if env.built(venv == twin):
             done.append(f"{venv.name}: up to date")
             continue
@@ -138,6 +147,7 @@ def build_all(jobs: list[tuple[Env, str]]) -> list[str]:
     try:
         pip = pip_tool()
         wheel = editable_wheel(pip)
+        compile_perfdoctor(sys.executable)
     except Failed as exc:
         return [f"pip and perfdoctor's wheel: {exc}"]
     problems = []

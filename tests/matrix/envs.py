@@ -43,8 +43,10 @@ class Env:
     name: str
     python: str  # "3.9": the interpreter is pythonX.Y
     requirements: tuple[str, ...]  # exact pins, as the app's requirements.txt
-    app: str  # a folder of tests/matrix/apps
-    server: str  # "runserver" | "flask" | "gunicorn"
+    # A folder of tests/matrix/apps, and how it is served ("runserver", "flask",
+    # "gunicorn"); None: a library alone, for the ORM catalog tests (no twin).
+    app: str | None = None
+    server: str | None = None
     database: str = "sqlite"  # or "postgres"
     default: bool = False  # built and run by `make test`
 
@@ -118,9 +120,11 @@ ENVS = (
         "flask20-sa14", "3.10",
         ("Flask==2.0.3", "click==8.0.4", "Jinja2==3.0.3", "MarkupSafe==2.1.1",
          "Werkzeug==2.0.3", "itsdangerous==2.0.1", "SQLAlchemy==1.4.54", "pytest==7.1.3"),
-        # default: the ORM catalog and fix tests on SQLAlchemy 1.4 run here
-        app="flask_app", server="flask", default=True,
+        app="flask_app", server="flask",
     ),
+    # SQLAlchemy 1.4 alone, for make test's ORM catalog and fix tests: a script
+    # captured by perfdoctor run (tests/orm/test_fixes_legacy.py).
+    Env("sqlalchemy14", "3.9", ("SQLAlchemy==1.4.54",), default=True),
     Env(
         "flask30-sa20", "3.12",
         ("Flask==3.0.3", "Werkzeug==3.0.6", "SQLAlchemy==2.0.43", "pytest==8.2.2"),

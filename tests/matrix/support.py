@@ -35,11 +35,14 @@ def venv_python(env: Env, twin: bool = False) -> Path:
 def app_copy(env: Env, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """The app in a folder of its own (as a user's project is), and the environment
     its processes run with: its database, and nothing of perfdoctor's."""
+    assert env.app is not None, f"{env.name} has no app"
     app = tmp_path / "app"
     shutil.copytree(APPS / env.app, app)
+    # Bytecode is written: the venvs are installed without it (--no-compile), and
+    # each run would otherwise compile every module it imports.
     variables = {
         k: v for k, v in os.environ.items()
-        if k != "PYTHONPATH" and not k.startswith("PERFDOCTOR_")
+        if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE") and not k.startswith("PERFDOCTOR_")
     }
     if env.app == "flask_app":
         variables["FLASK_APP"] = "app"

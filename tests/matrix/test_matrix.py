@@ -30,7 +30,7 @@ from tests.matrix.support import (
     venv_python,
 )
 
-SELECTED = envs.selected()
+SELECTED = [env for env in envs.selected() if env.app]
 
 
 @pytest.mark.parametrize("env", SELECTED, ids=str)
