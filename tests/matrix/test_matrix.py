@@ -38,6 +38,10 @@ def test_perfdoctor_run_captures_the_app_in_its_own_venv(env: envs.Env, tmp_path
     python = venv_python(env)
     traces = tmp_path / "traces.db"
     with app_copy(env, tmp_path) as (app, variables):
+        bare = subprocess.run(
+            [str(python), "-c", "import perfdoctor"], cwd=app, env=variables, capture_output=True
+        )
+        assert bare.returncode != 0, "perfdoctor is importable in the app's venv"
         seed(env, python, app, variables)
         base = f"http://127.0.0.1:{free_port()}"
         command = server_command(env, python, int(base.rsplit(":", 1)[1]))
