@@ -80,10 +80,13 @@ class Env:
 
 
 def perfdoctor_stamp() -> str:
-    """What installing perfdoctor depends on: its project table (dependencies,
-    entry points) and build system; its code is read from src/ at run time."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    parts = [project["build-system"], project["project"]]
+    """What installing perfdoctor without an extra depends on: its name, version,
+    dependencies, entry points and build system (not the extras, which the twins
+    do not install); its code is read from src/ at run time."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    keys = ("name", "version", "requires-python", "dependencies", "scripts", "entry-points")
+    parts = [pyproject["build-system"], {k: project.get(k) for k in keys}]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
