@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_db
+from perfdoctor.capture.context import current, perf_counter, record_connect, record_db
 
 MARK = "__perfdoctor_original__"
 
@@ -100,3 +100,24 @@ def unwrap(cls: type, name: str) -> None:
     original = getattr(current_value, MARK, None)
     if original is not None:
         setattr(cls, name, original)
+
+
+def wrap_connect(cls: type, name: str, system: str) -> None:
+    """A ``db.connect`` span each time the method ``name`` of a connection class
+    opens the connection (``connect``, or ``__init__`` where the constructor does)."""
+    original = cls.__dict__.get(name)
+    if original is None or hasattr(original, MARK):
+        return
+
+    @functools.wraps(original)
+    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trace = current()
+        if trace is None:
+            return original(self, *args, **kwargs)
+        started = perf_counter()
+        result = original(self, *args, **kwargs)
+        record_connect(trace, system, started, self, blocking=True)
+        return result
+
+    setattr(connect, MARK, original)
+    setattr(cls, name, connect)

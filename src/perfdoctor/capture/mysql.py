@@ -6,12 +6,9 @@ statement it sends is one span.
 
 from __future__ import annotations
 
-import functools
 from types import ModuleType
-from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_connect
-from perfdoctor.capture.dbapi import MARK, wrap_execute
+from perfdoctor.capture.dbapi import wrap_connect, wrap_execute
 
 
 def install(cursors: ModuleType) -> None:
@@ -25,20 +22,4 @@ def install(cursors: ModuleType) -> None:
 def install_connect(connections: ModuleType) -> None:
     """A ``db.connect`` span each time a connection is opened (at construction, and
     on ``ping(reconnect=True)``)."""
-    connection_cls = connections.Connection
-    original = connection_cls.__dict__.get("connect")
-    if original is None or hasattr(original, MARK):
-        return
-
-    @functools.wraps(original)
-    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trace = current()
-        if trace is None:
-            return original(self, *args, **kwargs)
-        started = perf_counter()
-        result = original(self, *args, **kwargs)
-        record_connect(trace, "mysql", started, self, blocking=True)
-        return result
-
-    setattr(connect, MARK, original)
-    connection_cls.connect = connect
+    wrap_connect(connections.Connection, "connect", "mysql")

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture.context import current, muted, perf_counter, record_connect, record_db
-from perfdoctor.capture.dbapi import MARK, _statement
+from perfdoctor.capture.context import current, muted, perf_counter, record_db
+from perfdoctor.capture.dbapi import MARK, _statement, wrap_connect
 
 SYSTEM = "mysql"
 _EXECUTE = "execute"
@@ -122,23 +122,7 @@ def _wrap_fetch(cls: type, name: str) -> None:
 def install_connection(connection: ModuleType) -> None:
     """A ``db.connect`` span each time a connection (pure or C) is opened; the pure
     connection's own ``SELECT @@session.sql_mode`` (``info_query``) left out."""
-    connection_cls = connection.MySQLConnectionAbstract
-    original = connection_cls.__dict__.get("connect")
-    if original is None or hasattr(original, MARK):
-        return
-
-    @functools.wraps(original)
-    def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trace = current()
-        if trace is None:
-            return original(self, *args, **kwargs)
-        started = perf_counter()
-        result = original(self, *args, **kwargs)
-        record_connect(trace, SYSTEM, started, self, blocking=True)
-        return result
-
-    setattr(connect, MARK, original)
-    connection_cls.connect = connect
+    wrap_connect(connection.MySQLConnectionAbstract, "connect", SYSTEM)
     pure = connection.MySQLConnection
     info_query = pure.__dict__.get("info_query")
     if info_query is not None:

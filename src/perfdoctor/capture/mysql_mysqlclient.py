@@ -12,12 +12,9 @@ PyMySQL's integration's business: these hooks check for mysqlclient's classes.
 
 from __future__ import annotations
 
-import functools
 from types import ModuleType
-from typing import Any
 
-from perfdoctor.capture.context import current, perf_counter, record_connect
-from perfdoctor.capture.dbapi import MARK, wrap_execute
+from perfdoctor.capture.dbapi import wrap_connect, wrap_execute
 
 SYSTEM = "mysql"
 
@@ -35,20 +32,4 @@ def install_connections(connections: ModuleType) -> None:
     """A ``db.connect`` span each time a ``Connection`` is made (``MySQLdb.connect``)."""
     if not hasattr(connections, "_mysql"):
         return
-    connection_cls = connections.Connection
-    original = connection_cls.__dict__.get("__init__")
-    if original is None or hasattr(original, MARK):
-        return
-
-    @functools.wraps(original)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        trace = current()
-        if trace is None:
-            original(self, *args, **kwargs)
-            return
-        started = perf_counter()
-        original(self, *args, **kwargs)
-        record_connect(trace, SYSTEM, started, self, blocking=True)
-
-    setattr(init, MARK, original)
-    connection_cls.__init__ = init
+    wrap_connect(connections.Connection, "__init__", SYSTEM)
