@@ -13,36 +13,19 @@ from pathlib import Path
 import pytest
 
 import perfdoctor
-from perfdoctor.model import Span, Trace
-from tests.inprocess import capturing, load
+from perfdoctor.model import Span
+from tests.database.driver_support import located_at, one_connection, only
+from tests.inprocess import capturing
 
 HERE = Path(__file__).resolve()
 
 
-def _only(traces: Path) -> Trace:
-    [trace] = [t for t in load(traces) if t.name == "t"]
-    return trace
-
-
-def _line(marker: str) -> int:
-    lines = [n for n, text in enumerate(HERE.read_text().splitlines(), 1) if text.endswith(marker)]
-    assert len(lines) == 1, marker
-    return lines[0]
+_only = only
+_one_connection = one_connection
 
 
 def _at(span: Span, marker: str) -> None:
-    assert span.location is not None
-    assert Path(span.location.path).resolve() == HERE, span.location
-    assert span.location.line == _line(f"# at: {marker}"), (marker, span.location)
-
-
-def _one_connection(trace: Trace, system: str) -> Span:
-    """The trace's one ``db.connect`` span; every query names its connection."""
-    [connect] = [s for s in trace.spans if s.kind == "db.connect"]
-    assert connect.system == system
-    assert connect.connection_id is not None
-    assert {s.connection_id for s in trace.db_spans()} == {connect.connection_id}
-    return connect
+    located_at(span, HERE, marker)
 
 
 # --- psycopg2 ---------------------------------------------------------------
