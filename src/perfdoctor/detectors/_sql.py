@@ -7,6 +7,7 @@ perfdoctor.orm.resolve, which reads it from the app's models.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -16,6 +17,9 @@ _DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql"}
 # sqlglot warns on stderr for a statement it keeps as an opaque command (Django's
 # SET TIME ZONE on PostgreSQL): the report is no place for that; None is the answer.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+# SQLAlchemy on psycopg 3 casts its parameters (%(pk_1)s::INTEGER, normalised to
+# ?::INTEGER), which sqlglot cannot read; the cast says nothing of the query's shape.
+_PLACEHOLDER_CAST = re.compile(r"\?::\w+(?:\s*\[\])?")
 
 
 def is_read(statement: str | None) -> bool:
@@ -50,8 +54,9 @@ def main_table(statement: str, system: str | None) -> str | None:
 @lru_cache(maxsize=1024)
 def _parse(statement: str, system: str | None) -> exp.Expression | None:
     try:
+        text = _PLACEHOLDER_CAST.sub("?", statement.replace("(...)", "(?)"))
         return sqlglot.parse_one(  # type: ignore[return-value]  # Expr is Expression
-            statement.replace("(...)", "(?)"), read=_DIALECTS.get(system or "")
+            text, read=_DIALECTS.get(system or "")
         )
     except Exception:
         return None
