@@ -223,3 +223,11 @@ def serve_under_perfdoctor(
         output = process.stdout.read() if process.stdout else ""
         process.captured_output = output  # type: ignore[attr-defined]
         assert "perfdoctor: could not instrument" not in output, output
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One run of the whole demo for the demo-area and HTML-report tests."""
+    from tests.demo.support import run_shared
+
+    return run_shared(tmp_path_factory.mktemp("demo-shared"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 from perfdoctor import store
@@ -24,6 +25,43 @@ def run_quietly(folder: Path, rounds: int) -> list[Trace]:
 
 def analyze_run(folder: Path, rounds: int) -> Analysis:
     return analyze(run_quietly(folder, rounds), Settings())
+
+
+# One run of the whole demo serves every demo-area and HTML-report test (the
+# `shared_demo` fixture of tests/conftest.py): capture is the slow part, and each
+# module running its own cost half a minute apiece. Three rounds: cache-candidate
+# wants a read in three requests.
+DEMO_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class SharedDemo:
+    folder: Path
+    stdout: str  # what the quiet run printed: nothing
+    stderr: str
+
+    @property
+    def traces_path(self) -> Path:
+        return self.folder / "traces.db"
+
+    @property
+    def database(self) -> Path:
+        return self.folder / "demo.sqlite"
+
+    def traces(self) -> list[Trace]:
+        return store.load_traces(self.traces_path)
+
+    def analysis(self) -> Analysis:
+        return analyze(self.traces(), Settings())
+
+
+def run_shared(folder: Path) -> SharedDemo:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        run_demo(
+            folder / "traces.db", rounds=DEMO_ROUNDS, quiet=True, database=folder / "demo.sqlite"
+        )
+    return SharedDemo(folder, out.getvalue(), err.getvalue())
 
 
 def line_in(source: Path, text: str) -> int:

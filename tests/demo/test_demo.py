@@ -7,14 +7,13 @@ the trace store.
 
 from __future__ import annotations
 
-import io
 import random
 import socket
 import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,9 @@ from perfdoctor.demo.models import SIZES
 from perfdoctor.demo.seed import ensure_seeded, generate, is_seeded
 from perfdoctor.errors import PerfdoctorError
 from perfdoctor.model import Trace
+from tests.demo.support import DEMO_ROUNDS, SharedDemo
 
-ROUNDS = 2
+ROUNDS = DEMO_ROUNDS
 APP_PY = Path(perfdoctor.demo.__file__).resolve().parent / "app.py"
 ENDPOINTS = (
     "GET /articles",
@@ -59,13 +59,11 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    folder = tmp_path_factory.mktemp("demo")
-    traces, database = folder / "traces.db", folder / "demo.sqlite"
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        run_demo(traces, rounds=ROUNDS, quiet=True, database=database)
-    return DemoRun(store.load_traces(traces), database, traces, out.getvalue(), err.getvalue())
+def demo(shared_demo: SharedDemo) -> DemoRun:
+    return DemoRun(
+        shared_demo.traces(), shared_demo.database, shared_demo.traces_path,
+        shared_demo.stdout, shared_demo.stderr,
+    )
 
 
 def line_of(marker: str, source: Path = APP_PY) -> int:

@@ -11,17 +11,17 @@ import perfdoctor.demo.area_async as area
 from perfdoctor.analyze import Analysis, analyze
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings
-from tests.demo.support import line_in, one, run_quietly
+from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, one
 
 SOURCE = Path(area.__file__).resolve()
-ROUNDS = 2
+ROUNDS = DEMO_ROUNDS
 SLOW = "GET /async/authors/{author_id}/feeds"
 FIXED = "GET /async/authors/{author_id}/feeds/fixed"
 
 
 @pytest.fixture(scope="module")
-def traces(tmp_path_factory: pytest.TempPathFactory) -> list[Trace]:
-    return run_quietly(tmp_path_factory.mktemp("demo-async"), ROUNDS)
+def traces(shared_demo: SharedDemo) -> list[Trace]:
+    return shared_demo.traces()
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from perfdoctor.analyze import Analysis
 from perfdoctor.demo import area_database
 from perfdoctor.demo.models import SIZES
 from perfdoctor.model import Finding
-from tests.demo.support import analyze_run, line_in, one
+from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, one
 
 # Three rounds, as `perfdoctor audit` runs: no-connection-reuse wants three
 # requests that each opened a connection.
-ROUNDS = 3
+ROUNDS = DEMO_ROUNDS
 AREA_PY = Path(area_database.__file__).resolve()
 OURS = (
     "unbounded-query",
@@ -32,8 +32,8 @@ OURS = (
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    return analyze_run(tmp_path_factory.mktemp("demo-database"), ROUNDS)
+def analysis(shared_demo: SharedDemo) -> Analysis:
+    return shared_demo.analysis()
 
 
 def line_of(marker: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 import perfdoctor.demo.area_external as area
 from perfdoctor.analyze import Analysis
 from perfdoctor.model import Finding
-from tests.demo.support import analyze_run, line_in
+from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in
 
 SOURCE = Path(area.__file__).resolve()
 EXPECTED = {
@@ -21,8 +21,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    return analyze_run(tmp_path_factory.mktemp("demo_external"), rounds=2)
+def analysis(shared_demo: SharedDemo) -> Analysis:
+    return shared_demo.analysis()
 
 
 def line_of(text: str) -> int:
@@ -58,7 +58,7 @@ def test_the_book_list_is_an_n_plus_one(analysis: Analysis) -> None:
     assert finding.evidence["count"] == area.BOOKS_PER_AUTHOR
     assert finding.evidence["loop"]["line"] == line_of("for book_id in book_ids(author_id):")
     assert finding.evidence["url"].endswith("/books/{id}")
-    assert finding.evidence["requests_affected"] == 2
+    assert finding.evidence["requests_affected"] == DEMO_ROUNDS
 
 
 def test_the_dashboard_calls_one_after_another(analysis: Analysis) -> None:
@@ -84,8 +84,8 @@ def test_the_rates_are_fetched_on_every_request(analysis: Analysis) -> None:
     finding = only(analysis, "uncached-external")
     assert finding.location is not None
     assert finding.location.line == line_of('rates: dict[str, float] = requests.get(api("/rates")')
-    assert finding.evidence["calls"] == 2 * len(area.PRICES_USD)
-    assert finding.evidence["traces"] == 2
+    assert finding.evidence["calls"] == DEMO_ROUNDS * len(area.PRICES_USD)
+    assert finding.evidence["traces"] == DEMO_ROUNDS
     assert finding.evidence["identical"] == "body"
     assert finding.evidence["endpoints"] == ["GET /external/prices"]
 

@@ -10,18 +10,18 @@ import pytest
 from perfdoctor.analyze import Analysis
 from perfdoctor.demo import area_responses
 from perfdoctor.model import Finding
-from tests.demo.support import analyze_run, line_in, one
+from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, one
 from tests.responses.support import OURS
 
 # Three rounds, as `perfdoctor audit` runs: the tag cloud (listed twice) is then
 # requested six times, over missing-http-cache's five identical answers.
-ROUNDS = 3
+ROUNDS = DEMO_ROUNDS
 AREA_PY = Path(area_responses.__file__).resolve()
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    return analyze_run(tmp_path_factory.mktemp("demo-responses"), ROUNDS)
+def analysis(shared_demo: SharedDemo) -> Analysis:
+    return shared_demo.analysis()
 
 
 def line_of(marker: str) -> int:

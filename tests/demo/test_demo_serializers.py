@@ -10,14 +10,14 @@ import pytest
 
 from perfdoctor.analyze import Analysis
 from perfdoctor.demo import area_serializers
-from tests.demo.support import analyze_run, line_in, one
+from tests.demo.support import SharedDemo, line_in, one
 
 AREA_PY = Path(area_serializers.__file__).resolve()
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
-    return analyze_run(tmp_path_factory.mktemp("demo-serializers"), 1)
+def analysis(shared_demo: SharedDemo) -> Analysis:
+    return shared_demo.analysis()
 
 
 def test_the_schema_loop_points_at_the_select_and_names_the_field(analysis: Analysis) -> None:

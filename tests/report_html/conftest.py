@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.support import run_quietly
+from tests.demo.support import SharedDemo
 from tests.report_html.support import Report, compare_result, html_report
 
 
 @pytest.fixture(scope="session")
-def demo_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("html-demo")
-    run_quietly(folder, rounds=2)
-    return folder / "traces.db"
+def demo_traces(shared_demo: SharedDemo) -> Path:
+    return shared_demo.traces_path
 
 
 @pytest.fixture(scope="session")
