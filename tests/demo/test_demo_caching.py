@@ -21,10 +21,10 @@ from perfdoctor.analyze import Analysis, analyze
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 from tests.conftest import REDIS_URL, free_port
-from tests.demo.support import line_in, run_quietly
+from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, run_quietly
 
 SOURCE = Path(area.__file__).resolve()
-ROUNDS = 3  # cache-candidate wants the read in three requests
+ROUNDS = DEMO_ROUNDS  # cache-candidate wants the read in three requests
 EXPECTED = {
     "cache-no-ttl": "GET /caching/last-seen",
     "cache-shared-key": "GET /caching/profile",
@@ -39,9 +39,8 @@ def demo(folder: Path) -> tuple[list[Trace], Analysis]:
 
 
 @pytest.fixture(scope="module")
-def with_redis(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[list[Trace], Analysis]]:
+def with_redis(shared_demo: SharedDemo) -> Iterator[tuple[list[Trace], Analysis]]:
+    # The shared run used the Redis at the demo's default REDIS_URL, this one.
     try:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
         client.ping()
@@ -51,9 +50,8 @@ def with_redis(
             pytest.fail(f"CI: {message}", pytrace=False)
         pytest.skip(message)
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("REDIS_URL", REDIS_URL)
-            yield demo(tmp_path_factory.mktemp("demo_caching"))
+        loaded = shared_demo.traces()
+        yield loaded, analyze(loaded, Settings())
     finally:
         # The demo's one kind of key without expiry (its cache-no-ttl example).
         keys = list(client.scan_iter(match=f"{area.PREFIX}last-seen:*"))
