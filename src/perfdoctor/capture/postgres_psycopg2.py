@@ -152,6 +152,15 @@ def _trace_now() -> Any:
     return trace
 
 
+def _record(
+    trace: Any, cursor: Any, query: Any, params: Any, started: float, rows: Any = None
+) -> None:
+    record_db(
+        trace, SYSTEM, _statement(query, cursor), params, started, perf_counter(),
+        id(cursor.connection), rows,
+    )
+
+
 def _traced_cursor(base: Any) -> type:
     base_execute = base.execute
     base_executemany = base.executemany
@@ -167,16 +176,7 @@ def _traced_cursor(base: Any) -> type:
             rows = _rows_fetched(self)
             return result
         finally:
-            record_db(
-                trace,
-                SYSTEM,
-                _statement(query, self),
-                vars,
-                started,
-                perf_counter(),
-                id(self.connection),
-                rows,
-            )
+            _record(trace, self, query, vars, started, rows)
 
     def executemany(self: Any, query: Any, vars_list: Any) -> Any:
         trace = _trace_now()
@@ -186,15 +186,7 @@ def _traced_cursor(base: Any) -> type:
         try:
             return base_executemany(self, query, vars_list)
         finally:
-            record_db(
-                trace,
-                SYSTEM,
-                _statement(query, self),
-                None,
-                started,
-                perf_counter(),
-                id(self.connection),
-            )
+            _record(trace, self, query, None, started)
 
     return type(
         "TracedCursor",
@@ -220,16 +212,7 @@ def _traced_named_cursor(traced: Any) -> type:
             rows = self._pd_rows = [0]
             return result
         finally:
-            record_db(
-                trace,
-                SYSTEM,
-                _statement(query, self),
-                vars,
-                started,
-                perf_counter(),
-                id(self.connection),
-                rows,
-            )
+            _record(trace, self, query, vars, started, rows)
 
     base = traced.__mro__[1]
     base_fetchone, base_fetchmany, base_fetchall = base.fetchone, base.fetchmany, base.fetchall
