@@ -194,6 +194,12 @@ class Settings:
     # Capture limits: a runaway script must not eat the host's memory.
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5
+    # At exit a process writes its last traces for at most this long, then sets
+    # them aside beside the store (another process holds it) for the next report:
+    # gunicorn kills a worker 30 s into a graceful stop, and a one-query script
+    # must not take minutes to end.  A free store takes a batch in milliseconds.
+    # `perfdoctor run --exit-timeout` overrides it.
+    exit_flush_timeout_s: float = 2.0
 
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends

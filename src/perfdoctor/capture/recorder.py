@@ -1,48 +1,141 @@
 """Hands finished traces to the store from a background thread, in batches.
 
-The request path only appends to a deque.  A daemon thread converts and writes
-every ``FLUSH_INTERVAL`` seconds; ``atexit`` writes what is left.  After a fork
-(gunicorn workers) the child starts its own thread and its own connection.  If
-the store cannot be written, the app goes on and perfdoctor warns once.
+The request path only appends to a deque.  A daemon thread encodes what came in
+and writes it every ``FLUSH_INTERVAL`` seconds; ``atexit`` writes what is left.
+What the host app can count on:
+
+- No waiting on the store.  A write is one attempt with a short busy timeout.
+  While another process holds the store (a long report, a backup, a second
+  writer) the encoded batches wait in memory and are tried again with back-off;
+  past ``MAX_PENDING_BYTES`` the oldest are set aside in the spool beside the
+  store (:mod:`perfdoctor.spool`), which the next writer or ``report`` adds.
+- A bounded exit.  At exit, and in an explicit flush, what is left gets the exit
+  timeout (``PERFDOCTOR_EXIT_TIMEOUT``, from ``perfdoctor run --exit-timeout``)
+  and is then spooled; traces that cannot even be spooled are counted as lost
+  (in the store once it can be written, or in the spool), and ``report`` says so.
+- Fork safety.  Every SQLite call of the writer is made holding ``_db_lock``,
+  and a fork hook takes that lock and closes the connection before the fork: no
+  process forks while the writer is inside SQLite (a child would inherit its
+  allocator's process-wide lock held, and hang in its own first query), and no
+  connection crosses a fork (SQLite forbids using one in a child).  The child
+  starts its own thread and connection when it first has a trace.
+- A store that cannot be written: the app goes on, and perfdoctor warns once,
+  naming the error.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import dataclasses
 import os
 import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 
-from perfdoctor import store
+from perfdoctor import spool, store
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.encode import Encoder
+from perfdoctor.errors import StoreError
 
 FLUSH_INTERVAL = 0.1
+# One write attempt waits this long for another process's lock, then the store
+# is tried again later: a fork waits for the attempt under way, so it is short.
+ATTEMPT_BUSY_TIMEOUT = 0.05
+# Back-off between attempts on a store another process holds.
+RETRY_FIRST = 0.05
+RETRY_MAX = 1.0
+# Traces per transaction: a long transaction would hold up a fork as long.
+MAX_BATCH_TRACES = 500
+# Encoded traces kept in memory for a held store (a few thousand requests);
+# past it the oldest are spooled, so a store held for minutes costs no memory.
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+# A fork waits at most this long for the writer's attempt under way (it takes
+# milliseconds): a hung file system must not stop the app from forking.
+FORK_WAIT = 5.0
+ENV_EXIT_TIMEOUT = "PERFDOCTOR_EXIT_TIMEOUT"
+
+# A connection a child inherited because its fork could not wait for the
+# writer: never used nor closed in the child (SQLite forbids both), and kept
+# referenced so that garbage collection does not close it either.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def exit_timeout() -> float:
+    """Seconds a process may spend writing its last traces at exit."""
+    value = os.environ.get(ENV_EXIT_TIMEOUT)
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if seconds >= 0:
+            return seconds
+    from perfdoctor.settings import Settings
+
+    return float(Settings.exit_flush_timeout_s)
+
+
+@dataclasses.dataclass
+class _Pending:
+    batch: store.Batch
+    traces: int
+    size: int
+
+
+def _size(batch: store.Batch) -> int:
+    size = sum(len(v) for row in batch.traces for v in row if isinstance(v, (str, bytes)))
+    for table in (batch.stacks, batch.statements, batch.orm_catalogs):
+        size += sum(len(text) for text in table.values())
+    return size
 
 
 class Recorder:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._pending: collections.deque[ActiveTrace] = collections.deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
-        self._encoder = Encoder()
-        self._warned = False
-        self._stopping = False
+        self._fork_held = False
+        self._warned: set[str] = set()
+        self._fresh_state()
         self.written = 0
         self.failed = 0
+        self.spooled = 0
         atexit.register(self.close)
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+            os.register_at_fork(
+                before=self._before_fork,
+                after_in_parent=self._after_fork_in_parent,
+                after_in_child=self._after_fork_in_child,
+            )
+
+    def _fresh_state(self) -> None:
+        self._queue: collections.deque[ActiveTrace] = collections.deque()
+        self._ready: collections.deque[_Pending] = collections.deque()
+        self._ready_bytes = 0
+        self._wake = threading.Event()
+        # Every SQLite call of this recorder, and the fork hook.
+        self._db_lock = threading.Lock()
+        # One writer at a time: the thread, or a flush() caller.
+        self._work_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._encoder = Encoder()
+        self._stopping = False
+        self._exit_deadline: float | None = None
+        self._retry_at = 0.0
+        self._backoff = RETRY_FIRST
+        # The last failed attempt: its error, and whether another process held the store.
+        self._last_error = ""
+        self._last_busy = False
+        self._merge_due = True
+        self._lost = 0
+        self._lost_reason = ""
 
     def submit(self, trace: ActiveTrace) -> None:
-        self._pending.append(trace)
+        self._queue.append(trace)
         if self._stopping:
             # Interpreter shutdown: no thread will come, write now.
             self.flush()
@@ -50,7 +143,7 @@ class Recorder:
             self._start()
 
     def _start(self) -> None:
-        with self._lock:
+        with self._start_lock:
             if self._thread is not None and self._pid == os.getpid():
                 return
             self._pid = os.getpid()
@@ -58,61 +151,258 @@ class Recorder:
             self._thread = thread
             thread.start()
 
-    def _after_fork(self) -> None:
-        # The parent's thread and connection do not exist here; what the parent
-        # had queued is the parent's to write.
-        self._pending = collections.deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = None
-        self._conn = None
-        self._encoder = Encoder()
+    # --- fork ---------------------------------------------------------------
+
+    def _before_fork(self) -> None:
+        self._fork_held = self._db_lock.acquire(timeout=FORK_WAIT)
+        if self._fork_held:
+            self._close_connection()
+
+    def _after_fork_in_parent(self) -> None:
+        if self._fork_held:
+            self._fork_held = False
+            self._db_lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's thread does not exist here, and what it had queued is
+        # the parent's to write.
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+            self._conn = None
+        self._fork_held = False
         self._pid = os.getpid()
-        self._stopping = False
+        self._fresh_state()
+
+    # --- the work -----------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stopping:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
-            self.flush()
+            with self._work_lock:
+                if self._stopping:
+                    return
+                try:
+                    self._work(None)
+                except Exception:  # never let the thread die: the next cycle retries
+                    pass
 
-    def flush(self, timeout: float = -1) -> None:
-        """Write what is pending; with a ``timeout``, give up if the lock stays taken."""
-        if not self._lock.acquire(timeout=timeout):
+    def flush(self, timeout: float | None = None) -> None:
+        """Write what is pending, within ``timeout`` seconds (at most the exit
+        timeout); what the store cannot take by then is set aside in the spool."""
+        limit = exit_timeout()
+        if timeout is not None and timeout >= 0:
+            limit = min(limit, timeout)
+        deadline = time.monotonic() + limit
+        if self._exit_deadline is not None:
+            deadline = min(deadline, self._exit_deadline)
+        # A little grace past the deadline: the thread's attempt under way ends soon.
+        if not self._work_lock.acquire(timeout=max(0.0, deadline - time.monotonic()) + 0.2):
             return
         try:
-            batch: list[ActiveTrace] = []
-            while self._pending:
-                batch.append(self._pending.popleft())
-            if not batch:
-                return
-            encoder = self._encoder
-            try:
-                if self._conn is None:
-                    encoder.forget_written()
-                    self._conn = store.open_for_writing(self.path)
-                rows = store.Batch()
-                for active in batch:
-                    encoder.add(active, rows)
-                self.written += store.write_batch(self._conn, rows)
-                encoder.committed(rows)
-            except Exception as exc:
-                self.failed += len(batch)
-                self._conn = None
-                self._warn(exc)
+            self._work(deadline)
         finally:
-            self._lock.release()
+            self._work_lock.release()
 
-    def _warn(self, exc: Exception) -> None:
-        if self._warned:
+    def _work(self, deadline: float | None) -> None:
+        """Encode what came in and write what is ready.  ``deadline`` None: the
+        thread's cycle, one attempt; else keep trying until then, then spool."""
+        self._encode_queued()
+        if deadline is None and time.monotonic() < self._retry_at:
+            self._spool_overflow()
             return
-        self._warned = True
-        try:
-            sys.stderr.write(
-                f"perfdoctor: cannot write traces to {self.path}: {exc}; "
-                "the app keeps running, but these traces are not stored "
-                "(choose a writable file with --traces)\n"
+        backoff = RETRY_FIRST
+        attempted = False
+        while self._ready:
+            if attempted and deadline is not None and time.monotonic() >= deadline:
+                break
+            attempted = True
+            outcome = self._write_next()
+            if outcome == "written":
+                continue
+            if deadline is None:
+                self._schedule_retry()
+                break
+            if outcome == "busy":
+                time.sleep(max(0.0, min(backoff, deadline - time.monotonic())))
+                backoff = min(backoff * 2, RETRY_MAX / 2)
+        if deadline is not None:
+            self._set_aside(len(self._ready))
+        else:
+            self._spool_overflow()
+            if self._merge_due and not self._ready:
+                self._merge()
+
+    def _encode_queued(self) -> None:
+        while self._queue:
+            rows = store.Batch()
+            taken = 0
+            try:
+                while self._queue and taken < MAX_BATCH_TRACES:
+                    active = self._queue.popleft()
+                    taken += 1
+                    self._encoder.add(active, rows)
+            except Exception as exc:
+                self.failed += taken
+                self._count_lost(taken, f"perfdoctor could not encode a trace: {exc}")
+                continue
+            pending = _Pending(rows, len(rows.traces), _size(rows))
+            self._ready.append(pending)
+            self._ready_bytes += pending.size
+
+    def _write_next(self) -> str:
+        """One attempt at the oldest ready batch: "written", "busy" or "failed"."""
+        pending = self._ready[0]
+        error = ""
+        busy = lasting = False
+        with self._db_lock:
+            try:
+                conn = self._connection()
+                store.write_batch(conn, pending.batch, attempts=1)
+            except Exception as exc:
+                error, busy, lasting = str(exc), store.is_busy(exc), isinstance(exc, StoreError)
+                if not busy:
+                    self._close_connection()
+        self._last_error, self._last_busy = error, busy
+        if busy:
+            return "busy"
+        self._ready.popleft()
+        self._ready_bytes -= pending.size
+        if error:
+            self.failed += pending.traces
+            if lasting:  # another schema: spooling would not help
+                self._count_lost(pending.traces, error)
+                self._warn_failed(error, spooled=False)
+            else:
+                self._spool(pending, error, busy=False)
+            return "failed"
+        self._encoder.committed(pending.batch)
+        self.written += pending.traces
+        self._backoff = RETRY_FIRST
+        self._retry_at = 0.0
+        if self._lost:
+            self._store_lost_count()
+        return "written"
+
+    def _connection(self) -> sqlite3.Connection:
+        # Called holding _db_lock.
+        if self._conn is None:
+            self._encoder.forget_written()
+            self._conn = store.open_for_writing(
+                self.path, busy_timeout=ATTEMPT_BUSY_TIMEOUT, attempts=1
             )
+            self._merge_due = True
+        return self._conn
+
+    def _close_connection(self) -> None:
+        # Called holding _db_lock.
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def _schedule_retry(self) -> None:
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, RETRY_MAX)
+
+    # --- when the store cannot take them -------------------------------------
+
+    def _spool_overflow(self) -> None:
+        if self._ready_bytes > MAX_PENDING_BYTES:
+            keep = 0
+            size = self._ready_bytes
+            while size > MAX_PENDING_BYTES // 2 and keep < len(self._ready):
+                size -= self._ready[keep].size
+                keep += 1
+            self._set_aside(keep)
+
+    def _set_aside(self, how_many: int) -> None:
+        """Spool the oldest ready batches: the store did not take them in time."""
+        if self._last_busy:
+            reason = f"held by another process: {self._last_error}"
+        else:
+            reason = self._last_error or "not written within the exit timeout"
+        for _ in range(how_many):
+            pending = self._ready.popleft()
+            self._ready_bytes -= pending.size
+            self._spool(pending, reason, busy=self._last_busy or not self._last_error)
+
+    def _spool(self, pending: _Pending, error: str, busy: bool) -> None:
+        fields = {f.name: getattr(pending.batch, f.name) for f in dataclasses.fields(pending.batch)}
+        try:
+            spool.set_aside(self.path, store.SCHEMA_VERSION, pending.traces, fields)
+        except Exception as exc:
+            self._count_lost(pending.traces, error)
+            self._warn_failed(
+                f"{error} (nor set them aside in {spool.folder(self.path)}: {exc})", spooled=False
+            )
+            return
+        self.spooled += pending.traces
+        self._merge_due = True
+        if busy:
+            self._warn(
+                "spooled",
+                f"perfdoctor: the trace store {self.path} could not take traces in time "
+                f"({error}); the app keeps running, and they wait in "
+                f"{spool.folder(self.path)} until the next perfdoctor report adds them",
+            )
+        else:
+            self._warn_failed(error, spooled=True)
+
+    def _count_lost(self, traces: int, reason: str) -> None:
+        self._lost += traces
+        self._lost_reason = reason
+
+    def _store_lost_count(self) -> None:
+        key = f"{os.getpid()}-{time.time_ns()}"
+        with self._db_lock:
+            try:
+                if self._conn is not None:
+                    store.record_lost(self._conn, key, self._lost, self._lost_reason, attempts=1)
+                    self._lost = 0
+            except Exception:
+                pass
+
+    def _merge(self) -> None:
+        """Add spooled traces (this process's, or others') to the store, a file at a time."""
+        for file in spool.files(self.path):
+            if self._stopping:
+                return
+            spooled = store.read_spooled(file)  # parsed before the store is taken
+            if spooled is None:
+                continue
+            with self._db_lock:
+                try:
+                    store.merge_spooled(self._connection(), spooled)
+                    continue
+                except Exception as exc:
+                    if not store.is_busy(exc):
+                        self._close_connection()
+            self._schedule_retry()
+            return
+        self._merge_due = False
+        spool.tidy(self.path)
+
+    def _warn_failed(self, error: str, spooled: bool) -> None:
+        then = (
+            f"and the traces wait in {spool.folder(self.path)} until the next perfdoctor report"
+            if spooled
+            else "but these traces are not stored (choose a writable file with --traces)"
+        )
+        self._warn(
+            "failed",
+            f"perfdoctor: cannot write traces to {self.path}: {error}; "
+            f"the app keeps running, {then}",
+        )
+
+    def _warn(self, kind: str, line: str) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        try:
+            sys.stderr.write(line + "\n")
             sys.stderr.flush()
         except Exception:
             pass
@@ -121,14 +411,20 @@ class Recorder:
         if self._pid != os.getpid():
             return
         self._stopping = True
+        self._exit_deadline = time.monotonic() + exit_timeout()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
+            thread.join(timeout=max(0.0, self._exit_deadline - time.monotonic()))
         self.flush()
-        if self._conn is not None:
+        if self._lost:
             try:
-                self._conn.close()
+                spool.record_lost(self.path, self._lost, self._lost_reason)
+                self._lost = 0
             except Exception:
                 pass
-            self._conn = None
+        if self._db_lock.acquire(timeout=FORK_WAIT):
+            try:
+                self._close_connection()
+            finally:
+                self._db_lock.release()
