@@ -62,6 +62,14 @@ def main() -> None:
     is_flag=True,
     help="Also sample each request with pyinstrument: hot spots per endpoint, speedscope files.",
 )
+@click.option(
+    "--exit-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="How long a process may take at exit to write its last traces before it sets "
+    "them aside for the next report (default 2, or exit_flush_timeout_s in [tool.perfdoctor]).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
     traces: str | None,
@@ -69,6 +77,7 @@ def run(
     capture_params: bool,
     memory: bool,
     profile: bool,
+    exit_timeout: float | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
@@ -79,11 +88,21 @@ def run(
     perfdoctor run -- uvicorn app:app
     """
     from perfdoctor import runner
+    from perfdoctor.settings import load_settings
 
+    if exit_timeout is None:
+        exit_timeout = load_settings().exit_flush_timeout_s
     path = _traces_path(traces)
     if clear:
         store.clear(path)
-    code = runner.run(command, path, capture_params=capture_params, memory=memory, profile=profile)
+    code = runner.run(
+        command,
+        path,
+        capture_params=capture_params,
+        memory=memory,
+        profile=profile,
+        exit_timeout=exit_timeout,
+    )
     sys.exit(code)
 
 
@@ -164,6 +183,7 @@ def report(
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
     loaded = store.load_traces(path)
+    _tell_unstored(path)
     analysis = analyze(loaded, settings)
     apply_budgets(analysis, loaded, settings)
     if db:
@@ -194,6 +214,23 @@ def report(
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
     sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+def _tell_unstored(path: Path) -> None:
+    """Traces captured but not in the store: the report must not look complete."""
+    unstored = store.unstored(path)
+    if unstored.lost:
+        click.echo(
+            f"perfdoctor: {unstored.lost} captured trace(s) could not be stored and are not "
+            f"in this report (last reason: {unstored.reason})",
+            err=True,
+        )
+    if unstored.waiting:
+        click.echo(
+            f"perfdoctor: {unstored.waiting} trace(s) set aside while {path} was held by "
+            "another process are not in this report yet; run the report again once it is free",
+            err=True,
+        )
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from perfdoctor.capture.auto import (
     ENV_STATUS_DIR,
 )
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
+from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
 from perfdoctor.errors import UsageError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ def capture_environment(
     memory: bool = False,
     profile: bool = False,
     status_dir: Path | None = None,
+    exit_timeout: float | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -69,6 +71,8 @@ def capture_environment(
         env[ENV_PROFILE] = "1"
     if status_dir is not None:
         env[ENV_STATUS_DIR] = str(status_dir)
+    if exit_timeout is not None:
+        env[ENV_EXIT_TIMEOUT] = repr(float(exit_timeout))
     return env
 
 
@@ -78,18 +82,33 @@ def run(
     capture_params: bool = False,
     memory: bool = False,
     profile: bool = False,
+    exit_timeout: float | None = None,
 ) -> int:
-    """Run ``command`` to completion under capture; returns its exit code."""
+    """Run ``command`` to completion under capture; returns its exit code.
+
+    A store the command's processes could not write (another schema, not a
+    store, an unwritable path) is a :class:`StoreError` before the command
+    starts: better than running the app for nothing.
+    """
     if not command:
         raise UsageError(
             "nothing to run: give a command after --, e.g. perfdoctor run -- python app.py"
         )
+    store.check_writable(traces)
     before = _stored(traces)
     with tempfile.TemporaryDirectory(prefix="perfdoctor-run-") as status:
         env = capture_environment(
-            traces, capture_params, memory=memory, profile=profile, status_dir=Path(status)
+            traces,
+            capture_params,
+            memory=memory,
+            profile=profile,
+            status_dir=Path(status),
+            exit_timeout=exit_timeout,
         )
         code = _wait(command, env)
+        # Traces the command's processes set aside (the store was held) go in
+        # now if it is free again; else the next report adds them.
+        store.merge_spool(traces, busy_timeout=0.25)
         failures = sorted(
             p.read_text(encoding="utf-8", errors="replace").strip()
             for p in Path(status).iterdir()
