@@ -23,10 +23,14 @@ from tests.conftest import free_port, run_perfdoctor, serve_under_perfdoctor
 
 
 def _unwritable(tmp_path: Path) -> Path:
-    """A store path whose parent is a regular file: not writable, even for root."""
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the store's folder should be\n")
-    return blocker / "traces.db"
+    """A store path that `perfdoctor run` can check, but that breaks_store() breaks."""
+    return tmp_path / "not-a-directory" / "traces.db"
+
+
+def breaks_store(traces: Path, command: list[str]) -> list[str]:
+    """COMMAND, started once the store's folder has become a regular file: not
+    writable, even for root (run refuses such a store up front, so it breaks after)."""
+    return [sys.executable, str(SCRIPTS / "break_store.py"), str(traces.parent), *command]
 
 
 def _blog_env(tmp_path: Path) -> dict[str, str]:
@@ -40,7 +44,9 @@ def test_flask_run_with_an_unwritable_store_warns_once(tmp_path: Path) -> None:
     traces = _unwritable(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [console_script("flask"), "--app", "app", "run", "--port", str(port)]
+    command = breaks_store(
+        traces, [console_script("flask"), "--app", "app", "run", "--port", str(port)]
+    )
     with serve_under_perfdoctor(command, traces, f"{base}/pid", cwd=FLASK_APP, env=env) as server:
         urls = [f"{base}/articles", f"{base}/articles/fixed", f"{base}/articles/2"] * 20
         answers = get_many(urls, workers=8)
@@ -57,7 +63,7 @@ def test_gunicorn_workers_with_an_unwritable_store_warn_once_each(tmp_path: Path
     traces = _unwritable(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = gunicorn(port, "-w", "2")
+    command = breaks_store(traces, gunicorn(port, "-w", "2"))
     pids: set[int] = set()
     statuses: list[int] = []
     with serve_under_perfdoctor(command, traces, f"{base}/pid", cwd=FLASK_APP, env=env) as server:
@@ -78,9 +84,10 @@ def test_gunicorn_workers_with_an_unwritable_store_warn_once_each(tmp_path: Path
 
 def test_script_and_its_child_with_an_unwritable_store_warn_once_each(tmp_path: Path) -> None:
     traces = _unwritable(tmp_path)
+    command = [sys.executable, str(SCRIPTS / "parent.py"), str(tmp_path / "runs.db")]
     result = run_perfdoctor(
-        "run", "--traces", str(traces), "--", sys.executable, str(SCRIPTS / "parent.py"),
-        str(tmp_path / "runs.db"), cwd=tmp_path, env=app_env(),
+        "run", "--traces", str(traces), "--", *breaks_store(traces, command),
+        cwd=tmp_path, env=app_env(),
     )
     assert result.returncode == 0, result.stderr
     assert len(warning_lines(result.stderr)) == 2, result.stderr
