@@ -2,7 +2,8 @@
 
 Default location ``.perfdoctor/traces.db``; every command takes ``--traces PATH``.
 The schema version is SQLite's ``user_version``; a store written by a newer
-perfdoctor is refused rather than misread.
+perfdoctor is refused rather than misread, one from schema 3 is read as it is and
+upgraded when opened for writing.  How spans are stored: :mod:`perfdoctor.store_format`.
 """
 
 from __future__ import annotations
@@ -18,29 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfdoctor import store_format
 from perfdoctor.errors import StoreError
-from perfdoctor.model import Location, Span, Trace
+from perfdoctor.model import Location, Trace
 from perfdoctor.orm import stored as orm_stored
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# The oldest schema still read (and upgraded when opened for writing).
+OLDEST_READABLE = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
 ENV_PATH = "PERFDOCTOR_TRACES"
 
-# What one span is, in stored order: a trace keeps its spans as one JSON array of
-# these rows (``traces.spans``), and the ``spans`` view lays them out as a table.
-SPAN_FIELDS = (
-    "kind",
-    "start_ms",
-    "duration_ms",
-    "framework",
-    "system",
-    "fingerprint",
-    "params_digest",
-    "rows",
-    "connection_id",
-    "stack_id",
-    "attrs",
-)
+# What one span is: the columns of the ``spans`` view, which lays out each trace's
+# spans value (``traces.spans``, see perfdoctor.store_format) as a table.
+SPAN_FIELDS = store_format.SPAN_FIELDS
 
 # A trace's spans are one JSON value, not a row each: the recorder writes a whole
 # batch in a handful of statements, with next to no work for SQLite.  sqlite3
@@ -75,22 +67,23 @@ CREATE TABLE IF NOT EXISTS orm_catalogs (
     id TEXT PRIMARY KEY,
     catalog TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retention (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    dropped INTEGER NOT NULL DEFAULT 0,
+    max_bytes INTEGER,
+    since_sweep INTEGER NOT NULL DEFAULT 0,
+    sweeps INTEGER NOT NULL DEFAULT 0
+);
 """
 # orm_catalogs came after schema 3 without a version bump: an older store lacks
 # it (readers check), and the first new writer adds it.  One row per distinct
 # set of models (perfdoctor.orm.catalog JSON); a trace names its rows in
-# attrs["orm"].
+# attrs["orm"].  retention (schema 4) has at most one row, written when traces
+# are dropped to keep the store under its size cap (perfdoctor.retention).
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
-_SPANS_VIEW = (
-    "CREATE VIEW IF NOT EXISTS spans AS SELECT traces.id AS trace_id, "
-    "CAST(span.key AS INTEGER) AS seq, "
-    + ", ".join(
-        f"json_extract(span.value, '$[{i}]') AS {name}" for i, name in enumerate(SPAN_FIELDS)
-    )
-    + " FROM traces, json_each(traces.spans) AS span"
-)
+_SPANS_VIEW = store_format.SPANS_VIEW
 
 
 def default_path() -> Path:
@@ -128,6 +121,7 @@ def open_for_writing(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a store to write to."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path)
+    _retry(lambda: _prepare(conn))
 
     def setup() -> None:
         conn.execute("PRAGMA journal_mode = WAL")
@@ -157,13 +151,77 @@ def _create(conn: sqlite3.Connection) -> None:
         pass
 
 
+# A trace's row is a few hundred bytes to tens of kB.  SQLite appends a row that
+# does not fit on the last page to a new one, so on 4 kB pages rows of a kB or
+# more leave a third of each page empty (benchmarks/store_size.py); 16 kB pages
+# waste a few percent, for about 2.5 times the WAL bytes per commit.
+PAGE_SIZE = 16384
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Before a writer's setup: a new file gets its page size and incremental
+    auto-vacuum (both only settable before its first table; retention hands free
+    pages back with the latter), and a schema-3 store is upgraded, then compacted."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    elif version == OLDEST_READABLE and _upgrade(conn):
+        try:
+            # Upgraded spans take a fraction of the pages: give the rest back, once.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        except sqlite3.Error:  # another process is reading: the pages get reused instead
+            pass
+
+
+def _upgrade(conn: sqlite3.Connection) -> bool:
+    """Schema 3 -> 4 in one transaction: every trace's spans in the new form.
+
+    False when another process upgraded it first.  A value that cannot be read is
+    left as it is (readers tell it apart, and skip it as they would have)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != OLDEST_READABLE:
+            conn.execute("ROLLBACK")
+            return False
+        last = -1
+        while True:
+            chunk = conn.execute(
+                "SELECT rowid, spans FROM traces WHERE rowid > ? ORDER BY rowid LIMIT 500",
+                (last,),
+            ).fetchall()
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            conn.executemany("UPDATE traces SET spans = ? WHERE rowid = ?", _upgraded(chunk))
+        conn.execute("DROP VIEW IF EXISTS spans")
+        _create(conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        return True
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _upgraded(rows: list[tuple[int, Any]]) -> Iterator[tuple[str, int]]:
+    for rowid, text in rows:
+        try:
+            if isinstance(text, str) and text.lstrip().startswith("["):
+                yield store_format.from_schema3(text), rowid
+        except (ValueError, TypeError, IndexError):
+            continue
+
+
 def _check_version(path: Path, version: int) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer perfdoctor (schema {version}); "
             "upgrade perfdoctor or choose another file with --traces"
         )
-    if 0 < version < SCHEMA_VERSION:
+    if 0 < version < OLDEST_READABLE:
         raise StoreError(
             f"{path} was written by an older perfdoctor (schema {version}); "
             "capture again into a new file (perfdoctor run --clear, or --traces PATH)"
@@ -179,8 +237,7 @@ def stack_json(stack: Iterable[Location]) -> str:
     return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
 
 
-def attrs_json(attrs: dict[str, Any]) -> str | None:
-    return json.dumps(attrs, default=str) if attrs else None
+attrs_json = store_format.attrs_json
 
 
 @dataclass
@@ -192,11 +249,6 @@ class Batch:
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
     orm_catalogs: dict[str, str] = field(default_factory=dict)
-
-
-def spans_json(rows: list[tuple[Any, ...]]) -> str:
-    """A trace's span rows (:data:`SPAN_FIELDS` order) as stored."""
-    return json.dumps(rows, default=str)
 
 
 def trace_row(
@@ -211,7 +263,7 @@ def trace_row(
         trace.status,
         trace.pid,
         trace.cpu_ms,
-        json.dumps(trace.attrs if attrs is None else attrs, default=str),
+        attrs_json(trace.attrs if attrs is None else attrs) or "{}",
         spans,
     )
 
@@ -221,7 +273,7 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     batch = Batch()
     seen: dict[int, str] = {}
     for trace in traces:
-        rows: list[tuple[Any, ...]] = []
+        table = store_format.SpanTable()
         for span in trace.spans:
             stack_id = None
             if span.stack:
@@ -230,26 +282,23 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                 batch.stacks[stack_id] = frames
             if span.fingerprint is not None and span.statement is not None:
                 batch.statements[span.fingerprint] = span.statement
-            rows.append(
-                (
-                    span.kind,
-                    span.start_ms,
-                    span.duration_ms,
-                    span.framework,
-                    span.system,
-                    span.fingerprint,
-                    span.params_digest,
-                    span.rows,
-                    span.connection_id,
-                    stack_id,
-                    attrs_json(span.attrs),
-                )
+            table.add(
+                span.kind,
+                *store_format.micros(span.start_ms, span.duration_ms, 1e3),
+                span.framework,
+                span.system,
+                span.fingerprint,
+                span.params_digest,
+                span.rows,
+                span.connection_id,
+                stack_id,
+                attrs_json(span.attrs),
             )
         attrs = None
         if trace.orm:  # the catalogs go with the trace (ids as capture gave them)
             ids = orm_stored.catalog_ids(trace.orm, batch.orm_catalogs, seen)
             attrs = {**trace.attrs, "orm": ids}
-        batch.traces.append(trace_row(trace, spans_json(rows), attrs))
+        batch.traces.append(trace_row(trace, table.json(), attrs))
     return batch
 
 
@@ -347,46 +396,8 @@ def iter_traces(path: Path) -> Iterator[Trace]:
         )
 
 
-_NO_STACK: list[Location] = []
-
-
-def _spans(
-    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
-) -> list[Span]:
-    spans = []
-    for (
-        kind,
-        start_ms,
-        duration_ms,
-        framework,
-        system,
-        fingerprint,
-        params_digest,
-        rows,
-        connection_id,
-        stack_id,
-        attrs,
-    ) in json.loads(text):
-        stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
-        spans.append(
-            Span(
-                kind=kind,
-                start_ms=start_ms,
-                duration_ms=duration_ms,
-                location=stack[0] if stack else None,
-                # Spans of one call site share the parsed stack: readers never change it.
-                stack=stack,
-                framework=framework,
-                system=system,
-                statement=statements.get(fingerprint) if fingerprint else None,
-                fingerprint=fingerprint,
-                params_digest=params_digest,
-                rows=rows,
-                connection_id=connection_id,
-                attrs=json.loads(attrs) if attrs else {},
-            )
-        )
-    return spans
+# A stored spans value (either schema) as model spans.
+_spans = store_format.decode
 
 
 def load_traces(path: Path) -> list[Trace]:
