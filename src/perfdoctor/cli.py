@@ -62,6 +62,14 @@ def main() -> None:
     is_flag=True,
     help="Also sample each request with pyinstrument: hot spots per endpoint, speedscope files.",
 )
+@click.option(
+    "--max-store-mb",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="MB",
+    help="Keep the trace store under MB, dropping the oldest traces "
+    "(default: the max_store_mb setting, 200; 0 for no cap).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
     traces: str | None,
@@ -69,6 +77,7 @@ def run(
     capture_params: bool,
     memory: bool,
     profile: bool,
+    max_store_mb: float | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
@@ -79,11 +88,21 @@ def run(
     perfdoctor run -- uvicorn app:app
     """
     from perfdoctor import runner
+    from perfdoctor.settings import load_settings
 
     path = _traces_path(traces)
+    if max_store_mb is None:
+        max_store_mb = load_settings().max_store_mb
     if clear:
         store.clear(path)
-    code = runner.run(command, path, capture_params=capture_params, memory=memory, profile=profile)
+    code = runner.run(
+        command,
+        path,
+        capture_params=capture_params,
+        memory=memory,
+        profile=profile,
+        max_store_mb=max_store_mb,
+    )
     sys.exit(code)
 
 
@@ -164,6 +183,7 @@ def report(
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
     loaded = store.load_traces(path)
+    _say_retention(path, loaded)
     analysis = analyze(loaded, settings)
     apply_budgets(analysis, loaded, settings)
     if db:
@@ -194,6 +214,16 @@ def report(
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
     sys.exit(1 if analysis.fails(fail_on) else 0)
+
+
+def _say_retention(path: Path, loaded: list[Any]) -> None:
+    """One line on stderr when the store's size cap dropped traces: the report is
+    about what was kept."""
+    from perfdoctor import retention
+
+    note = retention.describe(path, min((t.started_at for t in loaded), default=None))
+    if note:
+        click.echo(f"perfdoctor: {note}", err=True)
 
 
 @contextmanager

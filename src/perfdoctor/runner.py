@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from perfdoctor import store
+from perfdoctor import retention, store
 from perfdoctor.capture.auto import (
     ENV_CAPTURE_PARAMS,
     ENV_ENABLED,
@@ -50,6 +50,7 @@ def capture_environment(
     memory: bool = False,
     profile: bool = False,
     status_dir: Path | None = None,
+    max_store_mb: float | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -69,6 +70,8 @@ def capture_environment(
         env[ENV_PROFILE] = "1"
     if status_dir is not None:
         env[ENV_STATUS_DIR] = str(status_dir)
+    if max_store_mb is not None:
+        env[retention.ENV_MAX_STORE_MB] = repr(float(max_store_mb))
     return env
 
 
@@ -78,6 +81,7 @@ def run(
     capture_params: bool = False,
     memory: bool = False,
     profile: bool = False,
+    max_store_mb: float | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code."""
     if not command:
@@ -87,7 +91,12 @@ def run(
     before = _stored(traces)
     with tempfile.TemporaryDirectory(prefix="perfdoctor-run-") as status:
         env = capture_environment(
-            traces, capture_params, memory=memory, profile=profile, status_dir=Path(status)
+            traces,
+            capture_params,
+            memory=memory,
+            profile=profile,
+            status_dir=Path(status),
+            max_store_mb=max_store_mb,
         )
         code = _wait(command, env)
         failures = sorted(

@@ -194,6 +194,9 @@ class Settings:
     # Capture limits: a runaway script must not eat the host's memory.
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5
+    # The trace store's size cap in MB (0: none); past it the oldest traces are
+    # dropped (perfdoctor.retention). MAX_STORE_MB_REASON says why this value.
+    max_store_mb: float = 200.0
 
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends

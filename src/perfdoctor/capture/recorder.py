@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from perfdoctor import store
+from perfdoctor import retention, store
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.encode import Encoder
 
@@ -24,8 +24,10 @@ FLUSH_INTERVAL = 0.1
 
 
 class Recorder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int | None = None) -> None:
         self.path = path
+        # The store's size cap: checked after each batch (perfdoctor.retention).
+        self.retention = retention.Retention(max_bytes)
         self._pending: collections.deque[ActiveTrace] = collections.deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -67,6 +69,7 @@ class Recorder:
         self._thread = None
         self._conn = None
         self._encoder = Encoder()
+        self.retention = self.retention.fresh()
         self._pid = os.getpid()
         self._stopping = False
 
@@ -96,6 +99,7 @@ class Recorder:
                     encoder.add(active, rows)
                 self.written += store.write_batch(self._conn, rows)
                 encoder.committed(rows)
+                self.retention.after_write(self._conn, encoder)
             except Exception as exc:
                 self.failed += len(batch)
                 self._conn = None
