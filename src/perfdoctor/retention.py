@@ -173,19 +173,23 @@ class Retention:
 
 # Every stack id and fingerprint the stored traces refer to, in either schema's
 # spans value (schema 3: rows of 11 fields; schema 4: shapes).  A value that is
-# not JSON refers to nothing readable.
+# not JSON refers to nothing readable.  Nulls (a span with no statement) are left
+# out: one NULL in its list makes NOT IN true for nothing.
 _REFERENCED = """
-SELECT json_extract(item.value, CASE json_type(traces.spans)
-                                WHEN 'array' THEN '$[{old}]' ELSE '$[{new}]' END)
-FROM traces, json_each(traces.spans, CASE json_type(traces.spans)
-                                     WHEN 'array' THEN '$' ELSE '$.shapes' END) AS item
-WHERE json_valid(traces.spans)
+SELECT ref FROM (
+  SELECT json_extract(item.value, CASE json_type(traces.spans)
+                                  WHEN 'array' THEN '$[{old}]' ELSE '$[{new}]' END) AS ref
+  FROM traces, json_each(traces.spans, CASE json_type(traces.spans)
+                                       WHEN 'array' THEN '$' ELSE '$.shapes' END) AS item
+  WHERE json_valid(traces.spans)
+) WHERE ref IS NOT NULL
 """
 _SWEEPS = (
     f"DELETE FROM stacks WHERE id NOT IN ({_REFERENCED.format(old=9, new=5)})",
     f"DELETE FROM statements WHERE fingerprint NOT IN ({_REFERENCED.format(old=5, new=3)})",
     "DELETE FROM orm_catalogs WHERE id NOT IN (SELECT item.value FROM traces, "
-    "json_each(traces.attrs, '$.orm') AS item WHERE json_valid(traces.attrs))",
+    "json_each(traces.attrs, '$.orm') AS item "
+    "WHERE json_valid(traces.attrs) AND item.value IS NOT NULL)",
 )
 
 
