@@ -12,7 +12,7 @@ Two workloads are captured with the real capture into fresh stores:
   each one's author (an N+1: 10 queries) and a page of 59 (60 queries), each
   request with other ids, so every query has its own parameters digest;
 * ``demo``: the bundled demo app (``perfdoctor audit``: a real server under
-  ``perfdoctor run``, every endpoint of every area, ``--demo-rounds`` times),
+  ``perfdoctor run``, every endpoint of every area, ``--demo-rounds`` times, 10 by default),
   for the mix of span kinds (HTTP, cache, ORM eager loads, triggers).
 
 For each store: the file's size after a checkpoint, per request and per span;
@@ -20,9 +20,11 @@ the bytes of each table and index (SQLite's ``dbstat``: pages, payload, unused
 space); the bytes of each text column of ``traces``; and, inside the spans
 column, the bytes of each field (the JSON each one takes, separators included).
 
-Then ``report`` time on the ``orm`` store: the median wall time of
-``--report-runs`` runs of ``perfdoctor report --format json``, and of loading
-the store alone (``store.load_traces``), each in a fresh process.
+Then ``report`` time on the ``orm`` store: the median CPU time (and wall time)
+of ``--report-runs`` runs of ``perfdoctor report --format json``, its peak RSS,
+and the CPU time of loading the store alone (``store.load_traces``), each in a
+fresh process.  CPU time, because wall time on a shared machine measures the
+neighbours.
 
 Workers and reports inherit ``PYTHONPATH``, so another copy of perfdoctor can
 be measured (``PYTHONPATH=/other/src python benchmarks/store_size.py``).
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -237,15 +240,25 @@ def measure(path: Path) -> dict[str, Any]:
         fields: Counter[str] = Counter()
         spans = 0
         per_name: dict[str, list[int]] = {}
+        values: list[bytes] = []
         for name, attrs, text in conn.execute("SELECT name, attrs, spans FROM traces"):
             count, parts = span_field_bytes(text)
             spans += count
             fields.update(parts)
             stored = len(text) + len(attrs)
             per_name.setdefault(name, []).append(stored)
+            values.append(text.encode("utf-8") if isinstance(text, str) else text)
+    # What grows with every request: the traces table and its two indexes (stacks and
+    # statements grow with call sites; a fresh store's other tables are a page each).
+    growing = sum(
+        objects.get(name, {}).get("bytes", 0)
+        for name in ("traces", "sqlite_autoindex_traces_1", "traces_name")
+    )
     return {
         "schema": version,
         "file_bytes": size,
+        "traces_table_bytes": growing,
+        "traces_table_bytes_per_span": round(growing / spans, 1) if spans else None,
         "free_bytes": free,
         "traces": traces,
         "spans": spans,
@@ -254,35 +267,76 @@ def measure(path: Path) -> dict[str, Any]:
         "objects": objects,
         "columns": columns,
         "span_fields": dict(fields.most_common()),
+        "zlib": compressed(values),
         "row_bytes_by_name": {
             name: round(statistics.mean(sizes)) for name, sizes in sorted(per_name.items())
         },
     }
 
 
+def compressed(values: list[bytes]) -> dict[str, Any]:
+    """What zlib would make of the spans column: bytes, and µs per trace to compress."""
+    out: dict[str, Any] = {"raw_bytes": sum(map(len, values))}
+    for level in (1, 6):
+        started = time.process_time()
+        size = sum(len(zlib.compress(value, level)) for value in values)
+        spent = time.process_time() - started
+        out[f"level{level}_bytes"] = size
+        out[f"level{level}_us_per_trace"] = round(spent * 1e6 / max(1, len(values)), 1)
+    return out
+
+
 # --------------------------------------------------------------------------- reading
 
 
 def time_report(path: Path, runs: int) -> dict[str, Any]:
-    load = (
-        "import sys, time\nfrom pathlib import Path\nfrom perfdoctor import store\n"
-        "t = time.perf_counter(); n = len(store.load_traces(Path(sys.argv[1])))\n"
-        "print(time.perf_counter() - t)"
-    )
-    reports, loads = [], []
+    reports, report_cpu, loads, rss = [], [], [], []
     for _ in range(runs):
-        started = time.perf_counter()
-        result = _python("-m", "perfdoctor", "report", "--traces", str(path), "--format", "json")
+        started, cpu = time.perf_counter(), _children_cpu()
+        result = _python("-c", REPORT, str(path))
         reports.append(time.perf_counter() - started)
-        if result.returncode not in (0, 1):
+        report_cpu.append(_children_cpu() - cpu)
+        if result.returncode != 0:
             raise SystemExit(f"perfdoctor report failed:\n{result.stderr}")
-        loads.append(float(_python("-c", load, str(path), check=True).stdout))
+        rss.append(int(result.stdout))
+        loads.append(float(_python("-c", LOAD, str(path), check=True).stdout))
     return {
         "report_s": round(statistics.median(reports), 3),
         "report_runs_s": [round(r, 3) for r in reports],
-        "load_s": round(statistics.median(loads), 3),
-        "load_runs_s": [round(r, 3) for r in loads],
+        "report_cpu_s": round(statistics.median(report_cpu), 3),
+        "report_cpu_runs_s": [round(r, 3) for r in report_cpu],
+        "report_peak_rss_mb": round(max(rss) / 1024, 1),
+        "load_cpu_s": round(statistics.median(loads), 3),
+        "load_cpu_runs_s": [round(r, 3) for r in loads],
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# `perfdoctor report --format json` (output dropped), then the process's peak RSS in kB.
+REPORT = """
+import contextlib, io, resource, runpy, sys
+sys.argv = ["perfdoctor", "report", "--traces", sys.argv[1], "--format", "json"]
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        runpy.run_module("perfdoctor", run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (0, 1, None):
+            raise
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+# load_traces alone: its CPU seconds.
+LOAD = """
+import sys, time
+from pathlib import Path
+from perfdoctor import store
+started = time.process_time()
+store.load_traces(Path(sys.argv[1]))
+print(time.process_time() - started)
+"""
 
 
 # --------------------------------------------------------------------------- output
@@ -294,7 +348,9 @@ def print_table(name: str, figures: dict[str, Any]) -> None:
         f"{figures['traces']} traces, {figures['spans']} spans, "
         f"{figures['file_bytes']:,} bytes after a checkpoint "
         f"({figures['free_bytes']:,} free): "
-        f"{figures['bytes_per_request']} bytes/request, {figures['bytes_per_span']} bytes/span"
+        f"{figures['bytes_per_request']} bytes/request, {figures['bytes_per_span']} bytes/span; "
+        f"the traces table and its indexes {figures['traces_table_bytes']:,} bytes, "
+        f"{figures['traces_table_bytes_per_span']} bytes/span"
     )
     print("\n| table / index | bytes | payload | unused |\n| --- | ---: | ---: | ---: |")
     for obj, sizes in sorted(figures["objects"].items(), key=lambda kv: -kv[1]["bytes"]):
@@ -306,6 +362,12 @@ def print_table(name: str, figures: dict[str, Any]) -> None:
     print("\n| in the spans column | bytes | per span |\n| --- | ---: | ---: |")
     for field, size in figures["span_fields"].items():
         print(f"| {field} | {size:,} | {size / spans:.1f} |")
+    z = figures["zlib"]
+    print(
+        f"\nzlib on the spans column: {z['raw_bytes']:,} bytes -> level 1 {z['level1_bytes']:,} "
+        f"({z['level1_us_per_trace']} µs/trace), level 6 {z['level6_bytes']:,} "
+        f"({z['level6_us_per_trace']} µs/trace)"
+    )
     print("\n| trace name | spans + attrs bytes per trace |\n| --- | ---: |")
     for trace_name, size in figures["row_bytes_by_name"].items():
         print(f"| {trace_name} | {size:,} |")
@@ -316,7 +378,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: small stores, 1 run")
     parser.add_argument("--json", action="store_true", help="figures as JSON on stdout")
     parser.add_argument("--requests", type=int, default=3000, help="orm workload requests")
-    parser.add_argument("--demo-rounds", type=int, default=3, help="0 skips the demo workload")
+    parser.add_argument("--demo-rounds", type=int, default=10, help="0 skips the demo workload")
     parser.add_argument("--report-runs", type=int, default=5)
     parser.add_argument("--keep", metavar="DIR", help="capture into DIR and keep the stores")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
@@ -343,9 +405,11 @@ def main() -> None:
         print_table(name, figures)
     reading = results["reading"]
     print(
-        f"\nreport on the orm store: {reading['report_s']} s (median of "
-        f"{reading['report_runs_s']}); load_traces alone {reading['load_s']} s "
-        f"(median of {reading['load_runs_s']})"
+        f"\nreport on the orm store: {reading['report_cpu_s']} s CPU (median of "
+        f"{reading['report_cpu_runs_s']}), {reading['report_s']} s wall (median of "
+        f"{reading['report_runs_s']}), peak RSS {reading['report_peak_rss_mb']} MB; "
+        f"load_traces alone {reading['load_cpu_s']} s CPU (median of "
+        f"{reading['load_cpu_runs_s']})"
     )
 
 
