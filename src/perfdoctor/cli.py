@@ -68,7 +68,7 @@ def main() -> None:
     default=None,
     metavar="MB",
     help="Keep the trace store under MB, dropping the oldest traces "
-    "(default: the max_store_mb setting, 200; 0 for no cap).",
+    "(default: the max_store_mb setting, 100; 0 for no cap).",
 )
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(

@@ -195,8 +195,11 @@ class Settings:
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5
     # The trace store's size cap in MB (0: none); past it the oldest traces are
-    # dropped (perfdoctor.retention). MAX_STORE_MB_REASON says why this value.
-    max_store_mb: float = 200.0
+    # dropped (perfdoctor.retention). `report` reads the whole store into memory:
+    # benchmarks/store_size.py measured about 1 s of CPU and 20 MB of memory per MB of
+    # an N+1-heavy store, so 100 MB is about what a laptop reports on in a few
+    # minutes (50,000 such requests, or 200,000 small ones); disk is not the limit.
+    max_store_mb: float = 100.0
 
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends
