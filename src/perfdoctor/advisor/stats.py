@@ -45,6 +45,11 @@ class Stats:
     def q(self, name: str) -> str:
         return quote(self.dialect, name)
 
+    @property
+    def row_cap(self) -> int:
+        """Counted rows stop here: a table at the cap holds at least that many."""
+        return self.sample_rows * 10
+
     def table_rows(self, table: str) -> int | None:
         key = table.lower()
         if key not in self._rows:
@@ -61,9 +66,8 @@ class Stats:
             if rows and rows[0][0] is not None and float(rows[0][0]) >= 0:
                 return int(float(rows[0][0]))
         # Exact up to a bound: beyond it the table is big whatever the figure.
-        cap = self.sample_rows * 10
         rows = self.session.query(
-            f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {self.q(table)} LIMIT {cap}) s"
+            f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {self.q(table)} LIMIT {self.row_cap}) s"
         )
         return int(rows[0][0])
 
