@@ -66,14 +66,14 @@ def ask_first(
         return
     if isinstance(session, PostgresSession):
         if method != verify.ROLLBACK or no_hypopg is None:
-            return
+            return  # HypoPG: nothing is built
         why, remedy = no_hypopg.why, no_hypopg.remedy
     elif isinstance(session, SQLiteSession):
         big = [t for t in _tables(pool) if _big_for_sqlite(stats, t, settings)]
         if not big:
             return
         top = max(big, key=lambda t: stats.table_rows(t) or 0)
-        rows = _rows_text(stats.table_rows(top), stats.table_rows(top) == stats.row_cap)
+        rows = _rows_text(stats.table_rows(top), _at_least(stats, stats.table_rows(top)))
         limit = settings.advisor_sqlite_ask_rows
         why = f"{top} has {rows} rows (advisor_sqlite_ask_rows={limit:,})"
         remedy = ""
@@ -89,6 +89,10 @@ def _tables(pool: Sequence[Candidate]) -> list[str]:
     return list(dict.fromkeys(c.table for c in pool))
 
 
+def _at_least(stats: Stats, rows: int | None) -> bool:
+    return rows is not None and rows >= stats.row_cap
+
+
 def _big_for_sqlite(stats: Stats, table: str, settings: Settings) -> bool:
     rows = stats.table_rows(table) or 0
     return rows >= settings.advisor_sqlite_ask_rows or rows >= stats.row_cap
@@ -102,12 +106,12 @@ def estimate(
     for table in _tables(pool):
         cands = [c for c in pool if c.table == table]
         rows = stats.table_rows(table)
-        size = _size_bytes(session, table, rows)
+        size = _size_bytes(session, table)
         found.append(
             TableLock(
                 table,
                 rows,
-                rows is not None and rows >= stats.row_cap,
+                _at_least(stats, rows),
                 size if isinstance(session, PostgresSession) else None,
                 len(cands),
                 _build_ms(session, table, cands, rows, size, settings),
@@ -116,7 +120,7 @@ def estimate(
     return sorted(found, key=lambda t: -(t.rows or 0))
 
 
-def _size_bytes(session: Session, table: str, rows: int | None) -> int | None:
+def _size_bytes(session: Session, table: str) -> int | None:
     """PostgreSQL: the table's size.  SQLite: the file's, an upper bound for the table."""
     try:
         if isinstance(session, PostgresSession):
@@ -241,7 +245,8 @@ def _what(
         if not _wal(session):
             held += "; in rollback-journal mode readers too, once it outgrows the page cache"
         held += ")"
-    listed = " and ".join(_table_text(t, settings) for t in tables)
+    parts = [_table_text(t, settings) for t in tables]
+    listed = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
     return (
         f"{why}, so {many} can only be tried by building {'them' if count > 1 else 'it'} "
         f"for real, each in a transaction that is rolled back; a build holds {held}. "
