@@ -73,7 +73,7 @@ def ask_first(
         if not big:
             return
         top = max(big, key=lambda t: stats.table_rows(t) or 0)
-        rows = _rows_text(stats.table_rows(top), _at_least(stats, stats.table_rows(top)))
+        rows = _rows_text(stats.table_rows(top), stats.at_least(top))
         limit = settings.advisor_sqlite_ask_rows
         why = f"{top} has {rows} rows (advisor_sqlite_ask_rows={limit:,})"
         remedy = ""
@@ -89,13 +89,9 @@ def _tables(pool: Sequence[Candidate]) -> list[str]:
     return list(dict.fromkeys(c.table for c in pool))
 
 
-def _at_least(stats: Stats, rows: int | None) -> bool:
-    return rows is not None and rows >= stats.row_cap
-
-
 def _big_for_sqlite(stats: Stats, table: str, settings: Settings) -> bool:
     rows = stats.table_rows(table) or 0
-    return rows >= settings.advisor_sqlite_ask_rows or rows >= stats.row_cap
+    return rows >= settings.advisor_sqlite_ask_rows or stats.at_least(table)
 
 
 def estimate(
@@ -111,7 +107,7 @@ def estimate(
             TableLock(
                 table,
                 rows,
-                _at_least(stats, rows),
+                stats.at_least(table),
                 size if isinstance(session, PostgresSession) else None,
                 len(cands),
                 _build_ms(session, table, cands, rows, size, settings),
@@ -175,9 +171,15 @@ def _build_ms(
             longest = 0.0
             for n, cand in enumerate(cands):
                 cols = ", ".join(quote(session.dialect, c) for c in cand.columns)
-                started = time.perf_counter()
-                session.query(f"CREATE INDEX {index_schema}{_SAMPLE}_ix{n} ON {_SAMPLE} ({cols})")
-                longest = max(longest, time.perf_counter() - started)
+                took = []
+                # The faster of two: a build of milliseconds, scaled up, magnifies any
+                # moment the server spent elsewhere.
+                for again in range(2):
+                    name = f"{index_schema}{_SAMPLE}_ix{n}_{again}"
+                    started = time.perf_counter()
+                    session.query(f"CREATE INDEX {name} ON {_SAMPLE} ({cols})")
+                    took.append(time.perf_counter() - started)
+                longest = max(longest, min(took))
     except Exception:  # a read-only standby, no TEMP privilege: rows and size still say a lot
         return None
     return _scaled(longest * 1000, copied, rows)
@@ -247,9 +249,10 @@ def _what(
         held += ")"
     parts = [_table_text(t, settings) for t in tables]
     listed = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    how = "them for real, each" if count > 1 else "it for real"
     return (
-        f"{why}, so {many} can only be tried by building {'them' if count > 1 else 'it'} "
-        f"for real, each in a transaction that is rolled back; a build holds {held}. "
+        f"{why}, so {many} can only be tried by building {how} in a transaction that is "
+        f"rolled back; a build holds {held}. "
         f"It would lock {listed} (build times from the same index built on a sample of up "
         f"to {settings.advisor_build_sample_rows:,} rows in a temporary table, on a quiet "
         "server; a join may add a few builds)"

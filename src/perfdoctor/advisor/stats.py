@@ -37,6 +37,7 @@ class Stats:
         self._rows: dict[str, int | None] = {}
         self._columns: dict[str, list[str]] = {}
         self._column: dict[tuple[str, str], ColumnStats | None] = {}
+        self._capped: set[str] = set()
 
     @property
     def dialect(self) -> str:
@@ -45,10 +46,10 @@ class Stats:
     def q(self, name: str) -> str:
         return quote(self.dialect, name)
 
-    @property
-    def row_cap(self) -> int:
-        """Counted rows stop here: a table at the cap holds at least that many."""
-        return self.sample_rows * 10
+    def at_least(self, table: str) -> bool:
+        """Whether ``table_rows`` is a count that stopped at its bound (the table holds
+        that many rows or more), not the database's own estimate."""
+        return table.lower() in self._capped
 
     def table_rows(self, table: str) -> int | None:
         key = table.lower()
@@ -66,9 +67,12 @@ class Stats:
             if rows and rows[0][0] is not None and float(rows[0][0]) >= 0:
                 return int(float(rows[0][0]))
         # Exact up to a bound: beyond it the table is big whatever the figure.
+        cap = self.sample_rows * 10
         rows = self.session.query(
-            f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {self.q(table)} LIMIT {self.row_cap}) s"
+            f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {self.q(table)} LIMIT {cap}) s"
         )
+        if int(rows[0][0]) >= cap:
+            self._capped.add(table.lower())
         return int(rows[0][0])
 
     def columns(self, table: str) -> list[str]:
