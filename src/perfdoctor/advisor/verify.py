@@ -60,13 +60,13 @@ def postgres_method(session: PostgresSession, use_hypopg: bool) -> tuple[str, No
     """HYPOPG when hypothetical indexes can be made here, else ROLLBACK and why not."""
     if not use_hypopg:
         return ROLLBACK, NoHypoPG(
-            "--no-hypopg turns HypoPG off", "drop --no-hypopg to try them with HypoPG, lock-free"
+            "--no-hypopg turns HypoPG off", "drop --no-hypopg to try with HypoPG, lock-free"
         )
     if not session.query("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):
         major = int(session.query("SHOW server_version_num")[0][0]) // 10_000
         return ROLLBACK, NoHypoPG(
             "HypoPG is not installed on this server",
-            f"install HypoPG (the postgresql-{major}-hypopg package) to try them lock-free",
+            f"install HypoPG (the postgresql-{major}-hypopg package) to try lock-free",
         )
     try:
         with session.scratch():
@@ -74,7 +74,7 @@ def postgres_method(session: PostgresSession, use_hypopg: bool) -> tuple[str, No
     except Exception as exc:  # no right to create it: say so, never build silently instead
         return ROLLBACK, NoHypoPG(
             f"HypoPG cannot be created here ({first_line(exc)})",
-            "have a superuser run CREATE EXTENSION hypopg in this database to try them lock-free",
+            "have a superuser run CREATE EXTENSION hypopg in this database to try lock-free",
         )
     return HYPOPG, None
 
