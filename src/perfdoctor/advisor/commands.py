@@ -64,8 +64,14 @@ def run_explain(
 
 
 def run_indexes(
-    url: str, queries: list[Query], settings: Settings, use_hypopg: bool, fmt: str, out: TextIO
+    url: str,
+    queries: list[Query],
+    settings: Settings,
+    use_hypopg: bool,
+    fmt: str,
+    out: TextIO,
+    allow_locks: bool = False,
 ) -> Advice:
-    advice = advise(url, queries, settings, use_hypopg=use_hypopg)
+    advice = advise(url, queries, settings, use_hypopg=use_hypopg, allow_locks=allow_locks)
     render_advice(advice, fmt, out)
     return advice
