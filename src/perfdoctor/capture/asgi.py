@@ -4,8 +4,10 @@
     app = TraceMiddleware(app)
 
 The route template is read from the scope after the app has routed it
-(FastAPI's ``scope["route"]``, Starlette's matched route), else id-like path
-segments are collapsed.
+(FastAPI's ``scope["route"]``, Starlette's matched route); a request the router
+matched to no route is ``METHOD <unmatched>``.  An app without a router
+perfdoctor knows, or a response given before routing (a CORS preflight), is
+named by its path with ids, tokens and e-mail addresses templated.
 
 A streamed body needs nothing more: the app's call lasts until its last body
 message (or the client's disconnect), and the tasks a ``StreamingResponse`` or
@@ -28,11 +30,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _KEPT_HEADERS = frozenset(h.encode("ascii") for h in KEPT_HEADERS)
 
 
-def route_template(scope: Scope) -> str | None:
+def route_template(scope: Scope, root_path: str = "") -> str | None:
+    """The template of the route that answered, or None when no route did.
+
+    ``root_path`` is the scope's before the app ran: a mount adds its prefix.
+    """
     route = scope.get("route")
-    path = getattr(route, "path", None) or getattr(route, "path_format", None)
-    if isinstance(path, str):
-        return routes.from_brace_template(scope.get("root_path", "") + path)
+    if route is not None and not _is_mount(route):
+        path = getattr(route, "path", None) or getattr(route, "path_format", None)
+        if isinstance(path, str):
+            return routes.from_brace_template(scope.get("root_path", "") + path)
     endpoint = scope.get("endpoint")
     router = getattr(scope.get("app"), "routes", None) or getattr(
         scope.get("router"), "routes", None
@@ -43,7 +50,20 @@ def route_template(scope: Scope) -> str | None:
                 getattr(candidate, "path", None), str
             ):
                 return routes.from_brace_template(scope.get("root_path", "") + candidate.path)
-    return None
+    return _mounted(scope, endpoint, root_path)
+
+
+def _is_mount(route: Any) -> bool:
+    return hasattr(route, "app") and not hasattr(route, "endpoint")
+
+
+def _mounted(scope: Scope, endpoint: Any, root_path: str) -> str | None:
+    """``/static/{path}`` when an app mounted there without routes of its own
+    (StaticFiles, a WSGI app) answered; None for a mounted router that matched nothing."""
+    mounted_at = scope.get("root_path", "")
+    if endpoint is None or mounted_at == root_path or getattr(endpoint, "routes", None):
+        return None
+    return routes.from_brace_template(mounted_at) + "/{path}"
 
 
 class TraceMiddleware:
@@ -65,6 +85,7 @@ class TraceMiddleware:
                 nested.end(mark, str(scope.get("method") or "GET"))
             return
         method = scope.get("method", "GET")
+        root_path = scope.get("root_path", "")
         trace, token = context.start(
             routes.name(method, routes.from_raw_path(scope.get("path", "/"))), "http"
         )
@@ -118,9 +139,13 @@ class TraceMiddleware:
             raise
         finally:
             try:
-                template = route_template(scope)
+                template = route_template(scope, root_path)
                 if template:
                     trace.name = routes.name(method, template)
+                elif "router" in scope:
+                    # Starlette's router saw the request and matched no route (a 404,
+                    # or a redirect to add a slash): one name for all such paths.
+                    trace.name = routes.name(method, routes.UNMATCHED)
                 endpoint = scope.get("endpoint")
                 if endpoint is not None:
                     trace.attrs["handler"] = handler_location(endpoint)
