@@ -102,20 +102,26 @@ def segment(raw: str) -> str:
     if not raw:
         return raw
     text = unquote(raw) if "%" in raw else raw
+    if _EMBEDDED.search(text) and not _DATE.fullmatch(text):
+        embedded = _embedded(text)
+        if embedded is not None:
+            return embedded
     kind = _kind(text)
-    if kind is not None:
-        return kind
-    if _EMBEDDED.search(text):
-        return _embedded(text)
-    return raw
+    return raw if kind is None else kind
 
 
-def _embedded(text: str) -> str:
+def _embedded(text: str) -> str | None:
+    """``bot<id>:<token>`` → ``{token}``; ``42:batchGet`` → ``{id}:batchGet``; None when
+    no piece is a value (the segment is then judged whole)."""
     pieces = _EMBEDDED.split(text)
     kinds = [_kind(p) if i % 2 == 0 else None for i, p in enumerate(pieces)]
-    if TOKEN in kinds or EMAIL in kinds:
+    if TOKEN in kinds:
         # Part of a credential is still a credential: the whole segment goes.
         return TOKEN
+    if EMAIL in kinds:
+        return EMAIL
+    if not any(kinds):
+        return None
     return "".join(k or p for k, p in zip(kinds, pieces))
 
 
