@@ -4,8 +4,8 @@
     app = TraceMiddleware(app)
 
 The route template is read from the scope after the app has routed it
-(FastAPI's ``scope["route"]``, Starlette's matched route); a request the router
-matched to no route is ``METHOD <unmatched>``.  An app without a router
+(FastAPI's ``scope["route"]``, Starlette's matched route); a 404 the router
+gave for matching no route is ``METHOD <unmatched>``.  An app without a router
 perfdoctor knows, or a response given before routing (a CORS preflight), is
 named by its path with ids, tokens and e-mail addresses templated.
 
@@ -35,11 +35,17 @@ def route_template(scope: Scope, root_path: str = "") -> str | None:
 
     ``root_path`` is the scope's before the app ran: a mount adds its prefix.
     """
+    # Recent FastAPI matches an included router's routes in place: the prefix given
+    # to include_router() is only in the route's effective context.
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path_format", None)
+    if isinstance(path, str) and path:
+        return _rooted(scope, path)
     route = scope.get("route")
     if route is not None and not _is_mount(route):
         path = getattr(route, "path", None) or getattr(route, "path_format", None)
         if isinstance(path, str):
-            return routes.from_brace_template(scope.get("root_path", "") + path)
+            return _rooted(scope, path)
     endpoint = scope.get("endpoint")
     router = getattr(scope.get("app"), "routes", None) or getattr(
         scope.get("router"), "routes", None
@@ -49,8 +55,13 @@ def route_template(scope: Scope, root_path: str = "") -> str | None:
             if getattr(candidate, "endpoint", None) is endpoint and isinstance(
                 getattr(candidate, "path", None), str
             ):
-                return routes.from_brace_template(scope.get("root_path", "") + candidate.path)
+                return _rooted(scope, candidate.path)
     return _mounted(scope, endpoint, root_path)
+
+
+def _rooted(scope: Scope, path: str) -> str:
+    # A route at "" in an app mounted at the root answers "/".
+    return routes.from_brace_template(scope.get("root_path", "") + path) or "/"
 
 
 def _is_mount(route: Any) -> bool:
@@ -142,9 +153,10 @@ class TraceMiddleware:
                 template = route_template(scope, root_path)
                 if template:
                     trace.name = routes.name(method, template)
-                elif "router" in scope:
-                    # Starlette's router saw the request and matched no route (a 404,
-                    # or a redirect to add a slash): one name for all such paths.
+                elif "router" in scope and trace.status == 404:
+                    # Starlette's router saw the request and matched no route: one
+                    # name for all such paths.  (A route it matched that we cannot
+                    # read keeps the templated path.)
                     trace.name = routes.name(method, routes.UNMATCHED)
                 endpoint = scope.get("endpoint")
                 if endpoint is not None:
