@@ -125,6 +125,11 @@ def _embedded(text: str) -> str | None:
     return "".join(k or p for k, p in zip(kinds, pieces))
 
 
+def placeholder(text: str) -> str | None:
+    """The placeholder for ``text`` (one whole value, not a path) when it is a value."""
+    return _kind(text)
+
+
 def _kind(text: str) -> str | None:
     """The placeholder for ``text`` when it is a value, else None."""
     if not text or _SHORT_NAME.fullmatch(text):
