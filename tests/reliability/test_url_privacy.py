@@ -84,6 +84,11 @@ def test_outbound_urls_are_templates_that_keep_the_endpoints_words(run: dict[str
     assert not any("@" in h for h in hosts)
 
 
+def test_cache_keys_keep_their_words_and_lose_their_tokens(run: dict[str, Any]) -> None:
+    keys = {str(s.attrs["key"]) for t in run["loaded"] for s in t.spans if s.kind == "cache"}
+    assert keys == {"password-reset:{id}"}
+
+
 def test_each_endpoint_has_one_template_so_repeats_still_group(run: dict[str, Any]) -> None:
     per_call = [
         str(s.attrs["url"]) for t in run["loaded"] if t.name == "GET /charges"

@@ -76,9 +76,11 @@ settings.configure(
     ROOT_URLCONF=__name__,
     SECRET_KEY="not-a-secret-of-the-test",
     MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
 )
 django.setup()
 
+from django.core.cache import cache  # noqa: E402
 from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -90,6 +92,8 @@ def article(request: HttpRequest, pk: int) -> JsonResponse:
     telegram = f"{UP}/bot{p.TELEGRAM_BOT_ID}:{p.TELEGRAM_TOKEN}/sendMessage"
     httpx.post(telegram, json={"chat_id": 1}, timeout=5).raise_for_status()
     fetch(f"{UP}/v1/customers/{p.EMAIL}/charges")
+    cache.set(f"password-reset:{p.CACHE_TOKEN}", pk, 60)
+    assert cache.get(f"password-reset:{p.CACHE_TOKEN}") == pk
     return JsonResponse({"pk": pk})
 
 
