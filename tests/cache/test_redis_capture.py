@@ -104,6 +104,8 @@ def test_asyncio_client(tmp_path: Path, redis_url: str, redis_prefix: str) -> No
         (b"bytes:7", "bytes:{id}"),
         # A base64url token with no digit between its dashes is still one value.
         ("reset:AbCdEfGhIj_KlMnOpQrSt-UvWxYz", "reset:{id}"),
+        ("reset_AbCdEfGhIj_KlMnOpQrSt-UvWxYz", "reset_{id}"),
+        ("pd-test-3f2a9b1c0d4e:user", "pd-test-{id}:user"),
         ("template.cache.sidebar_navigation_menu", "template.cache.sidebar_navigation_menu"),
     ],
 )

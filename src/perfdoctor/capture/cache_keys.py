@@ -27,7 +27,9 @@ _EMAIL = re.compile(r"[^\s:/|@{}]+@[^\s:/|{}]+")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # A run of base64url text: a token's ``-`` and ``_`` would otherwise cut it into
 # words short enough, and free enough of digits, to be kept as names.
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_TOKEN_MIN = raw_paths.RANDOM_MIN_LENGTH
+_TOKEN_RUN = re.compile(rf"[A-Za-z0-9_-]{{{_TOKEN_MIN},}}")
+_LEADING_WORDS = re.compile(r"(?:[a-z]{2,}[-_])+")
 # A word this long is a token, a hash or a session key, not part of a name.
 _LONG_WORD = 20
 
@@ -47,7 +49,13 @@ def _collapse_word(match: re.Match[str]) -> str:
 
 def _collapse_token(match: re.Match[str]) -> str:
     run = match.group()
-    return "{id}" if raw_paths.placeholder(run) is not None else run
+    # Leading lowercase words are the key's own names ("pd-test-", "session_").
+    lead = _LEADING_WORDS.match(run)
+    prefix = lead.group() if lead else ""
+    rest = run[len(prefix) :]
+    if len(rest) >= _TOKEN_MIN and raw_paths.placeholder(rest) is not None:
+        return prefix + "{id}"
+    return run
 
 
 @functools.lru_cache(maxsize=4096)
