@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,14 +253,25 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     return batch
 
 
-def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
+def write_traces(
+    conn: sqlite3.Connection,
+    traces: Iterable[Trace],
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
     """Write a batch of traces in one transaction; returns how many were written."""
-    return write_batch(conn, batch_of(traces))
+    return write_batch(conn, batch_of(traces), also)
 
 
-def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
-    """Write ``batch`` in one transaction; returns how many traces were written."""
-    if not batch.traces:
+def write_batch(
+    conn: sqlite3.Connection,
+    batch: Batch,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
+    """Write ``batch`` in one transaction; returns how many traces were written.
+
+    ``also`` runs inside the same transaction, for a writer's own rows that must
+    land with the traces or not at all (an importer's bookkeeping)."""
+    if not batch.traces and also is None:
         return 0
 
     def write() -> None:
@@ -280,6 +291,8 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
             )
+            if also is not None:
+                also(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -387,6 +400,60 @@ def _spans(
             )
         )
     return spans
+
+
+def read_traces(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces with these ids, by id (absent ones are left out), read on a
+    writer's connection: an importer that adds spans to traces it wrote before."""
+    wanted = list(dict.fromkeys(ids))
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        cursor = conn.execute(f"SELECT * FROM traces WHERE id IN ({marks})", chunk)
+        names = [d[0] for d in cursor.description]
+        rows.extend(dict(zip(names, row)) for row in cursor)
+    decoded = [(row, json.loads(row["spans"])) for row in rows]
+    stack_at, print_at = SPAN_FIELDS.index("stack_id"), SPAN_FIELDS.index("fingerprint")
+    stack_ids = {s[stack_at] for _, spans in decoded for s in spans if s[stack_at]}
+    prints = {s[print_at] for _, spans in decoded for s in spans if s[print_at]}
+    stacks = {
+        stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
+        for stack_id, frames in _rows_by_id(conn, "stacks", "id", "frames", stack_ids)
+    }
+    statements = dict(_rows_by_id(conn, "statements", "fingerprint", "statement", prints))
+    return {
+        row["id"]: Trace(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            started_at=row["started_at"],
+            duration_ms=row["duration_ms"],
+            status=row["status"],
+            pid=row["pid"] or 0,
+            cpu_ms=row["cpu_ms"],
+            spans=_spans(row["spans"], stacks, statements),
+            attrs=json.loads(row["attrs"]),
+        )
+        for row, _ in decoded
+    }
+
+
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_IDS_PER_QUERY = 500
+
+
+def _rows_by_id(
+    conn: sqlite3.Connection, table: str, key: str, column: str, ids: set[str]
+) -> list[tuple[str, str]]:
+    wanted = sorted(ids)
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({marks})"
+        found.extend(conn.execute(sql, chunk).fetchall())
+    return found
 
 
 def load_traces(path: Path) -> list[Trace]:
