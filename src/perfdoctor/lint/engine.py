@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-import gc
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfdoctor.gc_paused import gc_paused
 from perfdoctor.lint import rules as _rules  # noqa: F401  (registers every rule)
 from perfdoctor.lint.base import RULES, LintFinding, Rule
 from perfdoctor.lint.config import LintConfig
@@ -57,15 +57,8 @@ def _display(path: Path) -> str:
 def lint_paths(paths: Sequence[str | Path], config: LintConfig | None = None) -> LintResult:
     config = config or LintConfig()
     result = LintResult()
-    # Trees are acyclic: the cyclic collector would only rescan the heap again and
-    # again while a large tree is parsed (it cost a third of the time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         _lint_all(paths, config, result)
-    finally:
-        if was_enabled:
-            gc.enable()
     result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return result
 

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from perfdoctor import store
 from perfdoctor.errors import BadInputs, StoreError, UsageError
+from perfdoctor.gc_paused import gc_paused
 from perfdoctor.model import Trace
 from perfdoctor.otlp import decode, encode, index
 from perfdoctor.otlp.decode import OtlpSpan, Skips
@@ -87,8 +88,9 @@ def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: 
     summary = Summary()
     target = _Store(store_path)
     try:
-        for path in files:
-            _import_file(path, target, settings, summary)
+        with gc_paused():
+            for path in files:
+                _import_file(path, target, settings, summary)
     except sqlite3.Error as exc:
         # Each batch is one transaction: what was written before stays whole.
         raise StoreError(
