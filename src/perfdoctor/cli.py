@@ -416,6 +416,12 @@ def explain(
     "--no-hypopg", is_flag=True, help="PostgreSQL: try indexes in a rolled-back transaction."
 )
 @click.option(
+    "--allow-locks",
+    is_flag=True,
+    help="Build trial indexes for real (rolled back) where that locks tables: PostgreSQL "
+    "without HypoPG, big SQLite tables. Without it the advisor names the locks and stops.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def indexes(
@@ -425,6 +431,7 @@ def indexes(
     pg_stat_statements: bool,
     pg_log: str | None,
     no_hypopg: bool,
+    allow_locks: bool,
     fmt: str,
 ) -> None:
     """Propose indexes, each verified to cut its queries' plan cost; report unused ones."""
@@ -435,7 +442,7 @@ def indexes(
     path = Path(traces) if traces else None
     log = Path(pg_log) if pg_log else None
     queries = gather(db, settings, statements, path, pg_stat_statements, log)
-    run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout)
+    run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout, allow_locks=allow_locks)
 
 
 @main.command()

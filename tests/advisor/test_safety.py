@@ -42,7 +42,7 @@ def test_postgres_unchanged(pg_workload: str) -> None:
     before = workload.checksum_postgres(pg_workload)
     _run_all(
         pg_workload,
-        ("indexes", "--db", pg_workload, *query_args(), "--no-hypopg"),
+        ("indexes", "--db", pg_workload, *query_args(), "--no-hypopg", "--allow-locks"),
         ("explain", "--db", pg_workload, *query_args(), "--query", DML, "--analyze"),
     )
     assert workload.checksum_postgres(pg_workload) == before

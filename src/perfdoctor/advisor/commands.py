@@ -68,9 +68,15 @@ def run_explain(
 
 
 def run_indexes(
-    url: str, queries: list[Query], settings: Settings, use_hypopg: bool, fmt: str, out: TextIO
+    url: str,
+    queries: list[Query],
+    settings: Settings,
+    use_hypopg: bool,
+    fmt: str,
+    out: TextIO,
+    allow_locks: bool = False,
 ) -> Advice:
-    advice = advise(url, queries, settings, use_hypopg=use_hypopg)
+    advice = advise(url, queries, settings, use_hypopg=use_hypopg, allow_locks=allow_locks)
     if _analysed(advice.explained):
         render_advice(advice, fmt, out)
     _refuse_unusable(advice.explained)
