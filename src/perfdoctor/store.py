@@ -402,58 +402,62 @@ def _spans(
     return spans
 
 
-def read_traces(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
-    """The stored traces with these ids, by id (absent ones are left out), read on a
-    writer's connection: an importer that adds spans to traces it wrote before."""
+def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces with these ids, read on a writer's connection (an importer
+    adding spans to traces it wrote before); absent and unreadable ones are left out.
+    Only the stacks and statements their spans name are read."""
     wanted = list(dict.fromkeys(ids))
-    rows: list[dict[str, Any]] = []
+    stacks = _Lookup(conn, "SELECT frames FROM stacks WHERE id = ?", _frames)
+    statements = _Lookup(conn, "SELECT statement FROM statements WHERE fingerprint = ?", str)
+    found: dict[str, Trace] = {}
     for start in range(0, len(wanted), _IDS_PER_QUERY):
         chunk = wanted[start : start + _IDS_PER_QUERY]
         marks = ",".join("?" * len(chunk))
-        cursor = conn.execute(f"SELECT * FROM traces WHERE id IN ({marks})", chunk)
-        names = [d[0] for d in cursor.description]
-        rows.extend(dict(zip(names, row)) for row in cursor)
-    decoded = [(row, json.loads(row["spans"])) for row in rows]
-    stack_at, print_at = SPAN_FIELDS.index("stack_id"), SPAN_FIELDS.index("fingerprint")
-    stack_ids = {s[stack_at] for _, spans in decoded for s in spans if s[stack_at]}
-    prints = {s[print_at] for _, spans in decoded for s in spans if s[print_at]}
-    stacks = {
-        stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
-        for stack_id, frames in _rows_by_id(conn, "stacks", "id", "frames", stack_ids)
-    }
-    statements = dict(_rows_by_id(conn, "statements", "fingerprint", "statement", prints))
-    return {
-        row["id"]: Trace(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
-            started_at=row["started_at"],
-            duration_ms=row["duration_ms"],
-            status=row["status"],
-            pid=row["pid"] or 0,
-            cpu_ms=row["cpu_ms"],
-            spans=_spans(row["spans"], stacks, statements),
-            attrs=json.loads(row["attrs"]),
-        )
-        for row, _ in decoded
-    }
+        sql = f"SELECT {_TRACE_COLUMNS} FROM traces WHERE id IN ({marks})"
+        for row in conn.execute(sql, chunk).fetchall():
+            trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans = row
+            try:
+                found[trace_id] = Trace(
+                    id=trace_id,
+                    name=name,
+                    kind=kind,
+                    started_at=started_at,
+                    duration_ms=duration_ms,
+                    status=status,
+                    pid=pid or 0,
+                    cpu_ms=cpu_ms,
+                    spans=_spans(spans, stacks, statements),
+                    attrs=json.loads(attrs),
+                )
+            except (ValueError, TypeError, KeyError, IndexError):
+                continue  # a damaged row: as if it were not there
+    return found
 
 
+_TRACE_COLUMNS = "id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans"
 # Bound parameters per statement: SQLite before 3.32 allows 999.
 _IDS_PER_QUERY = 500
 
 
-def _rows_by_id(
-    conn: sqlite3.Connection, table: str, key: str, column: str, ids: set[str]
-) -> list[tuple[str, str]]:
-    wanted = sorted(ids)
-    found: list[tuple[str, str]] = []
-    for start in range(0, len(wanted), _IDS_PER_QUERY):
-        chunk = wanted[start : start + _IDS_PER_QUERY]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({marks})"
-        found.extend(conn.execute(sql, chunk).fetchall())
-    return found
+def _frames(text: str) -> list[Location]:
+    return [Location(p, int(line), fn) for p, line, fn in json.loads(text)]
+
+
+class _Lookup(dict[str, Any]):
+    """Rows of a side table by id, read when first asked for: a few traces need a
+    few of the store's stacks and statements, not all of them."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str, parse: Any) -> None:
+        super().__init__()
+        self._conn, self._sql, self._parse = conn, sql, parse
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            row = self._conn.execute(self._sql, (key,)).fetchone()
+            if row is None:
+                return default
+            self[key] = self._parse(row[0])
+        return self[key]
 
 
 def load_traces(path: Path) -> list[Trace]:

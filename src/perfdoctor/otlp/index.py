@@ -77,7 +77,7 @@ def load(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> dict[str, list[S
             rows.append((bytes(tid).hex(), names, list(_unpack(packed))))
         except (ValueError, TypeError, zlib.error, struct.error):
             continue  # a damaged row: its spans are written anew, as if never imported
-    traces = store.read_traces(conn, {str(o) for _, owners, _ in rows for o in owners})
+    traces = store.traces_by_id(conn, {str(o) for _, owners, _ in rows for o in owners})
     by_trace: dict[str, list[StoredSpan]] = {}
     for trace_id, owners, records in rows:
         spans = by_trace.setdefault(trace_id, [])
