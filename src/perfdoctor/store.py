@@ -413,7 +413,10 @@ def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trac
     for start in range(0, len(wanted), _IDS_PER_QUERY):
         chunk = wanted[start : start + _IDS_PER_QUERY]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT {_TRACE_COLUMNS} FROM traces WHERE id IN ({marks})"
+        sql = (
+            "SELECT id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans "
+            f"FROM traces WHERE id IN ({marks})"
+        )
         for row in conn.execute(sql, chunk).fetchall():
             trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans = row
             try:
@@ -434,7 +437,6 @@ def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trac
     return found
 
 
-_TRACE_COLUMNS = "id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans"
 # Bound parameters per statement: SQLite before 3.32 allows 999.
 _IDS_PER_QUERY = 500
 
