@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,14 +253,25 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     return batch
 
 
-def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
+def write_traces(
+    conn: sqlite3.Connection,
+    traces: Iterable[Trace],
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
     """Write a batch of traces in one transaction; returns how many were written."""
-    return write_batch(conn, batch_of(traces))
+    return write_batch(conn, batch_of(traces), also)
 
 
-def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
-    """Write ``batch`` in one transaction; returns how many traces were written."""
-    if not batch.traces:
+def write_batch(
+    conn: sqlite3.Connection,
+    batch: Batch,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
+    """Write ``batch`` in one transaction; returns how many traces were written.
+
+    ``also`` runs inside the same transaction, for a writer's own rows that must
+    land with the traces or not at all (an importer's bookkeeping)."""
+    if not batch.traces and also is None:
         return 0
 
     def write() -> None:
@@ -280,6 +291,8 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
             )
+            if also is not None:
+                also(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -387,6 +400,66 @@ def _spans(
             )
         )
     return spans
+
+
+def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces with these ids, read on a writer's connection (an importer
+    adding spans to traces it wrote before); absent and unreadable ones are left out.
+    Only the stacks and statements their spans name are read."""
+    wanted = list(dict.fromkeys(ids))
+    stacks = _Lookup(conn, "SELECT frames FROM stacks WHERE id = ?", _frames)
+    statements = _Lookup(conn, "SELECT statement FROM statements WHERE fingerprint = ?", str)
+    found: dict[str, Trace] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        sql = (
+            "SELECT id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans "
+            f"FROM traces WHERE id IN ({marks})"
+        )
+        for row in conn.execute(sql, chunk).fetchall():
+            trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans = row
+            try:
+                found[trace_id] = Trace(
+                    id=trace_id,
+                    name=name,
+                    kind=kind,
+                    started_at=started_at,
+                    duration_ms=duration_ms,
+                    status=status,
+                    pid=pid or 0,
+                    cpu_ms=cpu_ms,
+                    spans=_spans(spans, stacks, statements),
+                    attrs=json.loads(attrs),
+                )
+            except (ValueError, TypeError, KeyError, IndexError):
+                continue  # a damaged row: as if it were not there
+    return found
+
+
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_IDS_PER_QUERY = 500
+
+
+def _frames(text: str) -> list[Location]:
+    return [Location(p, int(line), fn) for p, line, fn in json.loads(text)]
+
+
+class _Lookup(dict[str, Any]):
+    """Rows of a side table by id, read when first asked for: a few traces need a
+    few of the store's stacks and statements, not all of them."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str, parse: Any) -> None:
+        super().__init__()
+        self._conn, self._sql, self._parse = conn, sql, parse
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            row = self._conn.execute(self._sql, (key,)).fetchone()
+            if row is None:
+                return default
+            self[key] = self._parse(row[0])
+        return self[key]
 
 
 def load_traces(path: Path) -> list[Trace]:

@@ -106,8 +106,11 @@ def prepare(query: Query, dialect: str, max_bytes: int) -> Query:
     return query
 
 
+COMMAND_LINE = "command line"
+
+
 def from_command_line(statements: list[str]) -> list[Query]:
-    return [Query(sql, "command line") for sql in statements]
+    return [Query(sql, COMMAND_LINE) for sql in statements]
 
 
 def from_traces(path: Path, dialect: str, limit: int) -> list[Query]:
