@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -291,7 +292,8 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
     return len(batch.traces)
 
 
-def _open_for_reading(path: Path) -> tuple[sqlite3.Connection, list[str]]:
+@contextmanager
+def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
     """A read-only connection to a store, and notes on what it cannot see."""
     if not path.exists():
         raise StoreError(
@@ -299,34 +301,49 @@ def _open_for_reading(path: Path) -> tuple[sqlite3.Connection, list[str]]:
             "(perfdoctor run -- COMMAND) or pass --traces PATH"
         )
     notes: list[str] = []
-    try:
-        conn = _connect_read_only(path, notes)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise _unreadable(path, exc) from None
-    try:
+    with ExitStack() as cleanup:
+        try:
+            conn, version = _connect_read_only(path, notes)
+        except sqlite3.DatabaseError as exc:
+            conn, version = _read_cut_short(path, exc, notes, cleanup)
+        cleanup.callback(conn.close)  # before the copy's folder goes
         _check_version(path, version)
-    except StoreError:
-        conn.close()
-        raise
-    if version == 0:
-        conn.close()
-        raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
-    return conn, notes
+        if version == 0:
+            raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
+        yield conn, notes
 
 
-def _connect_read_only(path: Path, notes: list[str]) -> sqlite3.Connection:
+def _read_cut_short(
+    path: Path, exc: sqlite3.DatabaseError, notes: list[str], cleanup: ExitStack
+) -> tuple[sqlite3.Connection, int]:
+    """SQLite refuses a file shorter than its header says: read a copy padded
+    to that size instead, its missing part counted as damaged."""
+    size = salvage.cut_short(path)
+    if size is None or not salvage.is_damage(exc):
+        raise _unreadable(path, exc) from None
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="perfdoctor-")))
+    try:
+        copy = salvage.padded_copy(path, size, folder)
+        conn, version = _version(_connect_uri(copy.as_uri() + "?mode=ro"))
+    except (OSError, sqlite3.DatabaseError):
+        raise _unreadable(path, exc) from None
+    notes.append(
+        f"{path} is cut short ({path.stat().st_size} of {size} bytes): "
+        "the traces in its missing part are counted as damaged"
+    )
+    return conn, version
+
+
+def _connect_read_only(path: Path, notes: list[str]) -> tuple[sqlite3.Connection, int]:
+    """The connection and the store's schema version."""
     # mode=ro: a reader never checkpoints a WAL into the file or deletes it, so
     # reading leaves the store as it found it.  On a read-only mount a WAL reader
     # cannot create the -shm index it needs; immutable=1 then reads the main file
     # alone (nothing can be writing to it there).
     uri = path.absolute().as_uri()
-    conn = _connect_uri(uri + "?mode=ro")
     try:
-        conn.execute("PRAGMA user_version")  # opens the file and its WAL index
-        return conn
+        return _version(_connect_uri(uri + "?mode=ro"))
     except sqlite3.OperationalError as exc:
-        conn.close()
         if "unable to open" not in str(exc):
             raise
     wal = Path(f"{path}-wal")
@@ -336,7 +353,16 @@ def _connect_read_only(path: Path, notes: list[str]) -> sqlite3.Connection:
             f"where {path.name}-shm cannot be created (a read-only mount), so they are "
             "left out: copy the store and its -wal file to a writable folder to read them"
         )
-    return _connect_uri(uri + "?immutable=1")
+    return _version(_connect_uri(uri + "?immutable=1"))
+
+
+def _version(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, int]:
+    try:
+        # The first statement opens the file (and its WAL index).
+        return conn, int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _connect_uri(uri: str) -> sqlite3.Connection:
@@ -354,8 +380,7 @@ def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
 
 
 def count_traces(path: Path) -> int:
-    conn, _ = _open_for_reading(path)
-    with closing(conn):
+    with _reading(path) as (conn, _):
         try:
             return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
         except sqlite3.DatabaseError as exc:
@@ -379,9 +404,8 @@ def iter_traces(path: Path, damage: salvage.Damage | None = None) -> Iterator[Tr
     """The store's traces, oldest first; rows that cannot be read are left out
     and counted in ``damage``."""
     damage = salvage.Damage(str(path)) if damage is None else damage
-    conn, notes = _open_for_reading(path)
-    damage.notes.extend(notes)
-    with closing(conn):
+    with _reading(path) as (conn, notes):
+        damage.notes.extend(notes)
         try:
             trace_rows, ordered, stacks, statements, catalogs = _read_all(path, conn, damage)
         except sqlite3.DatabaseError as exc:
@@ -501,7 +525,7 @@ def read_traces(path: Path) -> Loaded:
     traces = list(iter_traces(path, damage))
     if not traces and damage.traces:
         raise StoreError(
-            f"{path} is damaged: none of its traces can be read ({damage.traces} damaged); "
+            f"{path} is damaged: none of its traces can be read; "
             "capture again into a new file (perfdoctor run --clear -- COMMAND)"
         )
     if not traces:

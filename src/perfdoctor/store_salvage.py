@@ -13,9 +13,12 @@ Imported by :mod:`perfdoctor.store`, so the standard library only.
 from __future__ import annotations
 
 import bisect
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # A table damaged high in its tree (an interior page) fails every range that
@@ -80,9 +83,12 @@ class Damage:
             )
             if n
         ]
-        text = f"skipped {_plural(self.traces, 'damaged trace')} in {self.store}"
+        where = f"in {self.store}"
+        text = f"skipped {_plural(self.traces, 'damaged trace')} {where}" if self.traces else ""
         if parts:
-            text += f" (and {', '.join(parts)} damaged: spans that name them go without)"
+            others = f"{', '.join(parts)} damaged"
+            text = f"{text} (and {others})" if text else f"{others} {where}"
+            text += ": the traces that use them are read without them"
         return text + "; capture again into a new store for complete results"
 
     def warnings(self) -> list[str]:
@@ -217,3 +223,39 @@ def _rowid_ends(conn: sqlite3.Connection, table: str) -> Iterable[int]:
             continue
         if isinstance(value, int):
             yield value
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def cut_short(path: Path) -> int | None:
+    """The size a store's header says it has, when the file is shorter (a copy
+    or download cut short: SQLite then refuses the whole file); else None."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is only kept up to date when these two counters agree.
+    if header[24:28] != header[92:96]:
+        return None
+    expected = page_size * pages
+    return expected if size < expected else None
+
+
+def padded_copy(path: Path, size: int, folder: Path) -> Path:
+    """A copy of a store cut short, padded with zeros to ``size``: SQLite reads
+    the pages that are there, and refuses (so we count) those that are not."""
+    copy = folder / path.name
+    shutil.copyfile(path, copy)
+    wal = Path(f"{path}-wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{copy}-wal"))
+    os.truncate(copy, size)
+    return copy
