@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from tests.inprocess import seed_blog
 from tests.reliability.damaged_stores import (
     ARTICLES,
     assert_one_line_error,
@@ -144,3 +146,46 @@ def test_reading_a_damaged_store_does_not_change_it(traces: Path) -> None:
     before = traces.read_bytes()
     assert report(traces).code == 0
     assert traces.read_bytes() == before
+
+
+def _one_trace_damaged(traces: Path) -> str:
+    """Damage one trace's spans; the warning line readers print for it."""
+    overwrite(traces, row_offset(traces, _middle_trace(traces), ARTICLES) + 600, b"\xff" * 64)
+    return (
+        f"perfdoctor: warning: skipped 1 damaged trace in {traces}; "
+        "capture again into a new store for complete results"
+    )
+
+
+def test_export_says_what_it_skipped(traces: Path) -> None:
+    ids = trace_ids(traces)
+    warning = _one_trace_damaged(traces)
+    out = traces.parent / "traces.jsonl"
+    run = perfdoctor_on("export", "otlp", "--traces", str(traces), "-o", str(out), cwd=traces.parent)
+    assert run.code == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        warning,
+        f"perfdoctor: wrote {len(ids) - 1} traces as OTLP JSON to {out}",
+    ]
+
+
+def test_explain_of_the_stored_queries_says_what_it_skipped(traces: Path) -> None:
+    warning = _one_trace_damaged(traces)
+    with closing(sqlite3.connect(traces.parent / "app.db")) as conn, conn:
+        seed_blog(conn, articles=20)
+    run = perfdoctor_on(
+        "explain", "--db", "sqlite:///app.db", "--traces", str(traces), cwd=traces.parent
+    )
+    assert run.code == 0, run.stderr
+    assert run.stderr.splitlines() == [warning]
+    assert "SELECT name FROM author WHERE id = ?" in run.stdout
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_report_files_carry_the_skipped_line(traces: Path, fmt: str) -> None:
+    warning = _one_trace_damaged(traces)
+    out = traces.parent / f"report.{fmt}"
+    run = report(traces, "--format", fmt, "-o", str(out))
+    assert run.code == 0, run.stderr
+    assert run.stderr.splitlines() == [f"perfdoctor: wrote {fmt} report to {out}", warning]
+    assert f"skipped 1 damaged trace in {traces}" in out.read_text()
