@@ -371,6 +371,8 @@ def _connect_uri(uri: str) -> sqlite3.Connection:
 
 
 def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    if "no such" in str(exc):  # a table or column a trace store has
+        return StoreError(f"{path} is not a perfdoctor trace store ({exc})")
     if not salvage.is_damage(exc):
         return StoreError(f"cannot read the trace store {path}: {exc}")
     return StoreError(

@@ -40,9 +40,9 @@ DECODE_ERRORS = (
     RecursionError,
 )
 
-# Errors SQLite gives for a busy or interrupted database, or a file it may not
-# open: not damage.
-_NOT_DAMAGE = ("locked", "busy", "interrupt", "unable to open")
+# Errors SQLite gives for a busy or interrupted database, a file it may not
+# open, or a schema that is not a trace store's: not damage.
+_NOT_DAMAGE = ("locked", "busy", "interrupt", "unable to open", "no such")
 
 
 @dataclass
