@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from perfdoctor import store_salvage as salvage
 from perfdoctor.model import Location, Trace
@@ -25,53 +27,59 @@ def side_tables(
 
     A table may be missing: ``orm_catalogs`` came after schema 3 without a
     version bump, and an older store has none."""
-    stacks = _stacks(conn, damage) if "stacks" in tables else {}
-    statements = _statements(conn, damage) if "statements" in tables else {}
-    catalogs = _catalogs(conn, damage) if "orm_catalogs" in tables else {}
+    stacks, lost = _table(conn, tables, "stacks", "id, frames", _stack)
+    damage.stacks += lost
+    statements, lost = _table(conn, tables, "statements", "fingerprint, statement", _statement)
+    damage.statements += lost
+    catalogs, lost = _table(conn, tables, "orm_catalogs", "id, catalog", _catalog)
+    damage.orm_catalogs += lost
     return stacks, statements, catalogs
 
 
-def _stacks(conn: sqlite3.Connection, damage: salvage.Damage) -> dict[str, list[Location]]:
-    read = salvage.read_table(conn, "stacks", "id, frames")
-    damage.stacks += read.lost
-    stacks = {}
-    for stack_id, frames in read.rows:
+T = TypeVar("T")
+
+
+def _table(
+    conn: sqlite3.Connection,
+    tables: set[str],
+    table: str,
+    columns: str,
+    decode: Callable[[str, Any], T | None],
+) -> tuple[dict[str, T], int]:
+    """id -> decoded value of each row of ``table`` (id, value), and how many
+    rows SQLite could not read or ``decode`` refused."""
+    if table not in tables:
+        return {}, 0
+    read = salvage.read_table(conn, table, columns)
+    found: dict[str, T] = {}
+    lost = read.lost
+    for key, value in read.rows:
         try:
-            stack = [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
+            decoded = decode(key, value)
         except salvage.DECODE_ERRORS:
-            damage.stacks += 1
-            continue
-        if all(isinstance(f.path, str) and isinstance(f.function, str) for f in stack):
-            stacks[stack_id] = stack
+            decoded = None
+        if decoded is None:
+            lost += 1
         else:
-            damage.stacks += 1
-    return stacks
+            found[key] = decoded
+    return found, lost
 
 
-def _statements(conn: sqlite3.Connection, damage: salvage.Damage) -> dict[str, str]:
-    read = salvage.read_table(conn, "statements", "fingerprint, statement")
-    damage.statements += read.lost
-    statements = {}
-    for fingerprint, statement in read.rows:
-        if isinstance(statement, str):
-            statements[fingerprint] = statement
-        else:
-            damage.statements += 1
-    return statements
+def _stack(_: str, frames: Any) -> list[Location] | None:
+    stack = [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
+    if all(isinstance(f.path, str) and isinstance(f.function, str) for f in stack):
+        return stack
+    return None
 
 
-def _catalogs(conn: sqlite3.Connection, damage: salvage.Damage) -> dict[str, str]:
-    read = salvage.read_table(conn, "orm_catalogs", "id, catalog")
-    damage.orm_catalogs += read.lost
-    texts = {}
-    for catalog_id, text in read.rows:
-        # Parsed now (once per id, and kept for the traces that name it) to
-        # count the catalogs that do not parse.
-        if orm_stored.catalogs_for({"orm": [catalog_id]}, {catalog_id: text}):
-            texts[catalog_id] = text
-        else:
-            damage.orm_catalogs += 1
-    return texts
+def _statement(_: str, statement: Any) -> str | None:
+    return statement if isinstance(statement, str) else None
+
+
+def _catalog(catalog_id: str, text: Any) -> str | None:
+    # Parsed now (once per id, and kept for the traces that name it) to count
+    # the catalogs that do not parse.
+    return text if orm_stored.catalogs_for({"orm": [catalog_id]}, {catalog_id: text}) else None
 
 
 def _number(value: object) -> bool:
