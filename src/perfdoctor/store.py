@@ -11,15 +11,14 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from perfdoctor import store_rows
+from perfdoctor import store_open, store_rows
 from perfdoctor import store_salvage as salvage
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
@@ -295,90 +294,11 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
 @contextmanager
 def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
     """A read-only connection to a store, and notes on what it cannot see."""
-    if not path.exists():
-        raise StoreError(
-            f"no trace store at {path}: capture some traffic first "
-            "(perfdoctor run -- COMMAND) or pass --traces PATH"
-        )
-    notes: list[str] = []
-    with ExitStack() as cleanup:
-        try:
-            conn, version = _connect_read_only(path, notes)
-        except sqlite3.DatabaseError as exc:
-            conn, version = _read_cut_short(path, exc, notes, cleanup)
-        cleanup.callback(conn.close)  # before the copy's folder goes
+    with store_open.reading(path) as (conn, version, notes):
         _check_version(path, version)
         if version == 0:
             raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
         yield conn, notes
-
-
-def _read_cut_short(
-    path: Path, exc: sqlite3.DatabaseError, notes: list[str], cleanup: ExitStack
-) -> tuple[sqlite3.Connection, int]:
-    """SQLite refuses a file shorter than its header says: read a copy padded
-    to that size instead, its missing part counted as damaged."""
-    size = salvage.cut_short(path)
-    if size is None or not salvage.is_damage(exc):
-        raise _unreadable(path, exc) from None
-    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="perfdoctor-")))
-    try:
-        copy = salvage.padded_copy(path, size, folder)
-        conn, version = _version(_connect_uri(copy.as_uri() + "?mode=ro"))
-    except (OSError, sqlite3.DatabaseError):
-        raise _unreadable(path, exc) from None
-    notes.append(
-        f"{path} is cut short ({path.stat().st_size} of {size} bytes): "
-        "the traces in its missing part are counted as damaged"
-    )
-    return conn, version
-
-
-def _connect_read_only(path: Path, notes: list[str]) -> tuple[sqlite3.Connection, int]:
-    """The connection and the store's schema version."""
-    # mode=ro: a reader never checkpoints a WAL into the file or deletes it, so
-    # reading leaves the store as it found it.  On a read-only mount a WAL reader
-    # cannot create the -shm index it needs; immutable=1 then reads the main file
-    # alone (nothing can be writing to it there).
-    uri = path.absolute().as_uri()
-    try:
-        return _version(_connect_uri(uri + "?mode=ro"))
-    except sqlite3.OperationalError as exc:
-        if "unable to open" not in str(exc):
-            raise
-    wal = Path(f"{path}-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        notes.append(
-            f"{wal} may hold traces not yet moved into {path}; SQLite cannot read it "
-            f"where {path.name}-shm cannot be created (a read-only mount), so they are "
-            "left out: copy the store and its -wal file to a writable folder to read them"
-        )
-    return _version(_connect_uri(uri + "?immutable=1"))
-
-
-def _version(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, int]:
-    try:
-        # The first statement opens the file (and its WAL index).
-        return conn, int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except BaseException:
-        conn.close()
-        raise
-
-
-def _connect_uri(uri: str) -> sqlite3.Connection:
-    # The class, not sqlite3.connect: see _connect.
-    return sqlite3.Connection(uri, uri=True, timeout=60.0, isolation_level=None)
-
-
-def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
-    if "no such" in str(exc):  # a table or column a trace store has
-        return StoreError(f"{path} is not a perfdoctor trace store ({exc})")
-    if not salvage.is_damage(exc):
-        return StoreError(f"cannot read the trace store {path}: {exc}")
-    return StoreError(
-        f"{path} is damaged or not a trace store: SQLite cannot read it ({exc}); "
-        "capture again into a new file (perfdoctor run --clear -- COMMAND)"
-    )
 
 
 def count_traces(path: Path) -> int:
@@ -387,7 +307,7 @@ def count_traces(path: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             if not salvage.is_damage(exc):
-                raise _unreadable(path, exc) from None
+                raise store_open.unreadable(path, exc) from None
             return len(salvage.read_table(conn, "traces", "id").rows)
 
 
@@ -411,7 +331,7 @@ def iter_traces(path: Path, damage: salvage.Damage | None = None) -> Iterator[Tr
         try:
             trace_rows, ordered, stacks, statements, catalogs = _read_all(path, conn, damage)
         except sqlite3.DatabaseError as exc:
-            raise _unreadable(path, exc) from None
+            raise store_open.unreadable(path, exc) from None
     traces = _decoded(trace_rows, stacks, statements, catalogs, damage)
     if not ordered:  # salvaged in rowid order
         traces = iter(sorted(traces, key=lambda t: t.started_at))
