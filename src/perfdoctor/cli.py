@@ -203,8 +203,10 @@ def report(
     comparison = load_comparison(compare_path) if compare_path else None
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
-    loaded = store.load_traces(path)
+    read = store.read_traces(path)
+    loaded = read.traces
     analysis = analyze(loaded, settings)
+    analysis.damage = read.damage
     apply_budgets(analysis, loaded, settings)
     if db:
         from perfdoctor.advisor.findings import add_to
@@ -233,6 +235,11 @@ def report(
         )
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
+    # A text report on the terminal says what it skipped; other formats go to
+    # files and tools, so the person running the command is told on stderr.
+    shown = fmt == "text" and output is None
+    for line in read.damage.notes if shown else read.damage.warnings():
+        click.echo(f"perfdoctor: warning: {line}", err=True)
     sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
 
 
@@ -269,7 +276,9 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     path = Path(traces) if traces else Path(".perfdoctor") / "demo-traces.db"
     store.clear(path)
     run_demo(path, rounds=rounds, quiet=fmt == "json")
-    analysis = analyze(store.load_traces(path), Settings())
+    read = store.read_traces(path)
+    analysis = analyze(read.traces, Settings())
+    analysis.damage = read.damage
     render(analysis, fmt, sys.stdout)
     sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
 

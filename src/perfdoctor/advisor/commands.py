@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -32,7 +33,7 @@ def gather(
     dialect = parsed.dialect
     queries = from_command_line(list(statements))
     if traces is not None:
-        found = from_traces(traces, dialect, settings.advisor_max_queries)
+        found = from_traces(traces, dialect, settings.advisor_max_queries, sys.stderr)
         if not found and not statements:
             raise UsageError(
                 f"the trace store {traces} holds no SELECT on {dialect}: "

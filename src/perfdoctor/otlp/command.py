@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,7 +241,7 @@ def _print(summary: Summary, files: list[Path], store_path: Path, out: TextIO) -
 
 def run_export(store_path: Path, output: str | None, out: TextIO) -> int:
     """Write the store as OTLP JSON lines to ``output`` (``.gz``: gzipped) or ``out``."""
-    traces = store.load_traces(store_path)
+    traces = store.load_traces(store_path, warn=sys.stderr)
     if output is None:
         for text in encode.lines(traces):
             out.write(text)
