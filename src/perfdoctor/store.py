@@ -469,20 +469,8 @@ def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trac
             f"FROM traces WHERE id IN ({marks})"
         )
         for row in conn.execute(sql, chunk).fetchall():
-            trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans = row
             try:
-                found[trace_id] = Trace(
-                    id=trace_id,
-                    name=name,
-                    kind=kind,
-                    started_at=started_at,
-                    duration_ms=duration_ms,
-                    status=status,
-                    pid=pid or 0,
-                    cpu_ms=cpu_ms,
-                    spans=_spans(spans, stacks, statements),
-                    attrs=json.loads(attrs),
-                )
+                found[row[0]] = _trace(row, stacks, statements, {})
             except (ValueError, TypeError, KeyError, IndexError):
                 continue  # a damaged row: as if it were not there
     return found

@@ -15,8 +15,6 @@ from tests.inprocess import seed_blog
 from tests.reliability.damaged_stores import (
     ARTICLES,
     assert_one_line_error,
-    capture_store,
-    copy_store,
     expected_requests,
     ids_on_page,
     overwrite,
@@ -28,16 +26,6 @@ from tests.reliability.damaged_stores import (
     row_offset,
     trace_ids,
 )
-
-
-@pytest.fixture(scope="module")
-def captured(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return capture_store(tmp_path_factory.mktemp("captured") / "traces.db")
-
-
-@pytest.fixture
-def traces(captured: Path, tmp_path: Path) -> Path:
-    return copy_store(captured, tmp_path)
 
 
 def _middle_trace(traces: Path) -> str:

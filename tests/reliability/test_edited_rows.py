@@ -16,8 +16,6 @@ from perfdoctor.model import Trace
 from perfdoctor.orm.catalog import Catalog
 from tests.reliability.damaged_stores import (
     ARTICLES,
-    capture_store,
-    copy_store,
     expected_requests,
     report,
     trace_ids,
@@ -25,16 +23,6 @@ from tests.reliability.damaged_stores import (
 
 Edit = Callable[[sqlite3.Connection, str], None]
 FIELD = store.SPAN_FIELDS.index
-
-
-@pytest.fixture(scope="module")
-def captured(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return capture_store(tmp_path_factory.mktemp("captured") / "traces.db")
-
-
-@pytest.fixture
-def traces(captured: Path, tmp_path: Path) -> Path:
-    return copy_store(captured, tmp_path)
 
 
 def _set(column: str, value: object) -> Edit:
