@@ -241,18 +241,16 @@ def dropped(conn: sqlite3.Connection) -> tuple[int, int | None]:
     """(traces dropped so far, the cap in bytes they were dropped under) of a store."""
     try:
         row = conn.execute("SELECT dropped, max_bytes FROM retention").fetchone()
-    except sqlite3.OperationalError:  # a store from before retention
+    except sqlite3.DatabaseError:  # a store from before retention, or a damaged page
         return 0, None
     return (int(row[0]), row[1]) if row else (0, None)
 
 
 def describe(path: Path, oldest_kept: float | None) -> str | None:
     """What ``report`` says about the traces retention dropped; None when none were."""
-    from contextlib import closing
+    from perfdoctor import store_open
 
-    from perfdoctor import store
-
-    with closing(store._open_for_reading(path)) as conn:
+    with store_open.reading(path) as (conn, _, _):
         count, max_bytes = dropped(conn)
     if not count:
         return None

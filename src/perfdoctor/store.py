@@ -13,13 +13,14 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from perfdoctor import store_format
+from perfdoctor import store_format, store_open, store_rows
+from perfdoctor import store_salvage as salvage
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Trace
 from perfdoctor.orm import stored as orm_stored
@@ -302,14 +303,25 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     return batch
 
 
-def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
+def write_traces(
+    conn: sqlite3.Connection,
+    traces: Iterable[Trace],
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
     """Write a batch of traces in one transaction; returns how many were written."""
-    return write_batch(conn, batch_of(traces))
+    return write_batch(conn, batch_of(traces), also)
 
 
-def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
-    """Write ``batch`` in one transaction; returns how many traces were written."""
-    if not batch.traces:
+def write_batch(
+    conn: sqlite3.Connection,
+    batch: Batch,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
+    """Write ``batch`` in one transaction; returns how many traces were written.
+
+    ``also`` runs inside the same transaction, for a writer's own rows that must
+    land with the traces or not at all (an importer's bookkeeping)."""
+    if not batch.traces and also is None:
         return 0
 
     def write() -> None:
@@ -329,6 +341,8 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
             )
+            if also is not None:
+                also(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -338,77 +352,192 @@ def write_batch(conn: sqlite3.Connection, batch: Batch) -> int:
     return len(batch.traces)
 
 
-def _open_for_reading(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        raise StoreError(
-            f"no trace store at {path}: capture some traffic first "
-            "(perfdoctor run -- COMMAND) or pass --traces PATH"
-        )
-    try:
-        conn = _connect(path)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a perfdoctor trace store: {exc}") from exc
-    try:
+@contextmanager
+def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
+    """A read-only connection to a store, and notes on what it cannot see."""
+    with store_open.reading(path) as (conn, version, notes):
         _check_version(path, version)
-    except StoreError:
-        conn.close()
-        raise
-    if version == 0:
-        conn.close()
-        raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
-    return conn
+        if version == 0:
+            raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
+        yield conn, notes
 
 
 def count_traces(path: Path) -> int:
-    with closing(_open_for_reading(path)) as conn:
-        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+    with _reading(path) as (conn, _):
+        try:
+            return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            if not salvage.is_damage(exc):
+                raise store_open.unreadable(path, exc) from None
+            return len(salvage.read_table(conn, "traces", "id").rows)
 
 
-def iter_traces(path: Path) -> Iterator[Trace]:
-    with closing(_open_for_reading(path)) as conn:
-        # One read transaction: a batch written between the SELECTs (the app
-        # still running) must not give spans whose stack is not there yet.
-        conn.execute("BEGIN")
-        stacks: dict[str, list[Location]] = {
-            stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
-            for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
-        }
-        statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
-        catalogs = orm_stored.texts_in(conn)
-        conn.row_factory = sqlite3.Row
-        trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
+@dataclass
+class Loaded:
+    """The traces a store gave back, and what it could not."""
+
+    traces: list[Trace]
+    damage: salvage.Damage
+
+
+_TRACE_COLUMNS = "id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans"
+
+
+def iter_traces(path: Path, damage: salvage.Damage | None = None) -> Iterator[Trace]:
+    """The store's traces, oldest first; rows that cannot be read are left out
+    and counted in ``damage``."""
+    damage = salvage.Damage(str(path)) if damage is None else damage
+    with _reading(path) as (conn, notes):
+        damage.notes.extend(notes)
+        try:
+            trace_rows, ordered, stacks, statements, catalogs = _read_all(path, conn, damage)
+        except sqlite3.DatabaseError as exc:
+            raise store_open.unreadable(path, exc) from None
+    traces = _decoded(trace_rows, stacks, statements, catalogs, damage)
+    if not ordered:  # salvaged in rowid order
+        traces = iter(sorted(traces, key=lambda t: t.started_at))
+    yield from traces
+
+
+def _read_all(
+    path: Path, conn: sqlite3.Connection, damage: salvage.Damage
+) -> tuple[list[Any], bool, dict[str, list[Location]], dict[str, str], dict[str, str]]:
+    # One read transaction: a batch written between the SELECTs (the app
+    # still running) must not give spans whose stack is not there yet.
+    conn.execute("BEGIN")
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    if "traces" not in tables:
+        raise StoreError(f"{path} is not a perfdoctor trace store (no traces table)")
+    stacks, statements, catalogs = store_rows.side_tables(conn, tables, damage)
+    traces = salvage.read_table(conn, "traces", _TRACE_COLUMNS, "ORDER BY started_at")
+    damage.traces += traces.lost
+    try:
         conn.execute("COMMIT")
-    for row in trace_rows:
-        attrs = json.loads(row["attrs"])
-        yield Trace(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
-            started_at=row["started_at"],
-            duration_ms=row["duration_ms"],
-            status=row["status"],
-            pid=row["pid"] or 0,
-            cpu_ms=row["cpu_ms"],
-            spans=_spans(row["spans"], stacks, statements),
-            attrs=attrs,
-            orm=orm_stored.catalogs_for(attrs, catalogs),
-        )
+    except sqlite3.DatabaseError:  # after SQLite refused a page; nothing to keep
+        pass
+    return traces.rows, traces.ordered, stacks, statements, catalogs
+
+
+def _decoded(
+    rows: list[Any],
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    catalogs: dict[str, str],
+    damage: salvage.Damage,
+) -> Iterator[Trace]:
+    for row in rows:
+        try:
+            trace = _trace(row, stacks, statements, catalogs)
+        except salvage.DECODE_ERRORS:  # a hand-edited or half-written row
+            damage.traces += 1
+            continue
+        yield trace
+
+
+def _trace(
+    row: Any,
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    catalogs: dict[str, str],
+) -> Trace:
+    trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs_text, spans = row
+    attrs = json.loads(attrs_text)
+    trace = Trace(
+        id=trace_id,
+        name=name,
+        kind=kind,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status=status,
+        pid=pid or 0,
+        cpu_ms=cpu_ms,
+        spans=_spans(spans, stacks, statements),
+        attrs=attrs,
+        orm=orm_stored.catalogs_for(attrs, catalogs),
+    )
+    store_rows.check_trace(trace)
+    return trace
 
 
 # A stored spans value (either schema) as model spans.
 _spans = store_format.decode
 
 
-def load_traces(path: Path) -> list[Trace]:
-    """All traces in the store; a missing or empty store is a :class:`StoreError`."""
-    traces = list(iter_traces(path))
+def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces with these ids, read on a writer's connection (an importer
+    adding spans to traces it wrote before); absent and unreadable ones are left out.
+    Only the stacks and statements their spans name are read."""
+    wanted = list(dict.fromkeys(ids))
+    stacks = _Lookup(conn, "SELECT frames FROM stacks WHERE id = ?", _frames)
+    statements = _Lookup(conn, "SELECT statement FROM statements WHERE fingerprint = ?", str)
+    found: dict[str, Trace] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        sql = (
+            "SELECT id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans "
+            f"FROM traces WHERE id IN ({marks})"
+        )
+        for row in conn.execute(sql, chunk).fetchall():
+            try:
+                found[row[0]] = _trace(row, stacks, statements, {})
+            except (ValueError, TypeError, KeyError, IndexError):
+                continue  # a damaged row: as if it were not there
+    return found
+
+
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_IDS_PER_QUERY = 500
+
+
+def _frames(text: str) -> list[Location]:
+    return [Location(p, int(line), fn) for p, line, fn in json.loads(text)]
+
+
+class _Lookup(dict[str, Any]):
+    """Rows of a side table by id, read when first asked for: a few traces need a
+    few of the store's stacks and statements, not all of them."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str, parse: Any) -> None:
+        super().__init__()
+        self._conn, self._sql, self._parse = conn, sql, parse
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            row = self._conn.execute(self._sql, (key,)).fetchone()
+            if row is None:
+                return default
+            self[key] = self._parse(row[0])
+        return self[key]
+
+
+def read_traces(path: Path) -> Loaded:
+    """Every trace that can be read, and what could not; a missing store, or one
+    with no trace to read, is a :class:`StoreError`."""
+    damage = salvage.Damage(str(path))
+    traces = list(iter_traces(path, damage))
+    if not traces and damage.traces:
+        raise StoreError(
+            f"{path} is damaged: none of its traces can be read; "
+            "capture again into a new file (perfdoctor run --clear -- COMMAND)"
+        )
     if not traces:
         raise StoreError(
             f"the trace store {path} holds no traces yet: run your app under "
             "`perfdoctor run -- COMMAND` and send it some requests"
         )
-    return traces
+    return Loaded(traces, damage)
+
+
+def load_traces(path: Path, warn: TextIO | None = None) -> list[Trace]:
+    """All traces in the store that can be read; what could not is written to
+    ``warn`` (:func:`read_traces` gives it instead).  A missing or empty store
+    is a :class:`StoreError`."""
+    loaded = read_traces(path)
+    if warn is not None:
+        for line in loaded.damage.warnings():
+            warn.write(f"perfdoctor: warning: {line}\n")
+    return loaded.traces
 
 
 def clear(path: Path) -> None:
