@@ -154,6 +154,7 @@ def from_schema3(text: str) -> str:
 
 _NO_STACK: list[Location] = []
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
+_ROW_SIZE = len(ROW_FIELDS)
 
 
 def decode(
@@ -165,6 +166,8 @@ def decode(
         return _schema3(value, stacks, statements)
     shapes = []
     for shape in value["shapes"]:
+        if len(shape) > len(SHAPE_FIELDS):
+            raise ValueError("a span shape with more fields than it has")
         kind, framework, system, fingerprint, conn, stack_id, attrs = (shape + _PAD)[:7]
         stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
         statement = statements.get(fingerprint) if fingerprint else None
@@ -178,6 +181,8 @@ def decode(
             row[0]
         ]
         size = len(row)
+        if size > _ROW_SIZE:
+            raise ValueError("a span row with more fields than it has")
         out.append(
             Span(
                 kind=kind,

@@ -19,12 +19,12 @@ from tests.inprocess import blog_db, capturing
 
 ARTICLES = "GET /articles"
 AUTHORS = "GET /authors"
-REQUESTS = 4  # of each endpoint
+REQUESTS = 40  # of each endpoint: the traces fill several 16 kB pages
 
 
 def capture_store(traces: Path) -> Path:
-    """A store written by capture: N+1 requests big enough to fill a page each
-    (21 queries), and small ones that share pages."""
+    """A store written by capture: N+1 requests (21 queries) and small ones,
+    enough of them to fill several pages."""
     with capturing(traces):
         conn = blog_db()
         for _ in range(REQUESTS):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor import store
+from perfdoctor import store, store_format
 from perfdoctor.model import Trace
 from perfdoctor.orm.catalog import Catalog
 from tests.reliability.damaged_stores import (
@@ -22,7 +22,7 @@ from tests.reliability.damaged_stores import (
 )
 
 Edit = Callable[[sqlite3.Connection, str], None]
-FIELD = store.SPAN_FIELDS.index
+Change = Callable[[list[object]], list[object]]
 
 
 def _set(column: str, value: object) -> Edit:
@@ -32,22 +32,38 @@ def _set(column: str, value: object) -> Edit:
     return edit
 
 
-def _first_span(change: Callable[[list[object]], list[object]]) -> Edit:
+def _first_span(row: Change | None = None, shape: Change | None = None) -> Edit:
+    """Change the first span's row (its times, parameters digest and rows) or its
+    shape (kind, statement, stack, attrs...: the first span's own, in these traces)."""
+
     def edit(conn: sqlite3.Connection, trace_id: str) -> None:
         (text,) = conn.execute("SELECT spans FROM traces WHERE id = ?", (trace_id,)).fetchone()
-        spans = json.loads(text)
-        spans[0] = change(list(spans[0]))
-        _set("spans", json.dumps(spans))(conn, trace_id)
+        value = json.loads(text)
+        first = value["spans"][0]
+        if shape is not None:
+            value["shapes"][first[0]] = shape(list(value["shapes"][first[0]]))
+        if row is not None:
+            value["spans"][0] = row(list(first))
+        _set("spans", json.dumps(value))(conn, trace_id)
 
     return edit
 
 
-def _span_field(name: str, value: object) -> Callable[[list[object]], list[object]]:
-    def change(row: list[object]) -> list[object]:
-        row[FIELD(name)] = value
-        return row
+def _field(names: tuple[str, ...], name: str, value: object) -> Change:
+    def change(fields: list[object]) -> list[object]:
+        fields = fields + [None] * (len(names) - len(fields))  # trailing nulls are left out
+        fields[names.index(name)] = value
+        return fields
 
     return change
+
+
+def _row_field(name: str, value: object) -> Change:
+    return _field(store_format.ROW_FIELDS, name, value)
+
+
+def _shape_field(name: str, value: object) -> Change:
+    return _field(store_format.SHAPE_FIELDS, name, value)
 
 
 TRACE_EDITS: dict[str, Edit] = {
@@ -58,11 +74,15 @@ TRACE_EDITS: dict[str, Edit] = {
     "text duration": _set("duration_ms", "slow"),
     "text start": _set("started_at", "yesterday"),
     "text status": _set("status", "ok"),
-    "bad JSON in a span's attrs": _first_span(_span_field("attrs", '{"trigger": ')),
-    "text duration in a span": _first_span(_span_field("duration_ms", "12 ms")),
-    "a list for a span's rows": _first_span(_span_field("rows", [1, 2])),
-    "a span row with a field missing": _first_span(lambda row: row[:-1]),
-    "a span row with a field too many": _first_span(lambda row: [*row, None]),
+    "a span's attrs not an object": _first_span(shape=_shape_field("attrs", '{"trigger": ')),
+    "text duration in a span": _first_span(_row_field("duration_us", "12 ms")),
+    "a list for a span's rows": _first_span(_row_field("rows", [1, 2])),
+    "a span row with its duration missing": _first_span(lambda row: row[:2]),
+    "a span row with a field too many": _first_span(lambda row: [*_row_field("rows", 1)(row), 0]),
+    "a span naming a shape that is not there": _first_span(_row_field("shape", 99)),
+    "a span shape with a field too many": _first_span(
+        shape=lambda shape: [*_shape_field("attrs", {})(shape), None]
+    ),
 }
 
 
@@ -96,7 +116,7 @@ def test_a_stack_id_that_points_nowhere_keeps_the_trace_without_a_call_site(
     traces: Path,
 ) -> None:
     victim = _articles(traces)[1]
-    _edit(traces, (_first_span(_span_field("stack_id", "0123456789abcdef")), victim))
+    _edit(traces, (_first_span(shape=_shape_field("stack_id", "0123456789abcdef")), victim))
     loaded = store.read_traces(traces)
     assert {t.id for t in loaded.traces} == set(trace_ids(traces))
     [trace] = [t for t in loaded.traces if t.id == victim]
@@ -158,8 +178,8 @@ def test_the_report_counts_every_kind_of_edit_at_once(traces: Path) -> None:
         traces,
         (TRACE_EDITS["bad JSON in spans"], articles[0]),
         (TRACE_EDITS["text duration"], articles[2]),
-        (TRACE_EDITS["a span row with a field missing"], articles[3]),
-        (_first_span(_span_field("stack_id", "0123456789abcdef")), articles[1]),
+        (TRACE_EDITS["a span row with its duration missing"], articles[3]),
+        (_first_span(shape=_shape_field("stack_id", "0123456789abcdef")), articles[1]),
     )
     with closing(sqlite3.connect(traces)) as conn, conn:
         conn.execute("UPDATE stacks SET frames = 'not json' WHERE rowid = 1")
