@@ -15,6 +15,7 @@ from perfdoctor.hotspots import endpoint_hotspots
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
+from perfdoctor.store_salvage import Damage
 from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class Analysis:
     hotspots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Findings left out by [tool.perfdoctor.ignore], inline comments or --baseline.
     suppressed: Suppressed = field(default_factory=Suppressed)
+    # Rows of the store that could not be read and were left out.
+    damage: Damage = field(default_factory=Damage)
 
     def severity_counts(self) -> dict[str, int]:
         """How many findings of each severity there are, worst first."""

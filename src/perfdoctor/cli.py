@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -28,18 +30,56 @@ def traces_option(func: F) -> F:
     return click.option("--traces", "traces", metavar="PATH", default=None, help=_TRACES_HELP)(func)
 
 
+# Exit codes, the same for every command (the README's "Exit codes" says so too).
+EXIT_OK = 0  # done, nothing to flag
+EXIT_FOUND = 1  # findings (lint), --fail-on met (report, audit), a regression (compare)
+EXIT_UNUSABLE = 2  # the job could not be done: bad input, nothing usable in it
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
 class _Group(click.Group):
-    """Turns perfdoctor's own errors into one line on stderr and exit code 2."""
+    """Turns perfdoctor's own errors into one line on stderr per bad input and exit
+    code 2; an unexpected error exits 2 too, never 1, which means findings."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except PerfdoctorError as exc:
-            click.echo(f"perfdoctor: error: {exc}", err=True)
+            for line in exc.lines():
+                click.echo(f"perfdoctor: error: {line}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("perfdoctor: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # click quiets a closed pipe (perfdoctor report | head)
+            _internal(exc)
+        except Exception as exc:
+            _internal(exc)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def _internal(exc: Exception) -> NoReturn:
+    traceback.print_exc()
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    click.echo(f"perfdoctor: error: internal error, a bug to report: {what}", err=True)
+    sys.exit(EXIT_UNUSABLE)
+
+
+_EXIT_CODES = """Exit codes, every command:
+
+\b
+  0  done, nothing to flag
+  1  findings: lint found some, report/audit --fail-on met, compare saw a regression
+  2  could not do the job: bad input or nothing usable in it (one line on stderr each)
+  run exits with its command's code (3: nothing captured though the command succeeded)."""
+
+
+@click.group(
+    cls=_Group, epilog=_EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
+)
 # The version given, not looked up by package name: click 7 cannot.
 @click.version_option(__version__, prog_name="perfdoctor")
 def main() -> None:
@@ -70,6 +110,14 @@ def main() -> None:
     help="How long a process may take at exit to write its last traces before it sets "
     "them aside for the next report (default 2, or exit_flush_timeout_s in [tool.perfdoctor]).",
 )
+@click.option(
+    "--max-store-mb",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="MB",
+    help="Keep the trace store under MB, dropping the oldest traces "
+    "(default: the max_store_mb setting, 100; 0 for no cap).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
     traces: str | None,
@@ -78,6 +126,7 @@ def run(
     memory: bool,
     profile: bool,
     exit_timeout: float | None,
+    max_store_mb: float | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
@@ -90,9 +139,11 @@ def run(
     from perfdoctor import runner
     from perfdoctor.settings import load_settings
 
-    if exit_timeout is None:
-        exit_timeout = load_settings().exit_flush_timeout_s
     path = _traces_path(traces)
+    if max_store_mb is None or exit_timeout is None:
+        settings = load_settings()
+        max_store_mb = settings.max_store_mb if max_store_mb is None else max_store_mb
+        exit_timeout = settings.exit_flush_timeout_s if exit_timeout is None else exit_timeout
     if clear:
         store.clear(path)
     code = runner.run(
@@ -102,6 +153,7 @@ def run(
         memory=memory,
         profile=profile,
         exit_timeout=exit_timeout,
+        max_store_mb=max_store_mb,
     )
     sys.exit(code)
 
@@ -182,9 +234,12 @@ def report(
     comparison = load_comparison(compare_path) if compare_path else None
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
-    loaded = store.load_traces(path)
+    read = store.read_traces(path)
+    loaded = read.traces
+    _say_retention(path, loaded)
     _tell_unstored(path)
     analysis = analyze(loaded, settings)
+    analysis.damage = read.damage
     apply_budgets(analysis, loaded, settings)
     if db:
         from perfdoctor.advisor.findings import add_to
@@ -213,7 +268,22 @@ def report(
         )
     if output:
         click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
-    sys.exit(1 if analysis.fails(fail_on) else 0)
+    # A text report on the terminal says what it skipped; other formats go to
+    # files and tools, so the person running the command is told on stderr.
+    shown = fmt == "text" and output is None
+    for line in read.damage.notes if shown else read.damage.warnings():
+        click.echo(f"perfdoctor: warning: {line}", err=True)
+    sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
+
+
+def _say_retention(path: Path, loaded: list[Any]) -> None:
+    """One line on stderr when the store's size cap dropped traces: the report is
+    about what was kept."""
+    from perfdoctor import retention
+
+    note = retention.describe(path, min((t.started_at for t in loaded), default=None))
+    if note:
+        click.echo(f"perfdoctor: {note}", err=True)
 
 
 def _tell_unstored(path: Path) -> None:
@@ -266,9 +336,11 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     path = Path(traces) if traces else Path(".perfdoctor") / "demo-traces.db"
     store.clear(path)
     run_demo(path, rounds=rounds, quiet=fmt == "json")
-    analysis = analyze(store.load_traces(path), Settings())
+    read = store.read_traces(path)
+    analysis = analyze(read.traces, Settings())
+    analysis.damage = read.damage
     render(analysis, fmt, sys.stdout)
-    sys.exit(1 if analysis.fails(fail_on) else 0)
+    sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
 
 
 @main.command()
@@ -351,7 +423,8 @@ def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--select", default=None, metavar="CODES", help="Only these codes (comma-separated).")
 @click.option("--ignore", default=None, metavar="CODES", help="Skip these codes (comma-separated).")
 def lint(paths: tuple[str, ...], fmt: str, select: str | None, ignore: str | None) -> None:
-    """Find performance anti-patterns in source code (exit 1 when any is found).
+    """Find performance anti-patterns in source code (exit 1 when any is found,
+    a file that cannot be parsed included: PD001).
 
     \b
     perfdoctor lint src/
@@ -364,8 +437,12 @@ def lint(paths: tuple[str, ...], fmt: str, select: str | None, ignore: str | Non
     first = Path(paths[0]).resolve()
     config = load_config(first if first.is_dir() else first.parent, select, ignore)
     result = run_lint(_existing(paths), config)
+    if not result.files:
+        from perfdoctor.errors import UsageError
+
+        raise UsageError(f"no Python file to lint in {', '.join(paths)}")
     render(result, fmt, sys.stdout)
-    sys.exit(1 if result.findings else 0)
+    sys.exit(EXIT_FOUND if result.findings else EXIT_OK)
 
 
 _DB_HELP = "sqlite:///path.db, postgresql://user@host/db, mysql://user@host:3306/db or mariadb://..."
@@ -408,6 +485,12 @@ def explain(
     "--no-hypopg", is_flag=True, help="PostgreSQL: try indexes in a rolled-back transaction."
 )
 @click.option(
+    "--allow-locks",
+    is_flag=True,
+    help="Build trial indexes for real (rolled back) where that locks tables: PostgreSQL "
+    "without HypoPG, big SQLite tables. Without it the advisor names the locks and stops.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def indexes(
@@ -417,6 +500,7 @@ def indexes(
     pg_stat_statements: bool,
     pg_log: str | None,
     no_hypopg: bool,
+    allow_locks: bool,
     fmt: str,
 ) -> None:
     """Propose indexes, each verified to cut its queries' plan cost; report unused ones."""
@@ -427,7 +511,7 @@ def indexes(
     path = Path(traces) if traces else None
     log = Path(pg_log) if pg_log else None
     queries = gather(db, settings, statements, path, pg_stat_statements, log)
-    run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout)
+    run_indexes(db, queries, settings, not no_hypopg, fmt, sys.stdout, allow_locks=allow_locks)
 
 
 @main.command()

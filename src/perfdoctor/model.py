@@ -27,9 +27,10 @@ parameter value, a cookie or a credential (digests are keyed per process).
 ``http``
     an outbound HTTP call. field ``system`` = the client library (requests,
     httpx, urllib3, aiohttp, urllib, http.client). attrs: ``method``, ``host`` (host:port),
-    ``url`` (scheme://host/path with id-like segments collapsed to ``{id}``,
-    no query values), ``status`` (None when it failed), ``bytes`` (response
-    body bytes when known), ``timeout`` (seconds in effect, None for no timeout),
+    ``url`` (scheme://host/path, no user info, no query; ids, dates, e-mail
+    addresses and tokens in the path templated: see ``capture/raw_paths.py``),
+    ``status`` (None when it failed), ``bytes`` (response body bytes when known),
+    ``timeout`` (seconds in effect, None for no timeout),
     ``error`` (exception class name), ``blocks_event_loop``, ``url_digest``
     (keyed digest of the full URL, query included), ``response_digest`` (keyed
     digest of the body, when the client had read it), ``async`` (an awaited call),

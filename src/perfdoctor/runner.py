@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from perfdoctor import store
+from perfdoctor import retention, store
 from perfdoctor.capture.auto import (
     ENV_CAPTURE_PARAMS,
     ENV_ENABLED,
@@ -52,6 +52,7 @@ def capture_environment(
     profile: bool = False,
     status_dir: Path | None = None,
     exit_timeout: float | None = None,
+    max_store_mb: float | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -73,6 +74,8 @@ def capture_environment(
         env[ENV_STATUS_DIR] = str(status_dir)
     if exit_timeout is not None:
         env[ENV_EXIT_TIMEOUT] = repr(float(exit_timeout))
+    if max_store_mb is not None:
+        env[retention.ENV_MAX_STORE_MB] = repr(float(max_store_mb))
     return env
 
 
@@ -83,6 +86,7 @@ def run(
     memory: bool = False,
     profile: bool = False,
     exit_timeout: float | None = None,
+    max_store_mb: float | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code.
 
@@ -104,6 +108,7 @@ def run(
             profile=profile,
             status_dir=Path(status),
             exit_timeout=exit_timeout,
+            max_store_mb=max_store_mb,
         )
         code = _wait(command, env)
         # Traces the command's processes set aside (the store was held) go in

@@ -200,6 +200,12 @@ class Settings:
     # must not take minutes to end.  A free store takes a batch in milliseconds.
     # `perfdoctor run --exit-timeout` overrides it.
     exit_flush_timeout_s: float = 2.0
+    # The trace store's size cap in MB (0: none); past it the oldest traces are
+    # dropped (perfdoctor.retention). `report` reads the whole store into memory:
+    # benchmarks/store_size.py measured about 1 s of CPU and 20 MB of memory per MB of
+    # an N+1-heavy store, so 100 MB is about what a laptop reports on in a few
+    # minutes (50,000 such requests, or 200,000 small ones); disk is not the limit.
+    max_store_mb: float = 100.0
 
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends
@@ -224,6 +230,18 @@ class Settings:
     # 5 s bounds any one EXPLAIN, trial index or sample.
     advisor_lock_timeout_ms: int = 1_000
     advisor_statement_timeout_ms: int = 5_000
+    # Without HypoPG a candidate is tried by building it for real (then rolled back),
+    # which locks its table; before asking for --allow-locks the advisor estimates that
+    # lock by building the same index on a sample copied to a temporary table, scaled
+    # to the table's rows as a sort grows (n log n).  With 10,000 rows the estimate
+    # came within 15% of the real build on PostgreSQL 15 (100,000 to 2,000,000 rows)
+    # and ~25% under it on SQLite; the byte cap bounds the copy of wide rows.
+    advisor_build_sample_rows: int = 10_000
+    advisor_build_sample_bytes: int = 16 * 1024 * 1024
+    # SQLite: a trial build holds the database's write lock.  A build over 1,000,000
+    # rows took 0.3-0.5 s on a 2-CPU machine, under the 1 s lock wait the advisor
+    # accepts for itself; a table this big or bigger needs --allow-locks.
+    advisor_sqlite_ask_rows: int = 1_000_000
     # A statement longer than this is a generated blob, not a query to tune.
     advisor_max_statement_bytes: int = 100_000
     # How many statements from the trace store, by total time (Dexter looks at

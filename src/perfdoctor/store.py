@@ -2,7 +2,8 @@
 
 Default location ``.perfdoctor/traces.db``; every command takes ``--traces PATH``.
 The schema version is SQLite's ``user_version``; a store written by a newer
-perfdoctor is refused rather than misread.
+perfdoctor is refused rather than misread, one from schema 3 is read as it is and
+upgraded when opened for writing.  How spans are stored: :mod:`perfdoctor.store_format`.
 """
 
 from __future__ import annotations
@@ -13,35 +14,26 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from perfdoctor import spool
+from perfdoctor import spool, store_format, store_open, store_rows
+from perfdoctor import store_salvage as salvage
 from perfdoctor.errors import StoreError
-from perfdoctor.model import Location, Span, Trace
+from perfdoctor.model import Location, Trace
 from perfdoctor.orm import stored as orm_stored
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# The oldest schema still read (and upgraded when opened for writing).
+OLDEST_READABLE = 3
 DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
 ENV_PATH = "PERFDOCTOR_TRACES"
 
-# What one span is, in stored order: a trace keeps its spans as one JSON array of
-# these rows (``traces.spans``), and the ``spans`` view lays them out as a table.
-SPAN_FIELDS = (
-    "kind",
-    "start_ms",
-    "duration_ms",
-    "framework",
-    "system",
-    "fingerprint",
-    "params_digest",
-    "rows",
-    "connection_id",
-    "stack_id",
-    "attrs",
-)
+# What one span is: the columns of the ``spans`` view, which lays out each trace's
+# spans value (``traces.spans``, see perfdoctor.store_format) as a table.
+SPAN_FIELDS = store_format.SPAN_FIELDS
 
 # A trace's spans are one JSON value, not a row each: the recorder writes a whole
 # batch in a handful of statements, with next to no work for SQLite.  sqlite3
@@ -76,6 +68,13 @@ CREATE TABLE IF NOT EXISTS orm_catalogs (
     id TEXT PRIMARY KEY,
     catalog TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retention (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    dropped INTEGER NOT NULL DEFAULT 0,
+    max_bytes INTEGER,
+    since_sweep INTEGER NOT NULL DEFAULT 0,
+    sweeps INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS lost_traces (
     id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -86,20 +85,15 @@ CREATE TABLE IF NOT EXISTS lost_traces (
 # orm_catalogs came after schema 3 without a version bump: an older store lacks
 # it (readers check), and the first new writer adds it.  One row per distinct
 # set of models (perfdoctor.orm.catalog JSON); a trace names its rows in
-# attrs["orm"].  lost_traces came the same way: traces a process could neither
-# store nor set aside in the spool, counted for `report` (one row per record,
-# its id unique, so a record merged twice counts once).
+# attrs["orm"].  retention (schema 4) has at most one row, written when traces
+# are dropped to keep the store under its size cap (perfdoctor.retention).
+# lost_traces came after schema 4 as orm_catalogs did: traces a process could
+# neither store nor set aside in the spool, counted for `report` (one row per
+# record, its id unique, so a record merged twice counts once).
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
-_SPANS_VIEW = (
-    "CREATE VIEW IF NOT EXISTS spans AS SELECT traces.id AS trace_id, "
-    "CAST(span.key AS INTEGER) AS seq, "
-    + ", ".join(
-        f"json_extract(span.value, '$[{i}]') AS {name}" for i, name in enumerate(SPAN_FIELDS)
-    )
-    + " FROM traces, json_each(traces.spans) AS span"
-)
+_SPANS_VIEW = store_format.SPANS_VIEW
 
 
 def default_path() -> Path:
@@ -195,6 +189,7 @@ def open_for_writing(
         _transaction(conn, create)
 
     try:
+        _retry(lambda: _prepare(conn), attempts)
         _retry(setup, attempts)
     except BaseException:
         conn.close()
@@ -265,13 +260,77 @@ def _create(conn: sqlite3.Connection) -> None:
         pass
 
 
+# A trace's row is a few hundred bytes to tens of kB.  SQLite appends a row that
+# does not fit on the last page to a new one, so on 4 kB pages rows of a kB or
+# more leave a third of each page empty (benchmarks/store_size.py); 16 kB pages
+# waste a few percent, for about 2.5 times the WAL bytes per commit.
+PAGE_SIZE = 16384
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Before a writer's setup: a new file gets its page size and incremental
+    auto-vacuum (both only settable before its first table; retention hands free
+    pages back with the latter), and a schema-3 store is upgraded, then compacted."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    elif version == OLDEST_READABLE and _upgrade(conn):
+        try:
+            # Upgraded spans take a fraction of the pages: give the rest back, once.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        except sqlite3.Error:  # another process is reading: the pages get reused instead
+            pass
+
+
+def _upgrade(conn: sqlite3.Connection) -> bool:
+    """Schema 3 -> 4 in one transaction: every trace's spans in the new form.
+
+    False when another process upgraded it first.  A value that cannot be read is
+    left as it is (readers tell it apart, and skip it as they would have)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != OLDEST_READABLE:
+            conn.execute("ROLLBACK")
+            return False
+        last = -1
+        while True:
+            chunk = conn.execute(
+                "SELECT rowid, spans FROM traces WHERE rowid > ? ORDER BY rowid LIMIT 500",
+                (last,),
+            ).fetchall()
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            conn.executemany("UPDATE traces SET spans = ? WHERE rowid = ?", _upgraded(chunk))
+        conn.execute("DROP VIEW IF EXISTS spans")
+        _create(conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        return True
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _upgraded(rows: list[tuple[int, Any]]) -> Iterator[tuple[str, int]]:
+    for rowid, text in rows:
+        try:
+            if isinstance(text, str) and text.lstrip().startswith("["):
+                yield store_format.from_schema3(text), rowid
+        except (ValueError, TypeError, IndexError):
+            continue
+
+
 def _check_version(path: Path, version: int) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer perfdoctor (schema {version}); "
             "upgrade perfdoctor or choose another file with --traces"
         )
-    if 0 < version < SCHEMA_VERSION:
+    if 0 < version < OLDEST_READABLE:
         raise StoreError(
             f"{path} was written by an older perfdoctor (schema {version}); "
             "capture again into a new file (perfdoctor run --clear, or --traces PATH)"
@@ -287,8 +346,7 @@ def stack_json(stack: Iterable[Location]) -> str:
     return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
 
 
-def attrs_json(attrs: dict[str, Any]) -> str | None:
-    return json.dumps(attrs, default=str) if attrs else None
+attrs_json = store_format.attrs_json
 
 
 @dataclass
@@ -300,11 +358,6 @@ class Batch:
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
     orm_catalogs: dict[str, str] = field(default_factory=dict)
-
-
-def spans_json(rows: list[tuple[Any, ...]]) -> str:
-    """A trace's span rows (:data:`SPAN_FIELDS` order) as stored."""
-    return json.dumps(rows, default=str)
 
 
 def trace_row(
@@ -319,7 +372,7 @@ def trace_row(
         trace.status,
         trace.pid,
         trace.cpu_ms,
-        json.dumps(trace.attrs if attrs is None else attrs, default=str),
+        attrs_json(trace.attrs if attrs is None else attrs) or "{}",
         spans,
     )
 
@@ -329,7 +382,7 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     batch = Batch()
     seen: dict[int, str] = {}
     for trace in traces:
-        rows: list[tuple[Any, ...]] = []
+        table = store_format.SpanTable()
         for span in trace.spans:
             stack_id = None
             if span.stack:
@@ -338,37 +391,46 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                 batch.stacks[stack_id] = frames
             if span.fingerprint is not None and span.statement is not None:
                 batch.statements[span.fingerprint] = span.statement
-            rows.append(
-                (
-                    span.kind,
-                    span.start_ms,
-                    span.duration_ms,
-                    span.framework,
-                    span.system,
-                    span.fingerprint,
-                    span.params_digest,
-                    span.rows,
-                    span.connection_id,
-                    stack_id,
-                    attrs_json(span.attrs),
-                )
+            table.add(
+                span.kind,
+                *store_format.micros(span.start_ms, span.duration_ms, 1e3),
+                span.framework,
+                span.system,
+                span.fingerprint,
+                span.params_digest,
+                span.rows,
+                span.connection_id,
+                stack_id,
+                attrs_json(span.attrs),
             )
         attrs = None
         if trace.orm:  # the catalogs go with the trace (ids as capture gave them)
             ids = orm_stored.catalog_ids(trace.orm, batch.orm_catalogs, seen)
             attrs = {**trace.attrs, "orm": ids}
-        batch.traces.append(trace_row(trace, spans_json(rows), attrs))
+        batch.traces.append(trace_row(trace, table.json(), attrs))
     return batch
 
 
-def write_traces(conn: sqlite3.Connection, traces: Iterable[Trace]) -> int:
+def write_traces(
+    conn: sqlite3.Connection,
+    traces: Iterable[Trace],
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
     """Write a batch of traces in one transaction; returns how many were written."""
-    return write_batch(conn, batch_of(traces))
+    return write_batch(conn, batch_of(traces), also)
 
 
-def write_batch(conn: sqlite3.Connection, batch: Batch, attempts: int = 20) -> int:
-    """Write ``batch`` in one transaction; returns how many traces were written."""
-    if not batch.traces:
+def write_batch(
+    conn: sqlite3.Connection,
+    batch: Batch,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+    attempts: int = 20,
+) -> int:
+    """Write ``batch`` in one transaction; returns how many traces were written.
+
+    ``also`` runs inside the same transaction, for a writer's own rows that must
+    land with the traces or not at all (an importer's bookkeeping)."""
+    if not batch.traces and also is None:
         return 0
 
     def write() -> None:
@@ -388,6 +450,8 @@ def write_batch(conn: sqlite3.Connection, batch: Batch, attempts: int = 20) -> i
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
             )
+            if also is not None:
+                also(conn)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -491,132 +555,207 @@ def unstored(path: Path) -> Unstored:
     """What ``report`` tells about traces it cannot show (never raises)."""
     found = Unstored()
     found.waiting = sum(spool.count(file) for file in spool.files(path) if spool.is_batch(file))
-    if not path.is_file():
-        return found
     try:
-        with closing(_connect(path, 1.0)) as conn:
+        with store_open.reading(path) as (conn, _, _):
             found.lost = int(
                 conn.execute("SELECT coalesce(sum(count), 0) FROM lost_traces").fetchone()[0]
             )
             reason = conn.execute(
                 "SELECT reason FROM lost_traces ORDER BY at DESC LIMIT 1"
             ).fetchone()
-    except sqlite3.Error:  # a store from before the table
+    except (StoreError, sqlite3.Error):  # no store, or one from before the table
         return found
     found.reason = reason[0] if reason else None
     return found
 
 
-def _open_for_reading(path: Path) -> sqlite3.Connection:
+@contextmanager
+def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
+    """A read-only connection to a store, and notes on what it cannot see."""
     merge_spool(path)
-    if not path.exists():
-        raise StoreError(
-            f"no trace store at {path}: capture some traffic first "
-            "(perfdoctor run -- COMMAND) or pass --traces PATH"
-        )
-    try:
-        conn = _connect(path)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a perfdoctor trace store: {exc}") from exc
-    try:
+    with store_open.reading(path) as (conn, version, notes):
         _check_version(path, version)
-    except StoreError:
-        conn.close()
-        raise
-    if version == 0:
-        conn.close()
-        raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
-    return conn
+        if version == 0:
+            raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
+        yield conn, notes
 
 
 def count_traces(path: Path) -> int:
-    with closing(_open_for_reading(path)) as conn:
-        return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+    with _reading(path) as (conn, _):
+        try:
+            return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            if not salvage.is_damage(exc):
+                raise store_open.unreadable(path, exc) from None
+            return len(salvage.read_table(conn, "traces", "id").rows)
 
 
-def iter_traces(path: Path) -> Iterator[Trace]:
-    with closing(_open_for_reading(path)) as conn:
-        # One read transaction: a batch written between the SELECTs (the app
-        # still running) must not give spans whose stack is not there yet.
-        conn.execute("BEGIN")
-        stacks: dict[str, list[Location]] = {
-            stack_id: [Location(p, int(line), fn) for p, line, fn in json.loads(frames)]
-            for stack_id, frames in conn.execute("SELECT id, frames FROM stacks")
-        }
-        statements = dict(conn.execute("SELECT fingerprint, statement FROM statements"))
-        catalogs = orm_stored.texts_in(conn)
-        conn.row_factory = sqlite3.Row
-        trace_rows = conn.execute("SELECT * FROM traces ORDER BY started_at").fetchall()
+@dataclass
+class Loaded:
+    """The traces a store gave back, and what it could not."""
+
+    traces: list[Trace]
+    damage: salvage.Damage
+
+
+_TRACE_COLUMNS = "id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans"
+
+
+def iter_traces(path: Path, damage: salvage.Damage | None = None) -> Iterator[Trace]:
+    """The store's traces, oldest first; rows that cannot be read are left out
+    and counted in ``damage``."""
+    damage = salvage.Damage(str(path)) if damage is None else damage
+    with _reading(path) as (conn, notes):
+        damage.notes.extend(notes)
+        try:
+            trace_rows, ordered, stacks, statements, catalogs = _read_all(path, conn, damage)
+        except sqlite3.DatabaseError as exc:
+            raise store_open.unreadable(path, exc) from None
+    traces = _decoded(trace_rows, stacks, statements, catalogs, damage)
+    if not ordered:  # salvaged in rowid order
+        traces = iter(sorted(traces, key=lambda t: t.started_at))
+    yield from traces
+
+
+def _read_all(
+    path: Path, conn: sqlite3.Connection, damage: salvage.Damage
+) -> tuple[list[Any], bool, dict[str, list[Location]], dict[str, str], dict[str, str]]:
+    # One read transaction: a batch written between the SELECTs (the app
+    # still running) must not give spans whose stack is not there yet.
+    conn.execute("BEGIN")
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    if "traces" not in tables:
+        raise StoreError(f"{path} is not a perfdoctor trace store (no traces table)")
+    stacks, statements, catalogs = store_rows.side_tables(conn, tables, damage)
+    traces = salvage.read_table(conn, "traces", _TRACE_COLUMNS, "ORDER BY started_at")
+    damage.traces += traces.lost
+    try:
         conn.execute("COMMIT")
-    for row in trace_rows:
-        attrs = json.loads(row["attrs"])
-        yield Trace(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
-            started_at=row["started_at"],
-            duration_ms=row["duration_ms"],
-            status=row["status"],
-            pid=row["pid"] or 0,
-            cpu_ms=row["cpu_ms"],
-            spans=_spans(row["spans"], stacks, statements),
-            attrs=attrs,
-            orm=orm_stored.catalogs_for(attrs, catalogs),
+    except sqlite3.DatabaseError:  # after SQLite refused a page; nothing to keep
+        pass
+    return traces.rows, traces.ordered, stacks, statements, catalogs
+
+
+def _decoded(
+    rows: list[Any],
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    catalogs: dict[str, str],
+    damage: salvage.Damage,
+) -> Iterator[Trace]:
+    for row in rows:
+        try:
+            trace = _trace(row, stacks, statements, catalogs)
+        except salvage.DECODE_ERRORS:  # a hand-edited or half-written row
+            damage.traces += 1
+            continue
+        yield trace
+
+
+def _trace(
+    row: Any,
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    catalogs: dict[str, str],
+) -> Trace:
+    trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs_text, spans = row
+    attrs = json.loads(attrs_text)
+    trace = Trace(
+        id=trace_id,
+        name=name,
+        kind=kind,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status=status,
+        pid=pid or 0,
+        cpu_ms=cpu_ms,
+        spans=_spans(spans, stacks, statements),
+        attrs=attrs,
+        orm=orm_stored.catalogs_for(attrs, catalogs),
+    )
+    store_rows.check_trace(trace)
+    return trace
+
+
+# A stored spans value (either schema) as model spans.
+_spans = store_format.decode
+
+
+def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:
+    """The stored traces with these ids, read on a writer's connection (an importer
+    adding spans to traces it wrote before); absent and unreadable ones are left out.
+    Only the stacks and statements their spans name are read."""
+    wanted = list(dict.fromkeys(ids))
+    stacks = _Lookup(conn, "SELECT frames FROM stacks WHERE id = ?", _frames)
+    statements = _Lookup(conn, "SELECT statement FROM statements WHERE fingerprint = ?", str)
+    found: dict[str, Trace] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        sql = (
+            "SELECT id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs, spans "
+            f"FROM traces WHERE id IN ({marks})"
         )
+        for row in conn.execute(sql, chunk).fetchall():
+            try:
+                found[row[0]] = _trace(row, stacks, statements, {})
+            except (ValueError, TypeError, KeyError, IndexError):
+                continue  # a damaged row: as if it were not there
+    return found
 
 
-_NO_STACK: list[Location] = []
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_IDS_PER_QUERY = 500
 
 
-def _spans(
-    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
-) -> list[Span]:
-    spans = []
-    for (
-        kind,
-        start_ms,
-        duration_ms,
-        framework,
-        system,
-        fingerprint,
-        params_digest,
-        rows,
-        connection_id,
-        stack_id,
-        attrs,
-    ) in json.loads(text):
-        stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
-        spans.append(
-            Span(
-                kind=kind,
-                start_ms=start_ms,
-                duration_ms=duration_ms,
-                location=stack[0] if stack else None,
-                # Spans of one call site share the parsed stack: readers never change it.
-                stack=stack,
-                framework=framework,
-                system=system,
-                statement=statements.get(fingerprint) if fingerprint else None,
-                fingerprint=fingerprint,
-                params_digest=params_digest,
-                rows=rows,
-                connection_id=connection_id,
-                attrs=json.loads(attrs) if attrs else {},
-            )
+def _frames(text: str) -> list[Location]:
+    return [Location(p, int(line), fn) for p, line, fn in json.loads(text)]
+
+
+class _Lookup(dict[str, Any]):
+    """Rows of a side table by id, read when first asked for: a few traces need a
+    few of the store's stacks and statements, not all of them."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str, parse: Any) -> None:
+        super().__init__()
+        self._conn, self._sql, self._parse = conn, sql, parse
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            row = self._conn.execute(self._sql, (key,)).fetchone()
+            if row is None:
+                return default
+            self[key] = self._parse(row[0])
+        return self[key]
+
+
+def read_traces(path: Path) -> Loaded:
+    """Every trace that can be read, and what could not; a missing store, or one
+    with no trace to read, is a :class:`StoreError`."""
+    damage = salvage.Damage(str(path))
+    traces = list(iter_traces(path, damage))
+    if not traces and damage.traces:
+        raise StoreError(
+            f"{path} is damaged: none of its traces can be read; "
+            "capture again into a new file (perfdoctor run --clear -- COMMAND)"
         )
-    return spans
-
-
-def load_traces(path: Path) -> list[Trace]:
-    """All traces in the store; a missing or empty store is a :class:`StoreError`."""
-    traces = list(iter_traces(path))
     if not traces:
         raise StoreError(
             f"the trace store {path} holds no traces yet: run your app under "
             "`perfdoctor run -- COMMAND` and send it some requests"
         )
-    return traces
+    return Loaded(traces, damage)
+
+
+def load_traces(path: Path, warn: TextIO | None = None) -> list[Trace]:
+    """All traces in the store that can be read; what could not is written to
+    ``warn`` (:func:`read_traces` gives it instead).  A missing or empty store
+    is a :class:`StoreError`."""
+    loaded = read_traces(path)
+    if warn is not None:
+        for line in loaded.damage.warnings():
+            warn.write(f"perfdoctor: warning: {line}\n")
+    return loaded.traces
 
 
 def clear(path: Path) -> None:

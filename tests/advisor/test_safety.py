@@ -21,8 +21,15 @@ def _run_all(url: str, *extra_runs: tuple[str, ...]) -> None:
     ]
     for args in runs:
         result = run_perfdoctor(*args)
-        assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
+        if DML in args:  # refused, and said so: a --query the advisor will not run
+            assert result.returncode == 2, result.stderr
+            assert result.stderr.splitlines() == [
+                f"perfdoctor: error: --query {DML!r}: not a SELECT (DELETE): "
+                "the advisor only explains reads"
+            ]
+        else:
+            assert result.returncode == 0, result.stderr
 
 
 def test_sqlite_unchanged(sqlite_workload: str) -> None:
@@ -35,7 +42,7 @@ def test_postgres_unchanged(pg_workload: str) -> None:
     before = workload.checksum_postgres(pg_workload)
     _run_all(
         pg_workload,
-        ("indexes", "--db", pg_workload, *query_args(), "--no-hypopg"),
+        ("indexes", "--db", pg_workload, *query_args(), "--no-hypopg", "--allow-locks"),
         ("explain", "--db", pg_workload, *query_args(), "--query", DML, "--analyze"),
     )
     assert workload.checksum_postgres(pg_workload) == before

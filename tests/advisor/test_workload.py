@@ -78,7 +78,7 @@ def test_postgres_with_hypopg(pg_workload: str) -> None:
 
 
 def test_postgres_rolled_back_path(pg_workload: str) -> None:
-    data = _indexes(pg_workload, "--no-hypopg")
+    data = _indexes(pg_workload, "--no-hypopg", "--allow-locks")
     assert _proposed(data) == workload.EXPECTED
     _assert_seed_rules(data)
     assert {i["method"] for i in data["indexes"]} == {"rolled-back CREATE INDEX"}

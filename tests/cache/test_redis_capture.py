@@ -102,6 +102,11 @@ def test_asyncio_client(tmp_path: Path, redis_url: str, redis_prefix: str) -> No
         ("cart:bob@example.com", "cart:{id}"),
         ("item/3fa85f64-5717-4562-b3fc-2c963f66afa6/v", "item/{id}/v"),
         (b"bytes:7", "bytes:{id}"),
+        # A base64url token with no digit between its dashes is still one value.
+        ("reset:AbCdEfGhIj_KlMnOpQrSt-UvWxYz", "reset:{id}"),
+        ("reset_AbCdEfGhIj_KlMnOpQrSt-UvWxYz", "reset_{id}"),
+        ("pd-test-3f2a9b1c0d4e:user", "pd-test-{id}:user"),
+        ("template.cache.sidebar_navigation_menu", "template.cache.sidebar_navigation_menu"),
     ],
 )
 def test_key_patterns_collapse_ids(key: Any, pattern: str) -> None:

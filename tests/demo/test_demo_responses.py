@@ -10,6 +10,7 @@ import pytest
 from perfdoctor.analyze import Analysis
 from perfdoctor.demo import area_responses
 from perfdoctor.model import Finding
+from perfdoctor.settings import Settings
 from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, one
 from tests.responses.support import OURS
 
@@ -17,6 +18,8 @@ from tests.responses.support import OURS
 # requested six times, over missing-http-cache's five identical answers.
 ROUNDS = DEMO_ROUNDS
 AREA_PY = Path(area_responses.__file__).resolve()
+# Findings that come from how long requests took.
+TIMED = {"slow-endpoint", "background-job-candidate"}
 
 
 @pytest.fixture(scope="module")
@@ -92,5 +95,13 @@ def test_nothing_of_ours_on_the_fixed_twins(analysis: Analysis) -> None:
         if name.endswith("/fixed"):
             twins.add(name)
     assert len(twins) == 6
-    found = [(f.id, f.endpoint) for f in analysis.findings if f.id in OURS and f.endpoint in twins]
-    assert found == []
+    found = [f for f in analysis.findings if f.id in OURS and f.endpoint in twins]
+    # A timed finding on a twin is allowed only as one stall of a loaded machine
+    # (a p95 of three requests is their slowest): the twin's typical request must
+    # be far under the budget, which its fixed work always is.
+    stalls = [f for f in found if f.id in TIMED]
+    assert [(f.id, f.endpoint) for f in found if f not in stalls] == []
+    budget = Settings().background_job_min_ms
+    assert all(f.evidence["p50_ms"] < budget for f in stalls), [
+        (f.id, f.endpoint, f.evidence) for f in stalls
+    ]

@@ -81,7 +81,7 @@ def test_json_output(tmp_path: Path) -> None:
     assert code == 1
     assert data["files"] == 2 and data["parsed"] == 1
     assert data["skipped"][0]["path"] == "broken.py"
-    [finding] = data["findings"]
+    finding, unparsable = data["findings"]
     assert finding | {"message": ""} == {
         "code": "PD201",
         "name": "http-no-timeout",
@@ -89,6 +89,15 @@ def test_json_output(tmp_path: Path) -> None:
         "path": "app.py",
         "line": 5,
         "col": 12,
+    }
+    # The file no rule could check is a finding too, where the parser stopped.
+    assert unparsable | {"message": ""} == {
+        "code": "PD001",
+        "name": "unparsable-file",
+        "message": "",
+        "path": "broken.py",
+        "line": 1,
+        "col": 5,
     }
 
 

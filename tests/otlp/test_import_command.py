@@ -261,7 +261,8 @@ def test_many_lines_are_streamed(tmp_path: Path) -> None:
 def test_big_files_write_finished_traces_early(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past PENDING_SPANS held, traces whose root arrived are written and let go."""
+    """Past PENDING_SPANS held, traces whose root arrived are written and let go; a
+    span of one of them that comes later is merged into it."""
     import io
 
     from perfdoctor.otlp import command
@@ -271,15 +272,15 @@ def test_big_files_write_finished_traces_early(
     lines = good_lines()
     late = json.loads(lines[0])
     late_spans = late["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    late["resourceSpans"][0]["scopeSpans"][0]["spans"] = [late_spans[-1]]
+    extra = dict(late_spans[-1], spanId="00000000000000ff")
+    late["resourceSpans"][0]["scopeSpans"][0]["spans"] = [extra]
     src = tmp_path / "big.jsonl"
-    # The first trace's last span comes again after its trace was written.
     src.write_text("".join(lines) + json.dumps(late) + "\n")
     out = io.StringIO()
     command.run_import([str(src)], tmp_path / "t.db", Settings(), out)
-    assert out.getvalue().startswith("imported 5 traces (35 spans)")
-    assert "span of a trace already written (file far out of order): 1 (line 6)" in out.getvalue()
-    assert stored_ids(tmp_path / "t.db") == set(TRACE_IDS)
+    assert out.getvalue() == f"imported 5 traces (36 spans) from 1 file into {tmp_path / 't.db'}\n"
+    spans = {t.id: len(t.spans) for t in store.iter_traces(tmp_path / "t.db")}
+    assert spans == {TRACE_IDS[0]: 8, **{t: 7 for t in TRACE_IDS[1:]}}
 
 
 def test_importing_otlp_needs_no_opentelemetry_package(tmp_path: Path) -> None:
@@ -310,3 +311,67 @@ def test_a_store_path_that_is_not_a_store(tmp_path: Path) -> None:
     other.write_text("my notes\n")
     assert_one_line_error(import_otlp(other, src), "cannot write the trace store", "not a database")
     assert other.read_text() == "my notes\n"
+
+
+def _one_request(spans: list[dict[str, object]]) -> str:
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (
+            _one_request([{"traceId": "xyz", "spanId": "1"}, {"name": "no ids"}]),
+            ["nothing could be imported", "span without valid ids or times: 2 (line 1)"],
+        ),
+        ('{"resourceSpans": []}\n', ["nothing could be imported (no spans in it)"]),
+    ],
+    ids=["only-bad-spans", "no-spans"],
+)
+def test_a_file_with_nothing_importable_exits_2_and_keeps_the_store(
+    tmp_path: Path, captured_store: Path, content: str, words: list[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(content)
+    before = captured_store.read_bytes()
+    result = import_otlp(captured_store, bad)
+    assert_one_line_error(result, str(bad), *words)
+    assert result.stdout == ""
+    assert captured_store.read_bytes() == before
+    # Nor is a store created for nothing.
+    assert_one_line_error(import_otlp(tmp_path / "new.db", bad), *words)
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_good_files_are_imported_and_each_unusable_one_named(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(good_lines()))
+    empty = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for path in empty:
+        path.write_text('{"resourceSpans": []}\n')
+    traces = tmp_path / "t.db"
+    result = import_otlp(traces, empty[0], good, empty[1])
+    assert result.returncode == 2
+    assert result.stdout.startswith("imported 5 traces (35 spans) from 3 files")
+    assert result.stderr.splitlines() == [
+        f"perfdoctor: error: {path}: nothing could be imported (no spans in it)" for path in empty
+    ]
+    assert stored_ids(traces) == set(TRACE_IDS)
+
+
+def test_absurd_values_are_skipped_not_fatal(tmp_path: Path) -> None:
+    """Numbers SQLite cannot hold, NaN as text, unknown kinds: counted or ignored."""
+    spans = n_plus_one(TRACE_IDS[0])
+    spans[0]["kind"] = 10**30
+    spans[0]["attributes"].append({"key": "http.status_code", "value": {"doubleValue": "Infinity"}})
+    spans[1]["endTimeUnixNano"] = "9" * 30
+    spans[2]["startTimeUnixNano"] = "²"
+    spans[3]["attributes"].append({"key": "db.response.returned_rows", "value": {"doubleValue": "many"}})
+    spans[4]["attributes"].append({"key": "db.response.returned_rows", "value": {"intValue": str(10**40)}})
+    src = tmp_path / "odd.jsonl"
+    src.write_text(line(spans))
+    result = import_otlp(tmp_path / "t.db", src)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "span without valid ids or times: 2 (line 1)" in result.stdout
+    assert stored_ids(tmp_path / "t.db") == {TRACE_IDS[0]}

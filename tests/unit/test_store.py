@@ -88,7 +88,7 @@ def test_store_from_an_older_perfdoctor_is_refused_with_the_way_out(tmp_path: Pa
     path = tmp_path / "t.db"
     store.open_for_writing(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION - 1}")
+        conn.execute(f"PRAGMA user_version = {store.OLDEST_READABLE - 1}")
     with pytest.raises(StoreError, match=r"older perfdoctor .*--clear"):
         store.load_traces(path)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from perfdoctor.advisor import binding, candidates, indexes, verify
+from perfdoctor.advisor import binding, candidates, indexes, locks, verify
 from perfdoctor.advisor.candidates import Candidate
 from perfdoctor.advisor.connection import PostgresSession, Session, connect, first_line
 from perfdoctor.advisor.explain import Unexplainable, plan_for, unknown_function
@@ -134,16 +134,26 @@ def explain_queries(
 
 
 def advise(
-    url: str, queries: Sequence[Query], settings: Settings, use_hypopg: bool = True
+    url: str,
+    queries: Sequence[Query],
+    settings: Settings,
+    use_hypopg: bool = True,
+    allow_locks: bool = False,
 ) -> Advice:
+    """Raises :class:`~perfdoctor.advisor.locks.LocksNeeded` before building an index
+    that would lock the user's tables, unless ``allow_locks``."""
     with connect(
         url, settings.advisor_lock_timeout_ms, settings.advisor_statement_timeout_ms
     ) as session:
-        return _advise(session, queries, settings, use_hypopg)
+        return _advise(session, queries, settings, use_hypopg, allow_locks)
 
 
 def _advise(
-    session: Session, queries: Sequence[Query], settings: Settings, use_hypopg: bool
+    session: Session,
+    queries: Sequence[Query],
+    settings: Settings,
+    use_hypopg: bool,
+    allow_locks: bool,
 ) -> Advice:
     stats = Stats(session, settings.advisor_sample_rows)
     explained = [_explain_one(session, stats, q, settings, False) for q in queries]
@@ -174,8 +184,11 @@ def _advise(
             elif cand not in pool:
                 pool.append(cand)
     method = verify.ROLLBACK
-    if isinstance(session, PostgresSession):
-        method = verify.postgres_method(session, use_hypopg)
+    no_hypopg: verify.NoHypoPG | None = None
+    if isinstance(session, PostgresSession) and pool:
+        method, no_hypopg = verify.postgres_method(session, use_hypopg)
+    if not allow_locks:
+        locks.ask_first(session, stats, pool, method, no_hypopg, settings)
     trials: Trials = {}
     blocked: dict[str, str] = {}
     for cand in pool:

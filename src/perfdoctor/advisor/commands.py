@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TextIO
 
-from perfdoctor.advisor.advisor import Advice, advise, explain_queries
+from perfdoctor.advisor.advisor import Advice, Explained, advise, explain_queries
 from perfdoctor.advisor.connection import connect, parse_url
 from perfdoctor.advisor.output import render_advice, render_explained
 from perfdoctor.advisor.queries import (
+    COMMAND_LINE,
     Query,
     from_command_line,
     from_pg_log,
     from_pg_stat_statements,
     from_traces,
 )
-from perfdoctor.errors import UsageError
+from perfdoctor.errors import BadInputs, UsageError
 from perfdoctor.settings import Settings
 
 
@@ -31,7 +33,7 @@ def gather(
     dialect = parsed.dialect
     queries = from_command_line(list(statements))
     if traces is not None:
-        found = from_traces(traces, dialect, settings.advisor_max_queries)
+        found = from_traces(traces, dialect, settings.advisor_max_queries, sys.stderr)
         if not found and not statements:
             raise UsageError(
                 f"the trace store {traces} holds no SELECT on {dialect}: "
@@ -60,12 +62,46 @@ def gather(
 def run_explain(
     url: str, queries: list[Query], settings: Settings, analyze: bool, fmt: str, out: TextIO
 ) -> None:
-    render_explained(explain_queries(url, queries, settings, analyze=analyze), fmt, out)
+    explained = explain_queries(url, queries, settings, analyze=analyze)
+    if _analysed(explained):
+        render_explained(explained, fmt, out)
+    _refuse_unusable(explained)
 
 
 def run_indexes(
-    url: str, queries: list[Query], settings: Settings, use_hypopg: bool, fmt: str, out: TextIO
+    url: str,
+    queries: list[Query],
+    settings: Settings,
+    use_hypopg: bool,
+    fmt: str,
+    out: TextIO,
+    allow_locks: bool = False,
 ) -> Advice:
-    advice = advise(url, queries, settings, use_hypopg=use_hypopg)
-    render_advice(advice, fmt, out)
+    advice = advise(url, queries, settings, use_hypopg=use_hypopg, allow_locks=allow_locks)
+    if _analysed(advice.explained):
+        render_advice(advice, fmt, out)
+    _refuse_unusable(advice.explained)
     return advice
+
+
+def _analysed(explained: list[Explained]) -> bool:
+    return any(e.plan is not None for e in explained)
+
+
+def _refuse_unusable(explained: list[Explained]) -> None:
+    """Exit 2, one line each, for a --query the advisor could not analyse (the user
+    typed it: a typo must not pass as a clean run), or when no query at all could be.
+
+    Queries from the trace store or the database's statistics that cannot be
+    analysed (writes, other databases' tables) are listed in the output instead."""
+    failed = [e.query for e in explained if e.plan is None]
+    typed = [q for q in failed if q.source == COMMAND_LINE]
+    lines = [f"--query {q.short!r}: {q.skipped or 'not analysed'}" for q in typed]
+    if not _analysed(explained) and len(typed) < len(failed):
+        first = next(q for q in failed if q.source != COMMAND_LINE)
+        lines.append(
+            f"none of the {len(failed) - len(typed)} queries found could be analysed on "
+            f"this database; the first, from {first.source}: {first.short!r}: {first.skipped}"
+        )
+    if lines:
+        raise BadInputs(lines)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 from pathlib import Path
 
 from perfdoctor.advisor.advisor import Advice, advise
+from perfdoctor.advisor.locks import LocksNeeded
 from perfdoctor.advisor.output import migrations
 from perfdoctor.advisor.plans import number
 from perfdoctor.advisor.queries import from_traces
@@ -80,8 +82,20 @@ def _dialect(url: str) -> str:
 
 
 def add_to(analysis: Analysis, url: str, traces: Path, settings: Settings) -> None:
-    """``perfdoctor report --db URL``: the advisor's findings ranked with the detectors'."""
-    extra = for_traces(url, traces, settings)
+    """``perfdoctor report --db URL``: the advisor's findings ranked with the detectors'.
+
+    Where proving an index would lock the user's tables, the report goes on without
+    missing-index findings and says on stderr how to get them."""
+    try:
+        extra = for_traces(url, traces, settings)
+    except LocksNeeded as exc:
+        other = f", or {exc.remedy}" if exc.remedy else ""
+        print(
+            f"perfdoctor: missing-index not checked: {exc.what}. To check: perfdoctor "
+            f"indexes --db URL --traces {traces} --allow-locks{other}",
+            file=sys.stderr,
+        )
+        return
     for finding in extra:
         if finding.location is not None:
             finding.location = dataclasses.replace(

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import sqlglot
 from sqlglot import exp
@@ -106,18 +106,22 @@ def prepare(query: Query, dialect: str, max_bytes: int) -> Query:
     return query
 
 
+COMMAND_LINE = "command line"
+
+
 def from_command_line(statements: list[str]) -> list[Query]:
-    return [Query(sql, "command line") for sql in statements]
+    return [Query(sql, COMMAND_LINE) for sql in statements]
 
 
-def from_traces(path: Path, dialect: str, limit: int) -> list[Query]:
-    """The store's distinct SELECT statements on this kind of database, by total time."""
+def from_traces(path: Path, dialect: str, limit: int, warn: TextIO | None = None) -> list[Query]:
+    """The store's distinct SELECT statements on this kind of database, by total
+    time; what the store could not give back is written to ``warn``."""
     from perfdoctor import store
     from perfdoctor.model import SERVER_KIND
 
     groups: dict[str, Query] = {}
     endpoints: dict[str, set[str]] = defaultdict(set)
-    for trace in store.load_traces(path):
+    for trace in store.load_traces(path, warn):
         for span in trace.db_spans():
             if span.system != dialect or not span.statement:
                 continue

@@ -37,6 +37,7 @@ class Stats:
         self._rows: dict[str, int | None] = {}
         self._columns: dict[str, list[str]] = {}
         self._column: dict[tuple[str, str], ColumnStats | None] = {}
+        self._capped: set[str] = set()
 
     @property
     def dialect(self) -> str:
@@ -44,6 +45,11 @@ class Stats:
 
     def q(self, name: str) -> str:
         return quote(self.dialect, name)
+
+    def at_least(self, table: str) -> bool:
+        """Whether ``table_rows`` is a count that stopped at its bound (the table holds
+        that many rows or more), not the database's own estimate."""
+        return table.lower() in self._capped
 
     def table_rows(self, table: str) -> int | None:
         key = table.lower()
@@ -65,6 +71,8 @@ class Stats:
         rows = self.session.query(
             f"SELECT COUNT(*) FROM (SELECT 1 AS x FROM {self.q(table)} LIMIT {cap}) s"
         )
+        if int(rows[0][0]) >= cap:
+            self._capped.add(table.lower())
         return int(rows[0][0])
 
     def columns(self, table: str) -> list[str]:

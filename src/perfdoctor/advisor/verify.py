@@ -1,8 +1,9 @@
 """Try a candidate index and measure each query's cost with it, without keeping it.
 
-PostgreSQL: a HypoPG hypothetical index when the extension is there (created,
+PostgreSQL: a HypoPG hypothetical index when the extension can be made (created,
 if need be, inside the transaction that is rolled back), otherwise a real
-``CREATE INDEX`` inside a transaction that is rolled back.  SQLite: the same
+``CREATE INDEX`` inside a transaction that is rolled back, which locks the table
+(the user agrees to that first: see :mod:`perfdoctor.advisor.locks`).  SQLite: the same
 rolled-back ``CREATE INDEX`` (SQLite DDL is transactional).  MySQL/MariaDB:
 DDL commits by itself there, so nothing is created: the cost with the index is
 *estimated* from the table's own statistics (rows / distinct values of the
@@ -13,11 +14,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from perfdoctor.advisor import explain_mysql, explain_sqlite
 from perfdoctor.advisor.candidates import Candidate, Resolver
-from perfdoctor.advisor.connection import MySQLSession, PostgresSession, Session, SQLiteSession
+from perfdoctor.advisor.connection import (
+    MySQLSession,
+    PostgresSession,
+    Session,
+    SQLiteSession,
+    first_line,
+)
 from perfdoctor.advisor.explain_postgres import cost_in_transaction
 from perfdoctor.advisor.plans import INDEX, SCAN, Plan
 from perfdoctor.advisor.queries import Query
@@ -40,11 +48,35 @@ def _ddl(session: Session, candidate: Candidate, n: int = 0) -> str:
     return f"CREATE INDEX {_TRIAL}{n} ON {table} ({cols})"
 
 
-def postgres_method(session: PostgresSession, use_hypopg: bool) -> str:
+@dataclass(frozen=True)
+class NoHypoPG:
+    """Why PostgreSQL candidates would be built for real, and how HypoPG could be had."""
+
+    why: str
+    remedy: str
+
+
+def postgres_method(session: PostgresSession, use_hypopg: bool) -> tuple[str, NoHypoPG | None]:
+    """HYPOPG when hypothetical indexes can be made here, else ROLLBACK and why not."""
     if not use_hypopg:
-        return ROLLBACK
-    rows = session.query("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'")
-    return HYPOPG if rows else ROLLBACK
+        return ROLLBACK, NoHypoPG(
+            "--no-hypopg turns HypoPG off", "drop --no-hypopg to try with HypoPG, lock-free"
+        )
+    if not session.query("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):
+        major = int(session.query("SHOW server_version_num")[0][0]) // 10_000
+        return ROLLBACK, NoHypoPG(
+            "HypoPG is not installed on this server",
+            f"install HypoPG (the postgresql-{major}-hypopg package) to try lock-free",
+        )
+    try:
+        with session.scratch():
+            session.query("CREATE EXTENSION IF NOT EXISTS hypopg")
+    except Exception as exc:  # no right to create it: say so, never build silently instead
+        return ROLLBACK, NoHypoPG(
+            f"HypoPG cannot be created here ({first_line(exc)})",
+            "have a superuser run CREATE EXTENSION hypopg in this database to try lock-free",
+        )
+    return HYPOPG, None
 
 
 def _pg_cost(session: PostgresSession, query: Query) -> float:
@@ -55,32 +87,25 @@ def _pg_cost(session: PostgresSession, query: Query) -> float:
 
 def _pg_trial(
     session: PostgresSession, trial: Sequence[Candidate], queries: Sequence[Query], method: str
-) -> tuple[list[float], str]:
+) -> list[float]:
     with session.scratch():
-        if method == HYPOPG:
-            try:
-                session.query("SAVEPOINT perfdoctor_hypopg")
-                session.query("CREATE EXTENSION IF NOT EXISTS hypopg")
-                for n, cand in enumerate(trial):
-                    session.query("SELECT * FROM hypopg_create_index(%s)", [_ddl(session, cand, n)])
-            except Exception:
-                # No right to create the extension here: fall back to a real, rolled-back index.
-                session.query("ROLLBACK TO SAVEPOINT perfdoctor_hypopg")
-                method = ROLLBACK
-            else:
-                # Hypothetical indexes live in this backend's memory, not in the
-                # transaction: reset them even when a cost fails.
-                session.query("SAVEPOINT perfdoctor_costs")
-                try:
-                    return [_pg_cost(session, q) for q in queries], HYPOPG
-                except Exception:
-                    session.query("ROLLBACK TO SAVEPOINT perfdoctor_costs")
-                    raise
-                finally:
-                    session.query("SELECT hypopg_reset()")
-        for n, cand in enumerate(trial):
-            session.query(_ddl(session, cand, n))
-        return [_pg_cost(session, q) for q in queries], method
+        if method != HYPOPG:
+            for n, cand in enumerate(trial):
+                session.query(_ddl(session, cand, n))
+            return [_pg_cost(session, q) for q in queries]
+        session.query("CREATE EXTENSION IF NOT EXISTS hypopg")
+        session.query("SAVEPOINT perfdoctor_hypopg")
+        try:
+            for n, cand in enumerate(trial):
+                session.query("SELECT * FROM hypopg_create_index(%s)", [_ddl(session, cand, n)])
+            return [_pg_cost(session, q) for q in queries]
+        except Exception:
+            session.query("ROLLBACK TO SAVEPOINT perfdoctor_hypopg")
+            raise
+        finally:
+            # Hypothetical indexes live in this backend's memory, not in the
+            # transaction: reset them whatever happened.
+            session.query("SELECT hypopg_reset()")
 
 
 def _sqlite_trial(
@@ -150,8 +175,7 @@ def trial_costs(
 ) -> tuple[list[float | None], str]:
     """Each query's cost with the ``trial`` indexes in place, and how that was found."""
     if isinstance(session, PostgresSession):
-        costs, used = _pg_trial(session, trial, queries, method)
-        return list(costs), used
+        return list(_pg_trial(session, trial, queries, method)), method
     if isinstance(session, SQLiteSession):
         return list(_sqlite_trial(session, trial, queries)), ROLLBACK
     assert isinstance(session, MySQLSession)

@@ -4,8 +4,10 @@
     app = TraceMiddleware(app)
 
 The route template is read from the scope after the app has routed it
-(FastAPI's ``scope["route"]``, Starlette's matched route), else id-like path
-segments are collapsed.
+(FastAPI's ``scope["route"]``, Starlette's matched route); a 404 the router
+gave for matching no route is ``METHOD <unmatched>``.  An app without a router
+perfdoctor knows, or a response given before routing (a CORS preflight), is
+named by its path with ids, tokens and e-mail addresses templated.
 
 A streamed body needs nothing more: the app's call lasts until its last body
 message (or the client's disconnect), and the tasks a ``StreamingResponse`` or
@@ -28,11 +30,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _KEPT_HEADERS = frozenset(h.encode("ascii") for h in KEPT_HEADERS)
 
 
-def route_template(scope: Scope) -> str | None:
+def route_template(scope: Scope, root_path: str = "") -> str | None:
+    """The template of the route that answered, or None when no route did.
+
+    ``root_path`` is the scope's before the app ran: a mount adds its prefix.
+    """
+    # Recent FastAPI matches an included router's routes in place: the prefix given
+    # to include_router() is only in the route's effective context.
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path_format", None)
+    if isinstance(path, str) and path:
+        return _rooted(scope, path)
     route = scope.get("route")
-    path = getattr(route, "path", None) or getattr(route, "path_format", None)
-    if isinstance(path, str):
-        return routes.from_brace_template(scope.get("root_path", "") + path)
+    if route is not None and not _is_mount(route):
+        path = getattr(route, "path", None) or getattr(route, "path_format", None)
+        if isinstance(path, str):
+            return _rooted(scope, path)
     endpoint = scope.get("endpoint")
     router = getattr(scope.get("app"), "routes", None) or getattr(
         scope.get("router"), "routes", None
@@ -42,8 +55,26 @@ def route_template(scope: Scope) -> str | None:
             if getattr(candidate, "endpoint", None) is endpoint and isinstance(
                 getattr(candidate, "path", None), str
             ):
-                return routes.from_brace_template(scope.get("root_path", "") + candidate.path)
-    return None
+                return _rooted(scope, candidate.path)
+    return _mounted(scope, endpoint, root_path)
+
+
+def _rooted(scope: Scope, path: str) -> str:
+    # A route at "" in an app mounted at the root answers "/".
+    return routes.from_brace_template(scope.get("root_path", "") + path) or "/"
+
+
+def _is_mount(route: Any) -> bool:
+    return hasattr(route, "app") and not hasattr(route, "endpoint")
+
+
+def _mounted(scope: Scope, endpoint: Any, root_path: str) -> str | None:
+    """``/static/{path}`` when an app mounted there without routes of its own
+    (StaticFiles, a WSGI app) answered; None for a mounted router that matched nothing."""
+    mounted_at = scope.get("root_path", "")
+    if endpoint is None or mounted_at == root_path or getattr(endpoint, "routes", None):
+        return None
+    return routes.from_brace_template(mounted_at) + "/{path}"
 
 
 class TraceMiddleware:
@@ -65,6 +96,7 @@ class TraceMiddleware:
                 nested.end(mark, str(scope.get("method") or "GET"))
             return
         method = scope.get("method", "GET")
+        root_path = scope.get("root_path", "")
         trace, token = context.start(
             routes.name(method, routes.from_raw_path(scope.get("path", "/"))), "http"
         )
@@ -118,9 +150,14 @@ class TraceMiddleware:
             raise
         finally:
             try:
-                template = route_template(scope)
+                template = route_template(scope, root_path)
                 if template:
                     trace.name = routes.name(method, template)
+                elif "router" in scope and trace.status == 404:
+                    # Starlette's router saw the request and matched no route: one
+                    # name for all such paths.  (A route it matched that we cannot
+                    # read keeps the templated path.)
+                    trace.name = routes.name(method, routes.UNMATCHED)
                 endpoint = scope.get("endpoint")
                 if endpoint is not None:
                     trace.attrs["handler"] = handler_location(endpoint)

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
-from perfdoctor import store
+from perfdoctor import retention, store
 from perfdoctor.capture import context, eager, hooks
 from perfdoctor.capture.recorder import Recorder
 
@@ -325,13 +325,17 @@ def instrument(
     process_trace: str | None = None,
     memory: bool = False,
     profile: bool = False,
+    max_store_mb: float | None = None,
 ) -> Path:
     """Start capturing in this process; returns the path traces are written to.
 
     ``process_trace`` names one trace that collects work done outside any
     request (what ``perfdoctor run`` uses for scripts and jobs).  ``memory``
     also records each trace's peak allocations with tracemalloc (slower; see
-    :mod:`perfdoctor.capture.memory`).
+    :mod:`perfdoctor.capture.memory`).  ``max_store_mb`` caps the store's size,
+    dropping the oldest traces (0: no cap; by default what ``perfdoctor run``
+    asked for, else the ``max_store_mb`` setting's default; see
+    :mod:`perfdoctor.retention`).
     """
     global _recorder
     from perfdoctor.settings import Settings
@@ -346,6 +350,11 @@ def instrument(
         # before the recorder writes its final batch.
         atexit.register(context.finish_process_trace)
     settings = Settings()
+    _recorder.retention.max_bytes = (
+        retention.cap_bytes(max_store_mb)
+        if max_store_mb is not None
+        else retention.cap_from_env(settings.max_store_mb)
+    )
     context.state.max_spans = settings.max_spans_per_trace
     context.state.stack_depth = settings.stack_depth
     eager.max_objects = settings.eager_watch_max_objects

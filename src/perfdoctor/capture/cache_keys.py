@@ -18,12 +18,18 @@ import pickle
 import re
 from typing import Any
 
+from perfdoctor.capture import raw_paths
 from perfdoctor.capture.privacy import keyed_digest
 
 _MAX_PATTERN = 200
 _UUID = re.compile(r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
 _EMAIL = re.compile(r"[^\s:/|@{}]+@[^\s:/|{}]+")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+# A run of base64url text: a token's ``-`` and ``_`` would otherwise cut it into
+# words short enough, and free enough of digits, to be kept as names.
+_TOKEN_MIN = raw_paths.RANDOM_MIN_LENGTH
+_TOKEN_RUN = re.compile(rf"[A-Za-z0-9_-]{{{_TOKEN_MIN},}}")
+_LEADING_WORDS = re.compile(r"(?:[a-z]{2,}[-_])+")
 # A word this long is a token, a hash or a session key, not part of a name.
 _LONG_WORD = 20
 
@@ -41,10 +47,22 @@ def _collapse_word(match: re.Match[str]) -> str:
     return word
 
 
+def _collapse_token(match: re.Match[str]) -> str:
+    run = match.group()
+    # Leading lowercase words are the key's own names ("pd-test-", "session_").
+    lead = _LEADING_WORDS.match(run)
+    prefix = lead.group() if lead else ""
+    rest = run[len(prefix) :]
+    if len(rest) >= _TOKEN_MIN and raw_paths.placeholder(rest) is not None:
+        return prefix + "{id}"
+    return run
+
+
 @functools.lru_cache(maxsize=4096)
 def _pattern_of_text(key: str) -> str:
     text = _UUID.sub("{id}", key)
     text = _EMAIL.sub("{id}", text)
+    text = _TOKEN_RUN.sub(_collapse_token, text)
     text = _WORD.sub(_collapse_word, text)
     return text if len(text) <= _MAX_PATTERN else text[:_MAX_PATTERN] + "…"
 

@@ -27,7 +27,8 @@ def _start(request: Any) -> tuple[context.ActiveTrace, Any] | None:
     if not context.state.enabled or context._current.get() is not None:
         return None
     method = getattr(request, "method", "GET") or "GET"
-    return context.start(routes.name(method, routes.from_raw_path(request.path_info)), "http")
+    # Named as it ends (see _name), from what the router made of it.
+    return context.start(routes.name(method, routes.UNMATCHED), "http")
 
 
 # Joined route string and view -> template: a route is rendered once per process.
@@ -47,6 +48,21 @@ def _template(match: Any) -> str | None:
         if len(_TEMPLATES) < _TEMPLATES_MAX:
             _TEMPLATES[key] = template
     return template
+
+
+def _name(request: Any, match: Any, response: Any) -> str:
+    """The route's template; for a 404 no route matched, ``<unmatched>``.
+
+    A response given before the URL was resolved (a middleware's redirect, a CORS
+    preflight, static files) has no route to name it: its path is, with ids,
+    tokens and e-mail addresses templated.
+    """
+    template = _template(match)
+    if template:
+        return template
+    if match is None and getattr(response, "status_code", 404) == 404:
+        return routes.UNMATCHED
+    return routes.from_raw_path(request.path_info)
 
 
 def _render(match: Any, route: str) -> str:
@@ -83,9 +99,7 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
     trace, token = started
     try:
         match = getattr(request, "resolver_match", None)
-        template = _template(match)
-        if template:
-            trace.name = routes.name(request.method or "GET", template)
+        trace.name = routes.name(request.method or "GET", _name(request, match, response))
         identity.set_user(trace, *identity.from_django_request(request))
         trace.attrs["framework"] = "django"
         trace.attrs["query_names"] = query_names_of(request.META.get("QUERY_STRING", ""))

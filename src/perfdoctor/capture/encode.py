@@ -13,7 +13,7 @@ import os
 from types import CodeType
 from typing import Any
 
-from perfdoctor import store
+from perfdoctor import store, store_format
 from perfdoctor.callsite import RawFrame, line_of
 from perfdoctor.capture import orm_catalogs
 from perfdoctor.capture.context import ActiveTrace
@@ -62,6 +62,21 @@ class Encoder:
         self.written_stacks.clear()
         self.written_statements.clear()
         self.written_catalogs.clear()
+
+    def written_refs(self) -> store.Batch:
+        """The stacks, statements and catalogs this connection wrote (as far as the
+        caches still hold them): to write again after retention swept some away."""
+        refs = store.Batch()
+        for stack_id, text in self._stacks.values():
+            if stack_id in self.written_stacks:
+                refs.stacks[stack_id] = text
+        for fingerprint, statement in self._statements.values():
+            if fingerprint in self.written_statements:
+                refs.statements[fingerprint] = statement
+        for catalog_id, text in orm_catalogs.current():
+            if catalog_id in self.written_catalogs:
+                refs.orm_catalogs[catalog_id] = text
+        return refs
 
     def committed(self, batch: store.Batch) -> None:
         self.written_stacks.update(batch.stacks)
@@ -118,7 +133,12 @@ class Encoder:
         orm_ids = self._orm(batch)
         if orm_ids:
             attrs["orm"] = orm_ids
-        rows: list[tuple[Any, ...]] = []
+        for key, value in attrs.items():
+            if type(value) is float:  # response_ms: µs are plenty, 17 digits are not
+                attrs[key] = round(value, 3)
+        table = store_format.SpanTable()
+        add = table.add
+        attrs_json = store_format.attrs_json
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests
@@ -152,20 +172,19 @@ class Encoder:
                     if len(digests) >= _MAX_CACHED:
                         digests.clear()
                     params_digest = digests[pkey] = hash_digest(pkey)
-                rows.append(
-                    (
-                        kind,
-                        start * 1000.0,
-                        duration * 1000.0,
-                        framework,
-                        system,
-                        fingerprint_of(sql, batch),
-                        params_digest,
-                        nrows,
-                        conn,
-                        stack_of(frames, batch),
-                        None if extra is None else store.attrs_json(extra),
-                    )
+                start_us = round(start * 1e6)
+                add(
+                    kind,
+                    start_us,
+                    round((start + duration) * 1e6) - start_us,
+                    framework,
+                    system,
+                    fingerprint_of(sql, batch),
+                    params_digest,
+                    nrows,
+                    conn,
+                    stack_of(frames, batch),
+                    None if extra is None else attrs_json(extra),
                 )
             else:
                 extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}
@@ -174,20 +193,19 @@ class Encoder:
                 system = extra.pop("system", None) if "system" in extra else None
                 # ``db.connect`` spans carry their connection the same way.
                 conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
-                rows.append(
-                    (
-                        kind,
-                        raw[1] * 1000.0,
-                        raw[2] * 1000.0,
-                        raw[4],
-                        system,
-                        None,
-                        None,
-                        None,
-                        conn_id,
-                        stack_of(raw[3], batch),
-                        store.attrs_json(extra),
-                    )
+                start_us = round(raw[1] * 1e6)
+                add(
+                    kind,
+                    start_us,
+                    round((raw[1] + raw[2]) * 1e6) - start_us,
+                    raw[4],
+                    system,
+                    None,
+                    None,
+                    None,
+                    conn_id,
+                    stack_of(raw[3], batch),
+                    attrs_json(extra),
                 )
         batch.traces.append(
             (
@@ -200,7 +218,7 @@ class Encoder:
                 active.status,
                 os.getpid(),
                 cpu_ms,
-                store.attrs_json(attrs) or "{}",
-                store.spans_json(rows),
+                attrs_json(attrs) or "{}",
+                table.json(),
             )
         )

@@ -17,13 +17,14 @@ def _name_from_rule(trace: context.ActiveTrace, environ: dict[str, Any]) -> None
     # Flask leaves the matched request on the environ as "werkzeug.request" while
     # its request context is active (it sets the key to None when the context ends).
     request = environ.get("werkzeug.request")
-    rule = getattr(getattr(request, "url_rule", None), "rule", None)
     # A request joined into a test's or a job's trace (a test client inside
     # ``perfdoctor.trace``) leaves that trace its own name.
-    if isinstance(rule, str) and trace.kind == "http":
-        trace.name = routes.name(
-            environ.get("REQUEST_METHOD", "GET"), routes.from_angle_template(rule)
-        )
+    if request is not None and trace.kind == "http":
+        rule = getattr(getattr(request, "url_rule", None), "rule", None)
+        # Flask matched the request against its rules before any view ran: no
+        # rule means no route (a 404, a 405, a redirect to add a slash).
+        template = routes.from_angle_template(rule) if isinstance(rule, str) else routes.UNMATCHED
+        trace.name = routes.name(environ.get("REQUEST_METHOD", "GET"), template)
     trace.attrs["framework"] = "flask"
     if "handler" not in trace.attrs:
         view = _view_function(request)

@@ -41,8 +41,16 @@ _active: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
 
 
 def inner() -> Call | None:
-    """The outer library's call when this one runs beneath it (requests over urllib3)."""
-    return _active.get()
+    """The outer library's call when this one runs beneath it (requests over urllib3).
+
+    Only a call of the same trace is outer: an app served in-process by a client's
+    call (Starlette's TestClient sends through httpx) inherits the client's context,
+    but the calls it makes while serving the request are that request's own.
+    """
+    call = _active.get()
+    if call is None or call.trace is not current():
+        return None
+    return call
 
 
 def begin(system: str, method: Any, url: Any) -> tuple[Call, contextvars.Token[Any]] | None:
@@ -51,10 +59,8 @@ def begin(system: str, method: Any, url: Any) -> tuple[Call, contextvars.Token[A
     ``url`` may be a callable that builds it, so that building it cannot raise into the app.
     """
     try:
-        if _active.get() is not None:
-            return None
         trace = current()
-        if trace is None:
+        if trace is None or inner() is not None:
             return None
         if callable(url):
             url = url()

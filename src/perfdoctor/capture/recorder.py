@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from perfdoctor import spool, store
+from perfdoctor import retention, spool, store
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
@@ -93,8 +93,10 @@ def _size(batch: store.Batch) -> int:
 
 
 class Recorder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int | None = None) -> None:
         self.path = path
+        # The store's size cap: checked after each batch (perfdoctor.retention).
+        self.retention = retention.Retention(max_bytes)
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._fork_held = False
@@ -172,6 +174,7 @@ class Recorder:
         self._fork_held = False
         self._pid = os.getpid()
         self._fresh_state()
+        self.retention = self.retention.fresh()
 
     # --- the work -----------------------------------------------------------
 
@@ -259,6 +262,8 @@ class Recorder:
             try:
                 conn = self._connection()
                 store.write_batch(conn, pending.batch, attempts=1)
+                self._encoder.committed(pending.batch)
+                self.retention.after_write(conn, self._encoder)
             except Exception as exc:
                 error, busy, lasting = str(exc), store.is_busy(exc), isinstance(exc, StoreError)
                 if not busy:
@@ -276,7 +281,6 @@ class Recorder:
             else:
                 self._spool(pending, error, busy=False)
             return "failed"
-        self._encoder.committed(pending.batch)
         self.written += pending.traces
         self._backoff = RETRY_FIRST
         self._retry_at = 0.0

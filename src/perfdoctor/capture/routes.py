@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from perfdoctor.capture import raw_paths
+
 # The stdlib's regex parser (sre_parse before 3.11, a deprecated alias since).
 if sys.version_info >= (3, 11):
     import re._parser as _sre  # novermin: the 3.11+ name of sre_parse
@@ -26,19 +28,20 @@ _REPEATS = tuple(
     if hasattr(_sre, name)
 )
 
-_ID_SEGMENT = re.compile(
-    r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})$"
-)
 _CONVERTER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
 _TYPED_PARAM = re.compile(r"\{([^:{}]+):[^{}]+\}")
 # What a regex piece that matches varying text outside any group reads as.
 _WILDCARD = "*"
 
 
+# The name of a request the app's router matched to no route: one name for every
+# such path (scanners, typos, expired links), never the path, which may hold a token.
+UNMATCHED = "<unmatched>"
+
+
 def from_raw_path(path: str) -> str:
-    """Fallback when no router told us the template: collapse id-like segments."""
-    segments = ["{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/")]
-    return "/".join(segments) or "/"
+    """Fallback when no router told us the template: ids, tokens and e-mails templated."""
+    return raw_paths.template(path) or "/"
 
 
 def from_angle_template(rule: str) -> str:

@@ -4,7 +4,9 @@
     app = TraceMiddleware(app)
 
 Framework integrations (Flask, Django) rename the trace to the route template
-once their router has matched the request.
+once their router has matched the request, or to ``METHOD <unmatched>`` when it
+matched none.  Without a router perfdoctor knows, the path names the request,
+with ids, tokens and e-mail addresses templated (see ``raw_paths``).
 """
 
 from __future__ import annotations

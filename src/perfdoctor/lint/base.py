@@ -50,6 +50,8 @@ class Rule:
     when: str = "enter"
     # And one of these too, when given (rules about querysets need a query in the file).
     also: tuple[str, ...] = ()
+    # SARIF level: "error" for a file no rule could check.
+    level: str = "warning"
 
     def applies_to(self, source: str) -> bool:
         if not any(t in source for t in self.triggers):
@@ -70,11 +72,12 @@ def rule(
     triggers: tuple[str, ...],
     when: str = "enter",
     also: tuple[str, ...] = (),
+    level: str = "warning",
 ) -> Callable[[Check], Check]:
     def add(check: Check) -> Check:
         if code in RULES:  # pragma: no cover - a programming error
             raise RuntimeError(f"lint rule code {code} registered twice")
-        RULES[code] = Rule(code, name, summary, nodes, check, triggers, when, also)
+        RULES[code] = Rule(code, name, summary, nodes, check, triggers, when, also, level)
         return check
 
     return add

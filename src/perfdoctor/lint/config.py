@@ -26,16 +26,27 @@ class LintConfig:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rules_for(self, path: str) -> list[Rule]:
-        ignored = list(self.ignore)
-        for pattern, codes in self.per_file_ignores.items():
-            if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(Path(path).name, pattern):
-                ignored.extend(codes)
+        ignored = self._ignored(path)
         return [
             r
             for r in RULES.values()
             if (not self.select or r.code.startswith(self.select))
-            and not r.code.startswith(tuple(ignored))
+            and not r.code.startswith(ignored)
         ]
+
+    def ignores(self, code: str, path: str) -> bool:
+        """Whether ``code`` is ignored for ``path`` (by --ignore or per-file-ignores).
+
+        Not --select: a file that cannot be parsed (PD001) is reported whichever
+        rules were chosen, since none of them checked it."""
+        return code.startswith(self._ignored(path))
+
+    def _ignored(self, path: str) -> tuple[str, ...]:
+        ignored = list(self.ignore)
+        for pattern, codes in self.per_file_ignores.items():
+            if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(Path(path).name, pattern):
+                ignored.extend(codes)
+        return tuple(ignored)
 
 
 def _codes(value: Any, where: str) -> tuple[str, ...]:

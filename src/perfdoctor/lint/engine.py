@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import ast
-import gc
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfdoctor.gc_paused import gc_paused
 from perfdoctor.lint import rules as _rules  # noqa: F401  (registers every rule)
 from perfdoctor.lint.base import RULES, LintFinding, Rule
 from perfdoctor.lint.config import LintConfig
 from perfdoctor.lint.context import Context, Scope
 from perfdoctor.lint.project import Project, add_tree, collect, finish
+from perfdoctor.lint.rules import pd001_unparsable as unparsable
 
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
@@ -24,7 +25,8 @@ _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)
 class LintResult:
     findings: list[LintFinding] = field(default_factory=list)
     parsed: list[str] = field(default_factory=list)
-    # (path, reason) of files that could not be read or parsed.
+    # (path, reason) of files that could not be read or parsed (each is also a
+    # PD001 finding, unless PD001 is ignored for it).
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -55,15 +57,8 @@ def _display(path: Path) -> str:
 def lint_paths(paths: Sequence[str | Path], config: LintConfig | None = None) -> LintResult:
     config = config or LintConfig()
     result = LintResult()
-    # Trees are acyclic: the cyclic collector would only rescan the heap again and
-    # again while a large tree is parsed (it cost a third of the time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         _lint_all(paths, config, result)
-    finally:
-        if was_enabled:
-            gc.enable()
     result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return result
 
@@ -75,11 +70,18 @@ def _lint_all(paths: Sequence[str | Path], config: LintConfig, result: LintResul
     kept: list[tuple[str, str, ast.Module, list[Rule]]] = []
     for path in discover(paths):
         shown = _display(path)
+        failed: unparsable.Unparsable | None = None
         try:
-            source = path.read_bytes().decode("utf-8")
-            tree = ast.parse(source, filename=shown)
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError) as exc:
-            result.skipped.append((shown, f"{type(exc).__name__}: {exc}"))
+            source, tree = unparsable.parse(path.read_bytes(), shown)
+        except OSError as exc:
+            failed = unparsable.Unparsable(f"cannot read it: {exc.strerror or exc}")
+        except unparsable.Unparsable as exc:
+            failed = exc
+        if failed is not None:
+            # Checked by no rule: a finding itself (PD001) unless ignored for this file.
+            result.skipped.append((shown, failed.why))
+            if not config.ignores(unparsable.CODE, shown):
+                result.findings.append(failed.finding(shown))
             continue
         result.parsed.append(shown)
         add_tree(project, shown, source, tree)

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from perfdoctor import sarif
 from perfdoctor.lint.base import RULES
 from perfdoctor.lint.engine import LintResult
+from perfdoctor.lint.rules.pd001_unparsable import CODE as UNPARSABLE
 
 _HELP = sarif.HELP_URI + "#lint"
 
@@ -22,8 +23,10 @@ def render(result: LintResult, fmt: str, stream: TextIO) -> None:
     else:
         for f in result.findings:
             stream.write(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n")
+        reported = {f.path for f in result.findings if f.code == UNPARSABLE}
         for path, reason in result.skipped:
-            stream.write(f"{path}: skipped, cannot parse ({reason})\n")
+            if path not in reported:  # PD001 ignored for it
+                stream.write(f"{path}: skipped, cannot parse ({reason})\n")
         stream.write(
             f"{len(result.findings)} finding{'s' if len(result.findings) != 1 else ''} in "
             f"{result.files} files ({len(result.skipped)} not parsed)\n"
@@ -42,13 +45,13 @@ def to_json(result: LintResult) -> dict[str, Any]:
 
 def to_sarif(result: LintResult) -> dict[str, Any]:
     rules = [
-        sarif.rule(code, RULES[code].name, RULES[code].summary, "warning", _HELP)
+        sarif.rule(code, RULES[code].name, RULES[code].summary, RULES[code].level, _HELP)
         for code in sorted(RULES)
     ]
     results = [
         {
             "ruleId": f.code,
-            "level": "warning",
+            "level": RULES[f.code].level,
             "message": {"text": f.message},
             "locations": [sarif.physical_location(f.path, f.line, f.col)],
         }

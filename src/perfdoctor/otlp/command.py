@@ -3,36 +3,76 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from perfdoctor import store
-from perfdoctor.errors import StoreError, UsageError
+from perfdoctor.errors import BadInputs, StoreError, UsageError
+from perfdoctor.gc_paused import gc_paused
 from perfdoctor.model import Trace
-from perfdoctor.otlp import decode, encode
+from perfdoctor.otlp import decode, encode, index
 from perfdoctor.otlp.decode import OtlpSpan, Skips
-from perfdoctor.otlp.mapping import all_traces
+from perfdoctor.otlp.mapping import StoredSpan, all_traces, map_trace
 from perfdoctor.outfile import written
 from perfdoctor.settings import Settings
 
 # Spans of traces still open are held until their file ends; past this many,
 # traces whose root span has arrived are written early, so a 500 MB file does
-# not sit in memory whole (a span of a trace already written is then skipped).
+# not sit in memory whole (a span of such a trace that comes later is merged
+# into it: see perfdoctor.otlp.index).
 PENDING_SPANS = 200_000
-# Traces per store transaction.
+# OTLP traces per store transaction.
 WRITE_BATCH = 500
 
 
 @dataclass
 class Summary:
-    traces: int = 0
+    # Ids of the traces this import wrote, and of those the store held before it:
+    # sent again (replaced) or given spans that came later (merged).
+    written: set[str] = field(default_factory=set)
+    before: set[str] = field(default_factory=set)
+    merged: set[str] = field(default_factory=set)
     spans: int = 0
-    replaced: int = 0
     other: int = 0
     over_limit: int = 0
     skipped: dict[str, Skips] = field(default_factory=dict)
+    # One line per file of which nothing could be imported.
+    unusable: list[str] = field(default_factory=list)
+
+
+class _Store:
+    """The store, opened at the first write: an import of nothing leaves it untouched."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._indexed = False
+
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self._conn = store.open_for_writing(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot write the trace store {self.path}: {_why(exc)}") from exc
+            self._indexed = index.has_table(self._conn)
+        return self._conn
+
+    def imported(self, trace_ids: list[str]) -> set[str]:
+        conn = self.conn()
+        if not self._indexed:
+            return set()
+        return index.imported(conn, trace_ids)
+
+    def write(self, traces: list[Trace], changes: index.Changes) -> None:
+        store.write_traces(self.conn(), traces, changes.apply)
+        self._indexed = True
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
 
 def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: TextIO) -> None:
@@ -47,21 +87,22 @@ def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: 
     for path in files:
         decode.sniff(path, settings.otlp_max_line_bytes)
     summary = Summary()
+    target = _Store(store_path)
     try:
-        conn = store.open_for_writing(store_path)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot write the trace store {store_path}: {_why(exc)}") from exc
-    try:
-        for path in files:
-            _import_file(path, conn, settings, summary)
+        with gc_paused():
+            for path in files:
+                _import_file(path, target, settings, summary)
     except sqlite3.Error as exc:
         # Each batch is one transaction: what was written before stays whole.
         raise StoreError(
-            f"writing to {store_path} failed after {summary.traces} traces: {_why(exc)}"
+            f"writing to {store_path} failed after {len(summary.written)} traces: {_why(exc)}"
         ) from exc
     finally:
-        conn.close()
-    _print(summary, files, store_path, out)
+        target.close()
+    if len(summary.unusable) < len(files):
+        _print(summary, files, store_path, out)
+    if summary.unusable:
+        raise BadInputs(summary.unusable)
 
 
 def _why(exc: BaseException) -> str:
@@ -70,24 +111,18 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _import_file(
-    path: Path, conn: sqlite3.Connection, settings: Settings, summary: Summary
-) -> None:
+def _import_file(path: Path, target: _Store, settings: Settings, summary: Summary) -> None:
     skips = Skips()
     pending: dict[str, list[OtlpSpan]] = {}
     held = 0
+    found = 0
     rooted: set[str] = set()
-    written: set[str] = set()
-    requests = 0
     for line, value in decode.records(path, settings.otlp_max_line_bytes, skips):
         if not decode.is_trace_request(value):
             skips.add("valid JSON but not an OTLP trace request", line)
             continue
-        requests += 1
         for span in decode.spans(value, line, skips):
-            if span.trace_id in written:
-                skips.add("span of a trace already written (file far out of order)", line)
-                continue
+            found += 1
             pending.setdefault(span.trace_id, []).append(span)
             held += 1
             if span.parent_id is None:
@@ -95,48 +130,103 @@ def _import_file(
         if held >= PENDING_SPANS and rooted:
             ready = [pending.pop(t) for t in rooted]
             held -= sum(len(spans) for spans in ready)
-            written |= rooted
             rooted = set()
-            _write(conn, ready, settings, summary)
-    _write(conn, list(pending.values()), settings, summary)
+            _write(target, ready, settings, summary)
+    if found == 0:
+        why = skips.describe() or "no spans in it"
+        summary.unusable.append(f"{path}: nothing could be imported ({why})")
+        return
+    _write(target, list(pending.values()), settings, summary)
     if skips.counts:
         summary.skipped[str(path)] = skips
-    if requests == 0:
-        raise UsageError(f"{path}: no OTLP trace data could be read ({skips.describe()})")
 
 
 def _write(
-    conn: sqlite3.Connection, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+) -> None:
+    for start in range(0, len(groups), WRITE_BATCH):
+        batch = groups[start : start + WRITE_BATCH]
+        late = target.imported([g[0].trace_id for g in batch])
+        fresh = [g for g in batch if g[0].trace_id not in late]
+        if fresh:
+            _write_fresh(target, fresh, settings, summary)
+        if late:
+            _merge(target, [g for g in batch if g[0].trace_id in late], settings, summary)
+
+
+def _write_fresh(
+    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
 ) -> None:
     mapped = all_traces(groups, settings.max_spans_per_trace, settings.stack_depth)
     summary.other += mapped.other
     summary.over_limit += mapped.over_limit
-    for start in range(0, len(mapped.traces), WRITE_BATCH):
-        batch = mapped.traces[start : start + WRITE_BATCH]
-        summary.replaced += _already_stored(conn, batch)
-        store.write_traces(conn, batch)
-        summary.traces += len(batch)
-        summary.spans += sum(len(t.spans) for t in batch)
+    ids = {t.id for t in mapped.traces}
+    summary.before |= _already_stored(target.conn(), ids) - summary.written
+    target.write(mapped.traces, index.Changes(placed=mapped.placed))
+    summary.written |= ids
+    summary.spans += sum(len(t.spans) for t in mapped.traces)
 
 
-def _already_stored(conn: sqlite3.Connection, traces: list[Trace]) -> int:
-    """How many of these trace ids the store holds already (they are replaced, not added)."""
-    ids = [t.id for t in traces]
-    marks = ",".join("?" * len(ids))
-    row = conn.execute(f"SELECT count(*) FROM traces WHERE id IN ({marks})", ids).fetchone()
-    return int(row[0])
+def _merge(
+    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+) -> None:
+    """Spans of traces written before: each trace mapped again whole and rewritten."""
+    before = index.load(target.conn(), [g[0].trace_id for g in groups])
+    traces: list[Trace] = []
+    changes = index.Changes()
+    for spans in groups:
+        trace_id = spans[0].trace_id
+        stored = before.get(trace_id, [])
+        arrived = {s.span_id for s in spans}
+        # A span sent again (the same file imported twice) replaces its stored self.
+        kept: list[OtlpSpan] = [s for s in stored if s.span_id not in arrived]
+        mapped = map_trace(kept + spans, settings.max_spans_per_trace, settings.stack_depth)
+        summary.other += mapped.other
+        summary.over_limit += mapped.over_limit
+        old = {s.owner for s in stored}
+        new = {t.id for t in mapped.traces}
+        if old - summary.written:  # part of it was in the store before this import
+            sent_again = arrived <= {s.span_id for s in stored}
+            (summary.before if sent_again else summary.merged).update(new)
+        summary.written = (summary.written - old) | new
+        summary.spans += sum(
+            1 for p in mapped.placed if p.seq is not None and not isinstance(p.span, StoredSpan)
+        )
+        traces.extend(mapped.traces)
+        changes.placed.extend(mapped.placed)
+        changes.dropped |= old - new
+    target.write(traces, changes)
+
+
+def _already_stored(conn: sqlite3.Connection, ids: set[str]) -> set[str]:
+    """Those of these trace ids the store holds already (they are replaced, not added)."""
+    wanted = sorted(ids)
+    found: set[str] = set()
+    for start in range(0, len(wanted), WRITE_BATCH):
+        chunk = wanted[start : start + WRITE_BATCH]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            row[0] for row in conn.execute(f"SELECT id FROM traces WHERE id IN ({marks})", chunk)
+        )
+    return found
 
 
 def _print(summary: Summary, files: list[Path], store_path: Path, out: TextIO) -> None:
     noun = "file" if len(files) == 1 else "files"
     out.write(
-        f"imported {summary.traces} traces ({summary.spans} spans) from {len(files)} {noun} "
-        f"into {store_path}\n"
+        f"imported {len(summary.written)} traces ({summary.spans} spans) from {len(files)} "
+        f"{noun} into {store_path}\n"
     )
-    if summary.replaced:
+    replaced = len(summary.before - summary.merged)
+    if replaced:
         out.write(
-            f"  {summary.replaced} of them were already in the store (same trace id): "
+            f"  {replaced} of them were already in the store (same trace id): "
             "replaced, not duplicated\n"
+        )
+    if summary.merged:
+        out.write(
+            f"  {len(summary.merged)} of them were in the store already and got spans that "
+            "came later (a trace split across files): merged into them\n"
         )
     if summary.other:
         out.write(
@@ -151,7 +241,7 @@ def _print(summary: Summary, files: list[Path], store_path: Path, out: TextIO) -
 
 def run_export(store_path: Path, output: str | None, out: TextIO) -> int:
     """Write the store as OTLP JSON lines to ``output`` (``.gz``: gzipped) or ``out``."""
-    traces = store.load_traces(store_path)
+    traces = store.load_traces(store_path, warn=sys.stderr)
     if output is None:
         for text in encode.lines(traces):
             out.write(text)

@@ -33,6 +33,7 @@ _KIND_NAMES = {
     "SPAN_KIND_CONSUMER": 5,
 }
 SERVER, CLIENT, INTERNAL = 2, 3, 1
+_KINDS = frozenset(_KIND_NAMES.values())
 # A file's first records that are looked at to tell whether it is OTLP at all.
 SNIFF_RECORDS = 100
 _CHUNK = 1024 * 1024
@@ -253,13 +254,15 @@ def _span(raw: Any, scope: str, resource: dict[str, Any]) -> OtlpSpan | None:
     kind = raw.get("kind", 0)
     if isinstance(kind, str):
         kind = _KIND_NAMES.get(kind, 0)
+    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in _KINDS:
+        kind = 0
     status = _dict(raw.get("status")).get("code")
     return OtlpSpan(
         trace_id=trace_id,
         span_id=span_id,
         parent_id=hex_id(raw.get("parentSpanId"), 8),
         name=str(raw.get("name") or ""),
-        kind=kind if isinstance(kind, int) else 0,
+        kind=kind,
         start_ns=start,
         end_ns=end,
         attrs=attributes(raw.get("attributes")),
@@ -288,16 +291,20 @@ def hex_id(value: Any, size: int) -> str | None:
     return None if text.strip("0") == "" else text
 
 
+# OTLP times are fixed64 nanoseconds; past int64 (the year 2262) a time is garbage
+# that SQLite could not store either.
+_MAX_NANOS = 2**63 - 1
+
+
 def _nanos(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float) and value.is_integer():  # a writer that lost the string form
-        return int(value) if value > 0 else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value) or None
-    return None
+    # A float: a writer that lost the string form. ASCII digits only: int("²") fails.
+    whole = isinstance(value, float) and value.is_integer()
+    digits = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20
+    if whole or digits:
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value <= _MAX_NANOS else None
 
 
 def attributes(items: Any) -> dict[str, Any]:
@@ -321,7 +328,10 @@ def any_value(value: Any) -> Any:
             return None
     if "doubleValue" in value:
         number = value["doubleValue"]
-        return float(number) if isinstance(number, (int, float, str)) else None
+        try:  # JSON writes NaN and Infinity as strings
+            return float(number) if isinstance(number, (int, float, str)) else None
+        except ValueError:
+            return None
     if "boolValue" in value:
         return bool(value["boolValue"])
     if "arrayValue" in value:

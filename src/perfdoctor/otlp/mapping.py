@@ -4,20 +4,24 @@ A SERVER span (or a parentless one) starts a perfdoctor trace; every other span
 belongs to the nearest such span above it.  One distributed trace that crossed
 two services therefore gives two requests, each with its own queries and calls.
 A trace without any SERVER span (a batch job, a script) is named after its root.
+
+Spans of a trace that was written already (a file far out of order, a trace
+split across two files) come back as :class:`StoredSpan`: their place in the
+tree and what the store kept of them, so the trace is mapped again whole.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.capture.response import KEPT_HEADERS
 from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
-from perfdoctor.model import Trace
+from perfdoctor.model import Span, Trace
 from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import SERVER, OtlpSpan
@@ -28,46 +32,79 @@ _FRAMEWORKS = ("django", "flask", "fastapi", "starlette")
 
 
 @dataclass
+class StoredSpan(OtlpSpan):
+    """A span imported before: where it sits in its trace, and what the store keeps."""
+
+    # The stored perfdoctor trace that holds it.
+    owner: str = ""
+    # Its perfdoctor span there (None: not a query, call or cache operation, or cut).
+    kept: Span | None = None
+    # The stored trace it is the root of: its name, status and attributes stay.
+    header: Trace | None = None
+
+
+@dataclass
+class Placed:
+    """Where a span went: the perfdoctor trace and its index in that trace's spans."""
+
+    span: OtlpSpan
+    owner: str
+    seq: int | None
+
+
+@dataclass
 class Mapped:
     traces: list[Trace]
     # Spans that are none of db/http/cache (a template render, a custom span).
     other: int = 0
     # Spans dropped past max_spans_per_trace.
     over_limit: int = 0
+    placed: list[Placed] = field(default_factory=list)
 
 
 def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped:
     """The perfdoctor traces in the spans of one OTLP trace id."""
     by_id = {s.span_id: s for s in spans}
-    roots = {s.span_id for s in spans if _starts_trace(s, by_id)}
+    roots = {s.span_id for s in spans if starts_trace(s, by_id)}
     groups: dict[str, list[OtlpSpan]] = {}
     for span in spans:
         groups.setdefault(_owner(span, by_id, roots), []).append(span)
     mapped = Mapped(traces=[])
     for root_id, members in groups.items():
         root = by_id[root_id]
-        trace = _trace(root, by_id)
-        children = []
+        trace = _header(root, by_id)
+        children: list[tuple[int, int, Span, OtlpSpan]] = []
         for span in members:
             if span is root and root.kind == SERVER:
                 continue
             start_ms = (span.start_ns - root.start_ns) / 1e6
-            converted = convert(span, start_ms, stack_depth)
-            if converted is None:
-                if span is not root:
+            if isinstance(span, StoredSpan):
+                converted = replace(span.kept, start_ms=start_ms) if span.kept else None
+            else:
+                converted = convert(span, start_ms, stack_depth)
+                if converted is None and span is not root:
                     mapped.other += 1
-                continue
-            children.append((span.start_ns, span.end_ns, converted))
+            if converted is not None:
+                children.append((span.start_ns, span.end_ns, converted, span))
         children.sort(key=lambda item: (item[0], item[1]))
         if len(children) > max_spans:
             mapped.over_limit += len(children) - max_spans
             children = children[:max_spans]
         trace.spans = [c[2] for c in children]
         mapped.traces.append(trace)
+        seqs = {id(c[3]): seq for seq, c in enumerate(children)}
+        mapped.placed.extend(Placed(s, trace.id, seqs.get(id(s))) for s in members)
     return mapped
 
 
-def _starts_trace(span: OtlpSpan, by_id: dict[str, OtlpSpan]) -> bool:
+def _header(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
+    """A new trace for the root, or the stored one it already heads (spans to be set)."""
+    if isinstance(root, StoredSpan) and root.header is not None:
+        return replace(root.header, spans=[])
+    return _trace(root, by_id)
+
+
+def starts_trace(span: OtlpSpan, by_id: dict[str, OtlpSpan]) -> bool:
     parent = by_id.get(span.parent_id) if span.parent_id else None
     if parent is None:
         return True
@@ -209,17 +246,25 @@ def _restore(trace: Trace, raw: Any) -> None:
     for name in ("id", "name", "kind"):
         if isinstance(data.get(name), str):
             setattr(trace, name, data[name])
-    if isinstance(data.get("status"), int) or data.get("status") is None:
-        trace.status = data.get("status")
+    status = data.get("status")
+    if status is None or _fits(status):
+        trace.status = status
     trace.pid = _int(data.get("pid"))
     cpu = data.get("cpu_ms")
-    trace.cpu_ms = float(cpu) if isinstance(cpu, (int, float)) else None
+    trace.cpu_ms = None
+    if isinstance(cpu, float) or (isinstance(cpu, int) and _fits(cpu)):
+        trace.cpu_ms = float(cpu)
     if isinstance(data.get("attrs"), dict):
         trace.attrs = data["attrs"]
 
 
+def _fits(value: Any) -> bool:
+    """An integer SQLite can store (a bigger one would stop the import)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < sc.INT64
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if _fits(value) else 0
 
 
 def all_traces(groups: Iterable[list[OtlpSpan]], max_spans: int, depth: int) -> Mapped:
@@ -229,4 +274,5 @@ def all_traces(groups: Iterable[list[OtlpSpan]], max_spans: int, depth: int) -> 
         total.traces.extend(mapped.traces)
         total.other += mapped.other
         total.over_limit += mapped.over_limit
+        total.placed.extend(mapped.placed)
     return total

@@ -67,15 +67,16 @@ def text(attrs: dict[str, Any], names: tuple[str, ...]) -> str | None:
     return None if value is None else str(value)
 
 
+# What SQLite stores as an integer: a status or a size past it is garbage anyway.
+INT64 = 2**63
+
+
 def integer(attrs: dict[str, Any], names: tuple[str, ...]) -> int | None:
     value = first(attrs, names)
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (str, float)):
-        try:
-            return int(value)
-        except ValueError:
-            return None
-    return None
+    try:
+        number = int(value)
+    except (ValueError, OverflowError):  # not a number; infinity
+        return None
+    return number if -INT64 <= number < INT64 else None

@@ -97,6 +97,7 @@ def render_page(
     return template.render(
         version=perfdoctor.__version__,
         store=store,
+        damaged=analysis.damage.line(),
         traces=analysis.traces,
         generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         detectors=len(analysis.detectors),

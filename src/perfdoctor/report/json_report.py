@@ -41,6 +41,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         # Added in version 1: findings ignored ([tool.perfdoctor.ignore], inline
         # comments, each with why) and how many --baseline left out.
         "suppressed": analysis.suppressed.to_dict(),
+        # Added in version 1: rows of the trace store that could not be read and
+        # were left out, per table (all 0 for an undamaged store).
+        "damaged": analysis.damage.counts(),
     }
 
 

@@ -28,6 +28,9 @@ def render(analysis: Analysis, stream: TextIO, *, compare: dict[str, Any] | None
 
 def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> list[str]:
     lines = [f"## perfdoctor: {_summary(analysis)}", ""]
+    damaged = analysis.damage.line()
+    if damaged:
+        lines += [f"_{damaged}._", ""]
     if analysis.suppressed.lines():
         lines += ["_" + "; ".join(analysis.suppressed.lines()) + "._", ""]
     if compare is not None:

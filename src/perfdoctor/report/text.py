@@ -162,6 +162,9 @@ def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None
             f"{len(analysis.findings)} findings" + (f" ({summary})" if summary else ""),
         )
     )
+    damaged = analysis.damage.line()
+    if damaged:
+        console.print(Text(damaged, style="yellow"))
     for line in _suppressed_lines(analysis, verbose):
         console.print(line)
     console.print(_endpoint_table(analysis, console.width))

@@ -1,6 +1,7 @@
 """Every lint rule: one module each, registering itself on import."""
 
 from perfdoctor.lint.rules import (  # noqa: F401
+    pd001_unparsable,
     pd101_related_in_loop,
     pd102_len_queryset,
     pd103_count_for_exists,

@@ -1,0 +1,278 @@
+"""How a trace's spans are stored: one JSON value per trace, ``traces.spans``.
+
+Since schema 4 a value holds each distinct *shape* of span once, and a short row
+per span that names its shape::
+
+    {"shapes": [[kind, framework, system, fingerprint, connection_id, stack_id, attrs], ...],
+     "spans": [[shape, start_us, duration_us, params_digest, rows], ...]}
+
+The queries of an N+1 loop differ only in their times, parameters digest and
+rows: their kind, statement, connection, call stack and attributes are written
+once per trace instead of once per query.  Times are whole microseconds from
+the trace's start (an end is rounded, not a duration, so spans that do not
+overlap never appear to).  Trailing nulls of a shape or a row are left out;
+attrs is a JSON object.  ``benchmarks/store_size.py`` measures the result
+(about a quarter of schema 3's bytes per span; RESULTS.md).
+
+Schema 3 stored an array of full rows (:data:`SPAN_FIELDS`, times as float
+milliseconds, attrs as a JSON string).  Readers accept both, one trace at a
+time, so a store migrated while an older perfdoctor still wrote to it reads
+whole.  The ``spans`` view lays either out as schema 3's table.
+
+This module is imported inside the user's app: standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from perfdoctor.model import Location, Span
+
+# The columns of the ``spans`` view (and schema 3's stored row), in order.
+SPAN_FIELDS = (
+    "kind",
+    "start_ms",
+    "duration_ms",
+    "framework",
+    "system",
+    "fingerprint",
+    "params_digest",
+    "rows",
+    "connection_id",
+    "stack_id",
+    "attrs",
+)
+SHAPE_FIELDS = ("kind", "framework", "system", "fingerprint", "connection_id", "stack_id", "attrs")
+ROW_FIELDS = ("shape", "start_us", "duration_us", "params_digest", "rows")
+
+# Compact, and strict: NaN is not JSON to SQLite, and one in a trace's value would
+# make every query of the spans view fail.
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
+
+
+def attrs_json(attrs: dict[str, Any]) -> str | None:
+    """Attributes as stored: compact JSON, None for none."""
+    if not attrs:
+        return None
+    try:
+        return _dumps(attrs)
+    except ValueError:  # a NaN or an infinity somewhere
+        return _dumps(_finite(attrs))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def micros(start: float, duration: float, scale: float) -> tuple[int, int]:
+    """(start, duration) in whole µs from times in seconds (scale 1e6) or ms (1e3).
+
+    The end is rounded rather than the duration: rounding keeps order, so a span
+    that ended before the next one started still does.
+    """
+    start_us = round(start * scale)
+    return start_us, round((start + duration) * scale) - start_us
+
+
+class SpanTable:
+    """One trace's spans, built row by row into their stored JSON."""
+
+    __slots__ = ("_index", "_rows", "_shapes")
+
+    def __init__(self) -> None:
+        self._index: dict[tuple[Any, ...], int] = {}
+        self._shapes: list[str] = []
+        self._rows: list[list[Any]] = []
+
+    def add(
+        self,
+        kind: str,
+        start_us: int,
+        duration_us: int,
+        framework: str | None,
+        system: str | None,
+        fingerprint: str | None,
+        params_digest: str | None,
+        rows: int | None,
+        connection_id: int | None,
+        stack_id: str | None,
+        attrs: str | None,
+    ) -> None:
+        """One span; ``attrs`` as :func:`attrs_json` gives it."""
+        key = (kind, framework, system, fingerprint, connection_id, stack_id, attrs)
+        shape = self._index.get(key)
+        if shape is None:
+            shape = self._index[key] = len(self._shapes)
+            self._shapes.append(_shape_json(key))
+        if rows is not None:
+            self._rows.append([shape, start_us, duration_us, params_digest, rows])
+        elif params_digest is not None:
+            self._rows.append([shape, start_us, duration_us, params_digest])
+        else:
+            self._rows.append([shape, start_us, duration_us])
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def json(self) -> str:
+        return f'{{"shapes":[{",".join(self._shapes)}],"spans":{_dumps(self._rows)}}}'
+
+
+def _shape_json(key: tuple[Any, ...]) -> str:
+    attrs = key[6]
+    if attrs is not None:  # already JSON: spliced in, not encoded again
+        return f"{_dumps(list(key[:6]))[:-1]},{attrs}]"
+    values = list(key[:6])
+    while values and values[-1] is None:
+        values.pop()
+    return _dumps(values)
+
+
+def from_schema3(text: str) -> str:
+    """A schema-3 spans value in this schema's form (the 3 -> 4 migration)."""
+    table = SpanTable()
+    for row in json.loads(text):
+        (kind, start_ms, duration_ms, framework, system, fingerprint, digest, rows, conn) = row[:9]
+        start_us, duration_us = micros(start_ms or 0.0, duration_ms or 0.0, 1e3)
+        attrs = json.loads(row[10]) if row[10] else None
+        table.add(
+            kind, start_us, duration_us, framework, system, fingerprint, digest, rows, conn,
+            row[9], attrs_json(attrs) if attrs else None,
+        )
+    return table.json()
+
+
+# --------------------------------------------------------------------------- reading
+
+_NO_STACK: list[Location] = []
+_PAD: list[Any] = [None] * len(SHAPE_FIELDS)
+_ROW_SIZE = len(ROW_FIELDS)
+
+
+def decode(
+    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
+) -> list[Span]:
+    """A stored spans value (either schema) as model spans."""
+    value = json.loads(text)
+    if isinstance(value, list):
+        return _schema3(value, stacks, statements)
+    shapes = []
+    for shape in value["shapes"]:
+        if len(shape) > len(SHAPE_FIELDS):
+            raise ValueError("a span shape with more fields than it has")
+        kind, framework, system, fingerprint, conn, stack_id, attrs = (shape + _PAD)[:7]
+        stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
+        statement = statements.get(fingerprint) if fingerprint else None
+        location = stack[0] if stack else None
+        shapes.append(
+            (kind, framework, system, fingerprint, statement, conn, stack, location, attrs)
+        )
+    out = []
+    for row in value["spans"]:
+        kind, framework, system, fingerprint, statement, conn, stack, location, attrs = shapes[
+            row[0]
+        ]
+        size = len(row)
+        if size > _ROW_SIZE:
+            raise ValueError("a span row with more fields than it has")
+        out.append(
+            Span(
+                kind=kind,
+                start_ms=row[1] / 1000,
+                duration_ms=row[2] / 1000,
+                location=location,
+                # Spans of one call site share the parsed stack: readers never change it.
+                stack=stack,
+                framework=framework,
+                system=system,
+                statement=statement,
+                fingerprint=fingerprint,
+                params_digest=row[3] if size > 3 else None,
+                rows=row[4] if size > 4 else None,
+                connection_id=conn,
+                attrs=dict(attrs) if attrs else {},
+            )
+        )
+    return out
+
+
+def _schema3(
+    rows: list[list[Any]], stacks: dict[str, list[Location]], statements: dict[str, str]
+) -> list[Span]:
+    spans = []
+    for (
+        kind,
+        start_ms,
+        duration_ms,
+        framework,
+        system,
+        fingerprint,
+        params_digest,
+        nrows,
+        connection_id,
+        stack_id,
+        attrs,
+    ) in rows:
+        stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
+        spans.append(
+            Span(
+                kind=kind,
+                start_ms=start_ms,
+                duration_ms=duration_ms,
+                location=stack[0] if stack else None,
+                stack=stack,
+                framework=framework,
+                system=system,
+                statement=statements.get(fingerprint) if fingerprint else None,
+                fingerprint=fingerprint,
+                params_digest=params_digest,
+                rows=nrows,
+                connection_id=connection_id,
+                attrs=json.loads(attrs) if attrs else {},
+            )
+        )
+    return spans
+
+
+# --------------------------------------------------------------------------- SQL
+
+# For people and tools that query the store with SQL: the spans laid out as
+# schema 3's rows were.  A span's shape is looked up by position in the same value
+# (SQLite keeps the value it has just parsed; a join over the shapes' json_each,
+# or a branch for schema-3 values, made every query several times slower).  A
+# schema-3 store keeps its own view; a schema-3 value in a schema-4 store (an
+# older perfdoctor still writing after the upgrade) is read by perfdoctor, left
+# out here.
+_SHAPE = "json_extract(traces.spans, '$.shapes[' || json_extract(span.value, '$[0]') || ']')"
+_COLUMNS = {
+    "kind": "json_extract(shape, '$[0]')",
+    "start_ms": "start_us / 1000.0",
+    "duration_ms": "duration_us / 1000.0",
+    "framework": "json_extract(shape, '$[1]')",
+    "system": "json_extract(shape, '$[2]')",
+    "fingerprint": "json_extract(shape, '$[3]')",
+    "params_digest": "params_digest",
+    "rows": "rows",
+    "connection_id": "json_extract(shape, '$[4]')",
+    "stack_id": "json_extract(shape, '$[5]')",
+    "attrs": "json_extract(shape, '$[6]')",
+}
+assert tuple(_COLUMNS) == SPAN_FIELDS
+SPANS_VIEW = f"""CREATE VIEW IF NOT EXISTS spans AS
+SELECT trace_id, seq, {", ".join(f"{sql} AS {name}" for name, sql in _COLUMNS.items())}
+FROM (
+  SELECT traces.id AS trace_id, CAST(span.key AS INTEGER) AS seq, {_SHAPE} AS shape,
+    json_extract(span.value, '$[1]') AS start_us,
+    json_extract(span.value, '$[2]') AS duration_us,
+    json_extract(span.value, '$[3]') AS params_digest,
+    json_extract(span.value, '$[4]') AS rows
+  FROM traces, json_each(traces.spans, '$.spans') AS span
+)"""
