@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -177,6 +178,10 @@ def open_for_writing(
     def setup() -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if _is_current(conn):
+            # Nothing to create: no write transaction, which every worker or
+            # forked child opening the store would otherwise queue up for.
+            return
 
         def create() -> None:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -195,6 +200,19 @@ def open_for_writing(
         conn.close()
         raise
     return conn
+
+
+# What a store of this schema holds (the spans view is left out: an SQLite
+# without JSON functions has none).
+_SCHEMA_NAMES = frozenset(re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA))
+
+
+def _is_current(conn: sqlite3.Connection) -> bool:
+    """A store of this schema with every table and index of it."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        return False
+    names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    return names >= _SCHEMA_NAMES
 
 
 def check_writable(path: Path, busy_timeout: float = 0.25) -> None:
