@@ -15,7 +15,7 @@ from perfdoctor.hotspots import endpoint_hotspots
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
-from perfdoctor.store_salvage import Damage
+from perfdoctor.store.salvage import Damage
 from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:

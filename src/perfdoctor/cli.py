@@ -279,7 +279,7 @@ def report(
 def _say_retention(path: Path, loaded: list[Any]) -> None:
     """One line on stderr when the store's size cap dropped traces: the report is
     about what was kept."""
-    from perfdoctor import retention
+    from perfdoctor.store import retention
 
     note = retention.describe(path, min((t.started_at for t in loaded), default=None))
     if note:

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from perfdoctor import retention, store
+from perfdoctor import store
 from perfdoctor.capture.auto import (
     ENV_CAPTURE_PARAMS,
     ENV_ENABLED,
@@ -35,6 +35,7 @@ from perfdoctor.capture.auto import (
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
 from perfdoctor.errors import UsageError
+from perfdoctor.store import retention
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"

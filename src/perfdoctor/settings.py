@@ -201,7 +201,7 @@ class Settings:
     # `perfdoctor run --exit-timeout` overrides it.
     exit_flush_timeout_s: float = 2.0
     # The trace store's size cap in MB (0: none); past it the oldest traces are
-    # dropped (perfdoctor.retention). `report` reads the whole store into memory:
+    # dropped (perfdoctor.store.retention). `report` reads the whole store into memory:
     # benchmarks/store_size.py measured about 1 s of CPU and 20 MB of memory per MB of
     # an N+1-heavy store, so 100 MB is about what a laptop reports on in a few
     # minutes (50,000 such requests, or 200,000 small ones); disk is not the limit.

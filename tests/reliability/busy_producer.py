@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor import spool
 from perfdoctor.capture import auto, recorder
+from perfdoctor.store import spool
 
 CAP = 20_000  # bytes: a few dozen traces
 

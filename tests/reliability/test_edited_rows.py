@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor import store, store_format
+from perfdoctor import store
 from perfdoctor.model import Trace
 from perfdoctor.orm.catalog import Catalog
+from perfdoctor.store import layout
 from tests.reliability.damaged_stores import (
     ARTICLES,
     expected_requests,
@@ -59,11 +60,11 @@ def _field(names: tuple[str, ...], name: str, value: object) -> Change:
 
 
 def _row_field(name: str, value: object) -> Change:
-    return _field(store_format.ROW_FIELDS, name, value)
+    return _field(layout.ROW_FIELDS, name, value)
 
 
 def _shape_field(name: str, value: object) -> Change:
-    return _field(store_format.SHAPE_FIELDS, name, value)
+    return _field(layout.SHAPE_FIELDS, name, value)
 
 
 TRACE_EDITS: dict[str, Edit] = {

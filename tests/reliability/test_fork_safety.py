@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from perfdoctor import spool, store
+from perfdoctor import store
+from perfdoctor.store import spool
 from tests.capture.apps_support import app_env
 from tests.reliability.support import HERE, names_in
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor import spool, store
+from perfdoctor import store
+from perfdoctor.store import spool
 from tests.capture.apps_support import app_env, get_many, gunicorn
 from tests.conftest import free_port, perfdoctor_cmd, report_json, run_perfdoctor, wait_http
 from tests.reliability.support import HERE, ONE_QUERY, holding, names_in, requests_of

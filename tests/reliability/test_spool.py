@@ -8,8 +8,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from perfdoctor import spool, store
+from perfdoctor import store
 from perfdoctor.model import Location, Span, Trace
+from perfdoctor.store import spool
 from tests.conftest import run_perfdoctor
 from tests.reliability.support import names_in, requests_of
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from perfdoctor import store, store_format
+from perfdoctor import store
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Span, Trace
+from perfdoctor.store import layout
 
 # What perfdoctor 0.1 (schema 3) created: its SQL, word for word.
 SCHEMA_3 = """
@@ -240,6 +241,6 @@ def test_rounding_to_microseconds_keeps_spans_apart() -> None:
         start = rng.uniform(0, 50)
         first = rng.uniform(0, 0.01)
         gap = rng.choice([0.0, rng.uniform(0, 0.002)])
-        a_start, a_duration = store_format.micros(start, first, 1e3)
-        b_start, _ = store_format.micros(start + first + gap, 0.1, 1e3)
+        a_start, a_duration = layout.micros(start, first, 1e3)
+        b_start, _ = layout.micros(start + first + gap, 0.1, 1e3)
         assert a_start + a_duration <= b_start

@@ -12,9 +12,10 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
-from perfdoctor import retention, store
+from perfdoctor import store
 from perfdoctor.capture import context, eager, hooks
 from perfdoctor.capture.recorder import Recorder
+from perfdoctor.store import retention
 
 if TYPE_CHECKING:
     from perfdoctor.capture.memory import MemoryTracker
@@ -335,7 +336,7 @@ def instrument(
     :mod:`perfdoctor.capture.memory`).  ``max_store_mb`` caps the store's size,
     dropping the oldest traces (0: no cap; by default what ``perfdoctor run``
     asked for, else the ``max_store_mb`` setting's default; see
-    :mod:`perfdoctor.retention`).
+    :mod:`perfdoctor.store.retention`).
     """
     global _recorder
     from perfdoctor.settings import Settings

@@ -13,7 +13,7 @@ import os
 from types import CodeType
 from typing import Any
 
-from perfdoctor import store, store_format
+from perfdoctor import store
 from perfdoctor.callsite import RawFrame, line_of
 from perfdoctor.capture import orm_catalogs
 from perfdoctor.capture.context import ActiveTrace
@@ -21,6 +21,7 @@ from perfdoctor.capture.graphql import trace_name
 from perfdoctor.capture.privacy import hash_digest
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location
+from perfdoctor.store import layout
 from perfdoctor.triggers import describe
 
 _MAX_CACHED = 50_000
@@ -136,9 +137,9 @@ class Encoder:
         for key, value in attrs.items():
             if type(value) is float:  # response_ms: µs are plenty, 17 digits are not
                 attrs[key] = round(value, 3)
-        table = store_format.SpanTable()
+        table = layout.SpanTable()
         add = table.add
-        attrs_json = store_format.attrs_json
+        attrs_json = layout.attrs_json
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests

@@ -8,7 +8,7 @@ What the host app can count on:
   While another process holds the store (a long report, a backup, a second
   writer) the encoded batches wait in memory and are tried again with back-off;
   past ``MAX_PENDING_BYTES`` the oldest are set aside in the spool beside the
-  store (:mod:`perfdoctor.spool`), which the next writer or ``report`` adds.
+  store (:mod:`perfdoctor.store.spool`), which the next writer or ``report`` adds.
 - A bounded exit.  At exit, and in an explicit flush, what is left gets the exit
   timeout (``PERFDOCTOR_EXIT_TIMEOUT``, from ``perfdoctor run --exit-timeout``)
   and is then spooled; traces that cannot even be spooled are counted as lost
@@ -35,10 +35,11 @@ import threading
 import time
 from pathlib import Path
 
-from perfdoctor import retention, spool, store
+from perfdoctor import store
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
+from perfdoctor.store import retention, spool
 
 FLUSH_INTERVAL = 0.1
 # One write attempt waits this long for another process's lock, then the store
@@ -95,7 +96,7 @@ def _size(batch: store.Batch) -> int:
 class Recorder:
     def __init__(self, path: Path, max_bytes: int | None = None) -> None:
         self.path = path
-        # The store's size cap: checked after each batch (perfdoctor.retention).
+        # The store's size cap: checked after each batch (perfdoctor.store.retention).
         self.retention = retention.Retention(max_bytes)
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None

@@ -3,7 +3,7 @@
 Default location ``.perfdoctor/traces.db``; every command takes ``--traces PATH``.
 The schema version is SQLite's ``user_version``; a store written by a newer
 perfdoctor is refused rather than misread, one from schema 3 is read as it is and
-upgraded when opened for writing.  How spans are stored: :mod:`perfdoctor.store_format`.
+upgraded when opened for writing.  How spans are stored: :mod:`perfdoctor.store.layout`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from perfdoctor import spool, store_format, store_open, store_rows
-from perfdoctor import store_salvage as salvage
 from perfdoctor.errors import StoreError
 from perfdoctor.model import Location, Trace
 from perfdoctor.orm import stored as orm_stored
+from perfdoctor.store import layout, opening, rows, salvage, spool
 
 SCHEMA_VERSION = 4
 # The oldest schema still read (and upgraded when opened for writing).
@@ -33,8 +32,8 @@ DEFAULT_PATH = Path(".perfdoctor") / "traces.db"
 ENV_PATH = "PERFDOCTOR_TRACES"
 
 # What one span is: the columns of the ``spans`` view, which lays out each trace's
-# spans value (``traces.spans``, see perfdoctor.store_format) as a table.
-SPAN_FIELDS = store_format.SPAN_FIELDS
+# spans value (``traces.spans``, see perfdoctor.store.layout) as a table.
+SPAN_FIELDS = layout.SPAN_FIELDS
 
 # A trace's spans are one JSON value, not a row each: the recorder writes a whole
 # batch in a handful of statements, with next to no work for SQLite.  sqlite3
@@ -87,14 +86,14 @@ CREATE TABLE IF NOT EXISTS lost_traces (
 # it (readers check), and the first new writer adds it.  One row per distinct
 # set of models (perfdoctor.orm.catalog JSON); a trace names its rows in
 # attrs["orm"].  retention (schema 4) has at most one row, written when traces
-# are dropped to keep the store under its size cap (perfdoctor.retention).
+# are dropped to keep the store under its size cap (perfdoctor.store.retention).
 # lost_traces came after schema 4 as orm_catalogs did: traces a process could
 # neither store nor set aside in the spool, counted for `report` (one row per
 # record, its id unique, so a record merged twice counts once).
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
-_SPANS_VIEW = store_format.SPANS_VIEW
+_SPANS_VIEW = layout.SPANS_VIEW
 
 
 def default_path() -> Path:
@@ -337,7 +336,7 @@ def _upgraded(rows: list[tuple[int, Any]]) -> Iterator[tuple[str, int]]:
     for rowid, text in rows:
         try:
             if isinstance(text, str) and text.lstrip().startswith("["):
-                yield store_format.from_schema3(text), rowid
+                yield layout.from_schema3(text), rowid
         except (ValueError, TypeError, IndexError):
             continue
 
@@ -364,7 +363,7 @@ def stack_json(stack: Iterable[Location]) -> str:
     return json.dumps([[loc.path, loc.line, loc.function] for loc in stack])
 
 
-attrs_json = store_format.attrs_json
+attrs_json = layout.attrs_json
 
 
 @dataclass
@@ -400,7 +399,7 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
     batch = Batch()
     seen: dict[int, str] = {}
     for trace in traces:
-        table = store_format.SpanTable()
+        table = layout.SpanTable()
         for span in trace.spans:
             stack_id = None
             if span.stack:
@@ -411,7 +410,7 @@ def batch_of(traces: Iterable[Trace]) -> Batch:
                 batch.statements[span.fingerprint] = span.statement
             table.add(
                 span.kind,
-                *store_format.micros(span.start_ms, span.duration_ms, 1e3),
+                *layout.micros(span.start_ms, span.duration_ms, 1e3),
                 span.framework,
                 span.system,
                 span.fingerprint,
@@ -574,7 +573,7 @@ def unstored(path: Path) -> Unstored:
     found = Unstored()
     found.waiting = sum(spool.count(file) for file in spool.files(path) if spool.is_batch(file))
     try:
-        with store_open.reading(path) as (conn, _, _):
+        with opening.reading(path) as (conn, _, _):
             found.lost = int(
                 conn.execute("SELECT coalesce(sum(count), 0) FROM lost_traces").fetchone()[0]
             )
@@ -591,7 +590,7 @@ def unstored(path: Path) -> Unstored:
 def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
     """A read-only connection to a store, and notes on what it cannot see."""
     merge_spool(path)
-    with store_open.reading(path) as (conn, version, notes):
+    with opening.reading(path) as (conn, version, notes):
         _check_version(path, version)
         if version == 0:
             raise StoreError(f"{path} is not a perfdoctor trace store (no schema)")
@@ -604,7 +603,7 @@ def count_traces(path: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             if not salvage.is_damage(exc):
-                raise store_open.unreadable(path, exc) from None
+                raise opening.unreadable(path, exc) from None
             return len(salvage.read_table(conn, "traces", "id").rows)
 
 
@@ -628,7 +627,7 @@ def iter_traces(path: Path, damage: salvage.Damage | None = None) -> Iterator[Tr
         try:
             trace_rows, ordered, stacks, statements, catalogs = _read_all(path, conn, damage)
         except sqlite3.DatabaseError as exc:
-            raise store_open.unreadable(path, exc) from None
+            raise opening.unreadable(path, exc) from None
     traces = _decoded(trace_rows, stacks, statements, catalogs, damage)
     if not ordered:  # salvaged in rowid order
         traces = iter(sorted(traces, key=lambda t: t.started_at))
@@ -644,7 +643,7 @@ def _read_all(
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     if "traces" not in tables:
         raise StoreError(f"{path} is not a perfdoctor trace store (no traces table)")
-    stacks, statements, catalogs = store_rows.side_tables(conn, tables, damage)
+    stacks, statements, catalogs = rows.side_tables(conn, tables, damage)
     traces = salvage.read_table(conn, "traces", _TRACE_COLUMNS, "ORDER BY started_at")
     damage.traces += traces.lost
     try:
@@ -691,12 +690,12 @@ def _trace(
         attrs=attrs,
         orm=orm_stored.catalogs_for(attrs, catalogs),
     )
-    store_rows.check_trace(trace)
+    rows.check_trace(trace)
     return trace
 
 
 # A stored spans value (either schema) as model spans.
-_spans = store_format.decode
+_spans = layout.decode
 
 
 def traces_by_id(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Trace]:

@@ -2,7 +2,7 @@
 
 A store can be edited by hand (it is a plain SQLite file) or half written: a row
 with bad JSON or a value of the wrong type is counted in
-:class:`perfdoctor.store_salvage.Damage` rather than failing the whole read, or
+:class:`perfdoctor.store.salvage.Damage` rather than failing the whole read, or
 the analysis far from the store.  Imported by :mod:`perfdoctor.store`, so the
 standard library and the capture-safe modules only.
 """
@@ -15,9 +15,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from perfdoctor import store_salvage as salvage
 from perfdoctor.model import Location, Trace
 from perfdoctor.orm import stored as orm_stored
+from perfdoctor.store import salvage
 
 
 def side_tables(

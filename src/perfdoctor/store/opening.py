@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from perfdoctor import store_salvage as salvage
 from perfdoctor.errors import StoreError
+from perfdoctor.store import salvage
 
 
 @contextmanager

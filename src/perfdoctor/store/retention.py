@@ -248,9 +248,9 @@ def dropped(conn: sqlite3.Connection) -> tuple[int, int | None]:
 
 def describe(path: Path, oldest_kept: float | None) -> str | None:
     """What ``report`` says about the traces retention dropped; None when none were."""
-    from perfdoctor import store_open
+    from perfdoctor.store import opening
 
-    with store_open.reading(path) as (conn, _, _):
+    with opening.reading(path) as (conn, _, _):
         count, max_bytes = dropped(conn)
     if not count:
         return None
