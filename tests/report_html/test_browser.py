@@ -138,7 +138,9 @@ def test_findings_collapse_and_a_link_opens_one(
     page.click("#collapse-all")
     assert page.locator("details.finding[open]").count() == 0
     page.click('#finding-index a[href="#finding-2"] >> nth=0')
-    assert page.locator("details#finding-2").get_attribute("open") is not None
+    # The page opens the finding on "hashchange", an event the browser queues
+    # after the click returns: wait for it rather than read the attribute at once.
+    page.wait_for_selector("details#finding-2[open]", timeout=5_000)
     assert page.locator("details#finding-2 canvas.waterfall-chart").is_visible()
     assert page.locator("details#finding-2 canvas.waterfall-chart").evaluate(PAINTED) > 1000
     page.click("#expand-all")
