@@ -142,7 +142,11 @@ def test_findings_collapse_and_a_link_opens_one(
     # after the click returns: wait for it rather than read the attribute at once.
     page.wait_for_selector("details#finding-2[open]", timeout=5_000)
     assert page.locator("details#finding-2 canvas.waterfall-chart").is_visible()
-    assert page.locator("details#finding-2 canvas.waterfall-chart").evaluate(PAINTED) > 1000
+    # A chart in a reopened finding is redrawn at its new size, after a frame.
+    page.wait_for_function(
+        f"() => ({PAINTED})(document.querySelector('details#finding-2 canvas.waterfall-chart')) > 1000",
+        timeout=5_000,
+    )
     page.click("#expand-all")
     assert page.locator("details.finding[open]").count() == page.locator("details.finding").count()
 
