@@ -222,8 +222,8 @@ def report(
     perfdoctor report --format sarif -o perfdoctor.sarif
     """
     from perfdoctor.analyze import analyze
+    from perfdoctor.bench.compare import load_comparison
     from perfdoctor.budgets import apply as apply_budgets
-    from perfdoctor.compare import load_comparison
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
     from perfdoctor.suppress import apply_baseline
@@ -344,10 +344,41 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
 
 
 @main.command()
-@click.option("--app", "app_ref", metavar="MODULE:ATTR", help="WSGI/ASGI app, called in-process.")
-@click.option("--url", metavar="URL", help="Drive a running server over HTTP instead.")
+@click.option(
+    "--app",
+    "app_refs",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="WSGI/ASGI app, called in-process. Twice: before and after, interleaved.",
+)
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="Drive a running server over HTTP instead. Twice: before and after, interleaved.",
+)
+@click.option(
+    "--baseline-ref",
+    metavar="GIT_REF",
+    default=None,
+    help="Interleave the --app as it was at GIT_REF (before) with the work tree (after).",
+)
 @click.option("--endpoint", "endpoints", multiple=True, metavar="'METHOD /path'")
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Sent with every request (an API token, a session cookie); not saved in the results.",
+)
 @click.option("--requests", default=100, show_default=True, help="Requests per endpoint.")
+@click.option(
+    "--rounds",
+    default=10,
+    show_default=True,
+    help="Rounds the requests are split into; compare judges on round medians.",
+)
 @click.option(
     "--concurrency",
     type=int,
@@ -361,6 +392,14 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
 @click.option("--memory", is_flag=True, help="Record peak memory per request (slower).")
 @click.option("--output", metavar="FILE", default=None, help="Save the results as JSON.")
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="How an interleaved comparison is printed.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["builtin", "locust"]),
     default="builtin",
@@ -369,37 +408,60 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
 )
 @click.option("--workers", default=2, show_default=True, help="Locust workers (--engine locust).")
 def bench(
-    app_ref: str | None,
-    url: str | None,
+    app_refs: tuple[str, ...],
+    urls: tuple[str, ...],
+    baseline_ref: str | None,
     endpoints: tuple[str, ...],
+    headers: tuple[str, ...],
     requests: int,
+    rounds: int,
     concurrency: int | None,
     rate: float | None,
     duration: str,
     warmup: int,
     memory: bool,
     output: str | None,
+    fmt: str,
     engine: str,
     workers: int,
 ) -> None:
-    """Drive endpoints at fixed concurrency or a fixed rate and measure them."""
+    """Drive endpoints at fixed concurrency or a fixed rate and measure them.
+
+    \b
+    perfdoctor bench --app app:app --endpoint 'GET /articles' --output run.json
+    perfdoctor bench --app old_app:app --app app:app --endpoint 'GET /articles'
+    perfdoctor bench --app app:app --baseline-ref origin/main --endpoint 'GET /articles'
+
+    With two sides (two --app, two --url, or --baseline-ref) the rounds of before
+    and after alternate in one run, so drift hits both, and the comparison is
+    printed: exit 1 on a regression, as `perfdoctor compare`.
+    """
     from perfdoctor.bench.command import run_bench
 
-    run_bench(
-        app_ref=app_ref,
-        url=url,
+    result = run_bench(
+        app_refs=app_refs,
+        urls=urls,
         endpoints=endpoints,
         requests=requests,
-        concurrency=concurrency if concurrency is not None else (1 if app_ref else 4),
+        concurrency=concurrency if concurrency is not None else (1 if app_refs else 4),
         rate=rate,
         duration=duration,
         warmup=warmup,
         memory=memory,
         output=output,
-        stream=sys.stdout,
+        stream=sys.stderr if fmt != "text" else sys.stdout,
         engine=engine,
         workers=workers,
+        rounds=rounds,
+        baseline_ref=baseline_ref,
+        headers=headers,
     )
+    if result.get("mode") == "interleaved":
+        from perfdoctor.bench.compare import compare_interleaved, show
+        from perfdoctor.settings import load_settings
+
+        compared = compare_interleaved(result, load_settings(), path=output or "bench")
+        sys.exit(show(compared, fmt, sys.stdout))
 
 
 def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:
@@ -445,7 +507,9 @@ def lint(paths: tuple[str, ...], fmt: str, select: str | None, ignore: str | Non
     sys.exit(EXIT_FOUND if result.findings else EXIT_OK)
 
 
-_DB_HELP = "sqlite:///path.db, postgresql://user@host/db, mysql://user@host:3306/db or mariadb://..."
+_DB_HELP = (
+    "sqlite:///path.db, postgresql://user@host/db, mysql://user@host:3306/db or mariadb://..."
+)
 
 
 @main.command()
@@ -516,9 +580,13 @@ def indexes(
 
 @main.command()
 @click.argument("before", metavar="BEFORE.json")
-@click.argument("after", metavar="AFTER.json")
+@click.argument("after", metavar="[AFTER.json]", required=False)
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
 )
 @click.option("--confidence", type=float, default=None, help="Interval level (default 0.95).")
 @click.option("--resamples", type=int, default=None, help="Bootstrap resamples (default 2000).")
@@ -532,20 +600,22 @@ def indexes(
 )
 def compare(
     before: str,
-    after: str,
+    after: str | None,
     fmt: str,
     confidence: float | None,
     resamples: int | None,
     seed: int | None,
     pair_texts: tuple[str, ...],
 ) -> None:
-    """Compare two `perfdoctor bench --output` files (exit 1 on a regression).
+    """Compare two `perfdoctor bench --output` files, or the two sides of an interleaved
+    one (exit 1 on a regression).
 
     \b
+    perfdoctor compare ab.json                      # bench --app A --app B --output ab.json
     perfdoctor compare before.json after.json --seed 1
     perfdoctor compare slow.json fixed.json --pair 'GET /articles=GET /articles/fixed'
     """
-    from perfdoctor.compare import run_command
+    from perfdoctor.bench.compare import run_command
 
     code = run_command(
         before,

@@ -6,16 +6,9 @@ import bisect
 import random
 import statistics
 
-from perfdoctor.compare import (
-    FASTER,
-    NO_CHANGE,
-    SLOWER,
-    TOO_FEW,
-    bootstrap_change,
-    compare,
-    quantile_draw,
-    verdict,
-)
+from perfdoctor.bench.bootstrap import bootstrap_change, quantile_draw
+from perfdoctor.bench.compare import compare
+from perfdoctor.bench.verdict import FASTER, NO_CHANGE, SLOWER, TOO_FEW, from_interval
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 from tests.compare.samples import endpoint, latencies, result
@@ -64,8 +57,21 @@ def test_significant_but_tiny_change_is_no_detectable_change() -> None:
         before, after, 50.0, resamples=2000, confidence=0.95, rng=random.Random(0)
     )
     assert change.diff_low > 0  # a real 2% shift, detected...
-    assert verdict(change, Settings().compare_min_change_pct) == NO_CHANGE  # ...not worth a word
-    assert verdict(change, 1.0) == SLOWER
+    assert change.ratio is not None and change.ratio_low and change.ratio_high
+
+    def verdict(min_change_pct: float) -> str:
+        assert change.ratio is not None and change.ratio_low and change.ratio_high
+        return from_interval(
+            change.ratio,
+            change.ratio_low,
+            change.ratio_high,
+            drift_pct=0.0,
+            min_change_pct=min_change_pct,
+            units=(5000, 5000),
+        ).verdict
+
+    assert verdict(Settings().compare_min_change_pct) == NO_CHANGE  # ...not worth a word
+    assert verdict(1.0) == SLOWER
 
 
 def test_quantile_draw_matches_resampling_with_random_choices() -> None:

@@ -53,8 +53,11 @@ def test_before_after_from_a_compare_result(tmp_path: Path) -> None:
     assert cells[1] == "✅ faster"
     before, after = (float(v) for v in cells[2].removesuffix(" ms").split(" → "))
     assert before > after
-    assert cells[3].startswith("-") and "interval [-" in cells[3]
-    assert cells[5] == "21 → 1"
+    # The change as the verdict's method measured it, its interval, and the noise.
+    assert re.fullmatch(r"-\d+\.\d% \[-\d+%, -\d+%\]", cells[3]), cells[3]
+    assert cells[4].startswith("±") and "detects ≥" in cells[4]
+    assert cells[6] == "21 → 1"
+    assert "Method: " in section
     assert "**Fixed:** 1 finding" in section
     assert "- n-plus-one-query (error) on GET /articles at app/views.py:42" in section
 

@@ -149,7 +149,14 @@ def test_before_after_shows_the_compare_result(demo_report: Report) -> None:
         assert endpoint["verdict"] in section
     articles = next(e for e in compare["endpoints"] if e["name"] == "GET /articles")
     assert articles["verdict"] == "faster"
-    low, high = articles["median_ms"]["diff_interval"]
+    # The change as the verdict's method measured it, with its interval and the noise.
+    latency = articles["latency"]
+    low, high = ((r - 1) * 100 for r in latency["ratio_interval"])
+    assert f"{latency['pct']:+.1f}% [{low:+.0f}%, {high:+.0f}%]" in section
+    assert f"±{latency['noise_pct']:.0f}%" in section
+    assert "Method: " in section
+    # The p95 keeps the per-request bootstrap interval: the noise inside the runs.
+    low, high = articles["p95_ms"]["diff_interval"]
     assert f"[{compare_view.ms(low)}, {compare_view.ms(high)}] ms" in section
     assert "56 → 2" in section  # queries per request
     assert "Findings that appeared (1)" in section and "duplicate-query" in section

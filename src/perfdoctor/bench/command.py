@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -10,15 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from perfdoctor.bench.run import Plan, bench
-from perfdoctor.bench.spec import load_app, parse_duration, parse_endpoint
+from perfdoctor.bench.run import Plan, summarise
+from perfdoctor.bench.spec import check_app_ref, parse_duration, parse_endpoint, parse_header
 from perfdoctor.errors import UsageError
 
 
 def run_bench(
     *,
-    app_ref: str | None,
-    url: str | None,
+    app_refs: tuple[str, ...],
+    urls: tuple[str, ...],
     endpoints: tuple[str, ...],
     requests: int,
     concurrency: int,
@@ -30,24 +31,45 @@ def run_bench(
     stream: TextIO,
     engine: str = "builtin",
     workers: int = 2,
+    rounds: int = 10,
+    baseline_ref: str | None = None,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    if (app_ref is None) == (url is None):
-        raise UsageError("give exactly one of --app module:attr (in-process) or --url http://...")
+    """Runs the bench; returns the result document (an interleaved one holds both sides)."""
+    if bool(app_refs) == bool(urls):
+        raise UsageError("give --app module:attr (in-process) or --url http://..., not both")
+    targets = app_refs or urls
+    if len(targets) > 2 or (baseline_ref is not None and len(targets) != 1):
+        raise UsageError(
+            "give one --app/--url, two to compare them interleaved (before, then after), "
+            "or one --app with --baseline-ref"
+        )
+    if baseline_ref is not None and urls:
+        raise UsageError("--baseline-ref serves the old commit's code in-process: give --app")
     if not endpoints:
         raise UsageError("give at least one --endpoint 'METHOD /path'")
     if requests < 1 or concurrency < 1 or warmup < 0 or (rate is not None and rate <= 0):
         raise UsageError("--requests and --concurrency must be >= 1, --warmup >= 0, --rate > 0")
+    interleaved = len(targets) == 2 or baseline_ref is not None
+    if rounds < 1 or (interleaved and rounds < 3):
+        raise UsageError("--rounds must be >= 1 (>= 3 for an interleaved comparison)")
     parsed = [parse_endpoint(e) for e in endpoints]
     if len({e.name for e in parsed}) != len(parsed):
         raise UsageError("each --endpoint may be given once")
-    if engine == "locust" and url is None:
-        raise UsageError("--engine locust drives a server over HTTP: give --url, not --app")
+    if engine == "locust" and (not urls or interleaved):
+        raise UsageError("--engine locust drives one server over HTTP: give one --url")
     if workers < 1:
         raise UsageError("--workers must be >= 1")
+    if engine == "locust" and headers:
+        raise UsageError("--header is not passed to Locust's users: use --engine builtin")
+    for ref in app_refs:
+        check_app_ref(ref)
     seconds = parse_duration(duration) if rate is not None or engine == "locust" else None
     if rate is not None and seconds is not None and engine == "builtin":
         requests = max(1, round(rate * seconds))
-    plan = Plan(parsed, requests, concurrency, rate, warmup)
+    rounds = min(rounds, requests) if engine == "builtin" else 1
+    sent = tuple(parse_header(h) for h in headers)
+    plan = Plan(parsed, requests, concurrency, rate, warmup, rounds, sent)
     settings: dict[str, Any] = {
         "requests_per_endpoint": requests,
         "concurrency": concurrency,
@@ -55,15 +77,17 @@ def run_bench(
         "duration_s": seconds,
         "warmup_per_endpoint": warmup,
         "memory": memory,
-        "app": app_ref,
-        "url": url,
+        "rounds": rounds,
+        # Names only: a header's value is often a credential.
+        "headers": [name for name, _ in sent],
+        "app": app_refs[0] if app_refs else None,
+        "url": urls[0] if urls else None,
     }
     if engine == "locust":
         # Locust runs for a duration, not a request count.
         settings["requests_per_endpoint"] = None
-    app = load_app(app_ref) if app_ref is not None else None
     console = Console(file=stream)
-    total = requests * len(parsed)
+    sides = 2 if interleaved else 1
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -72,36 +96,151 @@ def run_bench(
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(engine, total=None if engine == "locust" else total)
-        if engine == "locust" and url is not None and seconds is not None:
+        label = "interleaved A/B" if interleaved else engine
+        total = None if engine == "locust" else requests * len(parsed) * sides
+        task = bar.add_task(label, total=total)
+
+        def advance() -> None:
+            bar.advance(task)
+
+        if engine == "locust" and seconds is not None:
             from perfdoctor.bench.locust_engine import bench_locust
 
-            result = bench_locust(plan, url, seconds, workers, lambda: bar.advance(task), settings)
+            result = bench_locust(plan, urls[0], seconds, workers, advance, settings)
+        elif interleaved:
+            result = _interleaved(plan, app_refs, urls, baseline_ref, memory, settings, advance)
         else:
-            result = bench(
-                plan,
-                app=app,
-                url=url,
-                memory=memory,
-                progress=lambda: bar.advance(task),
-                settings=settings,
+            result = _single(plan, app_refs, urls, memory, settings, advance)
+    if interleaved:
+        # The comparison that follows is the point; each side's own table is in the JSON.
+        for name in ("before", "after"):
+            side = result[name]
+            console.print(
+                f"{name}: {_side_label(side)}, {requests} requests per endpoint in "
+                f"{rounds} rounds, {len(side['findings'])} findings",
+                markup=False,
+                highlight=False,
             )
-    _render(result, console, rate is not None and engine == "builtin")
+    else:
+        _render(result, console, rate is not None and engine == "builtin")
     if output is not None:
         Path(output).write_text(json.dumps(result, indent=1) + "\n")
         console.print(f"results saved to {output}")
     return result
 
 
+def _single(
+    plan: Plan,
+    app_refs: tuple[str, ...],
+    urls: tuple[str, ...],
+    memory: bool,
+    settings: dict[str, Any],
+    advance: Callable[[], None],
+) -> dict[str, Any]:
+    from perfdoctor.bench.sides import HTTPSide, Side, run_rounds
+    from perfdoctor.bench.worker import WorkerSide, shared_cpu
+
+    side: Side
+    if urls:
+        side, mode = HTTPSide(plan, urls[0]), "http"
+    else:
+        # In a worker pinned to one CPU, as each side of an interleaved run: two runs
+        # compared later then do not differ by which CPU the scheduler picked.
+        side = WorkerSide(plan, app_refs[0], None, memory, "", shared_cpu())
+        mode = "inprocess"
+    try:
+        side.start()
+        [outcome] = run_rounds(plan, [side], [0] * plan.rounds, advance)
+        facts, findings = side.finish()
+    finally:
+        side.close()
+    return summarise(plan, outcome, facts, mode, settings, findings)
+
+
+def _interleaved(
+    plan: Plan,
+    app_refs: tuple[str, ...],
+    urls: tuple[str, ...],
+    baseline_ref: str | None,
+    memory: bool,
+    settings: dict[str, Any],
+    advance: Callable[[], None],
+) -> dict[str, Any]:
+    from perfdoctor.bench.baseline import Baseline
+    from perfdoctor.bench.sides import HTTPSide, Side, abba, run_rounds
+    from perfdoctor.bench.worker import WorkerSide, shared_cpu
+
+    cpu = shared_cpu()
+    baseline = Baseline(baseline_ref) if baseline_ref is not None else None
+    sides: list[Side] = []
+    described: list[dict[str, Any]] = []
+    try:
+        if urls:
+            sides = [HTTPSide(plan, url) for url in urls]
+            described = [{"url": url} for url in urls]
+        elif baseline is not None:
+            sides = [
+                WorkerSide(
+                    plan, app_refs[0], baseline.root, memory, f"before ({baseline_ref})", cpu
+                ),
+                WorkerSide(plan, app_refs[0], None, memory, "after (work tree)", cpu),
+            ]
+            described = [
+                {"app": app_refs[0], "ref": baseline_ref, "commit": baseline.commit},
+                {"app": app_refs[0], "ref": "work tree"},
+            ]
+        else:
+            sides = [
+                WorkerSide(plan, ref, None, memory, label, cpu)
+                for ref, label in zip(app_refs, ("before", "after"))
+            ]
+            described = [{"app": ref} for ref in app_refs]
+        for side in sides:
+            side.start()
+        outcomes = run_rounds(plan, sides, abba(plan.rounds), advance)
+        finished = [side.finish() for side in sides]
+    finally:
+        for side in sides:
+            side.close()
+        if baseline is not None:
+            baseline.close()
+    mode = "http" if urls else "inprocess"
+    documents = []
+    for outcome, (facts, findings), about in zip(outcomes, finished, described):
+        document = summarise(plan, outcome, facts, mode, {**settings, **about}, findings)
+        documents.append(document)
+    return {
+        "version": documents[0]["version"],
+        "tool": "perfdoctor bench",
+        "mode": "interleaved",
+        "created": documents[0]["created"],
+        "order": ["before" if which == 0 else "after" for which in abba(plan.rounds)],
+        "before": documents[0],
+        "after": documents[1],
+    }
+
+
+def _side_label(side: dict[str, Any]) -> str:
+    settings = side.get("settings") or {}
+    what = settings.get("app") or settings.get("url") or ""
+    ref = settings.get("ref")
+    return f"{what} ({ref})" if ref else str(what)
+
+
 def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _render(result: dict[str, Any], console: Console, fixed_rate: bool) -> None:
-    table = Table(title=f"perfdoctor bench ({result['mode']}, {result['engine']})")
-    table.add_column("endpoint", no_wrap=True)
+def _render(
+    result: dict[str, Any], console: Console, fixed_rate: bool, title: str | None = None
+) -> None:
+    rounds = result.get("rounds", 1)
+    heading = f"perfdoctor bench ({result['mode']}, {result['engine']}, {rounds} rounds)"
+    table = Table(title=title or heading)
+    # A long endpoint name folds; a number is never cut.
+    table.add_column("endpoint", overflow="fold")
     for column in ("req", "err", "p50 ms", "p95 ms", "p99 ms", "max ms", "q/req", "mem KB"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for name, row in result["endpoints"].items():
         table.add_row(
             name,

@@ -222,7 +222,7 @@ def _run(
             if name in index:
                 outcome.samples.append(Sample(index[name], float(latency_ms), status, None))
                 progress()
-    result = summarise(plan, outcome, [], "http", settings, [])
+    result = summarise(plan, outcome, {}, "http", settings, [])
     result["engine"] = "locust"
     result["latency_origin"] = "send time"
     result["settings"]["workers"] = workers

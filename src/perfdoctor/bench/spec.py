@@ -35,6 +35,20 @@ def parse_endpoint(text: str) -> Endpoint:
     return Endpoint(parts[0].upper(), path, query)
 
 
+def parse_header(text: str) -> tuple[str, str]:
+    """``"Authorization: Bearer abc"`` -> ``("Authorization", "Bearer abc")``."""
+    name, sep, value = text.partition(":")
+    if (
+        not sep
+        or not name.strip()
+        or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name.strip())
+    ):
+        raise UsageError(
+            f"bad --header {text!r}: expected 'Name: value', e.g. 'Authorization: Bearer …'"
+        )
+    return name.strip(), value.strip()
+
+
 def parse_duration(text: str) -> float:
     """Seconds in ``"10s"``, ``"500ms"``, ``"2m"`` or ``"10"``."""
     match = _DURATION.match(text)
@@ -45,14 +59,20 @@ def parse_duration(text: str) -> float:
     return value / 1000.0 if unit == "ms" else value * 60.0 if unit == "m" else value
 
 
-def load_app(ref: str) -> Any:
-    """Import ``module:attr`` (``attr`` may be dotted) from the working directory."""
+def check_app_ref(ref: str) -> None:
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise UsageError(f"bad --app {ref!r}: expected module:attribute, e.g. myproject.app:app")
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+
+
+def load_app(ref: str, root: str | None = None) -> Any:
+    """Import ``module:attr`` (``attr`` may be dotted) from ``root``, by default the working
+    directory."""
+    check_app_ref(ref)
+    module_name, _, attr = ref.partition(":")
+    where = root or str(Path.cwd())
+    if root is not None or where not in sys.path:
+        sys.path.insert(0, where)
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:

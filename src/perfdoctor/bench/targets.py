@@ -22,8 +22,10 @@ from perfdoctor.bench.spec import Endpoint
 from perfdoctor.capture import context
 from perfdoctor.errors import UsageError
 
-# (status or None when the call failed, trace id or None)
-Result = tuple[Optional[int], Optional[str]]
+# --header NAME: VALUE pairs sent with every request (an API token, a session cookie).
+Headers = tuple[tuple[str, str], ...]
+# (status or None when the call failed, trace id or None, response body bytes or None)
+Result = tuple[Optional[int], Optional[str], Optional[int]]
 
 _slot: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "perfdoctor_bench_slot", default=None
@@ -54,9 +56,22 @@ def is_asgi(app: Any) -> bool:
     return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
 
 
+def environ_headers(headers: Headers) -> dict[str, str]:
+    """``--header`` pairs as WSGI environ keys."""
+    environ = {}
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value
+        else:
+            environ[f"HTTP_{key}"] = value
+    return environ
+
+
 class WSGITarget:
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], headers: Headers = ()) -> None:
         self.app = app
+        self.headers = environ_headers(headers)
         self.wrapped = False
         # The last exception the app raised, for a one-line error message.
         self.last_error = ""
@@ -89,6 +104,7 @@ class WSGITarget:
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            **self.headers,
         }
         status: list[int] = []
 
@@ -97,27 +113,29 @@ class WSGITarget:
             return lambda data: None
 
         slot: list[str] = []
+        size = 0
         token = _slot.set(slot)
         try:
             body = self.app(environ, start_response)
             try:
-                for _ in body:
-                    pass
+                for chunk in body:
+                    size += len(chunk)
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            return None, slot[0] if slot else None
+            return None, slot[0] if slot else None, None
         finally:
             _slot.reset(token)
-        return (status[0] if status else None), (slot[0] if slot else None)
+        return (status[0] if status else None), (slot[0] if slot else None), size
 
 
 class ASGITarget:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, headers: Headers = ()) -> None:
         self.app = app
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         self.wrapped = False
         # The last exception the app raised, for a one-line error message.
         self.last_error = ""
@@ -174,7 +192,7 @@ class ASGITarget:
             "raw_path": endpoint.path.encode("latin-1"),
             "root_path": "",
             "query_string": endpoint.query.encode("latin-1"),
-            "headers": [(b"host", b"perfdoctor-bench")],
+            "headers": [(b"host", b"perfdoctor-bench"), *self.headers],
             "client": ("127.0.0.1", 50000),
             "server": ("perfdoctor-bench", 80),
             "state": {},
@@ -182,6 +200,7 @@ class ASGITarget:
         done = asyncio.Event()
         sent_request = False
         status: list[int] = []
+        size = 0
 
         async def receive() -> dict[str, Any]:
             nonlocal sent_request
@@ -192,10 +211,13 @@ class ASGITarget:
             return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
+            nonlocal size
             if message["type"] == "http.response.start":
                 status[:] = [int(message["status"])]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                done.set()
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    done.set()
 
         slot: list[str] = []
         token = _slot.set(slot)
@@ -203,17 +225,18 @@ class ASGITarget:
             await self.app(scope, receive, send)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            return None, slot[0] if slot else None
+            return None, slot[0] if slot else None, None
         finally:
             done.set()
             _slot.reset(token)
-        return (status[0] if status else None), (slot[0] if slot else None)
+        return (status[0] if status else None), (slot[0] if slot else None), size
 
 
 class HTTPTarget:
     """One keep-alive connection per worker thread."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, headers: Headers = (), timeout: float = 30.0) -> None:
+        self.headers = dict(headers)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"bad --url {url!r}: expected e.g. http://127.0.0.1:8000")
@@ -233,15 +256,16 @@ class HTTPTarget:
             self._local.conn = conn
         return conn
 
-    def request(self, endpoint: Endpoint) -> int:
-        """One request; raises OSError/HTTPException when it cannot be made."""
+    def request(self, endpoint: Endpoint) -> tuple[int, int]:
+        """One request's status and body bytes; raises OSError/HTTPException when it cannot be
+        made."""
         target = self.prefix + endpoint.path + (f"?{endpoint.query}" if endpoint.query else "")
         conn = self._connection()
         try:
-            conn.request(endpoint.method, target)
+            conn.request(endpoint.method, target, headers=self.headers)
             response = conn.getresponse()
-            response.read()
-            return response.status
+            size = len(response.read())
+            return response.status, size
         except (OSError, http.client.HTTPException):
             conn.close()
             self._local.conn = None
@@ -249,12 +273,13 @@ class HTTPTarget:
 
     def call(self, endpoint: Endpoint) -> Result:
         try:
-            return self.request(endpoint), None
+            status, size = self.request(endpoint)
+            return status, None, size
         except (OSError, http.client.HTTPException):
-            return None, None
+            return None, None, None
 
     def probe(self, endpoint: Endpoint) -> int:
         try:
-            return self.request(endpoint)
+            return self.request(endpoint)[0]
         except (OSError, http.client.HTTPException) as exc:
             raise UsageError(f"cannot reach {self.url}: {exc}") from None

@@ -61,6 +61,9 @@ def compare_summary(data: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": name if after_name == name else f"{name} → {after_name}",
                 "verdict": str(endpoint.get("verdict", "")),
+                "verdict_text": str(endpoint.get("verdict_text") or ""),
+                "change": _latency_change(endpoint.get("latency"), endpoint.get("median_ms")),
+                "noise": _noise(endpoint.get("latency")),
                 "samples": _pair(endpoint.get("samples")),
                 "median": _change(endpoint.get("median_ms")),
                 "p95": _change(endpoint.get("p95_ms")),
@@ -85,6 +88,8 @@ def compare_summary(data: dict[str, Any]) -> dict[str, Any]:
 
     confidence = data.get("confidence")
     return {
+        "method": str(data.get("method_text") or ""),
+        "machine": _machine(data.get("machine")),
         "before": data.get("before"),
         "after": data.get("after"),
         "confidence": f"{confidence:.0%}" if isinstance(confidence, (int, float)) else None,
@@ -102,3 +107,37 @@ def _location_text(location: Any) -> str | None:
     if isinstance(location, dict) and location.get("path"):
         return f"{location['path']}:{location.get('line', '?')}"
     return None
+
+
+def _latency_change(latency: Any, median: Any) -> str:
+    """The change of the median as the verdict's method measured it."""
+    if isinstance(latency, dict) and isinstance(latency.get("pct"), (int, float)):
+        low, high = latency.get("ratio_interval") or [None, None]
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            return f"{latency['pct']:+.1f}% [{(low - 1) * 100:+.0f}%, {(high - 1) * 100:+.0f}%]"
+        return f"{latency['pct']:+.1f}%"
+    # A result written before rounds: the bootstrap interval of the median.
+    change = _change(median)
+    if change is None:
+        return DASH
+    pct = f" ({change['pct']})" if change["pct"] else ""
+    return f"{change['diff']}{pct}, interval {change['interval']}"
+
+
+def _noise(latency: Any) -> str:
+    if isinstance(latency, dict) and isinstance(latency.get("noise_pct"), (int, float)):
+        detectable = latency.get("min_detectable_change_pct")
+        tail = f" (detects ≥{detectable:.0f}%)" if isinstance(detectable, (int, float)) else ""
+        return f"±{latency['noise_pct']:.0f}%{tail}"
+    return DASH
+
+
+def _machine(machine: Any) -> str:
+    if not isinstance(machine, dict):
+        return ""
+    parts = []
+    for side in ("before", "after"):
+        facts = machine.get(side)
+        if isinstance(facts, dict) and isinstance(facts.get("cpu_pressure_pct"), (int, float)):
+            parts.append(f"CPU pressure {facts['cpu_pressure_pct']:.0f}% {side}")
+    return ", ".join(parts)

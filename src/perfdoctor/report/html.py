@@ -33,6 +33,7 @@ from perfdoctor.report.waterfall import (
 
 # What a table shows for a value it does not have (an en dash).
 
+
 def render(
     analysis: Analysis,
     stream: TextIO,

@@ -34,7 +34,7 @@ def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> li
     if analysis.suppressed.lines():
         lines += ["_" + "; ".join(analysis.suppressed.lines()) + "._", ""]
     if compare is not None:
-        lines += _before_after(compare)
+        lines += before_after(compare)
     lines += _findings(analysis.findings)
     lines += _budgets(analysis)
     return lines
@@ -132,27 +132,34 @@ def _budgets(analysis: Analysis) -> list[str]:
     return [*lines, ""]
 
 
-def _before_after(compare: dict[str, Any]) -> list[str]:
+def before_after(compare: dict[str, Any]) -> list[str]:
+    """A ``perfdoctor compare --format json`` result as Markdown (also ``compare --format
+    markdown``)."""
     summary = compare_summary(compare)
     lines = ["### Before / after", ""]
+    if summary["method"]:
+        lines += [f"Method: {_html(summary['method'])}.", ""]
+    if summary["machine"]:
+        lines += [f"Machine: {_html(summary['machine'])}.", ""]
     if summary["endpoints"]:
         interval = f"{summary['confidence']} interval" if summary["confidence"] else "interval"
         lines += [
-            f"| Endpoint | Verdict | Median | Change ({interval}) | p95 | Queries/req |",
-            "|---|---|--:|--:|--:|--:|",
+            f"| Endpoint | Verdict | Median | Change ({interval}) | Noise | p95 | Queries/req |",
+            "|---|---|--:|--:|--:|--:|--:|",
         ]
         for row in summary["endpoints"]:
             median, p95 = row["median"], row["p95"]
-            change = "-"
-            if median is not None:
-                pct = f" ({median['pct']})" if median["pct"] else ""
-                change = f"{median['diff']}{pct}, interval {median['interval']}"
             lines.append(
                 f"| {_code(row['name'])} | {_verdict(row['verdict'])} | "
-                f"{median['text'] if median else '-'} | {change} | "
+                f"{median['text'] if median else '-'} | {row['change']} | {row['noise']} | "
                 f"{p95['text'] if p95 else '-'} | {row['queries']} |"
             )
         lines.append("")
+        for row in summary["endpoints"]:
+            if row["verdict"] not in ("faster", "slower") and row["verdict_text"]:
+                lines.append(f"- {_code(row['name'])}: {_html(row['verdict_text'])}")
+        if lines[-1] != "":
+            lines.append("")
     for key, label in (("disappeared", "Fixed"), ("appeared", "New")):
         changed = summary[key]
         if changed:

@@ -9,9 +9,23 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perfdoctor.compare import FASTER, SLOWER, TOO_FEW, Change, Comparison, EndpointChange
+from perfdoctor.bench.bootstrap import Change
+from perfdoctor.bench.compare import Comparison, EndpointChange
+from perfdoctor.bench.verdict import (
+    CANNOT_TELL,
+    FASTER,
+    METHOD_TEXT,
+    SLOWER,
+    TOO_FEW,
+    Latency,
+)
 
-_VERDICT_STYLE = {FASTER: "bold green", SLOWER: "bold red", TOO_FEW: "yellow"}
+_VERDICT_STYLE = {
+    FASTER: "bold green",
+    SLOWER: "bold red",
+    TOO_FEW: "yellow",
+    CANNOT_TELL: "yellow",
+}
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -21,10 +35,16 @@ def render_text(result: Comparison, stream: TextIO) -> None:
     if result.endpoints:
         pct = f"{result.confidence * 100:g}%"
         console.print(
-            f"after - before, with the {pct} bootstrap interval of the difference "
-            f"({result.resamples} resamples, seed {result.seed})"
+            f"method: {METHOD_TEXT.get(result.method, result.method)}; {pct} intervals "
+            f"(p95: per-request bootstrap, {result.resamples} resamples, seed {result.seed})"
         )
+        machine = _machine_line(result.machine)
+        if machine:
+            console.print(machine)
         console.print(_table(result))
+        for change in result.endpoints:
+            if change.latency is not None and change.verdict not in (FASTER, SLOWER):
+                console.print(Text(f"{change.name}: ", style="bold") + change.latency.sentence())
     else:
         console.print(
             "No endpoint is in both files: nothing to compare. To compare differently named "
@@ -64,10 +84,12 @@ def _table(result: Comparison) -> Table:
     # The verdict goes under the name: a column of its own would not fit 100 columns.
     table.add_column("endpoint\nverdict", overflow="fold", min_width=20)
     table.add_column("median\nms", justify="right", no_wrap=True)
-    table.add_column(f"median change\n({pct} interval)", justify="right", no_wrap=True)
-    table.add_column(f"p95 ms\n({pct} interval)", justify="right", no_wrap=True)
-    table.add_column("queries\nper req", justify="right", no_wrap=True)
-    table.add_column("memory\npeak", justify="right", no_wrap=True)
+    table.add_column(f"change\n{pct} interval", justify="right", no_wrap=True)
+    table.add_column("noise\ndetects", justify="right", no_wrap=True)
+    table.add_column("p95 ms\nwithin-run", justify="right", no_wrap=True)
+    # Memory, when measured, goes under the queries: one more column would not fit.
+    memory = any(c.memory_kb != (None, None) for c in result.endpoints)
+    table.add_column("queries/req\nmemory" if memory else "queries\nper req", justify="right")
     for change in result.endpoints:
         table.add_row(
             Text(change.name + "\n")
@@ -78,12 +100,52 @@ def _table(result: Comparison) -> Table:
             )
             + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, "")),
             _before_after(change.median),
-            _interval(change.median),
+            _change(change.latency),
+            _noise(change.latency),
             _before_after(change.p95) + "\n" + _interval(change.p95, short=True),
-            _numbers(*change.queries, "{:.3g}"),
-            _memory(change),
+            _queries(change) + (f"\n{_memory(change)}" if memory else ""),
         )
     return table
+
+
+def _machine_line(machine: dict[str, Any]) -> str:
+    parts = []
+    for side in ("before", "after"):
+        facts = machine.get(side) or {}
+        pressure, load = facts.get("cpu_pressure_pct"), facts.get("load1")
+        bits = []
+        if pressure is not None:
+            bits.append(f"CPU pressure {pressure:.0f}%")
+        if load is not None:
+            bits.append(
+                f"load {load:.1f}" + (f"/{facts['cpus']} CPUs" if facts.get("cpus") else "")
+            )
+        if bits:
+            parts.append(f"{side}: " + ", ".join(bits))
+    return "machine: " + "; ".join(parts) if parts else ""
+
+
+def _change(latency: Latency | None) -> str:
+    if latency is None:
+        return "-"
+    low, high = (latency.ratio_low - 1) * 100, (latency.ratio_high - 1) * 100
+    return f"{latency.pct:+.1f}%\n[{low:+.0f}%, {high:+.0f}%]"
+
+
+def _noise(latency: Latency | None) -> str:
+    if latency is None:
+        return "-"
+    return f"±{latency.noise_pct:.0f}%\n≥{latency.mdc_pct:.0f}%"
+
+
+def _queries(change: EndpointChange) -> str:
+    counter = change.counter("queries")
+    if counter is None:
+        return _numbers(*change.queries, "{:.3g}")
+    text = _numbers(counter.before, counter.after, "{:g}")
+    if counter.changed and counter.exact:
+        return text + ("\nvaries" if counter.varies else "\nexact")
+    return text
 
 
 def _before_after(change: Change | None) -> str:

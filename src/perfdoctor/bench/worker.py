@@ -1,0 +1,211 @@
+"""One side of an interleaved A/B bench, in a process of its own.
+
+Two apps in one process would share imports, settings (Django's are
+per-process) and the garbage collector; each side gets a worker process
+instead, which loads its app once, warms it up, and runs the rounds the parent
+asks for, one at a time, while the other side's worker waits. The protocol is
+one JSON object per line: commands on the worker's stdin, replies on a copy of
+its original stdout (the app's own prints go to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import IO, Any
+
+from perfdoctor.bench.run import Plan, Progress, Sample
+from perfdoctor.bench.spec import load_app, parse_endpoint
+from perfdoctor.errors import UsageError
+
+
+class WorkerSide:
+    """The parent's handle on a worker (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        app_ref: str,
+        root: str | None,
+        memory: bool,
+        label: str,
+        cpu: int | None = None,
+    ):
+        self.plan = plan
+        self.label = label
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "perfdoctor.bench.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if cpu is not None:
+            _pin(self.process.pid, cpu)
+        self._send(
+            {
+                "cmd": "start",
+                "app": app_ref,
+                "root": root,
+                "memory": memory,
+                "endpoints": [e.name for e in plan.endpoints],
+                "requests": plan.requests,
+                "concurrency": plan.concurrency,
+                "rate": plan.rate,
+                "warmup": plan.warmup,
+                "rounds": plan.rounds,
+                "headers": [list(h) for h in plan.headers],
+            }
+        )
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise UsageError(self._prefix + "the worker process ended") from None
+
+    def _reply(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            code = self.process.wait()
+            raise UsageError(f"{self._prefix}the worker process ended (exit {code})")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise UsageError(self._prefix + reply["error"])
+        return reply
+
+    @property
+    def _prefix(self) -> str:
+        return f"{self.label}: " if self.label else ""
+
+    def start(self) -> None:
+        self._reply()
+
+    def round(self, index: int, jobs: list[int], progress: Progress) -> list[Sample]:
+        self._send({"cmd": "round", "index": index, "jobs": jobs})
+        samples = [Sample(*row) for row in self._reply()["samples"]]
+        for _ in samples:
+            progress()
+        return samples
+
+    def finish(self) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        self._send({"cmd": "finish"})
+        reply = self._reply()
+        return reply["facts"], reply["findings"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def shared_cpu() -> int | None:
+    """The CPU both sides' workers run on, or None on a machine with one.
+
+    Rounds alternate, so the two workers never compete for it; on different CPUs
+    a difference between the CPUs (a busy hyperthread sibling, another frequency)
+    would pass for a difference between the sides: in A/A runs here, unpinned
+    workers were once 54% apart with 2% noise inside each.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return allowed[-1] if len(allowed) > 1 else None
+
+
+def _pin(pid: int, cpu: int) -> None:
+    try:
+        os.sched_setaffinity(pid, {cpu})
+    except (AttributeError, OSError):
+        pass  # not pinned: still correct, only noisier
+
+
+def _serve(commands: IO[str], replies: IO[str]) -> None:
+    side: Any = None
+    root = ""
+    try:
+        for line in commands:
+            message = json.loads(line)
+            try:
+                if message["cmd"] == "start":
+                    side = _start(message)
+                    root = (message.get("root") or "").rstrip("/")
+                    reply: dict[str, Any] = {"ok": True}
+                elif message["cmd"] == "round":
+                    samples = side.round(message["index"], message["jobs"], lambda: None)
+                    reply = {
+                        "samples": [
+                            [s.endpoint, s.latency_ms, s.status, s.trace_id, s.round, s.nbytes]
+                            for s in samples
+                        ]
+                    }
+                else:
+                    facts, findings = side.finish()
+                    if root:
+                        findings = _relative(findings, root + "/")
+                    reply = {"facts": facts, "findings": findings}
+            except UsageError as exc:
+                reply = {"error": str(exc)}
+            except Exception as exc:  # the app's own failure, reported by the parent
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            replies.write(json.dumps(reply) + "\n")
+            replies.flush()
+            if message["cmd"] == "finish" or "error" in reply:
+                return
+    finally:
+        if side is not None:
+            side.close()
+
+
+def _start(message: dict[str, Any]) -> Any:
+    from perfdoctor.bench.sides import InProcessSide
+
+    plan = Plan(
+        [parse_endpoint(e) for e in message["endpoints"]],
+        message["requests"],
+        message["concurrency"],
+        message["rate"],
+        message["warmup"],
+        message["rounds"],
+        tuple((name, value) for name, value in message["headers"]),
+    )
+    side = InProcessSide(plan, load_app(message["app"], message["root"]), message["memory"])
+    try:
+        side.start()
+    except BaseException:
+        side.close()  # the lifespan task and the capture, before the error is reported
+        raise
+    return side
+
+
+def _relative(value: Any, root: str) -> Any:
+    """Paths under the exported old tree, as the work tree's side names them: the same
+    finding on both sides then has the same location."""
+    if isinstance(value, str):
+        return value[len(root) :] if value.startswith(root) else value
+    if isinstance(value, list):
+        return [_relative(v, root) for v in value]
+    if isinstance(value, dict):
+        return {k: _relative(v, root) for k, v in value.items()}
+    return value
+
+
+def main() -> None:
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _serve(sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    main()
