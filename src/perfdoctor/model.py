@@ -86,7 +86,10 @@ when anonymous), ``authenticated`` (bool),
 ``async`` (an async handler), ``service`` (OpenTelemetry's ``service.name``
 of an imported trace), ``memory`` (``peak_kb``: growth over the
 request's start, and ``top``: ``path``/``line``/``kb`` allocation sites in
-user code, with ``--memory``), ``cpu_ms``, ``job`` (a queued task's run,
+user code, with ``--memory``), ``cpu_ms``, ``machine`` (the machine when the
+trace ended, read at most once a second: ``load1``, ``cpus``, ``cpu_pressure``,
+``steal_pct``, each where the platform has it; see
+:mod:`perfdoctor.capture.machine`), ``job`` (a queued task's run,
 kind ``job``, named ``task <dotted.name>``: ``system``, ``task``, ``queue``,
 ``id`` (the task's id in its queue), ``wait_ms`` (from the enqueue, or the ETA
 of a delayed task, to the start), ``run_ms``, ``enqueued_by`` (the id of the

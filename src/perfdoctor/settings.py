@@ -191,6 +191,31 @@ class Settings:
     # Half a second frozen stops every request the worker serves: an error.
     blocking_in_async_error_ms: float = 500.0
 
+    # --- the machine while requests were measured (capture's machine sample) ---
+    # A slow request measured on a busy machine also waited for a CPU: slow-endpoint
+    # and slow-query say so. Busy is any of three. A load average at the CPU count:
+    # on average every CPU had a task to run, and any more queue (load over the CPU
+    # count is the usual reading of CPU saturation).
+    machine_busy_load_per_cpu: float = 1.0
+    # Linux CPU pressure (PSI some avg10): runnable tasks waited for a CPU a fifth of
+    # the last 10 s. An idle laptop or CI runner reads a few %, a CPU-bound
+    # neighbour per CPU drives it towards 100 %.
+    machine_busy_cpu_pressure_pct: float = 20.0
+    # Steal: a VM's CPUs given to other guests. "Over 10 % for 20 minutes" is the
+    # usual line for a VM running slower than it should (a noisy neighbour).
+    machine_busy_steal_pct: float = 10.0
+    # The finding is called busy when at least half of its requests over the budget
+    # were measured on a busy machine (one busy moment among many slow requests does
+    # not explain them), and half of them could be within it on a quiet machine: a
+    # request whose time on the CPU alone is over the budget is slow anywhere, and
+    # its finding only says the figures came from a busy machine.
+    machine_busy_min_share: float = 0.5
+    # slow-endpoint: a median request that spent at least half its time outside
+    # any query, HTTP or cache call AND off the CPU waited for something capture
+    # does not see (a CPU on a busy machine, a sleep, a lock, a subprocess): said
+    # in the evidence, as that time is not the work of the code it points at.
+    off_cpu_min_share: float = 0.5
+
     # Capture limits: a runaway script must not eat the host's memory.
     max_spans_per_trace: int = 10_000
     stack_depth: int = 5

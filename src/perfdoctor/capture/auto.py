@@ -13,7 +13,7 @@ from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from perfdoctor import store
-from perfdoctor.capture import context, eager, hooks
+from perfdoctor.capture import context, eager, hooks, machine
 from perfdoctor.capture.recorder import Recorder
 from perfdoctor.store import retention
 
@@ -361,6 +361,7 @@ def instrument(
     eager.max_objects = settings.eager_watch_max_objects
     context.state.capture_params = capture_params
     context.state.on_finish = _recorder.submit
+    machine.sampler.prime()
     context.state.on_start = None
     if _memory_tracker is not None:
         _memory_tracker.stop()

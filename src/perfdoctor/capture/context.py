@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from perfdoctor import callsite
+from perfdoctor.capture.machine import sampler as _machine
 from perfdoctor.capture.offset import has_offset as _offset_statements
 from perfdoctor.capture.offset import offset_param
 from perfdoctor.capture.offset import remember as _remember_offset
@@ -153,8 +154,11 @@ def finish(
                 _current.set(None)
         if trace.finished is not None:
             return
-        trace.finished = perf_counter() if ended is None else ended
+        trace.finished = finished = perf_counter() if ended is None else ended
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
+        machine = _machine.reading(finished)
+        if machine is not None:
+            trace.attrs["machine"] = machine
         handler = state.on_finish
         if handler is not None:
             handler(trace)

@@ -6,11 +6,13 @@ the job budget (the seed's 30 s for background jobs).
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from perfdoctor import timing
-from perfdoctor.detectors import register
+from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._groups import most_common_location
 from perfdoctor.detectors._responses import handler, requests_by_endpoint
 from perfdoctor.detectors.base import Detector, finding_fingerprint
@@ -79,6 +81,35 @@ def _location(group: list[Trace], biggest: str) -> Location | None:
     return handler(group)
 
 
+def _machine_evidence(
+    group: list[Trace],
+    latencies: list[float],
+    parts: list[dict[str, float]],
+    budget: float,
+    settings: Settings,
+) -> tuple[dict[str, Any], bool]:
+    """CPU time, the machine while measured, and what they explain; and whether it was busy."""
+    evidence: dict[str, Any] = {}
+    cpus = [cpu for cpu in map(_machine.cpu_ms, group) if cpu is not None]
+    if cpus:
+        evidence["cpu_p50_ms"] = round(statistics.median(cpus), 1)
+    machine = _machine.summary(group)
+    if machine is not None:
+        evidence["machine"] = machine
+    slow = [(latency, t) for t, latency in zip(group, latencies) if latency >= budget]
+    busy = _machine.busy_while_slow(slow, budget, settings)
+    noun = "runs" if group[0].kind == JOB_KIND else "requests"
+    if busy is not None:
+        detail = _machine.cpu_detail([t for _, t in slow], noun)
+        evidence["busy_machine"] = busy.sentence(settings, f"{noun} over the budget", detail)
+    state = "busy" if busy is not None else ("quiet" if machine is not None else None)
+    waiting = _machine.off_cpu(group, parts, settings, state)
+    if waiting is not None:
+        evidence["off_cpu_ms"] = round(waiting[0], 1)
+        evidence["off_cpu"] = waiting[1]
+    return evidence, busy is not None and busy.explains
+
+
 @register
 class SlowEndpoint(Detector):
     id = "slow-endpoint"
@@ -100,13 +131,15 @@ class SlowEndpoint(Detector):
                 "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
             )
             statuses = Counter(t.status for t in group)
+            machine, busy = _machine_evidence(group, latencies, parts, budget, settings)
+            fix = fixes[biggest].format(ms=mean[biggest], total=total)
             found.append(
                 Finding(
                     id=self.id,
                     severity=severity,
                     title=(
                         f"{endpoint}: p95 {p95:.0f} ms against a budget of {budget:.0f} ms, "
-                        f"mostly {biggest}"
+                        f"mostly {biggest}" + (_machine.TITLE_SUFFIX if busy else "")
                     ),
                     endpoint=endpoint,
                     location=_location(group, biggest),
@@ -122,8 +155,9 @@ class SlowEndpoint(Detector):
                         "python_ms": round(mean["python"], 1),
                         "biggest": biggest,
                         "statuses": {str(k): v for k, v in statuses.items()},
+                        **machine,
                     },
-                    fix=fixes[biggest].format(ms=mean[biggest], total=total),
+                    fix=(_machine.FIX_PREFIX + fix) if busy else fix,
                     fingerprint=finding_fingerprint(self.id, endpoint),
                 )
             )

@@ -28,6 +28,8 @@ _NUMBERS = (
     ("http_ms", "http", "{:.1f} ms"),
     ("cache_ms", "cache", "{:.1f} ms"),
     ("python_ms", "python", "{:.1f} ms"),
+    # slow-endpoint: the request thread's CPU time, against the wall time above
+    ("cpu_p50_ms", "cpu p50", "{:.1f} ms"),
     ("deferrable_ms", "deferrable", "{:.0f} ms"),
     ("share", "share", "{:.0%}"),
     ("peak_kb", "peak", "{:,} KB"),
@@ -55,6 +57,15 @@ SQL_LABELS = frozenset(label for _, label in _STATEMENTS)
 _STEP = "query {n} of {of} per row"
 
 
+# The labels of evidence_texts that are sentences to read, not code to look at.
+PROSE_LABELS = frozenset(("machine busy", "waiting"))
+
+
+def is_prose(label: str) -> bool:
+    """Whether the text under ``label`` is a sentence (shown as text, not as code)."""
+    return label in PROSE_LABELS
+
+
 def is_sql(label: str) -> bool:
     """Whether the text under ``label`` is SQL."""
     return label in SQL_LABELS or (label.startswith("query ") and " per row" in label)
@@ -79,9 +90,13 @@ def evidence_numbers(evidence: dict[str, Any]) -> list[str]:
 
 
 def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str, str]]:
-    """Statements, allocation sites (high-memory) and outbound calls
-    (background-job-candidate), each as (label, text cut at ``limit``)."""
+    """A busy machine, statements, allocation sites (high-memory), off-CPU waits
+    and outbound calls (background-job-candidate), each as (label, text cut at ``limit``)."""
     texts = []
+    # slow-endpoint, slow-query: the caveat that comes before any other evidence
+    busy = evidence.get("busy_machine")
+    if busy:
+        texts.append(("machine busy", shorten(str(busy), limit)))
     for key, label in _STATEMENTS:
         value = evidence.get(key)
         if value:
@@ -113,6 +128,10 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
                 ),
             )
         )
+    waiting = evidence.get("off_cpu")
+    if waiting:
+        # slow-endpoint: wall time that neither a span nor the CPU accounts for
+        texts.append(("waiting", shorten(str(waiting), limit)))
     calls = evidence.get("calls")
     if isinstance(calls, list) and calls:
         texts.append(("calls", shorten(", ".join(str(c) for c in calls), limit)))

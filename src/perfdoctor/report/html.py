@@ -23,7 +23,7 @@ from perfdoctor.budgets import LIMITS
 from perfdoctor.model import Finding, Trace, by_endpoint
 from perfdoctor.report.chart_data import histogram, script_json
 from perfdoctor.report.compare_view import compare_summary, ms
-from perfdoctor.report.evidence import evidence_numbers, evidence_texts, num
+from perfdoctor.report.evidence import PROSE_LABELS, evidence_numbers, evidence_texts, num
 from perfdoctor.report.waterfall import (
     MAX_WATERFALL_SPANS,
     example_trace,
@@ -137,6 +137,7 @@ def _finding_view(index: int, anchor: str, finding: Finding) -> dict[str, Any]:
         ),
         "numbers": evidence_numbers(finding.evidence),
         "texts": evidence_texts(finding.evidence, limit=2000),
+        "prose": sorted(PROSE_LABELS),
         "lint": [
             f"{s.get('code', '')} {s.get('message', '')}".strip()
             for s in finding.evidence.get("lint") or ()

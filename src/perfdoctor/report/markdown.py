@@ -14,7 +14,13 @@ from perfdoctor.analyze import Analysis
 from perfdoctor.budgets import LIMITS
 from perfdoctor.model import Finding
 from perfdoctor.report.compare_view import compare_summary
-from perfdoctor.report.evidence import evidence_numbers, evidence_texts, is_sql, num
+from perfdoctor.report.evidence import (
+    evidence_numbers,
+    evidence_texts,
+    is_prose,
+    is_sql,
+    num,
+)
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.
@@ -98,6 +104,9 @@ def _details(index: int, finding: Finding) -> list[str]:
         lines.append(" · ".join(numbers))
     lines.append("")
     for label, text in evidence_texts(finding.evidence, limit=1000):
+        if is_prose(label):
+            lines += [f"**{label}:** {_html(text)}", ""]
+            continue
         fence = _fence(text)
         language = "sql" if is_sql(label) else ""
         lines += [f"{label}:", "", f"{fence}{language}", text, fence, ""]
