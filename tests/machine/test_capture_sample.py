@@ -113,3 +113,22 @@ def test_unreadable_contents_are_left_out_not_raised(fake_proc: Path) -> None:
     sampler.prime()
     sample = sampler.reading(0.0)
     assert sample is not None and set(sample) == {"load1", "cpus"}
+
+
+def test_bench_reads_the_pressure_counter_around_a_round(fake_proc: Path) -> None:
+    """`perfdoctor bench` reads the stall counter before and after each round: the pressure
+    of exactly that round, where avg10 would mix in the ten seconds before it."""
+    from perfdoctor.bench import machine as bench_machine
+
+    (fake_proc / "pressure").write_text("some avg10=0.00 avg60=0 avg300=0 total=1000\n")
+    assert machine.cpu_stall_us() == 1000
+    meter = bench_machine.Meter.start()
+    # Half of the round's wall time (whatever it was) spent waiting for a CPU.
+    wall_us = 200_000
+    meter.wall0 -= wall_us / 1e6
+    (fake_proc / "pressure").write_text(
+        f"some avg10=0.00 avg60=0 avg300=0 total={1000 + wall_us // 2}\n"
+    )
+    assert 49.0 <= (meter.pressure_pct() or 0) <= 50.0
+    (fake_proc / "pressure").write_text("garbage\n")
+    assert machine.cpu_stall_us() is None and meter.pressure_pct() is None

@@ -69,6 +69,26 @@ def cpu_pressure(path: str | None = None) -> float | None:
     return None
 
 
+def cpu_stall_us(path: str | None = None) -> int | None:
+    """``some total``: microseconds in which a runnable task waited for a CPU, since boot.
+
+    A counter, so two readings give the pressure over exactly the time between them
+    (``perfdoctor bench`` reads it around each round)."""
+    try:
+        first = _read_head(path or PRESSURE_PATH, 128).split(b"\n", 1)[0].split()
+    except OSError:
+        return None
+    if not first or first[0] != b"some":
+        return None
+    for field in first[1:]:
+        if field.startswith(b"total="):
+            try:
+                return int(field[6:])
+            except ValueError:
+                return None
+    return None
+
+
 def cpu_times(path: str | None = None) -> tuple[int, int] | None:
     """(steal, total) jiffies of all CPUs, from the first line of /proc/stat."""
     try:
