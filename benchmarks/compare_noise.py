@@ -149,10 +149,8 @@ def judge_cmp(result: Any) -> dict[str, Any]:
         "noise_pct": None if latency is None else latency.noise_pct,
         "mdc_pct": None if latency is None else latency.mdc_pct,
         "queries_changed": bool(queries is not None and queries.changed),
-        "pressure": [
-            result.machine["before"].get("cpu_pressure_pct"),
-            result.machine["after"].get("cpu_pressure_pct"),
-        ],
+        "machine": [result.machine["before"], result.machine["after"]],
+        "note": None if latency is None else latency.note,
     }
 
 

@@ -292,12 +292,20 @@ class Settings:
     # change must also exceed this allowance. Set from A/A runs of the same code on a
     # quiet and on a loaded machine (benchmarks/compare_noise.py, RESULTS.md).
     compare_run_drift_pct: float = 5.0
-    # ... and this one when the two runs did not see the same machine: their median
-    # CPU pressure (share of time a task waited for a CPU) differs by at least
-    # compare_pressure_mismatch_pct points. A neighbour process on this 2-CPU machine
-    # made unchanged code up to 70% slower in a run.
+    # ... and this one when a run did not have the machine to itself: other processes
+    # took at least compare_other_work_pct of all CPUs' time (median over its rounds),
+    # or the two runs' CPU pressure (share of time a task waited for a CPU) differs
+    # by compare_pressure_mismatch_pct points. With one CPU-bound neighbour process
+    # on a 2-CPU machine, unchanged code differed by up to 60% between two runs
+    # while no task waited for a CPU (benchmarks/compare_noise.py).
     compare_busy_drift_pct: float = 75.0
+    compare_other_work_pct: float = 25.0
     compare_pressure_mismatch_pct: float = 20.0
+    # ... or a fixed piece of pure-Python work, timed after every round on the app's
+    # CPU, took this much longer or shorter in one run: this shared machine has
+    # phases (seconds to minutes, no other process of its own running) in which
+    # everything runs about 40% slower; the canary and the app slowed alike.
+    compare_speed_mismatch_pct: float = 10.0
     # Fewer latency samples than this on either side gives no verdict: the percentile
     # bootstrap under-covers on tiny samples (a median of 5 values has 5 possible values).
     compare_min_samples: int = 10

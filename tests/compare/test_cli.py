@@ -261,6 +261,8 @@ def test_thresholds_come_from_pyproject(tmp_path: Path) -> None:
     )
     # A real 3% slowdown: under the 10% default, a regression once the project asks for 1%.
     assert _compare(before, after, "--seed", "1").exit_code == 0
-    (tmp_path / "pyproject.toml").write_text("[tool.perfdoctor]\ncompare_min_change_pct = 1\ncompare_run_drift_pct = 0\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.perfdoctor]\ncompare_min_change_pct = 1\ncompare_run_drift_pct = 0\n"
+    )
     out = _compare(before, after, "--seed", "1")
     assert out.exit_code == 1 and "slower" in out.stdout

@@ -17,7 +17,11 @@ PER_ROUND = 20
 
 
 def _run(
-    seed: int, level: list[float], queries: int = 3, pressure: float | None = 1.0
+    seed: int,
+    level: list[float],
+    queries: int = 3,
+    pressure: float | None = 1.0,
+    other: float | None = 0.0,
 ) -> dict[str, object]:
     """A bench result whose k-th round's requests sit around ``level[k]`` ms."""
     rng = random.Random(seed)
@@ -31,7 +35,12 @@ def _run(
         "tool": "perfdoctor bench",
         "mode": "inprocess",
         "rounds": len(level),
-        "machine": {"cpus": 2, "load1": [0.1, 0.1], "cpu_pressure_pct": [pressure] * len(level)},
+        "machine": {
+            "cpus": 2,
+            "load1": [0.1, 0.1],
+            "cpu_pressure_pct": [pressure] * len(level),
+            "other_cpu_pct": [other] * len(level),
+        },
         "endpoints": {
             "GET /a": {
                 "requests": len(latencies),
@@ -93,6 +102,25 @@ def test_separate_runs_on_a_differently_busy_machine_cannot_tell() -> None:
     assert "busier during the after run (CPU pressure 0% before, 52% after)" in sentence
     # The same two runs on an equally busy machine: a 40% change is called.
     row = _only(compare(_run(1, [10.0] * ROUNDS), _run(2, [14.0] * ROUNDS), Settings(), seed=1))
+    assert row.verdict == SLOWER
+
+
+def test_separate_runs_beside_a_neighbour_process_cannot_tell() -> None:
+    """A neighbour on the other CPU makes no task wait (no CPU pressure) yet slowed
+    unchanged code by up to 60% between runs here: its CPU time is what gives it away."""
+    quiet = _run(1, [10.0] * ROUNDS)
+    beside = _run(2, [13.0] * ROUNDS, other=49.0)
+    row = _only(compare(quiet, beside, Settings(), seed=1))
+    assert row.verdict == CANNOT_TELL
+    assert row.latency is not None
+    assert "other processes kept the machine busy during the runs (0% before, 49% after" in (
+        row.latency.sentence()
+    )
+    # Busy during both runs: still not a verdict on a 30% change, and it says why.
+    row = _only(compare(_run(1, [10.0] * ROUNDS, other=50.0), beside, Settings(), seed=1))
+    assert row.verdict == CANNOT_TELL
+    # A change far beyond what a neighbour did here is still called.
+    row = _only(compare(quiet, _run(3, [25.0] * ROUNDS, other=49.0), Settings(), seed=1))
     assert row.verdict == SLOWER
 
 

@@ -357,15 +357,24 @@ def compare(
 
 
 def _machine(document: dict[str, Any]) -> dict[str, Any]:
-    """How busy the machine was during a run: median CPU pressure of its rounds, load."""
+    """How busy the machine was during a run: medians over its rounds of the CPU pressure
+    and of the CPUs' time taken by other processes, and the highest load average."""
     machine = document.get("machine")
     if not isinstance(machine, dict):
         return {}
-    pressures = [p for p in machine.get("cpu_pressure_pct") or () if _is_number(p)]
+
+    def median(key: str) -> float | None:
+        values = [v for v in machine.get(key) or () if _is_number(v)]
+        return round(statistics.median(values), 1) if values else None
+
     loads = [v for v in machine.get("load1") or () if _is_number(v)]
+    canary = [v for v in machine.get("canary_ms") or () if _is_number(v) and v > 0]
     return {
         "cpus": machine.get("cpus"),
-        "cpu_pressure_pct": round(statistics.median(pressures), 1) if pressures else None,
+        "cpu_pressure_pct": median("cpu_pressure_pct"),
+        "other_cpu_pct": median("other_cpu_pct"),
+        # The geometric mean: a run slow for a third of its rounds shows a third of it.
+        "canary_ms": round(statistics.geometric_mean(canary), 4) if canary else None,
         "load1": max(loads) if loads else None,
     }
 
@@ -376,14 +385,35 @@ def _drift(
     """The allowance for drift between two runs, and why it is what it is."""
     if interleaved:
         return 0.0, None
-    before = machine["before"].get("cpu_pressure_pct")
-    after = machine["after"].get("cpu_pressure_pct")
-    mismatch = settings.compare_pressure_mismatch_pct
-    if before is not None and after is not None and abs(after - before) >= mismatch:
-        busier = "after" if after > before else "before"
+    before, after = machine["before"], machine["after"]
+    other = (before.get("other_cpu_pct"), after.get("other_cpu_pct"))
+    if any(v is not None and v >= settings.compare_other_work_pct for v in other):
+        shown = ", ".join(
+            f"{v:.0f}% {side}" for v, side in zip(other, ("before", "after")) if v is not None
+        )
+        return settings.compare_busy_drift_pct, (
+            f"other processes kept the machine busy during the runs ({shown} of its CPU "
+            "time); bench both sides interleaved"
+        )
+    canary = (before.get("canary_ms"), after.get("canary_ms"))
+    if canary[0] and canary[1]:
+        speed = abs(canary[1] / canary[0] - 1.0) * 100.0
+        if speed >= settings.compare_speed_mismatch_pct:
+            return settings.compare_busy_drift_pct, (
+                f"the machine ran at another speed (a fixed piece of work took "
+                f"{canary[0]:.2f} ms before, {canary[1]:.2f} ms after); bench both sides "
+                "interleaved"
+            )
+    pressure = (before.get("cpu_pressure_pct"), after.get("cpu_pressure_pct"))
+    if (
+        pressure[0] is not None
+        and pressure[1] is not None
+        and abs(pressure[1] - pressure[0]) >= settings.compare_pressure_mismatch_pct
+    ):
+        busier = "after" if pressure[1] > pressure[0] else "before"
         return settings.compare_busy_drift_pct, (
             f"the machine was busier during the {busier} run (CPU pressure "
-            f"{before:.0f}% before, {after:.0f}% after); bench both sides interleaved"
+            f"{pressure[0]:.0f}% before, {pressure[1]:.0f}% after); bench both sides interleaved"
         )
     return settings.compare_run_drift_pct, None
 

@@ -114,11 +114,13 @@ def _machine_line(machine: dict[str, Any]) -> str:
         facts = machine.get(side) or {}
         pressure, load = facts.get("cpu_pressure_pct"), facts.get("load1")
         bits = []
+        if facts.get("other_cpu_pct") is not None:
+            bits.append(f"other processes {facts['other_cpu_pct']:.0f}% of CPU time")
         if pressure is not None:
             bits.append(f"CPU pressure {pressure:.0f}%")
         if load is not None:
             bits.append(
-                f"load {load:.1f}" + (f"/{facts['cpus']} CPUs" if facts.get("cpus") else "")
+                f"load {load:.1f}" + (f" on {facts['cpus']} CPUs" if facts.get("cpus") else "")
             )
         if bits:
             parts.append(f"{side}: " + ", ".join(bits))

@@ -81,6 +81,8 @@ class Outcome:
     samples: list[Sample] = field(default_factory=list)
     warmup_traces: set[str] = field(default_factory=set)
     pressure: list[float | None] = field(default_factory=list)  # per round
+    other: list[float | None] = field(default_factory=list)  # per round: other processes' CPU
+    canary: list[float | None] = field(default_factory=list)  # per round: machine.canary_ms
     load1: list[float | None] = field(default_factory=list)  # at start and end
 
 
@@ -278,6 +280,8 @@ def summarise(
             "cpus": machine.cpus(),
             "load1": outcome.load1,
             "cpu_pressure_pct": outcome.pressure,
+            "other_cpu_pct": outcome.other,
+            "canary_ms": outcome.canary,
         },
         "endpoints": endpoints,
         "findings": findings,

@@ -46,6 +46,8 @@ class HTTPSide:
     def __init__(self, plan: Plan, url: str) -> None:
         self.plan = plan
         self.target = HTTPTarget(url, plan.headers)
+        # The machine's speed after the last round (see machine.canary_ms).
+        self.canary: float | None = None
 
     def start(self) -> None:
         for endpoint in self.plan.endpoints:
@@ -53,7 +55,9 @@ class HTTPSide:
         warm_sync(self.plan, self.target.call, set())
 
     def round(self, index: int, jobs: list[int], progress: Progress) -> list[Sample]:
-        return run_sync(self.plan, jobs, index, self.target.call, progress)
+        samples = run_sync(self.plan, jobs, index, self.target.call, progress)
+        self.canary = machine.canary_ms()
+        return samples
 
     def finish(self) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         return {}, []
@@ -77,6 +81,7 @@ class InProcessSide:
         self.wsgi: WSGITarget | None = None
         self._undo: Any = None
         self._instrumented = False
+        self.canary: float | None = None
 
     def start(self) -> None:
         import perfdoctor
@@ -112,6 +117,7 @@ class InProcessSide:
             assert self.wsgi is not None
             samples = run_sync(self.plan, jobs, index, self.wsgi.call, progress)
         self.measured.update(s.trace_id for s in samples if s.trace_id is not None)
+        self.canary = machine.canary_ms()
         return samples
 
     def finish(self) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -158,13 +164,16 @@ def run_rounds(
     """
     outcomes = [Outcome(load1=[machine.load1()]) for _ in sides]
     done = [0] * len(sides)
+    pids = [pid for side in sides if (pid := getattr(side, "pid", None)) is not None]
     for which in order:
         index = done[which]
         done[which] += 1
-        meter = machine.Meter.start()
+        meter = machine.Meter.start(pids)
         samples = sides[which].round(index, plan.round_jobs(index), progress)
         outcomes[which].samples.extend(samples)
         outcomes[which].pressure.append(meter.pressure_pct())
+        outcomes[which].other.append(meter.other_pct())
+        outcomes[which].canary.append(getattr(sides[which], "canary", None))
     for outcome in outcomes:
         outcome.load1.append(machine.load1())
     return outcomes

@@ -74,9 +74,8 @@ class Latency:
                 f"({self.pct:+.0f}%){why}"
             )
         if self.verdict == NO_CHANGE:
-            return (
-                f"no detectable change (the smallest this run could detect: ±{self.mdc_pct:.0f}%)"
-            )
+            why = f"; {self.note}" if self.note else ""
+            return f"no detectable change (the smallest it could detect: ±{self.mdc_pct:.0f}%{why})"
         if self.verdict == TOO_FEW:
             return TOO_FEW
         return f"{self.verdict} by {abs(self.pct):.0f}% (noise ±{self.noise_pct:.0f}%)"

@@ -35,6 +35,7 @@ class WorkerSide:
     ):
         self.plan = plan
         self.label = label
+        self.canary: float | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "perfdoctor.bench.worker"],
             stdin=subprocess.PIPE,
@@ -79,6 +80,10 @@ class WorkerSide:
         return reply
 
     @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
     def _prefix(self) -> str:
         return f"{self.label}: " if self.label else ""
 
@@ -87,7 +92,9 @@ class WorkerSide:
 
     def round(self, index: int, jobs: list[int], progress: Progress) -> list[Sample]:
         self._send({"cmd": "round", "index": index, "jobs": jobs})
-        samples = [Sample(*row) for row in self._reply()["samples"]]
+        reply = self._reply()
+        samples = [Sample(*row) for row in reply["samples"]]
+        self.canary = reply.get("canary_ms")
         for _ in samples:
             progress()
         return samples
@@ -147,7 +154,8 @@ def _serve(commands: IO[str], replies: IO[str]) -> None:
                         "samples": [
                             [s.endpoint, s.latency_ms, s.status, s.trace_id, s.round, s.nbytes]
                             for s in samples
-                        ]
+                        ],
+                        "canary_ms": side.canary,
                     }
                 else:
                     facts, findings = side.finish()

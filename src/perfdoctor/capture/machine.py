@@ -89,21 +89,25 @@ def cpu_stall_us(path: str | None = None) -> int | None:
     return None
 
 
-def cpu_times(path: str | None = None) -> tuple[int, int] | None:
-    """(steal, total) jiffies of all CPUs, from the first line of /proc/stat."""
+def cpu_ticks(path: str | None = None) -> list[int] | None:
+    """Jiffies of all CPUs from the first line of /proc/stat: user nice system idle
+    iowait irq softirq steal (guest time is already counted in user and nice)."""
     try:
         first = _read_head(path or STAT_PATH, 256).split(b"\n", 1)[0].split()
     except OSError:
         return None
-    # cpu user nice system idle iowait irq softirq steal [guest guest_nice];
-    # guest time is already counted in user and nice.
     if len(first) < 9 or first[0] != b"cpu":
         return None
     try:
-        ticks = [int(value) for value in first[1:9]]
+        return [int(value) for value in first[1:9]]
     except ValueError:
         return None
-    return ticks[7], sum(ticks)
+
+
+def cpu_times(path: str | None = None) -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs."""
+    ticks = cpu_ticks(path)
+    return None if ticks is None else (ticks[7], sum(ticks))
 
 
 class Sampler:

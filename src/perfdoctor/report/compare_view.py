@@ -138,6 +138,10 @@ def _machine(machine: Any) -> str:
     parts = []
     for side in ("before", "after"):
         facts = machine.get(side)
-        if isinstance(facts, dict) and isinstance(facts.get("cpu_pressure_pct"), (int, float)):
+        if not isinstance(facts, dict):
+            continue
+        if isinstance(facts.get("other_cpu_pct"), (int, float)):
+            parts.append(f"other processes {facts['other_cpu_pct']:.0f}% of CPU time {side}")
+        if isinstance(facts.get("cpu_pressure_pct"), (int, float)):
             parts.append(f"CPU pressure {facts['cpu_pressure_pct']:.0f}% {side}")
     return ", ".join(parts)
