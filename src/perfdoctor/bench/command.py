@@ -117,7 +117,7 @@ def run_bench(
             side = result[name]
             console.print(
                 f"{name}: {_side_label(side)}, {requests} requests per endpoint in "
-                f"{rounds} rounds, {len(side['findings'])} findings",
+                f"{rounds} rounds, {_findings(len(side['findings']))}",
                 markup=False,
                 highlight=False,
             )
@@ -218,6 +218,10 @@ def _interleaved(
         "before": documents[0],
         "after": documents[1],
     }
+
+
+def _findings(count: int) -> str:
+    return f"{count} finding{'' if count == 1 else 's'}"
 
 
 def _side_label(side: dict[str, Any]) -> str:

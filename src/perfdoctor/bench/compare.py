@@ -392,8 +392,8 @@ def _drift(
             f"{v:.0f}% {side}" for v, side in zip(other, ("before", "after")) if v is not None
         )
         return settings.compare_busy_drift_pct, (
-            f"other processes kept the machine busy during the runs ({shown} of its CPU "
-            "time); bench both sides interleaved"
+            f"other processes kept the machine busy (their share of the CPU time: {shown}); "
+            "bench both sides interleaved"
         )
     canary = (before.get("canary_ms"), after.get("canary_ms"))
     if canary[0] and canary[1]:
