@@ -26,9 +26,7 @@ from typing import Any
 
 import pytest
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PERFDOCTOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_ADMIN_URL = os.environ.get("PERFDOCTOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_HOST = os.environ.get("PERFDOCTOR_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("PERFDOCTOR_TEST_MYSQL_PORT", "3306"))
 REDIS_URL = os.environ.get("PERFDOCTOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -102,9 +100,7 @@ def fresh_mysql_database(name: str) -> Iterator[dict[str, Any]]:
     import pymysql
 
     try:
-        admin = pymysql.connect(
-            host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", connect_timeout=3
-        )
+        admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", connect_timeout=3)
     except pymysql.err.OperationalError as exc:
         _missing("MariaDB", str(exc))
         raise
@@ -112,13 +108,7 @@ def fresh_mysql_database(name: str) -> Iterator[dict[str, Any]]:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     admin.close()
     try:
-        yield {
-            "host": MYSQL_HOST,
-            "port": MYSQL_PORT,
-            "user": "root",
-            "password": "",
-            "database": name,
-        }
+        yield {"host": MYSQL_HOST, "port": MYSQL_PORT, "user": "root", "password": "", "database": name}
     finally:
         admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="")
         with admin.cursor() as cur:
@@ -155,9 +145,8 @@ def perfdoctor_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "perfdoctor", *args]
 
 
-def run_perfdoctor(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def run_perfdoctor(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         perfdoctor_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -170,27 +159,20 @@ def report_json(traces: Path, cwd: Path | None = None) -> dict[str, Any]:
     return data
 
 
-def findings(
-    report: dict[str, Any], detector: str, endpoint: str | None = None
-) -> list[dict[str, Any]]:
+def findings(report: dict[str, Any], detector: str, endpoint: str | None = None) -> list[dict[str, Any]]:
     return [
-        f
-        for f in report["findings"]
+        f for f in report["findings"]
         if f["id"] == detector and (endpoint is None or f["endpoint"] == endpoint)
     ]
 
 
-def wait_http(
-    url: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None
-) -> None:
+def wait_http(url: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             out = process.stdout.read() if process.stdout else ""
-            raise AssertionError(
-                f"server exited with {process.returncode} before answering:\n{out}"
-            )
+            raise AssertionError(f"server exited with {process.returncode} before answering:\n{out}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 response.read()
@@ -213,13 +195,8 @@ def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
 
 @contextlib.contextmanager
 def serve_under_perfdoctor(
-    command: Sequence[str],
-    traces: Path,
-    url: str,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    timeout: float = 60.0,
-    options: Sequence[str] = (),
+    command: Sequence[str], traces: Path, url: str, cwd: Path, env: dict[str, str] | None = None,
+    timeout: float = 60.0, options: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[str]]:
     """Start ``perfdoctor run [OPTIONS] --traces TRACES -- COMMAND`` and wait until ``url`` answers.
 
@@ -229,11 +206,7 @@ def serve_under_perfdoctor(
     full_env = dict(os.environ if env is None else env)
     process = subprocess.Popen(
         perfdoctor_cmd("run", *options, "--traces", str(traces), "--", *command),
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
     try:

@@ -23,9 +23,5 @@ def test_quick_run_imports_every_span_of_the_generated_file() -> None:
     data = json.loads(result.stdout)
     assert data["spans"] == 12 * (1 + 5 + 3)
     names = [r["name"] for r in data["results"]]
-    assert names == [
-        "floor: json.loads",
-        "OpenTelemetry classes: from_json",
-        "perfdoctor import otlp",
-    ]
+    assert names == ["floor: json.loads", "OpenTelemetry classes: from_json", "perfdoctor import otlp"]
     assert all(r["median_s"] > 0 for r in data["results"])

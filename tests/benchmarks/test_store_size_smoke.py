@@ -15,10 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "store_size.py"
 def test_a_quick_run_measures_the_orm_store(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--json", "--keep", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr
     orm = json.loads(result.stdout)["workloads"]["orm"]

@@ -59,13 +59,11 @@ def test_the_job_budget_comes_from_the_settings() -> None:
 
 
 def test_jobs_table_is_the_tasks_default_and_default_stays_the_requests() -> None:
-    budgets = parse(
-        {
-            "default": {"p95_ms": 300},
-            "jobs": {"p95_ms": 10_000},
-            "task app.tasks.build_report": {"max_queries": 5},
-        }
-    )
+    budgets = parse({
+        "default": {"p95_ms": 300},
+        "jobs": {"p95_ms": 10_000},
+        "task app.tasks.build_report": {"max_queries": 5},
+    })
     traces = [
         *runs("task app.tasks.build_report", "job", 20_000),
         *runs("task app.tasks.send_digest", "job", 2_000),

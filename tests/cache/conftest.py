@@ -44,8 +44,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {
-        k: v
-        for k, v in os.environ.items()
+        k: v for k, v in os.environ.items()
         if not k.startswith(("PERFDOCTOR_", "PD_")) and k != "DJANGO_SETTINGS_MODULE"
     }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -57,11 +56,7 @@ def prepare_cache_site(env: dict[str, str]) -> None:
     """Migrate and create the two users, under plain Python (before the server starts)."""
     for command in (["migrate", "--noinput"], ["create_users"]):
         result = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=CACHE_SITE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            [sys.executable, "manage.py", *command], cwd=CACHE_SITE, env=env,
+            capture_output=True, text=True, timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr

@@ -125,9 +125,7 @@ def test_a_profile_cached_without_the_user_is_served_to_another_user(
     [finding] = found(traces, "cache-shared-key")
     assert finding.severity == "error"
     assert finding.endpoint == "GET /me"
-    assert finding.location is not None and finding.location.line == marker_line(
-        HERE, "shared: read"
-    )
+    assert finding.location is not None and finding.location.line == marker_line(HERE, "shared: read")
     evidence = finding.evidence
     assert evidence["key"] == "pd-test-{id}:my-profile"
     assert evidence["users"] == 3
@@ -204,9 +202,7 @@ def test_the_same_expensive_read_in_every_request_is_a_cache_candidate(tmp_path:
                 yearly_report(conn)
     [finding] = found(traces, "cache-candidate")
     assert finding.endpoint == "GET /reports/yearly"
-    assert finding.location is not None and finding.location.line == marker_line(
-        HERE, "candidate: query"
-    )
+    assert finding.location is not None and finding.location.line == marker_line(HERE, "candidate: query")
     evidence = finding.evidence
     assert evidence["runs"] == 4 and evidence["traces"] == 4
     assert evidence["p50_ms"] >= Settings().cache_candidate_min_p50_ms

@@ -19,11 +19,7 @@ def run(tmp_path: Path, **env: str) -> list[Span]:
     traces = tmp_path / "traces.db"
     result = subprocess.run(
         perfdoctor_cmd("run", "--traces", str(traces), "--", sys.executable, str(SCRIPT)),
-        cwd=tmp_path,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path, env=clean_env(**env), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "perfdoctor:" not in result.stderr, result.stderr
@@ -54,9 +50,7 @@ def check(spans: list[Span], backend: str) -> None:
     assert (plain.attrs["hit"], plain.attrs["written"], plain.attrs["ttl"]) == (False, True, None)
     # The value function is the user's work: its query is recorded, once.
     [query] = [s for s in spans if s.kind == "db"]
-    assert query.location is not None and query.location.line == marker_line(
-        SCRIPT, "django: computed"
-    )
+    assert query.location is not None and query.location.line == marker_line(SCRIPT, "django: computed")
     # TIMEOUT None in CACHES: the default is "never expire".
     default = at(spans, "django: set default timeout")
     assert "ttl" in default.attrs and default.attrs["ttl"] is None

@@ -61,9 +61,7 @@ def count(name: str, n: int) -> Any:
     return lambda traces: sum(t.name == name for t in traces) >= n
 
 
-def run_site(
-    tmp_path: Path, cache: str, redis_url: str | None, prefix: str
-) -> tuple[Path, dict[str, Any]]:
+def run_site(tmp_path: Path, cache: str, redis_url: str | None, prefix: str) -> tuple[Path, dict[str, Any]]:
     """Serve the site under perfdoctor, log alice and bob in, drive every view."""
     env = clean_env(
         PD_SQLITE_PATH=str(tmp_path / "site.sqlite3"), PD_CACHE=cache, PD_CACHE_PREFIX=prefix
@@ -107,9 +105,7 @@ def assert_the_bug_and_its_report(traces_path: Path, seen: dict[str, Any]) -> No
     traces = store.load_traces(traces_path)
     requests_ = [t for t in traces if t.name == PROFILE]
     users = [t.attrs.get("user") for t in requests_]
-    assert all(t.attrs.get("authenticated") is True for t in requests_), [
-        t.attrs for t in requests_
-    ]
+    assert all(t.attrs.get("authenticated") is True for t in requests_), [t.attrs for t in requests_]
     # Alice's two requests are one user (loaded user, then session only), Bob another.
     assert users[0] == users[2] and users[0] != users[1], users
 

@@ -23,11 +23,8 @@ def run_script(script: Path, tmp_path: Path, redis_url: str, prefix: str) -> lis
     traces = tmp_path / "traces.db"
     result = subprocess.run(
         perfdoctor_cmd("run", "--traces", str(traces), "--", sys.executable, str(script)),
-        cwd=tmp_path,
-        env=clean_env(REDIS_URL=redis_url, PD_PREFIX=prefix),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path, env=clean_env(REDIS_URL=redis_url, PD_PREFIX=prefix),
+        capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "perfdoctor:" not in result.stderr, result.stderr
@@ -57,9 +54,7 @@ def test_sync_commands_and_pipelines(tmp_path: Path, redis_url: str, redis_prefi
     assert len(spans) == 9, [s.attrs for s in spans]
     written = at(spans, SYNC, "redis: set ex")
     assert attrs(written, "op", "key", "ttl") == {
-        "op": "set",
-        "key": "pd-test-{id}:user:{id}:profile",
-        "ttl": 60.0,
+        "op": "set", "key": "pd-test-{id}:user:{id}:profile", "ttl": 60.0,
     }
     hit = at(spans, SYNC, "redis: get hit")
     assert attrs(hit, "op", "hit") == {"op": "get", "hit": True}
@@ -67,32 +62,17 @@ def test_sync_commands_and_pipelines(tmp_path: Path, redis_url: str, redis_prefi
     assert hit.attrs["value_digest"] == written.attrs["value_digest"] is not None
     miss = at(spans, SYNC, "redis: get miss")
     assert attrs(miss, "hit", "value_digest") == {"hit": False, "value_digest": None}
-    assert (
-        miss.attrs["key"] == hit.attrs["key"]
-        and miss.attrs["key_digest"] != hit.attrs["key_digest"]
-    )
+    assert miss.attrs["key"] == hit.attrs["key"] and miss.attrs["key_digest"] != hit.attrs["key_digest"]
     no_ttl = at(spans, SYNC, "redis: set no ttl")
     assert "ttl" in no_ttl.attrs and no_ttl.attrs["ttl"] is None
     setex = at(spans, SYNC, "redis: setex")
-    assert attrs(setex, "op", "key", "ttl") == {
-        "op": "setex",
-        "key": "pd-test-{id}:token:{id}",
-        "ttl": 30.0,
-    }
+    assert attrs(setex, "op", "key", "ttl") == {"op": "setex", "key": "pd-test-{id}:token:{id}", "ttl": 30.0}
     assert at(spans, SYNC, "redis: set px").attrs["ttl"] == 1.5
     mget = at(spans, SYNC, "redis: mget")
-    assert attrs(mget, "op", "keys", "hits", "hit") == {
-        "op": "mget",
-        "keys": 2,
-        "hits": 1,
-        "hit": False,
-    }
+    assert attrs(mget, "op", "keys", "hits", "hit") == {"op": "mget", "keys": 2, "hits": 1, "hit": False}
     pipeline = at(spans, SYNC, "redis: pipeline")
     assert attrs(pipeline, "op", "commands") == {"op": "pipeline", "commands": 3}
-    assert [(w["op"], w["ttl"]) for w in pipeline.attrs["writes"]] == [
-        ("set", None),
-        ("expire", 120.0),
-    ]
+    assert [(w["op"], w["ttl"]) for w in pipeline.attrs["writes"]] == [("set", None), ("expire", 120.0)]
     # Sync clients block: marked when an event loop was running in the thread.
     assert at(spans, SYNC, "redis: sync in async").attrs["blocks_event_loop"] is True
     assert "blocks_event_loop" not in hit.attrs
@@ -102,19 +82,13 @@ def test_asyncio_client(tmp_path: Path, redis_url: str, redis_prefix: str) -> No
     spans = run_script(ASYNC, tmp_path, redis_url, redis_prefix)
     assert len(spans) == 4, [s.attrs for s in spans]
     written = at(spans, ASYNC, "aredis: set")
-    assert attrs(written, "op", "key", "ttl") == {
-        "op": "set",
-        "key": "pd-test-{id}:session:{id}",
-        "ttl": 90.0,
-    }
+    assert attrs(written, "op", "key", "ttl") == {"op": "set", "key": "pd-test-{id}:session:{id}", "ttl": 90.0}
     hit = at(spans, ASYNC, "aredis: get hit")
     assert hit.attrs["hit"] is True and hit.attrs["value_digest"] == written.attrs["value_digest"]
     assert at(spans, ASYNC, "aredis: get miss").attrs["hit"] is False
     pipeline = at(spans, ASYNC, "aredis: pipeline")
     assert attrs(pipeline, "op", "commands", "transaction") == {
-        "op": "pipeline",
-        "commands": 2,
-        "transaction": True,
+        "op": "pipeline", "commands": 2, "transaction": True,
     }
     assert all("blocks_event_loop" not in s.attrs for s in spans)
 

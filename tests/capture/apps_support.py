@@ -60,11 +60,7 @@ def app_env(**extra: str) -> dict[str, str]:
 def seed(app_dir: Path, env: dict[str, str]) -> None:
     """Run the app's seed step under plain Python, before the server starts."""
     result = subprocess.run(
-        [sys.executable, "seed.py"],
-        cwd=app_dir,
-        env=env,
-        capture_output=True,
-        text=True,
+        [sys.executable, "seed.py"], cwd=app_dir, env=env, capture_output=True, text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -77,8 +73,7 @@ def sqlalchemy_postgres(url: str) -> str:
 def marker_line(path: Path, marker: str) -> int:
     """The line of ``path`` that carries the comment ``# marker``."""
     lines = [
-        number
-        for number, text in enumerate(path.read_text().splitlines(), start=1)
+        number for number, text in enumerate(path.read_text().splitlines(), start=1)
         if text.rstrip().endswith(f"# {marker}")
     ]
     assert len(lines) == 1, f"{marker!r} should mark exactly one line of {path}"
@@ -142,14 +137,8 @@ def endpoint(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def assert_n_plus_one(
-    finding: dict[str, Any],
-    *,
-    source: Path,
-    marker: str,
-    count: int,
-    cwd: Path,
-    framework: str | None,
-    function: str,
+    finding: dict[str, Any], *, source: Path, marker: str, count: int, cwd: Path,
+    framework: str | None, function: str,
 ) -> None:
     """An N+1 finding points at the marked line, inside the marked loop."""
     location = finding["location"]

@@ -61,11 +61,7 @@ class DjangoSite:
     def seed(self) -> None:
         result = subprocess.run(
             [sys.executable, "manage.py", "seed", "--secret-slug", self.secret_slug],
-            cwd=SITE,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            cwd=SITE, env=self.env, capture_output=True, text=True, timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -116,8 +112,7 @@ class DjangoSite:
 
 def _site(tmp_path: Path, settings: dict[str, str]) -> DjangoSite:
     env = {
-        k: v
-        for k, v in os.environ.items()
+        k: v for k, v in os.environ.items()
         if not k.startswith(("PERFDOCTOR_", "PD_")) and k != "DJANGO_SETTINGS_MODULE"
     }
     env.update(settings)

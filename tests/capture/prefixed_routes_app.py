@@ -43,18 +43,13 @@ async def endpoint(request: Request) -> PlainTextResponse:
 
 
 shop = Starlette(routes=[Route("/items/{item_id:int}", endpoint)])
-starlette_app = Starlette(
-    routes=[
-        Mount("/shop", app=shop),
-        Mount(
-            "/api",
-            routes=[
-                Route("/users/{uid}", endpoint),
-                Mount("/files", routes=[Route("/{file_path:path}", endpoint)]),
-            ],
-        ),
-    ]
-)
+starlette_app = Starlette(routes=[
+    Mount("/shop", app=shop),
+    Mount("/api", routes=[
+        Route("/users/{uid}", endpoint),
+        Mount("/files", routes=[Route("/{file_path:path}", endpoint)]),
+    ]),
+])
 
 fastapi_app = FastAPI()
 things = APIRouter(prefix="/v1")

@@ -20,9 +20,8 @@ def test_a_command_returns_the_same_results_under_capture_and_is_one_trace(
     env = django_sqlite.env
     plain = subprocess.run(COMMAND, cwd=SITE, env=env, capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0, plain.stderr
-    captured = run_perfdoctor(
-        "run", "--traces", str(django_sqlite.traces), "--", *COMMAND, cwd=SITE, env=env
-    )
+    captured = run_perfdoctor("run", "--traces", str(django_sqlite.traces), "--", *COMMAND,
+                              cwd=SITE, env=env)
     assert captured.returncode == 0, captured.stderr
     # Raw SQL without parameters keeps its % signs as they are (Django reads %s
     # placeholders only when parameters are given), with or without capture.

@@ -59,8 +59,9 @@ def test_every_router_spelling_becomes_a_template(tmp_path: Path) -> None:
             status, body = get(base + path)
             assert status == 200, (path, status, body[:300])
         wait_for_traces(
-            traces,
-            lambda loaded: all(sum(t.name == n for t in loaded) >= c for n, c in expected.items()),
+            traces, lambda loaded: all(
+                sum(t.name == n for t in loaded) >= c for n, c in expected.items()
+            ),
         )
     names = Counter(t.name for t in load(traces) if t.kind == "http")
     names.pop("GET /health/", None)

@@ -157,12 +157,7 @@ def test_runserver_on_sqlite(django_sqlite: DjangoSite, port: int) -> None:
 def test_gunicorn_with_two_workers_on_postgres(django_postgres: DjangoSite, port: int) -> None:
     django_postgres.env["PD_DEBUG"] = "0"
     command = [
-        bin_script("gunicorn"),
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{port}",
-        "djsite.wsgi:application",
+        bin_script("gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "djsite.wsgi:application",
     ]
     exercise(django_postgres, command, port, "postgresql")
 
@@ -175,11 +170,7 @@ def test_runserver_on_mariadb(django_mysql: DjangoSite, port: int) -> None:
 def test_uvicorn_asgi_on_sqlite(django_sqlite: DjangoSite, port: int) -> None:
     django_sqlite.env["PD_DEBUG"] = "0"
     command = [
-        bin_script("uvicorn"),
-        "djsite.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        bin_script("uvicorn"), "djsite.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port),
     ]
     exercise(django_sqlite, command, port, "sqlite")

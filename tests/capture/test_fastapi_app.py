@@ -45,13 +45,8 @@ def _run(tmp_path: Path, database_url: str, system: str) -> None:
     report = report_json(traces, cwd=tmp_path)
     n_plus_one = finding_at(report, "n-plus-one-query", "GET /items")
     assert_n_plus_one(
-        n_plus_one,
-        source=APP_FILE,
-        marker="list_items",
-        count=ITEMS,
-        cwd=tmp_path,
-        framework="sqlalchemy",
-        function="list_items",
+        n_plus_one, source=APP_FILE, marker="list_items", count=ITEMS, cwd=tmp_path,
+        framework="sqlalchemy", function="list_items",
     )
     assert "owners" in n_plus_one["evidence"]["statement"]
     assert "items" in n_plus_one["evidence"]["parent_statement"]

@@ -47,13 +47,8 @@ def _drive(base: str) -> None:
 def _check_report(report: dict[str, Any], cwd: Path, system: str, traces: Path) -> None:
     n_plus_one = finding_at(report, "n-plus-one-query", "GET /articles")
     assert_n_plus_one(
-        n_plus_one,
-        source=APP_FILE,
-        marker="article_list",
-        count=ARTICLES,
-        cwd=cwd,
-        framework="sqlalchemy",
-        function="article_list",
+        n_plus_one, source=APP_FILE, marker="article_list", count=ARTICLES, cwd=cwd,
+        framework="sqlalchemy", function="article_list",
     )
     evidence = n_plus_one["evidence"]
     assert "authors" in evidence["statement"]

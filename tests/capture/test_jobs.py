@@ -83,15 +83,8 @@ def session(cwd: Path) -> Iterator[Session]:
 def enqueue(run: Session, *libraries: str) -> Trace:
     """Run enqueue.py under capture: its own trace (a script's) is the enqueuer."""
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(run.traces),
-        "--",
-        sys.executable,
-        str(JOBS / "enqueue.py"),
-        *libraries,
-        cwd=run.cwd,
-        env=run.env,
+        "run", "--traces", str(run.traces), "--", sys.executable, str(JOBS / "enqueue.py"),
+        *libraries, cwd=run.cwd, env=run.env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "perfdoctor:" not in result.stderr, result.stderr
@@ -114,10 +107,7 @@ def start(run: Session, command: Sequence[str]) -> Worker:
     with log.open("wb") as out:
         process = subprocess.Popen(
             perfdoctor_cmd("run", "--traces", str(run.traces), "--", *command),
-            cwd=run.cwd,
-            env=run.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            cwd=run.cwd, env=run.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     return Worker(process, log)
@@ -143,21 +133,9 @@ def assert_clean(output: str) -> None:
 
 def celery(run: Session, pool: str) -> list[str]:
     return [
-        console_script("celery"),
-        "-A",
-        "celery_tasks",
-        "worker",
-        "--pool",
-        pool,
-        "--concurrency",
-        "1",
-        "-Q",
-        run.queue_of("celery"),
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "WARNING",
+        console_script("celery"), "-A", "celery_tasks", "worker", "--pool", pool,
+        "--concurrency", "1", "-Q", run.queue_of("celery"), "--without-heartbeat",
+        "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
     ]
 
 
@@ -172,33 +150,15 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         run.script = enqueue(run, *MODULES)
         running = [
             start(run, celery(run, "solo")),
-            start(
-                run,
-                [
-                    console_script("dramatiq"),
-                    "dramatiq_tasks",
-                    "--processes",
-                    "1",
-                    "--threads",
-                    "1",
-                    "--queues",
-                    run.queue_of("dramatiq"),
-                ],
-            ),
+            start(run, [
+                console_script("dramatiq"), "dramatiq_tasks", "--processes", "1", "--threads",
+                "1", "--queues", run.queue_of("dramatiq"),
+            ]),
             # Burst mode: the worker exits once its queue is empty.
-            start(
-                run,
-                [
-                    console_script("rq"),
-                    "worker",
-                    "--burst",
-                    "--url",
-                    run.env["PDJOBS_BROKER"],
-                    "--worker-class",
-                    "rq_tasks.Worker",
-                    run.queue_of("rq"),
-                ],
-            ),
+            start(run, [
+                console_script("rq"), "worker", "--burst", "--url", run.env["PDJOBS_BROKER"],
+                "--worker-class", "rq_tasks.Worker", run.queue_of("rq"),
+            ]),
         ]
         try:
             wait_for_traces(run.traces, tasks_done(2 * len(MODULES)), timeout=45)
@@ -251,13 +211,11 @@ def check_enqueue_spans(script: Trace, library: str) -> None:
     """One ``job.enqueue`` span per task at the script's line; no broker commands."""
     module = MODULES[library]
     enqueues = [
-        s
-        for s in script.spans
+        s for s in script.spans
         if s.kind == "job.enqueue" and s.attrs["task"].startswith(f"{module}.")
     ]
     assert [(s.system, s.attrs["task"]) for s in enqueues] == [
-        (library, f"{module}.digest"),
-        (library, f"{module}.digest_fixed"),
+        (library, f"{module}.digest"), (library, f"{module}.digest_fixed"),
     ]
     location = enqueues[0].location
     assert location is not None and location.path == str(JOBS / "enqueue.py")
@@ -269,12 +227,8 @@ def check_findings(report: dict[str, Any], run: Session, library: str) -> None:
     module = MODULES[library]
     assert_n_plus_one(
         finding_at(report, "n-plus-one-query", f"task {module}.digest"),
-        source=JOBS / f"{module}.py",
-        marker=f"{library}_digest",
-        count=POSTS,
-        cwd=run.cwd,
-        framework=None,
-        function="digest",
+        source=JOBS / f"{module}.py", marker=f"{library}_digest", count=POSTS, cwd=run.cwd,
+        framework=None, function="digest",
     )
     assert [f for f in report["findings"] if f["endpoint"] == f"task {module}.digest_fixed"] == []
     # Grouped by task in the endpoint table, one row per task.

@@ -31,28 +31,16 @@ def test_app_in_another_interpreter_and_venv_is_captured(tmp_path: Path, version
     script = SCRIPTS / "rows_one_by_one.py"
 
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        str(python),
-        str(script),
-        str(tmp_path / "app.db"),
-        cwd=tmp_path,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", str(python), str(script), str(tmp_path / "app.db"),
+        cwd=tmp_path, env=app_env(),
     )
 
     assert result.returncode == 0, result.stderr
     assert "capture is OFF" not in result.stderr, result.stderr
     report = report_json(traces, cwd=tmp_path)
     assert_n_plus_one(
-        finding_at(report, "n-plus-one-query", "rows_one_by_one.py"),
-        source=script,
-        marker="other_interpreter",
-        count=6,
-        cwd=tmp_path,
-        framework=None,
-        function="main",
+        finding_at(report, "n-plus-one-query", "rows_one_by_one.py"), source=script,
+        marker="other_interpreter", count=6, cwd=tmp_path, framework=None, function="main",
     )
 
 
@@ -61,15 +49,8 @@ def test_an_interpreter_capture_cannot_run_on_is_named_and_fails_the_run(tmp_pat
     traces = tmp_path / "traces.db"
 
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        python,
-        str(SCRIPTS / "rows_one_by_one.py"),
-        str(tmp_path / "app.db"),
-        cwd=tmp_path,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", python, str(SCRIPTS / "rows_one_by_one.py"),
+        str(tmp_path / "app.db"), cwd=tmp_path, env=app_env(),
     )
 
     # The command itself succeeded; the run did not, since nothing was captured.
@@ -108,10 +89,8 @@ def test_every_capture_module_imports_with_only_the_standard_library(
         "print(len(names), third)\n"
     )
     result = subprocess.run(
-        [str(python), "-c", code],
-        env=app_env(PYTHONPATH=str(package.parent)),
-        capture_output=True,
-        text=True,
+        [str(python), "-c", code], env=app_env(PYTHONPATH=str(package.parent)),
+        capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
     count, third_party = result.stdout.split(" ", 1)

@@ -86,13 +86,8 @@ def test_script_and_its_child_with_an_unwritable_store_warn_once_each(tmp_path: 
     traces = _unwritable(tmp_path)
     command = [sys.executable, str(SCRIPTS / "parent.py"), str(tmp_path / "runs.db")]
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        *breaks_store(traces, command),
-        cwd=tmp_path,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", *breaks_store(traces, command),
+        cwd=tmp_path, env=app_env(),
     )
     assert result.returncode == 0, result.stderr
     assert len(warning_lines(result.stderr)) == 2, result.stderr
@@ -127,11 +122,7 @@ def test_report_on_a_bad_store_is_one_line_and_exit_2(tmp_path: Path, kind: str)
 
 def test_run_with_a_command_that_does_not_exist(tmp_path: Path) -> None:
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(tmp_path / "traces.db"),
-        "--",
-        "no-such-command-perfdoctor-test",
+        "run", "--traces", str(tmp_path / "traces.db"), "--", "no-such-command-perfdoctor-test",
         cwd=tmp_path,
     )
     line = _one_line_error(result)
@@ -140,14 +131,8 @@ def test_run_with_a_command_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_run_passes_the_command_exit_code_through(tmp_path: Path) -> None:
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(tmp_path / "traces.db"),
-        "--",
-        sys.executable,
-        "-c",
-        "import sys; sys.exit(7)",
-        cwd=tmp_path,
+        "run", "--traces", str(tmp_path / "traces.db"), "--", sys.executable, "-c",
+        "import sys; sys.exit(7)", cwd=tmp_path,
     )
     assert result.returncode == 7, result.stderr
     assert result.stderr == ""

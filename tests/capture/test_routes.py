@@ -18,11 +18,7 @@ def test_blueprint_and_mount_prefixes_are_part_of_the_name(tmp_path: Path) -> No
     traces = tmp_path / "traces.db"
     result = subprocess.run(
         [sys.executable, str(HERE / "prefixed_routes_app.py"), str(traces)],
-        cwd=tmp_path,
-        env=app_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path, env=app_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert sorted(t.name for t in load(traces)) == [

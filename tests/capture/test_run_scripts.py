@@ -27,15 +27,8 @@ SECRETS = (b"literal-s3cret", b"param-s3cret")
 
 def _run_script(traces: Path, script: str, *args: str, cwd: Path) -> None:
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(SCRIPTS / script),
-        *args,
-        cwd=cwd,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", sys.executable, str(SCRIPTS / script), *args,
+        cwd=cwd, env=app_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -52,9 +45,7 @@ def _store_bytes(traces: Path) -> bytes:
     )
 
 
-@pytest.mark.parametrize(
-    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_sqlalchemy_script(tmp_path: Path, request: pytest.FixtureRequest, database: str) -> None:
     if database == "postgres":
         url = sqlalchemy_postgres(request.getfixturevalue("postgres_url"))
@@ -68,13 +59,8 @@ def test_sqlalchemy_script(tmp_path: Path, request: pytest.FixtureRequest, datab
     report = report_json(traces, cwd=tmp_path)
     finding = finding_at(report, "n-plus-one-query", "sa_script.py")
     assert_n_plus_one(
-        finding,
-        source=SCRIPTS / "sa_script.py",
-        marker="sa_script",
-        count=10,
-        cwd=tmp_path,
-        framework="sqlalchemy",
-        function="main",
+        finding, source=SCRIPTS / "sa_script.py", marker="sa_script", count=10, cwd=tmp_path,
+        framework="sqlalchemy", function="main",
     )
     assert finding["evidence"]["system"] == ("postgresql" if database == "postgres" else "sqlite")
     assert "publishers" in finding["evidence"]["statement"]
@@ -94,21 +80,12 @@ def test_sqlite_script_and_a_named_trace(tmp_path: Path) -> None:
 
     report = report_json(traces, cwd=tmp_path)
     assert_n_plus_one(
-        finding_at(report, "n-plus-one-query", "sqlite_script.py"),
-        source=source,
-        marker="author_names",
-        count=16,
-        cwd=tmp_path,
-        framework=None,
-        function="author_names",
+        finding_at(report, "n-plus-one-query", "sqlite_script.py"), source=source,
+        marker="author_names", count=16, cwd=tmp_path, framework=None, function="author_names",
     )
     assert_n_plus_one(
-        finding_at(report, "n-plus-one-query", "nightly"),
-        source=source,
-        marker="nightly_counts",
-        count=8,
-        cwd=tmp_path,
-        framework=None,
+        finding_at(report, "n-plus-one-query", "nightly"), source=source,
+        marker="nightly_counts", count=8, cwd=tmp_path, framework=None,
         function="nightly_counts",
     )
     assert endpoint(report, "nightly")["requests"] == 1
@@ -131,13 +108,8 @@ def test_psycopg_script(tmp_path: Path, postgres_url: str) -> None:
     report = report_json(traces, cwd=tmp_path)
     finding = finding_at(report, "n-plus-one-query", "pg_script.py")
     assert_n_plus_one(
-        finding,
-        source=SCRIPTS / "pg_script.py",
-        marker="pg_script",
-        count=9,
-        cwd=tmp_path,
-        framework=None,
-        function="main",
+        finding, source=SCRIPTS / "pg_script.py", marker="pg_script", count=9, cwd=tmp_path,
+        framework=None, function="main",
     )
     assert finding["evidence"]["system"] == "postgresql"
     assert "%s" not in finding["evidence"]["statement"]
@@ -155,13 +127,8 @@ def test_pymysql_script(tmp_path: Path, mysql_database: dict[str, Any]) -> None:
     report = report_json(traces, cwd=tmp_path)
     finding = finding_at(report, "n-plus-one-query", "mysql_script.py")
     assert_n_plus_one(
-        finding,
-        source=SCRIPTS / "mysql_script.py",
-        marker="mysql_script",
-        count=7,
-        cwd=tmp_path,
-        framework=None,
-        function="main",
+        finding, source=SCRIPTS / "mysql_script.py", marker="mysql_script", count=7, cwd=tmp_path,
+        framework=None, function="main",
     )
     assert finding["evidence"]["system"] == "mysql"
     stored = _store_bytes(traces)
@@ -182,13 +149,8 @@ def test_child_python_process_is_captured(tmp_path: Path) -> None:
     }
     report = report_json(traces, cwd=tmp_path)
     assert_n_plus_one(
-        finding_at(report, "n-plus-one-query", "child.py"),
-        source=SCRIPTS / "child.py",
-        marker="child",
-        count=6,
-        cwd=tmp_path,
-        framework=None,
-        function="main",
+        finding_at(report, "n-plus-one-query", "child.py"), source=SCRIPTS / "child.py",
+        marker="child", count=6, cwd=tmp_path, framework=None, function="main",
     )
 
 
@@ -196,20 +158,11 @@ def test_child_python_process_is_captured(tmp_path: Path) -> None:
 def test_process_stopped_by_a_signal_to_run_keeps_its_trace(tmp_path: Path, stop: int) -> None:
     traces = tmp_path / "traces.db"
     command = perfdoctor_cmd(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(SCRIPTS / "wait_for_term.py"),
+        "run", "--traces", str(traces), "--", sys.executable, str(SCRIPTS / "wait_for_term.py"),
         str(tmp_path / "jobs.db"),
     )
     process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=app_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        command, cwd=tmp_path, env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
         # Started as a script's `perfdoctor run ... &` is: bash starts a background
         # job with SIGINT ignored, which its own children would inherit.
@@ -234,10 +187,6 @@ def test_process_stopped_by_a_signal_to_run_keeps_its_trace(tmp_path: Path, stop
     report = report_json(traces, cwd=tmp_path)
     assert_n_plus_one(
         finding_at(report, "n-plus-one-query", "wait_for_term.py"),
-        source=SCRIPTS / "wait_for_term.py",
-        marker="wait_for_term",
-        count=7,
-        cwd=tmp_path,
-        framework=None,
-        function="main",
+        source=SCRIPTS / "wait_for_term.py", marker="wait_for_term", count=7, cwd=tmp_path,
+        framework=None, function="main",
     )

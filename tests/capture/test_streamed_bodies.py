@@ -68,14 +68,8 @@ def streaming(port: int, path: str) -> Iterator[socket.socket]:
 
 
 def serve_streams(
-    tmp_path: Path,
-    port: int,
-    command: Sequence[str],
-    health: str,
-    paths: dict[str, str],
-    tail: str,
-    *,
-    open_at_exit: bool = False,
+    tmp_path: Path, port: int, command: Sequence[str], health: str, paths: dict[str, str],
+    tail: str, *, open_at_exit: bool = False,
 ) -> list[Trace]:
     """GET each of ``paths`` (path -> trace name) in full, then hang up on ``tail``.
 
@@ -88,10 +82,9 @@ def serve_streams(
     traces = tmp_path / "traces.db"
     base = f"http://127.0.0.1:{port}"
     env = app_env(STREAM_DATABASE=str(database))
-    with (
-        contextlib.ExitStack() as left_open,
-        serve_under_perfdoctor(command, traces, base + health, cwd=STREAMING, env=env) as server,
-    ):
+    with contextlib.ExitStack() as left_open, serve_under_perfdoctor(
+        command, traces, base + health, cwd=STREAMING, env=env
+    ) as server:
         for path in paths:
             body = get_ok(base + path)
             assert body.count(b"\n") == ARTICLES, body
@@ -141,25 +134,15 @@ def assert_no_stray_rows(traces: list[Trace]) -> None:
 
 
 def assert_report(
-    tmp_path: Path,
-    endpoint: str,
-    fixed: str,
-    source: Path,
-    marker: str,
-    function: str,
+    tmp_path: Path, endpoint: str, fixed: str, source: Path, marker: str, function: str,
     framework: str | None,
 ) -> None:
     report = report_json(tmp_path / "traces.db", cwd=tmp_path)
     found = findings(report, "n-plus-one-query", endpoint)
     assert len(found) == 1, report["findings"]
     assert_n_plus_one(
-        found[0],
-        source=source,
-        marker=marker,
-        count=ARTICLES,
-        cwd=tmp_path,
-        framework=framework,
-        function=function,
+        found[0], source=source, marker=marker, count=ARTICLES, cwd=tmp_path,
+        framework=framework, function=function,
     )
     assert not findings(report, "n-plus-one-query", fixed), report["findings"]
 
@@ -167,8 +150,7 @@ def assert_report(
 def test_flask_streams_on_werkzeug(tmp_path: Path) -> None:
     port = free_port()
     traces = serve_streams(
-        tmp_path,
-        port,
+        tmp_path, port,
         [console_script("flask"), "--app", "flask_stream", "run", "--port", str(port)],
         "/health",
         {
@@ -186,13 +168,8 @@ def test_flask_streams_on_werkzeug(tmp_path: Path) -> None:
     assert_ended_by_client(traces, "GET /tail", count=2)
     assert_no_stray_rows(traces)
     assert_report(
-        tmp_path,
-        "GET /articles.csv",
-        "GET /articles/fixed.csv",
-        STREAMING / "flask_stream.py",
-        "flask_rows",
-        "articles_csv.<locals>.rows",
-        None,
+        tmp_path, "GET /articles.csv", "GET /articles/fixed.csv", STREAMING / "flask_stream.py",
+        "flask_rows", "articles_csv.<locals>.rows", None,
     )
 
 
@@ -200,8 +177,7 @@ def test_flask_streams_on_werkzeug(tmp_path: Path) -> None:
 def test_yield_wsgi_app_on_gunicorn(tmp_path: Path, worker: str) -> None:
     port = free_port()
     traces = serve_streams(
-        tmp_path,
-        port,
+        tmp_path, port,
         gunicorn(port, "-k", worker, "--threads", "2", app="wsgi_stream:app"),
         "/health",
         {"/articles.csv": "GET /articles.csv", "/articles/fixed.csv": "GET /articles/fixed.csv"},
@@ -212,31 +188,17 @@ def test_yield_wsgi_app_on_gunicorn(tmp_path: Path, worker: str) -> None:
     assert_ended_by_client(traces, "GET /tail")
     assert_no_stray_rows(traces)
     assert_report(
-        tmp_path,
-        "GET /articles.csv",
-        "GET /articles/fixed.csv",
-        STREAMING / "wsgi_stream.py",
-        "wsgi_rows",
-        "rows",
-        None,
+        tmp_path, "GET /articles.csv", "GET /articles/fixed.csv", STREAMING / "wsgi_stream.py",
+        "wsgi_rows", "rows", None,
     )
 
 
 def test_django_streaming_http_response_on_runserver(tmp_path: Path) -> None:
     port = free_port()
     traces = serve_streams(
-        tmp_path,
-        port,
-        [
-            sys.executable,
-            "-m",
-            "django",
-            "runserver",
-            "--noreload",
-            "--settings",
-            "django_stream",
-            f"127.0.0.1:{port}",
-        ],
+        tmp_path, port,
+        [sys.executable, "-m", "django", "runserver", "--noreload", "--settings",
+         "django_stream", f"127.0.0.1:{port}"],
         "/health/",
         {"/pages/3.csv": "GET /pages/{page}.csv", "/articles/fixed.csv": "GET /articles/fixed.csv"},
         "/tail/",
@@ -247,21 +209,15 @@ def test_django_streaming_http_response_on_runserver(tmp_path: Path) -> None:
     assert_ended_by_client(traces, "GET /tail/", count=2)
     assert_no_stray_rows(traces)
     assert_report(
-        tmp_path,
-        "GET /pages/{page}.csv",
-        "GET /articles/fixed.csv",
-        STREAMING / "django_stream.py",
-        "django_rows",
-        "articles_csv.<locals>.rows",
-        "django",
+        tmp_path, "GET /pages/{page}.csv", "GET /articles/fixed.csv",
+        STREAMING / "django_stream.py", "django_rows", "articles_csv.<locals>.rows", "django",
     )
 
 
 def test_fastapi_streaming_response_on_uvicorn(tmp_path: Path) -> None:
     port = free_port()
     traces = serve_streams(
-        tmp_path,
-        port,
+        tmp_path, port,
         [console_script("uvicorn"), "asgi_stream:app", "--port", str(port)],
         "/health",
         {
@@ -277,21 +233,15 @@ def test_fastapi_streaming_response_on_uvicorn(tmp_path: Path) -> None:
     assert_ended_by_client(traces, "GET /tail")
     assert_no_stray_rows(traces)
     assert_report(
-        tmp_path,
-        "GET /articles.csv",
-        "GET /articles/fixed.csv",
-        STREAMING / "asgi_stream.py",
-        "asgi_rows",
-        "articles_csv.<locals>.rows",
-        None,
+        tmp_path, "GET /articles.csv", "GET /articles/fixed.csv", STREAMING / "asgi_stream.py",
+        "asgi_rows", "articles_csv.<locals>.rows", None,
     )
 
 
 def test_django_async_streaming_response_on_uvicorn(tmp_path: Path) -> None:
     port = free_port()
     traces = serve_streams(
-        tmp_path,
-        port,
+        tmp_path, port,
         [console_script("uvicorn"), "django_stream_asgi:application", "--port", str(port)],
         "/health/",
         {"/async/pages/5.csv": "GET /async/pages/{page}.csv"},

@@ -15,9 +15,7 @@ def only(traces: Path) -> Trace:
 
 
 def marked_line(source: Path, marker: str) -> int:
-    lines = [
-        n for n, text in enumerate(source.read_text().splitlines(), 1) if text.endswith(marker)
-    ]
+    lines = [n for n, text in enumerate(source.read_text().splitlines(), 1) if text.endswith(marker)]
     assert len(lines) == 1, marker
     return lines[0]
 

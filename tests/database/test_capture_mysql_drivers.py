@@ -92,17 +92,9 @@ CONNECTOR_SCRIPT = Path(__file__).parent / "apps" / "connector_script.py"
 
 def _run_connector(tmp_path: Path, mysql_database: dict[str, Any], pure: bool) -> dict[str, Any]:
     result = subprocess.run(
-        [
-            sys.executable,
-            str(CONNECTOR_SCRIPT),
-            str(tmp_path / "t.db"),
-            json.dumps(mysql_database),
-            "pure" if pure else "c",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=app_env(),
+        [sys.executable, str(CONNECTOR_SCRIPT), str(tmp_path / "t.db"), json.dumps(mysql_database),
+         "pure" if pure else "c"],
+        capture_output=True, text=True, timeout=120, env=app_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return {"connection": result.stdout.strip().splitlines()[-1], "trace": _only(tmp_path / "t.db")}
@@ -131,7 +123,5 @@ def test_mysql_connector_rows_however_they_are_read(
     script = CONNECTOR_SCRIPT.resolve()
     select = spans[2]
     assert select.location is not None and Path(select.location.path).resolve() == script
-    marked = [
-        n for n, t in enumerate(script.read_text().splitlines(), 1) if t.endswith("# at: select")
-    ]
+    marked = [n for n, t in enumerate(script.read_text().splitlines(), 1) if t.endswith("# at: select")]
     assert select.location.line == marked[0]

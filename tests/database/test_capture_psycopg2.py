@@ -45,9 +45,7 @@ def test_psycopg2_cursors_helpers_and_factories(tmp_path: Path, postgres_url: st
             assert len(cur.fetchall()) == 30
             # 250 rows, 100 a page: three statements, each sent once.
             many = [(i,) for i in range(250)]
-            psycopg2.extras.execute_values(
-                cur, "INSERT INTO drv_n VALUES %s", many
-            )  # at: pg2 values
+            psycopg2.extras.execute_values(cur, "INSERT INTO drv_n VALUES %s", many)  # at: pg2 values
             psycopg2.extras.execute_batch(cur, "INSERT INTO drv_n (v) VALUES (%s)", many[:150])
             cur.executemany("INSERT INTO drv_n (v) VALUES (%s)", [(1,), (2,)])  # at: pg2 many
             factories = (

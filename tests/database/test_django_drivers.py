@@ -30,15 +30,8 @@ BOOKS = 24
 def _drive(tmp_path: Path, env: dict[str, str]) -> tuple[str, list[Trace], dict[str, Any]]:
     traces = tmp_path / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(SITE / "drive.py"),
-        *PATHS,
-        cwd=tmp_path,
-        env=env,
+        "run", "--traces", str(traces), "--", sys.executable, str(SITE / "drive.py"), *PATHS,
+        cwd=tmp_path, env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -49,13 +42,8 @@ def _drive(tmp_path: Path, env: dict[str, str]) -> tuple[str, list[Trace], dict[
 def _check(tmp_path: Path, system: str, requests: list[Trace], report: dict[str, Any]) -> None:
     [finding] = findings(report, "n-plus-one-query", "GET /books/")
     assert_n_plus_one(
-        finding,
-        source=VIEWS,
-        marker="books",
-        count=BOOKS,
-        cwd=tmp_path,
-        framework="django",
-        function="books",
+        finding, source=VIEWS, marker="books", count=BOOKS, cwd=tmp_path,
+        framework="django", function="books",
     )
     assert "select_related" in finding["fix"]
     for clean in ("GET /books/fixed/", "GET /books/streamed/"):
@@ -85,11 +73,8 @@ def _check(tmp_path: Path, system: str, requests: list[Trace], report: dict[str,
 def test_django_on_postgresql_through_psycopg2(tmp_path: Path, postgres_url: str) -> None:
     url = urlparse(postgres_url)
     env = app_env(
-        DRV_BACKEND="postgresql",
-        DRV_HIDE_PSYCOPG="1",
-        DRV_NAME=url.path.lstrip("/"),
-        DRV_HOST=url.hostname or "127.0.0.1",
-        DRV_PORT=str(url.port or 5432),
+        DRV_BACKEND="postgresql", DRV_HIDE_PSYCOPG="1", DRV_NAME=url.path.lstrip("/"),
+        DRV_HOST=url.hostname or "127.0.0.1", DRV_PORT=str(url.port or 5432),
         DRV_USER=url.username or "postgres",
     )
     driver, traces, report = _drive(tmp_path, env)
@@ -101,11 +86,8 @@ def test_django_on_mariadb_through_mysqlclient(
     tmp_path: Path, mysql_database: dict[str, Any]
 ) -> None:
     env = app_env(
-        DRV_BACKEND="mysql",
-        DRV_NAME=mysql_database["database"],
-        DRV_HOST=mysql_database["host"],
-        DRV_PORT=str(mysql_database["port"]),
-        DRV_USER=mysql_database["user"],
+        DRV_BACKEND="mysql", DRV_NAME=mysql_database["database"], DRV_HOST=mysql_database["host"],
+        DRV_PORT=str(mysql_database["port"]), DRV_USER=mysql_database["user"],
     )
     driver, traces, report = _drive(tmp_path, env)
     assert driver == "MySQLdb"
@@ -113,8 +95,6 @@ def test_django_on_mariadb_through_mysqlclient(
     # mysqlclient itself, not PyMySQL installed under its name.
     probe = subprocess.run(
         [sys.executable, "-c", "import MySQLdb; print(MySQLdb._mysql.__name__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        capture_output=True, text=True, timeout=60,
     )
     assert probe.stdout.strip() == "MySQLdb._mysql", probe.stderr

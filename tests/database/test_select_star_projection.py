@@ -11,20 +11,10 @@ SITE = Location("/app/views.py", 42, "report")
 
 def _trace(statement: str) -> Trace:
     span = Span(
-        kind="db",
-        start_ms=0.0,
-        duration_ms=5.0,
-        location=SITE,
-        stack=[SITE],
-        framework="sqlalchemy",
-        system="sqlite",
-        statement=statement,
-        fingerprint="f",
-        rows=2000,
+        kind="db", start_ms=0.0, duration_ms=5.0, location=SITE, stack=[SITE],
+        framework="sqlalchemy", system="sqlite", statement=statement, fingerprint="f", rows=2000,
     )
-    return Trace(
-        id="t", name="GET /reports", kind="http", started_at=0.0, duration_ms=10.0, spans=[span]
-    )
+    return Trace(id="t", name="GET /reports", kind="http", started_at=0.0, duration_ms=10.0, spans=[span])
 
 
 def test_whole_objects_with_a_wide_column_fire() -> None:

@@ -61,11 +61,8 @@ class DemoRun:
 @pytest.fixture(scope="module")
 def demo(shared_demo: SharedDemo) -> DemoRun:
     return DemoRun(
-        shared_demo.traces(),
-        shared_demo.database,
-        shared_demo.traces_path,
-        shared_demo.stdout,
-        shared_demo.stderr,
+        shared_demo.traces(), shared_demo.database, shared_demo.traces_path,
+        shared_demo.stdout, shared_demo.stderr,
     )
 
 

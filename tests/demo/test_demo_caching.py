@@ -30,11 +30,7 @@ EXPECTED = {
     "cache-shared-key": "GET /caching/profile",
     "cache-candidate": "GET /caching/trending-tags",
 }
-FIXED = (
-    "GET /caching/last-seen/fixed",
-    "GET /caching/profile/fixed",
-    "GET /caching/trending-tags/fixed",
-)
+FIXED = ("GET /caching/last-seen/fixed", "GET /caching/profile/fixed", "GET /caching/trending-tags/fixed")
 
 
 def demo(folder: Path) -> tuple[list[Trace], Analysis]:
@@ -70,17 +66,14 @@ def line_of(text: str) -> int:
 
 def on_area(analysis: Analysis, detector: str) -> list[Finding]:
     return [
-        f
-        for f in analysis.findings
+        f for f in analysis.findings
         if f.id == detector and (f.endpoint or "").startswith("GET /caching/")
     ]
 
 
 def only(analysis: Analysis, detector: str) -> Finding:
     found = on_area(analysis, detector)
-    assert [f.endpoint for f in found] == [EXPECTED[detector]], [
-        (f.endpoint, f.location) for f in found
-    ]
+    assert [f.endpoint for f in found] == [EXPECTED[detector]], [(f.endpoint, f.location) for f in found]
     finding = found[0]
     assert finding.location is not None
     assert Path(finding.location.path).resolve() == SOURCE
@@ -135,8 +128,7 @@ def test_the_fixed_twins_are_clean(with_redis: tuple[list[Trace], Analysis]) -> 
     # The fixed trending tags ran the query once, then read Redis.
     runs = Counter(
         len([s for s in t.spans if s.kind == "db" and "comments" in (s.statement or "")])
-        for t in traces
-        if t.name == "GET /caching/trending-tags/fixed"
+        for t in traces if t.name == "GET /caching/trending-tags/fixed"
     )
     assert runs == Counter({1: 1, 0: ROUNDS - 1})
 

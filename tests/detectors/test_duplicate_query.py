@@ -34,9 +34,7 @@ def test_the_same_row_loaded_three_times_is_found(tmp_path: Path) -> None:
     assert finding.location.function == "test_the_same_row_loaded_three_times_is_found"
     first_line = finding.location.line - 1
     assert [(s["line"], s["count"]) for s in finding.evidence["sites"]] == [
-        (first_line, 1),
-        (first_line + 1, 1),
-        (first_line + 2, 1),
+        (first_line, 1), (first_line + 1, 1), (first_line + 2, 1)
     ]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.model import Location
 
-SOURCE = """\
+SOURCE = '''\
 def view(articles):
     out = []
     for article in articles.all():
@@ -22,7 +22,7 @@ def one_liner(articles):
 def not_a_loop(articles):
     for article in load(articles):
         pass
-"""
+'''
 
 
 def _loop_line(tmp_path: Path, line: int) -> int | None:

@@ -17,9 +17,7 @@ def _db() -> sqlite3.Connection:
 
 
 def _slow(traces: Path, settings: Settings | None = None):
-    return [
-        f for f in analyze(load(traces), settings or Settings()).findings if f.id == "slow-query"
-    ]
+    return [f for f in analyze(load(traces), settings or Settings()).findings if f.id == "slow-query"]
 
 
 def test_a_query_over_the_budget_is_found(tmp_path: Path) -> None:

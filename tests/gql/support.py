@@ -22,7 +22,8 @@ def line_of(path: Path, text: str) -> int:
 
 def n_plus_ones(report: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
     return [
-        f for f in report["findings"] if f["id"] == "n-plus-one-query" and f["endpoint"] == endpoint
+        f for f in report["findings"]
+        if f["id"] == "n-plus-one-query" and f["endpoint"] == endpoint
     ]
 
 

@@ -22,14 +22,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("django_graphql")
     traces = tmp / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        "drive.py",
-        cwd=SITE,
-        env=app_env(tmp / "blog.db"),
+        "run", "--traces", str(traces), "--", sys.executable, "drive.py",
+        cwd=SITE, env=app_env(tmp / "blog.db"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return report_json(traces, cwd=SITE)
@@ -65,10 +59,7 @@ def test_strawberry_points_at_the_field_resolver_and_names_select_related(
 
 
 def test_graphene_default_resolver_points_at_the_root_resolver(report: dict[str, Any]) -> None:
-    found = {
-        f["evidence"]["trigger"]["field"]: f
-        for f in n_plus_ones(report, "POST /graphene/graphql query PostList")
-    }
+    found = {f["evidence"]["trigger"]["field"]: f for f in n_plus_ones(report, "POST /graphene/graphql query PostList")}
     assert set(found) == {"author", "commentCount"}
     author = found["author"]
     # graphene-django reads post.author itself: no line of the user's runs per row,
@@ -84,10 +75,7 @@ def test_graphene_default_resolver_points_at_the_root_resolver(report: dict[str,
 
 
 def test_graphene_explicit_resolver_is_the_location_of_its_count(report: dict[str, Any]) -> None:
-    count = {
-        f["evidence"]["trigger"]["field"]: f
-        for f in n_plus_ones(report, "POST /graphene/graphql query PostList")
-    }["commentCount"]
+    count = {f["evidence"]["trigger"]["field"]: f for f in n_plus_ones(report, "POST /graphene/graphql query PostList")}["commentCount"]
     line = line_of(GRAPHENE, "# n+1: comment_count")
     assert at(SITE, count) == (GRAPHENE, line, "PostNode.resolve_comment_count")
     assert count["evidence"]["count"] == POSTS

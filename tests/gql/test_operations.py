@@ -44,14 +44,8 @@ def test_the_request_name_is_followed_by_the_operation() -> None:
 def test_operations_outside_a_request_leave_the_trace_its_name(tmp_path: Path) -> None:
     traces = tmp_path / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        "script.py",
-        cwd=HERE / "ariadne_app",
-        env=app_env(tmp_path / "blog.db"),
+        "run", "--traces", str(traces), "--", sys.executable, "script.py",
+        cwd=HERE / "ariadne_app", env=app_env(tmp_path / "blog.db"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     [trace] = store.load_traces(traces)

@@ -21,14 +21,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("strawberry")
     traces = tmp / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        "drive.py",
-        cwd=SITE,
-        env=app_env(tmp / "blog.db"),
+        "run", "--traces", str(traces), "--", sys.executable, "drive.py",
+        cwd=SITE, env=app_env(tmp / "blog.db"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return report_json(traces, cwd=SITE)
@@ -51,30 +45,18 @@ def test_the_n_plus_one_points_at_the_field_resolver(report: dict[str, Any]) -> 
     assert evidence["count"] == AUTHORS
     assert "gql_author" in evidence["statement"] and "gql_post" in evidence["parent_statement"]
     trigger = evidence["trigger"]
-    assert (trigger["kind"], trigger["type"], trigger["field"]) == (
-        "graphql-field",
-        "Post",
-        "author",
-    )
+    assert (trigger["kind"], trigger["type"], trigger["field"]) == ("graphql-field", "Post", "author")
     assert trigger["resolver"]["function"] == "Post.author"
     assert trigger["feeder"]["function"] == "Query.posts"
     # The resolver as declared: its decorator line.
-    assert (
-        evidence["loaded_by"]
-        == f"GraphQL field Post.author (app.py:{line_of(APP, '    def author(self, info: strawberry.Info) -> Author:') - 1})"
-    )
+    assert evidence["loaded_by"] == f"GraphQL field Post.author (app.py:{line_of(APP, '    def author(self, info: strawberry.Info) -> Author:') - 1})"
     # Names and places only: nothing the rows, the variables or the document held.
     assert "query PostList" not in str(trigger) and "post 0" not in str(evidence)
 
 
-def test_the_fix_names_the_root_resolver_the_relation_and_a_dataloader(
-    report: dict[str, Any],
-) -> None:
+def test_the_fix_names_the_root_resolver_the_relation_and_a_dataloader(report: dict[str, Any]) -> None:
     [finding] = n_plus_ones(report, "POST /graphql query PostList")
-    root_line = line_of(
-        APP,
-        "return session.scalars(select(PostRow).order_by(PostRow.id)).all()  # type: ignore[return-value]  # root",
-    )
+    root_line = line_of(APP, "return session.scalars(select(PostRow).order_by(PostRow.id)).all()  # type: ignore[return-value]  # root")
     fix = finding["fix"]
     assert ".options(joinedload(PostRow.author))" in fix
     assert f"the root resolver Query.posts (app.py:{root_line})" in fix
@@ -87,9 +69,7 @@ def test_the_fix_names_the_root_resolver_the_relation_and_a_dataloader(
 
 def test_the_dataloader_twin_is_silent(report: dict[str, Any]) -> None:
     assert not n_plus_ones(report, "POST /fixed/graphql query PostList")
-    fixed = next(
-        e for e in report["endpoints"] if e["name"] == "POST /fixed/graphql query PostList"
-    )
+    fixed = next(e for e in report["endpoints"] if e["name"] == "POST /fixed/graphql query PostList")
     assert fixed["queries_per_request"] == 2  # the posts, then every author at once
 
 

@@ -32,7 +32,9 @@ def _findings(traces: Path, detector: str) -> list[Finding]:
     return [f for f in analyze(load(traces), Settings()).findings if f.id == detector]
 
 
-def test_each_call_is_recorded_once_by_the_outermost_library(tmp_path: Path, upstream: str) -> None:
+def test_each_call_is_recorded_once_by_the_outermost_library(
+    tmp_path: Path, upstream: str
+) -> None:
     traces = tmp_path / "t.db"
     with capturing(traces), perfdoctor.trace("GET /once", "http"):
         urllib.request.urlopen(f"{upstream}/redirect", timeout=5).read()  # two requests
@@ -93,15 +95,13 @@ def test_sequential_urlopen_calls_without_timeout(tmp_path: Path, upstream: str)
     assert sequential.evidence["count"] == 3
     assert sequential.evidence["system"] == "urllib"
     assert sequential.evidence["saved_ms"] >= 50
-    assert [
-        c.split(" at ")[1].split(" ")[0].rsplit(":", 1)[1] for c in sequential.evidence["calls"]
-    ] == [str(first), str(first + 1), str(first + 2)]
+    assert [c.split(" at ")[1].split(" ")[0].rsplit(":", 1)[1] for c in sequential.evidence["calls"]] == [
+        str(first), str(first + 1), str(first + 2)
+    ]
     assert "ThreadPoolExecutor" in sequential.fix
     no_timeout = _findings(traces, "http-no-timeout")
     assert sorted((f.location.line if f.location else 0) for f in no_timeout) == [
-        first,
-        first + 1,
-        first + 2,
+        first, first + 1, first + 2
     ]
     for finding in no_timeout:
         assert finding.location is not None and Path(finding.location.path).resolve() == HERE

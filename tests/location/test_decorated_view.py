@@ -9,7 +9,7 @@ from pathlib import Path
 
 from perfdoctor.detectors._feeder import handler_site
 
-VIEWS = """\
+VIEWS = '''\
 def marshal_with(schema):
     return lambda view: view
 
@@ -33,15 +33,13 @@ def get_comments(slug):
 @marshal_with("tags")
 def get_tags():
     return [t.name for t in Tag.query.all()]
-"""
+'''
 
 
 def _site(path: Path, function: str) -> int:
     lines = path.read_text().splitlines()
     decorator = next(
-        n
-        for n, line in enumerate(lines, 1)
-        if line.startswith("@") and f"def {function}(" in lines[n]
+        n for n, line in enumerate(lines, 1) if line.startswith("@") and f"def {function}(" in lines[n]
     )
     found = handler_site({"path": str(path), "line": decorator, "function": function})
     assert found is not None

@@ -52,9 +52,7 @@ def test_a_viewset_with_a_nested_serializer_points_at_its_queryset(report: dict[
     assert finding["location"]["function"] == "PostViewSet.queryset"
     trigger = finding["evidence"]["trigger"]
     assert (trigger["kind"], trigger["class"], trigger["field"]) == (
-        "drf-serializer",
-        "PostSerializer",
-        "author",
+        "drf-serializer", "PostSerializer", "author"
     )
     # Names and places only: nothing the rows or the request held.
     assert set(trigger) <= {"kind", "class", "field", "source", "path"}
@@ -76,8 +74,7 @@ def test_a_method_field_points_at_get_queryset_not_inside_the_method(
 ) -> None:
     finding = _n_plus_one(report, "/comment-counts/")
     assert at(SITE, finding) == (
-        VIEWS,
-        line_after(VIEWS, "class PostCommentCounts", "def get_queryset"),
+        VIEWS, line_after(VIEWS, "class PostCommentCounts", "def get_queryset")
     )
     assert finding["location"]["function"] == "PostCommentCounts.get_queryset"
     line = line_of(SERIALIZERS, "comment_count = serializers.SerializerMethodField()")
@@ -121,14 +118,14 @@ def test_a_list_view_template_points_at_the_class_queryset(report: dict[str, Any
 def test_select_and_prefetch_related_leave_no_finding(report: dict[str, Any]) -> None:
     # Query findings only: a loaded machine may make any request slow (slow-endpoint).
     fixed = [
-        f
-        for f in report["findings"]
+        f for f in report["findings"]
         if "fixed" in f["endpoint"] and f["id"] in ("n-plus-one-query", "duplicate-query")
     ]
     assert fixed == []
     # ...and every fixed endpoint was captured.
     names = {e["name"] for e in report["endpoints"]}
     assert sum("fixed" in name for name in names) == len(FIXED), names
+
 
 
 def test_a_viewset_handler_is_the_users_class_not_drfs_list(

@@ -28,9 +28,7 @@ def test_a_schema_dump_points_at_the_select_it_was_given(report: dict[str, Any])
     assert finding["location"]["function"] == "posts"
     trigger = finding["evidence"]["trigger"]
     assert (trigger["kind"], trigger["class"], trigger["field"]) == (
-        "marshmallow-schema",
-        "PostSchema",
-        "author",
+        "marshmallow-schema", "PostSchema", "author"
     )
     line = line_of(APP, "author = fields.Nested(AuthorSchema)")
     assert finding["evidence"]["loaded_by"] == f"PostSchema.author (app.py:{line})"
@@ -43,9 +41,7 @@ def test_a_jinja2_loop_names_the_template_line(report: dict[str, Any]) -> None:
     trigger = finding["evidence"]["trigger"]
     line = line_of(TEMPLATE, "{{ post.author.name }}")
     assert (trigger["kind"], trigger["template"], trigger["line"]) == (
-        "jinja2-template",
-        "posts.html",
-        line,
+        "jinja2-template", "posts.html", line
     )
     assert finding["evidence"]["loaded_by"] == f"template posts.html line {line}"
 
@@ -53,8 +49,7 @@ def test_a_jinja2_loop_names_the_template_line(report: dict[str, Any]) -> None:
 def test_eager_loading_leaves_no_finding(report: dict[str, Any]) -> None:
     # Query findings only: a loaded machine may make any request slow (slow-endpoint).
     assert [
-        f
-        for f in report["findings"]
+        f for f in report["findings"]
         if f["endpoint"].endswith("/fixed") and f["id"] in ("n-plus-one-query", "duplicate-query")
     ] == []
     names = {e["name"] for e in report["endpoints"]}

@@ -34,9 +34,7 @@ def test_a_schema_field_is_the_trigger_and_the_user_method_is_inside_it() -> Non
     trigger = dumped["shelf"]
     assert trigger is not None
     assert (trigger["kind"], trigger["class"], trigger["field"]) == (
-        "marshmallow-schema",
-        "BookSchema",
-        "shelf",
+        "marshmallow-schema", "BookSchema", "shelf"
     )
     assert Path(trigger["path"]).resolve() == Path(__file__).resolve()
     # One user frame (where) lies between the operation and the schema's loop.
@@ -54,11 +52,7 @@ def test_a_jinja2_template_line_is_the_trigger(tmp_path: Path) -> None:
     env.get_template("list.html").render(rows=["a value"])
     [trigger] = seen
     assert trigger is not None
-    assert (trigger["kind"], trigger["template"], trigger["line"]) == (
-        "jinja2-template",
-        "list.html",
-        3,
-    )
+    assert (trigger["kind"], trigger["template"], trigger["line"]) == ("jinja2-template", "list.html", 3)
     assert Path(trigger["path"]) == tmp_path / "list.html"
 
 

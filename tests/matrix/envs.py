@@ -68,9 +68,7 @@ class Env:
         """What the venv is built from: a changed pin, or for the twin a changed
         dependency of perfdoctor's, makes the builder start it again."""
         parts: dict[str, object] = {
-            "python": self.python,
-            "requirements": self.requirements,
-            "pip": PIP,
+            "python": self.python, "requirements": self.requirements, "pip": PIP,
         }
         if twin:
             parts["perfdoctor"] = perfdoctor_stamp()
@@ -98,97 +96,50 @@ def _normal(name: str) -> str:
 
 ENVS = (
     Env(
-        "django32",
-        "3.9",
+        "django32", "3.9",
         ("Django==3.2.25", "asgiref==3.4.1", "sqlparse==0.4.2", "pytz==2021.3", "pytest==7.0.1"),
-        app="django_app",
-        server="runserver",
-        default=True,
+        app="django_app", server="runserver", default=True,
     ),
     Env(
-        "django42-psycopg2",
-        "3.11",
-        (
-            "Django==4.2.30",
-            "asgiref==3.7.2",
-            "sqlparse==0.4.4",
-            "psycopg2-binary==2.9.9",
-            "gunicorn==21.2.0",
-            "pytest==7.4.4",
-        ),
-        app="django_app",
-        server="gunicorn",
-        database="postgres",
+        "django42-psycopg2", "3.11",
+        ("Django==4.2.30", "asgiref==3.7.2", "sqlparse==0.4.4", "psycopg2-binary==2.9.9",
+         "gunicorn==21.2.0", "pytest==7.4.4"),
+        app="django_app", server="gunicorn", database="postgres",
     ),
     Env(
-        "django52-psycopg3",
-        "3.13",
+        "django52-psycopg3", "3.13",
         ("Django==5.2.19", "psycopg[binary]==3.2.13", "pytest==8.3.5"),
-        app="django_app",
-        server="runserver",
-        database="postgres",
-        default=True,
+        app="django_app", server="runserver", database="postgres", default=True,
     ),
     Env(
-        "flask11-sa13",
-        "3.9",
+        "flask11-sa13", "3.9",
         # Flask 1.1 with the releases of its day: newer click, Jinja2, MarkupSafe,
         # Werkzeug and itsdangerous break it.
-        (
-            "Flask==1.1.4",
-            "click==7.1.2",
-            "Jinja2==2.11.3",
-            "MarkupSafe==2.0.1",
-            "Werkzeug==1.0.1",
-            "itsdangerous==1.1.0",
-            "SQLAlchemy==1.3.24",
-            "pytest==7.0.1",
-        ),
-        app="flask_app",
-        server="flask",
-        default=True,
+        ("Flask==1.1.4", "click==7.1.2", "Jinja2==2.11.3", "MarkupSafe==2.0.1",
+         "Werkzeug==1.0.1", "itsdangerous==1.1.0", "SQLAlchemy==1.3.24", "pytest==7.0.1"),
+        app="flask_app", server="flask", default=True,
     ),
     Env(
-        "flask20-sa14",
-        "3.10",
+        "flask20-sa14", "3.10",
         # pytest 6, as in 2021: too old for the plugin, which must then stay out of
         # the way (tests/matrix/test_matrix.py).
-        (
-            "Flask==2.0.3",
-            "click==8.0.4",
-            "Jinja2==3.0.3",
-            "MarkupSafe==2.1.1",
-            "Werkzeug==2.0.3",
-            "itsdangerous==2.0.1",
-            "SQLAlchemy==1.4.54",
-            "pytest==6.2.5",
-        ),
-        app="flask_app",
-        server="flask",
+        ("Flask==2.0.3", "click==8.0.4", "Jinja2==3.0.3", "MarkupSafe==2.1.1",
+         "Werkzeug==2.0.3", "itsdangerous==2.0.1", "SQLAlchemy==1.4.54", "pytest==6.2.5"),
+        app="flask_app", server="flask",
     ),
     # SQLAlchemy 1.4 alone, for make test's ORM catalog and fix tests: a script
     # captured by perfdoctor run (tests/orm/test_fixes_legacy.py).
     Env("sqlalchemy14", "3.9", ("SQLAlchemy==1.4.54",), default=True),
     Env(
-        "flask30-sa20",
-        "3.12",
+        "flask30-sa20", "3.12",
         ("Flask==3.0.3", "Werkzeug==3.0.6", "SQLAlchemy==2.0.43", "pytest==8.2.2"),
-        app="flask_app",
-        server="flask",
+        app="flask_app", server="flask",
     ),
     Env(
-        "flask31-sa21",
-        "3.13",
-        (
-            "Flask==3.1.3",
-            "Werkzeug==3.1.9",
-            "SQLAlchemy==2.1.9",
-            "gunicorn==23.0.0",
-            "pytest==8.4.2",
-        ),
-        app="flask_app",
-        server="gunicorn",
-        default=True,
+        "flask31-sa21", "3.13",
+        ("Flask==3.1.3", "Werkzeug==3.1.9", "SQLAlchemy==2.1.9", "gunicorn==23.0.0",
+         "pytest==8.4.2"),
+        app="flask_app", server="gunicorn", default=True,
     ),
 )
 
@@ -213,4 +164,7 @@ def selected() -> list[Env]:
 
 def selected_with(package: str, version_prefix: str) -> list[Env]:
     """The selected environments pinning ``package`` to a version starting so."""
-    return [env for env in selected() if (env.pin(package) or "").startswith(version_prefix)]
+    return [
+        env for env in selected()
+        if (env.pin(package) or "").startswith(version_prefix)
+    ]

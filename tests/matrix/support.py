@@ -41,8 +41,7 @@ def app_copy(env: Env, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     # Bytecode is written: the venvs are installed without it (--no-compile), and
     # each run would otherwise compile every module it imports.
     variables = {
-        k: v
-        for k, v in os.environ.items()
+        k: v for k, v in os.environ.items()
         if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE") and not k.startswith("PERFDOCTOR_")
     }
     if env.app == "flask_app":
@@ -60,11 +59,7 @@ def seed(env: Env, python: Path, app: Path, variables: dict[str, str]) -> None:
     """Create the app's tables and rows with the environment's interpreter, and
     check it runs the versions the environment pins."""
     result = subprocess.run(
-        [str(python), "seed.py"],
-        cwd=app,
-        env=variables,
-        capture_output=True,
-        text=True,
+        [str(python), "seed.py"], cwd=app, env=variables, capture_output=True, text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -78,15 +73,8 @@ def server_command(env: Env, python: Path, port: int) -> list[str]:
     if env.server == "runserver":
         return [str(python), "manage.py", "runserver", bind, "--noreload"]
     if env.server == "flask":
-        return [
-            str(python.parent / "flask"),
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-reload",
-        ]
+        return [str(python.parent / "flask"), "run", "--host", "127.0.0.1",
+                "--port", str(port), "--no-reload"]
     target = "mxsite.wsgi:application" if env.app == "django_app" else "app:app"
     return [str(python.parent / "gunicorn"), "-b", bind, "-w", "2", target]
 

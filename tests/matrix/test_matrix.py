@@ -71,11 +71,8 @@ def test_installed_into_the_venv_it_changes_no_pin_and_its_pytest_plugin_reports
     python = venv_python(env, twin=True)
     before = freeze(env.venv(twin=True) / "freeze-before.txt")
     after = freeze(env.venv(twin=True) / "freeze-after.txt")
-    changed = {
-        name: (version, after.get(name))
-        for name, version in before.items()
-        if after.get(name) != version
-    }
+    changed = {name: (version, after.get(name)) for name, version in before.items()
+               if after.get(name) != version}
     assert changed == {}, f"installing perfdoctor changed these pins: {changed}"
     assert "perfdoctor" in after
 
@@ -87,11 +84,7 @@ def test_installed_into_the_venv_it_changes_no_pin_and_its_pytest_plugin_reports
         def pytest(*options: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
                 [str(python), "-m", "pytest", *options, test_file],
-                cwd=app,
-                env=variables,
-                capture_output=True,
-                text=True,
-                timeout=180,
+                cwd=app, env=variables, capture_output=True, text=True, timeout=180,
             )
 
         if int((env.pin("pytest") or "0").split(".")[0]) < 7:

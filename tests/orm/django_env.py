@@ -39,10 +39,6 @@ def setup() -> None:
         existing = set(connection.introspection.table_names())
         # create_model also creates the auto-created many-to-many tables.
         for model in apps.get_models():
-            if (
-                model._meta.managed
-                and not model._meta.proxy
-                and model._meta.db_table not in existing
-            ):
+            if model._meta.managed and not model._meta.proxy and model._meta.db_table not in existing:
                 editor.create_model(model)
     _done = True

@@ -32,35 +32,26 @@ meta = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(meta)
 """
 
-SQLALCHEMY = (
-    LOAD.format(path=str(ORM / "sqlalchemy_meta.py"))
-    + """
+SQLALCHEMY = LOAD.format(path=str(ORM / "sqlalchemy_meta.py")) + """
 from sqlalchemy.orm import configure_mappers
 import tests.orm.sa_models_classic
 before = (meta.catalog(), meta.state())
 configure_mappers()
 print(json.dumps({"before": before, "after": [meta.catalog(), meta.state()]}))
 """
-)
 
-DJANGO = (
-    LOAD.format(path=str(ORM / "django_meta.py"))
-    + """
+DJANGO = LOAD.format(path=str(ORM / "django_meta.py")) + """
 before = meta.catalog()
 from tests.orm import django_env
 django_env.setup()
 print(json.dumps({"before": before, "after": meta.catalog()}))
 """
-)
 
 
 def _run(env: envs.Env, program: str) -> dict[str, Any]:
     result = subprocess.run(
         [str(venv_python(env)), "-c", program],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert result.returncode == 0, result.stderr
@@ -69,9 +60,7 @@ def _run(env: envs.Env, program: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "env",
-    envs.selected_with("sqlalchemy", "1.3") + envs.selected_with("sqlalchemy", "1.4"),
-    ids=str,
+    "env", envs.selected_with("sqlalchemy", "1.3") + envs.selected_with("sqlalchemy", "1.4"), ids=str
 )
 def test_catalog_on_older_sqlalchemy(env: envs.Env) -> None:
     data = _run(env, SQLALCHEMY)
@@ -86,22 +75,10 @@ def test_catalog_on_older_sqlalchemy(env: envs.Env) -> None:
     book = catalog.models[C + "Book"]
     assert (book.table, book.pk) == ("books", ("id",))
     author = book.relation("author")
-    assert author is not None and (author.kind, author.column, author.remote_column) == (
-        "fk",
-        "writer_id",
-        "id",
-    )
+    assert author is not None and (author.kind, author.column, author.remote_column) == ("fk", "writer_id", "id")
     genres = book.relation("genres")
-    assert genres is not None and (
-        genres.kind,
-        genres.through,
-        genres.through_source,
-        genres.through_target,
-    ) == (
-        "m2m",
-        "book_genres",
-        "book_id",
-        "genre_id",
+    assert genres is not None and (genres.kind, genres.through, genres.through_source, genres.through_target) == (
+        "m2m", "book_genres", "book_id", "genre_id",
     )
     books = catalog.models[C + "Author"].relation("books")  # from backref("books")
     assert books is not None and (books.kind, books.remote_column) == ("reverse_fk", "writer_id")

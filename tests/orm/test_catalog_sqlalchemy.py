@@ -25,36 +25,20 @@ def catalog() -> Catalog:
     raw = sqlalchemy_meta.catalog()
     assert raw is not None
     json.dumps(raw)
-    assert (raw["format"], raw["framework"], raw["version"]) == (
-        CATALOG_FORMAT,
-        "sqlalchemy",
-        sqlalchemy.__version__,
-    )
+    assert (raw["format"], raw["framework"], raw["version"]) == (CATALOG_FORMAT, "sqlalchemy", sqlalchemy.__version__)
     return Catalog.from_dict(raw)
 
 
 def rel(catalog: Catalog, key: str, name: str) -> Relation:
     found = catalog.models[key].relation(name)
-    assert found is not None, (
-        f"{key}.{name} missing: {[r.name for r in catalog.models[key].relations]}"
-    )
+    assert found is not None, f"{key}.{name} missing: {[r.name for r in catalog.models[key].relations]}"
     return found
 
 
 def test_models_tables_and_columns(catalog: Catalog) -> None:
     post = catalog.models[M + "Post"]
-    assert (post.name, post.module, post.table, post.pk) == (
-        "Post",
-        "tests.orm.sa_models",
-        "posts",
-        ("id",),
-    )
-    assert post.fields == {
-        "id": "id",
-        "title": "title",
-        "owner_id": "owner_id",
-        "category_id": "category_id",
-    }
+    assert (post.name, post.module, post.table, post.pk) == ("Post", "tests.orm.sa_models", "posts", ("id",))
+    assert post.fields == {"id": "id", "title": "title", "owner_id": "owner_id", "category_id": "category_id"}
     assert [m.key for m in catalog.by_table("books")] == [C + "Book"]
     # an association table is not a mapped class
     assert not catalog.by_table("post_tags")
@@ -62,12 +46,7 @@ def test_models_tables_and_columns(catalog: Catalog) -> None:
 
 def test_many_to_one_named_by_attribute_not_table(catalog: Catalog) -> None:
     owner = rel(catalog, M + "Post", "owner")
-    assert (owner.kind, owner.target, owner.to_many, owner.lazy) == (
-        "fk",
-        M + "User",
-        False,
-        "select",
-    )
+    assert (owner.kind, owner.target, owner.to_many, owner.lazy) == ("fk", M + "User", False, "select")
     assert (owner.column, owner.remote_column) == ("owner_id", "id")
     author = rel(catalog, C + "Book", "author")
     assert (author.kind, author.target, author.column) == ("fk", C + "Author", "writer_id")
@@ -82,29 +61,14 @@ def test_one_to_many_back_populates_and_backref(catalog: Catalog) -> None:
     back = rel(catalog, M + "Comment", "post")
     assert (back.kind, back.target, back.column) == ("fk", M + "Post", "post_id")
     books = rel(catalog, C + "Author", "books")  # backref("books") declared on Book.author
-    assert (books.kind, books.target, books.remote_column) == (
-        "reverse_fk",
-        C + "Book",
-        "writer_id",
-    )
+    assert (books.kind, books.target, books.remote_column) == ("reverse_fk", C + "Book", "writer_id")
     # nested chain Comment.post -> Post.owner -> User.profile
-    assert (
-        rel(
-            catalog,
-            rel(catalog, rel(catalog, M + "Comment", "post").target, "owner").target,
-            "profile",
-        ).target
-        == M + "Profile"
-    )
+    assert rel(catalog, rel(catalog, rel(catalog, M + "Comment", "post").target, "owner").target, "profile").target == M + "Profile"
 
 
 def test_one_to_one_uselist_false(catalog: Catalog) -> None:
     profile = rel(catalog, M + "User", "profile")
-    assert (profile.kind, profile.to_many, profile.remote_column) == (
-        "reverse_o2o",
-        False,
-        "user_id",
-    )
+    assert (profile.kind, profile.to_many, profile.remote_column) == ("reverse_o2o", False, "user_id")
     assert rel(catalog, M + "Profile", "user").kind == "fk"
     bio = rel(catalog, C + "Author", "bio")  # backref(..., uselist=False)
     assert (bio.kind, bio.target, bio.to_many) == ("reverse_o2o", C + "AuthorBio", False)
@@ -113,20 +77,12 @@ def test_one_to_one_uselist_false(catalog: Catalog) -> None:
 def test_association_table_many_to_many(catalog: Catalog) -> None:
     tags = rel(catalog, M + "Post", "tags")
     assert (tags.kind, tags.target, tags.to_many) == ("m2m", M + "Tag", True)
-    assert (tags.through, tags.through_source, tags.through_target) == (
-        "post_tags",
-        "post_id",
-        "tag_id",
-    )
+    assert (tags.through, tags.through_source, tags.through_target) == ("post_tags", "post_id", "tag_id")
     assert (tags.column, tags.remote_column) == ("id", "id")
     back = rel(catalog, M + "Tag", "posts")
     assert (back.kind, back.through_source, back.through_target) == ("m2m", "tag_id", "post_id")
     genres = rel(catalog, C + "Book", "genres")
-    assert (genres.through, genres.through_source, genres.through_target) == (
-        "book_genres",
-        "book_id",
-        "genre_id",
-    )
+    assert (genres.through, genres.through_source, genres.through_target) == ("book_genres", "book_id", "genre_id")
 
 
 def test_loader_strategies(catalog: Catalog) -> None:
@@ -139,11 +95,7 @@ def test_loader_strategies(catalog: Catalog) -> None:
 
 def test_joined_table_inheritance(catalog: Catalog) -> None:
     engineer = catalog.models[M + "Engineer"]
-    assert (engineer.table, engineer.pk, engineer.parents) == (
-        "engineers",
-        ("id",),
-        (M + "Employee",),
-    )
+    assert (engineer.table, engineer.pk, engineer.parents) == ("engineers", ("id",), (M + "Employee",))
     assert "name" not in engineer.fields and engineer.fields["mentor_id"] == "mentor_id"
     assert rel(catalog, M + "Engineer", "mentor").target == M + "User"
     assert catalog.models[C + "Editor"].parents == (C + "Person",)
@@ -176,7 +128,5 @@ def test_unconfigured_mappers_are_left_alone() -> None:
     configure_mappers()
     # configuring changes the state: capture knows to read the models again
     assert sqlalchemy_meta.state() == (mapped, unconfigured - 1)
-    late = Catalog.from_dict(sqlalchemy_meta.catalog() or {}).models[
-        Late.__module__ + "." + Late.__qualname__
-    ]
+    late = Catalog.from_dict(sqlalchemy_meta.catalog() or {}).models[Late.__module__ + "." + Late.__qualname__]
     assert late.relation("parent") is not None

@@ -21,15 +21,8 @@ SCRIPTS = Path(__file__).parent / "scripts"
 
 def _run(traces: Path, script: str, *args: str, cwd: Path) -> list[Trace]:
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(SCRIPTS / script),
-        *args,
-        cwd=cwd,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", sys.executable, str(SCRIPTS / script), *args,
+        cwd=cwd, env=app_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -404,17 +404,13 @@ def test_first_row_per_key_by_an_order(traces: Path) -> None:
     )
     fix = finding.evidence["orm_fix"]
     assert (fix["kind"], fix["on"], fix["field"], fix["order"]) == (
-        "first_per_key",
-        "blog.Comment",
-        "post",
-        ["-created", "-id"],
+        "first_per_key", "blog.Comment", "post", ["-created", "-id"]
     )
 
     def fixed() -> list[int | None]:
         first = Subquery(
             Comment.objects.filter(**{fix["field"]: OuterRef("pk")})
-            .order_by(*fix["order"])
-            .values("pk")[:1]
+            .order_by(*fix["order"]).values("pk")[:1]
         )
         rows = list(Post.objects.order_by("id").annotate(**{fix["annotation"]: first}))
         by_id = Comment.objects.in_bulk([getattr(r, fix["annotation"]) for r in rows])

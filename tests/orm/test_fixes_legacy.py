@@ -49,15 +49,8 @@ def _run(env: envs.Env, tmp_path: Path, name: str, *option: str) -> tuple[Path, 
     traces = tmp_path / f"{name}.db"
     variables = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        str(venv_python(env)),
-        str(script),
-        *option,
-        cwd=ROOT,
-        env=variables,
+        "run", "--traces", str(traces), "--", str(venv_python(env)), str(script), *option,
+        cwd=ROOT, env=variables,
     )
     assert result.returncode == 0, result.stderr
     assert "capture is off" not in result.stderr, result.stderr

@@ -110,9 +110,7 @@ def test_drf_membership_check_points_at_the_method_field(django_traces: Path) ->
     viewer.followers.set(profiles[1:3])
     context = {"viewer": viewer}
     serializer = drf_membership.FollowSerializer
-    before = run(
-        "drf following", lambda: serializer(profiles.all(), many=True, context=context).data
-    )
+    before = run("drf following", lambda: serializer(profiles.all(), many=True, context=context).data)
     [finding] = n_plus_one(django_traces, "drf following")
     assert finding.evidence["orm_fix"]["kind"] == "membership", finding.fix
     assert finding.location is not None
@@ -186,3 +184,4 @@ def test_marshmallow_dump_many(sa_env: tuple[Path, Engine]) -> None:
         fixed = apply_sqlalchemy(fixed, finding.evidence["orm_fix"])
     assert run("marshmallow fixed", lambda: dump(fixed)) == before
     assert queries(traces, "marshmallow fixed") == 2  # posts with owners, then the tags
+

@@ -490,13 +490,9 @@ def test_first_row_per_key_by_an_order(env: tuple[Path, Engine]) -> None:
         with Session(engine) as s:
             return [
                 s.scalars(
-                    select(m.Comment)
-                    .where(m.Comment.post_id == pid)
-                    .order_by(m.Comment.body.desc(), m.Comment.id)
-                    .limit(1)
-                )
-                .first()
-                .id  # type: ignore[union-attr]
+                    select(m.Comment).where(m.Comment.post_id == pid)
+                    .order_by(m.Comment.body.desc(), m.Comment.id).limit(1)
+                ).first().id  # type: ignore[union-attr]
                 for pid in post_ids
             ]
 

@@ -214,3 +214,4 @@ def test_round_trip_of_a_real_capture_gives_the_same_report(tmp_path: Path) -> N
     assert len({f["id"] for f in before["findings"]}) > 10
     assert rounded(after["findings"]) == rounded(before["findings"])
     assert rounded(after["endpoints"]) == rounded(before["endpoints"])
+

@@ -66,9 +66,7 @@ def test_a_child_far_after_its_trace_is_merged(
     out = io.StringIO()
     command.run_import([str(late)], tmp_path / "late.db", Settings(), out)
     command.run_import([str(in_order)], tmp_path / "in-order.db", Settings(), io.StringIO())
-    assert (
-        out.getvalue() == f"imported 4 traces (28 spans) from 1 file into {tmp_path / 'late.db'}\n"
-    )
+    assert out.getvalue() == f"imported 4 traces (28 spans) from 1 file into {tmp_path / 'late.db'}\n"
     merged = shape(tmp_path / "late.db")
     assert len(merged[TRACE]) == 1 + 7
     assert merged == shape(tmp_path / "in-order.db")
@@ -125,11 +123,7 @@ def _two_services() -> list[dict[str, Any]]:
     root = "0a" * 8
     call, stock = "0b" * 8, "0c" * 8
     server = {"http.method": "GET", "http.route": "/orders", "http.status_code": 200}
-    client = {
-        "http.method": "GET",
-        "url.full": "http://stock.local/levels",
-        "http.status_code": 200,
-    }
+    client = {"http.method": "GET", "url.full": "http://stock.local/levels", "http.status_code": 200}
     stock_server = {"http.method": "GET", "http.route": "/levels", "http.status_code": 200}
     spans = [
         span(root, "GET /orders", 2, 0.0, 60.0, server, parent=None, trace=TRACE),

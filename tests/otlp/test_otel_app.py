@@ -179,6 +179,7 @@ def _comparable(report: dict[str, Any]) -> list[Any]:
     return sorted(json.dumps(rounded(f), sort_keys=True) for f in report["findings"])
 
 
+
 @pytest.mark.redis
 @pytest.mark.parametrize("opt_in", [None, "database"], ids=["old-names", "new-names"])
 def test_redis_job_traced_by_opentelemetry(

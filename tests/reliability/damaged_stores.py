@@ -85,9 +85,7 @@ def overwrite(traces: Path, offset: int, data: bytes) -> None:
 def root_page(traces: Path, table: str) -> int:
     """The number (from 0) of the page that holds the top of ``table``'s tree."""
     with closing(sqlite3.connect(traces)) as conn:
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
-        ).fetchone()
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
     return int(root) - 1
 
 

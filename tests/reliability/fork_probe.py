@@ -109,9 +109,7 @@ def main() -> None:
     stop.set()
     producer.join()
     elapsed = time.monotonic() - started
-    print(
-        json.dumps({"forks": forked, "hung": hung, "failed": failed, "seconds": round(elapsed, 1)})
-    )
+    print(json.dumps({"forks": forked, "hung": hung, "failed": failed, "seconds": round(elapsed, 1)}))
     sys.stdout.flush()
 
 

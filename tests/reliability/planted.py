@@ -31,45 +31,19 @@ ROUTE_TOKEN = "Zc8Ns3Hd6Jy1Ge5UfRk7pQ2mXv9LtB4w"
 PREFLIGHT_TOKEN = "Nb4Hs7Jd1Fg5Ya0Qm9ZcT3kLp8Wv2Xr6"
 USER = "perfdoctor-user"
 PASSWORD = "S3cretPassw0rd!"
-QUERY_SECRETS = (
-    "ghp_QuerySecret0123456789abcdefABCD",
-    "sk_live_QuerySecret9876543210",
-    "QsigV4lue42",
-)
+QUERY_SECRETS = ("ghp_QuerySecret0123456789abcdefABCD", "sk_live_QuerySecret9876543210", "QsigV4lue42")
 INBOUND_QUERY_SECRET = "inbound-query-s3cret-value"
 REDIRECT_SECRET = "Fg5Ya0Qm9ZcT3kLp8Wv2Xr6Nb4Hs7Jd1"
 # A cache key holding a base64url token with no digit between its dashes.
 CACHE_TOKEN = "QwErTyUiOp_AsDfGhJkLz-XcVbNmQwEr"
 
 SECRETS = (
-    SLACK_TEAM,
-    SLACK_BOT,
-    SLACK_TOKEN,
-    TELEGRAM_BOT_ID,
-    TELEGRAM_TOKEN,
-    EMAIL,
-    UUID,
-    HEX_TOKEN,
-    BASE64URL_TOKEN,
-    JWT,
-    *RESET_TOKENS.values(),
-    ROUTE_TOKEN,
-    PREFLIGHT_TOKEN,
-    USER,
-    PASSWORD,
-    *QUERY_SECRETS,
-    INBOUND_QUERY_SECRET,
-    REDIRECT_SECRET,
-    CACHE_TOKEN,
+    SLACK_TEAM, SLACK_BOT, SLACK_TOKEN, TELEGRAM_BOT_ID, TELEGRAM_TOKEN, EMAIL, UUID,
+    HEX_TOKEN, BASE64URL_TOKEN, JWT, *RESET_TOKENS.values(), ROUTE_TOKEN, PREFLIGHT_TOKEN,
+    USER, PASSWORD, *QUERY_SECRETS, INBOUND_QUERY_SECRET, REDIRECT_SECRET, CACHE_TOKEN,
 )
 FRAGMENTS = (
-    "jane.doe",
-    "example.org",
-    "jane.doe%2Bperf",
-    "jane.doe+perf%40",
-    *JWT.split("."),
-    HEX_TOKEN[:16],
-    BASE64URL_TOKEN.split("-")[0],
-    "S3cretPassw0rd",
-    *CACHE_TOKEN.replace("-", "_").split("_"),
+    "jane.doe", "example.org", "jane.doe%2Bperf", "jane.doe+perf%40",
+    *JWT.split("."), HEX_TOKEN[:16], BASE64URL_TOKEN.split("-")[0],
+    "S3cretPassw0rd", *CACHE_TOKEN.replace("-", "_").split("_"),
 )

@@ -19,9 +19,7 @@ def holding(traces: Path, mode: str) -> Iterator[None]:
     """Another process holds ``traces`` (``exclusive`` or ``read``) until the block ends."""
     holder = subprocess.Popen(
         [sys.executable, str(HERE / "hold_store.py"), str(traces), mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     assert holder.stdin is not None and holder.stdout is not None
     try:

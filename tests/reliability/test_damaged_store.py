@@ -120,10 +120,7 @@ def test_a_store_cut_short_reports_the_traces_before_the_cut(traces: Path) -> No
     read = sum(run.requests().values())
     assert skipped >= 1 and read >= 1 and read + skipped == len(ids)
     lines = run.stderr.splitlines()
-    assert (
-        f"perfdoctor: warning: {traces} is cut short ({page * page_size(traces)} of {size} bytes)"
-        in lines[1]
-    )
+    assert f"perfdoctor: warning: {traces} is cut short ({page * page_size(traces)} of {size} bytes)" in lines[1]
     assert len(lines) == 2 and "Traceback" not in run.stderr
 
 
@@ -133,9 +130,7 @@ def test_a_store_cut_inside_its_first_page_is_one_line_and_exit_2(traces: Path) 
 
 
 def test_reading_a_damaged_store_does_not_change_it(traces: Path) -> None:
-    overwrite(
-        traces, page_of(traces, _middle_trace(traces), ARTICLES) * page_size(traces), b"\xff" * 12
-    )
+    overwrite(traces, page_of(traces, _middle_trace(traces), ARTICLES) * page_size(traces), b"\xff" * 12)
     before = traces.read_bytes()
     assert report(traces).code == 0
     assert traces.read_bytes() == before
@@ -154,9 +149,7 @@ def test_export_says_what_it_skipped(traces: Path) -> None:
     ids = trace_ids(traces)
     warning = _one_trace_damaged(traces)
     out = traces.parent / "traces.jsonl"
-    run = perfdoctor_on(
-        "export", "otlp", "--traces", str(traces), "-o", str(out), cwd=traces.parent
-    )
+    run = perfdoctor_on("export", "otlp", "--traces", str(traces), "-o", str(out), cwd=traces.parent)
     assert run.code == 0, run.stderr
     assert run.stderr.splitlines() == [
         warning,

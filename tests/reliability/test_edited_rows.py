@@ -129,7 +129,7 @@ def test_a_stack_id_that_points_nowhere_keeps_the_trace_without_a_call_site(
 @pytest.mark.parametrize(
     ("table", "column", "value"),
     [
-        ("stacks", "frames", '[["app.py", 12'),
+        ("stacks", "frames", "[[\"app.py\", 12"),
         ("stacks", "frames", b"\xff"),
         ("stacks", "frames", '[["app.py", "twelve", "view"]]'),
         ("statements", "statement", b"\xff"),
@@ -150,9 +150,7 @@ def test_an_edited_stack_or_statement_row_is_counted_and_its_spans_go_without(
         "orm_catalogs": 0,
     }
     noun = "call stack" if table == "stacks" else "statement"
-    assert str(loaded.damage.line()).startswith(
-        f"{rows} {noun}{'s' if rows > 1 else ''} damaged in"
-    )
+    assert str(loaded.damage.line()).startswith(f"{rows} {noun}{'s' if rows > 1 else ''} damaged in")
     db = [s for t in loaded.traces for s in t.db_spans()]
     if table == "stacks":
         assert db and all(s.location is None for s in db)

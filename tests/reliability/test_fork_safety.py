@@ -28,19 +28,9 @@ STOP_AFTER_HANGS = 5
 def test_thousands_of_children_forked_while_the_writer_is_busy_all_end(tmp_path: Path) -> None:
     traces = tmp_path / "traces.db"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "fork_probe.py"),
-            str(traces),
-            str(tmp_path),
-            str(FORKS),
-            str(HANG_AFTER_S),
-            str(STOP_AFTER_HANGS),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=app_env(),
+        [sys.executable, str(HERE / "fork_probe.py"), str(traces), str(tmp_path), str(FORKS),
+         str(HANG_AFTER_S), str(STOP_AFTER_HANGS)],
+        capture_output=True, text=True, timeout=600, env=app_env(),
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -30,9 +30,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-            capture_output=True,
-            text=True,
-            timeout=30,
+            capture_output=True, text=True, timeout=30,
         )
         why = done.stderr.strip() if done.returncode else ""
     except OSError as exc:
@@ -50,15 +48,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def _fill(traces: Path, count: int) -> subprocess.CompletedProcess[str]:
     return run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(HERE / "fill_store.py"),
-        str(count),
-        cwd=traces.parent,
-        env=app_env(),
+        "run", "--traces", str(traces), "--", sys.executable, str(HERE / "fill_store.py"),
+        str(count), cwd=traces.parent, env=app_env(),
     )
 
 

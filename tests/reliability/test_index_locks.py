@@ -282,9 +282,7 @@ def test_report_db_goes_on_without_missing_index_and_says_why(
 ) -> None:
     path, project = sqlite_shop
     traces = tmp_path / "traces.db"
-    ran = run_perfdoctor(
-        "run", "--traces", str(traces), "--", sys.executable, str(SHOP_SCRIPT), path
-    )
+    ran = run_perfdoctor("run", "--traces", str(traces), "--", sys.executable, str(SHOP_SCRIPT), path)
     assert ran.returncode == 0, ran.stderr
     args = ("report", "--traces", str(traces), "--db", f"sqlite:///{path}", "--format", "json")
     result = run_perfdoctor(*args, cwd=project)
@@ -327,14 +325,9 @@ def test_mariadb_never_changes_schema_or_data(mysql_database: dict[str, Any]) ->
 
     before = schema()
     url = workload.mysql_url(mysql_database)
-    queries = [
-        "SELECT id, price FROM items WHERE sku = ?",
-        "SELECT * FROM items WHERE id = touch()",
-    ]
+    queries = ["SELECT id, price FROM items WHERE sku = ?", "SELECT * FROM items WHERE id = touch()"]
     for extra in ((), ("--allow-locks",)):
-        result = run_perfdoctor(
-            "indexes", "--db", url, *_query_args(queries), "--format", "json", *extra
-        )
+        result = run_perfdoctor("indexes", "--db", url, *_query_args(queries), "--format", "json", *extra)
         # The refused --query is named (exit 2); the other is still analysed and shown.
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith(f"perfdoctor: error: --query {queries[1]!r}: ")

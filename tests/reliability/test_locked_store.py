@@ -97,15 +97,10 @@ def test_gunicorn_stops_gracefully_and_promptly_with_the_store_held(tmp_path: Pa
     urls = [f"{base}/items/{i}" for i in range(20)]
     with holding(traces, "exclusive"):
         server = subprocess.Popen(
-            perfdoctor_cmd(
-                "run", "--traces", str(traces), "--", *gunicorn(port, "-w", "2", app="wsgi_app:app")
-            ),
-            cwd=HERE,
-            env=app_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+            perfdoctor_cmd("run", "--traces", str(traces), "--",
+                           *gunicorn(port, "-w", "2", app="wsgi_app:app")),
+            cwd=HERE, env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
         )
         try:
             wait_http(f"{base}/ready", process=server)
@@ -143,12 +138,8 @@ def test_a_running_app_keeps_little_in_memory_while_the_store_is_held(
     with holding(traces, "exclusive"):
         app = subprocess.Popen(
             [sys.executable, str(HERE / "busy_producer.py"), str(traces), str(count)],
-            cwd=tmp_path,
-            env=app_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            cwd=tmp_path, env=app_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )
         assert app.stdout is not None and app.stdin is not None
         while_held = json.loads(app.stdout.readline() or "{}")

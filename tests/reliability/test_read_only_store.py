@@ -91,10 +91,7 @@ def mount(tmp_path: Path) -> Iterator[Path]:
 
 def _killed_writer(traces: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", KILLED_WRITER, str(traces)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, "-c", KILLED_WRITER, str(traces)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == -9, result.stderr
     assert Path(f"{traces}-wal").stat().st_size > 0

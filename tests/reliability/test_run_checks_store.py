@@ -22,17 +22,10 @@ from tests.reliability.support import holding, names_in
 
 def _run_marking(traces: Path, marker: Path, *options: str) -> tuple[int, str]:
     result = run_perfdoctor(
-        "run",
-        *options,
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        "-c",
+        "run", *options, "--traces", str(traces), "--", sys.executable, "-c",
         f"import sqlite3; sqlite3.connect(':memory:').execute('SELECT 1'); "
         f"open({str(marker)!r}, 'w').close()",
-        cwd=marker.parent,
-        env=app_env(),
+        cwd=marker.parent, env=app_env(),
     )
     return result.returncode, result.stderr
 

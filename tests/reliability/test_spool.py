@@ -18,29 +18,12 @@ from tests.reliability.support import names_in, requests_of
 def _trace(i: int) -> Trace:
     here = Location("/app/views.py", 10, "view")
     span = Span(
-        kind="db",
-        start_ms=0.5,
-        duration_ms=1.0,
-        location=here,
-        stack=[here],
-        framework="flask",
-        system="sqlite",
-        statement="SELECT * FROM t WHERE id = ?",
-        fingerprint="fp1",
-        params_digest=f"d{i}",
-        rows=1,
-        connection_id=1,
+        kind="db", start_ms=0.5, duration_ms=1.0, location=here, stack=[here],
+        framework="flask", system="sqlite", statement="SELECT * FROM t WHERE id = ?",
+        fingerprint="fp1", params_digest=f"d{i}", rows=1, connection_id=1,
     )
-    return Trace(
-        id=f"spooled-{i}",
-        name="GET /spooled",
-        kind="http",
-        started_at=100.0 + i,
-        duration_ms=2.0,
-        status=200,
-        pid=1,
-        spans=[span],
-    )
+    return Trace(id=f"spooled-{i}", name="GET /spooled", kind="http", started_at=100.0 + i,
+                 duration_ms=2.0, status=200, pid=1, spans=[span])
 
 
 def _set_aside(traces: Path, ids: range) -> Path:
@@ -108,14 +91,7 @@ def test_run_clear_empties_the_spool_too(tmp_path: Path) -> None:
     store.open_for_writing(traces).close()
     _set_aside(traces, range(3))
     result = run_perfdoctor(
-        "run",
-        "--clear",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        "-c",
-        "pass",
+        "run", "--clear", "--traces", str(traces), "--", sys.executable, "-c", "pass",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -24,17 +24,9 @@ PAGE = store.PAGE_SIZE
 def _run_jobs(tmp_path: Path, *options: str, jobs: int = JOBS) -> subprocess.CompletedProcess[str]:
     traces = tmp_path / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        *options,
-        "--",
-        sys.executable,
-        str(APP),
-        "jobs",
-        str(jobs),
-        cwd=tmp_path,
-        env=app_env(),
+        "run", "--traces", str(traces), *options, "--",
+        sys.executable, str(APP), "jobs", str(jobs),
+        cwd=tmp_path, env=app_env(),
     )
     assert result.returncode == 0, result.stderr
     assert "perfdoctor:" not in result.stderr, result.stderr
@@ -42,9 +34,7 @@ def _run_jobs(tmp_path: Path, *options: str, jobs: int = JOBS) -> subprocess.Com
 
 
 def _job_numbers(traces: Path) -> list[int]:
-    return sorted(
-        int(t.name.split()[1]) for t in store.iter_traces(traces) if t.name.startswith("job ")
-    )
+    return sorted(int(t.name.split()[1]) for t in store.iter_traces(traces) if t.name.startswith("job "))
 
 
 def _report_stderr(tmp_path: Path) -> str:
@@ -99,10 +89,7 @@ def test_unreferenced_statements_and_stacks_are_swept(tmp_path: Path) -> None:
     traces = tmp_path / "traces.db"
     subprocess.run(
         [sys.executable, str(APP), "sites", str(traces), str(CAP_MB), "2000"],
-        check=True,
-        env=app_env(),
-        cwd=tmp_path,
-        timeout=120,
+        check=True, env=app_env(), cwd=tmp_path, timeout=120,
     )
     loaded = store.load_traces(traces)
     assert 50 < len(loaded) < 1000
@@ -125,10 +112,7 @@ def test_a_writer_rewrites_what_another_process_swept(tmp_path: Path) -> None:
     env = app_env()
     early = subprocess.Popen(
         [sys.executable, str(APP), "early-late", str(traces), str(CAP_MB), str(go)],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
+        env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -137,10 +121,7 @@ def test_a_writer_rewrites_what_another_process_swept(tmp_path: Path) -> None:
             time.sleep(0.05)
         subprocess.run(
             [sys.executable, str(APP), "sites", str(traces), str(CAP_MB), "2000"],
-            check=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
+            check=True, env=env, cwd=tmp_path, timeout=120,
         )
         with closing(sqlite3.connect(traces)) as db:
             assert not db.execute("SELECT 1 FROM traces WHERE name = 'early'").fetchone()

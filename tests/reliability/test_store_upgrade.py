@@ -59,108 +59,40 @@ STATEMENTS = {"f1": "SELECT * FROM article", "f2": "SELECT * FROM author WHERE i
 def _spans() -> list[Span]:
     """A request's spans: a connect, a parent query, an N+1 of 12, an outbound call."""
     spans = [
-        Span(
-            "db.connect",
-            0.1234567,
-            0.2,
-            stack=[PARENT],
-            location=PARENT,
-            framework="django",
-            system="sqlite",
-            connection_id=140234234234,
-        ),
-        Span(
-            "db",
-            0.51,
-            1.3333333,
-            stack=[PARENT],
-            location=PARENT,
-            framework="django",
-            system="sqlite",
-            statement=STATEMENTS["f1"],
-            fingerprint="f1",
-            params_digest="d0",
-            rows=12,
-            connection_id=140234234234,
-            attrs={"offset": 0},
-        ),
+        Span("db.connect", 0.1234567, 0.2, stack=[PARENT], location=PARENT,
+             framework="django", system="sqlite", connection_id=140234234234),
+        Span("db", 0.51, 1.3333333, stack=[PARENT], location=PARENT, framework="django",
+             system="sqlite", statement=STATEMENTS["f1"], fingerprint="f1",
+             params_digest="d0", rows=12, connection_id=140234234234, attrs={"offset": 0}),
     ]
     for i in range(12):
         spans.append(
-            Span(
-                "db",
-                2.0 + i * 0.25,
-                0.1111111,
-                stack=[LOOP, PARENT],
-                location=LOOP,
-                framework="django",
-                system="sqlite",
-                statement=STATEMENTS["f2"],
-                fingerprint="f2",
-                params_digest=f"p{i}",
-                rows=1,
-                connection_id=140234234234,
-                attrs={"trigger": {"kind": "django-template", "template": "list.html"}},
-            )
+            Span("db", 2.0 + i * 0.25, 0.1111111, stack=[LOOP, PARENT], location=LOOP,
+                 framework="django", system="sqlite", statement=STATEMENTS["f2"],
+                 fingerprint="f2", params_digest=f"p{i}", rows=1, connection_id=140234234234,
+                 attrs={"trigger": {"kind": "django-template", "template": "list.html"}})
         )
-    spans.append(
-        Span(
-            "http",
-            5.5,
-            20.25,
-            stack=[PARENT],
-            location=PARENT,
-            system="requests",
-            attrs={"method": "GET", "status": 200, "timeout": None},
-        )
-    )
+    spans.append(Span("http", 5.5, 20.25, stack=[PARENT], location=PARENT, system="requests",
+                      attrs={"method": "GET", "status": 200, "timeout": None}))
     return spans
 
 
 def _trace(i: int) -> Trace:
-    return Trace(
-        id=f"t{i}",
-        name="GET /articles",
-        kind="http",
-        started_at=1000.0 + i,
-        duration_ms=30.5,
-        status=200,
-        pid=7,
-        cpu_ms=12.0,
-        spans=_spans(),
-        attrs={"framework": "django", "response": {"bytes": 10}},
-    )
+    return Trace(id=f"t{i}", name="GET /articles", kind="http", started_at=1000.0 + i,
+                 duration_ms=30.5, status=200, pid=7, cpu_ms=12.0, spans=_spans(),
+                 attrs={"framework": "django", "response": {"bytes": 10}})
 
 
 def _schema3_row(trace: Trace) -> tuple[Any, ...]:
     rows = [
-        [
-            s.kind,
-            s.start_ms,
-            s.duration_ms,
-            s.framework,
-            s.system,
-            s.fingerprint,
-            s.params_digest,
-            s.rows,
-            s.connection_id,
-            store.content_id(store.stack_json(s.stack)) if s.stack else None,
-            json.dumps(s.attrs) if s.attrs else None,
-        ]
+        [s.kind, s.start_ms, s.duration_ms, s.framework, s.system, s.fingerprint,
+         s.params_digest, s.rows, s.connection_id,
+         store.content_id(store.stack_json(s.stack)) if s.stack else None,
+         json.dumps(s.attrs) if s.attrs else None]
         for s in trace.spans
     ]
-    return (
-        trace.id,
-        trace.name,
-        trace.kind,
-        trace.started_at,
-        trace.duration_ms,
-        trace.status,
-        trace.pid,
-        trace.cpu_ms,
-        json.dumps(trace.attrs),
-        json.dumps(rows),
-    )
+    return (trace.id, trace.name, trace.kind, trace.started_at, trace.duration_ms, trace.status,
+            trace.pid, trace.cpu_ms, json.dumps(trace.attrs), json.dumps(rows))
 
 
 def _schema3_store(path: Path, traces: list[Trace], damaged: bool = False) -> None:
@@ -170,34 +102,20 @@ def _schema3_store(path: Path, traces: list[Trace], damaged: bool = False) -> No
             frames = store.stack_json(stack)
             db.execute("INSERT INTO stacks VALUES (?, ?)", (store.content_id(frames), frames))
         db.executemany("INSERT INTO statements VALUES (?, ?)", STATEMENTS.items())
-        db.executemany(
-            "INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?)", [_schema3_row(t) for t in traces]
-        )
+        db.executemany("INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       [_schema3_row(t) for t in traces])
         if damaged:
-            db.execute(
-                "INSERT INTO traces VALUES ('bad', 'GET /x', 'http', 1.0, 1.0, 200, 1, "
-                "NULL, '{}', '[[\"db\", 0.1, ')"
-            )
+            db.execute("INSERT INTO traces VALUES ('bad', 'GET /x', 'http', 1.0, 1.0, 200, 1, "
+                       "NULL, '{}', '[[\"db\", 0.1, ')")
 
 
 def _view_rows(trace: Trace) -> list[tuple[Any, ...]]:
     """What the spans view gives for ``trace``: schema 3's columns."""
     return [
-        (
-            trace.id,
-            seq,
-            s.kind,
-            s.start_ms,
-            s.duration_ms,
-            s.framework,
-            s.system,
-            s.fingerprint,
-            s.params_digest,
-            s.rows,
-            s.connection_id,
-            store.content_id(store.stack_json(s.stack)) if s.stack else None,
-            s.attrs or None,
-        )
+        (trace.id, seq, s.kind, s.start_ms, s.duration_ms, s.framework, s.system, s.fingerprint,
+         s.params_digest, s.rows, s.connection_id,
+         store.content_id(store.stack_json(s.stack)) if s.stack else None,
+         s.attrs or None)
         for seq, s in enumerate(trace.spans)
     ]
 
@@ -205,13 +123,8 @@ def _view_rows(trace: Trace) -> list[tuple[Any, ...]]:
 def _comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     # Times to the µs the store keeps; attrs as data, whatever their JSON spacing.
     return [
-        (
-            *r[:3],
-            round(r[3], 3),
-            round(r[4], 3),
-            *r[5:12],
-            json.loads(r[12]) if isinstance(r[12], str) else r[12],
-        )
+        (*r[:3], round(r[3], 3), round(r[4], 3), *r[5:12],
+         json.loads(r[12]) if isinstance(r[12], str) else r[12])
         for r in rows
     ]
 
@@ -221,19 +134,8 @@ def _same_spans(loaded: list[Span], expected: list[Span]) -> None:
     for got, want in zip(loaded, expected):
         assert math.isclose(got.start_ms, want.start_ms, abs_tol=0.0005)
         assert math.isclose(got.end_ms, want.end_ms, abs_tol=0.0005)
-        for name in (
-            "kind",
-            "location",
-            "stack",
-            "framework",
-            "system",
-            "statement",
-            "fingerprint",
-            "params_digest",
-            "rows",
-            "connection_id",
-            "attrs",
-        ):
+        for name in ("kind", "location", "stack", "framework", "system", "statement",
+                     "fingerprint", "params_digest", "rows", "connection_id", "attrs"):
             assert getattr(got, name) == getattr(want, name), name
 
 

@@ -29,15 +29,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cwd = tmp_path_factory.mktemp("url-privacy")
     traces = cwd / "store" / "traces.db"
     result = run_perfdoctor(
-        "run",
-        "--traces",
-        str(traces),
-        "--",
-        sys.executable,
-        str(HERE / "apps" / "url_secrets.py"),
-        str(cwd / "static"),
-        cwd=cwd,
-        env=app_env(),
+        "run", "--traces", str(traces), "--",
+        sys.executable, str(HERE / "apps" / "url_secrets.py"), str(cwd / "static"),
+        cwd=cwd, env=app_env(),
     )
     assert result.returncode == 0 and "ok" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -50,9 +44,7 @@ def _urls(traces: list[Trace]) -> set[str]:
 
 def _upstream(traces: list[Trace]) -> str:
     [host] = {
-        str(s.attrs["host"])
-        for t in traces
-        for s in t.spans
+        str(s.attrs["host"]) for t in traces for s in t.spans
         if s.kind == "http" and str(s.attrs["host"]).startswith("127.0.0.1:")
     }
     return f"http://{host}"
@@ -99,11 +91,8 @@ def test_cache_keys_keep_their_words_and_lose_their_tokens(run: dict[str, Any]) 
 
 def test_each_endpoint_has_one_template_so_repeats_still_group(run: dict[str, Any]) -> None:
     per_call = [
-        str(s.attrs["url"])
-        for t in run["loaded"]
-        if t.name == "GET /charges"
-        for s in t.spans
-        if s.kind == "http"
+        str(s.attrs["url"]) for t in run["loaded"] if t.name == "GET /charges"
+        for s in t.spans if s.kind == "http"
     ]
     # Nine calls to nine endpoints: nine templates, none split by its values.
     assert len(per_call) == len(set(per_call)) == 9

@@ -34,11 +34,7 @@ class Project:
         path = self.root / traces
         result = subprocess.run(
             [sys.executable, "-m", "shop.run", str(path), *endpoints],
-            cwd=self.root,
-            env=app_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
+            cwd=self.root, env=app_env(), capture_output=True, text=True, timeout=120,
         )
         assert result.returncode == 0, result.stderr
         return path

@@ -44,8 +44,6 @@ def test_another_id_or_another_line_does_not_silence(captured: Project) -> None:
 
 def test_fail_on_respects_the_comment(captured: Project) -> None:
     captured.comment("views.py", ACCESS, "# perfdoctor: ignore")
-    captured.comment(
-        "legacy/report.py", ACCESS.replace("author.name", "comments"), "# perfdoctor: ignore"
-    )
+    captured.comment("legacy/report.py", ACCESS.replace("author.name", "comments"), "# perfdoctor: ignore")
     assert captured.report("--fail-on", "warning").returncode == 0
     assert "3 findings ignored" in captured.report().stdout

@@ -35,7 +35,10 @@ def test_line_of_agrees_with_the_interpreter_on_every_frame() -> None:
             default=hook,
         )
         if total > 10:
-            return text + json.dumps([object()], default=hook)
+            return (
+                text
+                + json.dumps([object()], default=hook)
+            )
         return text
 
     long_function(5)

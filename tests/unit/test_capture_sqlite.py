@@ -25,9 +25,7 @@ def test_each_query_in_a_trace_is_a_span_with_the_user_call_site(tmp_path: Path)
     assert first.location is not None
     assert first.location.path == __file__
     assert first.location.line == line
-    assert first.location.function.endswith(
-        "test_each_query_in_a_trace_is_a_span_with_the_user_call_site"
-    )
+    assert first.location.function.endswith("test_each_query_in_a_trace_is_a_span_with_the_user_call_site")
     assert second.statement == "SELECT title FROM article WHERE author_id IN (...)"
     assert first.duration_ms > 0
 
@@ -86,9 +84,7 @@ def test_an_unwritable_store_warns_once_and_the_program_goes_on(tmp_path: Path) 
         "    perfdoctor.flush()\n"
         "print('done', i)\n"
     )
-    result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout.strip() == "done 19"
     warnings = [line for line in result.stderr.splitlines() if line.startswith("perfdoctor:")]

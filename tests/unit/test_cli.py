@@ -12,11 +12,7 @@ from tests.inprocess import blog_db, capturing
 
 def _perfdoctor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "perfdoctor", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, "-m", "perfdoctor", *args], cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 
@@ -63,21 +59,13 @@ def test_json_report_follows_contract_version_1(tmp_path: Path) -> None:
 
 def test_fail_on_sets_the_exit_code(tmp_path: Path) -> None:
     traces = _store_with_n_plus_one(tmp_path)
-    assert (
-        _perfdoctor(
-            "report", "--traces", str(traces), "--fail-on", "error", cwd=tmp_path
-        ).returncode
-        == 1
-    )
+    assert _perfdoctor("report", "--traces", str(traces), "--fail-on", "error", cwd=tmp_path).returncode == 1
     assert _perfdoctor("report", "--traces", str(traces), cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text(
         "[tool.perfdoctor]\nn_plus_one_min_repeats = 50\nn_plus_one_proven_min_repeats = 50\n"
         "duplicate_min_count = 100\n"
     )
-    assert (
-        _perfdoctor("report", "--traces", str(traces), "--fail-on", "info", cwd=tmp_path).returncode
-        == 0
-    )
+    assert _perfdoctor("report", "--traces", str(traces), "--fail-on", "info", cwd=tmp_path).returncode == 0
 
 
 def test_text_report_names_the_finding_and_the_line(tmp_path: Path) -> None:
@@ -114,7 +102,5 @@ def test_run_passes_on_the_exit_code_and_captures_a_script(tmp_path: Path) -> No
     )
     result = _perfdoctor("run", "--traces", "t.db", "--", sys.executable, "job.py", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
-    report = json.loads(
-        _perfdoctor("report", "--traces", "t.db", "--format", "json", cwd=tmp_path).stdout
-    )
+    report = json.loads(_perfdoctor("report", "--traces", "t.db", "--format", "json", cwd=tmp_path).stdout)
     assert [e["name"] for e in report["endpoints"]] == ["job.py"]

@@ -70,10 +70,7 @@ def test_django_like_escape_is_one_string() -> None:
 
 def test_names_and_quoted_names_keep_their_digits() -> None:
     sql = 'SELECT t1.c2, "col 3", `x4` FROM t1 WHERE a::int4 = 5 -- note 6'
-    assert (
-        normalize(sql).statement
-        == 'SELECT t1.c2, "col 3", `x4` FROM t1 WHERE a::int4 = ? -- note 6'
-    )
+    assert normalize(sql).statement == 'SELECT t1.c2, "col 3", `x4` FROM t1 WHERE a::int4 = ? -- note 6'
 
 
 def test_normalising_needs_only_the_standard_library() -> None:
@@ -92,8 +89,6 @@ def test_normalising_needs_only_the_standard_library() -> None:
     src = str(Path(perfdoctor.__file__).parent.parent)
     out = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {src!r}); {code}"],
-        capture_output=True,
-        text=True,
-        check=True,
+        capture_output=True, text=True, check=True,
     ).stdout.splitlines()
     assert out == ["SELECT ? FROM t WHERE a = ?", "[]"]

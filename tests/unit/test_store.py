@@ -13,29 +13,12 @@ from perfdoctor.model import Location, Span, Trace
 def _trace(i: int, pid: int = 0) -> Trace:
     loc = Location("/app/views.py", 10 + i, "view")
     span = Span(
-        kind="db",
-        start_ms=0.5,
-        duration_ms=1.25,
-        location=loc,
-        stack=[loc],
-        framework="django",
-        system="sqlite",
-        statement="SELECT * FROM t WHERE id = ?",
-        fingerprint="abc",
-        params_digest=f"d{i}",
-        rows=None,
-        connection_id=1,
+        kind="db", start_ms=0.5, duration_ms=1.25, location=loc, stack=[loc],
+        framework="django", system="sqlite", statement="SELECT * FROM t WHERE id = ?",
+        fingerprint="abc", params_digest=f"d{i}", rows=None, connection_id=1,
     )
-    return Trace(
-        id=f"{pid}-{i}",
-        name="GET /t/{id}",
-        kind="http",
-        started_at=1000.0 + i,
-        duration_ms=3.0,
-        status=200,
-        pid=pid,
-        spans=[span],
-    )
+    return Trace(id=f"{pid}-{i}", name="GET /t/{id}", kind="http", started_at=1000.0 + i,
+                 duration_ms=3.0, status=200, pid=pid, spans=[span])
 
 
 def test_round_trip(tmp_path: Path) -> None:

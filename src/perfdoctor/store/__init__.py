@@ -377,7 +377,9 @@ class Batch:
     orm_catalogs: dict[str, str] = field(default_factory=dict)
 
 
-def trace_row(trace: Trace, spans: str, attrs: dict[str, Any] | None = None) -> tuple[Any, ...]:
+def trace_row(
+    trace: Trace, spans: str, attrs: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
     return (
         trace.id,
         trace.name,

@@ -11,9 +11,7 @@ import sqlite3
 from celery import Celery
 
 # A result backend too: storing each run's result happens inside its trace.
-app = Celery(
-    "celery_tasks", broker=os.environ["PDJOBS_BROKER"], backend=os.environ["PDJOBS_BROKER"]
-)
+app = Celery("celery_tasks", broker=os.environ["PDJOBS_BROKER"], backend=os.environ["PDJOBS_BROKER"])
 app.conf.update(
     task_default_queue=os.environ["PDJOBS_QUEUE"] + "_celery",
     result_expires=60,

@@ -15,9 +15,7 @@ def main(host: str, port: str, user: str, database: str) -> None:
         cur.execute("CREATE TABLE shelf (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50))")
         cur.execute("CREATE TABLE box (id INT AUTO_INCREMENT PRIMARY KEY, shelf_id INT)")
         cur.executemany("INSERT INTO shelf (name) VALUES (%s)", [("param-s3cret",)] * SHELVES)
-        cur.executemany(
-            "INSERT INTO box (shelf_id) VALUES (%s)", [(n + 1,) for n in range(SHELVES)]
-        )
+        cur.executemany("INSERT INTO box (shelf_id) VALUES (%s)", [(n + 1,) for n in range(SHELVES)])
         cur.execute("SELECT count(*) FROM shelf WHERE name = 'literal-s3cret'")
         cur.execute("SELECT id, shelf_id FROM box ORDER BY id")
         boxes = cur.fetchall()

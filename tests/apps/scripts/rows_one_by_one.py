@@ -15,9 +15,7 @@ def main(path: str) -> None:
     conn.executemany("INSERT INTO item (name) VALUES (?)", [("x",)] * ROWS)
     ids = [row[0] for row in conn.execute("SELECT id FROM item")]
     for item_id in ids:  # loop: other_interpreter
-        conn.execute(
-            "SELECT name FROM item WHERE id = ?", (item_id,)
-        ).fetchone()  # n+1: other_interpreter
+        conn.execute("SELECT name FROM item WHERE id = ?", (item_id,)).fetchone()  # n+1: other_interpreter
     conn.commit()
 
 

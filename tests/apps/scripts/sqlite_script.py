@@ -16,14 +16,12 @@ AUTHORS = 8
 def setup(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS author (id INTEGER PRIMARY KEY, name TEXT)")
     conn.execute("CREATE TABLE IF NOT EXISTS post (id INTEGER PRIMARY KEY, author_id INTEGER)")
-    conn.executemany(
-        "INSERT INTO author (id, name) VALUES (?, ?)",
-        [(n, f"author {n}") for n in range(1, AUTHORS + 1)],
-    )
-    conn.executemany(
-        "INSERT INTO post (author_id) VALUES (?)",
-        [(n,) for n in range(1, AUTHORS + 1) for _ in range(2)],
-    )
+    conn.executemany("INSERT INTO author (id, name) VALUES (?, ?)", [
+        (n, f"author {n}") for n in range(1, AUTHORS + 1)
+    ])
+    conn.executemany("INSERT INTO post (author_id) VALUES (?)", [
+        (n,) for n in range(1, AUTHORS + 1) for _ in range(2)
+    ])
     # A literal in the SQL text and a parameter value: neither may reach the store.
     conn.execute("SELECT count(*) FROM author WHERE name = 'literal-s3cret'").fetchone()
     conn.execute("SELECT count(*) FROM author WHERE name = ?", ("param-s3cret",)).fetchone()

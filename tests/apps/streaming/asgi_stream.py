@@ -25,9 +25,7 @@ DATABASE = os.environ["STREAM_DATABASE"]
 
 
 @app.middleware("http")
-async def no_store(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+async def no_store(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     response = await call_next(request)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -44,9 +42,7 @@ async def articles_csv() -> StreamingResponse:
         async with aiosqlite.connect(DATABASE) as conn:
             cursor = await conn.execute("SELECT id, author_id FROM article ORDER BY id")
             for article_id, author_id in await cursor.fetchall():  # loop: asgi_rows
-                author = await conn.execute(
-                    "SELECT name FROM author WHERE id = ?", (author_id,)
-                )  # n+1: asgi_rows
+                author = await conn.execute("SELECT name FROM author WHERE id = ?", (author_id,))  # n+1: asgi_rows
                 (name,) = await author.fetchone()
                 yield f"{article_id},{name}\n"
 
@@ -74,9 +70,7 @@ def sync_articles_csv() -> StreamingResponse:
         try:
             articles = conn.execute("SELECT id, author_id FROM article ORDER BY id").fetchall()
             for article_id, author_id in articles:  # loop: asgi_sync_rows
-                author = conn.execute(
-                    "SELECT name FROM author WHERE id = ?", (author_id,)
-                )  # n+1: asgi_sync_rows
+                author = conn.execute("SELECT name FROM author WHERE id = ?", (author_id,))  # n+1: asgi_sync_rows
                 yield f"{article_id},{author.fetchone()[0]}\n"
         finally:
             conn.close()

@@ -43,9 +43,7 @@ def articles_csv(request: HttpRequest, page: int) -> StreamingHttpResponse:
             articles = cursor.fetchall()
         for article_id, author_id in articles:  # loop: django_rows
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT name FROM author WHERE id = %s", [author_id]
-                )  # n+1: django_rows
+                cursor.execute("SELECT name FROM author WHERE id = %s", [author_id])  # n+1: django_rows
                 yield f"{page},{article_id},{cursor.fetchone()[0]}\n"
 
     return StreamingHttpResponse(rows(), content_type="text/csv")

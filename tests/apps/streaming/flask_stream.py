@@ -32,9 +32,7 @@ def articles_csv() -> Response:
         try:
             articles = conn.execute("SELECT id, title, author_id FROM article ORDER BY id")
             for article_id, title, author_id in articles.fetchall():  # loop: flask_rows
-                author = conn.execute(
-                    "SELECT name FROM author WHERE id = ?", (author_id,)
-                )  # n+1: flask_rows
+                author = conn.execute("SELECT name FROM author WHERE id = ?", (author_id,))  # n+1: flask_rows
                 yield f"{article_id},{title},{author.fetchone()[0]}\n"
         finally:
             conn.close()
@@ -67,9 +65,7 @@ def page_csv(page: int) -> Response:
         try:
             articles = conn.execute("SELECT id, author_id FROM article ORDER BY id").fetchall()
             for article_id, author_id in articles:  # loop: flask_plain
-                author = conn.execute(
-                    "SELECT name FROM author WHERE id = ?", (author_id,)
-                )  # n+1: flask_plain
+                author = conn.execute("SELECT name FROM author WHERE id = ?", (author_id,))  # n+1: flask_plain
                 yield f"{page},{article_id},{author.fetchone()[0]}\n"
         finally:
             conn.close()

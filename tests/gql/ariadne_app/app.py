@@ -80,14 +80,10 @@ def seed() -> None:
             "CREATE TABLE gql_post (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
             " author_id INTEGER NOT NULL REFERENCES gql_author (id))"
         )
-        db.executemany(
-            "INSERT INTO gql_author (id, name) VALUES (?, ?)",
-            [(i, f"author {i}") for i in range(1, 7)],
-        )
-        db.executemany(
-            "INSERT INTO gql_post (title, author_id) VALUES (?, ?)",
-            [(f"post {i}", i % 6 + 1) for i in range(12)],
-        )
+        db.executemany("INSERT INTO gql_author (id, name) VALUES (?, ?)",
+                       [(i, f"author {i}") for i in range(1, 7)])
+        db.executemany("INSERT INTO gql_post (title, author_id) VALUES (?, ?)",
+                       [(f"post {i}", i % 6 + 1) for i in range(12)])
 
 
 if __name__ == "__main__":

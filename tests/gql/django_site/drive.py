@@ -18,12 +18,7 @@ settings.configure(
     DEBUG=False,
     SECRET_KEY="perfdoctor-test-not-a-secret",
     ALLOWED_HOSTS=["testserver"],
-    INSTALLED_APPS=[
-        "django.contrib.contenttypes",
-        "django.contrib.auth",
-        "graphene_django",
-        "blog",
-    ],
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "graphene_django", "blog"],
     ROOT_URLCONF="blog.urls",
     DATABASES={
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["GQL_DATABASE"]}
@@ -49,10 +44,7 @@ client = Client()
 GRAPHENE = "{ title author { name } commentCount }"
 REQUESTS = [
     ("/strawberry/graphql", {"query": "query StrawberryPosts { posts { title author { name } } }"}),
-    (
-        "/strawberry/graphql",
-        {"query": "query StrawberryPostsFixed { postsFixed { title author { name } } }"},
-    ),
+    ("/strawberry/graphql", {"query": "query StrawberryPostsFixed { postsFixed { title author { name } } }"}),
     ("/graphene/graphql", {"query": f"query PostList {{ posts {GRAPHENE} }}"}),
     ("/graphene/graphql", {"query": f"query PostListFixed {{ postsFixed {GRAPHENE} }}"}),
     (

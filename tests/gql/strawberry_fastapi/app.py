@@ -95,9 +95,7 @@ async def context() -> dict[str, Any]:
 
 
 app = FastAPI()
-app.include_router(
-    GraphQLRouter(strawberry.Schema(Query), context_getter=context), prefix="/graphql"
-)
+app.include_router(GraphQLRouter(strawberry.Schema(Query), context_getter=context), prefix="/graphql")
 app.include_router(
     GraphQLRouter(strawberry.Schema(FixedQuery), context_getter=context), prefix="/fixed/graphql"
 )

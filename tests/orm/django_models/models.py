@@ -51,9 +51,7 @@ class PublishedPost(Post):
 
 
 class Comment(Stamped):
-    post = models.ForeignKey(
-        Post, on_delete=models.CASCADE, related_name="comments", related_query_name="comment"
-    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments", related_query_name="comment")
     author = models.ForeignKey(User, on_delete=models.CASCADE)
     body = models.TextField()
 
@@ -75,6 +73,4 @@ class Place(models.Model):
 
 class Restaurant(Place):
     serves_pizza = models.BooleanField(default=False)
-    chef = models.ForeignKey(
-        Profile, on_delete=models.SET_NULL, null=True, related_name="restaurants"
-    )
+    chef = models.ForeignKey(Profile, on_delete=models.SET_NULL, null=True, related_name="restaurants")

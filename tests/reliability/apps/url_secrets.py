@@ -119,8 +119,7 @@ def charges() -> dict[str, bool]:
     httpx.get(f"{WITH_USER}/api/v2/users/42", timeout=5).raise_for_status()
     requests.get(
         f"{UP}/repos/django/django/pulls",
-        params={"access_token": p.QUERY_SECRETS[0], "state": "open"},
-        timeout=5,
+        params={"access_token": p.QUERY_SECRETS[0], "state": "open"}, timeout=5,
     ).raise_for_status()
     httpx.get(f"{UP}/v1/charges", params={"api_key": p.QUERY_SECRETS[1]}, timeout=5)
     fetch(f"{UP}/api/chat.postMessage?sig={p.QUERY_SECRETS[2]}")
@@ -209,11 +208,8 @@ async def call_asgi() -> None:
         sent.append(message)
 
     scope = {
-        "type": "http",
-        "method": "GET",
-        "path": f"/password-reset/{p.RESET_TOKENS['asgi']}",
-        "query_string": f"token={p.INBOUND_QUERY_SECRET}".encode(),
-        "headers": [],
+        "type": "http", "method": "GET", "path": f"/password-reset/{p.RESET_TOKENS['asgi']}",
+        "query_string": f"token={p.INBOUND_QUERY_SECRET}".encode(), "headers": [],
     }
     await asgi.TraceMiddleware(plain_asgi)(scope, receive, send)
     assert sent[0]["status"] == 200

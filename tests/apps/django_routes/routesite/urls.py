@@ -22,11 +22,9 @@ urlpatterns = [
     re_path(r"^shop/", include(shop)),
     path("v2/", include([re_path(r"^orders/(?P<id>\d+)/$", views.order)])),
     path("api/v1/", include(router.urls)),
-    *format_suffix_patterns(
-        [
-            path("reports/<int:pk>/", views.report),
-            re_path(r"^stats/$", views.stats),
-        ]
-    ),
+    *format_suffix_patterns([
+        path("reports/<int:pk>/", views.report),
+        re_path(r"^stats/$", views.stats),
+    ]),
     *i18n_patterns(path("about/", views.about)),
 ]

@@ -25,9 +25,9 @@ def article_list(request: HttpRequest) -> JsonResponse:
 
 def article_list_fixed(request: HttpRequest) -> JsonResponse:
     """The same page in three queries, whatever its size."""
-    articles = (Article.objects.select_related("author").prefetch_related("tags").order_by("id"))[
-        :PAGE_SIZE
-    ]
+    articles = (
+        Article.objects.select_related("author").prefetch_related("tags").order_by("id")
+    )[:PAGE_SIZE]
     rows = []
     for article in articles:
         author_name = article.author.name

@@ -12,12 +12,8 @@ for i in range(6):
     session.add(Book(title=f"book {i}", author=Author(name=f"author {i}")))
 session.commit()
 session.close()
-print(
-    json.dumps(
-        {
-            "python": "{}.{}".format(*sys.version_info[:2]),
-            "flask": version("flask"),
-            "sqlalchemy": version("sqlalchemy"),
-        }
-    )
-)
+print(json.dumps({
+    "python": "{}.{}".format(*sys.version_info[:2]),
+    "flask": version("flask"),
+    "sqlalchemy": version("sqlalchemy"),
+}))
