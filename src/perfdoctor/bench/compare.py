@@ -488,23 +488,15 @@ def _latency(
     a_rounds = _rounds(after)
     spread = (spread_pct(b_rounds), spread_pct(a_rounds))
     units = (len(b_rounds), len(a_rounds))
-    if interleaved:
-        estimate = paired(b_rounds, a_rounds)
-        if estimate is not None:
-            return judge(
-                INTERLEAVED,
-                estimate,
-                confidence=result.confidence,
-                drift_pct=0.0,
-                min_change_pct=result.min_change_pct,
-                units=units,
-                spread=spread,
-            )
     allowance, note = drift
-    estimate = welch(b_rounds, a_rounds)
+    method, estimate = ROUNDS, None
+    if interleaved:
+        method, estimate = INTERLEAVED, paired(b_rounds, a_rounds)
+    if estimate is None:
+        method, estimate = ROUNDS, welch(b_rounds, a_rounds)
     if estimate is not None:
         return judge(
-            ROUNDS,
+            method,
             estimate,
             confidence=result.confidence,
             drift_pct=allowance,

@@ -52,21 +52,29 @@ def cpus() -> int | None:
         return os.cpu_count()
 
 
-def cpu_pressure(path: str | None = None) -> float | None:
-    """``some avg10`` of the CPU pressure file, None where the kernel has none."""
+def _pressure_some(key: bytes, path: str | None) -> bytes | None:
+    """The value of ``key`` (``b"avg10"``, ``b"total"``) on the "some" line of the CPU
+    pressure file, None where the kernel has none."""
     try:
         first = _read_head(path or PRESSURE_PATH, 128).split(b"\n", 1)[0].split()
     except OSError:  # no PSI (old kernel, not Linux) or disabled (psi=0)
         return None
     if not first or first[0] != b"some":
         return None
+    prefix = key + b"="
     for field in first[1:]:
-        if field.startswith(b"avg10="):
-            try:
-                return float(field[6:])
-            except ValueError:
-                return None
+        if field.startswith(prefix):
+            return field[len(prefix) :]
     return None
+
+
+def cpu_pressure(path: str | None = None) -> float | None:
+    """``some avg10``: % of the last 10 s in which a runnable task waited for a CPU."""
+    value = _pressure_some(b"avg10", path)
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 def cpu_stall_us(path: str | None = None) -> int | None:
@@ -74,19 +82,11 @@ def cpu_stall_us(path: str | None = None) -> int | None:
 
     A counter, so two readings give the pressure over exactly the time between them
     (``perfdoctor bench`` reads it around each round)."""
+    value = _pressure_some(b"total", path)
     try:
-        first = _read_head(path or PRESSURE_PATH, 128).split(b"\n", 1)[0].split()
-    except OSError:
+        return None if value is None else int(value)
+    except ValueError:
         return None
-    if not first or first[0] != b"some":
-        return None
-    for field in first[1:]:
-        if field.startswith(b"total="):
-            try:
-                return int(field[6:])
-            except ValueError:
-                return None
-    return None
 
 
 def cpu_ticks(path: str | None = None) -> list[int] | None:
