@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from perfdoctor.bench.run import Outcome, Plan, bench, run_sync, summarise
+from perfdoctor.bench.run import Outcome, Plan, run_sync, summarise
+from perfdoctor.bench.sides import HTTPSide, InProcessSide, Side, run_rounds
 from perfdoctor.bench.spec import parse_endpoint
 from perfdoctor.bench.targets import WSGITarget
 
@@ -72,23 +73,33 @@ def driver_us(n: int) -> float:
     plan = Plan([endpoint], n, 1, None, 0)
     target = WSGITarget(app)
     started = time.perf_counter()
-    outcome = Outcome()
-    run_sync(plan, target.call, lambda: None, outcome)
-    summarise(plan, outcome, [], "inprocess", {}, [])
+    outcome = Outcome(samples=run_sync(plan, plan.round_jobs(0), 0, target.call, lambda: None))
+    summarise(plan, outcome, {}, "inprocess", {}, [])
     return (time.perf_counter() - started) / n * 1e6
+
+
+def _whole(plan: Plan, side: Side) -> dict[str, Any]:
+    """What `perfdoctor bench` does with a side, minus the worker process it runs an app in."""
+    try:
+        side.start()
+        [outcome] = run_rounds(plan, [side], [0] * plan.rounds, lambda: None)
+        facts, findings = side.finish()
+    finally:
+        side.close()
+    return summarise(plan, outcome, facts, "bench", {}, findings)
 
 
 def bench_us(n: int) -> float:
     plan = Plan([parse_endpoint("GET /")], n, 1, None, 0)
     started = time.perf_counter()
-    bench(plan, app=app, progress=lambda: None, settings={})
+    _whole(plan, InProcessSide(plan, app, memory=False))
     return (time.perf_counter() - started) / n * 1e6
 
 
 def http_rps(url: str, n: int, concurrency: int) -> float:
     plan = Plan([parse_endpoint("GET /")], n, concurrency, None, 0)
     started = time.perf_counter()
-    result = bench(plan, url=url, progress=lambda: None, settings={})
+    result = _whole(plan, HTTPSide(plan, url))
     return float(result["endpoints"]["GET /"]["requests"]) / (time.perf_counter() - started)
 
 
