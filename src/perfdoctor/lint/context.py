@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from perfdoctor.lint.base import LintFinding
 from perfdoctor.lint.infer import query_of
@@ -28,6 +29,8 @@ CLIENTS = {
     "redis.asyncio.Redis.from_url": "redis",
     "django_redis.get_redis_connection": "redis",
     "asyncpg.create_pool": "asyncpg.Pool",
+    "urllib.request.build_opener": "urllib.opener",
+    "urllib.request.OpenerDirector": "urllib.opener",
 }
 _VIEW_DECORATORS = {"route", "get", "post", "put", "patch", "delete", "api_view", "websocket"}
 _VIEW_BASES = ("View", "ViewSet", "APIView")
@@ -53,6 +56,8 @@ class Context:
         self.scopes: list[Scope] = [self.module]
         self.classes: list[ast.ClassDef] = []
         self.findings: list[LintFinding] = []
+        # What a rule keeps about the file between the nodes it is called with.
+        self.state: dict[str, Any] = {}
         self._reported: set[tuple[str, int, int]] = set()
 
     # --- reporting
