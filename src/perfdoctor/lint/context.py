@@ -116,7 +116,8 @@ class Context:
         return query_of(node, self)
 
     def model(self, name: str | None) -> Model | None:
-        return self.project.model(name, self.relative.get(name or ""))
+        # Unless imported, a name is looked for among the models of this file first.
+        return self.project.model(name, self.relative.get(name or "", self.path))
 
     def import_relative(self, level: int, module: str | None, names: list[str]) -> None:
         parents = PurePosixPath(self.path).parents

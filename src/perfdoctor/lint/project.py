@@ -36,6 +36,14 @@ class Project:
     # Where CACHES[...]["TIMEOUT"] is None: the project folder of a settings module
     # (the parent of its package), or the one file that configures it itself.
     cache_forever: list[str] = field(default_factory=list)
+    # path -> its project's root ("" when not known: one root for every file).
+    root_of: dict[str, str] = field(default_factory=dict)
+    # The roots of projects where some module sets CONN_MAX_AGE (settings split in
+    # modules, built in ``if`` blocks, or passed to dj_database_url).
+    conn_max_age: set[str] = field(default_factory=set)
+
+    def root(self, path: str) -> str:
+        return self.root_of.get(path, "")
 
     def cache_timeout_none(self, path: str) -> bool:
         return any(
@@ -187,6 +195,8 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
 
     Only the top level of each module is read: models and settings live there.
     """
+    if ("CONN_MAX_AGE" in source or "conn_max_age" in source) and sets_conn_max_age(tree):
+        project.conn_max_age.add(project.root(path))
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
     if not (has_models or has_caches):
@@ -200,6 +210,17 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
             names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
             if "CACHES" in names and _caches_timeout_none(stmt):
                 project.cache_forever.append(_settings_scope(path))
+
+
+def sets_conn_max_age(tree: ast.Module) -> bool:
+    """``"CONN_MAX_AGE"`` as a key or subscript, ``CONN_MAX_AGE=`` / ``conn_max_age=``
+    passed to a call (``.update()``, ``dj_database_url.config()``): code, not a comment."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == "CONN_MAX_AGE":
+            return True
+        if isinstance(node, ast.keyword) and node.arg in ("CONN_MAX_AGE", "conn_max_age"):
+            return True
+    return False
 
 
 def _settings_scope(path: str) -> str:
