@@ -61,13 +61,32 @@ class Context:
         self._reported: set[tuple[str, int, int]] = set()
 
     # --- reporting
-    def report(self, code: str, node: ast.AST, message: str) -> None:
+    def report(self, code: str, node: ast.AST, message: str, function: str | None = None) -> None:
+        """``message`` is "what is wrong: the fix". ``function``: the enclosing
+        function when the report is made after the walk has left it."""
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         if (code, line, col) in self._reported:
             return
         self._reported.add((code, line, col))
-        self.findings.append(LintFinding(code, message, self.path, line, col))
+        where = function or self.qualified_function()
+        self.findings.append(LintFinding(code, message, self.path, line, col, function=where))
+
+    def qualified_function(self) -> str | None:
+        """The enclosing function as Python's ``co_qualname`` names it (what the
+        runtime report shows): ``View.get``, ``outer.<locals>.inner``; None at module level."""
+        name: str | None = None
+        for scope in self.scopes[1:]:
+            node = scope.node
+            own = (
+                node.name
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else "<lambda>"
+            )
+            if scope.cls is not None:
+                own = f"{scope.cls.name}.{own}"
+            name = own if name is None else f"{name}.<locals>.{own}"
+        return name
 
     # --- names
     @property

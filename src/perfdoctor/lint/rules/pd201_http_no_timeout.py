@@ -18,8 +18,8 @@ from perfdoctor.lint.rules._util import HTTP_METHODS, has_star_kwargs, is_none, 
 _REQUESTS_FIX = "pass timeout=(3.05, 27) (connect, read seconds)"
 _HTTPX_FIX = "timeout=None turns off httpx's 5 s default: pass a finite timeout"
 _STDLIB_WHY = (
-    "without it the call waits as long as the socket default, which is no timeout "
-    "(socket.setdefaulttimeout() is not called in this module)"
+    "and the socket default is none (socket.setdefaulttimeout() is not called in this "
+    "module), so it waits for ever on a stalled server"
 )
 # Positional place of ``timeout`` (urlopen(url, data, timeout), opener.open(url, data,
 # timeout), HTTPConnection(host, port, timeout)); older HTTPSConnection signatures put
@@ -108,9 +108,9 @@ def _sets_default_timeout(node: ast.Call, ctx: Context) -> bool:
 def check(node: ast.Call | ast.Module, ctx: Context) -> None:
     if isinstance(node, ast.Module):
         if not ctx.state.get(_DEFAULT_SET):
-            for call_node, call in ctx.state.get(_PENDING, ()):
-                message = f"{call}() has no timeout: {_stdlib_fix(call)}; {_STDLIB_WHY}"
-                ctx.report("PD201", call_node, message)
+            for call_node, call, function in ctx.state.get(_PENDING, ()):
+                message = f"{call}() has no timeout {_STDLIB_WHY}: {_stdlib_fix(call)}"
+                ctx.report("PD201", call_node, message, function)
         return
     if has_star_kwargs(node):
         return  # the timeout may come in **kwargs
@@ -128,6 +128,7 @@ def check(node: ast.Call | ast.Module, ctx: Context) -> None:
     call = _stdlib_call(node, ctx)
     if call is not None:
         if (timeout is None or is_none(timeout.value)) and len(node.args) <= _STDLIB_TIMEOUT_POS:
-            ctx.state.setdefault(_PENDING, []).append((node, call))
+            pending = (node, call, ctx.qualified_function())
+            ctx.state.setdefault(_PENDING, []).append(pending)
     elif _sets_default_timeout(node, ctx):
         ctx.state[_DEFAULT_SET] = True

@@ -16,7 +16,7 @@ from perfdoctor.lint.base import rule
 from perfdoctor.lint.context import Context
 
 _FIX = 'set "CONN_MAX_AGE": 60 (and "CONN_HEALTH_CHECKS": True)'
-_WHY = "Django opens a new connection per request"
+_WHY = "so Django opens a new connection per request"
 # Calls that build one database's settings from a URL, with conn_max_age 0 by default.
 _URL_CALLS = {"config", "parse", "db", "db_url", "db_url_config"}
 
@@ -57,7 +57,7 @@ def _check_alias(alias: ast.expr, ctx: Context) -> None:
         )  # fmt: skip
         if isinstance(engine, ast.Constant) and "sqlite" in str(engine.value):
             return  # opening a SQLite file costs next to nothing
-        ctx.report("PD501", alias, f"this database has no CONN_MAX_AGE: {_WHY}; {_FIX}")
+        ctx.report("PD501", alias, f"this database has no CONN_MAX_AGE, {_WHY}: {_FIX}")
         return
     call = _url_call(alias)
     if call is None:
@@ -65,8 +65,8 @@ def _check_alias(alias: ast.expr, ctx: Context) -> None:
     ctx.report(
         "PD501",
         alias,
-        f"{call} gives this database CONN_MAX_AGE 0 unless its URL says otherwise: {_WHY}; "
-        f"pass conn_max_age=60 (dj_database_url) or set "
+        f"{call} gives this database CONN_MAX_AGE 0 unless its URL says otherwise, {_WHY}: "
+        f"pass conn_max_age=60 (dj-database-url) or set "
         f'DATABASES["default"]["CONN_MAX_AGE"] = 60 after it',
     )
 
