@@ -214,13 +214,39 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
 
 def sets_conn_max_age(tree: ast.Module) -> bool:
     """``"CONN_MAX_AGE"`` as a key or subscript, ``CONN_MAX_AGE=`` / ``conn_max_age=``
-    passed to a call (``.update()``, ``dj_database_url.config()``): code, not a comment."""
+    passed to a call (``.update()``, ``dj_database_url.config()``): code, not a comment.
+
+    Not inside one database of a ``DATABASES = {...}`` literal: that sets it for that
+    database only, and PD501 reads it there (a project whose PostgreSQL branch sets
+    it and whose MySQL branch does not is still told about the MySQL one)."""
+    local = {id(n) for alias in databases_aliases(tree) for n in conn_max_age_nodes(alias)}
+    return any(id(n) not in local for n in conn_max_age_nodes(tree))
+
+
+def conn_max_age_nodes(node: ast.AST) -> list[ast.AST]:
+    return [
+        n
+        for n in ast.walk(node)
+        if (isinstance(n, ast.Constant) and n.value == "CONN_MAX_AGE")
+        or (isinstance(n, ast.keyword) and n.arg in ("CONN_MAX_AGE", "conn_max_age"))
+    ]
+
+
+def databases_aliases(tree: ast.AST) -> list[ast.expr]:
+    """Each database's value in every ``DATABASES = {...}`` of the module."""
+    found: list[ast.expr] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and node.value == "CONN_MAX_AGE":
-            return True
-        if isinstance(node, ast.keyword) and node.arg in ("CONN_MAX_AGE", "conn_max_age"):
-            return True
-    return False
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        if isinstance(node.value, ast.Dict) and any(
+            isinstance(t, ast.Name) and t.id == "DATABASES" for t in targets
+        ):
+            found.extend(node.value.values)
+    return found
 
 
 def _settings_scope(path: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from perfdoctor.lint.base import rule
 from perfdoctor.lint.context import Context
+from perfdoctor.lint.project import conn_max_age_nodes
 
 _FIX = 'set "CONN_MAX_AGE": 60 (and "CONN_HEALTH_CHECKS": True)'
 _WHY = "so Django opens a new connection per request"
@@ -47,6 +48,8 @@ def _url_call(node: ast.expr) -> str | None:
 
 
 def _check_alias(alias: ast.expr, ctx: Context) -> None:
+    if conn_max_age_nodes(alias):
+        return  # set for this database (or passed to dj_database_url)
     if isinstance(alias, ast.Dict):
         if None in alias.keys:
             return  # **merged: unknown
