@@ -93,7 +93,7 @@ def _lint_all(
                 result.findings.append(failed.finding(shown))
             continue
         result.parsed.append(shown)
-        root = roots.of(path)
+        root = roots.of_folder(path.parent)
         if root is not None:
             project.root_of[shown] = str(root)
             found.add(root)

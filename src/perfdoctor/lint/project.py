@@ -219,34 +219,37 @@ def sets_conn_max_age(tree: ast.Module) -> bool:
     Not inside one database of a ``DATABASES = {...}`` literal: that sets it for that
     database only, and PD501 reads it there (a project whose PostgreSQL branch sets
     it and whose MySQL branch does not is still told about the MySQL one)."""
-    local = {id(n) for alias in databases_aliases(tree) for n in conn_max_age_nodes(alias)}
-    return any(id(n) not in local for n in conn_max_age_nodes(tree))
+    found: list[ast.AST] = []
+    aliases: list[ast.expr] = []
+    for n in ast.walk(tree):  # one walk: these modules can be large (Django's own)
+        if _is_conn_max_age(n):
+            found.append(n)
+        elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+            aliases.extend(_databases_values(n))
+    if not found:
+        return False
+    local = {id(n) for alias in aliases for n in conn_max_age_nodes(alias)}
+    return any(id(n) not in local for n in found)
+
+
+def _is_conn_max_age(n: ast.AST) -> bool:
+    if isinstance(n, ast.Constant):
+        return n.value == "CONN_MAX_AGE"
+    return isinstance(n, ast.keyword) and n.arg in ("CONN_MAX_AGE", "conn_max_age")
 
 
 def conn_max_age_nodes(node: ast.AST) -> list[ast.AST]:
-    return [
-        n
-        for n in ast.walk(node)
-        if (isinstance(n, ast.Constant) and n.value == "CONN_MAX_AGE")
-        or (isinstance(n, ast.keyword) and n.arg in ("CONN_MAX_AGE", "conn_max_age"))
-    ]
+    return [n for n in ast.walk(node) if _is_conn_max_age(n)]
 
 
-def databases_aliases(tree: ast.AST) -> list[ast.expr]:
-    """Each database's value in every ``DATABASES = {...}`` of the module."""
-    found: list[ast.expr] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        else:
-            continue
-        if isinstance(node.value, ast.Dict) and any(
-            isinstance(t, ast.Name) and t.id == "DATABASES" for t in targets
-        ):
-            found.extend(node.value.values)
-    return found
+def _databases_values(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    """Each database's value when ``node`` is ``DATABASES = {...}``."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    if isinstance(node.value, ast.Dict) and any(
+        isinstance(t, ast.Name) and t.id == "DATABASES" for t in targets
+    ):
+        return list(node.value.values)
+    return []
 
 
 def _settings_scope(path: str) -> str:

@@ -40,10 +40,14 @@ class Roots:
         self._given: dict[Path, Path | None] = {}
 
     def of(self, path: Path) -> Path | None:
-        given = path if path.is_dir() else path.parent
+        return self.of_folder(path if path.is_dir() else path.parent)
+
+    def of_folder(self, given: Path) -> Path | None:
         if given in self._given:
             return self._given[given]
-        root = self._find(given.resolve())
+        # abspath, not resolve(): no system call per folder (a symlinked project
+        # is found through its link).
+        root = self._find(Path(os.path.abspath(given)))
         self._given[given] = root
         return root
 
@@ -67,7 +71,7 @@ class Roots:
 
 def context_files(roots: Iterable[Path], asked: Sequence[Path]) -> list[Path]:
     """The models and settings modules of each root outside the ``asked`` paths."""
-    inside = [p.resolve() for p in asked]
+    inside = [Path(os.path.abspath(p)) for p in asked]
     found: list[Path] = []
     for root in sorted(set(roots)):
         if any(root.is_relative_to(p) for p in inside if p.is_dir()):
