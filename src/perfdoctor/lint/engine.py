@@ -15,10 +15,9 @@ from perfdoctor.lint.base import RULES, LintFinding, Rule
 from perfdoctor.lint.config import LintConfig
 from perfdoctor.lint.context import Context, Scope
 from perfdoctor.lint.project import Project, add_tree, collect, finish
-from perfdoctor.lint.roots import Roots, context_files
+from perfdoctor.lint.roots import SKIP_DIRS, Roots, context_files
 from perfdoctor.lint.rules import pd001_unparsable as unparsable
 
-_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
 
 
@@ -43,7 +42,7 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
             continue
         for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
             found.extend(Path(folder, f) for f in sorted(files) if f.endswith(".py"))
     return found
 

@@ -16,7 +16,7 @@ from pathlib import Path
 MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", "manage.py", ".git")
 # Installed packages are not the user's project: a file there has no root.
 _INSTALLED = {"site-packages", "dist-packages"}
-_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
+SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
 # Text a file must hold for the rules to need it: models and settings.
 CONTEXT_HINTS = (
     "models.Model",
@@ -77,7 +77,7 @@ def context_files(roots: Iterable[Path], asked: Sequence[Path]) -> list[Path]:
         if any(root.is_relative_to(p) for p in inside if p.is_dir()):
             continue  # the whole project is linted already
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
             base = Path(folder)
             if any(base.is_relative_to(p) for p in inside if p.is_dir()):
                 dirs[:] = []
