@@ -82,23 +82,52 @@ def test_json_output(tmp_path: Path) -> None:
     assert data["files"] == 2 and data["parsed"] == 1
     assert data["skipped"][0]["path"] == "broken.py"
     finding, unparsable = data["findings"]
-    assert finding | {"message": ""} == {
-        "code": "PD201",
-        "name": "http-no-timeout",
-        "message": "",
-        "path": "app.py",
-        "line": 5,
+    # The runtime report's finding shape, plus lint's rule name, column and message.
+    assert data["version"] == 2
+    assert finding == {
+        "id": "PD201",
+        "rule": "http-no-timeout",
+        "severity": "warning",
+        "title": "requests.get() has no timeout",
+        "location": {"path": "app.py", "line": 5, "function": "fetch"},
+        "fix": "pass timeout=(3.05, 27) (connect, read seconds)",
         "col": 12,
+        "message": "requests.get() has no timeout: pass timeout=(3.05, 27) (connect, read seconds)",
     }
     # The file no rule could check is a finding too, where the parser stopped.
-    assert unparsable | {"message": ""} == {
-        "code": "PD001",
-        "name": "unparsable-file",
-        "message": "",
-        "path": "broken.py",
-        "line": 1,
+    assert unparsable["message"].startswith("cannot parse: ")
+    assert unparsable | {"message": "", "title": ""} == {
+        "id": "PD001",
+        "rule": "unparsable-file",
+        "severity": "error",
+        "title": "",
+        "location": {"path": "broken.py", "line": 1, "function": None},
+        "fix": "make the file valid Python, or ignore PD001 for it in [tool.perfdoctor.lint]",
         "col": 5,
+        "message": "",
     }
+
+
+def test_json_names_the_function_as_the_runtime_does(tmp_path: Path) -> None:
+    source = """import requests
+from urllib.request import urlopen
+
+
+class Feed:
+    def load(self, url):
+        def inner():
+            return urlopen(url)
+
+        return inner(), [requests.get(u) for u in (url,)]
+
+
+requests.get("https://example.org")
+"""
+    _, out, _ = _lint(str(_project(tmp_path, source)), "--format", "json", cwd=tmp_path)
+    where = [
+        (f["location"]["line"], f["location"]["function"]) for f in json.loads(out)["findings"]
+    ]
+    assert where == [(8, "Feed.load.<locals>.inner"), (10, "Feed.load"), (13, None)]
 
 
 def _validate(sarif: dict[str, Any]) -> None:
@@ -197,7 +226,7 @@ def test_report_shows_static_finding_confirmed_by_measurement(tmp_path: Path) ->
     line = next(
         n for n, text in enumerate(script.read_text().splitlines(), 1) if "n+1: sa_script" in text
     )
-    assert static["code"] == "PD101" and static["line"] == line == n_plus_one["location"]["line"]
+    assert static["id"] == "PD101" and static["line"] == line == n_plus_one["location"]["line"]
     text = run_perfdoctor("report", "--traces", str(traces), "--lint", str(script), cwd=tmp_path)
     assert "static: PD101 book.publisher runs one query per row" in text.stdout
     assert "(confirmed by measurement)" in text.stdout

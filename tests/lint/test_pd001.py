@@ -91,7 +91,11 @@ def test_sarif_and_json_carry_the_parse_finding(tmp_path: Path) -> None:
     code, out, _ = _lint(".", "--format", "json", cwd=tmp_path)
     assert code == 1
     [finding] = json.loads(out)["findings"]
-    assert (finding["code"], finding["path"], finding["line"]) == ("PD001", "broken.py", 2)
+    assert (finding["id"], finding["location"]["path"], finding["location"]["line"]) == (
+        "PD001",
+        "broken.py",
+        2,
+    )
 
 
 def test_nothing_to_lint_is_bad_input(tmp_path: Path) -> None:

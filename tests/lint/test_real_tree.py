@@ -31,4 +31,5 @@ def test_django_tree_no_crash_and_every_file_accounted_for() -> None:
         ("views.py", 20, "PD101"),
         ("views.py", 21, "PD101"),
         ("views.py", 54, "PD301"),
+        ("templates.py", 317, "PD201"),
     }

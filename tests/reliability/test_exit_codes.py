@@ -128,4 +128,4 @@ def test_in_a_real_process_too(files: Path) -> None:
     assert not (files / "t.db").exists()
     lint = run_perfdoctor("lint", str(files / "broken.py"), "--format", "json", cwd=files)
     assert lint.returncode == 1, lint.stderr
-    assert json.loads(lint.stdout)["findings"][0]["code"] == "PD001"
+    assert json.loads(lint.stdout)["findings"][0]["id"] == "PD001"

@@ -14,20 +14,35 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LintFinding:
     code: str
+    # "what is wrong: the fix", as the text output prints it.
     message: str
     path: str
     line: int
     col: int
+    function: str | None = None
+    # When the message does not end with the fix (PD001).
+    fix: str = ""
+
+    def title_and_fix(self) -> tuple[str, str]:
+        if self.fix:
+            return self.message, self.fix
+        title, sep, fix = self.message.partition(": ")
+        return (title, fix) if sep else (self.message, "")
 
     def to_dict(self) -> dict[str, Any]:
+        """The runtime report's finding shape (``id``, ``severity``, ``title``,
+        ``location``, ``fix``) plus what lint knows besides (rule name, column, message)."""
         rule = RULES[self.code]
+        title, fix = self.title_and_fix()
         return {
-            "code": self.code,
-            "name": rule.name,
-            "message": self.message,
-            "path": self.path,
-            "line": self.line,
+            "id": self.code,
+            "rule": rule.name,
+            "severity": rule.level,
+            "title": title,
+            "location": {"path": self.path, "line": self.line, "function": self.function},
+            "fix": fix,
             "col": self.col,
+            "message": self.message,
         }
 
 

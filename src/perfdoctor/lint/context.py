@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from perfdoctor.lint.base import LintFinding
 from perfdoctor.lint.infer import query_of
@@ -28,6 +29,8 @@ CLIENTS = {
     "redis.asyncio.Redis.from_url": "redis",
     "django_redis.get_redis_connection": "redis",
     "asyncpg.create_pool": "asyncpg.Pool",
+    "urllib.request.build_opener": "urllib.opener",
+    "urllib.request.OpenerDirector": "urllib.opener",
 }
 _VIEW_DECORATORS = {"route", "get", "post", "put", "patch", "delete", "api_view", "websocket"}
 _VIEW_BASES = ("View", "ViewSet", "APIView")
@@ -53,16 +56,37 @@ class Context:
         self.scopes: list[Scope] = [self.module]
         self.classes: list[ast.ClassDef] = []
         self.findings: list[LintFinding] = []
+        # What a rule keeps about the file between the nodes it is called with.
+        self.state: dict[str, Any] = {}
         self._reported: set[tuple[str, int, int]] = set()
 
     # --- reporting
-    def report(self, code: str, node: ast.AST, message: str) -> None:
+    def report(self, code: str, node: ast.AST, message: str, function: str | None = None) -> None:
+        """``message`` is "what is wrong: the fix". ``function``: the enclosing
+        function when the report is made after the walk has left it."""
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         if (code, line, col) in self._reported:
             return
         self._reported.add((code, line, col))
-        self.findings.append(LintFinding(code, message, self.path, line, col))
+        where = function or self.qualified_function()
+        self.findings.append(LintFinding(code, message, self.path, line, col, function=where))
+
+    def qualified_function(self) -> str | None:
+        """The enclosing function as Python's ``co_qualname`` names it (what the
+        runtime report shows): ``View.get``, ``outer.<locals>.inner``; None at module level."""
+        name: str | None = None
+        for scope in self.scopes[1:]:
+            node = scope.node
+            own = (
+                node.name
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else "<lambda>"
+            )
+            if scope.cls is not None:
+                own = f"{scope.cls.name}.{own}"
+            name = own if name is None else f"{name}.<locals>.{own}"
+        return name
 
     # --- names
     @property
@@ -111,7 +135,8 @@ class Context:
         return query_of(node, self)
 
     def model(self, name: str | None) -> Model | None:
-        return self.project.model(name, self.relative.get(name or ""))
+        # Unless imported, a name is looked for among the models of this file first.
+        return self.project.model(name, self.relative.get(name or "", self.path))
 
     def import_relative(self, level: int, module: str | None, names: list[str]) -> None:
         parents = PurePosixPath(self.path).parents

@@ -15,9 +15,9 @@ from perfdoctor.lint.base import RULES, LintFinding, Rule
 from perfdoctor.lint.config import LintConfig
 from perfdoctor.lint.context import Context, Scope
 from perfdoctor.lint.project import Project, add_tree, collect, finish
+from perfdoctor.lint.roots import SKIP_DIRS, Roots, context_files
 from perfdoctor.lint.rules import pd001_unparsable as unparsable
 
-_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".mypy_cache"}
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
 
 
@@ -42,7 +42,7 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
             continue
         for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
             found.extend(Path(folder, f) for f in sorted(files) if f.endswith(".py"))
     return found
 
@@ -54,17 +54,25 @@ def _display(path: Path) -> str:
         return path.as_posix()
 
 
-def lint_paths(paths: Sequence[str | Path], config: LintConfig | None = None) -> LintResult:
+def lint_paths(
+    paths: Sequence[str | Path], config: LintConfig | None = None, context: bool = True
+) -> LintResult:
+    """Lint ``paths``. With ``context``, the models and settings of each path's project
+    (found from the path upward) are read too, and only ``paths`` are reported on."""
     config = config or LintConfig()
     result = LintResult()
     with gc_paused():
-        _lint_all(paths, config, result)
+        _lint_all(paths, config, result, context)
     result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return result
 
 
-def _lint_all(paths: Sequence[str | Path], config: LintConfig, result: LintResult) -> None:
+def _lint_all(
+    paths: Sequence[str | Path], config: LintConfig, result: LintResult, context: bool
+) -> None:
     project = Project()
+    roots = Roots()
+    found: set[Path] = set()
     # Only the trees some rule will walk are kept (about one file in ten of a large
     # tree): the others are dropped as soon as their models are read.
     kept: list[tuple[str, str, ast.Module, list[Rule]]] = []
@@ -84,14 +92,33 @@ def _lint_all(paths: Sequence[str | Path], config: LintConfig, result: LintResul
                 result.findings.append(failed.finding(shown))
             continue
         result.parsed.append(shown)
+        root = roots.of_folder(path.parent)
+        if root is not None:
+            project.root_of[shown] = str(root)
+            found.add(root)
         add_tree(project, shown, source, tree)
         active = [r for r in config.rules_for(shown) if r.applies_to(source)]
         if active:
             kept.append((shown, source, tree, active))
+    if context and found:
+        _read_context(project, found, [Path(p) for p in paths])
     finish(project)
     for shown, source, tree, active in kept:
         findings = lint_tree(tree, shown, source, project, active)
         result.findings.extend(_without_noqa(findings, source))
+
+
+def _read_context(project: Project, roots: set[Path], asked: list[Path]) -> None:
+    """The models and settings of the projects linted in part, not reported on."""
+    for root in sorted(roots):
+        for path in context_files([root], asked):
+            try:
+                source, tree = unparsable.parse(path.read_bytes(), str(path))
+            except (OSError, unparsable.Unparsable):
+                continue  # what cannot be read is reported when it is linted itself
+            shown = _display(path)
+            project.root_of[shown] = str(root)
+            add_tree(project, shown, source, tree)
 
 
 def lint_source(

@@ -33,9 +33,13 @@ def render(result: LintResult, fmt: str, stream: TextIO) -> None:
         )
 
 
+# 2: each finding in the runtime report's shape (id, severity, title, location, fix).
+JSON_VERSION = 2
+
+
 def to_json(result: LintResult) -> dict[str, Any]:
     return {
-        "version": 1,
+        "version": JSON_VERSION,
         "files": result.files,
         "parsed": len(result.parsed),
         "skipped": [{"path": p, "error": e} for p, e in result.skipped],

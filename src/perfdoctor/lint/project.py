@@ -36,6 +36,14 @@ class Project:
     # Where CACHES[...]["TIMEOUT"] is None: the project folder of a settings module
     # (the parent of its package), or the one file that configures it itself.
     cache_forever: list[str] = field(default_factory=list)
+    # path -> its project's root ("" when not known: one root for every file).
+    root_of: dict[str, str] = field(default_factory=dict)
+    # The roots of projects where some module sets CONN_MAX_AGE (settings split in
+    # modules, built in ``if`` blocks, or passed to dj_database_url).
+    conn_max_age: set[str] = field(default_factory=set)
+
+    def root(self, path: str) -> str:
+        return self.root_of.get(path, "")
 
     def cache_timeout_none(self, path: str) -> bool:
         return any(
@@ -187,6 +195,8 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
 
     Only the top level of each module is read: models and settings live there.
     """
+    if ("CONN_MAX_AGE" in source or "conn_max_age" in source) and sets_conn_max_age(tree):
+        project.conn_max_age.add(project.root(path))
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
     if not (has_models or has_caches):
@@ -200,6 +210,46 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
             names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
             if "CACHES" in names and _caches_timeout_none(stmt):
                 project.cache_forever.append(_settings_scope(path))
+
+
+def sets_conn_max_age(tree: ast.Module) -> bool:
+    """``"CONN_MAX_AGE"`` as a key or subscript, ``CONN_MAX_AGE=`` / ``conn_max_age=``
+    passed to a call (``.update()``, ``dj_database_url.config()``): code, not a comment.
+
+    Not inside one database of a ``DATABASES = {...}`` literal: that sets it for that
+    database only, and PD501 reads it there (a project whose PostgreSQL branch sets
+    it and whose MySQL branch does not is still told about the MySQL one)."""
+    found: list[ast.AST] = []
+    aliases: list[ast.expr] = []
+    for n in ast.walk(tree):  # one walk: these modules can be large (Django's own)
+        if _is_conn_max_age(n):
+            found.append(n)
+        elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+            aliases.extend(_databases_values(n))
+    if not found:
+        return False
+    local = {id(n) for alias in aliases for n in conn_max_age_nodes(alias)}
+    return any(id(n) not in local for n in found)
+
+
+def _is_conn_max_age(n: ast.AST) -> bool:
+    if isinstance(n, ast.Constant):
+        return n.value == "CONN_MAX_AGE"
+    return isinstance(n, ast.keyword) and n.arg in ("CONN_MAX_AGE", "conn_max_age")
+
+
+def conn_max_age_nodes(node: ast.AST) -> list[ast.AST]:
+    return [n for n in ast.walk(node) if _is_conn_max_age(n)]
+
+
+def _databases_values(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    """Each database's value when ``node`` is ``DATABASES = {...}``."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    if isinstance(node.value, ast.Dict) and any(
+        isinstance(t, ast.Name) and t.id == "DATABASES" for t in targets
+    ):
+        return list(node.value.values)
+    return []
 
 
 def _settings_scope(path: str) -> str:

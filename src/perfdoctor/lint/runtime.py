@@ -21,7 +21,9 @@ def attach(findings: list[Any], result: LintResult) -> int:
     by_line: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for f in result.findings:
         by_line.setdefault((_key(f.path), f.line), []).append(
-            {"code": f.code, "message": f.message, "line": f.line}
+            # "id" as in lint's own JSON; "code" kept: the report's contract (version 1)
+            # only ever adds keys.
+            {"id": f.code, "code": f.code, "message": f.message, "line": f.line, "col": f.col}
         )
     linked = 0
     for finding in findings:

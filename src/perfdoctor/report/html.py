@@ -139,7 +139,7 @@ def _finding_view(index: int, anchor: str, finding: Finding) -> dict[str, Any]:
         "texts": evidence_texts(finding.evidence, limit=2000),
         "prose": sorted(PROSE_LABELS),
         "lint": [
-            f"{s.get('code', '')} {s.get('message', '')}".strip()
+            f"{s.get('id', '')} {s.get('message', '')}".strip()
             for s in finding.evidence.get("lint") or ()
             if isinstance(s, dict)
         ],

@@ -111,7 +111,7 @@ def _details(index: int, finding: Finding) -> list[str]:
         language = "sql" if is_sql(label) else ""
         lines += [f"{label}:", "", f"{fence}{language}", text, fence, ""]
     for static in finding.evidence.get("lint") or ():
-        lines.append(f"Static check {static['code']}: {_html(static['message'])}")
+        lines.append(f"Static check {static['id']}: {_html(static['message'])}")
         lines.append("")
     lines += [f"**Fix:** {_html(finding.fix)}", "", "</details>", ""]
     return lines

@@ -120,7 +120,7 @@ def _finding_panel(index: int, finding: Finding) -> Panel:
     body.extend(_evidence_lines(finding.evidence))
     for static in finding.evidence.get("lint") or ():
         line = Text("static: ", style="bold magenta")
-        line.append(f"{static['code']} {static['message']} (confirmed by measurement)")
+        line.append(f"{static['id']} {static['message']} (confirmed by measurement)")
         body.append(line)
     fix = Text("fix: ", style="bold green")
     fix.append(finding.fix)

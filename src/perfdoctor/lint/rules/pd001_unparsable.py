@@ -41,7 +41,8 @@ class Unparsable(Exception):
 
     def finding(self, path: str) -> LintFinding:
         message = f"cannot parse: {self.why}; no rule checked this file"
-        return LintFinding(CODE, message, path, self.line, self.col)
+        fix = "make the file valid Python, or ignore PD001 for it in [tool.perfdoctor.lint]"
+        return LintFinding(CODE, message, path, self.line, self.col, fix=fix)
 
 
 def decode(data: bytes) -> str:
