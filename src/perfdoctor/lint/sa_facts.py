@@ -51,6 +51,10 @@ class MethodFacts:
     reads: set[str] = field(default_factory=set)  # self.rel read
     queried: set[str] = field(default_factory=set)  # self.rel.method(...) called
     calls: set[str] = field(default_factory=set)  # self.other_method(...)
+    counted: set[str] = field(default_factory=set)  # queried in a statement that counts
+    params: list[str] = field(default_factory=list)  # after self
+    # parameter -> what runs only when the caller leaves it None
+    unless: dict[str, MethodFacts] = field(default_factory=dict)
 
 
 def _kw(call: ast.Call, name: str) -> ast.expr | None:
@@ -152,9 +156,7 @@ def relationship(model: Model, stmt: ast.stmt, name: str, call: ast.Call) -> Non
     else:
         model.relations[name] = "many"  # until finish() knows the target's table
     known = annotation is not None or isinstance(uselist, bool) or secondary
-    declared = Declared(
-        name, target or "", secondary, _kw(call, "remote_side") is not None, known
-    )
+    declared = Declared(name, target or "", secondary, _kw(call, "remote_side") is not None, known)
     _backref(call, declared)
     if not known or declared.backref:
         model.pending.append(declared)
@@ -177,26 +179,72 @@ def _backref(call: ast.Call, declared: Declared) -> None:
 
 def method(model: Model, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     """What a method of a mapped class does with ``self``'s relations."""
-    if not func.args.args or func.args.args[0].arg != "self":
+    args = func.args.args
+    if not args or args[0].arg != "self":
         return
-    facts = MethodFacts()
-    for node in ast.walk(func):
-        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+    facts = MethodFacts(params=[a.arg for a in args[1:]])
+    defaults = func.args.defaults
+    with_default = args[len(args) - len(defaults) :] if defaults else []
+    optional = {a.arg for a, d in zip(with_default, defaults) if is_none(d)}
+    optional |= {a.arg for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults) if is_none(d)}
+    for stmt in func.body:
+        guard = _none_guard(stmt)
+        if guard is not None and guard in optional and isinstance(stmt, ast.If):
+            # ``if counts is None: counts = self.count_them()``: a caller passing
+            # ``counts`` skips those loads (the fix the runtime report suggests).
+            inner = facts.unless.setdefault(guard, MethodFacts())
+            for sub in stmt.body:
+                _gather(sub, inner)
+            for sub in stmt.orelse:
+                _gather(sub, facts)
             continue
-        if node.value.id == "self" and isinstance(node.ctx, ast.Load):
-            facts.reads.add(node.attr)
-    for node in ast.walk(func):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            owner = node.func.value
-            if isinstance(owner, ast.Name) and owner.id == "self":
-                facts.calls.add(node.func.attr)
-            elif (
-                isinstance(owner, ast.Attribute)
-                and isinstance(owner.value, ast.Name)
-                and owner.value.id == "self"
-            ):
-                facts.queried.add(owner.attr)
+        _gather(stmt, facts)
     model.methods[func.name] = facts
+
+
+def is_none(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _none_guard(stmt: ast.stmt) -> str | None:
+    if not isinstance(stmt, ast.If):
+        return None
+    test = stmt.test
+    if (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and is_none(test.comparators[0])
+    ):
+        return test.left.id
+    return None
+
+
+def _gather(stmt: ast.stmt, facts: MethodFacts) -> None:
+    queried: set[str] = set()
+    for node in ast.walk(stmt):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+            and isinstance(node.ctx, ast.Load)
+        ):
+            facts.reads.add(node.attr)
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Name) and owner.id == "self":
+            facts.calls.add(node.func.attr)
+        elif (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "self"
+        ):
+            queried.add(owner.attr)
+    if queried and "count(" in ast.unparse(stmt):
+        facts.counted |= queried
+    facts.queried |= queried
 
 
 def _to_many(project: Project, model: Model, declared: Declared) -> bool:
@@ -237,17 +285,38 @@ def resolve(project: Project) -> None:
                 target.eager.add(name)
 
 
-def method_loads(project: Project, model: Model, name: str) -> list[str]:
+def _merged(facts: MethodFacts, passed: set[str]) -> MethodFacts:
+    out = MethodFacts(set(facts.reads), set(facts.queried), set(facts.calls))
+    for param, inner in facts.unless.items():
+        if param not in passed:
+            out.reads |= inner.reads
+            out.queried |= inner.queried
+            out.calls |= inner.calls
+    return out
+
+
+def passed_params(model: Model, name: str, call: ast.Call) -> set[str]:
+    facts = model.methods.get(name)
+    if facts is None:
+        return set()
+    return {k.arg for k in call.keywords if k.arg} | set(facts.params[: len(call.args)])
+
+
+def method_loads(
+    project: Project, model: Model, name: str, passed: set[str] | None = None
+) -> list[str]:
     """The relations a call of ``model.name()`` loads from the database: lazy ones it
-    reads and dynamic ones it queries, through the class's other methods too."""
+    reads and dynamic ones it queries, through the class's other methods too (called
+    with their defaults). ``passed``: the parameters the call gives."""
     found: list[str] = []
     seen: set[str] = set()
     stack = [name]
     while stack and len(seen) < 20:
         current = stack.pop()
-        facts = model.methods.get(current)
-        if facts is None or current in seen:
+        raw = model.methods.get(current)
+        if raw is None or current in seen:
             continue
+        facts = _merged(raw, (passed or set()) if current == name else set())
         seen.add(current)
         for rel in sorted(facts.reads):
             kind = model.relations.get(rel)
