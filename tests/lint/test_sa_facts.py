@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy.orm import configure_mappers
 
-from perfdoctor.orm import sqlalchemy_meta
 from perfdoctor.lint.project import collect
+from perfdoctor.orm import sqlalchemy_meta
 from perfdoctor.orm.catalog import Catalog
 from tests.orm import sa_models, sa_models_classic
 
@@ -51,8 +52,8 @@ def _runtime_facts() -> dict[tuple[str, str, str], tuple[bool, str, str]]:
 
 
 @pytest.mark.parametrize("module", _MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_lint_names_relations_as_the_mappers_do(module: object) -> None:
-    name = getattr(module, "__name__")
+def test_lint_names_relations_as_the_mappers_do(module: ModuleType) -> None:
+    name = module.__name__
     lint = {k: v for k, v in _lint_facts().items() if k[0] == name}
     runtime = {k: v for k, v in _runtime_facts().items() if k[0] == name}
     assert lint == runtime

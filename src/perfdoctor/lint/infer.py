@@ -41,7 +41,7 @@ _DJANGO_SAME = {
 _DJANGO_FILTER = {"filter", "exclude", "complex_filter"}
 _SA_SAME = {
     "order_by", "join", "outerjoin", "distinct", "group_by", "having", "execution_options",
-    "yield_per", "all", "unique", "correlate", "select_from",
+    "yield_per", "all", "unique", "correlate", "select_from", "offset",
 }  # fmt: skip
 _SA_FILTER = {"filter", "filter_by", "where"}
 _SA_LOADERS = {

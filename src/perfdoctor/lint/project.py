@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from perfdoctor.lint import sa_facts
+from perfdoctor.lint import marshmallow_facts, sa_facts
 
 _DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
 _DJANGO_TEXT = {"TextField"}
@@ -45,6 +45,9 @@ class Project:
     # Where CACHES[...]["TIMEOUT"] is None: the project folder of a settings module
     # (the parent of its package), or the one file that configures it itself.
     cache_forever: list[str] = field(default_factory=list)
+    # marshmallow: schema classes, and module-level instances -> (class, many=True)
+    schemas: dict[str, marshmallow_facts.SchemaFacts] = field(default_factory=dict)
+    schema_instances: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     def cache_timeout_none(self, path: str) -> bool:
         return any(
@@ -156,7 +159,7 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             is_model = True
             model.orm = "sqlalchemy"
             sa_facts.relationship(model, stmt, name, call)
-        elif kind in ("Column", "mapped_column"):
+        elif kind in ("Column", "mapped_column") or kind in sa_facts.COLUMN_HELPERS:
             is_model = True
             model.orm = "sqlalchemy"
             model.fields.add(name)
@@ -194,6 +197,8 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
     """
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
+    if "Schema" in source and "fields." in source:
+        marshmallow_facts.add(project, tree)
     if not (has_models or has_caches):
         return
     for stmt in tree.body:

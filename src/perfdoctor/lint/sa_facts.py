@@ -27,6 +27,9 @@ _WRAPPERS = {
     "None", "Collection", "Sequence", "Iterable", "AppenderQuery", "Query", "typing", "so",
     "orm", "sa", "sqlalchemy",
 }  # fmt: skip
+# Column helpers common in Flask apps (cookiecutter-flask's reference_col("users")):
+# a foreign key column to the table named first.
+COLUMN_HELPERS = {"reference_col"}
 _COLLECTIONS = ("list[", "List[", "set[", "Set[", "Collection[", "Sequence[")
 _NAME = re.compile(r"[A-Za-z_][\w.]*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -118,6 +121,9 @@ def column(model: Model, name: str, call: ast.Call) -> None:
     """A ``Column``/``mapped_column``: its primary key, and the table its ForeignKey names."""
     if _const(_kw(call, "primary_key")) is True and model.pk is None:
         model.pk = name
+    table = _const(call.args[0]) if call.args else None
+    if _callee(call) in COLUMN_HELPERS and isinstance(table, str):
+        model.fk_refs.add(table)
     for arg in call.args:
         if _callee(arg) == "ForeignKey" and isinstance(arg, ast.Call) and arg.args:
             ref = arg.args[0]

@@ -47,9 +47,7 @@ def other_side(owner: str, target: str, rel: str) -> tuple[str, str, str]:
     return "other", f"{rel}.of_type(other)", setup
 
 
-def count_query(
-    owner: str, pk: str, relation: str, target: str, target_pk: str
-) -> tuple[str, str]:
+def count_query(owner: str, pk: str, relation: str, target: str, target_pk: str) -> tuple[str, str]:
     """One grouped count of ``owner.relation`` for the rows ``ids``: (code, alias setup)."""
     other, joined, alias = other_side(owner, target, f"{owner}.{relation}")
     code = (

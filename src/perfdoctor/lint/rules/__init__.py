@@ -12,6 +12,7 @@ from perfdoctor.lint.rules import (  # noqa: F401
     pd112_dynamic_relationship_per_row,
     pd113_row_method_loads_relation,
     pd114_len_of_all,
+    pd115_schema_dump_relations,
     pd201_http_no_timeout,
     pd301_cache_no_timeout,
     pd302_redis_set_no_expiry,

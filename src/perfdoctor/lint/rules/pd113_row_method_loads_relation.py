@@ -49,6 +49,8 @@ def check(node: ast.AST, ctx: Context) -> None:
         model = found.model or _only_definer(ctx, name)
         if model is None or name in seen:
             continue
+        if found.model is None and _handled(ctx, model.name):
+            continue
         loads = [
             rel
             for rel in sa_facts.method_loads(
@@ -80,3 +82,21 @@ def _only_definer(ctx: Context, method: str) -> Model | None:
         m for m in ctx.project.models.values() if m.orm == "sqlalchemy" and method in m.methods
     ]
     return found[0] if len(found) == 1 else None
+
+
+def _handled(ctx: Context, model: str) -> bool:
+    """The function tells the class's rows apart (``isinstance(items[0], User)``): a
+    loop there over rows of a class not known here is the other classes' case."""
+    func = ctx.function()
+    if func is None:
+        return False
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+            and model in ast.unparse(node.args[1])
+        ):
+            return True
+    return False
