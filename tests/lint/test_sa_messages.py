@@ -19,9 +19,10 @@ def _messages(folder: str) -> dict[tuple[str, str, int], str]:
 
 def test_eager_fix_names_class_relation_and_loader() -> None:
     found = _messages("flask_sqlalchemy")
-    assert "add .options(selectinload(Post.tags)) to the query" in found[
-        ("PD111_views.py", "PD111", 14)
-    ]
+    assert (
+        "add .options(selectinload(Post.tags)) to the query"
+        in found[("PD111_views.py", "PD111", 14)]
+    )
     assert "joinedload(Post.author)" in found[("PD111_views.py", "PD111", 12)]
 
 
