@@ -29,6 +29,8 @@ class Query:
     narrowed: bool = False  # only()/defer()/values(): columns already chosen
     all_called: bool = False
     select: bool = False  # a SQLAlchemy select(): a statement, not rows yet
+    legacy: bool = False  # a SQLAlchemy Query (session.query, Model.query): has .count()
+    paged: bool = False  # Flask-SQLAlchemy paginate(): rows through .items (or iteration)
 
 
 # Django QuerySet methods that return a QuerySet of the same rows' objects.
@@ -39,7 +41,7 @@ _DJANGO_SAME = {
 _DJANGO_FILTER = {"filter", "exclude", "complex_filter"}
 _SA_SAME = {
     "order_by", "join", "outerjoin", "distinct", "group_by", "having", "execution_options",
-    "yield_per", "all", "unique", "correlate", "select_from",
+    "yield_per", "all", "unique", "correlate", "select_from", "offset",
 }  # fmt: skip
 _SA_FILTER = {"filter", "filter_by", "where"}
 _SA_LOADERS = {
@@ -138,6 +140,15 @@ def query_of(node: ast.expr, ctx: Context) -> Query | None:
             and node.value.id[:1].isupper()
         ):
             return Query("django", node.value.id)
+        if (
+            node.attr == "query"
+            and isinstance(node.value, ast.Name)
+            and node.value.id[:1].isupper()
+        ):
+            return Query("sqlalchemy", node.value.id, legacy=True)  # Flask-SQLAlchemy
+        if node.attr == "items":
+            base = query_of(node.value, ctx)
+            return replace(base, paged=False) if base is not None and base.paged else None
         return None
     if not (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))):
         return None
@@ -150,7 +161,14 @@ def query_of(node: ast.expr, ctx: Context) -> Query | None:
     method, receiver = func.attr, func.value
     if method == "query" and is_session(receiver):
         model = _model_arg(node)
-        return Query("sqlalchemy", model) if model else None
+        return Query("sqlalchemy", model, legacy=True) if model else None
+    if method == "paginate" and isinstance(receiver, ast.Name) and node.args:
+        # db.paginate(select(Model)...): Flask-SQLAlchemy 3; the rows of a statement
+        # built elsewhere are still rows of a query, of a model not known here.
+        rows = _select(node.args[0], ctx)
+        if rows is None and receiver.id == "db":
+            rows = Query("sqlalchemy", None)
+        return replace(rows, paged=True) if rows is not None else None
     if method == "scalars" and is_session(receiver) and len(node.args) == 1:
         return _select(node.args[0], ctx)
     if method == "scalars" and not node.args and isinstance(receiver, ast.Call):
@@ -196,6 +214,8 @@ def _sa_method(base: Query, method: str, call: ast.Call) -> Query | None:
         return replace(base, eager=base.eager | _sa_options(call))
     if method in ("limit", "slice"):
         return replace(base, sliced=True)
+    if method == "paginate" and base.legacy:
+        return replace(base, paged=True)
     if method in ("with_only_columns", "load_only", "defer"):
         return replace(base, narrowed=True)
     return None

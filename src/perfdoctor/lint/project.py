@@ -7,11 +7,10 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from perfdoctor.lint import marshmallow_facts, sa_facts
+
 _DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
 _DJANGO_TEXT = {"TextField"}
-# SQLAlchemy loader strategies that load the relation with its parent (or refuse to
-# load it): an access in a loop then costs no query per row.
-_SA_EAGER_LAZY = {"joined", "selectin", "subquery", "immediate", "raise", "raise_on_sql", "noload"}
 
 
 @dataclass
@@ -25,6 +24,16 @@ class Model:
     bases: list[str] = field(default_factory=list)
     # A relation configured to load eagerly (SQLAlchemy lazy="joined"...).
     eager: set[str] = field(default_factory=set)
+    # SQLAlchemy: relation -> "dynamic" / "write_only" (a query per use, never eager).
+    dynamic: dict[str, str] = field(default_factory=dict)
+    # SQLAlchemy: relation -> the class it loads; the class's table and key; the
+    # tables its foreign keys name; relationships whose direction needs the target.
+    targets: dict[str, str] = field(default_factory=dict)
+    table: str = ""
+    pk: str | None = None
+    fk_refs: set[str] = field(default_factory=set)
+    pending: list[sa_facts.Declared] = field(default_factory=list)
+    methods: dict[str, sa_facts.MethodFacts] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +50,9 @@ class Project:
     # The roots of projects where some module sets CONN_MAX_AGE (settings split in
     # modules, built in ``if`` blocks, or passed to dj_database_url).
     conn_max_age: set[str] = field(default_factory=set)
+    # marshmallow: schema classes, and module-level instances -> (class, many=True)
+    schemas: dict[str, marshmallow_facts.SchemaFacts] = field(default_factory=dict)
+    schema_instances: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
     def root(self, path: str) -> str:
         return self.root_of.get(path, "")
@@ -91,6 +103,9 @@ class Project:
                 model.fields |= base.fields
                 model.text_fields |= base.text_fields
                 model.eager |= base.eager
+                model.dynamic = {**base.dynamic, **model.dynamic}
+                model.targets = {**base.targets, **model.targets}
+                model.methods = {**base.methods, **model.methods}
                 stack.extend(base.bases)
 
 
@@ -151,24 +166,17 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
         elif kind == "relationship":
             is_model = True
             model.orm = "sqlalchemy"
-            uselist = _kw(call, "uselist")
-            many = not (isinstance(uselist, ast.Constant) and uselist.value is False)
-            if uselist is None and isinstance(stmt, ast.AnnAssign):
-                # Mapped[Owner] is one object, Mapped[list[Item]] a collection.
-                hint = ast.unparse(stmt.annotation)
-                many = any(c in hint for c in ("list[", "List[", "set[", "Set[", "Collection["))
-            model.relations[name] = "many" if many else "fk"
-            lazy = _kw(call, "lazy")
-            if isinstance(lazy, ast.Constant) and lazy.value in _SA_EAGER_LAZY:
-                model.eager.add(name)
-            elif lazy is not None and not (
-                isinstance(lazy, ast.Constant) and lazy.value == "select"
-            ):
-                model.eager.add(name)  # a strategy not known: stay silent about it
-        elif kind in ("Column", "mapped_column"):
+            sa_facts.relationship(model, stmt, name, call)
+        elif kind in ("Column", "mapped_column") or kind in sa_facts.COLUMN_HELPERS:
             is_model = True
             model.orm = "sqlalchemy"
             model.fields.add(name)
+            sa_facts.column(model, name, call)
+    if model.orm == "sqlalchemy":
+        model.table = sa_facts.table_name(node)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                sa_facts.method(model, stmt)
     if is_model or model.bases:
         return model
     return None
@@ -199,6 +207,8 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
         project.conn_max_age.add(project.root(path))
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
+    if "Schema" in source and "fields." in source:
+        marshmallow_facts.add(project, tree)
     if not (has_models or has_caches):
         return
     for stmt in tree.body:
@@ -262,6 +272,7 @@ def _settings_scope(path: str) -> str:
 
 def finish(project: Project) -> Project:
     """Once every tree is in: inherited fields, and each file's view of its models."""
+    sa_facts.resolve(project)
     project.resolve_bases()
     for models in project.by_file.values():
         for name in models:

@@ -20,14 +20,17 @@ from typing import Any
 from perfdoctor.orm.catalog import Model
 from perfdoctor.orm.fix_raw import Fix, look_for, qualified, what
 from perfdoctor.orm.resolve import Path, Resolution, Step
-
-# Loader strategies that keep a relationship out of eager loading: a query object
-# (dynamic) or a write-only collection; selectinload/joinedload on them raises.
-NOT_EAGER = frozenset({"dynamic", "write_only"})
+from perfdoctor.orm.sa_loading import (
+    NOT_EAGER,
+    alias_setup,
+    children_query,
+    count_query,
+    loader,
+)
 
 
 def _loader(step: Step) -> str:
-    return "selectinload" if step.relation.to_many else "joinedload"
+    return loader(step.relation.to_many)
 
 
 def _chain(res: Resolution, path: Path) -> tuple[str, list[dict[str, str]]]:
@@ -111,8 +114,7 @@ def _dynamic(res: Resolution) -> Fix:
     owner, target, pk, _ = _names(res, step)
     rel = f"{owner}.{step.relation.name}"
     declared = "WriteOnlyMapped" if step.relation.lazy == "write_only" else 'lazy="dynamic"'
-    other, joined, alias = _other_side(owner, target, rel)
-    code = f"select({owner}.{pk}, {other}).join({joined}).where({owner}.{pk}.in_(ids))"
+    code, alias = children_query(owner, str(pk), step.relation.name, target)
     text = (
         f"{rel} is {declared}: it cannot be eager-loaded (selectinload/joinedload on it "
         f'raise). Declare it lazy="select" and add .options(selectinload({rel})) to the '
@@ -129,34 +131,16 @@ def _dynamic(res: Resolution) -> Fix:
         target=step.target.key if step.target else None,
         pk=pk,
         code=code,
-        setup=_alias_setup(target) if alias else None,
+        setup=alias_setup(target) if alias else None,
     )
     return Fix(text, what(res), machine)
-
-
-def _other_side(owner: str, target: str, rel: str) -> tuple[str, str, str]:
-    """How a grouped query names the related rows: the class itself, or an alias of
-    it when the relationship joins a class to itself (followers, parent/children),
-    which SQLAlchemy refuses to join unaliased ("they are the same entity")."""
-    if owner != target:
-        return target, rel, ""
-    setup = f"{_alias_setup(target)} (from sqlalchemy.orm import aliased); "
-    return "other", f"{rel}.of_type(other)", setup
-
-
-def _alias_setup(target: str) -> str:
-    return f"other = aliased({target})"
 
 
 def _count(res: Resolution) -> Fix:
     step = res.paths[0][-1]
     owner, target, pk, target_pk = _names(res, step)
     rel = f"{owner}.{step.relation.name}"
-    other, joined, alias = _other_side(owner, target, rel)
-    code = (
-        f"select({owner}.{pk}, func.count({other}.{target_pk})).join({joined})"
-        f".where({owner}.{pk}.in_(ids)).group_by({owner}.{pk})"
-    )
+    code, alias = count_query(owner, str(pk), step.relation.name, target, str(target_pk))
     if res.kind == "exists":
         label = f"has_{step.relation.name}"
         text = (
@@ -180,7 +164,7 @@ def _count(res: Resolution) -> Fix:
         pk=pk,
         target_pk=target_pk,
         code=code,
-        setup=_alias_setup(target) if alias else None,
+        setup=alias_setup(target) if alias else None,
     )
     return Fix(text, what(res), machine)
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, replace
 
 from perfdoctor.model import Span
 from perfdoctor.orm.catalog import Catalog, Model, Relation
+from perfdoctor.orm.sa_loading import NOT_EAGER
 from perfdoctor.orm.shape import Shape, shape
 
-_NOT_EAGER = frozenset({"dynamic", "write_only"})
 TO_MANY = frozenset({"reverse_fk", "m2m", "reverse_m2m", "generic_relation"})
 # A loop rarely reads further than post.owner.user.profile; deeper paths only
 # multiply the candidates the SQL cannot tell apart.
@@ -338,7 +338,7 @@ def resolve(
     found = [path for loop in loops for path in _paths(catalog, loop, sql)]
     # A path through a dynamic / write-only relationship cannot be eager-loaded: a
     # fix along it would raise, and with another path left it is not the one.
-    found = [p for p in found if not any(s.relation.lazy in _NOT_EAGER for s in p[:-1])] or found
+    found = [p for p in found if not any(s.relation.lazy in NOT_EAGER for s in p[:-1])] or found
     if earlier:
         joined_rows = outer.tables if outer else frozenset()
         found = [

@@ -8,14 +8,14 @@ from perfdoctor.lint.base import QUERY_HINTS, rule
 from perfdoctor.lint.context import Context
 from perfdoctor.lint.infer import ALL, query_of
 from perfdoctor.lint.rules._util import walk_local
+from perfdoctor.orm.sa_loading import eager_option
 
 
 def _fix(orm: str, model: str, rel: str, many: bool) -> str:
     if orm == "django":
         method = "prefetch_related" if many else "select_related"
         return f'add .{method}("{rel}") to the queryset this loop iterates'
-    loader = "selectinload" if many else "joinedload"
-    return f"add .options({loader}({model}.{rel})) to the query this loop iterates"
+    return f"add .options({eager_option(model, rel, many)}) to the query this loop iterates"
 
 
 @rule(
@@ -48,6 +48,8 @@ def check(node: ast.For | ast.AsyncFor, ctx: Context) -> None:
         kind = model.relations.get(rel)
         if kind is None or rel in query.eager or rel in model.eager or rel in seen:
             continue
+        if rel in model.dynamic:
+            continue  # a query object until used: PD112 reports the use
         if kind == "many" and query.orm == "django":
             continue  # reported where .all() is called on it, below
         seen.add(rel)
