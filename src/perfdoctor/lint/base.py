@@ -18,6 +18,9 @@ class LintFinding:
     path: str
     line: int
     col: int
+    # "Article.tags": the model relation the finding is about, when it is one (the
+    # runtime report names the relation of an N+1 the same way; report --lint matches on it).
+    relation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         rule = RULES[self.code]

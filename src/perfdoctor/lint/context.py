@@ -56,13 +56,13 @@ class Context:
         self._reported: set[tuple[str, int, int]] = set()
 
     # --- reporting
-    def report(self, code: str, node: ast.AST, message: str) -> None:
+    def report(self, code: str, node: ast.AST, message: str, relation: str | None = None) -> None:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         if (code, line, col) in self._reported:
             return
         self._reported.add((code, line, col))
-        self.findings.append(LintFinding(code, message, self.path, line, col))
+        self.findings.append(LintFinding(code, message, self.path, line, col, relation))
 
     # --- names
     @property

@@ -7,6 +7,9 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from perfdoctor.lint import drf as rest
+from perfdoctor.orm.django_meta import reverse_accessor
+
 _DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
 _DJANGO_TEXT = {"TextField"}
 # SQLAlchemy loader strategies that load the relation with its parent (or refuse to
@@ -25,6 +28,11 @@ class Model:
     bases: list[str] = field(default_factory=list)
     # A relation configured to load eagerly (SQLAlchemy lazy="joined"...).
     eager: set[str] = field(default_factory=set)
+    # relation name -> the class name of the model at its other end (when the code says).
+    targets: dict[str, str] = field(default_factory=dict)
+    # Django relations declared here, for the reverse accessors finish() adds to their
+    # targets: (field, target class, related_name, one_to_one, symmetrical self-M2M).
+    declared: list[tuple[str, str, str | None, bool, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -36,6 +44,12 @@ class Project:
     # Where CACHES[...]["TIMEOUT"] is None: the project folder of a settings module
     # (the parent of its package), or the one file that configures it itself.
     cache_forever: list[str] = field(default_factory=list)
+    # DRF serializers and list views (perfdoctor.lint.drf).
+    drf: rest.Facts = field(default_factory=rest.Facts)
+
+    def serializer(self, name: str) -> rest.Serializer | None:
+        found = self.drf.serializers.get(name, [])
+        return found[0] if len(found) == 1 else None
 
     def cache_timeout_none(self, path: str) -> bool:
         return any(
@@ -138,6 +152,7 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             model.fields.add(name)
             if kind in _DJANGO_RELATIONS:
                 model.relations[name] = _DJANGO_RELATIONS[kind]
+                _declare(model, name, kind, call, node.name)
             elif kind in _DJANGO_TEXT:
                 model.text_fields.add(name)
         elif kind == "relationship":
@@ -166,6 +181,46 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
     return None
 
 
+def _declare(model: Model, name: str, kind: str, call: ast.Call, own: str) -> None:
+    to = call.args[0] if call.args else _kw(call, "to")
+    target = None
+    if isinstance(to, ast.Name):
+        target = to.id
+    elif isinstance(to, ast.Attribute):
+        target = to.attr
+    elif isinstance(to, ast.Constant) and isinstance(to.value, str):
+        target = own if to.value == "self" else to.value.rsplit(".", 1)[-1]
+    if target is None:
+        return
+    model.targets[name] = target
+    related = _kw(call, "related_name")
+    value = related.value if isinstance(related, ast.Constant) else None
+    if related is not None and not isinstance(value, str):
+        return  # computed: unknown, so no reverse name is claimed
+    related_name = value if isinstance(value, str) else None
+    symmetrical = _kw(call, "symmetrical")
+    self_m2m = kind == "ManyToManyField" and target == own
+    sym = self_m2m and not (isinstance(symmetrical, ast.Constant) and symmetrical.value is False)
+    model.declared.append((name, target, related_name, kind == "OneToOneField", sym))
+
+
+def _add_reverse(project: Project) -> None:
+    """``related_name`` / ``<model>_set`` on the other side of each FK, O2O and M2M,
+    named as the runtime's catalog names them (Django's accessor rules)."""
+    for model in list(project.models.values()):
+        for _name, target, related_name, one_to_one, symmetrical in model.declared:
+            other = project.models.get(target)
+            if other is None or target in project.ambiguous or symmetrical:
+                continue
+            if related_name and "%(" in related_name:
+                continue
+            accessor = reverse_accessor(model.name, related_name, one_to_one)
+            if accessor is None or accessor in other.relations:
+                continue
+            other.relations[accessor] = "fk" if one_to_one else "many"
+            other.targets[accessor] = model.name
+
+
 def is_none(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
@@ -187,6 +242,7 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
 
     Only the top level of each module is read: models and settings live there.
     """
+    rest.add_tree(project.drf, path, source, tree)
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
     if not (has_models or has_caches):
@@ -213,6 +269,7 @@ def _settings_scope(path: str) -> str:
 def finish(project: Project) -> Project:
     """Once every tree is in: inherited fields, and each file's view of its models."""
     project.resolve_bases()
+    _add_reverse(project)
     for models in project.by_file.values():
         for name in models:
             if name not in project.ambiguous:

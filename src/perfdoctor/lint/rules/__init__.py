@@ -8,6 +8,8 @@ from perfdoctor.lint.rules import (  # noqa: F401
     pd104_python_aggregate,
     pd105_unbounded_all_in_view,
     pd106_only_defer,
+    pd121_manager_per_row,
+    pd122_drf_serializer_relations,
     pd201_http_no_timeout,
     pd301_cache_no_timeout,
     pd302_redis_set_no_expiry,

@@ -1,0 +1,356 @@
+"""What Django REST Framework code says about the relations a list endpoint reads.
+
+Serializers (nested serializers, ``source="a.b"``, related fields, a
+``SerializerMethodField``'s ``get_x(self, obj)`` reading ``obj.rel``, many-valued
+relations named in ``Meta.fields``) and the list views that use them
+(``serializer_class`` with ``queryset`` / ``get_queryset``), gathered from every
+tree at the top level, then matched once the project's models are known.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfdoctor.lint.project import Model, Project
+
+ALL = "*"
+# Related fields that read only the related primary key (DRF's pk-only optimisation):
+# on a foreign key they cost no query.
+_PK_ONLY = {"PrimaryKeyRelatedField", "HyperlinkedRelatedField"}
+_LIST_BASES = {
+    "ModelViewSet", "ReadOnlyModelViewSet", "ListAPIView", "ListCreateAPIView",
+    "ListModelMixin",
+}  # fmt: skip
+# Manager calls the prefetched rows answer; any other call on the manager queries.
+_CACHED = {"all", "count", "exists", None}
+_DEPTH = 4
+
+
+@dataclass
+class Read:
+    """One relation path a serializer field reads from each object."""
+
+    node: ast.AST  # where to report: the field's assignment
+    field: str
+    chain: tuple[str, ...]  # attributes from the object: ("author", "user", "username")
+    nested: str | None = None  # the nested serializer class, read past the chain
+    method: str | None = None  # a manager call on the last relation: "count", "filter"...
+    pk_only: bool = False
+
+
+@dataclass
+class Serializer:
+    name: str
+    path: str
+    model: str | None
+    reads: list[Read] = field(default_factory=list)
+
+
+@dataclass
+class View:
+    name: str
+    path: str
+    serializer: str
+    # The queryset expressions the list endpoint may return, and whether they are all known.
+    querysets: list[ast.expr] = field(default_factory=list)
+    known: bool = True
+
+
+@dataclass
+class Need:
+    read: Read
+    serializer: Serializer
+    lookup: str  # "author__user", "tags"
+    many: bool
+    relation: str  # "Article.tags" (the first hop's owner and name, as runtime names it)
+    method: str | None
+
+
+@dataclass
+class Facts:
+    serializers: dict[str, list[Serializer]] = field(default_factory=dict)
+    views: list[View] = field(default_factory=list)
+    # path -> (field node, message, relation): worked out once, on the first file that asks.
+    reported: dict[str, list[tuple[ast.AST, str, str]]] | None = None
+
+
+def _name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _kw(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _const(node: ast.expr | None) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def _obj_reads(func: ast.FunctionDef, stmt: ast.AST, field_name: str) -> list[Read]:
+    args = func.args.args
+    if len(args) < 2:
+        return []
+    obj = args[1].arg
+    reads = []
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Attribute) or isinstance(node.value, ast.Attribute):
+            continue
+        if not (isinstance(node.value, ast.Name) and node.value.id == obj):
+            continue
+        reads.append(Read(stmt, field_name, _chain_up(func, node), method=None))
+    return reads
+
+
+def _chain_up(func: ast.FunctionDef, base: ast.Attribute) -> tuple[str, ...]:
+    # obj.a.b.c: ast nests it inside out; find the longest chain whose root is ``base``.
+    best: tuple[str, ...] = (base.attr,)
+    for node in ast.walk(func):
+        chain: list[str] = []
+        cur: ast.expr = node  # type: ignore[assignment]
+        while isinstance(cur, ast.Attribute):
+            chain.append(cur.attr)
+            if cur is base:
+                if len(chain) > len(best):
+                    best = tuple(reversed(chain))
+                break
+            cur = cur.value
+    return best
+
+
+def _method_calls(func: ast.FunctionDef, reads: list[Read]) -> None:
+    """obj.rel.count(): the last name of the chain is a manager call, not an attribute."""
+    calls = {
+        id(n.func): n.func.attr
+        for n in ast.walk(func)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    }
+    for node in ast.walk(func):
+        if isinstance(node, ast.Attribute) and id(node) in calls:
+            chain = []
+            cur: ast.expr = node
+            while isinstance(cur, ast.Attribute):
+                chain.append(cur.attr)
+                cur = cur.value
+            chain.reverse()
+            for read in reads:
+                if read.chain == tuple(chain):
+                    read.chain, read.method = read.chain[:-1], calls[id(node)]
+
+
+def _serializer(node: ast.ClassDef, path: str) -> Serializer:
+    methods = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)}
+    out = Serializer(node.name, path, None)
+    declared: set[str] = set()
+    meta_fields: list[str] = []
+    meta_node: ast.AST = node
+    for stmt in node.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == "Meta":
+            for item in stmt.body:
+                if not (isinstance(item, ast.Assign) and len(item.targets) == 1):
+                    continue
+                target = _name(item.targets[0])
+                if target == "model":
+                    out.model = _name(item.value)
+                elif target == "fields" and isinstance(item.value, (ast.List, ast.Tuple)):
+                    meta_fields = [str(_const(e)) for e in item.value.elts]
+                    meta_node = item
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            continue
+        name = _name(stmt.targets[0])
+        call = stmt.value
+        if name is None or not isinstance(call, ast.Call):
+            continue
+        declared.add(name)
+        kind = _name(call.func) or ""
+        if kind == "SerializerMethodField":
+            method = _const(_kw(call, "method_name")) or f"get_{name}"
+            func = methods.get(str(method))
+            if func is not None:
+                reads = _obj_reads(func, stmt, name)
+                _method_calls(func, reads)
+                out.reads.extend(reads)
+            continue
+        source = _const(_kw(call, "source"))
+        if source == "*":
+            continue
+        chain = tuple(str(source).split(".")) if isinstance(source, str) else (name,)
+        nested = kind if kind.endswith("Serializer") else None
+        out.reads.append(Read(stmt, name, chain, nested, pk_only=kind in _PK_ONLY))
+    for name in meta_fields:
+        if name not in declared:
+            # A relation left to ModelSerializer: PrimaryKeyRelatedField, pk only on
+            # a foreign key, a manager read on a many-valued one.
+            out.reads.append(Read(meta_node, name, (name,), pk_only=True))
+    return out
+
+
+def _view(node: ast.ClassDef, path: str) -> View | None:
+    bases = {_name(b) for b in node.bases}
+    serializer = None
+    queryset: ast.expr | None = None
+    get_queryset: ast.FunctionDef | None = None
+    lists = bool(bases & _LIST_BASES)
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = _name(stmt.targets[0])
+            if target == "serializer_class":
+                serializer = _name(stmt.value)
+            elif target == "queryset":
+                queryset = stmt.value
+        elif isinstance(stmt, ast.FunctionDef):
+            if stmt.name == "get_queryset":
+                get_queryset = stmt
+            elif stmt.name == "list":
+                lists = True
+    if serializer is None or not lists:
+        return None
+    view = View(node.name, path, serializer)
+    if get_queryset is None:
+        if queryset is None:
+            return None
+        view.querysets.append(queryset)
+        return view
+    returns = [n.value for n in ast.walk(get_queryset) if isinstance(n, ast.Return) and n.value]
+    assigned: dict[str, list[ast.expr]] = {}
+    for n in ast.walk(get_queryset):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            assigned.setdefault(n.targets[0].id, []).append(n.value)
+    for value in returns:
+        if not _expand(value, assigned, queryset, view.querysets, set()):
+            view.known = False
+    return view
+
+
+def _chain_base(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+    return node
+
+
+def _expand(
+    value: ast.expr,
+    assigned: dict[str, list[ast.expr]],
+    class_qs: ast.expr | None,
+    out: list[ast.expr],
+    seen: set[str],
+) -> bool:
+    """The querysets a get_queryset return stands for; False when one is not known."""
+    out.append(value)
+    base = _chain_base(value)
+    if isinstance(base, ast.Attribute) and base.attr == "objects":
+        return True
+    if (
+        isinstance(base, ast.Attribute)
+        and base.attr == "queryset"
+        and isinstance(base.value, ast.Name)
+        and base.value.id == "self"
+    ):
+        if class_qs is None:
+            return False
+        return _expand(class_qs, assigned, None, out, seen)
+    if isinstance(base, ast.Name) and base.id in assigned and base.id not in seen:
+        seen = seen | {base.id}
+        return all(_expand(v, assigned, class_qs, out, seen) for v in assigned[base.id])
+    return isinstance(base, ast.Name) and base.id in seen
+
+
+def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
+    has_serializer = "Serializer" in source
+    has_view = "serializer_class" in source
+    if not (has_serializer or has_view):
+        return
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.ClassDef):
+            continue
+        bases = [_name(b) or "" for b in stmt.bases]
+        if has_serializer and any(b.endswith("Serializer") for b in bases):
+            s = _serializer(stmt, path)
+            facts.serializers.setdefault(s.name, []).append(s)
+        elif has_view:
+            view = _view(stmt, path)
+            if view is not None:
+                facts.views.append(view)
+
+
+def eager_of(querysets: list[ast.expr]) -> tuple[str | None, set[str], set[str]]:
+    """The model and the select_related / prefetch_related lookups of a view's querysets."""
+    model = None
+    select: set[str] = set()
+    prefetch: set[str] = set()
+    for value in querysets:
+        node: ast.expr = value
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            if method in ("select_related", "prefetch_related"):
+                names = _lookups(node)
+                (select if method == "select_related" else prefetch).update(names)
+            node = node.func.value
+        if isinstance(node, ast.Attribute) and node.attr == "objects":
+            model = model or _name(node.value)
+    return model, select, prefetch
+
+
+def _lookups(call: ast.Call) -> set[str]:
+    if not call.args:
+        return {ALL}
+    names = set()
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            names.add(arg.value)
+        elif isinstance(arg, ast.Call) and arg.args and isinstance(_const(arg.args[0]), str):
+            names.add(str(_const(arg.args[0])))  # Prefetch("lookup", ...)
+        else:
+            return {ALL}
+    return names
+
+
+def needs(project: Project, serializer: Serializer, model: Model, depth: int = 0) -> list[Need]:
+    """Every relation lookup the serializer reads per object of ``model``."""
+    out: list[Need] = []
+    if depth > _DEPTH:
+        return out
+    for read in serializer.reads:
+        current: Model | None = model
+        hops: list[str] = []
+        many = False
+        last_kind = None
+        for attr in read.chain:
+            if current is None or attr not in current.relations:
+                break
+            last_kind = current.relations[attr]
+            many = many or last_kind == "many"
+            hops.append(attr)
+            current = project.model(current.targets.get(attr))
+        if not hops:
+            continue
+        whole = len(hops) == len(read.chain)
+        if read.pk_only and whole and last_kind == "fk":
+            continue  # only the foreign key's column is read
+        lookup = "__".join(hops)
+        method = read.method if whole else None
+        relation = f"{model.name}.{hops[0]}"
+        out.append(Need(read, serializer, lookup, many, relation, method))
+        if read.nested and whole and current is not None:
+            inner = project.serializer(read.nested)
+            if inner is not None:
+                for need in needs(project, inner, current, depth + 1):
+                    need.lookup = f"{lookup}__{need.lookup}"
+                    need.many = need.many or many
+                    out.append(need)
+    return out
+
+
+def covered(need: Need, select: set[str], prefetch: set[str]) -> bool:
+    if need.method not in _CACHED:
+        return False  # filter()/order_by()... query even on prefetched rows
+    loaded = select | prefetch
+    if ALL in loaded:
+        return True
+    return any(e == need.lookup or e.startswith(need.lookup + "__") for e in loaded)
