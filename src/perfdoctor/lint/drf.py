@@ -39,6 +39,9 @@ class Read:
     nested: str | None = None  # the nested serializer class, read past the chain
     method: str | None = None  # a manager call on the last relation: "count", "filter"...
     pk_only: bool = False
+    # A method called with the object (``profile.has_favorited(obj)``): a model's
+    # check of one of its relations, one query per row.
+    check: str | None = None
 
 
 @dataclass
@@ -70,11 +73,21 @@ class Need:
 
 
 @dataclass
+class Check:
+    """A model method asked per row whether its relation holds the row."""
+
+    read: Read
+    serializer: Serializer
+    owner: str  # the model defining the method
+    relation: str
+
+
+@dataclass
 class Facts:
     serializers: dict[str, list[Serializer]] = field(default_factory=dict)
     views: list[View] = field(default_factory=list)
     # path -> (field node, message, relation): worked out once, on the first file that asks.
-    reported: dict[str, list[tuple[ast.AST, str, str]]] | None = None
+    reported: dict[str, list[tuple[str, ast.AST, str, str]]] | None = None
 
 
 def _name(node: ast.expr) -> str | None:
@@ -105,6 +118,22 @@ def _obj_reads(func: ast.FunctionDef, stmt: ast.AST, field_name: str) -> list[Re
         if not (isinstance(node.value, ast.Name) and node.value.id == obj):
             continue
         reads.append(Read(stmt, field_name, _chain_up(func, node), method=None))
+    aliases = {obj} | {
+        t.id
+        for n in ast.walk(func)
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Name) and n.value.id == obj
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in aliases
+        ):
+            reads.append(Read(node, field_name, (), check=node.func.attr))
     return reads
 
 
@@ -344,6 +373,24 @@ def needs(project: Project, serializer: Serializer, model: Model, depth: int = 0
                     need.lookup = f"{lookup}__{need.lookup}"
                     need.many = need.many or many
                     out.append(need)
+    return out
+
+
+def checks(project: Project, serializer: Serializer, depth: int = 0) -> list[Check]:
+    """The membership checks a serializer (and the ones nested in it) makes per object."""
+    out: list[Check] = []
+    if depth > _DEPTH:
+        return out
+    for read in serializer.reads:
+        if read.check is not None:
+            owners = [m for m in project.models.values() if m.checks.get(read.check) in m.relations]
+            if len(owners) == 1:
+                owner = owners[0]
+                out.append(Check(read, serializer, owner.name, owner.checks[read.check]))
+        elif read.nested:
+            inner = project.serializer(read.nested)
+            if inner is not None:
+                out += checks(project, inner, depth + 1)
     return out
 
 

@@ -33,6 +33,9 @@ class Model:
     # Django relations declared here, for the reverse accessors finish() adds to their
     # targets: (field, target class, related_name, one_to_one, symmetrical self-M2M).
     declared: list[tuple[str, str, str | None, bool, bool]] = field(default_factory=list)
+    # method -> the relation of self it queries with its argument: ``def has_favorited(
+    # self, article): return self.favorites.filter(pk=article.pk).exists()``.
+    checks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +141,11 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             model.bases.append(base.attr)
     is_model = False
     for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef):
+            checked = _checked_relation(stmt)
+            if checked is not None:
+                model.checks[stmt.name] = checked
+            continue
         found = _field_value(stmt)
         if found is None:
             continue
@@ -178,6 +186,31 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             model.fields.add(name)
     if is_model or model.bases:
         return model
+    return None
+
+
+_CHECKS = {"filter", "exclude", "get", "count", "exists", "contains", "values_list", "first"}
+
+
+def _checked_relation(func: ast.FunctionDef) -> str | None:
+    """``self.<rel>.<query>(... arg ...)`` in a method of two parameters: the relation."""
+    args = func.args.args
+    if len(args) != 2 or args[0].arg != "self" or len(func.body) > 3:
+        return None
+    param = args[1].arg
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        manager = node.func.value
+        if not (
+            isinstance(manager, ast.Attribute)
+            and isinstance(manager.value, ast.Name)
+            and manager.value.id == "self"
+            and node.func.attr in _CHECKS
+        ):
+            continue
+        if any(isinstance(n, ast.Name) and n.id == param for n in ast.walk(node)):
+            return manager.attr
     return None
 
 

@@ -10,6 +10,7 @@ from perfdoctor.lint.rules import (  # noqa: F401
     pd106_only_defer,
     pd121_manager_per_row,
     pd122_drf_serializer_relations,
+    pd123_drf_membership_per_row,
     pd201_http_no_timeout,
     pd301_cache_no_timeout,
     pd302_redis_set_no_expiry,

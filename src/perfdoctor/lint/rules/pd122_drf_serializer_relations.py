@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 from perfdoctor.lint.base import rule
 from perfdoctor.lint.context import Context
-from perfdoctor.lint.drf import ALL, Need, View, covered, eager_of, needs
+from perfdoctor.lint.drf import ALL, Check, Need, View, checks, covered, eager_of, needs
 from perfdoctor.lint.project import Project
 from perfdoctor.orm.fix_django import annotation_name
 
@@ -71,16 +71,35 @@ def _edit_line(view: View) -> int:
     return view.querysets[0].lineno
 
 
-def _findings(project: Project) -> dict[str, list[tuple[ast.AST, str, str]]]:
-    """path -> (field node, message, relation) for every view of the project; once."""
+def findings(project: Project) -> dict[str, list[tuple[str, ast.AST, str, str]]]:
+    """path -> (code, node, message, relation) for every list view of the project; once."""
     if project.drf.reported is not None:
         return project.drf.reported
-    out: dict[str, list[tuple[ast.AST, str, str]]] = {}
+    out: dict[str, list[tuple[str, ast.AST, str, str]]] = {}
     for view in project.drf.views:
+        serializer = project.serializer(view.serializer)
+        if serializer is None:
+            continue
+        for check in checks(project, serializer):
+            out.setdefault(check.serializer.path, []).append(_check_finding(view, check))
         for path, node, message, relation in _view_findings(project, view):
-            out.setdefault(path, []).append((node, message, relation))
+            out.setdefault(path, []).append(("PD122", node, message, relation))
     project.drf.reported = out
     return out
+
+
+def _check_finding(view: View, check: Check) -> tuple[str, ast.AST, str, str]:
+    read = check.read
+    var = check.owner.lower()
+    message = (
+        f"{check.serializer.name}.{read.field} calls {read.check}() for each row "
+        f"{view.name} lists ({PurePosixPath(view.path).name}:{_edit_line(view)}), and "
+        f"{check.owner}.{read.check} queries {check.owner}.{check.relation} each time: read "
+        f'the ids once — ids = set({var}.{check.relation}.values_list("pk", flat=True)) — '
+        "in the view (list() or get_serializer_context) and test obj.pk in ids here, "
+        "from the serializer's context"
+    )
+    return ("PD123", read.node, message, f"{check.owner}.{check.relation}")
 
 
 def _view_findings(project: Project, view: View) -> list[tuple[str, ast.AST, str, str]]:
@@ -123,5 +142,6 @@ def _view_findings(project: Project, view: View) -> list[tuple[str, ast.AST, str
     triggers=("Serializer",),
 )
 def check(node: ast.Module, ctx: Context) -> None:
-    for field_node, message, relation in _findings(ctx.project).get(ctx.path, ()):
-        ctx.report("PD122", field_node, message, relation=relation)
+    for code, field_node, message, relation in findings(ctx.project).get(ctx.path, ()):
+        if code == "PD122":
+            ctx.report(code, field_node, message, relation=relation)
