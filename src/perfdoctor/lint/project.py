@@ -97,6 +97,8 @@ class Project:
                     continue
                 seen.add(base.name)
                 model.relations = {**base.relations, **model.relations}
+                model.targets = {**base.targets, **model.targets}
+                model.checks = {**base.checks, **model.checks}
                 model.fields |= base.fields
                 model.text_fields |= base.text_fields
                 model.eager |= base.eager
@@ -301,8 +303,8 @@ def _settings_scope(path: str) -> str:
 
 def finish(project: Project) -> Project:
     """Once every tree is in: inherited fields, and each file's view of its models."""
+    _add_reverse(project)  # first: a subclass has its parent's reverse accessors too
     project.resolve_bases()
-    _add_reverse(project)
     for models in project.by_file.values():
         for name in models:
             if name not in project.ambiguous:
