@@ -46,6 +46,8 @@ def test_lint_and_catalog_name_the_same_relations(catalog: Catalog) -> None:
             link = "_ptr" in rel.name or (rel.remote_column or "").endswith("_ptr_id")
             if rel.kind in _DECLARED and rel.target.startswith("blog.") and not link:
                 assert rel.name in lint.relations, f"lint misses {key}.{rel.name} ({rel.kind})"
+                # Count("...") / filter() take the query name, prefetch_related() the name.
+                assert lint.query_name(rel.name) == rel.query_name, f"{key}.{rel.name}"
                 compared += 1
     assert compared >= 10
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from perfdoctor.lint import drf as rest
-from perfdoctor.orm.django_meta import reverse_accessor
+from perfdoctor.orm.django_meta import reverse_accessor, reverse_query_name
 
 _DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
 _DJANGO_TEXT = {"TextField"}
@@ -33,6 +33,14 @@ class Model:
     # Django relations declared here, for the reverse accessors finish() adds to their
     # targets: (field, target class, related_name, one_to_one, symmetrical self-M2M).
     declared: list[tuple[str, str, str | None, bool, bool]] = field(default_factory=list)
+    # reverse accessor -> its lookup name when they differ (review_set -> review):
+    # prefetch_related() takes the first, filter() / Count() the second.
+    query_names: dict[str, str] = field(default_factory=dict)
+    related_query_names: dict[str, str] = field(default_factory=dict)
+
+    def query_name(self, relation: str) -> str:
+        return self.query_names.get(relation, relation)
+
     # method -> the relation of self it queries with its argument: ``def has_favorited(
     # self, article): return self.favorites.filter(pk=article.pk).exists()``.
     checks: dict[str, str] = field(default_factory=dict)
@@ -99,6 +107,7 @@ class Project:
                 model.relations = {**base.relations, **model.relations}
                 model.targets = {**base.targets, **model.targets}
                 model.checks = {**base.checks, **model.checks}
+                model.query_names = {**base.query_names, **model.query_names}
                 model.fields |= base.fields
                 model.text_fields |= base.text_fields
                 model.eager |= base.eager
@@ -233,6 +242,9 @@ def _declare(model: Model, name: str, kind: str, call: ast.Call, own: str) -> No
     if related is not None and not isinstance(value, str):
         return  # computed: unknown, so no reverse name is claimed
     related_name = value if isinstance(value, str) else None
+    query = _kw(call, "related_query_name")
+    if isinstance(query, ast.Constant) and isinstance(query.value, str):
+        model.related_query_names[name] = query.value
     symmetrical = _kw(call, "symmetrical")
     self_m2m = kind == "ManyToManyField" and target == own
     sym = self_m2m and not (isinstance(symmetrical, ast.Constant) and symmetrical.value is False)
@@ -243,7 +255,7 @@ def _add_reverse(project: Project) -> None:
     """``related_name`` / ``<model>_set`` on the other side of each FK, O2O and M2M,
     named as the runtime's catalog names them (Django's accessor rules)."""
     for model in list(project.models.values()):
-        for _name, target, related_name, one_to_one, symmetrical in model.declared:
+        for name, target, related_name, one_to_one, symmetrical in model.declared:
             other = project.models.get(target)
             if other is None or target in project.ambiguous or symmetrical:
                 continue
@@ -254,6 +266,11 @@ def _add_reverse(project: Project) -> None:
                 continue
             other.relations[accessor] = "fk" if one_to_one else "many"
             other.targets[accessor] = model.name
+            query = reverse_query_name(
+                model.name, related_name, model.related_query_names.get(name)
+            )
+            if query != accessor:
+                other.query_names[accessor] = query
 
 
 def is_none(node: ast.expr | None) -> bool:

@@ -31,7 +31,8 @@ def fix(model: Model, var: str, rel: str, method: str) -> str:
         taken = model.fields | set(model.relations)
         name = annotation_name(f"{rel}_count", taken)
         return (
-            f'add .annotate({name}=Count("{rel}")) to the queryset and read {var}.{name}'
+            f'add .annotate({name}=Count("{model.query_name(rel)}")) to the queryset and '
+            f"read {var}.{name}"
             f' (or .prefetch_related("{rel}"): .count() then reads the prefetched rows)'
         )
     if method in _CACHED:

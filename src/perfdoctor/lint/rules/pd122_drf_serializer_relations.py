@@ -17,10 +17,12 @@ from perfdoctor.lint.project import Project
 from perfdoctor.orm.fix_django import annotation_name
 
 
-def _count_name(project: Project, model: str, rel: str) -> str:
+def _count(project: Project, model: str, rel: str) -> str:
+    """``name=Count("lookup")``, named as the runtime's fix names it."""
     found = project.model(model)
     taken = (found.fields | set(found.relations)) if found else set()
-    return annotation_name(f"{rel}_count", taken)
+    lookup = found.query_name(rel) if found else rel
+    return f'{annotation_name(f"{rel}_count", taken)}=Count("{lookup}")'
 
 
 def _fixed_queryset(
@@ -40,15 +42,16 @@ def _fixed_queryset(
     if prefetch:
         text += ".prefetch_related(" + ", ".join(f'"{p}"' for p in sorted(prefetch)) + ")"
     for rel in sorted(set(counts)):
-        text += f'.annotate({_count_name(project, model, rel)}=Count("{rel}"))'
+        text += f".annotate({_count(project, model, rel)})"
     return text
 
 
 def _fix(project: Project, model: str, need: Need) -> str:
     if need.method == "count" and "__" not in need.lookup:
-        name = _count_name(project, model, need.lookup)
+        count = _count(project, model, need.lookup)
+        name = count.split("=", 1)[0]
         return (
-            f'add .annotate({name}=Count("{need.lookup}")) to its queryset and read '
+            f"add .annotate({count}) to its queryset and read "
             f'obj.{name} here (or .prefetch_related("{need.lookup}"))'
         )
     if need.method not in (None, "all", "exists", "count"):
