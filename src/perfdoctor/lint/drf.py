@@ -26,6 +26,8 @@ _LIST_BASES = {
 }  # fmt: skip
 # Manager calls the prefetched rows answer; any other call on the manager queries.
 _CACHED = {"all", "count", "exists", None}
+# Text a module holding a view, or a base class of one, has.
+_VIEW_HINTS = ("serializer_class", "get_queryset", "ViewSet", "APIView", "ListModelMixin")
 _DEPTH = 4
 
 
@@ -85,7 +87,8 @@ class Check:
 @dataclass
 class Facts:
     serializers: dict[str, list[Serializer]] = field(default_factory=dict)
-    views: list[View] = field(default_factory=list)
+    # Classes that may be views (or their bases), by name.
+    classes: dict[str, list[ViewClass]] = field(default_factory=dict)
     # path -> (field node, message, relation): worked out once, on the first file that asks.
     reported: dict[str, list[tuple[str, ast.AST, str, str]]] | None = None
 
@@ -220,27 +223,61 @@ def _serializer(node: ast.ClassDef, path: str) -> Serializer:
     return out
 
 
-def _view(node: ast.ClassDef, path: str) -> View | None:
-    bases = {_name(b) for b in node.bases}
-    serializer = None
+@dataclass
+class ViewClass:
+    """What one class body says; a view's effective settings come from its bases too."""
+
+    name: str
+    path: str
+    bases: list[str]
+    serializer: str | None = None
     queryset: ast.expr | None = None
     get_queryset: ast.FunctionDef | None = None
-    lists = bool(bases & _LIST_BASES)
+    lists: bool = False
+
+
+def _view_class(node: ast.ClassDef, path: str) -> ViewClass:
+    bases = [_name(b) or "" for b in node.bases]
+    found = ViewClass(node.name, path, bases, lists=bool(set(bases) & _LIST_BASES))
     for stmt in node.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = _name(stmt.targets[0])
             if target == "serializer_class":
-                serializer = _name(stmt.value)
+                found.serializer = _name(stmt.value)
             elif target == "queryset":
-                queryset = stmt.value
+                found.queryset = stmt.value
         elif isinstance(stmt, ast.FunctionDef):
             if stmt.name == "get_queryset":
-                get_queryset = stmt
+                found.get_queryset = stmt
             elif stmt.name == "list":
-                lists = True
-    if serializer is None or not lists:
+                found.lists = True
+    return found
+
+
+def _lineage(facts: Facts, cls: ViewClass) -> list[ViewClass]:
+    """The class and its project bases (by name, when one class has it), nearest first."""
+    out, stack, seen = [], [cls], set()
+    while stack:
+        current = stack.pop(0)
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        out.append(current)
+        for base in current.bases:
+            found = facts.classes.get(base, [])
+            if len(found) == 1:
+                stack.append(found[0])
+    return out
+
+
+def _view(facts: Facts, cls: ViewClass) -> View | None:
+    lineage = _lineage(facts, cls)
+    serializer = next((c.serializer for c in lineage if c.serializer), None)
+    queryset = next((c.queryset for c in lineage if c.queryset is not None), None)
+    get_queryset = next((c.get_queryset for c in lineage if c.get_queryset), None)
+    if serializer is None or not any(c.lists for c in lineage):
         return None
-    view = View(node.name, path, serializer)
+    view = View(cls.name, cls.path, serializer)
     if get_queryset is None:
         if queryset is None:
             return None
@@ -255,6 +292,18 @@ def _view(node: ast.ClassDef, path: str) -> View | None:
         if not _expand(value, assigned, queryset, view.querysets, set()):
             view.known = False
     return view
+
+
+def views(facts: Facts) -> list[View]:
+    """Every list view of the project: a class that (itself or through its bases) has a
+    serializer_class and a list action."""
+    out = []
+    for found in facts.classes.values():
+        for cls in found:
+            view = _view(facts, cls)
+            if view is not None:
+                out.append(view)
+    return out
 
 
 def _chain_base(node: ast.expr) -> ast.expr:
@@ -292,7 +341,7 @@ def _expand(
 
 def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
     has_serializer = "Serializer" in source
-    has_view = "serializer_class" in source
+    has_view = any(t in source for t in _VIEW_HINTS)
     if not (has_serializer or has_view):
         return
     for stmt in tree.body:
@@ -303,9 +352,8 @@ def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
             s = _serializer(stmt, path)
             facts.serializers.setdefault(s.name, []).append(s)
         elif has_view:
-            view = _view(stmt, path)
-            if view is not None:
-                facts.views.append(view)
+            cls = _view_class(stmt, path)
+            facts.classes.setdefault(cls.name, []).append(cls)
 
 
 def eager_of(querysets: list[ast.expr]) -> tuple[str | None, set[str], set[str]]:

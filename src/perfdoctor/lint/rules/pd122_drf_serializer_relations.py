@@ -12,7 +12,17 @@ from pathlib import PurePosixPath
 
 from perfdoctor.lint.base import rule
 from perfdoctor.lint.context import Context
-from perfdoctor.lint.drf import ALL, Check, Need, View, checks, covered, eager_of, needs
+from perfdoctor.lint.drf import (
+    ALL,
+    Check,
+    Need,
+    View,
+    checks,
+    covered,
+    eager_of,
+    needs,
+    views,
+)
 from perfdoctor.lint.project import Project
 from perfdoctor.orm.fix_django import annotation_name
 
@@ -79,7 +89,7 @@ def findings(project: Project) -> dict[str, list[tuple[str, ast.AST, str, str]]]
     if project.drf.reported is not None:
         return project.drf.reported
     out: dict[str, list[tuple[str, ast.AST, str, str]]] = {}
-    for view in project.drf.views:
+    for view in views(project.drf):
         serializer = project.serializer(view.serializer)
         if serializer is None:
             continue
