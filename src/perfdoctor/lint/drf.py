@@ -13,17 +13,14 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from perfdoctor.lint.drf_views import ALL, ViewClass, view_class
+
 if TYPE_CHECKING:
     from perfdoctor.lint.project import Model, Project
 
-ALL = "*"
 # Related fields that read only the related primary key (DRF's pk-only optimisation):
 # on a foreign key they cost no query.
 _PK_ONLY = {"PrimaryKeyRelatedField", "HyperlinkedRelatedField"}
-_LIST_BASES = {
-    "ModelViewSet", "ReadOnlyModelViewSet", "ListAPIView", "ListCreateAPIView",
-    "ListModelMixin",
-}  # fmt: skip
 # Manager calls the prefetched rows answer; any other call on the manager queries.
 _CACHED = {"all", "count", "exists", None}
 # Text a module holding a view, or a base class of one, has.
@@ -52,16 +49,6 @@ class Serializer:
     path: str
     model: str | None
     reads: list[Read] = field(default_factory=list)
-
-
-@dataclass
-class View:
-    name: str
-    path: str
-    serializer: str
-    # The queryset expressions the list endpoint may return, and whether they are all known.
-    querysets: list[ast.expr] = field(default_factory=list)
-    known: bool = True
 
 
 @dataclass
@@ -223,122 +210,6 @@ def _serializer(node: ast.ClassDef, path: str) -> Serializer:
     return out
 
 
-@dataclass
-class ViewClass:
-    """What one class body says; a view's effective settings come from its bases too."""
-
-    name: str
-    path: str
-    bases: list[str]
-    serializer: str | None = None
-    queryset: ast.expr | None = None
-    get_queryset: ast.FunctionDef | None = None
-    lists: bool = False
-
-
-def _view_class(node: ast.ClassDef, path: str) -> ViewClass:
-    bases = [_name(b) or "" for b in node.bases]
-    found = ViewClass(node.name, path, bases, lists=bool(set(bases) & _LIST_BASES))
-    for stmt in node.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = _name(stmt.targets[0])
-            if target == "serializer_class":
-                found.serializer = _name(stmt.value)
-            elif target == "queryset":
-                found.queryset = stmt.value
-        elif isinstance(stmt, ast.FunctionDef):
-            if stmt.name == "get_queryset":
-                found.get_queryset = stmt
-            elif stmt.name == "list":
-                found.lists = True
-    return found
-
-
-def _lineage(facts: Facts, cls: ViewClass) -> list[ViewClass]:
-    """The class and its project bases (by name, when one class has it), nearest first."""
-    out, stack, seen = [], [cls], set()
-    while stack:
-        current = stack.pop(0)
-        if current.name in seen:
-            continue
-        seen.add(current.name)
-        out.append(current)
-        for base in current.bases:
-            found = facts.classes.get(base, [])
-            if len(found) == 1:
-                stack.append(found[0])
-    return out
-
-
-def _view(facts: Facts, cls: ViewClass) -> View | None:
-    lineage = _lineage(facts, cls)
-    serializer = next((c.serializer for c in lineage if c.serializer), None)
-    queryset = next((c.queryset for c in lineage if c.queryset is not None), None)
-    get_queryset = next((c.get_queryset for c in lineage if c.get_queryset), None)
-    if serializer is None or not any(c.lists for c in lineage):
-        return None
-    view = View(cls.name, cls.path, serializer)
-    if get_queryset is None:
-        if queryset is None:
-            return None
-        view.querysets.append(queryset)
-        return view
-    returns = [n.value for n in ast.walk(get_queryset) if isinstance(n, ast.Return) and n.value]
-    assigned: dict[str, list[ast.expr]] = {}
-    for n in ast.walk(get_queryset):
-        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
-            assigned.setdefault(n.targets[0].id, []).append(n.value)
-    for value in returns:
-        if not _expand(value, assigned, queryset, view.querysets, set()):
-            view.known = False
-    return view
-
-
-def views(facts: Facts) -> list[View]:
-    """Every list view of the project: a class that (itself or through its bases) has a
-    serializer_class and a list action."""
-    out = []
-    for found in facts.classes.values():
-        for cls in found:
-            view = _view(facts, cls)
-            if view is not None:
-                out.append(view)
-    return out
-
-
-def _chain_base(node: ast.expr) -> ast.expr:
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        node = node.func.value
-    return node
-
-
-def _expand(
-    value: ast.expr,
-    assigned: dict[str, list[ast.expr]],
-    class_qs: ast.expr | None,
-    out: list[ast.expr],
-    seen: set[str],
-) -> bool:
-    """The querysets a get_queryset return stands for; False when one is not known."""
-    out.append(value)
-    base = _chain_base(value)
-    if isinstance(base, ast.Attribute) and base.attr == "objects":
-        return True
-    if (
-        isinstance(base, ast.Attribute)
-        and base.attr == "queryset"
-        and isinstance(base.value, ast.Name)
-        and base.value.id == "self"
-    ):
-        if class_qs is None:
-            return False
-        return _expand(class_qs, assigned, None, out, seen)
-    if isinstance(base, ast.Name) and base.id in assigned and base.id not in seen:
-        seen = seen | {base.id}
-        return all(_expand(v, assigned, class_qs, out, seen) for v in assigned[base.id])
-    return isinstance(base, ast.Name) and base.id in seen
-
-
 def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
     has_serializer = "Serializer" in source
     has_view = any(t in source for t in _VIEW_HINTS)
@@ -352,40 +223,8 @@ def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
             s = _serializer(stmt, path)
             facts.serializers.setdefault(s.name, []).append(s)
         elif has_view:
-            cls = _view_class(stmt, path)
+            cls = view_class(stmt, path)
             facts.classes.setdefault(cls.name, []).append(cls)
-
-
-def eager_of(querysets: list[ast.expr]) -> tuple[str | None, set[str], set[str]]:
-    """The model and the select_related / prefetch_related lookups of a view's querysets."""
-    model = None
-    select: set[str] = set()
-    prefetch: set[str] = set()
-    for value in querysets:
-        node: ast.expr = value
-        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            method = node.func.attr
-            if method in ("select_related", "prefetch_related"):
-                names = _lookups(node)
-                (select if method == "select_related" else prefetch).update(names)
-            node = node.func.value
-        if isinstance(node, ast.Attribute) and node.attr == "objects":
-            model = model or _name(node.value)
-    return model, select, prefetch
-
-
-def _lookups(call: ast.Call) -> set[str]:
-    if not call.args:
-        return {ALL}
-    names = set()
-    for arg in call.args:
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            names.add(arg.value)
-        elif isinstance(arg, ast.Call) and arg.args and isinstance(_const(arg.args[0]), str):
-            names.add(str(_const(arg.args[0])))  # Prefetch("lookup", ...)
-        else:
-            return {ALL}
-    return names
 
 
 def needs(project: Project, serializer: Serializer, model: Model, depth: int = 0) -> list[Need]:

@@ -12,17 +12,8 @@ from pathlib import PurePosixPath
 
 from perfdoctor.lint.base import rule
 from perfdoctor.lint.context import Context
-from perfdoctor.lint.drf import (
-    ALL,
-    Check,
-    Need,
-    View,
-    checks,
-    covered,
-    eager_of,
-    needs,
-    views,
-)
+from perfdoctor.lint.drf import Check, Need, checks, covered, needs
+from perfdoctor.lint.drf_views import ALL, View, eager_of, views
 from perfdoctor.lint.project import Project
 from perfdoctor.orm.fix_django import annotation_name
 
@@ -89,7 +80,7 @@ def findings(project: Project) -> dict[str, list[tuple[str, ast.AST, str, str]]]
     if project.drf.reported is not None:
         return project.drf.reported
     out: dict[str, list[tuple[str, ast.AST, str, str]]] = {}
-    for view in views(project.drf):
+    for view in views(project.drf.classes):
         serializer = project.serializer(view.serializer)
         if serializer is None:
             continue
