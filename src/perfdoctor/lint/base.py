@@ -22,6 +22,9 @@ class LintFinding:
     function: str | None = None
     # When the message does not end with the fix (PD001).
     fix: str = ""
+    # "Article.tags": the model relation the finding is about, when it is one (the
+    # runtime report names the relation of an N+1 the same way; report --lint matches on it).
+    relation: str | None = None
 
     def title_and_fix(self) -> tuple[str, str]:
         if self.fix:
@@ -31,9 +34,11 @@ class LintFinding:
 
     def to_dict(self) -> dict[str, Any]:
         """The runtime report's finding shape (``id``, ``severity``, ``title``,
-        ``location``, ``fix``) plus what lint knows besides (rule name, column, message)."""
+        ``location``, ``fix``) plus what lint knows besides (rule name, column, message,
+        and the model relation when the finding is about one)."""
         rule = RULES[self.code]
         title, fix = self.title_and_fix()
+        extra = {"relation": self.relation} if self.relation else {}
         return {
             "id": self.code,
             "rule": rule.name,
@@ -43,6 +48,7 @@ class LintFinding:
             "fix": fix,
             "col": self.col,
             "message": self.message,
+            **extra,
         }
 
 

@@ -61,16 +61,26 @@ class Context:
         self._reported: set[tuple[str, int, int]] = set()
 
     # --- reporting
-    def report(self, code: str, node: ast.AST, message: str, function: str | None = None) -> None:
+    def report(
+        self,
+        code: str,
+        node: ast.AST,
+        message: str,
+        function: str | None = None,
+        relation: str | None = None,
+    ) -> None:
         """``message`` is "what is wrong: the fix". ``function``: the enclosing
-        function when the report is made after the walk has left it."""
+        function when the report is made after the walk has left it. ``relation``:
+        "Article.tags", the model relation the finding is about."""
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         if (code, line, col) in self._reported:
             return
         self._reported.add((code, line, col))
         where = function or self.qualified_function()
-        self.findings.append(LintFinding(code, message, self.path, line, col, function=where))
+        self.findings.append(
+            LintFinding(code, message, self.path, line, col, function=where, relation=relation)
+        )
 
     def qualified_function(self) -> str | None:
         """The enclosing function as Python's ``co_qualname`` names it (what the

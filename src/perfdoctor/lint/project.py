@@ -7,7 +7,9 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from perfdoctor.lint import drf as rest
 from perfdoctor.lint import marshmallow_facts, sa_facts
+from perfdoctor.orm.django_meta import reverse_accessor, reverse_query_name
 
 _DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "fk", "ManyToManyField": "many"}
 _DJANGO_TEXT = {"TextField"}
@@ -34,6 +36,20 @@ class Model:
     fk_refs: set[str] = field(default_factory=set)
     pending: list[sa_facts.Declared] = field(default_factory=list)
     methods: dict[str, sa_facts.MethodFacts] = field(default_factory=dict)
+    # Django relations declared here, for the reverse accessors finish() adds to their
+    # targets: (field, target class, related_name, one_to_one, symmetrical self-M2M).
+    declared: list[tuple[str, str, str | None, bool, bool]] = field(default_factory=list)
+    # reverse accessor -> its lookup name when they differ (review_set -> review):
+    # prefetch_related() takes the first, filter() / Count() the second.
+    query_names: dict[str, str] = field(default_factory=dict)
+    related_query_names: dict[str, str] = field(default_factory=dict)
+
+    def query_name(self, relation: str) -> str:
+        return self.query_names.get(relation, relation)
+
+    # method -> the relation of self it queries with its argument: ``def has_favorited(
+    # self, article): return self.favorites.filter(pk=article.pk).exists()``.
+    checks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +72,13 @@ class Project:
 
     def root(self, path: str) -> str:
         return self.root_of.get(path, "")
+
+    # DRF serializers and list views (perfdoctor.lint.drf).
+    drf: rest.Facts = field(default_factory=rest.Facts)
+
+    def serializer(self, name: str) -> rest.Serializer | None:
+        found = self.drf.serializers.get(name, [])
+        return found[0] if len(found) == 1 else None
 
     def cache_timeout_none(self, path: str) -> bool:
         return any(
@@ -100,6 +123,9 @@ class Project:
                     continue
                 seen.add(base.name)
                 model.relations = {**base.relations, **model.relations}
+                model.targets = {**base.targets, **model.targets}
+                model.checks = {**base.checks, **model.checks}
+                model.query_names = {**base.query_names, **model.query_names}
                 model.fields |= base.fields
                 model.text_fields |= base.text_fields
                 model.eager |= base.eager
@@ -147,6 +173,11 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             model.bases.append(base.attr)
     is_model = False
     for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef):
+            checked = _checked_relation(stmt)
+            if checked is not None:
+                model.checks[stmt.name] = checked
+            continue
         found = _field_value(stmt)
         if found is None:
             continue
@@ -161,6 +192,7 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
             model.fields.add(name)
             if kind in _DJANGO_RELATIONS:
                 model.relations[name] = _DJANGO_RELATIONS[kind]
+                _declare(model, name, kind, call, node.name)
             elif kind in _DJANGO_TEXT:
                 model.text_fields.add(name)
         elif kind == "relationship":
@@ -180,6 +212,79 @@ def _model_from_class(node: ast.ClassDef) -> Model | None:
     if is_model or model.bases:
         return model
     return None
+
+
+_CHECKS = {"filter", "exclude", "get", "count", "exists", "contains", "values_list", "first"}
+
+
+def _checked_relation(func: ast.FunctionDef) -> str | None:
+    """``self.<rel>.<query>(... arg ...)`` in a method of two parameters: the relation."""
+    args = func.args.args
+    if len(args) != 2 or args[0].arg != "self" or len(func.body) > 3:
+        return None
+    param = args[1].arg
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        manager = node.func.value
+        if not (
+            isinstance(manager, ast.Attribute)
+            and isinstance(manager.value, ast.Name)
+            and manager.value.id == "self"
+            and node.func.attr in _CHECKS
+        ):
+            continue
+        if any(isinstance(n, ast.Name) and n.id == param for n in ast.walk(node)):
+            return manager.attr
+    return None
+
+
+def _declare(model: Model, name: str, kind: str, call: ast.Call, own: str) -> None:
+    to = call.args[0] if call.args else _kw(call, "to")
+    target = None
+    if isinstance(to, ast.Name):
+        target = to.id
+    elif isinstance(to, ast.Attribute):
+        target = to.attr
+    elif isinstance(to, ast.Constant) and isinstance(to.value, str):
+        target = own if to.value == "self" else to.value.rsplit(".", 1)[-1]
+    if target is None:
+        return
+    model.targets[name] = target
+    related = _kw(call, "related_name")
+    value = related.value if isinstance(related, ast.Constant) else None
+    if related is not None and not isinstance(value, str):
+        return  # computed: unknown, so no reverse name is claimed
+    related_name = value if isinstance(value, str) else None
+    query = _kw(call, "related_query_name")
+    if isinstance(query, ast.Constant) and isinstance(query.value, str):
+        model.related_query_names[name] = query.value
+    symmetrical = _kw(call, "symmetrical")
+    self_m2m = kind == "ManyToManyField" and target == own
+    sym = self_m2m and not (isinstance(symmetrical, ast.Constant) and symmetrical.value is False)
+    model.declared.append((name, target, related_name, kind == "OneToOneField", sym))
+
+
+def _add_reverse(project: Project) -> None:
+    """``related_name`` / ``<model>_set`` on the other side of each FK, O2O and M2M,
+    named as the runtime's catalog names them (Django's accessor rules)."""
+    for model in list(project.models.values()):
+        for name, target, related_name, one_to_one, symmetrical in model.declared:
+            other = project.models.get(target)
+            if other is None or target in project.ambiguous or symmetrical:
+                continue
+            if related_name and "%(" in related_name:
+                continue
+            accessor = reverse_accessor(model.name, related_name, one_to_one)
+            if accessor is None or accessor in other.relations:
+                continue
+            other.relations[accessor] = "fk" if one_to_one else "many"
+            other.targets[accessor] = model.name
+            query = reverse_query_name(
+                model.name, related_name, model.related_query_names.get(name)
+            )
+            if query != accessor:
+                other.query_names[accessor] = query
 
 
 def is_none(node: ast.expr | None) -> bool:
@@ -205,6 +310,7 @@ def add_tree(project: Project, path: str, source: str, tree: ast.Module) -> None
     """
     if ("CONN_MAX_AGE" in source or "conn_max_age" in source) and sets_conn_max_age(tree):
         project.conn_max_age.add(project.root(path))
+    rest.add_tree(project.drf, path, source, tree)
     has_models = "Field(" in source or "relationship(" in source or "Column(" in source
     has_caches = "CACHES" in source
     if "Schema" in source and "fields." in source:
@@ -272,6 +378,7 @@ def _settings_scope(path: str) -> str:
 
 def finish(project: Project) -> Project:
     """Once every tree is in: inherited fields, and each file's view of its models."""
+    _add_reverse(project)  # first: a subclass has its parent's reverse accessors too
     sa_facts.resolve(project)
     project.resolve_bases()
     for models in project.by_file.values():

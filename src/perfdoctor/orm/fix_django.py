@@ -92,9 +92,14 @@ _ANNOTATE_CAVEATS = (
 )
 
 
-def _free_name(model: Model, wanted: str) -> str:
-    taken = set(model.fields.values()) | {r.name for r in model.relations}
+def annotation_name(wanted: str, taken: set[str]) -> str:
+    """The name an annotation gets: ``wanted`` unless a field or relation has it
+    (the static lint names its ``.annotate()`` fixes the same way)."""
     return wanted if wanted not in taken else f"n_{wanted}"
+
+
+def _free_name(model: Model, wanted: str) -> str:
+    return annotation_name(wanted, set(model.fields.values()) | {r.name for r in model.relations})
 
 
 def _count(res: Resolution) -> Fix:
