@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from perfdoctor.lint.drf_views import ALL, ViewClass, view_class
+from perfdoctor.lint.drf_views import ALL, ViewClass, short_name, view_class
 
 if TYPE_CHECKING:
     from perfdoctor.lint.project import Model, Project
@@ -78,14 +78,6 @@ class Facts:
     classes: dict[str, list[ViewClass]] = field(default_factory=dict)
     # path -> (field node, message, relation): worked out once, on the first file that asks.
     reported: dict[str, list[tuple[str, ast.AST, str, str]]] | None = None
-
-
-def _name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
 
 
 def _kw(call: ast.Call, name: str) -> ast.expr | None:
@@ -174,20 +166,20 @@ def _serializer(node: ast.ClassDef, path: str) -> Serializer:
             for item in stmt.body:
                 if not (isinstance(item, ast.Assign) and len(item.targets) == 1):
                     continue
-                target = _name(item.targets[0])
+                target = short_name(item.targets[0])
                 if target == "model":
-                    out.model = _name(item.value)
+                    out.model = short_name(item.value)
                 elif target == "fields" and isinstance(item.value, (ast.List, ast.Tuple)):
                     meta_fields = [str(_const(e)) for e in item.value.elts]
                     meta_node = item
         if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
             continue
-        name = _name(stmt.targets[0])
+        name = short_name(stmt.targets[0])
         call = stmt.value
         if name is None or not isinstance(call, ast.Call):
             continue
         declared.add(name)
-        kind = _name(call.func) or ""
+        kind = short_name(call.func) or ""
         if kind == "SerializerMethodField":
             method = _const(_kw(call, "method_name")) or f"get_{name}"
             func = methods.get(str(method))
@@ -218,7 +210,7 @@ def add_tree(facts: Facts, path: str, source: str, tree: ast.Module) -> None:
     for stmt in tree.body:
         if not isinstance(stmt, ast.ClassDef):
             continue
-        bases = [_name(b) or "" for b in stmt.bases]
+        bases = [short_name(b) or "" for b in stmt.bases]
         if has_serializer and any(b.endswith("Serializer") for b in bases):
             s = _serializer(stmt, path)
             facts.serializers.setdefault(s.name, []).append(s)

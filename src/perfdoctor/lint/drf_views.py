@@ -14,7 +14,8 @@ _LIST_BASES = {
 }  # fmt: skip
 
 
-def _name(node: ast.expr) -> str | None:
+def short_name(node: ast.expr) -> str | None:
+    """``Foo`` of ``Foo`` or ``mod.Foo``."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
@@ -50,13 +51,13 @@ class ViewClass:
 
 
 def view_class(node: ast.ClassDef, path: str) -> ViewClass:
-    bases = [_name(b) or "" for b in node.bases]
+    bases = [short_name(b) or "" for b in node.bases]
     found = ViewClass(node.name, path, bases, lists=bool(set(bases) & _LIST_BASES))
     for stmt in node.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = _name(stmt.targets[0])
+            target = short_name(stmt.targets[0])
             if target == "serializer_class":
-                found.serializer = _name(stmt.value)
+                found.serializer = short_name(stmt.value)
             elif target == "queryset":
                 found.queryset = stmt.value
         elif isinstance(stmt, ast.FunctionDef):
@@ -166,7 +167,7 @@ def eager_of(querysets: list[ast.expr]) -> tuple[str | None, set[str], set[str]]
                 (select if method == "select_related" else prefetch).update(names)
             node = node.func.value
         if isinstance(node, ast.Attribute) and node.attr == "objects":
-            model = model or _name(node.value)
+            model = model or short_name(node.value)
     return model, select, prefetch
 
 
