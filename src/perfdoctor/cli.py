@@ -397,7 +397,7 @@ def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> Non
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="How an interleaved comparison is printed.",
+    help="How the comparison of two sides is printed (json: also one run's results).",
 )
 @click.option(
     "--engine",
@@ -437,7 +437,10 @@ def bench(
     printed: exit 1 on a regression, as `perfdoctor compare`.
     """
     from perfdoctor.bench.command import run_bench
+    from perfdoctor.errors import UsageError
 
+    if fmt == "markdown" and not (len(app_refs) == 2 or len(urls) == 2 or baseline_ref):
+        raise UsageError("--format markdown prints the comparison of two sides: bench two")
     result = run_bench(
         app_refs=app_refs,
         urls=urls,
@@ -462,6 +465,10 @@ def bench(
 
         compared = compare_interleaved(result, load_settings(), path=output or "bench")
         sys.exit(show(compared, fmt, sys.stdout))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result, indent=1))
 
 
 def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:

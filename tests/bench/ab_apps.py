@@ -30,3 +30,24 @@ def _wsgi(
 before = _wsgi(blogdb.articles_fixed, 0.001)
 before_again = _wsgi(blogdb.articles_fixed, 0.001)
 after = _wsgi(blogdb.articles_n_plus_one, 0.021)
+
+
+def _failing(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """``before``'s page, but every request after the first few fails (a 500 is quick)."""
+    _failing.calls += 1  # type: ignore[attr-defined]
+    if _failing.calls > 3:  # type: ignore[attr-defined]
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"boom"]
+    return before(environ, start_response)
+
+
+_failing.calls = 0  # type: ignore[attr-defined]
+failing = _failing
+
+
+async def asgi_returns(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A raw ASGI app that answers lifespan by returning (uvicorn's "no lifespan")."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(blogdb.articles_fixed()).encode()})

@@ -211,3 +211,70 @@ def test_a_baseline_ref_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("perfdoctor: error: --baseline-ref"), lines
+
+
+def test_more_failed_requests_are_a_regression_even_when_faster() -> None:
+    """A 500 answers quickly: the after side is 'faster', and it is a regression."""
+    done = perfdoctor(
+        "bench", "--app", f"{APPS}:before", "--app", f"{APPS}:failing",
+        "--endpoint", "GET /articles", "--requests", "12", "--rounds", "3", "--warmup", "1",
+        "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    compared = json.loads(done.stdout)
+    # Two requests (the probe and the warm-up) and the first measured one succeed.
+    assert "GET /articles errors 0 → 11 of 12 → 12 requests" in compared["regressions"]
+
+
+def test_an_asgi_app_that_returns_on_lifespan_is_benched() -> None:
+    done = perfdoctor(
+        "bench", "--app", f"{APPS}:asgi_returns", "--endpoint", "GET /articles",
+        "--requests", "4", "--rounds", "2", "--warmup", "0", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["endpoints"]["GET /articles"]["errors"] == 0
+
+
+SRC_APP = """
+import sqlite3
+
+def app(environ, start_response):
+    conn = sqlite3.connect("shop.db")
+    rows = conn.execute("SELECT id, name FROM product ORDER BY id").fetchall()
+    {extra}
+    conn.close()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(rows).encode()]
+"""
+
+
+def test_baseline_ref_of_a_src_layout_imports_the_old_code(tmp_path: Path) -> None:
+    """With the package under src/ on the path (what `pip install -e .` does), the old
+    side must import src/ of the commit, not of the work tree."""
+    import sqlite3
+
+    repo = tmp_path / "srcshop"
+    (repo / "src" / "srcshop_pkg").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "src" / "srcshop_pkg" / "__init__.py").write_text("")
+    web = repo / "src" / "srcshop_pkg" / "web.py"
+    web.write_text(SRC_APP.format(extra="pass"))
+    (repo / "pyproject.toml").write_text('[project]\nname = "srcshop"\nversion = "0"\n')
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    web.write_text(SRC_APP.format(extra='conn.execute("SELECT count(*) FROM product").fetchone()'))
+    conn = sqlite3.connect(repo / "shop.db")
+    conn.execute("CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+    env_path = f"{repo / 'src'}{os.pathsep}{ROOT}"
+    done = subprocess.run(
+        [sys.executable, "-m", "perfdoctor", "bench", "--app", "srcshop_pkg.web:app",
+         "--baseline-ref", "HEAD", "--endpoint", "GET /", "--requests", "6", "--rounds", "3",
+         "--warmup", "1", "--format", "json"],
+        cwd=repo, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "PYTHONPATH": env_path},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    queries = _only(json.loads(done.stdout))["per_request"]["queries"]
+    assert (queries["before"], queries["after"]) == (1.0, 2.0)

@@ -110,21 +110,26 @@ def test_new_error_finding_is_a_regression_a_new_warning_is_not(tmp_path: Path) 
         assert [f["severity"] for f in appeared] == [severity]
 
 
-def test_findings_match_by_id_endpoint_and_location(tmp_path: Path) -> None:
+def test_findings_match_by_id_endpoint_file_and_function(tmp_path: Path) -> None:
     same = endpoint(latencies(1))
+    moved = finding(line=50)
+    elsewhere = finding(line=42) | {"location": {"path": "app/other.py", "line": 42}}
     before, after = _files(
         tmp_path,
         result(
             {"GET /a": same}, [finding(line=42), finding("duplicate-query", severity="warning")]
         ),
-        # The N+1 moved to another line: one disappeared, one appeared.
+        # A line added above the unchanged N+1 moved it: the same finding, no regression.
+        # The one in another file is new.
         result(
-            {"GET /a": same}, [finding(line=50), finding("duplicate-query", severity="warning")]
+            {"GET /a": same},
+            [moved, elsewhere, finding("duplicate-query", severity="warning")],
         ),
     )
-    data = json.loads(_compare(before, after, "--format", "json", "--seed", "1").stdout)
-    assert [f["location"]["line"] for f in data["findings"]["appeared"]] == [50]
-    assert [f["location"]["line"] for f in data["findings"]["disappeared"]] == [42]
+    out = _compare(before, after, "--format", "json", "--seed", "1")
+    data = json.loads(out.stdout)
+    assert [f["location"]["path"] for f in data["findings"]["appeared"]] == ["app/other.py"]
+    assert data["findings"]["disappeared"] == []
 
 
 def test_same_seed_same_output(tmp_path: Path) -> None:

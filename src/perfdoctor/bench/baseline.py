@@ -38,7 +38,10 @@ class Baseline:
     def __init__(self, ref: str, cwd: Path | None = None) -> None:
         here = (cwd or Path.cwd()).resolve()
         top = Path(_git("rev-parse", "--show-toplevel", cwd=here).strip())
-        commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=here).strip()
+        try:
+            commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=here).strip()
+        except UsageError:
+            raise UsageError(f"--baseline-ref: no commit {ref!r} in {top}") from None
         self.ref = ref
         self.commit = commit
         self.tmp = Path(tempfile.mkdtemp(prefix="perfdoctor-baseline-"))
@@ -61,6 +64,9 @@ class Baseline:
             self.close()
             raise UsageError(f"--baseline-ref {ref}: cannot export the commit: {exc}") from None
         self.root = str(tree / here.relative_to(top))
+        # The exported tree's top, and the repository's it stands for.
+        self.tree = str(tree)
+        self.top = str(top)
 
     @staticmethod
     def _link_untracked(top: Path, tree: Path) -> None:

@@ -64,6 +64,9 @@ def run_bench(
         raise UsageError("--header is not passed to Locust's users: use --engine builtin")
     for ref in app_refs:
         check_app_ref(ref)
+    if output is not None and not Path(output).resolve().parent.is_dir():
+        # Checked now, not after the whole run.
+        raise UsageError(f"--output {output}: no such folder {Path(output).parent}")
     seconds = parse_duration(duration) if rate is not None or engine == "locust" else None
     if rate is not None and seconds is not None and engine == "builtin":
         requests = max(1, round(rate * seconds))
@@ -120,11 +123,15 @@ def run_bench(
                 f"{rounds} rounds, {_findings(len(side['findings']))}",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     else:
         _render(result, console, rate is not None and engine == "builtin")
     if output is not None:
-        Path(output).write_text(json.dumps(result, indent=1) + "\n")
+        try:
+            Path(output).write_text(json.dumps(result, indent=1) + "\n")
+        except OSError as exc:
+            raise UsageError(f"--output {output}: cannot write: {exc}") from None
         console.print(f"results saved to {output}")
     return result
 
@@ -181,7 +188,13 @@ def _interleaved(
         elif baseline is not None:
             sides = [
                 WorkerSide(
-                    plan, app_refs[0], baseline.root, memory, f"before ({baseline_ref})", cpu
+                    plan,
+                    app_refs[0],
+                    baseline.root,
+                    memory,
+                    f"before ({baseline_ref})",
+                    cpu,
+                    (baseline.tree, baseline.top),
                 ),
                 WorkerSide(plan, app_refs[0], None, memory, "after (work tree)", cpu),
             ]

@@ -78,6 +78,14 @@ class EndpointChange:
     # Set when --pair matched this endpoint to a differently named one in AFTER.
     after_name: str | None = None
 
+    @property
+    def error_rate(self) -> tuple[float, float]:
+        """Share of failed requests (5xx or no answer) before and after."""
+        return (
+            self.errors[0] / self.samples[0] if self.samples[0] else 0.0,
+            self.errors[1] / self.samples[1] if self.samples[1] else 0.0,
+        )
+
     def counter(self, name: str) -> CounterChange | None:
         return next((c for c in self.counters if c.name == name), None)
 
@@ -105,6 +113,11 @@ class Comparison:
         for change in self.endpoints:
             if change.verdict == SLOWER:
                 reasons.append(f"{change.name} slower")
+            if change.error_rate[1] > change.error_rate[0]:
+                reasons.append(
+                    f"{change.name} errors {change.errors[0]} → {change.errors[1]} "
+                    f"of {change.samples[0]} → {change.samples[1]} requests"
+                )
             queries = change.counter("queries")
             if queries is not None and queries.changed and queries.after > queries.before:  # type: ignore[operator]
                 reasons.append(
@@ -363,12 +376,16 @@ def _machine(document: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(machine, dict):
         return {}
 
+    def listed(key: str) -> list[Any]:
+        values = machine.get(key)
+        return values if isinstance(values, list) else []
+
     def median(key: str) -> float | None:
-        values = [v for v in machine.get(key) or () if _is_number(v)]
+        values = [v for v in listed(key) if _is_number(v)]
         return round(statistics.median(values), 1) if values else None
 
-    loads = [v for v in machine.get("load1") or () if _is_number(v)]
-    canary = [v for v in machine.get("canary_ms") or () if _is_number(v) and v > 0]
+    loads = [v for v in listed("load1") if _is_number(v)]
+    canary = [v for v in listed("canary_ms") if _is_number(v) and v > 0]
     return {
         "cpus": machine.get("cpus"),
         "cpu_pressure_pct": median("cpu_pressure_pct"),
@@ -539,7 +556,8 @@ def _counters(before: dict[str, Any], after: dict[str, Any]) -> tuple[CounterCha
 
 
 def _per_request(entry: dict[str, Any], name: str) -> dict[str, Any] | None:
-    counts = (entry.get("per_request") or {}).get(name)
+    per_request = entry.get("per_request")
+    counts = per_request.get(name) if isinstance(per_request, dict) else None
     return counts if isinstance(counts, dict) else None
 
 
@@ -559,16 +577,19 @@ def _varies(entry: dict[str, Any], name: str) -> bool:
 
 
 def finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:
-    """Same finding in both runs: same id, endpoint and user code location."""
+    """Same finding in both runs: same id, endpoint, file and function. Not the line: a
+    line added above an unchanged N+1 must not make it a new finding."""
     location = finding.get("location") or {}
     if not isinstance(location, dict):
         location = {}
-    return (
-        finding.get("id"),
-        finding.get("endpoint"),
-        location.get("path"),
-        location.get("line"),
-        location.get("function"),
+    return tuple(
+        str(value) if value is not None else None
+        for value in (
+            finding.get("id"),
+            finding.get("endpoint"),
+            location.get("path"),
+            location.get("function"),
+        )
     )
 
 

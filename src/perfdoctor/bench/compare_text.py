@@ -98,7 +98,12 @@ def _table(result: Comparison) -> Table:
                 if change.after_name not in (None, change.name)
                 else Text()
             )
-            + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, "")),
+            + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, ""))
+            + (
+                Text(f"\nerrors {change.errors[0]} → {change.errors[1]}", style="bold red")
+                if any(change.errors)
+                else Text()
+            ),
             _before_after(change.median),
             _change(change.latency),
             _noise(change.latency),

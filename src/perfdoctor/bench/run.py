@@ -67,6 +67,9 @@ class Plan:
         """
         per_round, extra = divmod(self.requests, self.rounds)
         count = per_round + (1 if index < extra else 0)
+        if self.rate is not None:
+            # At a fixed rate every endpoint gets its rate all the time: interleaved.
+            return [i % len(self.endpoints) for i in range(count * len(self.endpoints))]
         return [e for e in range(len(self.endpoints)) for _ in range(count)]
 
     @property

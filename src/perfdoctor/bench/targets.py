@@ -162,8 +162,10 @@ class ASGITarget:
             try:
                 await self.app({"type": "lifespan", "asgi": {"version": "3.0"}}, to_app.get, send)
             except Exception:
-                # An app without lifespan support may raise on the scope: it has none.
-                await from_app.put({"type": "lifespan.unsupported"})
+                pass  # an app without lifespan support may raise on the scope: it has none
+            # ...or return at once (uvicorn takes both for "no lifespan"). After a real
+            # shutdown nobody reads this.
+            await from_app.put({"type": "lifespan.unsupported"})
 
         self._lifespan = asyncio.ensure_future(run())
         self._to_app = to_app
@@ -260,6 +262,7 @@ class HTTPTarget:
         """One request's status and body bytes; raises OSError/HTTPException when it cannot be
         made."""
         target = self.prefix + endpoint.path + (f"?{endpoint.query}" if endpoint.query else "")
+        reused = getattr(self._local, "conn", None) is not None
         conn = self._connection()
         try:
             conn.request(endpoint.method, target, headers=self.headers)
@@ -269,6 +272,10 @@ class HTTPTarget:
         except (OSError, http.client.HTTPException):
             conn.close()
             self._local.conn = None
+            if reused:
+                # The server closed a keep-alive connection that sat idle (the other side's
+                # round, a slow endpoint): once more on a new one, as browsers do.
+                return self.request(endpoint)
             raise
 
     def call(self, endpoint: Endpoint) -> Result:

@@ -135,6 +135,13 @@ def welch(before: list[float], after: list[float]) -> tuple[float, float, float]
     return statistics.fmean(a) - statistics.fmean(b), se, df
 
 
+def _pct(width: float, direction: float) -> float:
+    """A width on the log scale as a % change in the direction of the change: +w is
+    expm1(w) up, but a speedup can be at most 100% (-expm1(-w) down)."""
+    value = math.expm1(width) if direction >= 0 else -math.expm1(-width)
+    return round(value * 100.0, 1)
+
+
 def judge(
     method: str,
     estimate: tuple[float, float, float],
@@ -169,8 +176,8 @@ def judge(
         ratio_low=math.exp(d - half),
         ratio_high=math.exp(d + half),
         drift_pct=drift_pct,
-        noise_pct=round(math.expm1(half + allowance) * 100.0, 1),
-        mdc_pct=round(max(min_change_pct, math.expm1((t + _POWER_Z) * se + allowance) * 100.0), 1),
+        noise_pct=_pct(half + allowance, d),
+        mdc_pct=max(min_change_pct, _pct((t + _POWER_Z) * se + allowance, d)),
         units=units,
         spread_pct=spread,
         note=note,
@@ -206,8 +213,8 @@ def from_interval(
         ratio_low=ratio_low,
         ratio_high=ratio_high,
         drift_pct=drift_pct,
-        noise_pct=round(math.expm1(half + allowance) * 100.0, 1),
-        mdc_pct=round(max(min_change_pct, math.expm1(1.5 * half + allowance) * 100.0), 1),
+        noise_pct=_pct(half + allowance, d),
+        mdc_pct=max(min_change_pct, _pct(1.5 * half + allowance, d)),
         units=units,
         spread_pct=(None, None),
     )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import IO, Any
 
 from perfdoctor.bench.run import Plan, Progress, Sample
 from perfdoctor.bench.spec import load_app, parse_endpoint
+from perfdoctor.callsite import display_path
 from perfdoctor.errors import UsageError
 
 
@@ -32,7 +35,10 @@ class WorkerSide:
         memory: bool,
         label: str,
         cpu: int | None = None,
+        baseline: tuple[str, str] | None = None,
     ):
+        """``baseline``: (the exported tree's top, the repository's top) when this side
+        runs an old commit (see :mod:`perfdoctor.bench.baseline`)."""
         self.plan = plan
         self.label = label
         self.canary: float | None = None
@@ -49,6 +55,7 @@ class WorkerSide:
                 "cmd": "start",
                 "app": app_ref,
                 "root": root,
+                "baseline": list(baseline) if baseline else None,
                 "memory": memory,
                 "endpoints": [e.name for e in plan.endpoints],
                 "requests": plan.requests,
@@ -139,14 +146,14 @@ def _pin(pid: int, cpu: int) -> None:
 
 def _serve(commands: IO[str], replies: IO[str]) -> None:
     side: Any = None
-    root = ""
+    baseline: list[str] | None = None
     try:
         for line in commands:
             message = json.loads(line)
             try:
                 if message["cmd"] == "start":
                     side = _start(message)
-                    root = (message.get("root") or "").rstrip("/")
+                    baseline = message.get("baseline")
                     reply: dict[str, Any] = {"ok": True}
                 elif message["cmd"] == "round":
                     samples = side.round(message["index"], message["jobs"], lambda: None)
@@ -159,8 +166,8 @@ def _serve(commands: IO[str], replies: IO[str]) -> None:
                     }
                 else:
                     facts, findings = side.finish()
-                    if root:
-                        findings = _relative(findings, root + "/")
+                    if baseline:
+                        findings = _as_work_tree(findings, *baseline)
                     reply = {"facts": facts, "findings": findings}
             except UsageError as exc:
                 reply = {"error": str(exc)}
@@ -187,7 +194,13 @@ def _start(message: dict[str, Any]) -> Any:
         message["rounds"],
         tuple((name, value) for name, value in message["headers"]),
     )
-    side = InProcessSide(plan, load_app(message["app"], message["root"]), message["memory"])
+    baseline = message.get("baseline")
+    if baseline:
+        _import_from_tree(*baseline)
+    app = load_app(message["app"], message["root"])
+    if baseline:
+        _check_imported_from(message["app"], baseline[0])
+    side = InProcessSide(plan, app, message["memory"])
     try:
         side.start()
     except BaseException:
@@ -196,19 +209,55 @@ def _start(message: dict[str, Any]) -> Any:
     return side
 
 
-def _relative(value: Any, root: str) -> Any:
-    """Paths under the exported old tree, as the work tree's side names them: the same
+def _import_from_tree(tree: str, top: str) -> None:
+    """Entries of ``sys.path`` inside the repository (``src/`` of an editable install,
+    a ``PYTHONPATH``) point at the same folders of the exported tree instead."""
+    import perfdoctor
+
+    top_path = Path(top)
+    # perfdoctor itself stays the running one, even inside the repository it benches.
+    own = Path(perfdoctor.__file__).resolve().parent.parent
+    for i, entry in enumerate(sys.path):
+        try:
+            resolved = Path(entry or ".").resolve()
+            rel = resolved.relative_to(top_path)
+        except (ValueError, OSError):
+            continue
+        if resolved == own:
+            continue
+        if (Path(tree) / rel).is_dir():
+            sys.path[i] = str(Path(tree) / rel)
+
+
+def _check_imported_from(ref: str, tree: str) -> None:
+    module = sys.modules.get(ref.partition(":")[0])
+    where = getattr(module, "__file__", None)
+    if where and not Path(where).resolve().is_relative_to(Path(tree).resolve()):
+        raise UsageError(
+            f"--baseline-ref: {ref.partition(':')[0]} was imported from {where}, not from the "
+            "commit's files (an installed copy that is not editable?); bench the two versions "
+            "with --app OLD --app NEW instead"
+        )
+
+
+def _as_work_tree(value: Any, tree: str, top: str) -> Any:
+    """Paths under the exported tree, as the work tree's side shows them: the same
     finding on both sides then has the same location."""
     if isinstance(value, str):
-        return value[len(root) :] if value.startswith(root) else value
+        if not value.startswith(tree + os.sep):
+            return value
+        return display_path(top + value[len(tree) :])
     if isinstance(value, list):
-        return [_relative(v, root) for v in value]
+        return [_as_work_tree(v, tree, top) for v in value]
     if isinstance(value, dict):
-        return {k: _relative(v, root) for k, v in value.items()}
+        return {k: _as_work_tree(v, tree, top) for k, v in value.items()}
     return value
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the run (and closes our
+    # stdin); a traceback from each worker would only bury its message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
