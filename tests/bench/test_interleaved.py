@@ -278,3 +278,67 @@ def test_baseline_ref_of_a_src_layout_imports_the_old_code(tmp_path: Path) -> No
     assert done.returncode == 1, done.stderr
     queries = _only(json.loads(done.stdout))["per_request"]["queries"]
     assert (queries["before"], queries["after"]) == (1.0, 2.0)
+
+
+LIB_DB = """
+import sqlite3
+
+
+def page():
+    conn = sqlite3.connect("shop.db")
+    ids = [row[0] for row in conn.execute("SELECT id FROM product ORDER BY id")]
+    rows = [conn.execute("SELECT name FROM product WHERE id = ?", (i,)).fetchone() for i in ids]
+    conn.close()
+    return rows
+"""
+
+SUB_APP = """{header}
+from shoplib.db import page
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(page()).encode()]
+"""
+
+
+def test_baseline_ref_from_a_subdirectory_keeps_findings_where_they_are(tmp_path: Path) -> None:
+    """Run from sub/, the app imports ../shoplib: an unchanged N+1 there is the same finding
+    on both sides (not one disappeared from a temporary folder and one appeared)."""
+    import sqlite3
+
+    repo = tmp_path / "mono"
+    (repo / "shoplib").mkdir(parents=True)
+    (repo / "sub").mkdir()
+    _git(repo, "init", "-q")
+    (repo / "shoplib" / "__init__.py").write_text("")
+    (repo / "shoplib" / "db.py").write_text(LIB_DB)
+    (repo / "sub" / "subweb.py").write_text(SUB_APP.format(header=""))
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    # A comment added at the top of the app: the N+1 below is unchanged.
+    (repo / "sub" / "subweb.py").write_text(SUB_APP.format(header="# a comment\n"))
+    conn = sqlite3.connect(repo / "sub" / "shop.db")
+    conn.execute("CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.executemany("INSERT INTO product VALUES (?, ?)", [(i, f"p{i}") for i in range(12)])
+    conn.commit()
+    conn.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "perfdoctor", "bench", "--app", "subweb:app",
+         "--baseline-ref", "HEAD", "--endpoint", "GET /", "--requests", "6", "--rounds", "3",
+         "--warmup", "1", "--format", "json", "--output", str(tmp_path / "ab.json")],
+        cwd=repo / "sub", capture_output=True, text=True, timeout=180,
+        env={**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{ROOT}"},
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    compared = json.loads(done.stdout)
+    saved = json.loads((tmp_path / "ab.json").read_text())
+    where = {
+        side: [
+            f["location"]["path"] for f in saved[side]["findings"] if f["id"] == "n-plus-one-query"
+        ]
+        for side in ("before", "after")
+    }
+    assert where["before"] == where["after"] == [str(repo / "shoplib" / "db.py")]
+    assert compared["findings"] == {"appeared": [], "disappeared": []}
+    assert not any("n-plus-one" in r for r in compared["regressions"])
