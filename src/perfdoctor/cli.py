@@ -659,6 +659,30 @@ def import_otlp(traces: str | None, files: tuple[str, ...]) -> None:
     run_import(files, _traces_path(traces), load_settings(), sys.stdout)
 
 
+@main.command()
+@traces_option
+@click.option(
+    "--listen",
+    default="127.0.0.1:4318",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to receive on (port 0: any free port, printed at start).",
+)
+def collect(traces: str | None, listen: str) -> None:
+    """Receive OpenTelemetry traces over OTLP/HTTP (protobuf or JSON, gzip too) from
+    SDKs or the Collector into the trace store, until Ctrl-C or SIGTERM.
+
+    \b
+    perfdoctor collect --listen 127.0.0.1:4318
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 opentelemetry-instrument ...
+    perfdoctor report
+    """
+    from perfdoctor.collect.server import run
+    from perfdoctor.settings import load_settings
+
+    sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout))
+
+
 @main.group("export")
 def export() -> None:
     """Write the trace store in a format other tools read."""

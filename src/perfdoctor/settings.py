@@ -239,6 +239,24 @@ class Settings:
     # is refused unread: parsing 32 MB of JSON already takes a few hundred MB.
     otlp_max_line_bytes: int = 32 * 1024 * 1024
 
+    # --- perfdoctor collect ---
+    # A request body (and the same body unzipped) larger than this is refused with
+    # 413: 20 MiB is the Collector's own OTLP/HTTP receiver default.
+    collect_max_body_bytes: int = 20 * 1024 * 1024
+    # Decoded spans waiting for the store writer; past this a request is refused
+    # with 429 and Retry-After, and the sender retries (the OTLP spec's backpressure).
+    # A decoded span holds about 1-2 kB of Python objects: ~100 MB at most here.
+    collect_queue_spans: int = 50_000
+    # What 429/503 ask the sender to wait, in seconds.
+    collect_retry_after_s: int = 2
+    # Requests decoded at once; more answer 503 before their body is read, so a
+    # burst of connections cannot hold many bodies in memory together.
+    collect_max_inflight: int = 8
+    # Spans whose trace root has not come yet wait this long for it (SDKs export
+    # children before the root ends) before they are written on their own; the
+    # root, when it comes later, is merged into them.
+    collect_hold_s: float = 10.0
+
     # --- database advisor ---
     # The seed: "Small tables (< ~1,000 rows) — index overhead not worth it".
     advisor_min_table_rows: int = 1_000

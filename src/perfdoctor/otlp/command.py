@@ -43,7 +43,7 @@ class Summary:
     unusable: list[str] = field(default_factory=list)
 
 
-class _Store:
+class StoreTarget:
     """The store, opened at the first write: an import of nothing leaves it untouched."""
 
     def __init__(self, path: Path) -> None:
@@ -87,7 +87,7 @@ def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: 
     for path in files:
         decode.sniff(path, settings.otlp_max_line_bytes)
     summary = Summary()
-    target = _Store(store_path)
+    target = StoreTarget(store_path)
     try:
         with gc_paused():
             for path in files:
@@ -111,7 +111,7 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _import_file(path: Path, target: _Store, settings: Settings, summary: Summary) -> None:
+def _import_file(path: Path, target: StoreTarget, settings: Settings, summary: Summary) -> None:
     skips = Skips()
     pending: dict[str, list[OtlpSpan]] = {}
     held = 0
@@ -131,18 +131,18 @@ def _import_file(path: Path, target: _Store, settings: Settings, summary: Summar
             ready = [pending.pop(t) for t in rooted]
             held -= sum(len(spans) for spans in ready)
             rooted = set()
-            _write(target, ready, settings, summary)
+            write_groups(target, ready, settings, summary)
     if found == 0:
         why = skips.describe() or "no spans in it"
         summary.unusable.append(f"{path}: nothing could be imported ({why})")
         return
-    _write(target, list(pending.values()), settings, summary)
+    write_groups(target, list(pending.values()), settings, summary)
     if skips.counts:
         summary.skipped[str(path)] = skips
 
 
-def _write(
-    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+def write_groups(
+    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
 ) -> None:
     for start in range(0, len(groups), WRITE_BATCH):
         batch = groups[start : start + WRITE_BATCH]
@@ -155,7 +155,7 @@ def _write(
 
 
 def _write_fresh(
-    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
 ) -> None:
     mapped = all_traces(groups, settings.max_spans_per_trace, settings.stack_depth)
     summary.other += mapped.other
@@ -168,7 +168,7 @@ def _write_fresh(
 
 
 def _merge(
-    target: _Store, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
 ) -> None:
     """Spans of traces written before: each trace mapped again whole and rewritten."""
     before = index.load(target.conn(), [g[0].trace_id for g in groups])

@@ -1,0 +1,129 @@
+"""A request body as OTLP spans, and the answers the OTLP/HTTP spec asks for."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from perfdoctor.errors import UsageError
+from perfdoctor.otlp import decode
+from perfdoctor.otlp.decode import OtlpSpan, Skips
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+class BadBody(Exception):
+    """The body cannot be read as an OTLP trace request: 400."""
+
+
+class TooLarge(Exception):
+    """The body, once unzipped, is over the limit: 413."""
+
+
+def require_protobuf() -> None:
+    """Fail at start, not at the first request, when the protobuf classes are missing:
+    SDKs and the Collector send protobuf unless told otherwise."""
+    try:
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(
+            "perfdoctor collect decodes OTLP protobuf with the opentelemetry-proto package, "
+            "which is not installed: pip install 'perfdoctor[collect]'"
+        ) from exc
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    # Unzipped in one bounded step: a small gzip bomb must not expand in memory.
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadBody(f"Content-Encoding is gzip but the body is not: {exc}") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge(f"the unzipped body is over the {decode.size_text(limit)} limit")
+    if not inflater.eof:
+        raise BadBody("the gzip body is cut short")
+    return out
+
+
+def spans(data: bytes, content_type: str) -> tuple[list[OtlpSpan], Skips]:
+    """The valid spans of one ExportTraceServiceRequest and what was left out."""
+    value = _protobuf(data) if content_type == PROTOBUF else _json(data)
+    skips = Skips()
+    return list(decode.spans(value, 1, skips)), skips
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(f"the body is not JSON: {exc}") from exc
+    if not decode.is_trace_request(value):
+        raise BadBody(f"the body is not an OTLP trace request: {decode.describe_foreign(value)}")
+    return dict(value)
+
+
+def _protobuf(data: bytes) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(data)
+    except DecodeError as exc:
+        raise BadBody(f"the body is not an OTLP protobuf trace request: {exc}") from exc
+    # Protobuf's own JSON form is OTLP JSON but for ids in base64, which
+    # perfdoctor.otlp.decode reads too: one decoder, one mapping for both encodings.
+    value: dict[str, Any] = MessageToDict(request)
+    value.setdefault("resourceSpans", [])
+    return value
+
+
+def success(content_type: str, skips: Skips) -> bytes:
+    """An ExportTraceServiceResponse: empty, or a partial success naming what was rejected."""
+    rejected = skips.total()
+    if content_type == JSON:
+        if not rejected:
+            return b"{}"
+        partial = {"rejectedSpans": str(rejected), "errorMessage": skips.describe()}
+        return json.dumps({"partialSuccess": partial}).encode()
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    response = ExportTraceServiceResponse()
+    if rejected:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = skips.describe()
+    data: bytes = response.SerializeToString()
+    return data
+
+
+# google.rpc.Code values the spec's error answers use.
+INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE = 3, 8, 14
+
+
+def status(content_type: str, code: int, message: str) -> bytes:
+    """A google.rpc.Status, the body of every OTLP/HTTP error answer."""
+    if content_type != PROTOBUF:
+        return json.dumps({"code": code, "message": message}).encode()
+    # Two fields, encoded by hand: the message type is not in opentelemetry-proto.
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
