@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -28,11 +29,15 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     started.kill()
 
 
-def send_with_sdk(url: str, requests: int) -> None:
+def send_with_sdk(
+    url: str, requests: int, compression: Compression = Compression.NoCompression
+) -> None:
     """An app instrumented by hand with the SDK: each request lists articles, then
     loads each one's author with its own query."""
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=url, compression=compression))
+    )
     tracer = provider.get_tracer("shop")
     for _ in range(requests):
         attrs = {"http.request.method": "GET", "http.route": "/articles"}
