@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import sys
 
 import pytest
@@ -33,3 +34,74 @@ def test_without_opentelemetry_proto_the_command_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "opentelemetry.proto.collector.trace.v1", None)
     with pytest.raises(UsageError, match=r"pip install 'perfdoctor\[collect\]'"):
         body.require_protobuf()
+
+
+def test_protobuf_reads_as_the_same_spans_as_its_json_form() -> None:
+    from google.protobuf.json_format import MessageToDict, ParseDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    value = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "s"},
+                        "spans": [
+                            {
+                                "traceId": "AAECAwQFBgcICQoLDA0ODw==",
+                                "spanId": "AAECAwQFBgc=",
+                                "parentSpanId": "AQECAwQFBgc=",
+                                "name": "SELECT",
+                                "kind": 3,
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000100000000",
+                                "status": {"code": 2},
+                                "attributes": [
+                                    {"key": "s", "value": {"stringValue": "x"}},
+                                    {"key": "i", "value": {"intValue": "7"}},
+                                    {"key": "d", "value": {"doubleValue": 1.5}},
+                                    {"key": "b", "value": {"boolValue": True}},
+                                    {"key": "y", "value": {"bytesValue": "AQI="}},
+                                    {
+                                        "key": "a",
+                                        "value": {"arrayValue": {"values": [{"intValue": "1"}]}},
+                                    },
+                                    {
+                                        "key": "k",
+                                        "value": {
+                                            "kvlistValue": {
+                                                "values": [
+                                                    {"key": "z", "value": {"stringValue": "w"}}
+                                                ]
+                                            }
+                                        },
+                                    },
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    data = ParseDict(value, ExportTraceServiceRequest()).SerializeToString()
+    direct, _ = body.spans(data, body.PROTOBUF)
+    generic, _ = body.spans(
+        json.dumps(MessageToDict(ParseDict(value, ExportTraceServiceRequest()))).encode(), body.JSON
+    )
+    assert direct == generic
+    assert direct[0].attrs == {
+        "s": "x",
+        "i": 7,
+        "d": 1.5,
+        "b": True,
+        "y": "AQI=",
+        "a": [1],
+        "k": {"z": "w"},
+    }
+    assert direct[0].error and direct[0].parent_id == "0101020304050607"

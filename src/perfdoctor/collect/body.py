@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import zlib
 from typing import Any
@@ -66,7 +67,6 @@ def _json(data: bytes) -> dict[str, Any]:
 
 
 def _protobuf(data: bytes) -> dict[str, Any]:
-    from google.protobuf.json_format import MessageToDict
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -77,11 +77,62 @@ def _protobuf(data: bytes) -> dict[str, Any]:
         request.ParseFromString(data)
     except DecodeError as exc:
         raise BadBody(f"the body is not an OTLP protobuf trace request: {exc}") from exc
-    # Protobuf's own JSON form is OTLP JSON but for ids in base64, which
-    # perfdoctor.otlp.decode reads too: one decoder, one mapping for both encodings.
-    value: dict[str, Any] = MessageToDict(request)
-    value.setdefault("resourceSpans", [])
-    return value
+    return as_json(request)
+
+
+def as_json(request: Any) -> dict[str, Any]:
+    """The request in OTLP JSON's shape, for perfdoctor.otlp.decode to read: one
+    decoder and one mapping for both encodings.  Protobuf's own MessageToDict gives
+    the same shape but took half of the receiver's time."""
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": _attributes(rs.resource.attributes)},
+                "scopeSpans": [
+                    {"scope": {"name": ss.scope.name}, "spans": [_span(s) for s in ss.spans]}
+                    for ss in rs.scope_spans
+                ],
+            }
+            for rs in request.resource_spans
+        ]
+    }
+
+
+def _span(span: Any) -> dict[str, Any]:
+    return {
+        "traceId": span.trace_id.hex(),
+        "spanId": span.span_id.hex(),
+        "parentSpanId": span.parent_span_id.hex(),
+        "name": span.name,
+        "kind": span.kind,
+        "startTimeUnixNano": span.start_time_unix_nano,
+        "endTimeUnixNano": span.end_time_unix_nano,
+        "attributes": _attributes(span.attributes),
+        "status": {"code": span.status.code},
+    }
+
+
+def _attributes(items: Any) -> list[dict[str, Any]]:
+    return [{"key": kv.key, "value": _value(kv.value)} for kv in items]
+
+
+def _value(value: Any) -> dict[str, Any]:
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return {"stringValue": value.string_value}
+    if which == "int_value":
+        return {"intValue": value.int_value}
+    if which == "double_value":
+        return {"doubleValue": value.double_value}
+    if which == "bool_value":
+        return {"boolValue": value.bool_value}
+    if which == "array_value":
+        return {"arrayValue": {"values": [_value(v) for v in value.array_value.values]}}
+    if which == "kvlist_value":
+        return {"kvlistValue": {"values": _attributes(value.kvlist_value.values)}}
+    if which == "bytes_value":
+        return {"bytesValue": base64.b64encode(value.bytes_value).decode()}
+    return {}
 
 
 def success(content_type: str, skips: Skips) -> bytes:
