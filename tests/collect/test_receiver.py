@@ -183,3 +183,14 @@ def test_a_bad_listen_address_or_a_port_in_use_is_one_line_and_exit_2(tmp_path: 
             )
             assert result.returncode == 2
             assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
+
+
+def test_spans_without_valid_ids_are_named_in_a_partial_success(receiver: Receiver) -> None:
+    spans = n_plus_one("c4" * 16)
+    spans[2]["spanId"] = "not an id"
+    status, _, body = receiver.post(json.dumps(request(spans)).encode())
+    assert status == 200
+    partial = json.loads(body)["partialSuccess"]
+    assert partial["rejectedSpans"] == "1" and "without valid ids" in partial["errorMessage"]
+    code, out, _ = receiver.stop()
+    assert code == 0 and "received 7 spans" in out
