@@ -167,8 +167,7 @@ _LEAVES: frozenset[type[ast.AST]] = frozenset(
     | {
         t
         for t in vars(ast).values()
-        if isinstance(t, type)
-        and issubclass(t, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop))
+        if isinstance(t, type) and issubclass(t, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop))
     }
 )
 
