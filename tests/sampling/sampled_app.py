@@ -16,7 +16,7 @@ if len(sys.argv) > 3 and sys.argv[3] == "instrument":
 
     perfdoctor.instrument(sys.argv[5], sample=float(sys.argv[4]))
 
-from flask import Flask  # noqa: E402
+from flask import Flask
 
 DB = sys.argv[1]
 REQUESTS = int(sys.argv[2])

@@ -35,9 +35,17 @@ def _project(tmp_path: Path) -> Path:
 def _run(tmp_path: Path, *options: str, seed: str = "7") -> Path:
     traces = tmp_path / "traces.db"
     result = run_perfdoctor(
-        "run", "--traces", str(traces), *options, "--",
-        sys.executable, str(APP), str(tmp_path / "app.db"), str(REQUESTS),
-        cwd=_project(tmp_path), env=app_env(PERFDOCTOR_SAMPLE_SEED=seed),
+        "run",
+        "--traces",
+        str(traces),
+        *options,
+        "--",
+        sys.executable,
+        str(APP),
+        str(tmp_path / "app.db"),
+        str(REQUESTS),
+        cwd=_project(tmp_path),
+        env=app_env(PERFDOCTOR_SAMPLE_SEED=seed),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "perfdoctor:" not in result.stderr, result.stderr
@@ -111,7 +119,9 @@ def test_without_sampling_every_request_is_kept_and_nothing_is_counted(
     traces = _run(tmp_path, *options)
     kept = _kept(traces)
     assert {name: len(group) for name, group in kept.items()} == {
-        "GET /items": FAST, "GET /slow": SLOW, "GET /fail": FAILED,
+        "GET /items": FAST,
+        "GET /slow": SLOW,
+        "GET /fail": FAILED,
     }
     assert not any("sample" in t.attrs for group in kept.values() for t in group)
     assert _counts(traces) == {}
@@ -123,10 +133,20 @@ def test_without_sampling_every_request_is_kept_and_nothing_is_counted(
 def test_instrument_samples_in_process(tmp_path: Path) -> None:
     traces = tmp_path / "traces.db"
     done = subprocess.run(
-        [sys.executable, str(APP), str(tmp_path / "app.db"), str(REQUESTS),
-         "instrument", "0.1", str(traces)],
-        cwd=_project(tmp_path), env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(APP),
+            str(tmp_path / "app.db"),
+            str(REQUESTS),
+            "instrument",
+            "0.1",
+            str(traces),
+        ],
+        cwd=_project(tmp_path),
+        env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     kept = _kept(traces)
@@ -140,8 +160,16 @@ def test_instrument_samples_in_process(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["0", "2", "abc", "-0.5", "nan"])
 def test_a_bad_rate_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
     result = run_perfdoctor(
-        "run", "--traces", str(tmp_path / "t.db"), "--sample", value, "--",
-        sys.executable, "-c", "pass", cwd=tmp_path,
+        "run",
+        "--traces",
+        str(tmp_path / "t.db"),
+        "--sample",
+        value,
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -153,7 +181,13 @@ def test_a_bad_rate_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
 def test_a_bad_rate_in_pyproject_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.perfdoctor]\nsample_rate = 0\n")
     result = run_perfdoctor(
-        "run", "--traces", str(tmp_path / "t.db"), "--", sys.executable, "-c", "pass",
+        "run",
+        "--traces",
+        str(tmp_path / "t.db"),
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
         cwd=tmp_path,
     )
     assert result.returncode == 2
