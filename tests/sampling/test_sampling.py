@@ -69,8 +69,10 @@ def test_a_tenth_kept_with_every_slow_and_failed_request(tmp_path: Path) -> None
     traces = _run(tmp_path, "--sample", "0.1")
     kept = _kept(traces)
     # About a tenth of the fast requests; the seed makes it the same count every run.
-    assert 0.05 * FAST <= len(kept["GET /items"]) <= 0.15 * FAST
-    assert all(t.attrs["sample"] == {"rate": 0.1, "kept": "head"} for t in kept["GET /items"])
+    head = [t for t in kept["GET /items"] if t.attrs["sample"] == {"rate": 0.1, "kept": "head"}]
+    assert 0.05 * FAST <= len(head) <= 0.15 * FAST
+    # Any other was kept because a busy machine made it slow.
+    assert all(t.duration_ms >= 40 for t in kept["GET /items"] if t not in head)
     # The tail rule: none of the slow or failed requests is left out.
     assert len(kept["GET /slow"]) == SLOW
     assert {t.attrs["sample"]["kept"] for t in kept["GET /slow"]} == {"slow"}
@@ -109,7 +111,7 @@ def test_weighted_percentiles_are_not_skewed_by_the_slow_requests_kept(tmp_path:
     endpoints = {e["name"]: e for e in report_json(traces, cwd=tmp_path)["endpoints"]}
     assert endpoints["GET /slow"]["requests"] == SLOW
     assert endpoints["GET /slow"]["p50_ms"] >= 40
-    assert endpoints["GET /items"]["p95_ms"] < 40
+    assert endpoints["GET /items"]["p95_ms"] < endpoints["GET /slow"]["p50_ms"]
 
 
 @pytest.mark.parametrize("options", [(), ("--sample", "1")])
