@@ -127,7 +127,8 @@ def run(
         # now if it is free again; else the next report adds them.
         store.merge_spool(traces, busy_timeout=0.25)
         failures = sorted(
-            p.read_text(encoding="utf-8", errors="replace").strip() for p in Path(status).iterdir()
+            p.read_text(encoding="utf-8", errors="replace").strip()
+            for p in Path(status).iterdir()
         )
     if not failures:
         return code

@@ -179,7 +179,9 @@ def trial_costs(
     if isinstance(session, SQLiteSession):
         return list(_sqlite_trial(session, trial, queries)), ROLLBACK
     assert isinstance(session, MySQLSession)
-    return [_mysql_estimate(stats, trial, q, p) for q, p in zip(queries, plans)], ESTIMATE
+    return [
+        _mysql_estimate(stats, trial, q, p) for q, p in zip(queries, plans)
+    ], ESTIMATE
 
 
 def helps(before: float | None, after: float | None, min_saving_pct: float) -> bool:

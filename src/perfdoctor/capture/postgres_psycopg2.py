@@ -156,14 +156,8 @@ def _record(
     trace: Any, cursor: Any, query: Any, params: Any, started: float, rows: Any = None
 ) -> None:
     record_db(
-        trace,
-        SYSTEM,
-        _statement(query, cursor),
-        params,
-        started,
-        perf_counter(),
-        id(cursor.connection),
-        rows,
+        trace, SYSTEM, _statement(query, cursor), params, started, perf_counter(),
+        id(cursor.connection), rows,
     )
 
 

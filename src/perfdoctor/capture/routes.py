@@ -24,8 +24,7 @@ else:
 
 # Possessive repeats (a*+) exist from Python 3.11.
 _REPEATS = tuple(
-    getattr(_sre, name)
-    for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
     if hasattr(_sre, name)
 )
 

@@ -359,7 +359,9 @@ def _class_node(path: str, qualname: str) -> ast.ClassDef | None:
     scope: list[ast.stmt] = tree.body
     found: ast.ClassDef | None = None
     for part in qualname.split("."):
-        found = next((n for n in scope if isinstance(n, ast.ClassDef) and n.name == part), None)
+        found = next(
+            (n for n in scope if isinstance(n, ast.ClassDef) and n.name == part), None
+        )
         if found is None:
             return None
         scope = found.body

@@ -90,7 +90,9 @@ class BackgroundJobCandidate(Detector):
                 timing.covered_ms((s.start_ms, min(s.end_ms, lat)) for s in spans)
                 for spans, lat in zip(calls, latencies)
             ]
-            shares = [d / lat if lat > 0 else 0.0 for d, lat in zip(deferred_ms, latencies)]
+            shares = [
+                d / lat if lat > 0 else 0.0 for d, lat in zip(deferred_ms, latencies)
+            ]
             share = percentile(shares, 50)
             if share < settings.background_job_min_share:
                 continue

@@ -81,5 +81,7 @@ class NPlusOneQuery(PerTraceDetector):
                     **where,
                 },
                 fix=fix.text,
-                fingerprint=finding_fingerprint(self.id, trace.name, first.fingerprint, location),
+                fingerprint=finding_fingerprint(
+                    self.id, trace.name, first.fingerprint, location
+                ),
             )

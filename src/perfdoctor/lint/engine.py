@@ -167,7 +167,8 @@ _LEAVES: frozenset[type[ast.AST]] = frozenset(
     | {
         t
         for t in vars(ast).values()
-        if isinstance(t, type) and issubclass(t, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop))
+        if isinstance(t, type)
+        and issubclass(t, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop))
     }
 )
 

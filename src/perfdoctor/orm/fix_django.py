@@ -205,13 +205,8 @@ def write_lookup(res: Resolution) -> Fix:
             f'.distinct("{attr}") also gives one per key).'
         )
         machine = _machine(
-            res,
-            "first_per_key",
-            target,
-            field=field,
-            attr=attr,
-            order=[f"{'-' if d else ''}{n}" for n, d in res.first_by],
-            annotation=var,
+            res, "first_per_key", target, field=field, attr=attr,
+            order=[f"{'-' if d else ''}{n}" for n, d in res.first_by], annotation=var,
         )
         return Fix(text, what(res), machine)
     elif res.column and res.column in {c.lower() for c in target.pk}:

@@ -209,10 +209,7 @@ def write_lookup(res: Resolution) -> Fix:
             f"one {cls} query per row."
         )
         machine = _machine(
-            "first_per_key",
-            target,
-            attr=res.fields[0],
-            code=code,
+            "first_per_key", target, attr=res.fields[0], code=code,
             order=[f"{'-' if d else ''}{n}" for n, d in res.first_by],
         )
         return Fix(text, what(res), machine)
@@ -253,7 +250,8 @@ def _membership(res: Resolution) -> Fix:
     pk = _pk_attr(target) or "id"
     if rel.lazy == "write_only":
         code = (
-            f"set(session.scalars({var}.{rel.name}.select().with_only_columns({target.name}.{pk})))"
+            f"set(session.scalars({var}.{rel.name}.select()"
+            f".with_only_columns({target.name}.{pk})))"
         )
     elif rel.lazy == "dynamic":
         code = f"{{i for (i,) in {var}.{rel.name}.with_entities({target.name}.{pk})}}"

@@ -206,7 +206,9 @@ def _proven(catalog: Catalog, path: Path, earlier: Sequence[Shape], joined: froz
     for step in path[:-1]:
         if step.target is not None and _name(step.target.table) in joined:
             continue
-        if not any(e.aggregate is None and _fits(catalog, step.relation, e)[0] for e in earlier):
+        if not any(
+            e.aggregate is None and _fits(catalog, step.relation, e)[0] for e in earlier
+        ):
             return False
     return True
 

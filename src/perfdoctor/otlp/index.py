@@ -126,7 +126,9 @@ class Changes:
         for chunk in _chunks(sorted(self.dropped)):
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM traces WHERE id IN ({marks})", chunk)
-        conn.executemany("INSERT OR REPLACE INTO otlp_traces VALUES (?, ?, ?)", _pack(self.placed))
+        conn.executemany(
+            "INSERT OR REPLACE INTO otlp_traces VALUES (?, ?, ?)", _pack(self.placed)
+        )
 
 
 def _pack(placed: list[Placed]) -> Iterator[tuple[bytes, str, bytes]]:

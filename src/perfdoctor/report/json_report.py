@@ -29,7 +29,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
                 "python_ms": e.python_ms,
                 # Added in version 1: only with `run --profile` traces.
                 **(
-                    {"hotspots": analysis.hotspots[e.name]} if analysis.hotspots.get(e.name) else {}
+                    {"hotspots": analysis.hotspots[e.name]}
+                    if analysis.hotspots.get(e.name)
+                    else {}
                 ),
             }
             for e in analysis.endpoints

@@ -387,7 +387,9 @@ class Batch:
     sampling: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def trace_row(trace: Trace, spans: str, attrs: dict[str, Any] | None = None) -> tuple[Any, ...]:
+def trace_row(
+    trace: Trace, spans: str, attrs: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
     return (
         trace.id,
         trace.name,

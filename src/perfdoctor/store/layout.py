@@ -144,17 +144,8 @@ def from_schema3(text: str) -> str:
         start_us, duration_us = micros(start_ms or 0.0, duration_ms or 0.0, 1e3)
         attrs = json.loads(row[10]) if row[10] else None
         table.add(
-            kind,
-            start_us,
-            duration_us,
-            framework,
-            system,
-            fingerprint,
-            digest,
-            rows,
-            conn,
-            row[9],
-            attrs_json(attrs) if attrs else None,
+            kind, start_us, duration_us, framework, system, fingerprint, digest, rows, conn,
+            row[9], attrs_json(attrs) if attrs else None,
         )
     return table.json()
 
@@ -166,7 +157,9 @@ _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
 _ROW_SIZE = len(ROW_FIELDS)
 
 
-def decode(text: str, stacks: dict[str, list[Location]], statements: dict[str, str]) -> list[Span]:
+def decode(
+    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
+) -> list[Span]:
     """A stored spans value (either schema) as model spans."""
     value = json.loads(text)
     if isinstance(value, list):
