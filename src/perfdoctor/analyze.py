@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from perfdoctor import timing
+from perfdoctor import sampling, timing
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
 from perfdoctor.hotspots import endpoint_hotspots
@@ -36,6 +36,8 @@ class Analysis:
     suppressed: Suppressed = field(default_factory=Suppressed)
     # Rows of the store that could not be read and were left out.
     damage: Damage = field(default_factory=Damage)
+    # Endpoints captured with `run --sample`: requests seen and traces kept.
+    sampled: dict[str, sampling.Sampled] = field(default_factory=dict)
 
     def severity_counts(self) -> dict[str, int]:
         """How many findings of each severity there are, worst first."""
@@ -102,27 +104,45 @@ def _present(finding: Finding) -> Finding:
     return finding
 
 
-def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
+def endpoint_stats(
+    traces: Sequence[Trace], sampled: dict[str, sampling.Sampled] | None = None
+) -> list[EndpointStats]:
     """Per endpoint: latency percentiles, and the mean ms per request in each of
-    db, http, cache and python (the wall time no span covers); see :mod:`perfdoctor.timing`."""
+    db, http, cache and python (the wall time no span covers); see :mod:`perfdoctor.timing`.
+
+    Traces of a sampled run are weighted by the requests each stands for, and
+    ``requests`` is what was seen (:mod:`perfdoctor.sampling`)."""
     stats = []
     for name, group in by_endpoint(traces).items():
         durations = [timing.latency_ms(t) for t in group]
-        n = len(group)
+        weights = [sampling.weight(t) for t in group]
+        total = sum(weights)
         parts = [timing.breakdown(t) for t in group]
         queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
 
-        def mean(bucket: str, parts: list[dict[str, float]] = parts, n: int = n) -> float:
-            return round(sum(p[bucket] for p in parts) / n, 2)
+        def mean(
+            bucket: str,
+            parts: list[dict[str, float]] = parts,
+            weights: list[float] = weights,
+            total: float = total,
+        ) -> float:
+            return round(sum(p[bucket] * w for p, w in zip(parts, weights)) / total, 2)
 
+        if total > len(group):
+            p50, p95, p99 = (
+                sampling.weighted_percentile(durations, weights, q) for q in (50, 95, 99)
+            )
+        else:
+            p50, p95, p99 = (percentile(durations, q) for q in (50, 95, 99))
+        seen = sampled.get(name) if sampled else None
         stats.append(
             EndpointStats(
                 name=name,
-                requests=n,
-                p50_ms=round(percentile(durations, 50), 2),
-                p95_ms=round(percentile(durations, 95), 2),
-                p99_ms=round(percentile(durations, 99), 2),
-                queries_per_request=round(sum(queries) / n, 2),
+                requests=seen.seen if seen is not None else len(group),
+                p50_ms=round(p50, 2),
+                p95_ms=round(p95, 2),
+                p99_ms=round(p99, 2),
+                queries_per_request=round(sum(q * w for q, w in zip(queries, weights)) / total, 2),
                 db_ms=mean("db"),
                 http_ms=mean("http"),
                 cache_ms=mean("cache"),
@@ -133,7 +153,21 @@ def endpoint_stats(traces: Sequence[Trace]) -> list[EndpointStats]:
     return stats
 
 
-def analyze(traces: Sequence[Trace], settings: Settings) -> Analysis:
+def _note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
+    """A finding on a sampled endpoint says how many requests its count is out of."""
+    for finding in findings:
+        seen = sampled.get(finding.endpoint or "")
+        affected = finding.evidence.get("requests_affected")
+        if seen is not None and isinstance(affected, int):
+            finding.evidence["sampled"] = sampling.estimate_line(affected, seen.seen)
+
+
+def analyze(
+    traces: Sequence[Trace],
+    settings: Settings,
+    sample_counts: dict[str, tuple[int, int]] | None = None,
+) -> Analysis:
+    """``sample_counts``: the store's sampling table (:func:`perfdoctor.store.sampling_counts`)."""
     detectors = all_detectors()
     found: list[Finding] = []
     for detector in detectors:
@@ -142,10 +176,13 @@ def analyze(traces: Sequence[Trace], settings: Settings) -> Analysis:
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
     # Here, once: every report format, --fail-on and the pytest plugin read these findings.
     findings, ignored = apply_ignores(findings, settings.ignore)
+    sampled = sampling.summarise(traces, sample_counts) if sample_counts else {}
+    _note_sampling(findings, sampled)
     return Analysis(
         findings=findings,
         suppressed=Suppressed(ignored=ignored),
-        endpoints=endpoint_stats(traces),
+        endpoints=endpoint_stats(traces, sampled),
+        sampled=sampled,
         traces=len(traces),
         detectors=[d.id for d in detectors],
         hotspots=endpoint_hotspots(traces),

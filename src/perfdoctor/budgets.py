@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfdoctor import _toml, timing
+from perfdoctor import _toml, sampling, timing
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import JOB_KIND, Finding, Location, Trace, by_endpoint
 from perfdoctor.settings import Settings, find_pyproject
@@ -178,8 +178,17 @@ def measure(group: Sequence[Trace]) -> dict[str, float | None]:
         if isinstance(m := t.attrs.get("memory"), dict)
         and isinstance(m.get("peak_kb"), (int, float))
     ]
+    latencies = [timing.latency_ms(t) for t in group]
+    weights = [sampling.weight(t) for t in group]
+    # A sampled run kept every slow request but a share of the rest: weighted,
+    # the p95 estimates all requests' rather than the kept ones'.
+    p95 = (
+        sampling.weighted_percentile(latencies, weights, 95)
+        if sum(weights) > len(group)
+        else percentile(latencies, 95)
+    )
     return {
-        "p95_ms": round(percentile([timing.latency_ms(t) for t in group], 95), 2),
+        "p95_ms": round(p95, 2),
         "max_queries": float(max(queries)) if queries else 0.0,
         # Peak memory is captured with `perfdoctor run --memory` only.
         "max_memory_mb": round(max(peaks) / 1024, 2) if peaks else None,
@@ -231,7 +240,7 @@ def _finding(row: BudgetRow, group: Sequence[Trace]) -> Finding:
             "limit": row.limit,
             "budget": row.budget,
             "measured": row.measured,
-            "requests": len(group),
+            "requests": round(sum(sampling.weight(t) for t in group)),
         },
         fix=FIXES[row.limit],
         fingerprint=finding_fingerprint(FINDING_ID, row.endpoint, row.limit),

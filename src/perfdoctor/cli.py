@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import click
 
 from perfdoctor import __version__, store
-from perfdoctor.errors import PerfdoctorError
+from perfdoctor.errors import PerfdoctorError, UsageError
 
 _TRACES_HELP = "Trace store to use (default: .perfdoctor/traces.db, or $PERFDOCTOR_TRACES)."
 
@@ -118,6 +118,13 @@ def main() -> None:
     help="Keep the trace store under MB, dropping the oldest traces "
     "(default: the max_store_mb setting, 100; 0 for no cap).",
 )
+@click.option(
+    "--sample",
+    default=None,
+    metavar="RATE",
+    help="Keep the traces of this share of requests, e.g. 0.05, and of every slow or failed "
+    "one; reports scale their counts (default 1: all, or sample_rate in [tool.perfdoctor]).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
     traces: str | None,
@@ -127,6 +134,7 @@ def run(
     profile: bool,
     exit_timeout: float | None,
     max_store_mb: float | None,
+    sample: str | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
@@ -140,10 +148,10 @@ def run(
     from perfdoctor.settings import load_settings
 
     path = _traces_path(traces)
-    if max_store_mb is None or exit_timeout is None:
-        settings = load_settings()
-        max_store_mb = settings.max_store_mb if max_store_mb is None else max_store_mb
-        exit_timeout = settings.exit_flush_timeout_s if exit_timeout is None else exit_timeout
+    settings = load_settings()
+    max_store_mb = settings.max_store_mb if max_store_mb is None else max_store_mb
+    exit_timeout = settings.exit_flush_timeout_s if exit_timeout is None else exit_timeout
+    rate = _sample_rate(sample, settings.sample_rate)
     if clear:
         store.clear(path)
     code = runner.run(
@@ -154,8 +162,20 @@ def run(
         profile=profile,
         exit_timeout=exit_timeout,
         max_store_mb=max_store_mb,
+        sample=rate,
+        sample_slow_ms=settings.sample_slow_ms if rate < 1.0 else None,
     )
     sys.exit(code)
+
+
+def _sample_rate(option: str | None, setting: float) -> float:
+    from perfdoctor.capture.sampling import parse_rate
+
+    try:
+        return parse_rate(setting if option is None else option)
+    except ValueError as exc:
+        where = "--sample" if option is not None else "sample_rate in [tool.perfdoctor]"
+        raise UsageError(f"{where}: {exc}") from None
 
 
 @main.command()
@@ -238,7 +258,7 @@ def report(
     loaded = read.traces
     _say_retention(path, loaded)
     _tell_unstored(path)
-    analysis = analyze(loaded, settings)
+    analysis = analyze(loaded, settings, store.sampling_counts(path))
     analysis.damage = read.damage
     apply_budgets(analysis, loaded, settings)
     if db:
@@ -437,7 +457,6 @@ def bench(
     printed: exit 1 on a regression, as `perfdoctor compare`.
     """
     from perfdoctor.bench.command import run_bench
-    from perfdoctor.errors import UsageError
 
     if fmt == "markdown" and not (len(app_refs) == 2 or len(urls) == 2 or baseline_ref):
         raise UsageError("--format markdown prints the comparison of two sides: bench two")
@@ -472,7 +491,6 @@ def bench(
 
 
 def _existing(paths: tuple[str, ...]) -> tuple[str, ...]:
-    from perfdoctor.errors import UsageError
 
     for path in paths:
         if not Path(path).exists():

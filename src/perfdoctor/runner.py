@@ -34,6 +34,7 @@ from perfdoctor.capture.auto import (
 )
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
+from perfdoctor.capture.sampling import ENV_SAMPLE, ENV_SAMPLE_SLOW_MS
 from perfdoctor.errors import UsageError
 from perfdoctor.store import retention
 
@@ -54,6 +55,8 @@ def capture_environment(
     status_dir: Path | None = None,
     exit_timeout: float | None = None,
     max_store_mb: float | None = None,
+    sample: float | None = None,
+    sample_slow_ms: float | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -77,6 +80,10 @@ def capture_environment(
         env[ENV_EXIT_TIMEOUT] = repr(float(exit_timeout))
     if max_store_mb is not None:
         env[retention.ENV_MAX_STORE_MB] = repr(float(max_store_mb))
+    if sample is not None:
+        env[ENV_SAMPLE] = repr(float(sample))
+    if sample_slow_ms is not None:
+        env[ENV_SAMPLE_SLOW_MS] = repr(float(sample_slow_ms))
     return env
 
 
@@ -88,6 +95,8 @@ def run(
     profile: bool = False,
     exit_timeout: float | None = None,
     max_store_mb: float | None = None,
+    sample: float | None = None,
+    sample_slow_ms: float | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code.
 
@@ -110,6 +119,8 @@ def run(
             status_dir=Path(status),
             exit_timeout=exit_timeout,
             max_store_mb=max_store_mb,
+            sample=sample,
+            sample_slow_ms=sample_slow_ms,
         )
         code = _wait(command, env)
         # Traces the command's processes set aside (the store was held) go in

@@ -231,6 +231,12 @@ class Settings:
     # an N+1-heavy store, so 100 MB is about what a laptop reports on in a few
     # minutes (50,000 such requests, or 200,000 small ones); disk is not the limit.
     max_store_mb: float = 100.0
+    # `run --sample`: the share of requests whose traces are kept (1: all). A
+    # sampled report scales its counts by what was seen (perfdoctor.sampling).
+    sample_rate: float = 1.0
+    # With sampling, a request at least this slow is always kept (the tail rule):
+    # the endpoint budget, so no request over it goes unseen.
+    sample_slow_ms: float = 500.0
 
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends

@@ -13,7 +13,7 @@ from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from perfdoctor import store
-from perfdoctor.capture import context, eager, hooks, machine
+from perfdoctor.capture import context, eager, hooks, machine, sampling
 from perfdoctor.capture.recorder import Recorder
 from perfdoctor.store import retention
 
@@ -327,6 +327,7 @@ def instrument(
     memory: bool = False,
     profile: bool = False,
     max_store_mb: float | None = None,
+    sample: float | None = None,
 ) -> Path:
     """Start capturing in this process; returns the path traces are written to.
 
@@ -336,7 +337,10 @@ def instrument(
     :mod:`perfdoctor.capture.memory`).  ``max_store_mb`` caps the store's size,
     dropping the oldest traces (0: no cap; by default what ``perfdoctor run``
     asked for, else the ``max_store_mb`` setting's default; see
-    :mod:`perfdoctor.store.retention`).
+    :mod:`perfdoctor.store.retention`).  ``sample`` keeps that share of requests
+    (0 < sample <= 1; by default ``PERFDOCTOR_SAMPLE``, else 1: all), and every
+    failed or slow one (see :mod:`perfdoctor.capture.sampling`); a bad value is a
+    ValueError.
     """
     global _recorder
     from perfdoctor.settings import Settings
@@ -351,6 +355,8 @@ def instrument(
         # before the recorder writes its final batch.
         atexit.register(context.finish_process_trace)
     settings = Settings()
+    sampling.from_env(sample, settings.sample_slow_ms)
+    context.state.on_drop = _recorder.dropped
     _recorder.retention.max_bytes = (
         retention.cap_bytes(max_store_mb)
         if max_store_mb is not None
@@ -416,6 +422,8 @@ def uninstrument() -> None:
     context.finish_process_trace()
     context.state.enabled = False
     context.state.on_finish = None
+    context.state.on_drop = None
+    context.state.sample_rate = 1.0
     context.state.on_start = None
     context.state.process_trace_name = None
     if _memory_tracker is not None:

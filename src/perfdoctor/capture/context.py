@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import functools
 import os
+import random
 import sys
 import time
 import uuid
@@ -43,6 +44,7 @@ class ActiveTrace:
         "id",
         "kind",
         "name",
+        "sampled",
         "spans",
         "start",
         "started_at",
@@ -61,6 +63,9 @@ class ActiveTrace:
         self.attrs: dict[str, Any] = {}
         self.dropped = 0
         self.finished: float | None = None
+        # The head decision (``--sample``): kept whatever happens, or only if
+        # the request turns out slow or failed.
+        self.sampled = True
 
 
 _current: contextvars.ContextVar[ActiveTrace | None] = contextvars.ContextVar(
@@ -84,6 +89,15 @@ class _State:
     on_finish: Callable[[ActiveTrace], None] | None = None
     # Called with each trace that starts (``--memory`` notes the baseline there).
     on_start: Callable[[ActiveTrace], None] | None = None
+    # Sampling (``--sample``): the share of requests kept by the head draw, the
+    # draw itself, and the latency from which a request is kept anyway.
+    sample_rate = 1.0
+    sample_draw: Callable[[], float] = random.random
+    sample_slow_ms = 500.0
+    # endpoint -> [requests seen, traces kept] since the recorder last took them.
+    sample_counts: dict[str, list[int]] = {}
+    # Called when a request's trace is dropped (the recorder writes the counts).
+    on_drop: Callable[[], None] | None = None
 
 
 state = _State()
@@ -105,6 +119,8 @@ def start(
     trace = ActiveTrace(name, kind)
     if kind == "http":
         state.requests_started += 1
+        if state.sample_rate < 1.0:
+            trace.sampled = state.sample_draw() < state.sample_rate
     if state.on_start is not None:
         state.on_start(trace)
     return trace, _current.set(trace)
@@ -155,6 +171,8 @@ def finish(
         if trace.finished is not None:
             return
         trace.finished = finished = perf_counter() if ended is None else ended
+        if state.sample_rate < 1.0 and trace.kind == "http" and not _kept(trace, finished):
+            return
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
         machine = _machine.reading(finished)
         if machine is not None:
@@ -164,6 +182,53 @@ def finish(
             handler(trace)
     except Exception:  # pragma: no cover - defensive: never break the host app
         pass
+
+
+def _kept(trace: ActiveTrace, finished: float) -> bool:
+    """The tail rule: whether a sampled run keeps this request, counting it either way.
+
+    A failed (5xx, or raised) or slow request is always kept, so its weight is 1;
+    another is kept when the head draw chose it, standing for 1/rate requests.
+    """
+    if trace.status is not None and trace.status >= 500:
+        why = "error"
+    elif (finished - trace.start) * 1000.0 >= state.sample_slow_ms:
+        why = "slow"
+    elif trace.sampled:
+        why = "head"
+    else:
+        why = ""
+    counts = state.sample_counts.get(trace.name)
+    if counts is None:
+        counts = state.sample_counts[trace.name] = [0, 0]
+    counts[0] += 1
+    if not why:
+        drop = state.on_drop
+        if drop is not None:
+            drop()
+        return False
+    counts[1] += 1
+    trace.attrs["sample"] = {"rate": state.sample_rate, "kept": why}
+    return True
+
+
+def take_sample_counts() -> list[tuple[str, int, int]]:
+    """The counts since the last call, as (endpoint, seen, kept) rows; reset."""
+    counts = state.sample_counts
+    if not counts:
+        return []
+    # Swapped, not cleared: a request finishing meanwhile counts into the new one.
+    state.sample_counts = {}
+    return [(name, seen, kept) for name, (seen, kept) in counts.items()]
+
+
+def _forget_sample_counts() -> None:
+    # A forked worker counts its own requests; the parent writes what it had.
+    state.sample_counts = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_sample_counts)
 
 
 def finish_process_trace() -> None:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.capture.context import ActiveTrace
+from perfdoctor.capture.context import ActiveTrace, take_sample_counts
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
 from perfdoctor.store import retention, spool
@@ -145,6 +145,13 @@ class Recorder:
         elif self._thread is None or self._pid != os.getpid():
             self._start()
 
+    def dropped(self) -> None:
+        """A sampled-out request was counted: the thread writes the counts."""
+        if self._stopping:
+            self.flush()
+        elif self._thread is None or self._pid != os.getpid():
+            self._start()
+
     def _start(self) -> None:
         with self._start_lock:
             if self._thread is not None and self._pid == os.getpid():
@@ -238,6 +245,11 @@ class Recorder:
                 self._merge()
 
     def _encode_queued(self) -> None:
+        counts = take_sample_counts()
+        if counts:
+            # In a batch of their own: written, spooled or lost like traces are.
+            self._ready.append(_Pending(store.Batch(sampling=counts), 0, 64 * len(counts)))
+            self._ready_bytes += 64 * len(counts)
         while self._queue:
             rows = store.Batch()
             taken = 0

@@ -93,6 +93,10 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
     """A busy machine, statements, allocation sites (high-memory), off-CPU waits
     and outbound calls (background-job-candidate), each as (label, text cut at ``limit``)."""
     texts = []
+    # a sampled capture: how many requests the counts below are out of
+    sampled = evidence.get("sampled")
+    if sampled:
+        texts.append(("sampled", str(sampled)))
     # slow-endpoint, slow-query: the caveat that comes before any other evidence
     busy = evidence.get("busy_machine")
     if busy:

@@ -44,6 +44,18 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         # Added in version 1: rows of the trace store that could not be read and
         # were left out, per table (all 0 for an undamaged store).
         "damaged": analysis.damage.counts(),
+        # Added in version 1: only for traces of `run --sample`; per endpoint the
+        # requests seen and traces kept ("requests" above is then what was seen).
+        **(
+            {
+                "sampled": {
+                    name: {"seen": s.seen, "kept": s.kept, "rate": s.rate}
+                    for name, s in analysis.sampled.items()
+                }
+            }
+            if analysis.sampled
+            else {}
+        ),
     }
 
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from perfdoctor.analyze import Analysis
 from perfdoctor.model import Finding
 from perfdoctor.report.evidence import evidence_numbers, evidence_texts
+from perfdoctor.sampling import note as sampling_note
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -162,12 +163,17 @@ def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None
             f"{len(analysis.findings)} findings" + (f" ({summary})" if summary else ""),
         )
     )
+    sampled = sampling_note(analysis.sampled)
+    if sampled:
+        console.print(Text(sampled, style="yellow"))
     damaged = analysis.damage.line()
     if damaged:
         console.print(Text(damaged, style="yellow"))
     for line in _suppressed_lines(analysis, verbose):
         console.print(line)
     console.print(_endpoint_table(analysis, console.width))
+    for name, seen in sorted(analysis.sampled.items()):
+        console.print(Text(seen.line(name), style="dim"))
     if analysis.budgets:
         from perfdoctor.report.budget_table import budget_table
 

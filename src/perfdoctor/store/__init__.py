@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS retention (
     since_sweep INTEGER NOT NULL DEFAULT 0,
     sweeps INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS sampling (
+    name TEXT PRIMARY KEY,
+    seen INTEGER NOT NULL DEFAULT 0,
+    kept INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS lost_traces (
     id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -90,6 +95,9 @@ CREATE TABLE IF NOT EXISTS lost_traces (
 # lost_traces came after schema 4 as orm_catalogs did: traces a process could
 # neither store nor set aside in the spool, counted for `report` (one row per
 # record, its id unique, so a record merged twice counts once).
+# sampling came after schema 4 the same way: per endpoint, the requests a
+# sampled run (`run --sample`) saw and the traces it kept; a kept trace says so
+# in attrs["sample"] (its rate, and why: head, slow or error).
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
@@ -375,6 +383,8 @@ class Batch:
     stacks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, str] = field(default_factory=dict)
     orm_catalogs: dict[str, str] = field(default_factory=dict)
+    # (endpoint, requests seen, traces kept) of a sampled run, added to the store's counts.
+    sampling: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def trace_row(
@@ -447,7 +457,7 @@ def write_batch(
 
     ``also`` runs inside the same transaction, for a writer's own rows that must
     land with the traces or not at all (an importer's bookkeeping)."""
-    if not batch.traces and also is None:
+    if not batch.traces and not batch.sampling and also is None:
         return 0
 
     def write() -> None:
@@ -467,6 +477,12 @@ def write_batch(
                 "INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.traces,
             )
+            if batch.sampling:
+                conn.executemany(
+                    "INSERT INTO sampling (name, seen, kept) VALUES (?, ?, ?) ON CONFLICT(name) "
+                    "DO UPDATE SET seen = seen + excluded.seen, kept = kept + excluded.kept",
+                    batch.sampling,
+                )
             if also is not None:
                 also(conn)
             conn.execute("COMMIT")
@@ -584,6 +600,21 @@ def unstored(path: Path) -> Unstored:
         return found
     found.reason = reason[0] if reason else None
     return found
+
+
+def sampling_counts(path: Path) -> dict[str, tuple[int, int]]:
+    """Per endpoint, (requests seen, traces kept) by sampled runs; {} for a store
+    without any (never raises: a store from before the table has none)."""
+    try:
+        with opening.reading(path) as (conn, _, _):
+            rows = conn.execute("SELECT name, seen, kept FROM sampling").fetchall()
+    except (StoreError, sqlite3.Error):
+        return {}
+    return {
+        name: (int(seen), int(kept))
+        for name, seen, kept in rows
+        if isinstance(name, str) and isinstance(seen, int) and isinstance(kept, int)
+    }
 
 
 @contextmanager

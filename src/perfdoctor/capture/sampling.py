@@ -1,0 +1,72 @@
+"""Sampling settings of a capturing process: ``run --sample``, ``instrument(sample=)``.
+
+Each request is decided at its start by one random draw (head sampling); at its
+end a request that failed or was slow is kept anyway (the tail rule, in
+:func:`perfdoctor.capture.context.finish`), and another the draw left out is
+counted and dropped before it costs any encoding or writing.  Runs inside the
+user's app: standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+from perfdoctor.capture import context
+
+ENV_SAMPLE = "PERFDOCTOR_SAMPLE"
+# A seed makes the draws repeatable (tests, a benchmark compared run to run).
+ENV_SAMPLE_SEED = "PERFDOCTOR_SAMPLE_SEED"
+ENV_SAMPLE_SLOW_MS = "PERFDOCTOR_SAMPLE_SLOW_MS"
+
+
+def parse_rate(value: object) -> float:
+    """A sample rate in (0, 1]; ValueError with a message a user can act on."""
+    try:
+        rate = float(value)  # type: ignore[arg-type]  # any text or number is tried
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not 0.0 < rate <= 1.0:  # NaN fails too
+        raise ValueError(
+            f"sample rate must be a number over 0 and at most 1 (0.05 keeps 5% of requests), "
+            f"got {value!r}"
+        )
+    return rate
+
+
+def configure(rate: float, slow_ms: float, seed: str | None = None) -> None:
+    """Switch sampling on (rate < 1) or off (rate 1) in this process."""
+    context.state.sample_slow_ms = slow_ms
+    context.state.sample_draw = random.Random(seed).random if seed else random.random
+    context.state.sample_rate = rate
+
+
+def from_env(rate: float | None, slow_ms: float) -> None:
+    """``rate`` as given to instrument(), else the environment's; a bad value in
+    the environment samples nothing away (and says so) rather than fail the app."""
+    if rate is None:
+        text = os.environ.get(ENV_SAMPLE)
+        rate = 1.0
+        if text:
+            try:
+                rate = parse_rate(text)
+            except ValueError as exc:
+                _warn(f"perfdoctor: {ENV_SAMPLE}: {exc}; every request is kept")
+    else:
+        rate = parse_rate(rate)
+    slow_text = os.environ.get(ENV_SAMPLE_SLOW_MS)
+    if slow_text:
+        try:
+            slow_ms = float(slow_text)
+        except ValueError:
+            _warn(f"perfdoctor: {ENV_SAMPLE_SLOW_MS} is not a number ({slow_text!r}); ignored")
+    configure(rate, slow_ms, os.environ.get(ENV_SAMPLE_SEED) or None)
+
+
+def _warn(line: str) -> None:
+    try:
+        import sys
+
+        sys.stderr.write(line + "\n")
+    except Exception:
+        pass

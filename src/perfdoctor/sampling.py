@@ -1,0 +1,115 @@
+"""What a sampled capture (``run --sample``) kept, and the estimates drawn from it.
+
+A kept trace carries ``attrs["sample"] = {"rate": r, "kept": why}``.  A request
+the head draw kept (``why`` "head") stands for ``1/r`` requests like it; a slow
+or failed request ("slow", "error") is kept whatever the draw, so it stands for
+itself (weight 1).  The store's ``sampling`` table counts, per endpoint, every
+request a sampled run saw.
+
+Which numbers are exact and which are estimates, in a sampled report:
+
+- exact: the requests seen (counted, every one), and the failed and slow
+  requests (all kept);
+- estimates: latency percentiles, queries per request and the per-request means
+  (weighted by the above), and how many requests a finding would have shown up
+  in ("seen in 37 of ~740 requests": 37 kept traces of about 740 requests).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from perfdoctor.model import Trace
+
+
+def weight(trace: Trace) -> float:
+    """How many requests ``trace`` stands for (1 without sampling)."""
+    sample = trace.attrs.get("sample")
+    if isinstance(sample, dict) and sample.get("kept") == "head":
+        rate = sample.get("rate")
+        if isinstance(rate, (int, float)) and 0 < rate <= 1:
+            return 1.0 / rate
+    return 1.0
+
+
+def is_sampled(trace: Trace) -> bool:
+    return isinstance(trace.attrs.get("sample"), dict)
+
+
+def weighted_percentile(values: Sequence[float], weights: Sequence[float], pct: float) -> float:
+    """The value under which ``pct`` percent of the total weight lies (0 for none).
+
+    >>> weighted_percentile([10, 20], [1, 3], 50)
+    20.0
+    """
+    if not values:
+        return 0.0
+    pairs = sorted(zip(values, weights))
+    total = sum(w for _, w in pairs)
+    target = total * pct / 100.0
+    running = 0.0
+    for value, w in pairs:
+        running += w
+        if running >= target - 1e-9:
+            return float(value)
+    return float(pairs[-1][0])
+
+
+@dataclass
+class Sampled:
+    """One endpoint of a sampled capture: the requests seen and the traces kept."""
+
+    seen: int
+    kept: int
+    rate: float
+
+    def line(self, name: str) -> str:
+        return f"{name}: kept {self.kept} of {self.seen} requests (sample rate {_rate(self.rate)})"
+
+
+def summarise(traces: Sequence[Trace], counts: dict[str, tuple[int, int]]) -> dict[str, Sampled]:
+    """Per endpoint a sampled run saw: every request seen (sampled runs' counts,
+    plus traces of unsampled runs) and the traces the store holds."""
+    found: dict[str, Sampled] = {}
+    unsampled: dict[str, int] = {}
+    rates: dict[str, float] = {}
+    held: dict[str, int] = {}
+    for trace in traces:
+        held[trace.name] = held.get(trace.name, 0) + 1
+        sample = trace.attrs.get("sample")
+        if isinstance(sample, dict):
+            rate = sample.get("rate")
+            if isinstance(rate, (int, float)):
+                rates[trace.name] = min(rates.get(trace.name, 1.0), float(rate))
+        else:
+            unsampled[trace.name] = unsampled.get(trace.name, 0) + 1
+    for name, (seen, _kept) in counts.items():
+        found[name] = Sampled(
+            seen=seen + unsampled.get(name, 0), kept=held.get(name, 0), rate=rates.get(name, 1.0)
+        )
+    return found
+
+
+def estimate_line(kept: int, seen: int) -> str:
+    """'seen in 37 of ~740 requests'."""
+    return f"seen in {kept} of ~{seen} requests"
+
+
+def note(sampled: dict[str, Sampled]) -> str | None:
+    """One line for a report's header, None without sampling."""
+    if not sampled:
+        return None
+    seen = sum(s.seen for s in sampled.values())
+    kept = sum(s.kept for s in sampled.values())
+    rates = sorted({_rate(s.rate) for s in sampled.values()})
+    return (
+        f"Sampled: {kept} traces kept of {seen} requests seen (rate {', '.join(rates)}; "
+        "slow and failed requests always kept). Request counts are as seen; percentiles, "
+        "q/req and means are estimates weighted by the sample rate."
+    )
+
+
+def _rate(rate: float) -> str:
+    return f"{rate:g}" if math.isfinite(rate) else "?"
