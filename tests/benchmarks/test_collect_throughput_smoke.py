@@ -1,26 +1,12 @@
-"""benchmarks/collect_throughput.py runs end to end on a few requests: no timing
-asserted, the figures live in benchmarks/RESULTS.md."""
+"""benchmarks/collect_throughput.py runs end to end on a few requests."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "collect_throughput.py"
+from tests.benchmarks import run_json
 
 
 def test_quick_run_stores_every_trace_in_both_encodings() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--requests", "12", "--queries", "5", "--clients", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = run_json("collect_throughput.py", "--requests", "12", "--queries", "5", "--clients", "2")
     assert data["spans"] == 12 * (1 + 5 + 3)
     assert [r["encoding"] for r in data["results"]] == [
         "application/x-protobuf",
