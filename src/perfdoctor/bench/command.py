@@ -37,7 +37,9 @@ def run_bench(
 ) -> dict[str, Any]:
     """Runs the bench; returns the result document (an interleaved one holds both sides)."""
     if bool(app_refs) == bool(urls):
-        raise UsageError("give --app module:attr (in-process) or --url http://... (one kind, not both)")
+        raise UsageError(
+            "give --app module:attr (in-process) or --url http://... (one kind, not both)"
+        )
     targets = app_refs or urls
     if len(targets) > 2 or (baseline_ref is not None and len(targets) != 1):
         raise UsageError(
