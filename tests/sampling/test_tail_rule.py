@@ -15,6 +15,15 @@ from perfdoctor.capture import sampling as capture_sampling
 from perfdoctor.model import Trace
 
 
+@pytest.fixture(autouse=True)
+def _no_other_taker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recorder another test left running in this process takes the counts on its
+    next write; these tests take them themselves."""
+    from perfdoctor.capture import recorder
+
+    monkeypatch.setattr(recorder, "take_sample_counts", lambda: [])
+
+
 @pytest.fixture
 def finished() -> Iterator[list[context.ActiveTrace]]:
     """Capture switched to a list, sampling a third of requests; restored after."""
