@@ -701,6 +701,42 @@ def collect(traces: str | None, listen: str) -> None:
     sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout))
 
 
+@main.command()
+@traces_option
+@click.option("--window", default="5m", show_default=True, help="How far back each pass looks.")
+@click.option("--every", default="30s", show_default=True, help="Time between passes.")
+@click.option("--webhook", metavar="URL", default=None, help="Slack-compatible incoming webhook.")
+@click.option(
+    "--metrics",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (needs perfdoctor[watch]).",
+)
+@click.option("--once", is_flag=True, help="Judge one window and exit: 1 if anything alerts.")
+def watch(
+    traces: str | None,
+    window: str,
+    every: str,
+    webhook: str | None,
+    metrics: str | None,
+    once: bool,
+) -> None:
+    """Check budgets, slow queries, error rates and new findings over the last
+    --window of the store every --every; alert a webhook when a problem starts and
+    when it clears, until Ctrl-C or SIGTERM.
+
+    \b
+    perfdoctor watch --webhook https://hooks.slack.com/services/... --metrics 127.0.0.1:9464
+    perfdoctor watch --once --window 15m      # in cron or CI: exit 1 if anything alerts
+    """
+    from perfdoctor.budgets import load_budgets
+    from perfdoctor.settings import load_settings
+    from perfdoctor.watch.command import Options, run
+
+    options = Options(_traces_path(traces), window, every, webhook, metrics, once)
+    sys.exit(run(options, load_settings(), load_budgets()[0], sys.stdout, sys.stderr))
+
+
 @main.group("export")
 def export() -> None:
     """Write the trace store in a format other tools read."""
