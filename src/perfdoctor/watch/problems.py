@@ -67,7 +67,11 @@ def evaluate(
 
 
 def _from_finding(finding: Finding, kind: str) -> Problem:
-    return Problem(f"{kind}:{finding.fingerprint}", kind, finding.endpoint, finding.title)
+    title = finding.title
+    if finding.endpoint and finding.endpoint not in title:
+        title = f"{finding.endpoint}: {title}"
+    key = f"{kind}:{finding.fingerprint}"
+    return Problem(key, kind, finding.endpoint, f"{title} [{finding.id}]")
 
 
 def error_rates(traces: Sequence[Trace]) -> dict[str, tuple[int, int]]:
