@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,8 @@ from typing import Any
 
 from tests.conftest import serving
 from tests.inprocess import capturing
+
+SLOW_S = 0.05
 
 
 def capture(traces: Path, *paths: str) -> None:
@@ -56,6 +59,15 @@ def capture(traces: Path, *paths: str) -> None:
                 ]
                 return jsonify(len(names))
             return jsonify(len(conn.execute("SELECT name FROM item").fetchall()))
+
+        @app.get("/search")
+        def search() -> object:
+            conn = db()
+            # ?slow=1: the statement waits in SQLite (a function it calls), as a
+            # query over an unindexed table does, so it is over any budget below SLOW_S.
+            conn.create_function("pause", 1, lambda s: time.sleep(s) or 0)
+            wait = SLOW_S if request.args.get("slow") else 0
+            return jsonify(conn.execute("SELECT pause(?), count(*) FROM item", (wait,)).fetchone())
 
         client = app.test_client()
         for path in paths:

@@ -16,7 +16,7 @@ from perfdoctor.budgets import Budgets, parse
 from perfdoctor.settings import Settings
 from perfdoctor.watch.command import Options, Watcher
 from tests.conftest import perfdoctor_cmd, run_perfdoctor
-from tests.watch.support import capture, webhook_receiver
+from tests.watch.support import SLOW_S, capture, webhook_receiver
 
 BUDGETS = {"GET /items": {"max_queries": 8}}
 # /items runs its setup statements (CREATE, INSERT) and then ?queries=N SELECTs.
@@ -166,6 +166,29 @@ def test_a_finding_already_in_the_first_window_is_not_new(watched: Path) -> None
         capture(watched, "/report?loop=1")
         watcher.run_pass()
         assert of_kind(hook.texts(), "New finding") == []
+
+
+# Slow queries: a budget under the query's wait, so it is over it on any machine.
+SLOW_QUERY = Settings().replace(slow_query_p95_ms=SLOW_S * 1000 / 2)
+
+
+def test_a_slow_query_alerts(watched: Path) -> None:
+    capture(watched, "/search?slow=1", "/search?slow=1", "/search")
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, Clock(), SLOW_QUERY)
+        watcher.run_pass()
+        alerts = of_kind(hook.texts(), "Slow query")
+        assert len(alerts) == 1, hook.texts()
+        assert "GET /search" in alerts[0]
+        assert alerts[0].endswith("[slow-query]")
+
+
+def test_fast_queries_do_not_alert(watched: Path) -> None:
+    capture(watched, "/search", "/search")
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, Clock(), SLOW_QUERY)
+        watcher.run_pass()
+        assert of_kind(hook.texts(), "Slow query") == []
 
 
 def closed_port_url() -> str:
