@@ -32,7 +32,8 @@ def traces_option(func: F) -> F:
 
 # Exit codes, the same for every command (the README's "Exit codes" says so too).
 EXIT_OK = 0  # done, nothing to flag
-EXIT_FOUND = 1  # findings (lint), --fail-on met (report, audit), a regression (compare)
+EXIT_FOUND = 1  # findings (lint), --fail-on met (report, audit), a regression (compare),
+# a problem (watch --once)
 EXIT_UNUSABLE = 2  # the job could not be done: bad input, nothing usable in it
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
@@ -72,7 +73,8 @@ _EXIT_CODES = """Exit codes, every command:
 
 \b
   0  done, nothing to flag
-  1  findings: lint found some, report/audit --fail-on met, compare saw a regression
+  1  findings: lint found some, report/audit --fail-on met, compare saw a regression,
+     watch --once saw a problem
   2  could not do the job: bad input or nothing usable in it (one line on stderr each)
   run exits with its command's code (3: nothing captured though the command succeeded)."""
 

@@ -205,7 +205,7 @@ QUICK_WEBHOOK = Settings().replace(
 
 def test_a_webhook_that_is_down_does_not_stop_watch(watched: Path) -> None:
     capture(watched, BROKEN)
-    watcher, _, err = make_watcher(watched, closed_port_url(), Clock(), QUICK_WEBHOOK)
+    watcher, out, err = make_watcher(watched, closed_port_url(), Clock(), QUICK_WEBHOOK)
     problems = watcher.run_pass()
     assert [p.kind for p in problems] == ["budget"]
     assert "the webhook did not take the alert" in err.getvalue()
@@ -218,6 +218,9 @@ def test_a_webhook_that_is_down_does_not_stop_watch(watched: Path) -> None:
         watcher.alerter.webhook.url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
         assert [p.kind for p in watcher.run_pass()] == ["budget"]
     assert "timed out" in err.getvalue()
+
+    # The alert is printed once, however many passes try to deliver it.
+    assert out.getvalue().count("Budget broken: GET /items") == 1
 
     # Back up: the alert that could not be delivered goes out now, once.
     with webhook_receiver() as (url, hook):

@@ -95,6 +95,8 @@ class Alerter:
         self.window = window
         self.out, self.err = out, err
         self.announced: dict[str, Problem] = {}
+        # Messages printed but not yet delivered: printed once, however many passes retry.
+        self._printed: set[tuple[str, bool]] = set()
 
     def update(self, problems: Sequence[Problem]) -> None:
         current = {p.key: p for p in problems}
@@ -113,11 +115,12 @@ class Alerter:
 
     def _send(self, problem: Problem, resolved: bool) -> bool:
         payload = message(problem, resolved, self.window)
-        self.out.write(f"perfdoctor: {payload['text'][len('[perfdoctor] ') :]}\n")
-        self.out.flush()
-        if self.webhook is None:
-            return True
-        if self.webhook.post(payload):
+        if (problem.key, resolved) not in self._printed:
+            self.out.write(f"perfdoctor: {payload['text'][len('[perfdoctor] ') :]}\n")
+            self.out.flush()
+            self._printed.add((problem.key, resolved))
+        if self.webhook is None or self.webhook.post(payload):
+            self._printed.discard((problem.key, resolved))
             return True
         self.err.write(
             f"perfdoctor: warning: the webhook did not take the alert ({self.webhook.last_error}); "
