@@ -403,6 +403,11 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
                 f"known settings: {', '.join(sorted(known))}"
             )
         default = getattr(Settings(), name)
+        if isinstance(default, str):  # a name (a severity); its command checks the value
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+            changes[name] = value
+            continue
         if isinstance(default, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
         changes[name] = type(default)(value)

@@ -323,3 +323,21 @@ def test_sigterm_stops_watch_cleanly(tmp_path: Path) -> None:
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "stopped watching" in out
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("watch_error_rate = 5", "watch_error_rate = 5.0: expected a share of requests"),
+        ('watch_new_finding_min_severity = "high"', "expected one of error, warning, info"),
+    ],
+)
+def test_bad_watch_settings_are_one_line_and_exit_2(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.perfdoctor]\n{setting}\n", encoding="utf-8")
+    capture(tmp_path / "t.db", HEALTHY)
+    result = run_perfdoctor("watch", "--once", "--traces", str(tmp_path / "t.db"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr

@@ -14,7 +14,8 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from perfdoctor.budgets import Budgets
-from perfdoctor.errors import StoreError, UsageError
+from perfdoctor.errors import ConfigError, StoreError, UsageError
+from perfdoctor.model import SEVERITY_RANK
 from perfdoctor.settings import Settings
 from perfdoctor.watch.alerts import Alerter, Webhook
 from perfdoctor.watch.metrics import Metrics
@@ -37,6 +38,20 @@ def check_webhook(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--webhook {url}: expected an http:// or https:// URL")
     return url
+
+
+def check_settings(settings: Settings) -> Settings:
+    if settings.watch_new_finding_min_severity not in SEVERITY_RANK:
+        raise ConfigError(
+            f"watch_new_finding_min_severity = {settings.watch_new_finding_min_severity!r}: "
+            f"expected one of {', '.join(SEVERITY_RANK)}"
+        )
+    if not 0 < settings.watch_error_rate <= 1:
+        raise ConfigError(
+            f"watch_error_rate = {settings.watch_error_rate!r}: expected a share of requests "
+            "above 0 and at most 1, e.g. 0.05 for 5 %"
+        )
+    return settings
 
 
 @dataclass
@@ -63,7 +78,7 @@ class Watcher:
     ) -> None:
         self.window_s = parse_duration(options.window, "--window")
         self.every_s = parse_duration(options.every, "--every")
-        self.settings, self.budgets = settings, budgets
+        self.settings, self.budgets = check_settings(settings), budgets
         self.stop = threading.Event()
         webhook = None
         if options.webhook:

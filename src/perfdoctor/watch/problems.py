@@ -50,7 +50,7 @@ def evaluate(
     _, broken = budget_rules.check(traces, budgets, settings)
     problems = [_from_finding(f, _OWN_KINDS[f.id]) for f in broken]
     fingerprints = {f.fingerprint for f in analysis.findings}
-    floor = SEVERITY_RANK.get(settings.watch_new_finding_min_severity, SEVERITY_RANK["warning"])
+    floor = SEVERITY_RANK[settings.watch_new_finding_min_severity]
     for finding in analysis.findings:
         kind = _OWN_KINDS.get(finding.id)
         if kind is not None:
