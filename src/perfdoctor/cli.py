@@ -32,7 +32,8 @@ def traces_option(func: F) -> F:
 
 # Exit codes, the same for every command (the README's "Exit codes" says so too).
 EXIT_OK = 0  # done, nothing to flag
-EXIT_FOUND = 1  # findings (lint), --fail-on met (report, audit), a regression (compare)
+EXIT_FOUND = 1  # findings (lint), --fail-on met (report, audit), a regression (compare),
+# a problem (watch --once)
 EXIT_UNUSABLE = 2  # the job could not be done: bad input, nothing usable in it
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
@@ -72,7 +73,8 @@ _EXIT_CODES = """Exit codes, every command:
 
 \b
   0  done, nothing to flag
-  1  findings: lint found some, report/audit --fail-on met, compare saw a regression
+  1  findings: lint found some, report/audit --fail-on met, compare saw a regression,
+     watch --once saw a problem
   2  could not do the job: bad input or nothing usable in it (one line on stderr each)
   run exits with its command's code (3: nothing captured though the command succeeded)."""
 
@@ -699,6 +701,42 @@ def collect(traces: str | None, listen: str) -> None:
     from perfdoctor.settings import load_settings
 
     sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout))
+
+
+@main.command()
+@traces_option
+@click.option("--window", default="5m", show_default=True, help="How far back each pass looks.")
+@click.option("--every", default="30s", show_default=True, help="Time between passes.")
+@click.option("--webhook", metavar="URL", default=None, help="Slack-compatible incoming webhook.")
+@click.option(
+    "--metrics",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (needs perfdoctor[watch]).",
+)
+@click.option("--once", is_flag=True, help="Judge one window and exit: 1 if anything alerts.")
+def watch(
+    traces: str | None,
+    window: str,
+    every: str,
+    webhook: str | None,
+    metrics: str | None,
+    once: bool,
+) -> None:
+    """Check budgets, slow queries, error rates and new findings over the last
+    --window of the store every --every; alert a webhook when a problem starts and
+    when it clears, until Ctrl-C or SIGTERM.
+
+    \b
+    perfdoctor watch --webhook https://hooks.slack.com/services/... --metrics 127.0.0.1:9464
+    perfdoctor watch --once --window 15m      # in cron or CI: exit 1 if anything alerts
+    """
+    from perfdoctor.budgets import load_budgets
+    from perfdoctor.settings import load_settings
+    from perfdoctor.watch.command import Options, run
+
+    options = Options(_traces_path(traces), window, every, webhook, metrics, once)
+    sys.exit(run(options, load_settings(), load_budgets()[0], sys.stdout, sys.stderr))
 
 
 @main.group("export")

@@ -334,6 +334,25 @@ class Settings:
     # bootstrap under-covers on tiny samples (a median of 5 values has 5 possible values).
     compare_min_samples: int = 10
 
+    # perfdoctor watch: an endpoint alerts when this share of its requests in the
+    # window answered 5xx. 5 % is the usual "page someone" line of SLO burn alerts
+    # (a 99.9 % availability target burning 50x faster than budgeted), well above
+    # the odd failed request a healthy service has.
+    watch_error_rate: float = 0.05
+    # ... and only with at least this many requests in the window: one failure out
+    # of two requests is 50 % and tells nothing.
+    watch_error_min_requests: int = 5
+    # A finding new to the window alerts from this severity up: "info" findings are
+    # advice for the next change, not something to wake a channel for.
+    watch_new_finding_min_severity: str = "warning"
+    # The webhook call: Slack answers in well under a second; 5 s is a slow network,
+    # not a dead one, and keeps a pass from waiting on it for long.
+    watch_webhook_timeout_s: float = 5.0
+    # Attempts per message, waiting 0.5 s, 1 s, ... between them: rides over a
+    # restart of the receiver without holding the next pass back by more than seconds.
+    watch_webhook_attempts: int = 3
+    watch_webhook_backoff_s: float = 0.5
+
     # [[tool.perfdoctor.ignore]] rules (perfdoctor.suppress.rules): not a threshold,
     # but read with them so every command that analyses honours the same ignores.
     ignore: tuple[IgnoreRule, ...] = ()
@@ -384,6 +403,11 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
                 f"known settings: {', '.join(sorted(known))}"
             )
         default = getattr(Settings(), name)
+        if isinstance(default, str):  # a name (a severity); its command checks the value
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+            changes[name] = value
+            continue
         if isinstance(default, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
         changes[name] = type(default)(value)

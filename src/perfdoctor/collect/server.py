@@ -135,15 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def parse_listen(text: str) -> tuple[str, int, int]:
+def parse_listen(text: str, option: str = "--listen") -> tuple[str, int, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as host, port and address family."""
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise UsageError(f"--listen {text}: expected HOST:PORT, e.g. 127.0.0.1:4318")
+        raise UsageError(f"{option} {text}: expected HOST:PORT, e.g. 127.0.0.1:4318")
     if host.startswith("[") and host.endswith("]"):
         return host[1:-1], int(port_text), socket.AF_INET6
     if ":" in host:
-        raise UsageError(f"--listen {text}: write an IPv6 address in brackets, e.g. [::1]:4318")
+        raise UsageError(f"{option} {text}: write an IPv6 address in brackets, e.g. [::1]:4318")
     return host, int(port_text), socket.AF_INET
 
 

@@ -812,3 +812,45 @@ def clear(path: Path) -> None:
         if target.exists():
             target.unlink()
     spool.remove(path)
+
+
+@dataclass
+class Recent:
+    """Traces written since a reader's last look, and where to look from next time."""
+
+    traces: list[Trace]
+    last_rowid: int
+
+
+def recent_traces(path: Path, after_rowid: int, started_since: float) -> Recent:
+    """The traces written after row ``after_rowid`` that started at ``started_since``
+    (epoch seconds) or later, oldest first: what a reader that keeps the traces it
+    has seen (``perfdoctor watch``) needs, without reading the whole store again.
+    Rows are numbered in the order they were written, so a request that started
+    early but finished late is still found; damaged rows are left out."""
+    with _reading(path) as (conn, _):
+        conn.execute("BEGIN")
+        try:
+            top = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM traces").fetchone()[0])
+            # A store cleared since (or trimmed to its newest rows) numbers from lower again.
+            start = after_rowid if top >= after_rowid else 0
+            found = conn.execute(
+                f"SELECT {_TRACE_COLUMNS} FROM traces WHERE rowid > ? AND rowid <= ? "
+                "AND started_at >= ? ORDER BY started_at",
+                (start, top, started_since),
+            ).fetchall()
+            stacks = _Lookup(conn, "SELECT frames FROM stacks WHERE id = ?", _frames)
+            statements = _Lookup(
+                conn, "SELECT statement FROM statements WHERE fingerprint = ?", str
+            )
+            traces: list[Trace] = []
+            for row in found:
+                try:
+                    traces.append(_trace(row, stacks, statements, {}))
+                except salvage.DECODE_ERRORS:
+                    continue
+        except sqlite3.DatabaseError as exc:
+            raise opening.unreadable(path, exc) from None
+        finally:
+            conn.execute("COMMIT")
+    return Recent(traces, top)
