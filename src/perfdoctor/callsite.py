@@ -154,8 +154,8 @@ def capture(
     return frames, framework, trigger
 
 
-# A code object that can be suspended and resumed from elsewhere: its ``f_back``
-# is not fixed for its life (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
+# A code object whose frame can be suspended and resumed from elsewhere: its
+# ``f_back`` is not fixed for its life (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
 # CO_ASYNC_GENERATOR).
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 
@@ -168,11 +168,13 @@ class Anchor:
     """The frame that opened a trace, and what lies outside it, found once.
 
     While that frame runs, every frame outside it is suspended in a call and
-    stays where it is, so the user frames and framework out there are the same
-    for every query of the trace: the per-query walk stops at the anchor.  It is
-    only trusted when nothing on the way can be resumed from elsewhere (a
-    generator or coroutine) and no trigger file lies there (its extraction
-    depends on what is inside).  The trace holds the anchor only while it runs.
+    stays where it is (an outer generator cannot yield while a frame it called
+    runs), so the user frames and framework out there are the same for every
+    query of the trace: the per-query walk stops at the anchor.  It is not
+    trusted when the anchor itself can be suspended and resumed from elsewhere
+    (a generator or coroutine), nor when a trigger file lies outside (its
+    extraction depends on what is inside).  The trace holds the anchor only
+    while it runs.
     """
 
     __slots__ = ("_outer", "_state", "frame")
@@ -204,11 +206,12 @@ def _walk_outer(anchor: FrameType | None) -> _Outer | None:
         if frame is None:
             break
         code = frame.f_code
-        if code.co_flags & _RESUMABLE:
-            return None
         kind = _cache.get(code.co_filename) or _hot_kind(code.co_filename)
         if kind is TRIGGER:
-            return None
+            # A script without .py (a console entry point) lands here too.
+            if triggers.recognise(frame, code) is not None:
+                return None
+            kind = _underlying.get(code.co_filename, SKIP)
         if kind == USER:
             users.append((offset, (code, frame.f_lasti)))
         elif not users and framework is None and kind != SKIP:

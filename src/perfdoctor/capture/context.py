@@ -126,7 +126,7 @@ def start(
     """
     trace = ActiveTrace(name, kind)
     try:
-        trace.anchor = callsite.Anchor(_getframe(anchor_depth + 1))
+        trace.anchor = callsite.Anchor(_getframe(anchor_depth))
     except Exception:  # pragma: no cover - a stack shallower than asked
         pass
     if kind == "http":
