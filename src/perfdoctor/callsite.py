@@ -102,13 +102,16 @@ _WALK = range(120)
 
 
 def capture(
-    frame: FrameType | None, depth: int
+    frame: FrameType | None, depth: int, anchor: Anchor | None = None
 ) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
     """User frames (innermost first, at most ``depth``), the issuing framework and
     the trigger (the innermost serializer field or template line on the way).
 
     The framework is the first one met between the operation and the user's
     frame: Django's ORM for a query Django built, SQLAlchemy for SQLAlchemy's.
+
+    ``anchor``: the trace's :class:`Anchor`, so that the frames outside the one
+    that opened the trace are walked once per trace rather than once per query.
     """
     # Runs for every captured query, so each frame costs only a few attribute
     # reads and a dict probe.  ``frame.f_lineno`` is not read here: in CPython it
@@ -119,7 +122,8 @@ def capture(
     framework: str | None = None
     trigger: triggers.RawTrigger | None = None
     kind_of = _cache.get
-    for _ in _WALK:
+    stop = anchor.frame if anchor is not None else None
+    for step in _WALK:
         if frame is None:
             break
         code = frame.f_code
@@ -141,7 +145,102 @@ def capture(
                 break
         elif not frames and framework is None and kind != SKIP:
             framework = kind
+        if frame is stop and anchor is not None:
+            outer = anchor.outer()
+            if outer is not None:
+                return _join(frames, framework, trigger, outer, step + 1, depth)
+            stop = None
         frame = frame.f_back
+    return frames, framework, trigger
+
+
+# A code object whose frame can be suspended and resumed from elsewhere: its
+# ``f_back`` is not fixed for its life (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
+# CO_ASYNC_GENERATOR).
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
+
+# What lies outside an anchor: user frames and the framework, each with its
+# distance from the anchor's caller, so the walk's limit applies as before.
+_Outer = tuple[list[tuple[int, RawFrame]], "tuple[int, str] | None"]
+
+
+class Anchor:
+    """The frame that opened a trace, and what lies outside it, found once.
+
+    While that frame runs, every frame outside it is suspended in a call and
+    stays where it is (an outer generator cannot yield while a frame it called
+    runs), so the user frames and framework out there are the same for every
+    query of the trace: the per-query walk stops at the anchor.  It is not
+    trusted when the anchor itself can be suspended and resumed from elsewhere
+    (a generator or coroutine), nor when a trigger file lies outside (its
+    extraction depends on what is inside).  The trace holds the anchor only
+    while it runs.
+    """
+
+    __slots__ = ("_outer", "_state", "frame")
+
+    def __init__(self, frame: FrameType) -> None:
+        self.frame: FrameType | None = frame
+        self._outer: _Outer | None = None
+        self._state = 0  # 0: not yet walked, 1: usable, -1: not usable
+
+    def outer(self) -> _Outer | None:
+        if self._state == 0:
+            self._outer = _walk_outer(self.frame)
+            self._state = 1 if self._outer is not None else -1
+        return self._outer
+
+    def release(self) -> None:
+        self.frame = None
+        self._outer = None
+        self._state = -1
+
+
+def _walk_outer(anchor: FrameType | None) -> _Outer | None:
+    if anchor is None or anchor.f_code.co_flags & _RESUMABLE:
+        return None
+    users: list[tuple[int, RawFrame]] = []
+    framework: tuple[int, str] | None = None
+    frame = anchor.f_back
+    for offset in _WALK:
+        if frame is None:
+            break
+        code = frame.f_code
+        kind = _cache.get(code.co_filename) or _hot_kind(code.co_filename)
+        if kind is TRIGGER:
+            # A script without .py (a console entry point) lands here too.
+            if triggers.recognise(frame, code) is not None:
+                return None
+            kind = _underlying.get(code.co_filename, SKIP)
+        if kind == USER:
+            users.append((offset, (code, frame.f_lasti)))
+        elif not users and framework is None and kind != SKIP:
+            framework = (offset, kind)
+        frame = frame.f_back
+    return users, framework
+
+
+def _join(
+    frames: list[RawFrame],
+    framework: str | None,
+    trigger: triggers.RawTrigger | None,
+    outer: _Outer,
+    steps: int,
+    depth: int,
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
+    """The inner walk's answer (``steps`` frames long) completed with ``outer``."""
+    users, outer_framework = outer
+    if (
+        not frames
+        and framework is None
+        and outer_framework is not None
+        and steps + outer_framework[0] < len(_WALK)
+    ):
+        framework = outer_framework[1]
+    for offset, raw in users:
+        if len(frames) >= depth or steps + offset >= len(_WALK):
+            break
+        frames.append(raw)
     return frames, framework, trigger
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 from perfdoctor import callsite
 
@@ -71,3 +73,50 @@ def test_standard_library_and_perfdoctor_files_are_not_user_code() -> None:
     assert callsite.classify(json.__file__) == callsite.SKIP
     assert callsite.classify(callsite.__file__) == callsite.SKIP
     assert callsite.classify(__file__) == callsite.USER
+
+
+def _nested(levels: int, leaf: Callable[[], object]) -> object:
+    return leaf() if levels == 0 else _nested(levels - 1, leaf)
+
+
+def _same_site(a: Any, b: Any) -> bool:
+    """Equal but for the innermost frame's instruction (the two calls differ there)."""
+    (frames_a, *rest_a), (frames_b, *rest_b) = a, b
+    return (
+        [code for code, _ in frames_a] == [code for code, _ in frames_b]
+        and frames_a[1:] == frames_b[1:]
+        and rest_a == rest_b
+    )
+
+
+def test_an_anchor_gives_the_same_call_site_as_the_full_walk() -> None:
+    anchor = callsite.Anchor(sys._getframe(0))
+    walks: list[tuple[object, object]] = []
+
+    def query() -> None:
+        here = sys._getframe(0)
+        full = callsite.capture(here, 5)
+        walks.append((callsite.capture(here, 5, anchor), full))
+
+    # Several queries at different depths and lines under the anchor: the frames
+    # outside it are walked once, the answer does not change.
+    _nested(2, query)
+    _nested(6, query)
+    query()
+    assert len(walks) == 3
+    for anchored, full in walks:
+        assert _same_site(anchored, full)
+    assert anchor.outer() is not None
+    anchor.release()
+    assert anchor.frame is None and anchor.outer() is None
+
+
+def test_an_anchor_in_a_generator_is_not_trusted() -> None:
+    def gen() -> Iterator[object]:
+        anchor = callsite.Anchor(sys._getframe(0))
+        here = sys._getframe(0)
+        yield callsite.capture(here, 5, anchor), callsite.capture(here, 5), anchor.outer()
+
+    anchored, full, outer = next(gen())
+    assert _same_site(anchored, full)
+    assert outer is None

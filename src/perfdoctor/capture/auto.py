@@ -446,7 +446,8 @@ def trace(name: str, kind: str = "job") -> Iterator[None]:
     """
     if not context.state.enabled:
         instrument()
-    active, token = context.start(name, kind)
+    # The anchor is the frame holding the ``with`` (past contextmanager's __enter__).
+    active, token = context.start(name, kind, anchor_depth=3)
     try:
         yield
     finally:

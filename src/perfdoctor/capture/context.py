@@ -37,6 +37,7 @@ class ActiveTrace:
     """A trace being captured; turned into a :class:`perfdoctor.model.Trace` when done."""
 
     __slots__ = (
+        "anchor",
         "attrs",
         "cpu0",
         "dropped",
@@ -66,6 +67,7 @@ class ActiveTrace:
         # The head decision (``--sample``): kept whatever happens, or only if
         # the request turns out slow or failed.
         self.sampled = True
+        self.anchor: callsite.Anchor | None = None
 
 
 _current: contextvars.ContextVar[ActiveTrace | None] = contextvars.ContextVar(
@@ -114,9 +116,19 @@ def current() -> ActiveTrace | None:
 
 
 def start(
-    name: str, kind: str = "http"
+    name: str, kind: str = "http", anchor_depth: int = 1
 ) -> tuple[ActiveTrace, contextvars.Token[ActiveTrace | None]]:
+    """Open a trace in this context.
+
+    ``anchor_depth``: which caller of this function runs for the whole trace
+    (1: the caller itself), so the call-site walk can stop there
+    (:class:`perfdoctor.callsite.Anchor`).
+    """
     trace = ActiveTrace(name, kind)
+    try:
+        trace.anchor = callsite.Anchor(_getframe(anchor_depth))
+    except Exception:  # pragma: no cover - a stack shallower than asked
+        pass
     if kind == "http":
         state.requests_started += 1
         if state.sample_rate < 1.0:
@@ -147,6 +159,11 @@ def hand_off(
         except ValueError:
             _current.set(None)
         _handed_off[trace] = end
+        anchor = trace.anchor
+        if anchor is not None:
+            # The frame that opened the trace has returned: no walk meets it again.
+            trace.anchor = None
+            anchor.release()
     except Exception:  # pragma: no cover - defensive
         pass
 
@@ -162,6 +179,11 @@ def finish(
     """
     try:
         _handed_off.pop(trace, None)
+        anchor = trace.anchor
+        if anchor is not None:
+            # A finished trace must not keep the frame (and its locals) alive.
+            trace.anchor = None
+            anchor.release()
         if token is not None:
             try:
                 _current.reset(token)
@@ -308,7 +330,7 @@ def record_db(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework, trigger = callsite.capture(_getframe(2), state.stack_depth)
+        frames, framework, trigger = callsite.capture(_getframe(2), state.stack_depth, trace.anchor)
         # params_key(sql, params), without a call for the usual tuple of parameters.
         key: int | None
         if type(params) is tuple:
@@ -380,7 +402,9 @@ def record_span(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework, _trigger = callsite.capture(_getframe(skip), state.stack_depth)
+        frames, framework, _trigger = callsite.capture(
+            _getframe(skip), state.stack_depth, trace.anchor
+        )
         if blocking and _running_loop() is not None:
             attrs["blocks_event_loop"] = True
         spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))

@@ -28,7 +28,8 @@ def _start(request: Any) -> tuple[context.ActiveTrace, Any] | None:
         return None
     method = getattr(request, "method", "GET") or "GET"
     # Named as it ends (see _name), from what the router made of it.
-    return context.start(routes.name(method, routes.UNMATCHED), "http")
+    # The anchor is get_response's frame, which runs for the whole request.
+    return context.start(routes.name(method, routes.UNMATCHED), "http", anchor_depth=2)
 
 
 # Joined route string and view -> template: a route is rendered once per process.
