@@ -158,7 +158,9 @@ def _python(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 def capture_orm(folder: Path, requests: int) -> Path:
     traces = folder / "orm.db"
-    result = _python(__file__, "--worker", str(traces), str(requests), str(folder / "orm-app.db"))
+    result = _python(
+        __file__, "--worker", str(traces), str(requests), str(folder / "orm-app.db")
+    )
     if result.returncode != 0:
         raise SystemExit(f"the orm worker failed:\n{result.stderr}")
     return traces
@@ -167,16 +169,8 @@ def capture_orm(folder: Path, requests: int) -> Path:
 def capture_demo(folder: Path, rounds: int) -> Path:
     traces = folder / "demo.db"
     result = _python(
-        "-m",
-        "perfdoctor",
-        "audit",
-        "--traces",
-        str(traces),
-        "--format",
-        "json",
-        "--rounds",
-        str(rounds),
-        cwd=folder,
+        "-m", "perfdoctor", "audit", "--traces", str(traces), "--format", "json",
+        "--rounds", str(rounds), cwd=folder,
     )
     if result.returncode not in (0, 1):  # 1: the demo has findings, as it should
         raise SystemExit(f"perfdoctor audit failed:\n{result.stderr}")
@@ -417,6 +411,7 @@ def main() -> None:
         f"load_traces alone {reading['load_cpu_s']} s CPU (median of "
         f"{reading['load_cpu_runs_s']})"
     )
+
 
 
 if __name__ == "__main__":

@@ -33,30 +33,14 @@ def test_the_fixed_twin_is_faster_with_its_interval(tmp_path: Path) -> None:
     for name, endpoint in (("slow", "GET /articles"), ("fixed", "GET /articles/fixed")):
         out = tmp_path / f"{name}.json"
         done = perfdoctor(
-            "bench",
-            "--app",
-            "perfdoctor.demo.wsgi:app",
-            "--endpoint",
-            endpoint,
-            "--requests",
-            "60",
-            "--output",
-            str(out),
-            env=env,
+            "bench", "--app", "perfdoctor.demo.wsgi:app", "--endpoint", endpoint,
+            "--requests", "60", "--output", str(out), env=env,
         )
         assert done.returncode == 0, done.stderr
         results[name] = out
     compared = perfdoctor(
-        "compare",
-        str(results["slow"]),
-        str(results["fixed"]),
-        "--pair",
-        "GET /articles=GET /articles/fixed",
-        "--seed",
-        "1",
-        "--format",
-        "json",
-        env=env,
+        "compare", str(results["slow"]), str(results["fixed"]),
+        "--pair", "GET /articles=GET /articles/fixed", "--seed", "1", "--format", "json", env=env,
     )
     assert compared.returncode == 0, compared.stderr
     report = json.loads(compared.stdout)
@@ -67,14 +51,8 @@ def test_the_fixed_twin_is_faster_with_its_interval(tmp_path: Path) -> None:
     assert low <= median["diff"] <= high < 0
     assert row["queries_per_request"]["after"] < row["queries_per_request"]["before"]
     text = perfdoctor(
-        "compare",
-        str(results["slow"]),
-        str(results["fixed"]),
-        "--pair",
-        "GET /articles=GET /articles/fixed",
-        "--seed",
-        "1",
-        env=env,
+        "compare", str(results["slow"]), str(results["fixed"]),
+        "--pair", "GET /articles=GET /articles/fixed", "--seed", "1", env=env,
     )
     assert "faster" in text.stdout and "[" in text.stdout  # the verdict and its interval
     disappeared = {f["id"] for f in report["findings"]["disappeared"]}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,17 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
-from tests.conftest import serving
+from tests.conftest import run_perfdoctor, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = "tests.bench.ab_apps"
 
 
-def perfdoctor(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "perfdoctor", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
+def perfdoctor(
+    *args: str, cwd: Path = ROOT, pythonpath: str = str(ROOT)
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    return run_perfdoctor(*args, cwd=cwd, env=env, timeout=180)
 
 
 def _only(data: dict[str, Any]) -> dict[str, Any]:
@@ -268,12 +262,10 @@ def test_baseline_ref_of_a_src_layout_imports_the_old_code(tmp_path: Path) -> No
     conn.commit()
     conn.close()
     env_path = f"{repo / 'src'}{os.pathsep}{ROOT}"
-    done = subprocess.run(
-        [sys.executable, "-m", "perfdoctor", "bench", "--app", "srcshop_pkg.web:app",
-         "--baseline-ref", "HEAD", "--endpoint", "GET /", "--requests", "6", "--rounds", "3",
-         "--warmup", "1", "--format", "json"],
-        cwd=repo, capture_output=True, text=True, timeout=180,
-        env={**os.environ, "PYTHONPATH": env_path},
+    done = perfdoctor(
+        "bench", "--app", "srcshop_pkg.web:app", "--baseline-ref", "HEAD", "--endpoint", "GET /",
+        "--requests", "6", "--rounds", "3", "--warmup", "1", "--format", "json",
+        cwd=repo, pythonpath=env_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     queries = _only(json.loads(done.stdout))["per_request"]["queries"]
@@ -323,12 +315,11 @@ def test_baseline_ref_from_a_subdirectory_keeps_findings_where_they_are(tmp_path
     conn.executemany("INSERT INTO product VALUES (?, ?)", [(i, f"p{i}") for i in range(12)])
     conn.commit()
     conn.close()
-    done = subprocess.run(
-        [sys.executable, "-m", "perfdoctor", "bench", "--app", "subweb:app",
-         "--baseline-ref", "HEAD", "--endpoint", "GET /", "--requests", "6", "--rounds", "3",
-         "--warmup", "1", "--format", "json", "--output", str(tmp_path / "ab.json")],
-        cwd=repo / "sub", capture_output=True, text=True, timeout=180,
-        env={**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{ROOT}"},
+    done = perfdoctor(
+        "bench", "--app", "subweb:app", "--baseline-ref", "HEAD", "--endpoint", "GET /",
+        "--requests", "6", "--rounds", "3", "--warmup", "1", "--format", "json",
+        "--output", str(tmp_path / "ab.json"),
+        cwd=repo / "sub", pythonpath=f"{repo}{os.pathsep}{ROOT}",
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr
     compared = json.loads(done.stdout)
