@@ -9,12 +9,15 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
 from perfdoctor import __version__, store
 from perfdoctor.errors import PerfdoctorError, UsageError
+
+if TYPE_CHECKING:
+    from perfdoctor.settings import Settings
 
 _TRACES_HELP = "Trace store to use (default: .perfdoctor/traces.db, or $PERFDOCTOR_TRACES)."
 
@@ -165,9 +168,26 @@ def run(
         exit_timeout=exit_timeout,
         max_store_mb=max_store_mb,
         sample=rate,
-        sample_slow_ms=settings.sample_slow_ms if rate < 1.0 else None,
+        sample_slow_ms=_tail_slow_ms(settings) if rate < 1.0 else None,
+        sample_budgets=_tail_budgets() if rate < 1.0 else None,
     )
     sys.exit(code)
+
+
+def _tail_slow_ms(settings: Settings) -> float:
+    """The tail rule keeps a request over the default budget when it is set lower."""
+    from perfdoctor.budgets import load_budgets
+
+    default = load_budgets()[0].default.get("p95_ms")
+    return settings.sample_slow_ms if default is None else min(settings.sample_slow_ms, default)
+
+
+def _tail_budgets() -> dict[str, float]:
+    """Endpoints' own p95 budgets: a request over its endpoint's budget is kept."""
+    from perfdoctor.budgets import load_budgets
+
+    endpoints = load_budgets()[0].endpoints
+    return {name: limits["p95_ms"] for name, limits in endpoints.items() if "p95_ms" in limits}
 
 
 def _sample_rate(option: str | None, setting: float) -> float:

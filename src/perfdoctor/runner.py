@@ -15,6 +15,7 @@ app's.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -34,7 +35,7 @@ from perfdoctor.capture.auto import (
 )
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
-from perfdoctor.capture.sampling import ENV_SAMPLE, ENV_SAMPLE_SLOW_MS
+from perfdoctor.capture.sampling import ENV_SAMPLE, ENV_SAMPLE_BUDGETS, ENV_SAMPLE_SLOW_MS
 from perfdoctor.errors import UsageError
 from perfdoctor.store import retention
 
@@ -57,6 +58,7 @@ def capture_environment(
     max_store_mb: float | None = None,
     sample: float | None = None,
     sample_slow_ms: float | None = None,
+    sample_budgets: dict[str, float] | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -84,6 +86,8 @@ def capture_environment(
         env[ENV_SAMPLE] = repr(float(sample))
     if sample_slow_ms is not None:
         env[ENV_SAMPLE_SLOW_MS] = repr(float(sample_slow_ms))
+    if sample_budgets:
+        env[ENV_SAMPLE_BUDGETS] = json.dumps(sample_budgets)
     return env
 
 
@@ -97,6 +101,7 @@ def run(
     max_store_mb: float | None = None,
     sample: float | None = None,
     sample_slow_ms: float | None = None,
+    sample_budgets: dict[str, float] | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code.
 
@@ -121,6 +126,7 @@ def run(
             max_store_mb=max_store_mb,
             sample=sample,
             sample_slow_ms=sample_slow_ms,
+            sample_budgets=sample_budgets,
         )
         code = _wait(command, env)
         # Traces the command's processes set aside (the store was held) go in

@@ -26,13 +26,16 @@ FAILED = REQUESTS // 20 - REQUESTS // 100
 FAST = REQUESTS - SLOW - FAILED
 
 
-def _project(tmp_path: Path) -> Path:
-    # /slow sleeps 60 ms: over this, far under the default 500 ms budget, keeps the test quick.
-    (tmp_path / "pyproject.toml").write_text("[tool.perfdoctor]\nsample_slow_ms = 40\n")
+# /slow sleeps 60 ms: over this, far under the default 500 ms budget, keeps the test quick.
+SLOW_40_MS = "[tool.perfdoctor]\nsample_slow_ms = 40\n"
+
+
+def _project(tmp_path: Path, pyproject: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(pyproject)
     return tmp_path
 
 
-def _run(tmp_path: Path, *options: str, seed: str = "7") -> Path:
+def _run(tmp_path: Path, *options: str, seed: str = "7", pyproject: str = SLOW_40_MS) -> Path:
     traces = tmp_path / "traces.db"
     result = run_perfdoctor(
         "run",
@@ -44,7 +47,7 @@ def _run(tmp_path: Path, *options: str, seed: str = "7") -> Path:
         str(APP),
         str(tmp_path / "app.db"),
         str(REQUESTS),
-        cwd=_project(tmp_path),
+        cwd=_project(tmp_path, pyproject),
         env=app_env(PERFDOCTOR_SAMPLE_SEED=seed),
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -84,6 +87,18 @@ def test_a_tenth_kept_with_every_slow_and_failed_request(tmp_path: Path) -> None
         "GET /slow": (SLOW, SLOW),
         "GET /fail": (FAILED, FAILED),
     }
+
+
+def test_a_request_over_its_endpoints_budget_is_kept(tmp_path: Path) -> None:
+    # The global slow threshold stays at its 500 ms default; /slow's own budget
+    # (40 ms) is what its 60 ms requests break, so the tail rule keeps them all.
+    pyproject = '[tool.perfdoctor.budgets]\n"GET /slow" = { p95_ms = 40 }\n'
+    kept = _kept(_run(tmp_path, "--sample", "0.1", pyproject=pyproject))
+    assert len(kept["GET /slow"]) == SLOW
+    assert {t.attrs["sample"]["kept"] for t in kept["GET /slow"]} == {"slow"}
+    # Other endpoints keep the 500 ms threshold: their fast requests go by the draw.
+    assert {t.attrs["sample"]["kept"] for t in kept["GET /items"]} == {"head"}
+    assert len(kept["GET /items"]) <= 0.15 * FAST
 
 
 def test_reports_say_what_was_sampled(tmp_path: Path) -> None:
@@ -144,7 +159,7 @@ def test_instrument_samples_in_process(tmp_path: Path) -> None:
             "0.1",
             str(traces),
         ],
-        cwd=_project(tmp_path),
+        cwd=_project(tmp_path, SLOW_40_MS),
         env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
         capture_output=True,
         text=True,

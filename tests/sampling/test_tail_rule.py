@@ -28,7 +28,12 @@ def _no_other_taker(monkeypatch: pytest.MonkeyPatch) -> None:
 def finished() -> Iterator[list[context.ActiveTrace]]:
     """Capture switched to a list, sampling a third of requests; restored after."""
     kept: list[context.ActiveTrace] = []
-    saved = (context.state.on_finish, context.state.on_drop, context.state.sample_rate)
+    saved = (
+        context.state.on_finish,
+        context.state.on_drop,
+        context.state.sample_rate,
+        context.state.sample_slow_by_name,
+    )
     context.state.on_finish = kept.append
     context.state.on_drop = None
     context.take_sample_counts()
@@ -37,7 +42,12 @@ def finished() -> Iterator[list[context.ActiveTrace]]:
     try:
         yield kept
     finally:
-        context.state.on_finish, context.state.on_drop, context.state.sample_rate = saved
+        (
+            context.state.on_finish,
+            context.state.on_drop,
+            context.state.sample_rate,
+            context.state.sample_slow_by_name,
+        ) = saved
         context.take_sample_counts()
 
 
@@ -69,6 +79,28 @@ def test_failed_and_slow_requests_are_always_kept(finished: list[context.ActiveT
         _request("GET /slow", sleep=0.025)
     assert [t.attrs["sample"]["kept"] for t in finished] == ["error"] * 30 + ["slow"] * 3
     assert sorted(context.take_sample_counts()) == [("GET /fail", 30, 30), ("GET /slow", 3, 3)]
+
+
+def test_an_endpoint_budget_lowers_its_own_slow_threshold(
+    finished: list[context.ActiveTrace],
+) -> None:
+    # The draw keeps nothing; the global threshold is far away.
+    capture_sampling.configure(1e-9, slow_ms=10_000.0, slow_by_endpoint={"GET /budgeted": 20.0})
+    for _ in range(3):
+        _request("GET /budgeted", sleep=0.025)
+        _request("GET /other", sleep=0.025)
+    assert [(t.name, t.attrs["sample"]["kept"]) for t in finished] == [
+        ("GET /budgeted", "slow")
+    ] * 3
+    assert sorted(context.take_sample_counts()) == [("GET /budgeted", 3, 3), ("GET /other", 3, 0)]
+
+
+def test_an_endpoint_budget_over_the_global_threshold_does_not_raise_it(
+    finished: list[context.ActiveTrace],
+) -> None:
+    capture_sampling.configure(1e-9, slow_ms=20.0, slow_by_endpoint={"GET /export": 60_000.0})
+    _request("GET /export", sleep=0.025)
+    assert [t.attrs["sample"]["kept"] for t in finished] == ["slow"]
 
 
 def test_a_4xx_is_not_a_failure(finished: list[context.ActiveTrace]) -> None:

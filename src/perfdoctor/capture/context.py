@@ -96,6 +96,8 @@ class _State:
     sample_rate = 1.0
     sample_draw: Callable[[], float] = random.random
     sample_slow_ms = 500.0
+    # Endpoints whose budget is under ``sample_slow_ms``: their own threshold.
+    sample_slow_by_name: dict[str, float] = {}
     # endpoint -> [requests seen, traces kept] since the recorder last took them.
     sample_counts: dict[str, list[int]] = {}
     # Called when a request's trace is dropped (the recorder writes the counts).
@@ -214,7 +216,9 @@ def _kept(trace: ActiveTrace, finished: float) -> bool:
     """
     if trace.status is not None and trace.status >= 500:
         why = "error"
-    elif (finished - trace.start) * 1000.0 >= state.sample_slow_ms:
+    elif (finished - trace.start) * 1000.0 >= state.sample_slow_by_name.get(
+        trace.name, state.sample_slow_ms
+    ):
         why = "slow"
     elif trace.sampled:
         why = "head"

@@ -18,6 +18,10 @@ ENV_SAMPLE = "PERFDOCTOR_SAMPLE"
 # A seed makes the draws repeatable (tests, a benchmark compared run to run).
 ENV_SAMPLE_SEED = "PERFDOCTOR_SAMPLE_SEED"
 ENV_SAMPLE_SLOW_MS = "PERFDOCTOR_SAMPLE_SLOW_MS"
+# Per endpoint, a JSON object {"GET /articles": 200.0, ...}: the p95 budgets of
+# [tool.perfdoctor.budgets], so a request over its own endpoint's budget is kept
+# even when that budget is under the global slow threshold.
+ENV_SAMPLE_BUDGETS = "PERFDOCTOR_SAMPLE_BUDGETS"
 
 
 def parse_rate(value: object) -> float:
@@ -34,9 +38,21 @@ def parse_rate(value: object) -> float:
     return rate
 
 
-def configure(rate: float, slow_ms: float, seed: str | None = None) -> None:
-    """Switch sampling on (rate < 1) or off (rate 1) in this process."""
+def configure(
+    rate: float,
+    slow_ms: float,
+    seed: str | None = None,
+    slow_by_endpoint: dict[str, float] | None = None,
+) -> None:
+    """Switch sampling on (rate < 1) or off (rate 1) in this process.
+
+    ``slow_by_endpoint``: a lower slow threshold for some endpoints (their budget);
+    a request is kept when it is slower than either threshold.
+    """
     context.state.sample_slow_ms = slow_ms
+    context.state.sample_slow_by_name = {
+        name: min(ms, slow_ms) for name, ms in (slow_by_endpoint or {}).items()
+    }
     context.state.sample_draw = random.Random(seed).random if seed else random.random
     context.state.sample_rate = rate
 
@@ -60,7 +76,25 @@ def from_env(rate: float | None, slow_ms: float) -> None:
             slow_ms = float(slow_text)
         except ValueError:
             _warn(f"perfdoctor: {ENV_SAMPLE_SLOW_MS} is not a number ({slow_text!r}); ignored")
-    configure(rate, slow_ms, os.environ.get(ENV_SAMPLE_SEED) or None)
+    configure(rate, slow_ms, os.environ.get(ENV_SAMPLE_SEED) or None, _budgets_from_env())
+
+
+def _budgets_from_env() -> dict[str, float]:
+    text = os.environ.get(ENV_SAMPLE_BUDGETS)
+    if not text:
+        return {}
+    try:
+        import json
+
+        table = json.loads(text)
+        return {
+            str(name): float(ms)
+            for name, ms in table.items()
+            if isinstance(ms, (int, float)) and not isinstance(ms, bool)
+        }
+    except Exception:
+        _warn(f"perfdoctor: {ENV_SAMPLE_BUDGETS} is not a JSON object of numbers; ignored")
+        return {}
 
 
 def _warn(line: str) -> None:
