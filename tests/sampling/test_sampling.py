@@ -116,7 +116,14 @@ def test_reports_say_what_was_sampled(tmp_path: Path) -> None:
     text = run_perfdoctor("report", "--traces", str(traces), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert f"seen in {kept} of ~{FAST} requests" in text.stdout
-    assert f"Sampled: {kept + SLOW + FAILED} traces kept of {REQUESTS} requests seen" in text.stdout
+    header = f"Sampled: {kept + SLOW + FAILED} traces kept of {REQUESTS} requests seen"
+    assert header in text.stdout
+    # A pull-request comment and the HTML page say it too, near the top.
+    for fmt in ("markdown", "html"):
+        out = run_perfdoctor("report", "--traces", str(traces), "--format", fmt, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert header in out.stdout[: out.stdout.index("n-plus-one-query")], fmt
+        assert f"seen in {kept} of ~{FAST} requests" in out.stdout, fmt
 
 
 def test_weighted_percentiles_are_not_skewed_by_the_slow_requests_kept(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from perfdoctor.report.waterfall import (
     highlighted,
     waterfall_data,
 )
+from perfdoctor.sampling import note as sampling_note
 
 # What a table shows for a value it does not have (an en dash).
 
@@ -99,6 +100,7 @@ def render_page(
         version=perfdoctor.__version__,
         store=store,
         damaged=analysis.damage.line(),
+        sampled=sampling_note(analysis.sampled),
         traces=analysis.traces,
         generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         detectors=len(analysis.detectors),

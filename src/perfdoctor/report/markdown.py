@@ -21,6 +21,7 @@ from perfdoctor.report.evidence import (
     is_sql,
     num,
 )
+from perfdoctor.sampling import note as sampling_note
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.
@@ -34,6 +35,9 @@ def render(analysis: Analysis, stream: TextIO, *, compare: dict[str, Any] | None
 
 def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> list[str]:
     lines = [f"## perfdoctor: {_summary(analysis)}", ""]
+    sampled = sampling_note(analysis.sampled)
+    if sampled:
+        lines += [f"_{sampled}_", ""]
     damaged = analysis.damage.line()
     if damaged:
         lines += [f"_{damaged}._", ""]
