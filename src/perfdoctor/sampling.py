@@ -8,8 +8,9 @@ request a sampled run saw.
 
 Which numbers are exact and which are estimates, in a sampled report:
 
-- exact: the requests seen (counted, every one), and the failed and slow
-  requests (all kept);
+- exact: the requests seen (counted, every one; when retention drops old traces,
+  the requests they account for leave the counts with them, see
+  ``perfdoctor.store.retention``), and the failed and slow requests (all kept);
 - estimates: latency percentiles, queries per request and the per-request means
   (weighted by the above), and how many requests a finding would have shown up
   in ("seen in 37 of ~740 requests": 37 kept traces of about 740 requests).

@@ -72,7 +72,8 @@ def test_a_tenth_kept_with_every_slow_and_failed_request(tmp_path: Path) -> None
     traces = _run(tmp_path, "--sample", "0.1")
     kept = _kept(traces)
     # About a tenth of the fast requests; the seed makes it the same count every run.
-    head = [t for t in kept["GET /items"] if t.attrs["sample"] == {"rate": 0.1, "kept": "head"}]
+    head = [t for t in kept["GET /items"] if t.attrs["sample"]["kept"] == "head"]
+    assert {t.attrs["sample"]["rate"] for group in kept.values() for t in group} == {0.1}
     assert 0.05 * FAST <= len(head) <= 0.15 * FAST
     # Any other was kept because a busy machine made it slow.
     assert all(t.duration_ms >= 40 for t in kept["GET /items"] if t not in head)
@@ -99,6 +100,32 @@ def test_a_request_over_its_endpoints_budget_is_kept(tmp_path: Path) -> None:
     # Other endpoints keep the 500 ms threshold: their fast requests go by the draw.
     assert {t.attrs["sample"]["kept"] for t in kept["GET /items"]} == {"head"}
     assert len(kept["GET /items"]) <= 0.15 * FAST
+
+
+def test_a_capped_store_counts_the_requests_of_the_traces_it_still_holds(
+    tmp_path: Path,
+) -> None:
+    # Far more than the cap holds: retention drops the oldest traces, and with
+    # them the requests they account for, so "seen" is the window's, not the run's.
+    requests = 2500
+    traces = tmp_path / "traces.db"
+    result = run_perfdoctor(
+        "run", "--traces", str(traces), "--sample", "0.5", "--max-store-mb", "0.5", "--",
+        sys.executable, str(APP), str(tmp_path / "app.db"), str(requests),
+        cwd=_project(tmp_path, SLOW_40_MS), env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(traces) as conn:
+        assert conn.execute("SELECT dropped FROM retention").fetchone()[0] > 0
+    held = _kept(traces)
+    counts = _counts(traces)
+    assert sum(seen for seen, _ in counts.values()) < requests
+    for name, group in held.items():
+        seen, kept = counts[name]
+        assert kept == len(group)
+        accounted = sum(t.attrs["sample"]["seen"] for t in group)
+        # What is left over: requests dropped after the endpoint's last kept one.
+        assert 0 <= seen - accounted < 30, name
 
 
 def test_reports_say_what_was_sampled(tmp_path: Path) -> None:

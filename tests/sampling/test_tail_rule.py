@@ -65,10 +65,18 @@ def test_head_draw_keeps_a_share_and_counts_every_request(
     for _ in range(300):
         _request("GET /a")
     assert 70 <= len(finished) <= 130
-    assert all(t.attrs["sample"] == {"rate": 1 / 3, "kept": "head"} for t in finished)
+    assert all(
+        t.attrs["sample"]["rate"] == 1 / 3 and t.attrs["sample"]["kept"] == "head" for t in finished
+    )
+    # Each kept trace accounts for itself and the requests dropped just before it.
+    assert sum(t.attrs["sample"]["seen"] for t in finished) == 300 - _dropped_after_last(finished)
     assert context.take_sample_counts() == [("GET /a", 300, len(finished))]
     # Taken: the next write starts from zero.
     assert context.take_sample_counts() == []
+
+
+def _dropped_after_last(finished: list[context.ActiveTrace]) -> int:
+    return context.state.sample_pending.get(finished[-1].name, 0)
 
 
 def test_failed_and_slow_requests_are_always_kept(finished: list[context.ActiveTrace]) -> None:

@@ -100,6 +100,8 @@ class _State:
     sample_slow_by_name: dict[str, float] = {}
     # endpoint -> [requests seen, traces kept] since the recorder last took them.
     sample_counts: dict[str, list[int]] = {}
+    # Per endpoint, requests dropped since its last kept one (see ``_kept``).
+    sample_pending: dict[str, int] = {}
     # Called when a request's trace is dropped (the recorder writes the counts).
     on_drop: Callable[[], None] | None = None
 
@@ -228,13 +230,19 @@ def _kept(trace: ActiveTrace, finished: float) -> bool:
     if counts is None:
         counts = state.sample_counts[trace.name] = [0, 0]
     counts[0] += 1
+    pending = state.sample_pending
     if not why:
+        pending[trace.name] = pending.get(trace.name, 0) + 1
         drop = state.on_drop
         if drop is not None:
             drop()
         return False
     counts[1] += 1
-    trace.attrs["sample"] = {"rate": state.sample_rate, "kept": why}
+    # "seen": this request and those dropped since the endpoint's last kept one,
+    # so that the store's retention, dropping this trace, can take exactly those
+    # requests out of the counts.
+    seen = pending.pop(trace.name, 0) + 1
+    trace.attrs["sample"] = {"rate": state.sample_rate, "kept": why, "seen": seen}
     return True
 
 
@@ -251,6 +259,7 @@ def take_sample_counts() -> list[tuple[str, int, int]]:
 def _forget_sample_counts() -> None:
     # A forked worker counts its own requests; the parent writes what it had.
     state.sample_counts = {}
+    state.sample_pending = {}
 
 
 if hasattr(os, "register_at_fork"):

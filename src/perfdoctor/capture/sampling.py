@@ -50,6 +50,7 @@ def configure(
     a request is kept when it is slower than either threshold.
     """
     context.state.sample_slow_ms = slow_ms
+    context.state.sample_pending = {}
     context.state.sample_slow_by_name = {
         name: min(ms, slow_ms) for name, ms in (slow_by_endpoint or {}).items()
     }

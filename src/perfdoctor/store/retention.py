@@ -138,6 +138,7 @@ class Retention:
                     break
                 span = newest - oldest + 1
                 cutoff = oldest + max(1, math.ceil(span * (used - target) / used))
+                _forget_sampled(conn, cutoff)
                 dropped += conn.execute("DELETE FROM traces WHERE rowid < ?", (cutoff,)).rowcount
                 kept = max(0, newest - cutoff + 1)
             if dropped:
@@ -167,6 +168,36 @@ class Retention:
             "sweeps = ? WHERE id = 1",
             (dropped, max_bytes, since, sweeps),
         )
+
+
+# Per endpoint, the sampled traces about to be dropped: how many, and how many
+# requests they account for (each kept trace counts itself and the requests
+# dropped just before it; a trace without that count, 1/rate for the head draw).
+_SAMPLED_BEFORE = """
+SELECT name, count(*), sum(coalesce(json_extract(attrs, '$.sample.seen'),
+                           CASE json_extract(attrs, '$.sample.kept')
+                           WHEN 'head' THEN 1.0 / json_extract(attrs, '$.sample.rate')
+                           ELSE 1.0 END))
+FROM traces
+WHERE rowid < ? AND json_valid(attrs) AND json_type(attrs, '$.sample') = 'object'
+GROUP BY name
+"""
+
+
+def _forget_sampled(conn: sqlite3.Connection, cutoff: int) -> None:
+    """Take the dropped sampled traces out of the sampling counts, so that "seen in
+    37 of ~740 requests" stays out of the requests whose traces the store still
+    holds, not of every request since the store began."""
+    try:
+        rows = conn.execute(_SAMPLED_BEFORE, (cutoff,)).fetchall()
+        conn.executemany(
+            "UPDATE sampling SET seen = max(0, seen - ?), kept = max(0, kept - ?) WHERE name = ?",
+            [(round(stood_for or 0), count, name) for name, count, stood_for in rows],
+        )
+    except sqlite3.OperationalError:
+        # An SQLite without JSON functions: the counts stay as they are; the cap
+        # matters more than them.
+        pass
 
 
 # --------------------------------------------------------------------------- sweeping
