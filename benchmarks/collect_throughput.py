@@ -9,6 +9,8 @@ threads on kept-alive connections, to a receiver started as a user starts it
 (``perfdoctor collect``, its own process, a fresh store).  A 429 is honoured
 (wait Retry-After, send again), as an exporter does.  The time runs from the
 first request to the receiver's exit after SIGTERM, so every span is in the store.
+The receiver's peak RSS (``VmHWM``, read just before SIGTERM) shows whether its
+memory follows the volume sent or its queue's bound: run with more ``--requests``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ def _send(url: str, bodies: list[bytes], content_type: str, refused: list[int]) 
     conn.close()
 
 
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def run(bodies: list[bytes], content_type: str, spans: int, clients: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "traces.db"
@@ -87,6 +99,7 @@ def run(bodies: list[bytes], content_type: str, spans: int, clients: int) -> dic
             thread.start()
         for thread in threads:
             thread.join()
+        peak_mb = _peak_rss_mb(receiver.pid)
         receiver.send_signal(signal.SIGTERM)
         last = receiver.communicate()[0]
         seconds = time.perf_counter() - start
@@ -96,6 +109,7 @@ def run(bodies: list[bytes], content_type: str, spans: int, clients: int) -> dic
         "seconds": round(seconds, 2),
         "spans_per_s": round(spans / seconds),
         "refused_429": len(refused),
+        "receiver_peak_rss_mb": peak_mb,
         "receiver_said": last.strip(),
     }
 
