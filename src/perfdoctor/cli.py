@@ -708,19 +708,27 @@ def import_otlp(traces: str | None, files: tuple[str, ...]) -> None:
     metavar="HOST:PORT",
     help="Address to receive on (port 0: any free port, printed at start).",
 )
-def collect(traces: str | None, listen: str) -> None:
+@click.option(
+    "--grpc",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also receive OTLP/gRPC there, e.g. 127.0.0.1:4317 (needs perfdoctor[collect-grpc]).",
+)
+def collect(traces: str | None, listen: str, grpc: str | None) -> None:
     """Receive OpenTelemetry traces over OTLP/HTTP (protobuf or JSON, gzip too) from
-    SDKs or the Collector into the trace store, until Ctrl-C or SIGTERM.
+    SDKs or the Collector into the trace store, until Ctrl-C or SIGTERM; with
+    --grpc, over OTLP/gRPC too.
 
     \b
     perfdoctor collect --listen 127.0.0.1:4318
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 opentelemetry-instrument ...
+    perfdoctor collect --grpc 127.0.0.1:4317   # the Collector's otlp exporter, SDKs' gRPC
     perfdoctor report
     """
     from perfdoctor.collect.server import run
     from perfdoctor.settings import load_settings
 
-    sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout))
+    sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout, grpc=grpc))
 
 
 @main.command()

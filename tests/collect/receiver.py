@@ -16,12 +16,15 @@ from tests.conftest import perfdoctor_cmd
 
 
 class Receiver:
-    def __init__(self, folder: Path, settings: str = "") -> None:
+    def __init__(self, folder: Path, settings: str = "", grpc: bool = False) -> None:
         self.store = folder / "traces.db"
         # [tool.perfdoctor] of the folder it runs in: a tiny queue, for instance.
         (folder / "pyproject.toml").write_text(f"[tool.perfdoctor]\n{settings}\n")
+        also = ("--grpc", "127.0.0.1:0") if grpc else ()
         self.process = subprocess.Popen(
-            perfdoctor_cmd("collect", "--listen", "127.0.0.1:0", "--traces", str(self.store)),
+            perfdoctor_cmd(
+                "collect", "--listen", "127.0.0.1:0", *also, "--traces", str(self.store)
+            ),
             cwd=folder,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -31,6 +34,11 @@ class Receiver:
         first = self.process.stdout.readline()
         assert " on http://127.0.0.1:" in first, first + self.process.stderr.read()  # type: ignore[union-attr]
         self.url = first.split(" on ")[1].split()[0]
+        self.grpc_address = ""
+        if grpc:
+            second = self.process.stdout.readline()
+            assert "OTLP/gRPC traces on 127.0.0.1:" in second, second
+            self.grpc_address = second.split(" on ")[1].split()[0]
 
     def post(
         self, data: bytes, content_type: str = "application/json", gzipped: bool = False

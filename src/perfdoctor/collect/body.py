@@ -165,10 +165,10 @@ def status(content_type: str, code: int, message: str) -> bytes:
         return json.dumps({"code": code, "message": message}).encode()
     # Two fields, encoded by hand: the message type is not in opentelemetry-proto.
     text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    return b"\x08" + varint(code) + b"\x12" + varint(len(text)) + text
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F

@@ -163,11 +163,28 @@ def bind(listen: str, settings: Settings) -> Receiver:
         raise UsageError(f"--listen {listen}: cannot listen there ({why})") from exc
 
 
-def run(listen: str, store_path: Path, settings: Settings, out: TextIO) -> int:
+def run(
+    listen: str, store_path: Path, settings: Settings, out: TextIO, grpc: str | None = None
+) -> int:
+    """``grpc``: also receive OTLP/gRPC there (``HOST:PORT``), into the same store."""
     body.require_protobuf()
+    if grpc is not None:
+        from .grpc_receiver import require_grpc
+
+        require_grpc()
+        grpc_host, grpc_port, _ = parse_listen(grpc, "--grpc")
     target = command.StoreTarget(store_path)
     target.conn()  # a store that cannot be written fails now, not at the first request
     server = bind(listen, settings)
+    receiver_grpc = None
+    if grpc is not None:
+        from .grpc_receiver import GrpcReceiver
+
+        try:
+            receiver_grpc = GrpcReceiver(grpc_host, grpc_port, server)
+        except BaseException:
+            server.server_close()
+            raise
     writer = Writer(server.queue, target, settings)
     writer.start()
     stop = threading.Event()
@@ -180,6 +197,9 @@ def run(listen: str, store_path: Path, settings: Settings, out: TextIO) -> int:
     serving = threading.Thread(target=server.serve_forever, name="perfdoctor-collect", daemon=True)
     serving.start()
     out.write(f"perfdoctor: receiving OTLP/HTTP traces on {server.url()} into {store_path}\n")
+    if receiver_grpc is not None:
+        receiver_grpc.start()
+        out.write(f"perfdoctor: receiving OTLP/gRPC traces on {receiver_grpc.address}\n")
     out.flush()
     started = time.monotonic()
     try:
@@ -188,6 +208,8 @@ def run(listen: str, store_path: Path, settings: Settings, out: TextIO) -> int:
     finally:
         server.shutdown()
         server.server_close()
+        if receiver_grpc is not None:
+            receiver_grpc.stop(_DRAIN_S)
         _drain(server)
         server.queue.close()
         writer.join()
