@@ -217,7 +217,7 @@ def run(
     seconds = time.monotonic() - started
     out.write(
         f"perfdoctor: received {writer.received} spans in {seconds:.0f} s; wrote "
-        f"{len(writer.summary.written)} traces ({writer.summary.spans} spans) to {store_path}"
+        f"{writer.traces_written} traces ({writer.spans_written} spans) to {store_path}"
         + (f"; refused {server.refused} requests while busy" if server.refused else "")
         + "\n"
     )

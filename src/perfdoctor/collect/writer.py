@@ -41,7 +41,9 @@ class Writer(threading.Thread):
         self.target = target
         self.settings = settings
         self.err = err
-        self.summary = command.Summary()
+        # Counts, not the ids an import keeps: a receiver runs for days.
+        self.traces_written = 0
+        self.spans_written = 0
         self.received = 0
         self.dropped = 0
         self._pending: dict[str, list[OtlpSpan]] = {}
@@ -89,7 +91,11 @@ class Writer(threading.Thread):
     def _write(self, groups: list[list[OtlpSpan]], keep: bool) -> bool:
         """Whether the groups are done with: written, or dropped after an error."""
         try:
-            command.write_groups(self.target, groups, self.settings, self.summary)
+            batch = command.Summary()
+            command.write_groups(self.target, groups, self.settings, batch)
+            # Traces written before and given spans that came later are not new ones.
+            self.traces_written += len(batch.written - batch.before - batch.merged)
+            self.spans_written += batch.spans
             return True
         except sqlite3.Error as exc:
             if store.is_busy(exc) and keep:
