@@ -1,0 +1,103 @@
+"""Reads the requests the app writes to the store and shows a line for each.
+
+A thread of the ``perfdoctor run`` process: the app's processes write their
+traces to the store anyway (every 0.1 s), and this thread reads what each poll
+finds new, so the app does no more work with ``--live`` than without it, and
+every worker of a multi-process server shares one rate limit.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from perfdoctor import store
+from perfdoctor.live.detect import RequestDetectors
+from perfdoctor.live.limiter import Event, Limiter
+from perfdoctor.live.line import request_line
+from perfdoctor.live.render import Writer
+from perfdoctor.model import Trace
+from perfdoctor.settings import Settings
+
+# A request trace; a script's, a job's or a server's own start-up work is not a request.
+_REQUEST_KIND = "http"
+
+
+class Tail:
+    def __init__(
+        self,
+        traces: Path,
+        settings: Settings,
+        stream: TextIO | None = None,
+        since: float | None = None,
+    ) -> None:
+        self.traces = traces
+        self.settings = settings
+        self.since = time.time() if since is None else since
+        out = stream if stream is not None else sys.stderr
+        self.writer = Writer(out, settings.slow_endpoint_p95_ms)
+        self.limiter = Limiter(
+            settings.live_max_lines_per_s,
+            settings.live_max_analysed_per_s,
+            settings.live_repeat_lines,
+            settings.live_repeat_window_s,
+            time.monotonic,
+        )
+        self._last_rowid = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="perfdoctor-live", daemon=True)
+
+    def start(self) -> Tail:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Show what is left (the app's last requests, the pending counts), then end."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            # Imports every detector module: done here, while the app starts.
+            detectors = RequestDetectors(self.settings)
+        except Exception as exc:  # the run goes on without its live lines
+            self._say(f"perfdoctor: live lines are off: {type(exc).__name__}: {exc}")
+            return
+        while True:
+            stopping = self._stop.wait(self.settings.live_poll_s)
+            try:
+                for trace in self._fresh():
+                    self._show(trace, detectors)
+                self._emit(self.limiter.tick(final=stopping))
+            except Exception as exc:
+                self._say(f"perfdoctor: a live line failed: {type(exc).__name__}: {exc}")
+            if stopping:
+                return
+
+    def _fresh(self) -> list[Trace]:
+        try:
+            recent = store.recent_traces(self.traces, self._last_rowid, self.since)
+        except Exception:  # no store yet, or held while being created: next poll
+            return []
+        self._last_rowid = recent.last_rowid
+        return [t for t in recent.traces if t.kind == _REQUEST_KIND]
+
+    def _show(self, trace: Trace, detectors: RequestDetectors) -> None:
+        if not self.limiter.may_analyse(trace.name):
+            return
+        line = request_line(trace, detectors.findings(trace))
+        self._emit(self.limiter.offer(line))
+
+    def _emit(self, events: list[Event]) -> None:
+        for event in events:
+            self.writer.write(event)
+
+    def _say(self, text: str) -> None:
+        try:
+            self.writer.stream.write(text + "\n")
+            self.writer.stream.flush()
+        except Exception:
+            pass
