@@ -19,7 +19,10 @@ Piece = tuple[str, str]  # text, rich style ("" for none)
 
 # A shorter route column would hide which endpoint a line is.
 MIN_ROUTE = 16
-# The route column grows to the longest route seen, up to this share of the width.
+# The route column starts this wide (most routes fit: lines align from the first
+# one) and grows to the longest route seen, up to a share of the terminal's width.
+FIRST_ROUTE = 32
+ROUTE_STEP = 8
 ROUTE_SHARE = 0.3
 METHOD_WIDTH = 6  # DELETE
 # Narrower than this, "44 queries" is "44 q": at 80 columns the call site needs the room.
@@ -117,13 +120,15 @@ class Layout:
 
     def __init__(self, slow_ms: float) -> None:
         self.slow_ms = slow_ms
-        self.route_width = 0
+        self.route_width = FIRST_ROUTE
 
     def pieces(self, event: Event, width: int | None) -> list[Piece]:
         if isinstance(event, Overflow):
             return self._overflow(event, width)
         line = event.line if isinstance(event, Repeat) else event
-        self.route_width = max(self.route_width, len(line.route), MIN_ROUTE)
+        if len(line.route) > self.route_width:
+            # In steps: a column that moves at every longer route moves often.
+            self.route_width = -(-len(line.route) // ROUTE_STEP) * ROUTE_STEP
         if isinstance(event, Repeat):
             tail: list[Piece] = [
                 (
