@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import perfdoctor
@@ -36,7 +37,7 @@ from perfdoctor.capture import sqlite as sqlite_capture
 from perfdoctor.live.detect import RequestDetectors
 from perfdoctor.live.line import request_line
 from perfdoctor.live.render import Layout
-from perfdoctor.model import Trace
+from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
 ARTICLES = 20
@@ -89,14 +90,18 @@ def capture(folder: Path) -> tuple[dict[str, Trace], dict[str, tuple[float, floa
                 view(conn)
                 active = context.current()
                 assert active is not None
-                cost = median_us(lambda: server_timing.value(active), 2000)
-            request = median_us(lambda: view(conn), 200)  # the same work, captured
+                cost = median_us(partial(server_timing.value, active), 2000)
+            request = median_us(partial(view, conn), 200)  # the same work, captured
             header[name] = (cost, request)
     finally:
         perfdoctor.uninstrument()
         sqlite_capture.uninstall()
     loaded = {t.name.split("/", 1)[1]: t for t in store.load_traces(traces)}
     return loaded, header
+
+
+def lay_out(layout: Layout, trace: Trace, found: list[Finding]) -> object:
+    return layout.pieces(request_line(trace, found), 79)
 
 
 def import_ms(code: str) -> float:
@@ -134,20 +139,16 @@ def main() -> None:
             traces, header = capture(folder)
             path = folder / "traces.db"
             # One poll reads both requests: its cost per request.
-            poll = median_us(lambda: store.recent_traces(path, 0, 0.0), 50) / len(traces)
+            poll = median_us(partial(store.recent_traces, path, 0, 0.0), 50) / len(traces)
             for name, trace in traces.items():
                 found = detectors.findings(trace)
                 layout = Layout(500.0)
                 cost, request = header[name]
                 figures = {
                     "store read": poll,
-                    "5 detectors": median_us(lambda trace=trace: detectors.findings(trace), 200),
-                    "line": median_us(
-                        lambda: layout.pieces(request_line(trace, found), 79), 500
-                    ),
-                    "all detectors (report)": median_us(
-                        lambda trace=trace: analyze([trace], settings), 50
-                    ),
+                    "5 detectors": median_us(partial(detectors.findings, trace), 200),
+                    "line": median_us(partial(lay_out, layout, trace, found), 500),
+                    "all detectors (report)": median_us(partial(analyze, [trace], settings), 50),
                     "Server-Timing value": cost,
                     "captured request": request,
                 }
