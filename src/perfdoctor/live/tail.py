@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from perfdoctor import store
 from perfdoctor.live.detect import RequestDetectors
@@ -49,6 +50,8 @@ class Tail:
         self._last_rowid = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="perfdoctor-live", daemon=True)
+        self._detectors: RequestDetectors | None = None
+        self._failed = False
 
     def start(self) -> Tail:
         self._thread.start()
@@ -60,22 +63,22 @@ class Tail:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            # Imports every detector module: done here, while the app starts.
-            detectors = RequestDetectors(self.settings)
-        except Exception as exc:  # the run goes on without its live lines
-            self._say(f"perfdoctor: live lines are off: {type(exc).__name__}: {exc}")
-            return
         while True:
             stopping = self._stop.wait(self.settings.live_poll_s)
-            try:
-                for trace in self._fresh():
-                    self._show(trace, detectors)
-                self._emit(self.limiter.tick(final=stopping))
-            except Exception as exc:
-                self._say(f"perfdoctor: a live line failed: {type(exc).__name__}: {exc}")
+            for trace in self._fresh():
+                self._guarded(self._show, trace)
+            self._guarded(lambda final: self._emit(self.limiter.tick(final)), stopping)
             if stopping:
                 return
+
+    def _guarded(self, action: Callable[[Any], None], argument: Any) -> None:
+        """A bug here costs a line, never the run; it is said once."""
+        try:
+            action(argument)
+        except Exception as exc:
+            if not self._failed:
+                self._failed = True
+                self._say(f"perfdoctor: a live line failed: {type(exc).__name__}: {exc}")
 
     def _fresh(self) -> list[Trace]:
         try:
@@ -85,10 +88,14 @@ class Tail:
         self._last_rowid = recent.last_rowid
         return [t for t in recent.traces if t.kind == _REQUEST_KIND]
 
-    def _show(self, trace: Trace, detectors: RequestDetectors) -> None:
+    def _show(self, trace: Trace) -> None:
         if not self.limiter.may_analyse(trace.name):
             return
-        line = request_line(trace, detectors.findings(trace))
+        if self._detectors is None:
+            # Imports every detector module (a few hundred ms): only once a request
+            # came, so a script run under perfdoctor does not wait for it.
+            self._detectors = RequestDetectors(self.settings)
+        line = request_line(trace, self._detectors.findings(trace))
         self._emit(self.limiter.offer(line))
 
     def _emit(self, events: list[Event]) -> None:
