@@ -169,9 +169,9 @@ def run(
 def _live_tail(traces: Path, settings: Settings | None) -> Tail | None:
     if settings is None:
         return None
-    from perfdoctor.live.tail import Tail
+    from perfdoctor.live.tail import Tail, check
 
-    return Tail(traces, settings).start()
+    return Tail(traces, check(settings)).start()
 
 
 def live_by_default(environ: Mapping[str, str] | None = None) -> bool:

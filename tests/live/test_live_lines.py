@@ -21,6 +21,7 @@ from tests.conftest import (
     get,
     perfdoctor_cmd,
     report_json,
+    run_perfdoctor,
     serve_under_perfdoctor,
     wait_http,
 )
@@ -210,3 +211,15 @@ def test_on_a_terminal_unless_in_ci_or_turned_off(
         assert all(len(ANSI.sub("", line)) < 120 for line in raw), raw
         (listing,) = lines.of(LIST)
         assert listing["marks"].startswith(f"N+1 ×{PAGE_SIZE} blog/views.py:"), output
+
+
+def test_a_limit_that_makes_no_sense_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    project = with_settings(tmp_path, live_max_lines_per_s=0)
+    result = run_perfdoctor(
+        "run", "--live", "--traces", str(tmp_path / "traces.db"), "--", sys.executable, "-c", "pass",
+        cwd=project,
+    )
+    assert result.returncode == 2, result
+    assert result.stderr.strip().splitlines() == [
+        "perfdoctor: error: live_max_lines_per_s = 0: expected a whole number, 1 or more"
+    ]

@@ -46,7 +46,7 @@ def middle(text: str, width: int) -> str:
         return text
     if width <= 1:
         return "…"[:width]
-    head = (width - 1 + 1) // 2
+    head = width // 2
     tail = width - 1 - head
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
@@ -101,17 +101,18 @@ def _length(pieces: Sequence[Piece]) -> int:
 
 def _cut(pieces: list[Piece], width: int) -> list[Piece]:
     """``pieces`` in ``width`` characters, the end cut with "…"."""
+    if _length(pieces) <= width:
+        return pieces
     out: list[Piece] = []
-    left = width
+    left = width - 1
     for text, style in pieces:
-        if len(text) < left or (len(text) == left and _length(out) + len(text) == _length(pieces)):
-            out.append((text, style))
-            left -= len(text)
-            continue
-        if left > 1:
-            out.append((text[: left - 1], style))
-        out.append(("…", "dim"))
-        break
+        if len(text) > left:
+            if left > 0:
+                out.append((text[:left], style))
+            break
+        out.append((text, style))
+        left -= len(text)
+    out.append(("…", "dim"))
     return out
 
 

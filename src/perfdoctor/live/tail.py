@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from perfdoctor import store
+from perfdoctor.errors import ConfigError
 from perfdoctor.live.detect import RequestDetectors
 from perfdoctor.live.limiter import Event, Limiter
 from perfdoctor.live.line import request_line
@@ -25,6 +26,20 @@ from perfdoctor.settings import Settings
 
 # A request trace; a script's, a job's or a server's own start-up work is not a request.
 _REQUEST_KIND = "http"
+
+
+def check(settings: Settings) -> Settings:
+    """The ``live_*`` settings, each one line of error when it makes no sense."""
+    counts = ("live_max_lines_per_s", "live_max_analysed_per_s", "live_repeat_lines")
+    for name in counts:
+        value = getattr(settings, name)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} = {value!r}: expected a whole number, 1 or more")
+    for name in ("live_repeat_window_s", "live_poll_s"):
+        value = getattr(settings, name)
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{name} = {value!r}: expected seconds, more than 0")
+    return settings
 
 
 class Tail:
