@@ -143,11 +143,11 @@ def run(
         tail = _live_tail(traces, live)
         try:
             code = _wait(command, env)
-        finally:
             # Traces the command's processes set aside (the store was held) go in
             # now if it is free again; else the next report adds them.
             store.merge_spool(traces, busy_timeout=0.25)
-            if tail is not None:
+        finally:
+            if tail is not None:  # its last lines: the requests written at exit
                 tail.stop()
         failures = sorted(
             p.read_text(encoding="utf-8", errors="replace").strip()

@@ -134,11 +134,11 @@ def test_at_most_n_lines_a_second_then_a_count(django_sqlite: DjangoSite, tmp_pa
     assert query_counts(stored_requests(django_sqlite.traces, f"GET {FIXED}"))
 
 
-def _pty_output(site: DjangoSite, options: list[str], ci: bool) -> str:
+def _pty_output(site: DjangoSite, options: list[str], ci: bool, columns: int) -> str:
     """Run the site under ``perfdoctor run`` with stderr (and stdout) on a terminal."""
     port = free_port()
     env = {k: v for k, v in site.env.items() if k != "CI"}
-    env.update(TERM="xterm-256color", COLUMNS="120")
+    env.update(TERM="xterm-256color", COLUMNS=str(columns))
     if ci:
         env["CI"] = "1"
     master, slave = pty.openpty()
@@ -189,18 +189,19 @@ def _pty_output(site: DjangoSite, options: list[str], ci: bool) -> str:
 
 
 @pytest.mark.parametrize(
-    ("options", "ci", "shown"),
+    ("options", "ci", "shown", "columns"),
     [
-        pytest.param([], False, True, id="terminal"),
-        pytest.param([], True, False, id="terminal-in-ci"),
-        pytest.param(["--live"], True, True, id="terminal-in-ci-live"),
-        pytest.param(["--no-live"], False, False, id="terminal-no-live"),
+        pytest.param([], False, True, 120, id="terminal"),
+        pytest.param([], False, True, 80, id="terminal-80-columns"),
+        pytest.param([], True, False, 120, id="terminal-in-ci"),
+        pytest.param(["--live"], True, True, 120, id="terminal-in-ci-live"),
+        pytest.param(["--no-live"], False, False, 120, id="terminal-no-live"),
     ],
 )
 def test_on_a_terminal_unless_in_ci_or_turned_off(
-    django_sqlite: DjangoSite, options: list[str], ci: bool, shown: bool
+    django_sqlite: DjangoSite, options: list[str], ci: bool, shown: bool, columns: int
 ) -> None:
-    output = _pty_output(django_sqlite, options, ci)
+    output = _pty_output(django_sqlite, options, ci, columns)
     lines = parse(output)
     assert bool(lines.of(LIST)) == shown, output
     assert bool(lines.of(FIXED)) == shown, output
@@ -208,7 +209,7 @@ def test_on_a_terminal_unless_in_ci_or_turned_off(
         # A terminal gets colour (the N+1 in red), and no line is wider than it.
         raw = raw_request_lines(output)
         assert all("\x1b[" in line for line in raw), raw
-        assert all(len(ANSI.sub("", line)) < 120 for line in raw), raw
+        assert all(len(ANSI.sub("", line)) < columns for line in raw), raw
         (listing,) = lines.of(LIST)
         assert listing["marks"].startswith(f"N+1 ×{PAGE_SIZE} blog/views.py:"), output
 
