@@ -224,3 +224,19 @@ def test_a_limit_that_makes_no_sense_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert result.stderr.strip().splitlines() == [
         "perfdoctor: error: live_max_lines_per_s = 0: expected a whole number, 1 or more"
     ]
+
+
+def test_an_ignored_finding_is_not_on_the_line(django_sqlite: DjangoSite, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[[tool.perfdoctor.ignore]]\nid = "n-plus-one-query"\npath = "blog/views.py"\n'
+        'reason = "the page is capped at 20 rows"\n',
+        encoding="utf-8",
+    )
+    output = serve_output(django_sqlite, [LIST, "/authors/2/dashboard/"], cwd=project)
+    lines = parse(output)
+    (listing,) = lines.of(LIST)
+    assert listing["marks"] is None, output
+    (dashboard,) = lines.of(DASHBOARD)
+    assert dashboard["marks"].startswith("duplicate ×3 "), output  # another detector's: kept

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from perfdoctor.analyze import impact_ms
+from perfdoctor.callsite import display_path
 from perfdoctor.detectors import Detector, all_detectors
 from perfdoctor.model import SEVERITY_RANK, Finding, Trace
 from perfdoctor.settings import Settings
@@ -29,6 +32,12 @@ class RequestDetectors:
                 found.extend(detector.analyze([trace], self.settings))
             except Exception:  # one detector's bug must not end the live lines
                 continue
+        for finding in found:
+            # As `report` shows and matches it: relative to where perfdoctor runs.
+            if finding.location is not None:
+                finding.location = dataclasses.replace(
+                    finding.location, path=display_path(finding.location.path)
+                )
         if found:
             found, _ignored = apply_ignores(found, self.settings.ignore)
         found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id))
