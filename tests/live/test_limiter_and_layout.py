@@ -144,3 +144,24 @@ def test_not_on_a_terminal_lines_are_whole_and_plain() -> None:
 def test_middle() -> None:
     assert middle("/authors/{pk}/dashboard/fixed/", 16) == "/authors…/fixed/"
     assert middle("/short/", 16) == "/short/"
+
+
+def test_each_per_request_detector_has_a_short_label() -> None:
+    from perfdoctor.live.detect import LIVE_DETECTORS
+    from perfdoctor.live.line import label, mark
+    from perfdoctor.model import Finding, Location
+
+    def finding(kind: str, **evidence: object) -> Finding:
+        return Finding(kind, "warning", "t", "GET /x", Location("/abs/app/views.py", 42, "f"), dict(evidence), "")
+
+    labels = {
+        "n-plus-one-query": ("N+1 ×30", {"count": 30}),
+        "duplicate-query": ("duplicate ×3", {"count": 3}),
+        "n-plus-one-http": ("N+1 HTTP ×8", {"count": 8}),
+        "sequential-http": ("sequential HTTP ×4", {"count": 4}),
+        "slow-query": ("slow query 231 ms", {"max_ms": 231.2, "p95_ms": 200.0}),
+    }
+    assert set(labels) == LIVE_DETECTORS
+    for kind, (expected, evidence) in labels.items():
+        assert label(finding(kind, **evidence)) == expected
+    assert mark(finding("n-plus-one-query", count=30)).site == "/abs/app/views.py:42"
