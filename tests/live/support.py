@@ -72,3 +72,28 @@ def stored_requests(traces: Path, name: str) -> list[Trace]:
 
 def query_counts(traces: list[Trace]) -> Counter[int]:
     return Counter(len(t.db_spans()) for t in traces)
+
+
+# metric *( ";" param ), params as token=token or token="quoted string" (W3C Server Timing).
+_METRIC = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)((?:\s*;\s*[^;,=\s]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]+))*)\s*(?:,|$)')
+_PARAM = re.compile(r'\s*;\s*([^;,=\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]+)')
+
+
+def parse_server_timing(value: str) -> dict[str, dict[str, str]]:
+    """Metric name -> its parameters (``dur``, ``desc``), quotes removed."""
+    metrics: dict[str, dict[str, str]] = {}
+    position = 0
+    while position < len(value):
+        found = _METRIC.match(value, position)
+        assert found and found.end() > position, f"not Server-Timing syntax at {value[position:]!r}"
+        params = {k: v[1:-1] if v.startswith('"') else v for k, v in _PARAM.findall(found[2])}
+        metrics[found[1]] = params
+        position = found.end()
+    return metrics
+
+
+def queries_in(metrics: dict[str, dict[str, str]]) -> int:
+    desc = metrics["db"]["desc"]
+    found = re.fullmatch(r"(\d+) quer(?:y|ies)", desc)
+    assert found, desc
+    return int(found[1])

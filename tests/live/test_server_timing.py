@@ -5,7 +5,6 @@ same header read by headless Chromium from the page's navigation timing."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -17,38 +16,13 @@ import pytest
 from tests.capture.apps_support import FASTAPI_APP, FLASK_APP, app_env, console_script, seed
 from tests.capture.conftest import PAGE_SIZE, SITE, DjangoSite
 from tests.conftest import free_port, serve_under_perfdoctor
-from tests.live.support import stored_requests
+from tests.live.support import parse_server_timing, queries_in, stored_requests
 
 CHROMIUM = Path("/usr/bin/chromium")
-# metric *( ";" param ), params as token=token or token="quoted string" (W3C Server Timing).
-_METRIC = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)((?:\s*;\s*[^;,=\s]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]+))*)\s*(?:,|$)')
-_PARAM = re.compile(r'\s*;\s*([^;,=\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]+)')
-
-
-def parse_server_timing(value: str) -> dict[str, dict[str, str]]:
-    """Metric name -> its parameters (``dur``, ``desc``), quotes removed."""
-    metrics: dict[str, dict[str, str]] = {}
-    position = 0
-    while position < len(value):
-        found = _METRIC.match(value, position)
-        assert found and found.end() > position, f"not Server-Timing syntax at {value[position:]!r}"
-        params = {k: v[1:-1] if v.startswith('"') else v for k, v in _PARAM.findall(found[2])}
-        metrics[found[1]] = params
-        position = found.end()
-    return metrics
-
-
 def fetch(url: str) -> tuple[int, dict[str, str]]:
     with urllib.request.urlopen(url, timeout=30) as response:
         response.read()
         return response.status, {k.lower(): v for k, v in response.headers.items()}
-
-
-def queries_in(metrics: dict[str, dict[str, str]]) -> int:
-    desc = metrics["db"]["desc"]
-    found = re.fullmatch(r"(\d+) quer(?:y|ies)", desc)
-    assert found, desc
-    return int(found[1])
 
 
 def runserver(port: int) -> list[str]:

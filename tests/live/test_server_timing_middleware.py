@@ -13,7 +13,7 @@ import pytest
 
 from perfdoctor.capture import asgi, server_timing, wsgi
 from tests.inprocess import capturing
-from tests.live.test_server_timing import parse_server_timing, queries_in
+from tests.live.support import parse_server_timing, queries_in
 
 
 @pytest.fixture
