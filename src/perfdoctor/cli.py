@@ -130,6 +130,18 @@ def main() -> None:
     help="Keep the traces of this share of requests, e.g. 0.05, and of every slow or failed "
     "one; reports scale their counts (default 1: all, or sample_rate in [tool.perfdoctor]).",
 )
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="A line on stderr per finished request: status, time, queries, findings with "
+    "their line of code (default: on when stderr is a terminal and CI is not set).",
+)
+@click.option(
+    "--server-timing",
+    is_flag=True,
+    help="Add a Server-Timing header (db, http, cache time) to each response, for the "
+    "browser's DevTools. For development only: it tells any client what a page runs.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
     traces: str | None,
@@ -140,6 +152,8 @@ def run(
     exit_timeout: float | None,
     max_store_mb: float | None,
     sample: str | None,
+    live: bool | None,
+    server_timing: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with capture on in every Python process it starts.
@@ -170,6 +184,8 @@ def run(
         sample=rate,
         sample_slow_ms=_tail_slow_ms(settings) if rate < 1.0 else None,
         sample_budgets=_tail_budgets() if rate < 1.0 else None,
+        server_timing=server_timing,
+        live=settings if (runner.live_by_default() if live is None else live) else None,
     )
     sys.exit(code)
 

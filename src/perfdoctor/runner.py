@@ -22,8 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfdoctor import store
 from perfdoctor.capture.auto import (
@@ -36,8 +37,13 @@ from perfdoctor.capture.auto import (
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
 from perfdoctor.capture.sampling import ENV_SAMPLE, ENV_SAMPLE_BUDGETS, ENV_SAMPLE_SLOW_MS
+from perfdoctor.capture.server_timing import ENV_SERVER_TIMING
 from perfdoctor.errors import UsageError
 from perfdoctor.store import retention
+
+if TYPE_CHECKING:
+    from perfdoctor.live.tail import Tail
+    from perfdoctor.settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
@@ -59,6 +65,7 @@ def capture_environment(
     sample: float | None = None,
     sample_slow_ms: float | None = None,
     sample_budgets: dict[str, float] | None = None,
+    server_timing: bool = False,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -88,6 +95,11 @@ def capture_environment(
         env[ENV_SAMPLE_SLOW_MS] = repr(float(sample_slow_ms))
     if sample_budgets:
         env[ENV_SAMPLE_BUDGETS] = json.dumps(sample_budgets)
+    if server_timing:
+        env[ENV_SERVER_TIMING] = "1"
+    else:
+        # An outer run's switch is not this run's.
+        env.pop(ENV_SERVER_TIMING, None)
     return env
 
 
@@ -102,8 +114,13 @@ def run(
     sample: float | None = None,
     sample_slow_ms: float | None = None,
     sample_budgets: dict[str, float] | None = None,
+    server_timing: bool = False,
+    live: Settings | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code.
+
+    ``live``: show a line per finished request on stderr, limited by these
+    settings (:mod:`perfdoctor.live`); None: no lines.
 
     A store the command's processes could not write (another schema, not a
     store, an unwritable path) is a :class:`StoreError` before the command
@@ -127,11 +144,17 @@ def run(
             sample=sample,
             sample_slow_ms=sample_slow_ms,
             sample_budgets=sample_budgets,
+            server_timing=server_timing,
         )
-        code = _wait(command, env)
-        # Traces the command's processes set aside (the store was held) go in
-        # now if it is free again; else the next report adds them.
-        store.merge_spool(traces, busy_timeout=0.25)
+        tail = _live_tail(traces, live)
+        try:
+            code = _wait(command, env)
+            # Traces the command's processes set aside (the store was held) go in
+            # now if it is free again; else the next report adds them.
+            store.merge_spool(traces, busy_timeout=0.25)
+        finally:
+            if tail is not None:  # its last lines: the requests written at exit
+                tail.stop()
         failures = sorted(
             p.read_text(encoding="utf-8", errors="replace").strip()
             for p in Path(status).iterdir()
@@ -147,6 +170,25 @@ def run(
     if captured <= 0 and code == 0:
         return EXIT_NOTHING_CAPTURED
     return code
+
+
+def _live_tail(traces: Path, settings: Settings | None) -> Tail | None:
+    if settings is None:
+        return None
+    from perfdoctor.live.tail import Tail, check
+
+    return Tail(traces, check(settings)).start()
+
+
+def live_by_default(environ: Mapping[str, str] | None = None) -> bool:
+    """Live lines unless asked: on when stderr is a terminal, off in CI (``CI`` set)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("CI"):
+        return False
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _stored(traces: Path) -> int:

@@ -238,6 +238,26 @@ class Settings:
     # the endpoint budget, so no request over it goes unseen.
     sample_slow_ms: float = 500.0
 
+    # --- perfdoctor run --live: a line per request on the terminal ---
+    # Ten lines a second is a screenful in three seconds, faster than anyone reads
+    # them, yet lets through every request of a page load (the page and its few
+    # XHRs); past it requests are summed up once a second ("… 250 more requests").
+    live_max_lines_per_s: int = 10
+    # An identical line of one endpoint (same status, queries and findings) shows
+    # this many times per window, then the rest become one "×57 more like this"
+    # line: a person reloading a page to check a change does so once or twice; a
+    # fourth identical request within seconds is a client polling or a load test.
+    live_repeat_lines: int = 3
+    live_repeat_window_s: float = 10.0
+    # Requests run through the detectors per second, the rest only counted: an N+1
+    # request of 40 queries takes about a millisecond of detector time
+    # (benchmarks/RESULTS.md, live lines), so this bounds the live lines' CPU to
+    # about a tenth of one core under a load test.
+    live_max_analysed_per_s: int = 100
+    # How often the store is read for new requests: the app writes its traces
+    # every 0.1 s, so a line shows within about a third of a second.
+    live_poll_s: float = 0.2
+
     # --- perfdoctor import otlp ---
     # One OTLP JSON line is one exported batch: the SDK's batch processor sends
     # 512 spans at most (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) and the Collector's batch

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from perfdoctor.capture import context, identity, nested, routes
+from perfdoctor.capture import context, identity, nested, routes, server_timing
 from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, handler_location, query_names_of
 
 Scope = MutableMapping[str, Any]
@@ -75,6 +75,26 @@ def _mounted(scope: Scope, endpoint: Any, root_path: str) -> str | None:
     if endpoint is None or mounted_at == root_path or getattr(endpoint, "routes", None):
         return None
     return routes.from_brace_template(mounted_at) + "/{path}"
+
+
+_SERVER_TIMING = server_timing.HEADER.lower().encode("ascii")
+
+
+def _with_server_timing(
+    trace: context.ActiveTrace, message: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The response start ``message`` with our Server-Timing metrics (a copy)."""
+    value = server_timing.value(trace)
+    if value is None:
+        return message
+    try:
+        headers = list(message.get("headers") or [])
+        existing = [v.decode("latin-1") for k, v in headers if k.lower() == _SERVER_TIMING]
+        rest = [(k, v) for k, v in headers if k.lower() != _SERVER_TIMING]
+        ours = server_timing.joined(", ".join(existing), value).encode("latin-1")
+        return {**message, "headers": [*rest, (_SERVER_TIMING, ours)]}
+    except Exception:
+        return message
 
 
 class TraceMiddleware:
@@ -133,6 +153,8 @@ class TraceMiddleware:
                     meter.headers(kept.get("content-type"), kept.get("content-length"))
                 except Exception:
                     pass
+                if server_timing.switch.on:
+                    message = _with_server_timing(trace, message)
             elif message.get("type") == "http.response.body":
                 try:
                     meter.feed(message.get("body") or b"")

@@ -13,7 +13,7 @@ from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from perfdoctor import store
-from perfdoctor.capture import context, eager, hooks, machine, sampling
+from perfdoctor.capture import context, eager, hooks, machine, sampling, server_timing
 from perfdoctor.capture.recorder import Recorder
 from perfdoctor.store import retention
 
@@ -465,6 +465,7 @@ def install_from_env() -> None:
         profile=os.environ.get(ENV_PROFILE) == "1",
         process_trace=_process_name(),
     )
+    server_timing.from_env()
     _flush_on_sigterm()
 
 

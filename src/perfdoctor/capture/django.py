@@ -11,7 +11,7 @@ import weakref
 from types import ModuleType
 from typing import Any
 
-from perfdoctor.capture import context, identity, nested, routes, streams
+from perfdoctor.capture import context, identity, nested, routes, server_timing, streams
 from perfdoctor.capture.response import (
     KEPT_HEADERS,
     BodyMeter,
@@ -98,6 +98,8 @@ def _positional_names(view: Any, patterns: list[Any]) -> list[str]:
 
 def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) -> None:
     trace, token = started
+    if server_timing.switch.on and response is not None:
+        _add_server_timing(trace, response)
     try:
         match = getattr(request, "resolver_match", None)
         trace.name = routes.name(request.method or "GET", _name(request, match, response))
@@ -119,6 +121,18 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
     except Exception:
         pass
     context.finish(trace, token)
+
+
+def _add_server_timing(trace: context.ActiveTrace, response: Any) -> None:
+    # The handler sends the headers after get_response returns: this is the last moment.
+    value = server_timing.value(trace)
+    if value is not None:
+        try:
+            response[server_timing.HEADER] = server_timing.joined(
+                response.get(server_timing.HEADER), value
+            )
+        except Exception:
+            pass
 
 
 def _follow_stream(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from perfdoctor.capture import context, identity, nested, routes, streams
+from perfdoctor.capture import context, identity, nested, routes, server_timing, streams
 from perfdoctor.capture.response import KEPT_HEADERS, BodyMeter, query_names_of
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -134,6 +134,8 @@ def traced_call(
             meter.headers(kept.get("content-type"), kept.get("content-length"))
         except Exception:
             pass
+        if server_timing.switch.on:
+            headers = _with_server_timing(trace, headers)
         return start_response(status, headers, *exc)
 
     try:
@@ -159,6 +161,22 @@ def traced_call(
 
 
 _KEPT_HEADERS = frozenset(KEPT_HEADERS)
+
+
+def _with_server_timing(
+    trace: context.ActiveTrace, headers: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``headers`` with our Server-Timing metrics (a new list: the app may reuse its own)."""
+    value = server_timing.value(trace)
+    if value is None:
+        return headers
+    try:
+        name = server_timing.HEADER.lower()
+        existing = [v for k, v in headers if k.lower() == name]
+        rest = [(k, v) for k, v in headers if k.lower() != name]
+        return [*rest, (server_timing.HEADER, server_timing.joined(", ".join(existing), value))]
+    except Exception:
+        return headers
 
 
 class TraceMiddleware:
