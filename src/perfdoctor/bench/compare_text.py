@@ -19,6 +19,7 @@ from perfdoctor.bench.verdict import (
     TOO_FEW,
     Latency,
 )
+from perfdoctor.report.names import MIN_ROOM, name_room, shorten_all
 
 _VERDICT_STYLE = {
     FASTER: "bold green",
@@ -41,7 +42,7 @@ def render_text(result: Comparison, stream: TextIO) -> None:
         machine = _machine_line(result.machine)
         if machine:
             console.print(machine)
-        console.print(_table(result))
+        console.print(_table(result, console))
         for change in result.endpoints:
             if change.latency is not None and change.verdict not in (FASTER, SLOWER):
                 console.print(Text(f"{change.name}: ", style="bold") + change.latency.sentence())
@@ -73,7 +74,24 @@ def render_text(result: Comparison, stream: TextIO) -> None:
         console.print(Text("no regression", style="green"))
 
 
-def _table(result: Comparison) -> Table:
+def _table(result: Comparison, console: Console) -> Table:
+    changes = result.endpoints
+
+    def build(names: list[str]) -> Table:
+        return _build(result, list(zip(changes, names)))
+
+    # A pair's after name goes under its before name, in the same room.
+    room = max(name_room(build, len(changes), console), MIN_ROOM)
+    names = shorten_all([c.name for c in changes], room)
+    after = shorten_all([c.after_name or "" for c in changes], room - 2)
+    return build([f"{n}\n→ {a}" if _paired(c) else n for n, a, c in zip(names, after, changes)])
+
+
+def _paired(change: EndpointChange) -> bool:
+    return change.after_name not in (None, change.name)
+
+
+def _build(result: Comparison, rows: list[tuple[EndpointChange, str]]) -> Table:
     pct = f"{result.confidence * 100:g}%"
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -82,7 +100,8 @@ def _table(result: Comparison) -> Table:
         pad_edge=False,
     )
     # The verdict goes under the name: a column of its own would not fit 100 columns.
-    table.add_column("endpoint\nverdict", overflow="fold", min_width=20)
+    # A long name is cut in the middle, never folded.
+    table.add_column("endpoint\nverdict", no_wrap=True, min_width=20)
     table.add_column("median\nms", justify="right", no_wrap=True)
     table.add_column(f"change\n{pct} interval", justify="right", no_wrap=True)
     table.add_column("noise\ndetects", justify="right", no_wrap=True)
@@ -90,14 +109,9 @@ def _table(result: Comparison) -> Table:
     # Memory, when measured, goes under the queries: one more column would not fit.
     memory = any(c.memory_kb != (None, None) for c in result.endpoints)
     table.add_column("queries/req\nmemory" if memory else "queries\nper req", justify="right")
-    for change in result.endpoints:
+    for change, name in rows:
         table.add_row(
-            Text(change.name + "\n")
-            + (
-                Text(f"→ {change.after_name}\n")
-                if change.after_name not in (None, change.name)
-                else Text()
-            )
+            Text(name + "\n")
             + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, ""))
             + (
                 Text(f"\nerrors {change.errors[0]} → {change.errors[1]}", style="bold red")
