@@ -16,6 +16,8 @@ from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
+_BAR = 20  # characters of the bar itself
+_STEP = 44  # at most, for the name of the step being done
 # Formats read by programs: progress there would only be noise around the result.
 MACHINE_FORMATS = frozenset({"json", "sarif"})
 
@@ -76,9 +78,13 @@ class Feedback:
             yield lambda step: status.update(f"{message}: {step}")
 
     @contextmanager
-    def counting(self, description: str, total: float | None, unit: str = "") -> Iterator[Advance]:
+    def counting(
+        self, description: str, total: float | None, unit: str = "", steps: str = ""
+    ) -> Iterator[Advance]:
         """A bar over ``total`` steps (``unit="bytes"``: sizes, not counts); the bar
-        goes when the block ends.  A total of None: a count without a bar's end."""
+        goes when the block ends.  A total of None: a count without a bar's end.
+        ``steps``: what the description becomes, followed by the step's name, once
+        ``advance(step=...)`` names one ("Requesting GET /articles")."""
         if not self.live:
             yield Advance()
             return
@@ -95,28 +101,31 @@ class Feedback:
         count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
         columns = (
             TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
+            BarColumn(bar_width=_BAR),
             count,
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        # Room for the step's name after the description: the columns take ~60.
-        room = max(12, self.console.width - len(description) - 62)
+        # What the columns after the description take: the bar, "123/456" or
+        # "12.3/45.6 MB", two times of 7 characters, a space between each.
+        after = _BAR + (15 if unit == "bytes" else 2 * len(str(int(total or 0))) + 1) + 14 + 4
+        # Padded to one width (at most _STEP), so the bar does not move from step to step.
+        room = min(_STEP, max(12, self.console.width - len(steps) - 1 - after))
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(description, total=total)
 
             def update(
                 advance: float = 0, completed: float | None = None, step: str | None = None
             ) -> None:
+                if completed is not None:
+                    bar.update(task, completed=completed)
+                    return
                 shown = description
                 if step is not None:
                     from perfdoctor.report.names import shorten
 
-                    shown = f"{description}: {shorten(step, room)}"
-                if completed is not None:
-                    bar.update(task, completed=completed)
-                else:
-                    bar.update(task, advance=advance, description=shown)
+                    shown = f"{steps or description} {shorten(step, room):<{room}}"
+                bar.update(task, advance=advance, description=shown)
 
             yield Advance(update)
 

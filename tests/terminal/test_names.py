@@ -17,6 +17,7 @@ from perfdoctor.analyze import analyze
 from perfdoctor.report import text
 from perfdoctor.report.names import ELLIPSIS, shorten, shorten_all
 from perfdoctor.settings import Settings
+from tests.compare import samples
 from tests.conftest import run_perfdoctor
 from tests.inprocess import blog_db, capturing, load
 from tests.terminal.tty import run_on_tty
@@ -30,6 +31,7 @@ LONG = (
     "tests/test_views.py::test_recent_orders_lists_authors",
 )
 SHORT = "GET /articles"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,56 @@ def test_names_that_would_read_the_same_keep_their_start() -> None:
         "GET /database/…/{author_id}/dashboard",
         "GET /external/…/{author_id}/dashboard",
     ]
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    folder = tmp_path_factory.mktemp("compare-names")
+    names = [f"GET /area{n}/authors/{{author_id}}/dashboard/with-a-long-name" for n in range(3)]
+    files = []
+    for side, shift in (("before", 0.0), ("after", 1.0)):
+        endpoints = {
+            name: samples.endpoint(samples.latencies(n, 300, shift_ms=shift))
+            for n, name in enumerate(names)
+        }
+        files.append(samples.write(folder / f"{side}.json", samples.result(endpoints)))
+    return files
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_compare_keeps_each_endpoint_on_one_line(comparison: list[str], columns: int) -> None:
+    ran = run_on_tty("compare", *comparison, "--seed", "1", tty="stdout", columns=columns)
+    assert ran.returncode in (0, 1), ran.piped
+    lines = ran.terminal.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    # The table's rows (the sentences after the table name endpoints whole).
+    rows = [line for line in lines if line.startswith("GET /area") and "→" in line]
+    assert len(rows) == 3 and all(ELLIPSIS in row for row in rows)
+    assert len({row.split("  ")[0] for row in rows}) == 3
+    if columns == 80:  # what did not fit is named
+        assert any("p95 left out to fit 80 columns" in line for line in lines)
+
+
+def test_bench_table_fits_80_columns() -> None:
+    args = ["--app", "tests.bench.flask_blog:app", "--endpoint", "GET /articles/fixed"]
+    ran = run_on_tty(
+        "bench", *args, "--requests", "5", "--rounds", "1", tty="stdout", columns=80, cwd=ROOT
+    )
+    assert ran.returncode == 0, ran.piped
+    lines = ran.terminal.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    header = next(line for line in lines if line.startswith("endpoint"))
+    assert header.split() == [
+        "endpoint",
+        "req",
+        "err",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "q/req",
+        "mem",
+        "KB",
+    ]
+    [row] = [line for line in lines if line.startswith("GET ")]
+    assert row.startswith("GET /articles/fixed ")

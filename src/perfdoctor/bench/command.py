@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -247,14 +248,25 @@ def _render(
     result: dict[str, Any], console: Console, fixed_rate: bool, title: str | None = None
 ) -> None:
     rounds = result.get("rounds", 1)
-    heading = f"perfdoctor bench ({result['mode']}, {result['engine']}, {rounds} rounds)"
+    heading = (
+        f"perfdoctor bench ({result['mode']}, {result['engine']}, {rounds} rounds; "
+        "latency in ms)"
+    )
     rows = list(result["endpoints"].items())
 
     def build(names: list[str]) -> Table:
-        table = Table(title=title or heading)
+        # The report's look: no vertical rules, so nine columns fit 80 with a name.
+        table = Table(
+            title=title or heading,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1),
+            show_edge=False,
+            pad_edge=False,
+        )
         # One line per endpoint: a long name is cut in the middle; a number is never cut.
         table.add_column("endpoint", no_wrap=True)
-        for column in ("req", "err", "p50 ms", "p95 ms", "p99 ms", "max ms", "q/req", "mem KB"):
+        for column in ("req", "err", "p50", "p95", "p99", "max", "q/req", "mem KB"):
             table.add_column(column, justify="right", no_wrap=True)
         for name, (_, row) in zip(names, rows):
             table.add_row(

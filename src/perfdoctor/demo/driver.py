@@ -132,7 +132,7 @@ def _request_all(
 ) -> None:
     # No proxy: a proxy set in the environment must not see requests to 127.0.0.1.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with ui.counting("Requesting every endpoint", len(paths)) as advance:
+    with ui.counting("Requesting every endpoint", len(paths), steps="Requesting") as advance:
         for path, user in paths:
             # An area's endpoint may name its method: "POST /responses/...".
             method, _, target = path.rpartition(" ")

@@ -101,7 +101,7 @@ def run_import(
         with gc_paused(), feedback.counting("Importing", sum(sizes), "bytes") as advance:
             for number, path in enumerate(files):
                 before = sum(sizes[:number])
-                read = functools.partial(_moved, advance, before)
+                read = functools.partial(_moved, advance, before) if feedback.live else None
                 _import_file(path, target, settings, summary, read)
                 advance.to(before + sizes[number])
     except sqlite3.Error as exc:
