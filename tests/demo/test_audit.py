@@ -76,7 +76,9 @@ def test_audit_shows_a_verified_missing_index_with_its_migration(text_audit: Aud
     assert "missing-index" in out
     assert "Missing index comments(author_id): query cost" in out
     assert "% lower) with it" in out
-    assert "cost with it from: rolled-back CREATE INDEX" in out
+    assert "verified by: rolled-back CREATE INDEX" in out
+    # On the page the index saves the most work: the leaderboard's correlated count.
+    assert "missing-index  GET /stats/top-commenters" in out
     assert 'CREATE INDEX ix_comments_author_id ON "comments" ("author_id");' in out
     assert 'models.Index(fields=["author_id"], name="ix_comments_author_id")' in out
     assert 'op.create_index("ix_comments_author_id", "comments", ["author_id"])' in out

@@ -85,21 +85,28 @@ def _dialect(url: str) -> str:
 
 
 def one_per_index(found: list[Finding]) -> list[Finding]:
-    """One finding per proposed index, on the endpoint where its query took longest;
-    the other endpoints it helps are named in ``evidence["also_helps"]`` (the demo's
-    audit, where one index helps a dozen endpoint and query pairs)."""
+    """One finding per proposed index, on the endpoint whose query it saves the most
+    work (cost saved per run, times the runs seen); the other endpoints it helps are
+    named in ``evidence["also_helps"]`` (the demo's audit, where one index helps a
+    dozen endpoint and query pairs)."""
     by_index: dict[str, list[Finding]] = {}
     for finding in found:
         key = f"{finding.evidence['table']}({', '.join(finding.evidence['columns'])})"
         by_index.setdefault(key, []).append(finding)
     kept = []
     for group in by_index.values():
-        best = max(group, key=lambda f: f.evidence.get("query_total_ms") or 0.0)
+        best = max(group, key=_saved)
         others = sorted({f.endpoint for f in group if f.endpoint and f.endpoint != best.endpoint})
         if others:
             best.evidence["also_helps"] = others
         kept.append(best)
     return kept
+
+
+def _saved(finding: Finding) -> float:
+    evidence = finding.evidence
+    saved = float(evidence["cost_before"]) - float(evidence["cost_after"])
+    return saved * int(evidence.get("query_calls") or 1)
 
 
 def add_to(

@@ -141,8 +141,8 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
         texts.append(("calls", shorten(", ".join(str(c) for c in calls), limit)))
     if "cost_before" in evidence and evidence.get("method"):
         # missing-index: how the cost with the index was found
-        verified = "" if evidence.get("verified") else " (not verified)"
-        texts.append(("cost with it from", f"{evidence['method']}{verified}"))
+        label = "verified by" if evidence.get("verified") else "not verified"
+        texts.append((label, str(evidence["method"])))
     helps = evidence.get("also_helps")
     if isinstance(helps, list) and helps:
         texts.append(("also helps", shorten(", ".join(str(h) for h in helps), limit)))
