@@ -67,7 +67,10 @@ def shorten(name: str, room: int, keep_head: bool = False, anywhere: bool = Fals
         # The room is shorter than the name: a head that fits never overlaps the tail.
         fitting = [h for h in heads if len(h) <= budget - len(tail)]
         return method + (fitting[-1] if fitting else "") + ELLIPSIS + tail
-    return method + first + ELLIPSIS + rest[-(budget - len(first)) :]
+    end = rest[-(budget - len(first)) :]
+    if end.startswith(":") and not end.startswith("::"):
+        end = end[1:]  # half of a "::" reads as a typo
+    return method + first + ELLIPSIS + end
 
 
 _PROBE = 200  # wider than any column a name shares a table with
