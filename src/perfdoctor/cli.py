@@ -16,7 +16,9 @@ import click
 from perfdoctor import __version__, store
 from perfdoctor.errors import PerfdoctorError, UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `perfdoctor --help` stays quick
+    from perfdoctor.analyze import Analysis
+    from perfdoctor.progress import Feedback
     from perfdoctor.settings import Settings
 
 _TRACES_HELP = "Trace store to use (default: .perfdoctor/traces.db, or $PERFDOCTOR_TRACES)."
@@ -282,6 +284,7 @@ def report(
     from perfdoctor.analyze import analyze
     from perfdoctor.bench.compare import load_comparison
     from perfdoctor.budgets import apply as apply_budgets
+    from perfdoctor.progress import Feedback
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
     from perfdoctor.suppress import apply_baseline
@@ -292,17 +295,19 @@ def report(
     comparison = load_comparison(compare_path) if compare_path else None
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
-    read = store.read_traces(path)
+    feedback = Feedback.for_format(fmt)
+    read = _read_traces(path, feedback)
     loaded = read.traces
     _say_retention(path, loaded)
     _tell_unstored(path)
-    analysis = analyze(loaded, settings, store.sampling_counts(path))
+    with feedback.working(f"Analysing {len(loaded)} traces"):
+        analysis = analyze(loaded, settings, store.sampling_counts(path))
     analysis.damage = read.damage
     apply_budgets(analysis, loaded, settings)
     if db:
         from perfdoctor.advisor.findings import add_to
 
-        add_to(analysis, db, path, settings)
+        add_to(analysis, db, path, settings, feedback)
     if lint_paths:
         from perfdoctor.lint import lint_paths as run_lint
         from perfdoctor.lint import load_config
@@ -332,6 +337,18 @@ def report(
     for line in read.damage.notes if shown else read.damage.warnings():
         click.echo(f"perfdoctor: warning: {line}", err=True)
     sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
+
+
+def _read_traces(path: Path, feedback: Feedback) -> store.Loaded:
+    """The store's traces, counted on a bar as they are read (a large store takes a while)."""
+    if not feedback.live:
+        return store.read_traces(path)
+    try:
+        total: int | None = store.count_traces(path)
+    except PerfdoctorError:
+        total = None  # read_traces says what is wrong with the store
+    with feedback.counting("Reading traces", total) as advance:
+        return store.read_traces(path, each=advance)
 
 
 def _say_retention(path: Path, loaded: list[Any]) -> None:
@@ -385,20 +402,49 @@ def _output(path: str | None) -> Iterator[TextIO]:
 )
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None)
 def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> None:
-    """Run the bundled demo app, drive every endpoint, and report what it finds."""
+    """Run the bundled demo app, drive every endpoint, and report what it finds,
+    the index advisor's findings on the demo's own database included."""
     from perfdoctor.analyze import analyze
+    from perfdoctor.demo import default_database
     from perfdoctor.demo.driver import run_demo
+    from perfdoctor.demo.next_steps import render_next_steps
+    from perfdoctor.progress import Feedback
     from perfdoctor.report import render
     from perfdoctor.settings import Settings
 
     path = Path(traces) if traces else Path(".perfdoctor") / "demo-traces.db"
+    database = default_database().absolute()
     store.clear(path)
-    run_demo(path, rounds=rounds, quiet=fmt == "json")
+    run_demo(path, rounds=rounds, quiet=fmt == "json", database=database)
+    feedback = Feedback.for_format(fmt, notes=True)
     read = store.read_traces(path)
-    analysis = analyze(read.traces, Settings())
+    settings = Settings()
+    with feedback.working(f"Analysing {len(read.traces)} traces"):
+        analysis = analyze(read.traces, settings)
     analysis.damage = read.damage
+    _advise_demo(analysis, database, path, settings, feedback)
     render(analysis, fmt, sys.stdout)
+    if fmt == "text":
+        render_next_steps(sys.stdout)
     sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
+
+
+def _advise_demo(
+    analysis: Analysis, database: Path, traces: Path, settings: Settings, feedback: Feedback
+) -> None:
+    """The index advisor on the demo's SQLite file, as `report --db` would run it on
+    the user's: trial indexes are built inside a transaction that is rolled back."""
+    from perfdoctor.advisor.findings import DETECTOR_ID, add_to
+
+    # One finding per index: the demo's dozen endpoint and query pairs per index
+    # would bury the rest of the report.
+    add_to(analysis, f"sqlite:///{database}", traces, settings, feedback, per_index=True)
+    found = sum(1 for f in analysis.findings if f.id == DETECTOR_ID)
+    if found:
+        feedback.done(
+            f"Index advisor: {found} index{'' if found == 1 else 'es'} proven on the demo "
+            "database, then rolled back"
+        )
 
 
 @main.command()
@@ -495,6 +541,7 @@ def bench(
     printed: exit 1 on a regression, as `perfdoctor compare`.
     """
     from perfdoctor.bench.command import run_bench
+    from perfdoctor.progress import Feedback
 
     if fmt == "markdown" and not (len(app_refs) == 2 or len(urls) == 2 or baseline_ref):
         raise UsageError("--format markdown prints the comparison of two sides: bench two")
@@ -515,6 +562,7 @@ def bench(
         rounds=rounds,
         baseline_ref=baseline_ref,
         headers=headers,
+        feedback=Feedback.for_format(fmt),
     )
     if result.get("mode") == "interleaved":
         from perfdoctor.bench.compare import compare_interleaved, show
@@ -679,6 +727,7 @@ def compare(
     perfdoctor compare slow.json fixed.json --pair 'GET /articles=GET /articles/fixed'
     """
     from perfdoctor.bench.compare import run_command
+    from perfdoctor.progress import Feedback
 
     code = run_command(
         before,
@@ -689,6 +738,7 @@ def compare(
         resamples=resamples,
         seed=seed,
         pair_texts=pair_texts,
+        feedback=Feedback.for_format(fmt),
     )
     sys.exit(code)
 
@@ -710,9 +760,10 @@ def import_otlp(traces: str | None, files: tuple[str, ...]) -> None:
     perfdoctor report
     """
     from perfdoctor.otlp.command import run_import
+    from perfdoctor.progress import Feedback
     from perfdoctor.settings import load_settings
 
-    run_import(files, _traces_path(traces), load_settings(), sys.stdout)
+    run_import(files, _traces_path(traces), load_settings(), sys.stdout, Feedback.for_format())
 
 
 @main.command()

@@ -186,7 +186,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from perfdoctor.report.text import render
 
     out = io.StringIO()
-    render(analysis, out)
+    # The terminal's width when pytest writes to one (its writer is private but has
+    # been `_tw` since pytest 3); 120 for a file or CI's log, as `perfdoctor report`.
+    writer = getattr(terminalreporter, "_tw", None) if terminalreporter.isatty else None
+    render(analysis, out, width=getattr(writer, "fullwidth", None))
     terminalreporter.write(out.getvalue())
     for line in capture.test_lines(analysis):
         terminalreporter.write_line(line)

@@ -18,6 +18,7 @@ from perfdoctor.advisor.explain import Unexplainable, plan_for, unknown_function
 from perfdoctor.advisor.plans import Plan, Problem, number, problems
 from perfdoctor.advisor.queries import Query, prepare
 from perfdoctor.advisor.stats import Stats
+from perfdoctor.progress import SILENT, Feedback
 from perfdoctor.settings import Settings
 
 
@@ -125,12 +126,17 @@ def _explain_one(
 
 
 def explain_queries(
-    url: str, queries: Sequence[Query], settings: Settings, analyze: bool = False
+    url: str,
+    queries: Sequence[Query],
+    settings: Settings,
+    analyze: bool = False,
+    progress: Feedback = SILENT,
 ) -> list[Explained]:
     timeouts = (settings.advisor_lock_timeout_ms, settings.advisor_statement_timeout_ms)
     with connect(url, *timeouts, writable=False) as session:
         stats = Stats(session, settings.advisor_sample_rows)
-        return [_explain_one(session, stats, q, settings, analyze) for q in queries]
+        shown = progress.iterate(queries, "Planning queries", len(queries))
+        return [_explain_one(session, stats, q, settings, analyze) for q in shown]
 
 
 def advise(
@@ -139,13 +145,14 @@ def advise(
     settings: Settings,
     use_hypopg: bool = True,
     allow_locks: bool = False,
+    progress: Feedback = SILENT,
 ) -> Advice:
     """Raises :class:`~perfdoctor.advisor.locks.LocksNeeded` before building an index
     that would lock the user's tables, unless ``allow_locks``."""
     with connect(
         url, settings.advisor_lock_timeout_ms, settings.advisor_statement_timeout_ms
     ) as session:
-        return _advise(session, queries, settings, use_hypopg, allow_locks)
+        return _advise(session, queries, settings, use_hypopg, allow_locks, progress)
 
 
 def _advise(
@@ -154,9 +161,11 @@ def _advise(
     settings: Settings,
     use_hypopg: bool,
     allow_locks: bool,
+    progress: Feedback = SILENT,
 ) -> Advice:
     stats = Stats(session, settings.advisor_sample_rows)
-    explained = [_explain_one(session, stats, q, settings, False) for q in queries]
+    shown = progress.iterate(queries, "Planning queries", len(queries))
+    explained = [_explain_one(session, stats, q, settings, False) for q in shown]
     advice = Advice(session.dialect, explained)
     existing = indexes.existing(session)
     ready = [e for e in explained if e.plan is not None and e.plan.cost is not None]
@@ -191,7 +200,8 @@ def _advise(
         locks.ask_first(session, stats, pool, method, no_hypopg, settings)
     trials: Trials = {}
     blocked: dict[str, str] = {}
-    for cand in pool:
+    trying = "Trying candidate indexes" + (", rolled back" if method == verify.ROLLBACK else "")
+    for cand in progress.iterate(pool, trying, len(pool)):
         touching = [e for e in ready if cand.table in e.query.aliases.values()]
         if cand.table in blocked:
             advice.rejected.append(Rejected(cand, blocked[cand.table]))

@@ -18,6 +18,7 @@ from perfdoctor.advisor.queries import (
     from_traces,
 )
 from perfdoctor.errors import BadInputs, UsageError
+from perfdoctor.progress import Feedback
 from perfdoctor.settings import Settings
 
 
@@ -62,7 +63,8 @@ def gather(
 def run_explain(
     url: str, queries: list[Query], settings: Settings, analyze: bool, fmt: str, out: TextIO
 ) -> None:
-    explained = explain_queries(url, queries, settings, analyze=analyze)
+    progress = Feedback.for_format(fmt)
+    explained = explain_queries(url, queries, settings, analyze=analyze, progress=progress)
     if _analysed(explained):
         render_explained(explained, fmt, out)
     _refuse_unusable(explained)
@@ -77,7 +79,10 @@ def run_indexes(
     out: TextIO,
     allow_locks: bool = False,
 ) -> Advice:
-    advice = advise(url, queries, settings, use_hypopg=use_hypopg, allow_locks=allow_locks)
+    progress = Feedback.for_format(fmt)
+    advice = advise(
+        url, queries, settings, use_hypopg=use_hypopg, allow_locks=allow_locks, progress=progress
+    )
     if _analysed(advice.explained):
         render_advice(advice, fmt, out)
     _refuse_unusable(advice.explained)

@@ -16,6 +16,7 @@ from perfdoctor.advisor.verify import describe
 from perfdoctor.analyze import Analysis, impact_ms
 from perfdoctor.callsite import display_path
 from perfdoctor.model import SEVERITY_RANK, Finding
+from perfdoctor.progress import SILENT, Feedback
 from perfdoctor.settings import Settings
 
 DETECTOR_ID = "missing-index"
@@ -68,11 +69,13 @@ def missing_index_findings(advice: Advice) -> list[Finding]:
     return found
 
 
-def for_traces(url: str, traces: Path, settings: Settings) -> list[Finding]:
+def for_traces(
+    url: str, traces: Path, settings: Settings, progress: Feedback = SILENT
+) -> list[Finding]:
     queries = from_traces(traces, _dialect(url), settings.advisor_max_queries)
     if not queries:
         return []
-    return missing_index_findings(advise(url, queries, settings))
+    return missing_index_findings(advise(url, queries, settings, progress=progress))
 
 
 def _dialect(url: str) -> str:
@@ -81,13 +84,48 @@ def _dialect(url: str) -> str:
     return parse_url(url).dialect
 
 
-def add_to(analysis: Analysis, url: str, traces: Path, settings: Settings) -> None:
+def one_per_index(found: list[Finding]) -> list[Finding]:
+    """One finding per proposed index, on the endpoint whose query it saves the most
+    work (cost saved per run, times the runs seen); the other endpoints it helps are
+    named in ``evidence["also_helps"]`` (the demo's audit, where one index helps a
+    dozen endpoint and query pairs)."""
+    by_index: dict[str, list[Finding]] = {}
+    for finding in found:
+        key = f"{finding.evidence['table']}({', '.join(finding.evidence['columns'])})"
+        by_index.setdefault(key, []).append(finding)
+    kept = []
+    for group in by_index.values():
+        best = max(group, key=_saved)
+        others = sorted({f.endpoint for f in group if f.endpoint and f.endpoint != best.endpoint})
+        if others:
+            best.evidence["also_helps"] = others
+        kept.append(best)
+    return kept
+
+
+def _saved(finding: Finding) -> float:
+    evidence = finding.evidence
+    saved = float(evidence["cost_before"]) - float(evidence["cost_after"])
+    return saved * int(evidence.get("query_calls") or 1)
+
+
+def add_to(
+    analysis: Analysis,
+    url: str,
+    traces: Path,
+    settings: Settings,
+    progress: Feedback = SILENT,
+    per_index: bool = False,
+) -> None:
     """``perfdoctor report --db URL``: the advisor's findings ranked with the detectors'.
+    ``per_index``: one finding per index (:func:`one_per_index`).
 
     Where proving an index would lock the user's tables, the report goes on without
     missing-index findings and says on stderr how to get them."""
     try:
-        extra = for_traces(url, traces, settings)
+        extra = for_traces(url, traces, settings, progress)
+        if per_index:
+            extra = one_per_index(extra)
     except LocksNeeded as exc:
         other = f", or {exc.remedy}" if exc.remedy else ""
         print(

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from perfdoctor.bench.run import Plan, summarise
 from perfdoctor.bench.spec import check_app_ref, parse_duration, parse_endpoint, parse_header
 from perfdoctor.errors import UsageError
+from perfdoctor.progress import SILENT, Feedback
+from perfdoctor.report.names import MIN_ROOM, name_room, shorten_all
 
 
 def run_bench(
@@ -34,6 +36,7 @@ def run_bench(
     rounds: int = 10,
     baseline_ref: str | None = None,
     headers: tuple[str, ...] = (),
+    feedback: Feedback = SILENT,
 ) -> dict[str, Any]:
     """Runs the bench; returns the result document (an interleaved one holds both sides)."""
     if bool(app_refs) == bool(urls):
@@ -93,21 +96,12 @@ def run_bench(
         settings["requests_per_endpoint"] = None
     console = Console(file=stream)
     sides = 2 if interleaved else 1
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        label = "interleaved A/B" if interleaved else engine
-        total = None if engine == "locust" else requests * len(parsed) * sides
-        task = bar.add_task(label, total=total)
-
-        def advance() -> None:
-            bar.advance(task)
-
+    label = f"{len(parsed)} endpoint{'' if len(parsed) == 1 else 's'} in {rounds} rounds"
+    if interleaved:
+        label = f"before and after, interleaved: {label}"
+    # Locust runs for a duration: its count has no end to show.
+    total = None if engine == "locust" else requests * len(parsed) * sides
+    with feedback.counting(f"Benchmarking {label}", total) as advance:
         if engine == "locust" and seconds is not None:
             from perfdoctor.bench.locust_engine import bench_locust
 
@@ -254,24 +248,42 @@ def _render(
     result: dict[str, Any], console: Console, fixed_rate: bool, title: str | None = None
 ) -> None:
     rounds = result.get("rounds", 1)
-    heading = f"perfdoctor bench ({result['mode']}, {result['engine']}, {rounds} rounds)"
-    table = Table(title=title or heading)
-    # A long endpoint name folds; a number is never cut.
-    table.add_column("endpoint", overflow="fold")
-    for column in ("req", "err", "p50 ms", "p95 ms", "p99 ms", "max ms", "q/req", "mem KB"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for name, row in result["endpoints"].items():
-        table.add_row(
-            name,
-            str(row["requests"]),
-            str(row["errors"]),
-            _num(row["p50_ms"]),
-            _num(row["p95_ms"]),
-            _num(row["p99_ms"]),
-            _num(row["max_ms"]),
-            _num(row["queries_per_request"], 1),
-            _num(row["memory_peak_kb"], 0),
+    heading = (
+        f"perfdoctor bench ({result['mode']}, {result['engine']}, {rounds} rounds; "
+        "latency in ms)"
+    )
+    rows = list(result["endpoints"].items())
+
+    def build(names: list[str]) -> Table:
+        # The report's look: no vertical rules, so nine columns fit 80 with a name.
+        table = Table(
+            title=title or heading,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1),
+            show_edge=False,
+            pad_edge=False,
         )
+        # One line per endpoint: a long name is cut in the middle; a number is never cut.
+        table.add_column("endpoint", no_wrap=True)
+        for column in ("req", "err", "p50", "p95", "p99", "max", "q/req", "mem KB"):
+            table.add_column(column, justify="right", no_wrap=True)
+        for name, (_, row) in zip(names, rows):
+            table.add_row(
+                name,
+                str(row["requests"]),
+                str(row["errors"]),
+                _num(row["p50_ms"]),
+                _num(row["p95_ms"]),
+                _num(row["p99_ms"]),
+                _num(row["max_ms"]),
+                _num(row["queries_per_request"], 1),
+                _num(row["memory_peak_kb"], 0),
+            )
+        return table
+
+    room = name_room(build, len(rows), console)
+    table = build(shorten_all([name for name, _ in rows], max(room, MIN_ROOM)))
     console.print(table)
     if fixed_rate:
         console.print(

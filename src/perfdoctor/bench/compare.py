@@ -35,6 +35,7 @@ from perfdoctor.bench.verdict import (
     welch,
 )
 from perfdoctor.errors import UsageError
+from perfdoctor.progress import SILENT, Feedback
 from perfdoctor.settings import Settings, load_settings
 
 FORMAT_VERSION = 1
@@ -242,6 +243,7 @@ def run_command(
     resamples: int | None,
     seed: int | None,
     pair_texts: tuple[str, ...],
+    feedback: Feedback = SILENT,
 ) -> int:
     """``perfdoctor compare``: prints the comparison, returns the exit code."""
     pairs: dict[str, str] = {}
@@ -256,6 +258,7 @@ def run_command(
         "resamples": resamples,
         "seed": seed,
         "pairs": pairs,
+        "progress": feedback,
     }
     if after is None:
         if first.get("mode") != "interleaved":
@@ -318,6 +321,7 @@ def compare(
     seed: int | None = None,
     pairs: dict[str, str] | None = None,
     interleaved: bool = False,
+    progress: Feedback = SILENT,
 ) -> Comparison:
     """Compare two loaded bench results (see :func:`load_result`).
 
@@ -344,7 +348,8 @@ def compare(
     matched = match_endpoints(b_endpoints, a_endpoints, pairs or {})
     result.only_before = sorted(set(b_endpoints) - {b for b, _ in matched})
     result.only_after = sorted(set(a_endpoints) - {a for _, a in matched})
-    for b_name, a_name in matched:
+    # Two bootstraps of thousands of resamples per endpoint: a while for many endpoints.
+    for b_name, a_name in progress.iterate(matched, "Comparing endpoints", len(matched)):
         # One generator per endpoint, from the seed and the name: adding an endpoint
         # to a run does not change another endpoint's interval.
         rng = random.Random(f"{seed}:{b_name}")

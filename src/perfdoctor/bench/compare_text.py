@@ -19,6 +19,7 @@ from perfdoctor.bench.verdict import (
     TOO_FEW,
     Latency,
 )
+from perfdoctor.report.names import MIN_ROOM, name_room, shorten_all
 
 _VERDICT_STYLE = {
     FASTER: "bold green",
@@ -41,7 +42,17 @@ def render_text(result: Comparison, stream: TextIO) -> None:
         machine = _machine_line(result.machine)
         if machine:
             console.print(machine)
-        console.print(_table(result))
+        table, dropped = _table(result, console)
+        console.print(table)
+        if dropped:
+            left_out = " and ".join(_DROPPED_NAMES[c] for c in dropped)
+            console.print(
+                Text(
+                    f"({left_out} left out to fit {console.width} columns: "
+                    "a wider terminal or --format json show them)",
+                    style="dim",
+                )
+            )
         for change in result.endpoints:
             if change.latency is not None and change.verdict not in (FASTER, SLOWER):
                 console.print(Text(f"{change.name}: ", style="bold") + change.latency.sentence())
@@ -73,7 +84,40 @@ def render_text(result: Comparison, stream: TextIO) -> None:
         console.print(Text("no regression", style="green"))
 
 
-def _table(result: Comparison) -> Table:
+# Below this many characters for the names (the verdict under them needs 20),
+# the p95 column, then the queries column, are left out (the JSON has them).
+_NAME_MIN = 24
+_DROPPABLE = ("p95", "queries")
+_DROPPED_NAMES = {"p95": "p95", "queries": "queries per request"}
+
+
+def _table(result: Comparison, console: Console) -> tuple[Table, list[str]]:
+    """The table for ``console``'s width, and the columns left out to fit it."""
+    changes = result.endpoints
+    dropped: list[str] = []
+
+    def build(names: list[str]) -> Table:
+        return _build(result, list(zip(changes, names)), dropped)
+
+    room = name_room(build, len(changes), console)
+    for column in _DROPPABLE:
+        if room >= _NAME_MIN:
+            break
+        dropped.append(column)
+        room = name_room(build, len(changes), console)
+    # A pair's after name goes under its before name, in the same room.
+    room = max(room, MIN_ROOM)
+    names = shorten_all([c.name for c in changes], room)
+    after = shorten_all([c.after_name or "" for c in changes], room - 2)
+    shown = [f"{n}\n→ {a}" if _paired(c) else n for n, a, c in zip(names, after, changes)]
+    return build(shown), dropped
+
+
+def _paired(change: EndpointChange) -> bool:
+    return change.after_name not in (None, change.name)
+
+
+def _build(result: Comparison, rows: list[tuple[EndpointChange, str]], dropped: list[str]) -> Table:
     pct = f"{result.confidence * 100:g}%"
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -82,22 +126,21 @@ def _table(result: Comparison) -> Table:
         pad_edge=False,
     )
     # The verdict goes under the name: a column of its own would not fit 100 columns.
-    table.add_column("endpoint\nverdict", overflow="fold", min_width=20)
+    # A long name is cut in the middle, never folded.
+    table.add_column("endpoint\nverdict", no_wrap=True, min_width=20)
     table.add_column("median\nms", justify="right", no_wrap=True)
     table.add_column(f"change\n{pct} interval", justify="right", no_wrap=True)
     table.add_column("noise\ndetects", justify="right", no_wrap=True)
-    table.add_column("p95 ms\nwithin-run", justify="right", no_wrap=True)
+    if "p95" not in dropped:
+        table.add_column("p95 ms\nwithin-run", justify="right", no_wrap=True)
     # Memory, when measured, goes under the queries: one more column would not fit.
     memory = any(c.memory_kb != (None, None) for c in result.endpoints)
-    table.add_column("queries/req\nmemory" if memory else "queries\nper req", justify="right")
-    for change in result.endpoints:
-        table.add_row(
-            Text(change.name + "\n")
-            + (
-                Text(f"→ {change.after_name}\n")
-                if change.after_name not in (None, change.name)
-                else Text()
-            )
+    if "queries" not in dropped:
+        queries = "queries/req\nmemory" if memory else "queries\nper req"
+        table.add_column(queries, justify="right", no_wrap=True)
+    for change, name in rows:
+        cells: list[Text | str] = [
+            Text(name + "\n")
             + Text(change.verdict, style=_VERDICT_STYLE.get(change.verdict, ""))
             + (
                 Text(f"\nerrors {change.errors[0]} → {change.errors[1]}", style="bold red")
@@ -107,9 +150,12 @@ def _table(result: Comparison) -> Table:
             _before_after(change.median),
             _change(change.latency),
             _noise(change.latency),
-            _before_after(change.p95) + "\n" + _interval(change.p95, short=True),
-            _queries(change) + (f"\n{_memory(change)}" if memory else ""),
-        )
+        ]
+        if "p95" not in dropped:
+            cells.append(_before_after(change.p95) + "\n" + _interval(change.p95, short=True))
+        if "queries" not in dropped:
+            cells.append(_queries(change) + (f"\n{_memory(change)}" if memory else ""))
+        table.add_row(*cells)
     return table
 
 

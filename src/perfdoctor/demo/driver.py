@@ -18,14 +18,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
 from perfdoctor import store
 from perfdoctor.demo import DemoError, areas, default_database
 from perfdoctor.errors import StoreError
+from perfdoctor.progress import Feedback
 from perfdoctor.runner import capture_environment
 
 HOST = "127.0.0.1"
@@ -66,7 +66,7 @@ def run_demo(
     from perfdoctor.demo.models import SIZES
     from perfdoctor.demo.seed import ensure_seeded, is_seeded
 
-    ui = _Ui(quiet)
+    ui = Feedback.for_format("json" if quiet else "text", notes=True)
     database = (database or default_database()).absolute()
     if not is_seeded(database):
         started = time.perf_counter()
@@ -127,15 +127,19 @@ def _check_traces(server: _Server, traces: Path, before: int, requests: int) -> 
         )
 
 
-def _request_all(server: _Server, port: int, paths: list[tuple[str, str]], ui: _Ui) -> None:
+def _request_all(
+    server: _Server, port: int, paths: list[tuple[str, str]], ui: Feedback
+) -> None:
     # No proxy: a proxy set in the environment must not see requests to 127.0.0.1.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with ui.progress("Requesting every endpoint", len(paths)) as advance:
+    with ui.counting("Requesting every endpoint", len(paths), steps="Requesting") as advance:
         for path, user in paths:
-            advance(path)
             # An area's endpoint may name its method: "POST /responses/...".
             method, _, target = path.rpartition(" ")
+            advance(0, step=f"{method or 'GET'} {target}")
             _get(opener, server, f"http://{HOST}:{port}{target}", user, method or "GET")
+            advance()
+    ui.done(f"Requested {len(paths)} pages")
 
 
 def _get(
@@ -251,53 +255,3 @@ class _Server:
         if len(joined) > limit:
             joined = "..." + joined[-limit:]
         return f"server output: {joined}"
-
-
-def _shown(path: str) -> str:
-    return path if " " in path else f"GET {path}"
-
-
-class _Ui:
-    """Progress on stderr with rich; silent when ``quiet`` (JSON output)."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-
-        self.quiet = quiet
-        self.console = Console(stderr=True)
-
-    def done(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(f"[green]✓[/green] {message}", highlight=False)
-
-    @contextmanager
-    def working(self, message: str) -> Iterator[Callable[[str], None]]:
-        """A spinner with ``message``; yields a function that shows a sub-step."""
-        if self.quiet:
-            yield lambda _: None
-            return
-        with self.console.status(message) as status:
-            yield lambda step: status.update(f"{message}: {step}")
-
-    @contextmanager
-    def progress(self, message: str, total: int) -> Iterator[Callable[[str], None]]:
-        """A progress bar over ``total`` steps; yields a function that starts the next one."""
-        if self.quiet or not self.console.is_terminal:
-            yield lambda _: None
-            self.done(f"Requested {total} pages")
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task(message, total=total)
-            started = 0
-
-            def advance(step: str) -> None:
-                nonlocal started
-                bar.update(task, completed=started, description=f"{message}: {_shown(step)}")
-                started += 1
-
-            yield advance
-            bar.update(task, completed=total)
-        self.done(f"Requested {total} pages")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +18,7 @@ from perfdoctor.otlp import decode, encode, index
 from perfdoctor.otlp.decode import OtlpSpan, Skips
 from perfdoctor.otlp.mapping import StoredSpan, all_traces, map_trace
 from perfdoctor.outfile import written
+from perfdoctor.progress import SILENT, Advance, Feedback
 from perfdoctor.settings import Settings
 
 # Spans of traces still open are held until their file ends; past this many,
@@ -75,7 +77,13 @@ class StoreTarget:
             self._conn.close()
 
 
-def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: TextIO) -> None:
+def run_import(
+    paths: Sequence[str],
+    store_path: Path,
+    settings: Settings,
+    out: TextIO,
+    feedback: Feedback = SILENT,
+) -> None:
     files = [Path(p) for p in paths]
     for path in files:
         if not path.exists():
@@ -88,10 +96,14 @@ def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: 
         decode.sniff(path, settings.otlp_max_line_bytes)
     summary = Summary()
     target = StoreTarget(store_path)
+    sizes = [path.stat().st_size for path in files]
     try:
-        with gc_paused():
-            for path in files:
-                _import_file(path, target, settings, summary)
+        with gc_paused(), feedback.counting("Importing", sum(sizes), "bytes") as advance:
+            for number, path in enumerate(files):
+                before = sum(sizes[:number])
+                read = functools.partial(_moved, advance, before) if feedback.live else None
+                _import_file(path, target, settings, summary, read)
+                advance.to(before + sizes[number])
     except sqlite3.Error as exc:
         # Each batch is one transaction: what was written before stays whole.
         raise StoreError(
@@ -105,19 +117,29 @@ def run_import(paths: Sequence[str], store_path: Path, settings: Settings, out: 
         raise BadInputs(summary.unusable)
 
 
+def _moved(advance: Advance, before: int, at: int) -> None:
+    advance.to(before + at)
+
+
 def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return str(exc) or type(exc).__name__
 
 
-def _import_file(path: Path, target: StoreTarget, settings: Settings, summary: Summary) -> None:
+def _import_file(
+    path: Path,
+    target: StoreTarget,
+    settings: Settings,
+    summary: Summary,
+    read: Callable[[int], None] | None = None,
+) -> None:
     skips = Skips()
     pending: dict[str, list[OtlpSpan]] = {}
     held = 0
     found = 0
     rooted: set[str] = set()
-    for line, value in decode.records(path, settings.otlp_max_line_bytes, skips):
+    for line, value in decode.records(path, settings.otlp_max_line_bytes, skips, read):
         if not decode.is_trace_request(value):
             skips.add("valid JSON but not an OTLP trace request", line)
             continue

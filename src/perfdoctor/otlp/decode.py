@@ -15,7 +15,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -123,12 +123,21 @@ def _lines(handle: IO[bytes], max_bytes: int, skips: Skips) -> Iterator[tuple[in
         yield number, line, line.endswith(b"\n")
 
 
-def records(path: Path, max_bytes: int, skips: Skips) -> Iterator[tuple[int, Any]]:
+def records(
+    path: Path, max_bytes: int, skips: Skips, read: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON value) for each JSON line, or the whole file as
-    one document when it is pretty-printed over many lines."""
+    one document when it is pretty-printed over many lines.  ``read``: told how far
+    into the file (bytes on disk, compressed if it is) the reading has got."""
     with _open(path) as handle:
         first = True
+        # A gzipped file's own position is in uncompressed bytes: the file beneath it.
+        raw: IO[bytes] = getattr(handle, "fileobj", None) or handle
+        told = 0
         for number, line, complete in _lines(handle, max_bytes, skips):
+            if read is not None and raw.tell() - told >= _TELL_EVERY:
+                told = raw.tell()
+                read(told)
             text = line.strip()
             if not text:
                 continue
@@ -145,6 +154,10 @@ def records(path: Path, max_bytes: int, skips: Skips) -> Iterator[tuple[int, Any
                 continue
             first = False
             yield number, value
+
+
+# Progress moves on at most once per this many bytes read.
+_TELL_EVERY = 256 * 1024
 
 
 def _unfinished(exc: Exception, text: bytes) -> bool:

@@ -139,6 +139,13 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
     calls = evidence.get("calls")
     if isinstance(calls, list) and calls:
         texts.append(("calls", shorten(", ".join(str(c) for c in calls), limit)))
+    if "cost_before" in evidence and evidence.get("method"):
+        # missing-index: how the cost with the index was found
+        label = "verified by" if evidence.get("verified") else "not verified"
+        texts.append((label, str(evidence["method"])))
+    helps = evidence.get("also_helps")
+    if isinstance(helps, list) and helps:
+        texts.append(("also helps", shorten(", ".join(str(h) for h in helps), limit)))
     return texts
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, TextIO
 
 from rich import box
@@ -14,45 +13,58 @@ from rich.text import Text
 from perfdoctor.analyze import Analysis
 from perfdoctor.model import Finding
 from perfdoctor.report.evidence import evidence_numbers, evidence_texts
+from perfdoctor.report.names import MIN_ROOM, name_room, shorten, shorten_all
 from perfdoctor.sampling import note as sampling_note
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def _console(stream: TextIO) -> Console:
+def _console(stream: TextIO, width: int | None = None) -> Console:
     tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, width=None if tty else 120, highlight=False, soft_wrap=False)
+    if width is None and not tty:
+        width = 120
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
-# What the ten number columns take, with their padding: the endpoint gets the rest.
-_NUMBER_COLUMNS_WIDTH = 78
+# Below this many characters for the endpoint's name, number columns are left
+# out (all-zero ones first, then the least read) rather than cutting names to
+# nothing: at 80 columns four go, at 100 one, at 120 none.
+_NAME_MIN = 28
+_COLUMNS = ("reqs", "p50", "p95", "p99", "q/req", "db", "http", "cache", "python", "findings")
+_DROPPABLE = ("p50", "p99", "cache", "http", "python", "db")
+_HEADER = "endpoint"
 
 
-def _endpoint_name(name: str, width: int | None) -> Text:
-    """The name in lines of the column's width, cut before a "/" where it can be
-    (rich alone would break after "GET", or in the middle of a path segment)."""
-    if width is None:
-        return Text(name)
-    room = max(16, width - _NUMBER_COLUMNS_WIDTH)
-    lines: list[str] = []
-    line = ""
-    for part in re.split(r"(?=/)", name):
-        if line and len(line) + len(part) > room:
-            lines.append(line)
-            line = ""
-        line += part
-        while len(line) > room:
-            lines.append(line[:room])
-            line = line[room:]
-    lines.append(line)
-    return Text("\n".join(lines), no_wrap=True, overflow="fold")
+def _rows(analysis: Analysis) -> list[tuple[str, dict[str, Text]]]:
+    counts = analysis.findings_per_endpoint()
+    rows = []
+    for e in analysis.endpoints:
+        n = counts.get(e.name, 0)
+        cells = {
+            "reqs": str(e.requests),
+            "p50": _ms(e.p50_ms),
+            "p95": _ms(e.p95_ms),
+            "p99": _ms(e.p99_ms),
+            "q/req": f"{e.queries_per_request:.1f}",
+            "db": _ms(e.db_ms),
+            "http": _ms(e.http_ms),
+            "cache": _ms(e.cache_ms),
+            "python": _ms(e.python_ms),
+        }
+        texts = {k: Text(v) for k, v in cells.items()}
+        texts["findings"] = Text(str(n), style="bold red" if n else "green")
+        rows.append((e.name, texts))
+    return rows
 
 
-def _endpoint_table(analysis: Analysis, width: int | None = None) -> Table:
+def _table(columns: list[str], rows: list[tuple[str, dict[str, Text]]]) -> Table:
     # No vertical rules, numbers of at most five characters: eleven columns fit
     # in a 100-column terminal with room for the endpoint's name.
+    shown = ", ".join(c for c in ("db", "http", "cache", "python") if c in columns)
     table = Table(
-        title="Endpoints, slowest p95 first (ms; db, http, cache, python: mean per request)",
+        title=f"Endpoints, slowest p95 first (ms; {shown}: mean per request)"
+        if shown
+        else "Endpoints, slowest p95 first (ms)",
         title_justify="left",
         expand=False,
         box=box.SIMPLE_HEAD,
@@ -60,27 +72,36 @@ def _endpoint_table(analysis: Analysis, width: int | None = None) -> Table:
         show_edge=False,
         pad_edge=False,
     )
-    table.add_column("endpoint", overflow="fold", min_width=16)
-    for name in ("reqs", "p50", "p95", "p99", "q/req", "db", "http", "cache", "python"):
+    # One line per endpoint: a long name is cut in the middle, never folded.
+    table.add_column(_HEADER, no_wrap=True)
+    for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("findings", justify="right", no_wrap=True)
-    counts = analysis.findings_per_endpoint()
-    for e in analysis.endpoints:
-        n = counts.get(e.name, 0)
-        table.add_row(
-            _endpoint_name(e.name, width),
-            str(e.requests),
-            _ms(e.p50_ms),
-            _ms(e.p95_ms),
-            _ms(e.p99_ms),
-            f"{e.queries_per_request:.1f}",
-            _ms(e.db_ms),
-            _ms(e.http_ms),
-            _ms(e.cache_ms),
-            _ms(e.python_ms),
-            Text(str(n), style="bold red" if n else "green"),
-        )
+    for name, cells in rows:
+        table.add_row(name, *(cells[c] for c in columns))
     return table
+
+
+def _endpoint_table(analysis: Analysis, console: Console) -> tuple[Table, list[str]]:
+    """The table for ``console``'s width, and the columns left out to fit it."""
+    rows = _rows(analysis)
+    names = [name for name, _ in rows]
+    numbers = [cells for _, cells in rows]
+    longest = max(map(len, names), default=0)
+    columns = list(_COLUMNS)
+    zero = [c for c in _DROPPABLE if all(cells[c].plain == "0" for cells in numbers)]
+    order = zero + [c for c in _DROPPABLE if c not in zero]
+    dropped: list[str] = []
+
+    def build(shown: list[str]) -> Table:
+        return _table(columns, list(zip(shown, numbers)))
+
+    room = name_room(build, len(rows), console)
+    while room < min(longest, _NAME_MIN) and order:
+        column = order.pop(0)
+        columns.remove(column)
+        dropped.append(column)
+        room = name_room(build, len(rows), console)
+    return build(shorten_all(names, max(room, MIN_ROOM))), dropped
 
 
 def _ms(value: float) -> str:
@@ -104,7 +125,7 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[Text]:
     return lines
 
 
-def _finding_panel(index: int, finding: Finding) -> Panel:
+def _finding_panel(index: int, finding: Finding, width: int) -> Panel:
     style = _STYLE.get(finding.severity, "")
     body: list[Text] = [Text(finding.title, style="bold")]
     where = Text("at ", style="dim")
@@ -126,13 +147,16 @@ def _finding_panel(index: int, finding: Finding) -> Panel:
     fix = Text("fix: ", style="bold green")
     fix.append(finding.fix)
     body.append(fix)
+    head = f"{index}. {finding.severity.upper()}  {finding.id}  "
+    # The panel's corners and the spaces around its title take six columns.
+    endpoint = shorten(finding.endpoint or "", width - 6 - len(head))
     title = Text.assemble(
         (f"{index}. ", "bold"),
         (finding.severity.upper(), style),
         "  ",
         (finding.id, "bold"),
         "  ",
-        (finding.endpoint or "", "cyan"),
+        (endpoint, "cyan"),
     )
     return Panel(Group(*body), title=title, title_align="left", border_style=style or "white")
 
@@ -151,8 +175,12 @@ def _suppressed_lines(analysis: Analysis, verbose: bool) -> list[Text]:
     return lines
 
 
-def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None:
-    console = _console(stream)
+def render(
+    analysis: Analysis, stream: TextIO, *, verbose: bool = False, width: int | None = None
+) -> None:
+    """``width``: the terminal's, when ``stream`` is not the terminal itself (the
+    pytest plugin's summary); 120 for a file or a pipe."""
+    console = _console(stream, width)
     summary = ", ".join(
         f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in analysis.severity_counts().items()
     )
@@ -171,13 +199,22 @@ def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None
         console.print(Text(damaged, style="yellow"))
     for line in _suppressed_lines(analysis, verbose):
         console.print(line)
-    console.print(_endpoint_table(analysis, console.width))
+    table, dropped = _endpoint_table(analysis, console)
+    console.print(table)
+    if dropped:
+        console.print(
+            Text(
+                f"({', '.join(dropped)} left out to fit {console.width} columns: "
+                "a wider terminal, --format html or json show them)",
+                style="dim",
+            )
+        )
     for name, seen in sorted(analysis.sampled.items()):
         console.print(Text(seen.line(name), style="dim"))
     if analysis.budgets:
         from perfdoctor.report.budget_table import budget_table
 
-        console.print(budget_table(analysis.budgets))
+        console.print(budget_table(analysis.budgets, console))
     if analysis.hotspots:
         from perfdoctor.hotspots import hotspot_lines
 
@@ -190,4 +227,4 @@ def render(analysis: Analysis, stream: TextIO, *, verbose: bool = False) -> None
         return
     console.print(Text("Findings (most severe and costly first)", style="bold"))
     for index, finding in enumerate(analysis.findings, start=1):
-        console.print(_finding_panel(index, finding))
+        console.print(_finding_panel(index, finding, console.width))

@@ -777,11 +777,13 @@ class _Lookup(dict[str, Any]):
         return self[key]
 
 
-def read_traces(path: Path) -> Loaded:
+def read_traces(path: Path, each: Callable[[], None] | None = None) -> Loaded:
     """Every trace that can be read, and what could not; a missing store, or one
-    with no trace to read, is a :class:`StoreError`."""
+    with no trace to read, is a :class:`StoreError`.  ``each``: called per trace read
+    (progress)."""
     damage = salvage.Damage(str(path))
-    traces = list(iter_traces(path, damage))
+    read = iter_traces(path, damage)
+    traces = list(read if each is None else _calling(read, each))
     if not traces and damage.traces:
         raise StoreError(
             f"{path} is damaged: none of its traces can be read; "
@@ -793,6 +795,12 @@ def read_traces(path: Path) -> Loaded:
             "`perfdoctor run -- COMMAND` and send it some requests"
         )
     return Loaded(traces, damage)
+
+
+def _calling(traces: Iterator[Trace], each: Callable[[], None]) -> Iterator[Trace]:
+    for trace in traces:
+        yield trace
+        each()
 
 
 def load_traces(path: Path, warn: TextIO | None = None) -> list[Trace]:
