@@ -84,8 +84,13 @@ def _frames(span: Span) -> tuple[tuple[str, int], ...]:
 
 def _by_caller(group: SpanGroup) -> list[SpanGroup]:
     ways: dict[tuple[tuple[str, int], ...], list[Span]] = {}
+    # Spans of one call site share their stack list (the store decodes each once).
+    frames: dict[int, tuple[tuple[str, int], ...]] = {}
     for span in group.spans:
-        ways.setdefault(_frames(span), []).append(span)
+        way = frames.get(id(span.stack))
+        if way is None:
+            way = frames[id(span.stack)] = _frames(span)
+        ways.setdefault(way, []).append(span)
     if len(ways) == 1:
         return [group]
     stacks = list(ways)

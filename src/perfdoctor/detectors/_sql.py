@@ -22,6 +22,9 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _PLACEHOLDER_CAST = re.compile(r"\?::\w+(?:\s*\[\])?")
 
 
+# Every detector asks this of every query: statements are few (one per shape) and
+# their texts shared, so the answer is kept per text.
+@lru_cache(maxsize=8192)
 def is_read(statement: str | None) -> bool:
     if not statement:
         return False

@@ -57,6 +57,7 @@ def _fix(system: str | None, op: str) -> str:
 class CacheNoTtl(Detector):
     id = "cache-no-ttl"
     description = "a cache write with no expiry"
+    reads = frozenset({"cache"})
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         groups: dict[tuple[object, ...], _Writes] = {}

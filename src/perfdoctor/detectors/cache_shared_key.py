@@ -116,6 +116,7 @@ def _values_differ_by_user(traces: Sequence[Trace]) -> set[tuple[object, ...]]:
 class CacheSharedKey(Detector):
     id = "cache-shared-key"
     description = "one user's cached data served to another user (a key with no user part)"
+    reads = frozenset({"cache"})
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         leaks = _leaks(traces)

@@ -45,6 +45,7 @@ def _cacheable(span: Span) -> bool:
 class UncachedExternal(Detector):
     id = "uncached-external"
     description = "the same external GET with the same answer, repeated across requests"
+    reads = frozenset({"http"})
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         by_request: dict[tuple[object, ...], _Fetches] = {}

@@ -782,6 +782,12 @@ def read_traces(path: Path) -> Loaded:
     with no trace to read, is a :class:`StoreError`."""
     damage = salvage.Damage(str(path))
     traces = list(iter_traces(path, damage))
+    check_read(path, len(traces), damage)
+    return Loaded(traces, damage)
+
+
+def check_read(path: Path, traces: int, damage: salvage.Damage) -> None:
+    """A :class:`StoreError` when a read gave no trace at all."""
     if not traces and damage.traces:
         raise StoreError(
             f"{path} is damaged: none of its traces can be read; "
@@ -792,7 +798,6 @@ def read_traces(path: Path) -> Loaded:
             f"the trace store {path} holds no traces yet: run your app under "
             "`perfdoctor run -- COMMAND` and send it some requests"
         )
-    return Loaded(traces, damage)
 
 
 def load_traces(path: Path, warn: TextIO | None = None) -> list[Trace]:
