@@ -45,6 +45,9 @@ class Detector:
     # ("slim": with only those spans; its findings must not depend on the others).
     reads: ClassVar[frozenset[str] | None] = None
     slim: ClassVar[bool] = True
+    # With ``reads``: the trace attrs it reads (the others are left out of what is
+    # kept); None keeps them all.
+    reads_attrs: ClassVar[tuple[str, ...] | None] = None
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         raise NotImplementedError
@@ -69,14 +72,19 @@ class _Keeping(Session):
         if kinds is None:
             self.traces.extend(traces)
             return
+        detector = self.detector
         for trace in traces:
             spans = [s for s in trace.spans if s.kind in kinds]
             if not spans:
                 continue
-            # The trace's attrs are shared, not copied: readers never change them.
-            self.traces.append(
-                dataclasses.replace(trace, spans=spans) if self.detector.slim else trace
-            )
+            if not detector.slim:
+                self.traces.append(trace)
+                continue
+            # The attrs kept are shared, not copied: readers never change them.
+            attrs = trace.attrs
+            if detector.reads_attrs is not None:
+                attrs = {key: attrs[key] for key in detector.reads_attrs if key in attrs}
+            self.traces.append(dataclasses.replace(trace, spans=spans, attrs=attrs))
 
     def findings(self) -> list[Finding]:
         return self.detector.analyze(self.traces, self.settings)
