@@ -295,22 +295,24 @@ def _analyse_store(path: Path, settings: Any, keep: bool) -> tuple[Any, list[Any
     traces at a time) so memory does not grow with the store; ``keep``: also
     every trace, for a format that draws them (html)."""
     from perfdoctor.analyze import analyze_chunks, chunks_of
-    from perfdoctor.budgets import Measures
+    from perfdoctor.budgets import Measures, load_budgets
     from perfdoctor.budgets import apply as apply_budgets
     from perfdoctor.store import chunks
 
     measures = Measures()
+    # Budget figures are gathered only when there are budgets to check them against.
+    also = [measures] if load_budgets()[0] else []
     loaded: list[Any] = []
     if keep:
         read = store.read_traces(path)
         loaded, damage = read.traces, read.damage
         traces = chunks_of(loaded, settings.analysis_chunk_traces)
-        analysis = analyze_chunks(traces, settings, store.sampling_counts(path), [measures])
+        analysis = analyze_chunks(traces, settings, store.sampling_counts(path), also)
     else:
         reading = chunks.read(path, settings.analysis_chunk_traces)
         store.merge_spool(path)  # before the sampling counts, as a whole read does
         counts = store.sampling_counts(path)
-        analysis = analyze_chunks(reading.chunks(), settings, counts, [measures])
+        analysis = analyze_chunks(reading.chunks(), settings, counts, also)
         damage = reading.damage
         store.check_read(path, analysis.traces, damage)
     _say_retention(path, analysis.earliest)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -39,6 +38,35 @@ def tables_of(statement: str, system: str | None) -> frozenset[str]:
     return frozenset(t.name.lower() for t in tree.find_all(exp.Table) if t.name)
 
 
+class _Tally:
+    """Counts per value in order of first appearance, as a dict would keep them,
+    but a single value (the usual case) costs no dict: there is one of these per
+    (endpoint, shape, parameters), and parameters are often new in every request."""
+
+    __slots__ = ("count", "counts", "value")
+
+    def __init__(self) -> None:
+        self.value: object = None
+        self.count = 0
+        self.counts: dict[object, int] | None = None
+
+    def add(self, value: object) -> None:
+        if self.counts is not None:
+            self.counts[value] = self.counts.get(value, 0) + 1
+        elif not self.count:
+            self.value, self.count = value, 1
+        elif value == self.value:
+            self.count += 1
+        else:
+            self.counts = {self.value: self.count, value: 1}
+
+    def most_common(self) -> object:
+        """The most frequent value, the first seen of equally frequent ones (None: none)."""
+        if self.counts is not None:
+            return max(self.counts.items(), key=lambda item: item[1])[0]
+        return self.value
+
+
 class _Runs:
     """One read (endpoint, shape, parameters) so far: what its finding needs,
     gathered run by run (the runs' spans and traces are not kept)."""
@@ -46,12 +74,13 @@ class _Runs:
     __slots__ = (
         "durations",
         "end",
-        "first",
         "frameworks",
         "last",
         "locations",
         "requests",
         "start",
+        "statement",
+        "system",
         "total",
     )
 
@@ -62,9 +91,9 @@ class _Runs:
         self.end = -math.inf
         self.requests = 0
         self.last: str | None = None
-        self.locations: dict[Location, int] = {}
-        self.frameworks: Counter[str | None] = Counter()
-        self.first = (span.statement, span.system)
+        self.locations = _Tally()
+        self.frameworks = _Tally()
+        self.statement, self.system = span.statement, span.system
 
     def add(self, span: Span, at: float, trace_id: str) -> None:
         self.durations.append(span.duration_ms)
@@ -75,14 +104,13 @@ class _Runs:
             self.last = trace_id
             self.requests += 1
         if span.location is not None:
-            self.locations[span.location] = self.locations.get(span.location, 0) + 1
-        self.frameworks[span.framework] += 1
+            self.locations.add(span.location)
+        self.frameworks.add(span.framework)
 
     def location(self) -> Location | None:
         # The first of equally common call sites, as most_common_location picks it.
-        if not self.locations:
-            return None
-        return max(self.locations.items(), key=lambda item: item[1])[0]
+        found = self.locations.most_common()
+        return found if isinstance(found, Location) else None
 
 
 def _guarded(trace: Trace) -> list[float]:
@@ -144,8 +172,7 @@ class _Session(Session):
             p50 = percentile(runs.durations, 50)
             if p50 < settings.cache_candidate_min_p50_ms:
                 continue
-            statement, system = runs.first
-            tables = tables_of(statement or "", system)
+            tables = tables_of(runs.statement or "", runs.system)
             if writes is None:
                 writes = self._written()
             start, end = runs.start, runs.end
@@ -185,10 +212,11 @@ class CacheCandidate(Detector):
         requests = runs.requests
         total = runs.total
         location = runs.location()
-        framework = runs.frameworks.most_common(1)[0][0]
+        found = runs.frameworks.most_common()
+        framework = found if isinstance(found, str) else None
         ttl = settings.cache_candidate_suggested_ttl_s
         severity: Severity = "warning" if total >= _WARNING_TOTAL_MS else "info"
-        statement, system = runs.first
+        statement, system = runs.statement, runs.system
         return Finding(
             id=self.id,
             severity=severity,
