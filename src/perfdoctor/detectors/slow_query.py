@@ -1,13 +1,13 @@
 """slow-query: a query shape whose p95 duration is over the budget.
 
 A store is read in chunks: per shape, what is kept is its durations (exact
-percentiles), counts per endpoint and call site, and the machine facts of the
-traces that carried a machine sample, never the traces themselves.
+percentiles up to ``exact_percentile_values`` runs, then a histogram), counts
+per endpoint and call site, and the machine facts of the traces that carried a
+machine sample, never the traces themselves.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +16,7 @@ from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
+from perfdoctor.stats import Quantiles
 
 FIX = (
     "Look at its plan (EXPLAIN ANALYZE on PostgreSQL/MySQL, EXPLAIN QUERY PLAN on SQLite): "
@@ -26,13 +26,13 @@ FIX = (
 
 
 class _Shape:
-    """One query shape's runs so far: durations (8 bytes a run), where and from
+    """One query shape's runs so far: durations (bounded), where and from
     which endpoints it ran, and the machine of the runs' traces that sampled one."""
 
     __slots__ = ("durations", "endpoints", "first", "last", "locations", "machines", "slowest")
 
-    def __init__(self, span: Span) -> None:
-        self.durations = array("d")
+    def __init__(self, span: Span, exact: int) -> None:
+        self.durations = Quantiles(exact)
         self.endpoints: Counter[str] = Counter()
         self.locations: dict[Location, int] = {}
         self.first = (span.statement, span.system)
@@ -74,9 +74,11 @@ class _Session(Session):
                     continue
                 shape = shapes.get(span.fingerprint)
                 if shape is None:
-                    shape = shapes[span.fingerprint] = _Shape(span)
+                    shape = shapes[span.fingerprint] = _Shape(
+                        span, self.settings.exact_percentile_values
+                    )
                 duration = span.duration_ms
-                shape.durations.append(duration)
+                shape.durations.add(duration)
                 shape.endpoints[trace.name] += 1
                 if span.location is not None:
                     shape.locations[span.location] = shape.locations.get(span.location, 0) + 1
@@ -130,7 +132,7 @@ class SlowQuery(Detector):
     def judge(self, fingerprint: str | None, shape: _Shape, settings: Settings) -> Finding | None:
         budget = settings.slow_query_p95_ms
         durations = shape.durations
-        p95 = percentile(durations, 95)
+        p95 = durations.percentile(95)
         if p95 < budget:
             return None
         endpoint = shape.endpoints.most_common(1)[0][0]
@@ -151,9 +153,9 @@ class SlowQuery(Detector):
             location=location,
             evidence={
                 "runs": len(durations),
-                "p50_ms": round(percentile(durations, 50), 3),
+                "p50_ms": round(durations.percentile(50), 3),
                 "p95_ms": round(p95, 3),
-                "max_ms": round(max(durations), 3),
+                "max_ms": round(durations.largest, 3),
                 "budget_ms": budget,
                 "statement": statement,
                 "system": system,
