@@ -43,9 +43,18 @@ def _db(sql: str, at: float, ms: float, where: Location, params: str, rows: int 
 
     shape = normalize(sql)
     return Span(
-        kind="db", start_ms=at, duration_ms=ms, location=where, stack=[where, LIST],
-        framework="sqlalchemy", system="postgresql", statement=shape.statement,
-        fingerprint=shape.fingerprint, params_digest=params, rows=rows, connection_id=1,
+        kind="db",
+        start_ms=at,
+        duration_ms=ms,
+        location=where,
+        stack=[where, LIST],
+        framework="sqlalchemy",
+        system="postgresql",
+        statement=shape.statement,
+        fingerprint=shape.fingerprint,
+        params_digest=params,
+        rows=rows,
+        connection_id=1,
     )
 
 
@@ -53,8 +62,15 @@ def items(i: int) -> Trace:
     """An N+1 over 6 rows, a slow report query every 4th request, a new connection,
     the same cached-worthy settings read, and an unpaged list with no cache headers."""
     spans = [
-        Span(kind="db.connect", start_ms=0.1, duration_ms=2.0, location=CONNECT,
-             stack=[CONNECT], system="postgresql", connection_id=1),
+        Span(
+            kind="db.connect",
+            start_ms=0.1,
+            duration_ms=2.0,
+            location=CONNECT,
+            stack=[CONNECT],
+            system="postgresql",
+            connection_id=1,
+        ),
         _db("SELECT * FROM settings WHERE site = 1", 2.5, 12.0 + i % 3, SETTINGS_ROW, "same"),
         _db("SELECT * FROM items LIMIT 6", 15.0, 1.0, LIST, f"l{i}", rows=6),
     ]
@@ -63,11 +79,19 @@ def items(i: int) -> Trace:
         spans.append(_db(f"SELECT * FROM owners WHERE id = {row}", at, 0.5, LOOP, f"o{row}"))
         at += 1.0
     if i % 4 == 0:
-        spans.append(_db(f"SELECT sum(total) FROM orders WHERE day > {i}", at, 600.0 + i, REPORT, f"r{i}"))
+        spans.append(
+            _db(f"SELECT sum(total) FROM orders WHERE day > {i}", at, 600.0 + i, REPORT, f"r{i}")
+        )
         at += 610.0 + i
     return Trace(
-        id=f"items-{i:04d}", name="GET /items", kind="http", started_at=1_700_000_000.0 + i,
-        duration_ms=at + 2.0, status=200, cpu_ms=at / 2, spans=spans,
+        id=f"items-{i:04d}",
+        name="GET /items",
+        kind="http",
+        started_at=1_700_000_000.0 + i,
+        duration_ms=at + 2.0,
+        status=200,
+        cpu_ms=at / 2,
+        spans=spans,
         attrs={
             "framework": "flask",
             "handler": HANDLER,
@@ -82,35 +106,73 @@ def order(i: int) -> Trace:
     """A POST that waits on a webhook whose answer it does not need, and a GET of
     the same exchange rates with the same answer."""
     spans = [
-        Span(kind="http", start_ms=1.0, duration_ms=400.0 + i, location=WEBHOOK, stack=[WEBHOOK],
-             system="requests",
-             attrs={"method": "POST", "url": "https://hooks.example/n", "host": "hooks.example",
-                    "status": 202, "bytes": 0, "timeout": 5}),
-        Span(kind="http", start_ms=402.0 + i, duration_ms=30.0, location=PRICES, stack=[PRICES],
-             system="requests",
-             attrs={"method": "GET", "url": "https://rates.example/eur", "host": "rates.example",
-                    "status": 200, "bytes": 300, "url_digest": "u1", "response_digest": "r1",
-                    "timeout": 5}),
+        Span(
+            kind="http",
+            start_ms=1.0,
+            duration_ms=400.0 + i,
+            location=WEBHOOK,
+            stack=[WEBHOOK],
+            system="requests",
+            attrs={
+                "method": "POST",
+                "url": "https://hooks.example/n",
+                "host": "hooks.example",
+                "status": 202,
+                "bytes": 0,
+                "timeout": 5,
+            },
+        ),
+        Span(
+            kind="http",
+            start_ms=402.0 + i,
+            duration_ms=30.0,
+            location=PRICES,
+            stack=[PRICES],
+            system="requests",
+            attrs={
+                "method": "GET",
+                "url": "https://rates.example/eur",
+                "host": "rates.example",
+                "status": 200,
+                "bytes": 300,
+                "url_digest": "u1",
+                "response_digest": "r1",
+                "timeout": 5,
+            },
+        ),
     ]
     return Trace(
-        id=f"order-{i:04d}", name="POST /orders", kind="http", started_at=1_700_000_000.5 + i,
-        duration_ms=440.0 + i, status=201, spans=spans,
+        id=f"order-{i:04d}",
+        name="POST /orders",
+        kind="http",
+        started_at=1_700_000_000.5 + i,
+        duration_ms=440.0 + i,
+        status=201,
+        spans=spans,
         attrs={"framework": "flask", "handler": {**HANDLER, "function": "order"}},
     )
 
 
 def slow_job(i: int) -> Trace:
     return Trace(
-        id=f"job-{i:04d}", name="task shop.tasks.rebuild", kind="job",
-        started_at=1_700_000_000.7 + i * 3, duration_ms=45_000.0 + i, status=None,
+        id=f"job-{i:04d}",
+        name="task shop.tasks.rebuild",
+        kind="job",
+        started_at=1_700_000_000.7 + i * 3,
+        duration_ms=45_000.0 + i,
+        status=None,
         spans=[_db("SELECT * FROM items", 1.0, 30.0, REPORT, "all", rows=5000)],
     )
 
 
 def server(i: int) -> Trace:
     return Trace(
-        id=f"server-{i}", name="server start", kind="server", started_at=1_699_999_999.0 + i,
-        duration_ms=5.0, spans=[_db("SELECT 1", 0.5, 0.2, CONNECT, "one")],
+        id=f"server-{i}",
+        name="server start",
+        kind="server",
+        started_at=1_699_999_999.0 + i,
+        duration_ms=5.0,
+        spans=[_db("SELECT 1", 0.5, 0.2, CONNECT, "one")],
     )
 
 
@@ -158,9 +220,15 @@ def test_chunks_of_any_size_give_the_report_of_one_piece(shop_store: Path) -> No
     # What the store holds shows up: the detectors read every chunk.
     found = {f["id"] for f in expected["findings"]}
     assert {
-        "n-plus-one-query", "slow-query", "slow-endpoint", "cache-candidate",
-        "no-connection-reuse", "missing-pagination", "missing-http-cache",
-        "background-job-candidate", "uncached-external",
+        "n-plus-one-query",
+        "slow-query",
+        "slow-endpoint",
+        "cache-candidate",
+        "no-connection-reuse",
+        "missing-pagination",
+        "missing-http-cache",
+        "background-job-candidate",
+        "uncached-external",
     } <= found
 
 
@@ -202,9 +270,15 @@ def test_endpoint_figures_are_exact_percentiles_and_means(shop_store: Path) -> N
     assert figures["p50_ms"] == round(cuts[49], 2)
     assert figures["p95_ms"] == round(cuts[94], 2)
     assert figures["p99_ms"] == round(cuts[98], 2)
-    assert figures["queries_per_request"] == round(sum(
-        sum(1 for s in t.spans if s.kind == "db") for t in all_traces() if t.name == "GET /items"
-    ) / 23, 2)
+    assert figures["queries_per_request"] == round(
+        sum(
+            sum(1 for s in t.spans if s.kind == "db")
+            for t in all_traces()
+            if t.name == "GET /items"
+        )
+        / 23,
+        2,
+    )
 
 
 def test_a_store_is_read_one_endpoint_and_a_few_traces_at_a_time(shop_store: Path) -> None:
@@ -242,7 +316,9 @@ def test_no_chunk_outlives_the_next_ones(shop_store: Path) -> None:
 
 
 def test_report_reads_in_chunks_and_prints_the_same(shop_store: Path, tmp_path: Path) -> None:
-    default = run_perfdoctor("report", "--traces", str(shop_store), "--format", "json", cwd=tmp_path)
+    default = run_perfdoctor(
+        "report", "--traces", str(shop_store), "--format", "json", cwd=tmp_path
+    )
     small = tmp_path / "small"
     small.mkdir()
     (small / "pyproject.toml").write_text("[tool.perfdoctor]\nanalysis_chunk_traces = 2\n")

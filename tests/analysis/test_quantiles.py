@@ -50,5 +50,8 @@ def test_slow_query_past_the_limit_counts_every_run_and_keeps_its_verdict() -> N
     (after,) = [f for f in bounded.findings if f.id == "slow-query"]
     assert after.evidence["runs"] == before.evidence["runs"] == 6
     assert after.evidence["max_ms"] == before.evidence["max_ms"]
-    assert abs(after.evidence["p95_ms"] - before.evidence["p95_ms"]) <= 0.005 * before.evidence["p95_ms"]
+    assert (
+        abs(after.evidence["p95_ms"] - before.evidence["p95_ms"])
+        <= 0.005 * before.evidence["p95_ms"]
+    )
     assert after.severity == before.severity

@@ -14,13 +14,10 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from functools import lru_cache
-
-from sqlglot import exp
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
-from perfdoctor.detectors._sql import _parse, is_read
+from perfdoctor.detectors._sql import is_read, tables_of
 from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
@@ -28,14 +25,6 @@ from perfdoctor.stats import percentile
 
 # From this much time spent on the same result, the finding is a warning.
 _WARNING_TOTAL_MS = 1000.0
-
-
-@lru_cache(maxsize=2048)
-def tables_of(statement: str, system: str | None) -> frozenset[str]:
-    tree = _parse(statement, system)
-    if tree is None:
-        return frozenset()
-    return frozenset(t.name.lower() for t in tree.find_all(exp.Table) if t.name)
 
 
 class _Tally:
