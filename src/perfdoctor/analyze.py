@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from perfdoctor import sampling
+from perfdoctor import pertrace, sampling
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
 from perfdoctor.hotspots import Profiles
@@ -161,12 +161,14 @@ def analyze_chunks(
     count = 0
     earliest: float | None = None
     for chunk in chunks:
+        pertrace.forget()
         count += len(chunk)
         for trace in chunk:
             if earliest is None or trace.started_at < earliest:
                 earliest = trace.started_at
         for reader in readers:
             reader.feed(chunk)
+    pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
     # Here, once: every report format, --fail-on and the pytest plugin read these findings.

@@ -35,7 +35,7 @@ class EndpointSummary:
         self.weights.append(weight)
         self.total += weight
         sums = self.sums
-        for bucket, ms in timing.breakdown(trace).items():
+        for bucket, ms in timing.shared_breakdown(trace).items():
             sums[bucket] += ms * weight
         self.queries += sum(1 for s in trace.spans if s.kind == "db") * weight
 

@@ -101,7 +101,7 @@ class _Group:
     def add(self, trace: Trace) -> None:
         latency = timing.latency_ms(trace)
         self.latencies.append(latency)
-        part = timing.breakdown(trace)
+        part = timing.shared_breakdown(trace)
         for name in timing.NAMES:
             self.sums[name] += part[name]
         self.statuses[trace.status] += 1
