@@ -1,25 +1,48 @@
-"""Run every detector over the traces and summarise each endpoint."""
+"""Run every detector over the traces and summarise each endpoint.
+
+Traces come in chunks (one endpoint's, a bounded number at a time: a store is
+read that way by :mod:`perfdoctor.store.chunks`, and traces in memory are cut
+the same way by :func:`chunks_of`), so what is held at once is one chunk plus
+what the detectors and summaries keep per query shape, call site or endpoint.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from perfdoctor import sampling, timing
+from perfdoctor import pertrace, sampling
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
-from perfdoctor.hotspots import endpoint_hotspots
-from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace, by_endpoint
+from perfdoctor.hotspots import Profiles
+from perfdoctor.merging import impact_ms, merge
+from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 from perfdoctor.store.salvage import Damage
+from perfdoctor.summaries import Endpoints
 from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:
     from perfdoctor.budgets import BudgetRow
+
+__all__ = [
+    "Analysis",
+    "analyze",
+    "analyze_chunks",
+    "chunks_of",
+    "endpoint_stats",
+    "impact_ms",
+    "merge",
+]
+
+
+class Feeder(Protocol):
+    """Anything that reads the traces chunk by chunk."""
+
+    def feed(self, traces: Sequence[Trace]) -> None: ...
 
 
 @dataclass
@@ -38,6 +61,8 @@ class Analysis:
     damage: Damage = field(default_factory=Damage)
     # Endpoints captured with `run --sample`: requests seen and traces kept.
     sampled: dict[str, sampling.Sampled] = field(default_factory=dict)
+    # When the earliest trace analysed started (epoch seconds), None for none.
+    earliest: float | None = None
 
     def severity_counts(self) -> dict[str, int]:
         """How many findings of each severity there are, worst first."""
@@ -54,35 +79,6 @@ class Analysis:
             return False
         threshold = SEVERITY_RANK[level]
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
-
-
-def impact_ms(finding: Finding) -> float:
-    """What a finding costs, to rank by: wasted time over every request it was seen in."""
-    evidence = finding.evidence
-    if "runs" in evidence and "p50_ms" in evidence:
-        return float(evidence["runs"]) * float(evidence["p50_ms"])
-    # An N+1 costs the request its whole loop (ORM and Python between the queries
-    # included), not only the database time of its queries.
-    felt = evidence.get("loop_ms", evidence.get("total_ms", 0.0))
-    per_request = float(evidence.get("wasted_ms", felt) or 0.0)
-    if "requests_affected" in evidence:
-        return per_request * int(evidence["requests_affected"])
-    return per_request
-
-
-def merge(findings: list[Finding]) -> list[Finding]:
-    """One finding per fingerprint: the worst example, with how many requests showed it."""
-    groups: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        groups[finding.fingerprint or str(id(finding))].append(finding)
-    merged = []
-    for group in groups.values():
-        worst = max(group, key=lambda f: (SEVERITY_RANK[f.severity], impact_ms(f)))
-        # A detector that looks across requests counts the requests itself.
-        if worst.id != "slow-query" and "requests_affected" not in worst.evidence:
-            worst.evidence["requests_affected"] = len(group)
-        merged.append(worst)
-    return merged
 
 
 def _relative(location: Location | None) -> Location | None:
@@ -112,45 +108,21 @@ def endpoint_stats(
 
     Traces of a sampled run are weighted by the requests each stands for, and
     ``requests`` is what was seen (:mod:`perfdoctor.sampling`)."""
-    stats = []
-    for name, group in by_endpoint(traces).items():
-        durations = [timing.latency_ms(t) for t in group]
-        weights = [sampling.weight(t) for t in group]
-        total = sum(weights)
-        parts = [timing.breakdown(t) for t in group]
-        queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
+    endpoints = Endpoints()
+    endpoints.feed(traces)
+    return endpoints.stats(sampled)
 
-        def mean(
-            bucket: str,
-            parts: list[dict[str, float]] = parts,
-            weights: list[float] = weights,
-            total: float = total,
-        ) -> float:
-            return round(sum(p[bucket] * w for p, w in zip(parts, weights)) / total, 2)
 
-        if total > len(group):
-            p50, p95, p99 = (
-                sampling.weighted_percentile(durations, weights, q) for q in (50, 95, 99)
-            )
-        else:
-            p50, p95, p99 = (percentile(durations, q) for q in (50, 95, 99))
-        seen = sampled.get(name) if sampled else None
-        stats.append(
-            EndpointStats(
-                name=name,
-                requests=seen.seen if seen is not None else len(group),
-                p50_ms=round(p50, 2),
-                p95_ms=round(p95, 2),
-                p99_ms=round(p99, 2),
-                queries_per_request=round(sum(q * w for q, w in zip(queries, weights)) / total, 2),
-                db_ms=mean("db"),
-                http_ms=mean("http"),
-                cache_ms=mean("cache"),
-                python_ms=mean("python"),
-            )
-        )
-    stats.sort(key=lambda s: (-s.p95_ms, s.name))
-    return stats
+def chunks_of(traces: Iterable[Trace], size: int) -> Iterator[list[Trace]]:
+    """Traces in the chunks a store read gives (:func:`perfdoctor.store.chunks.read`):
+    endpoint by endpoint in the order of each one's first trace, at most ``size``
+    traces a chunk."""
+    groups: dict[str, list[Trace]] = {}
+    for trace in traces:
+        groups.setdefault(trace.name, []).append(trace)
+    for group in groups.values():
+        for start in range(0, len(group), max(1, size)):
+            yield group[start : start + size]
 
 
 def _note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
@@ -168,22 +140,48 @@ def analyze(
     sample_counts: dict[str, tuple[int, int]] | None = None,
 ) -> Analysis:
     """``sample_counts``: the store's sampling table (:func:`perfdoctor.store.sampling_counts`)."""
+    return analyze_chunks(
+        chunks_of(traces, settings.analysis_chunk_traces), settings, sample_counts
+    )
+
+
+def analyze_chunks(
+    chunks: Iterable[Sequence[Trace]],
+    settings: Settings,
+    sample_counts: dict[str, tuple[int, int]] | None = None,
+    also: Sequence[Feeder] = (),
+) -> Analysis:
+    """The analysis of traces read chunk by chunk, each chunk let go once every
+    detector and summary has seen it.  ``also``: more readers of every chunk
+    (budget measures)."""
     detectors = all_detectors()
-    found: list[Finding] = []
-    for detector in detectors:
-        found.extend(detector.analyze(traces, settings))
-    findings = [_present(f) for f in merge(found)]
+    sessions = [detector.session(settings) for detector in detectors]
+    endpoints, held, profiles = Endpoints(), sampling.Held(), Profiles()
+    readers: list[Feeder] = [*sessions, endpoints, held, profiles, *also]
+    count = 0
+    earliest: float | None = None
+    for chunk in chunks:
+        pertrace.forget()
+        count += len(chunk)
+        for trace in chunk:
+            if earliest is None or trace.started_at < earliest:
+                earliest = trace.started_at
+        for reader in readers:
+            reader.feed(chunk)
+    pertrace.forget()
+    findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
     # Here, once: every report format, --fail-on and the pytest plugin read these findings.
     findings, ignored = apply_ignores(findings, settings.ignore)
-    sampled = sampling.summarise(traces, sample_counts) if sample_counts else {}
+    sampled = held.summary(sample_counts) if sample_counts else {}
     _note_sampling(findings, sampled)
     return Analysis(
         findings=findings,
         suppressed=Suppressed(ignored=ignored),
-        endpoints=endpoint_stats(traces, sampled),
+        endpoints=endpoints.stats(sampled),
         sampled=sampled,
-        traces=len(traces),
+        traces=count,
         detectors=[d.id for d in detectors],
-        hotspots=endpoint_hotspots(traces),
+        hotspots=profiles.top(),
+        earliest=earliest,
     )

@@ -21,14 +21,15 @@ The figures come from :class:`perfdoctor.settings.Settings`, so a changed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfdoctor import _toml, sampling, timing
 from perfdoctor.errors import ConfigError
-from perfdoctor.model import JOB_KIND, Finding, Location, Trace, by_endpoint
+from perfdoctor.model import JOB_KIND, SERVER_KIND, Finding, Location, Trace
 from perfdoctor.settings import Settings, find_pyproject
 from perfdoctor.stats import percentile
 
@@ -168,48 +169,99 @@ class BudgetRow:
         }
 
 
+class Measure:
+    """One endpoint's figures for its budget, gathered trace by trace (arrays of
+    floats: a store is analysed chunk by chunk, its traces not kept)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.queries: int | None = None
+        self.durations = array("d")
+        self.peak: float | None = None
+        self.latencies = array("d")
+        self.weights = array("d")
+        self.handler: Location | None = None
+
+    def add(self, trace: Trace) -> None:
+        queries = 0
+        for span in trace.spans:
+            if span.kind == "db":
+                queries += 1
+                self.durations.append(span.duration_ms)
+        self.queries = queries if self.queries is None else max(self.queries, queries)
+        memory = trace.attrs.get("memory")
+        if isinstance(memory, dict) and isinstance(memory.get("peak_kb"), (int, float)):
+            peak = float(memory["peak_kb"])
+            self.peak = peak if self.peak is None else max(self.peak, peak)
+        self.latencies.append(timing.latency_ms(trace))
+        self.weights.append(sampling.weight(trace))
+        if self.handler is None:
+            from perfdoctor.detectors._responses import handler
+
+            self.handler = handler([trace])
+
+    def result(self) -> dict[str, float | None]:
+        """Each limit's measured value over the endpoint's requests (None: not captured)."""
+        latencies, weights, durations = self.latencies, self.weights, self.durations
+        # A sampled run kept every slow request but a share of the rest: weighted,
+        # the p95 estimates all requests' rather than the kept ones'.
+        p95 = (
+            sampling.weighted_percentile(latencies, weights, 95)
+            if sum(weights) > len(latencies)
+            else percentile(latencies, 95)
+        )
+        return {
+            "p95_ms": round(p95, 2),
+            "max_queries": float(self.queries) if self.queries is not None else 0.0,
+            # Peak memory is captured with `perfdoctor run --memory` only.
+            "max_memory_mb": round(self.peak / 1024, 2) if self.peak is not None else None,
+            "query_p95_ms": round(percentile(durations, 95), 2) if durations else None,
+        }
+
+
+class Measures:
+    """Every endpoint's :class:`Measure`; a server's own work is no endpoint."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, Measure] = {}
+
+    def feed(self, traces: Iterable[Trace]) -> None:
+        for trace in traces:
+            if trace.kind == SERVER_KIND:
+                continue
+            measure = self.endpoints.get(trace.name)
+            if measure is None:
+                measure = self.endpoints[trace.name] = Measure(trace.kind)
+            measure.add(trace)
+
+
 def measure(group: Sequence[Trace]) -> dict[str, float | None]:
     """Each limit's measured value over an endpoint's requests (None: not captured)."""
-    queries = [sum(1 for s in t.spans if s.kind == "db") for t in group]
-    durations = [s.duration_ms for t in group for s in t.spans if s.kind == "db"]
-    peaks = [
-        float(m["peak_kb"])
-        for t in group
-        if isinstance(m := t.attrs.get("memory"), dict)
-        and isinstance(m.get("peak_kb"), (int, float))
-    ]
-    latencies = [timing.latency_ms(t) for t in group]
-    weights = [sampling.weight(t) for t in group]
-    # A sampled run kept every slow request but a share of the rest: weighted,
-    # the p95 estimates all requests' rather than the kept ones'.
-    p95 = (
-        sampling.weighted_percentile(latencies, weights, 95)
-        if sum(weights) > len(group)
-        else percentile(latencies, 95)
-    )
-    return {
-        "p95_ms": round(p95, 2),
-        "max_queries": float(max(queries)) if queries else 0.0,
-        # Peak memory is captured with `perfdoctor run --memory` only.
-        "max_memory_mb": round(max(peaks) / 1024, 2) if peaks else None,
-        "query_p95_ms": round(percentile(durations, 95), 2) if durations else None,
-    }
+    found = Measure(group[0].kind if group else "")
+    for trace in group:
+        found.add(trace)
+    return found.result()
 
 
 def check(
-    traces: Sequence[Trace], budgets: Budgets, settings: Settings
+    traces: Sequence[Trace] | Measures, budgets: Budgets, settings: Settings
 ) -> tuple[list[BudgetRow], list[Finding]]:
     """The budget table (every endpoint with a budget set) and the broken budgets."""
     if not budgets:
         return [], []
-    groups = by_endpoint(traces)
+    if isinstance(traces, Measures):
+        measures = traces
+    else:
+        measures = Measures()
+        measures.feed(traces)
     rows: list[BudgetRow] = []
     findings: list[Finding] = []
-    for name in sorted(groups):
-        budget = budgets.for_endpoint(name, settings, groups[name][0].kind == JOB_KIND)
+    for name in sorted(measures.endpoints):
+        endpoint = measures.endpoints[name]
+        budget = budgets.for_endpoint(name, settings, endpoint.kind == JOB_KIND)
         if not budget.explicit:
             continue
-        measured = measure(groups[name])
+        measured = endpoint.result()
         for limit in LIMITS:
             if limit not in budget.limits:
                 continue
@@ -218,11 +270,11 @@ def check(
             )
             rows.append(row)
             if row.broken and row.explicit:
-                findings.append(_finding(row, groups[name]))
+                findings.append(_finding(row, endpoint))
     return rows, findings
 
 
-def _finding(row: BudgetRow, group: Sequence[Trace]) -> Finding:
+def _finding(row: BudgetRow, endpoint: Measure) -> Finding:
     from perfdoctor.detectors.base import finding_fingerprint
 
     label, unit = LIMITS[row.limit]
@@ -234,31 +286,30 @@ def _finding(row: BudgetRow, group: Sequence[Trace]) -> Finding:
             f"budget {_num(row.budget)} {unit}"
         ),
         endpoint=row.endpoint,
-        location=_handler(group),
+        location=_handler(endpoint.handler),
         evidence={
             "endpoint": row.endpoint,
             "limit": row.limit,
             "budget": row.budget,
             "measured": row.measured,
-            "requests": round(sum(sampling.weight(t) for t in group)),
+            "requests": round(sum(endpoint.weights)),
         },
         fix=FIXES[row.limit],
         fingerprint=finding_fingerprint(FINDING_ID, row.endpoint, row.limit),
     )
 
 
-def _handler(group: Sequence[Trace]) -> Location | None:
+def _handler(found: Location | None) -> Location | None:
     """The view that answered, as findings show it (relative to the working directory)."""
     from perfdoctor.callsite import display_path
-    from perfdoctor.detectors._responses import handler
 
-    found = handler(group)
     return None if found is None else Location(display_path(found.path), found.line, found.function)
 
 
-def apply(analysis: Analysis, traces: Sequence[Trace], settings: Settings) -> None:
+def apply(analysis: Analysis, traces: Sequence[Trace] | Measures, settings: Settings) -> None:
     """Check the nearest pyproject.toml's budgets: the table goes on ``analysis.budgets``,
-    broken budgets join its findings (and so ``--fail-on``)."""
+    broken budgets join its findings (and so ``--fail-on``).  ``traces``: the traces,
+    or the :class:`Measures` gathered while they were analysed."""
     from perfdoctor.analyze import impact_ms
     from perfdoctor.model import SEVERITY_RANK
 

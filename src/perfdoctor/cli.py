@@ -281,9 +281,7 @@ def report(
     perfdoctor report --format html -o report.html --compare compare.json
     perfdoctor report --format sarif -o perfdoctor.sarif
     """
-    from perfdoctor.analyze import analyze
     from perfdoctor.bench.compare import load_comparison
-    from perfdoctor.budgets import apply as apply_budgets
     from perfdoctor.progress import Feedback
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
@@ -296,14 +294,7 @@ def report(
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
     feedback = Feedback.for_format(fmt)
-    read = _read_traces(path, feedback)
-    loaded = read.traces
-    _say_retention(path, loaded)
-    _tell_unstored(path)
-    with feedback.working(f"Analysing {len(loaded)} traces"):
-        analysis = analyze(loaded, settings, store.sampling_counts(path))
-    analysis.damage = read.damage
-    apply_budgets(analysis, loaded, settings)
+    analysis, loaded = _analyse_store(path, settings, keep=fmt == "html", feedback=feedback)
     if db:
         from perfdoctor.advisor.findings import add_to
 
@@ -334,29 +325,67 @@ def report(
     # A text report on the terminal says what it skipped; other formats go to
     # files and tools, so the person running the command is told on stderr.
     shown = fmt == "text" and output is None
-    for line in read.damage.notes if shown else read.damage.warnings():
+    for line in analysis.damage.notes if shown else analysis.damage.warnings():
         click.echo(f"perfdoctor: warning: {line}", err=True)
     sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
 
 
-def _read_traces(path: Path, feedback: Feedback) -> store.Loaded:
-    """The store's traces, counted on a bar as they are read (a large store takes a while)."""
-    if not feedback.live:
-        return store.read_traces(path)
-    try:
-        total: int | None = store.count_traces(path)
-    except PerfdoctorError:
-        total = None  # read_traces says what is wrong with the store
+def _analyse_store(
+    path: Path, settings: Any, keep: bool, feedback: Feedback
+) -> tuple[Any, list[Any]]:
+    """The analysis of the store at ``path``, read chunk by chunk (one endpoint's
+    traces at a time) so memory does not grow with the store; ``keep``: also
+    every trace, for a format that draws them (html).  Traces read are counted on
+    ``feedback``'s bar (a large store takes a while)."""
+    from perfdoctor.analyze import analyze_chunks, chunks_of
+    from perfdoctor.budgets import Measures, load_budgets
+    from perfdoctor.budgets import apply as apply_budgets
+    from perfdoctor.store import chunks
+
+    measures = Measures()
+    # Budget figures are gathered only when there are budgets to check them against.
+    also = [measures] if load_budgets()[0] else []
+    loaded: list[Any] = []
+    total = _trace_count(path) if feedback.live else None
     with feedback.counting("Reading traces", total) as advance:
-        return store.read_traces(path, each=advance)
+        if keep:
+            read = store.read_traces(path, each=advance)
+            loaded, damage = read.traces, read.damage
+            traces = chunks_of(loaded, settings.analysis_chunk_traces)
+            analysis = analyze_chunks(traces, settings, store.sampling_counts(path), also)
+        else:
+            reading = chunks.read(path, settings.analysis_chunk_traces)
+            store.merge_spool(path)  # before the sampling counts, as a whole read does
+            counts = store.sampling_counts(path)
+            analysis = analyze_chunks(_counted(reading.chunks(), advance), settings, counts, also)
+            damage = reading.damage
+            store.check_read(path, analysis.traces, damage)
+    _say_retention(path, analysis.earliest)
+    _tell_unstored(path)
+    analysis.damage = damage
+    apply_budgets(analysis, measures, settings)
+    return analysis, loaded
 
 
-def _say_retention(path: Path, loaded: list[Any]) -> None:
+def _trace_count(path: Path) -> int | None:
+    try:
+        return store.count_traces(path)
+    except PerfdoctorError:
+        return None  # the read says what is wrong with the store
+
+
+def _counted(chunks: Iterator[list[Any]], advance: Callable[[int], None]) -> Iterator[list[Any]]:
+    for chunk in chunks:
+        yield chunk
+        advance(len(chunk))
+
+
+def _say_retention(path: Path, earliest: float | None) -> None:
     """One line on stderr when the store's size cap dropped traces: the report is
     about what was kept."""
     from perfdoctor.store import retention
 
-    note = retention.describe(path, min((t.started_at for t in loaded), default=None))
+    note = retention.describe(path, earliest)
     if note:
         click.echo(f"perfdoctor: {note}", err=True)
 

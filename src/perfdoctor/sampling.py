@@ -19,7 +19,7 @@ Which numbers are exact and which are estimates, in a sampled report:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from perfdoctor.model import Trace
@@ -70,27 +70,44 @@ class Sampled:
         return f"{name}: kept {self.kept} of {self.seen} requests (sample rate {_rate(self.rate)})"
 
 
+class Held:
+    """Per endpoint, what the store holds: traces, sampled runs' lowest rate, and
+    traces of unsampled runs (gathered chunk by chunk: a few counts per endpoint)."""
+
+    def __init__(self) -> None:
+        self.unsampled: dict[str, int] = {}
+        self.rates: dict[str, float] = {}
+        self.held: dict[str, int] = {}
+
+    def feed(self, traces: Iterable[Trace]) -> None:
+        held, rates, unsampled = self.held, self.rates, self.unsampled
+        for trace in traces:
+            held[trace.name] = held.get(trace.name, 0) + 1
+            sample = trace.attrs.get("sample")
+            if isinstance(sample, dict):
+                rate = sample.get("rate")
+                if isinstance(rate, (int, float)):
+                    rates[trace.name] = min(rates.get(trace.name, 1.0), float(rate))
+            else:
+                unsampled[trace.name] = unsampled.get(trace.name, 0) + 1
+
+    def summary(self, counts: dict[str, tuple[int, int]]) -> dict[str, Sampled]:
+        return {
+            name: Sampled(
+                seen=seen + self.unsampled.get(name, 0),
+                kept=self.held.get(name, 0),
+                rate=self.rates.get(name, 1.0),
+            )
+            for name, (seen, _kept) in counts.items()
+        }
+
+
 def summarise(traces: Sequence[Trace], counts: dict[str, tuple[int, int]]) -> dict[str, Sampled]:
     """Per endpoint a sampled run saw: every request seen (sampled runs' counts,
     plus traces of unsampled runs) and the traces the store holds."""
-    found: dict[str, Sampled] = {}
-    unsampled: dict[str, int] = {}
-    rates: dict[str, float] = {}
-    held: dict[str, int] = {}
-    for trace in traces:
-        held[trace.name] = held.get(trace.name, 0) + 1
-        sample = trace.attrs.get("sample")
-        if isinstance(sample, dict):
-            rate = sample.get("rate")
-            if isinstance(rate, (int, float)):
-                rates[trace.name] = min(rates.get(trace.name, 1.0), float(rate))
-        else:
-            unsampled[trace.name] = unsampled.get(trace.name, 0) + 1
-    for name, (seen, _kept) in counts.items():
-        found[name] = Sampled(
-            seen=seen + unsampled.get(name, 0), kept=held.get(name, 0), rate=rates.get(name, 1.0)
-        )
-    return found
+    held = Held()
+    held.feed(traces)
+    return held.summary(counts)
 
 
 def estimate_line(kept: int, seen: int) -> str:

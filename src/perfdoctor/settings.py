@@ -373,6 +373,18 @@ class Settings:
     watch_webhook_attempts: int = 3
     watch_webhook_backoff_s: float = 0.5
 
+    # --- analysis ---
+    # Traces of one endpoint analysed at a time (perfdoctor.analyze): what report
+    # holds in memory is one chunk plus per-shape summaries. 500 traces of ~40
+    # spans are ~20k model spans, ~15 MB; larger chunks were no faster
+    # (benchmarks/analysis_scale.py): the cost is per span, not per chunk.
+    analysis_chunk_traces: int = 500
+    # A query shape's durations are kept exactly up to this many runs (8 bytes a
+    # run: 800 KB), so the slow-query percentiles of any store of today's size are
+    # exact; past it they go into 1%-wide buckets (perfdoctor.stats.Quantiles: a
+    # few KB, percentiles within 0.5%), so memory stops growing with the runs.
+    exact_percentile_values: int = 100_000
+
     # [[tool.perfdoctor.ignore]] rules (perfdoctor.suppress.rules): not a threshold,
     # but read with them so every command that analyses honours the same ignores.
     ignore: tuple[IgnoreRule, ...] = ()

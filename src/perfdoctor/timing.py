@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.model import Span, Trace
+from perfdoctor.pertrace import PerTrace
 
 # Span kind -> the bucket its time is counted in.
 BUCKETS = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
@@ -66,6 +67,10 @@ def breakdown(trace: Trace) -> dict[str, float]:
     every = [span for name in NAMES[:-1] for span in by_bucket[name]]
     result["python"] = max(0.0, limit - covered_ms(_clipped(every, limit)))
     return result
+
+
+# What slow-endpoint and the endpoint statistics read, once per trace of a chunk.
+shared_breakdown = PerTrace(breakdown)
 
 
 def biggest_share(parts: dict[str, float]) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from perfdoctor.detectors._sql import _parse, is_read
+from perfdoctor.detectors._sql import ANSWERS, _parse, is_read, main_table, tables_of
 from perfdoctor.detectors.base import finding_fingerprint
 from perfdoctor.model import Finding, Severity, Span, Trace
 
@@ -69,7 +69,7 @@ def _select(statement: str, system: str | None) -> exp.Select | None:
     return None
 
 
-def has_limit(statement: str, system: str | None) -> bool:
+def _has_limit(statement: str, system: str | None) -> bool:
     """Whether the statement's result is capped (LIMIT / FETCH FIRST / TOP)."""
     tree = _parse(statement, system)
     if tree is None:
@@ -78,14 +78,14 @@ def has_limit(statement: str, system: str | None) -> bool:
     return bool(tree.args.get("limit") or tree.args.get("fetch"))
 
 
-def has_offset(statement: str, system: str | None) -> bool:
+def _has_offset(statement: str, system: str | None) -> bool:
     tree = _parse(statement, system)
     if tree is None:
         return bool(_OFFSET.search(statement))
     return tree.args.get("offset") is not None
 
 
-def is_aggregate(statement: str, system: str | None) -> bool:
+def _is_aggregate(statement: str, system: str | None) -> bool:
     """The query already aggregates (GROUP BY, COUNT, SUM...) in the database."""
     select = _select(statement, system)
     if select is None:
@@ -104,7 +104,7 @@ class Columns:
     tables: tuple[str, ...]
 
 
-def columns(statement: str, system: str | None) -> Columns | None:
+def _columns(statement: str, system: str | None) -> Columns | None:
     select = _select(statement, system)
     if select is None:
         return None
@@ -125,6 +125,48 @@ def columns(statement: str, system: str | None) -> Columns | None:
     tables = tuple(t.name for t in from_.find_all(exp.Table)) if from_ else ()
     joins = tuple(t.name for j in select.args.get("joins") or [] for t in j.find_all(exp.Table))
     return Columns(star, tuple(names), tables + joins)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    limit: bool
+    offset: bool
+    aggregate: bool
+    columns: Columns | None
+
+
+@ANSWERS
+def _facts(statement: str, system: str | None) -> _Facts:
+    """Every answer about a statement the detectors ask for, from one parse: the
+    trees are kept for the most recent statements only, the answers for all."""
+    facts = _Facts(
+        _has_limit(statement, system),
+        _has_offset(statement, system),
+        _is_aggregate(statement, system),
+        _columns(statement, system),
+    )
+    main_table(statement, system)
+    tables_of(statement, system)
+    return facts
+
+
+def has_limit(statement: str, system: str | None) -> bool:
+    """Whether the statement's result is capped (LIMIT / FETCH FIRST / TOP)."""
+    return _facts(statement, system).limit
+
+
+def has_offset(statement: str, system: str | None) -> bool:
+    return _facts(statement, system).offset
+
+
+def is_aggregate(statement: str, system: str | None) -> bool:
+    """The query already aggregates (GROUP BY, COUNT, SUM...) in the database."""
+    return _facts(statement, system).aggregate
+
+
+def columns(statement: str, system: str | None) -> Columns | None:
+    """The columns a SELECT loads, None for another statement."""
+    return _facts(statement, system).columns
 
 
 def response_of(trace: Trace) -> tuple[int | None, int | None]:

@@ -9,6 +9,7 @@ from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.model import Location, Span, Trace
+from perfdoctor.pertrace import PerTrace
 from perfdoctor.settings import Settings
 
 
@@ -84,8 +85,13 @@ def _frames(span: Span) -> tuple[tuple[str, int], ...]:
 
 def _by_caller(group: SpanGroup) -> list[SpanGroup]:
     ways: dict[tuple[tuple[str, int], ...], list[Span]] = {}
+    # Spans of one call site share their stack list (the store decodes each once).
+    frames: dict[int, tuple[tuple[str, int], ...]] = {}
     for span in group.spans:
-        ways.setdefault(_frames(span), []).append(span)
+        way = frames.get(id(span.stack))
+        if way is None:
+            way = frames[id(span.stack)] = _frames(span)
+        ways.setdefault(way, []).append(span)
     if len(ways) == 1:
         return [group]
     stacks = list(ways)
@@ -99,7 +105,12 @@ def _by_caller(group: SpanGroup) -> list[SpanGroup]:
 
 def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     """Groups that qualify as N+1: one shape from one line, repeated in one request
-    by a loop (:func:`loop_groups`), with varying parameters."""
+    by a loop (:func:`loop_groups`), with varying parameters.  Computed once per
+    trace of a chunk: n-plus-one-query and duplicate-query both ask (and only read)."""
+    return _qualifying(trace, settings)
+
+
+def _n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     found = []
     for group in loop_groups(trace):
         if group.total_ms < settings.n_plus_one_min_total_ms:
@@ -112,6 +123,9 @@ def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
         if enough_repeats(trace, group, settings):
             found.append(group)
     return found
+
+
+_qualifying: PerTrace[list[SpanGroup]] = PerTrace(_n_plus_one_groups)
 
 
 def enough_repeats(trace: Trace, group: SpanGroup, settings: Settings) -> bool:

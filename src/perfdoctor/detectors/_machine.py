@@ -200,6 +200,14 @@ def off_cpu(
         if cpu is not None:
             waits.append(max(0.0, part["python"] - cpu))
             walls.append(timing.latency_ms(trace))
+    return off_cpu_of(waits, walls, settings, machine)
+
+
+def off_cpu_of(
+    waits: Sequence[float], walls: Sequence[float], settings: Settings, machine: str | None
+) -> tuple[float, str] | None:
+    """:func:`off_cpu` from each request's wait off the CPU and wall time (the
+    requests with a CPU time of their own)."""
     if not waits:
         return None
     wait, wall = statistics.median(waits), statistics.median(walls)

@@ -57,6 +57,34 @@ def framework(traces: Sequence[Trace]) -> str | None:
     return None
 
 
+class Endpoint:
+    """What several endpoint detectors read of every request, gathered request by
+    request: the first handler and the framework (as :func:`handler` and
+    :func:`framework` find them in the whole group)."""
+
+    __slots__ = ("django", "first_framework", "handler", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.handler: Location | None = None
+        self.first_framework: str | None = None
+        self.django = False
+
+    def add(self, trace: Trace) -> None:
+        self.requests += 1
+        if self.handler is None:
+            self.handler = handler((trace,))
+        if self.first_framework is None:
+            name = trace.attrs.get("framework")
+            if name in FRAMEWORKS:
+                self.first_framework = str(name)
+        if not self.django and self.first_framework is None:
+            self.django = any(span.framework == "django" for span in trace.spans)
+
+    def framework(self) -> str | None:
+        return self.first_framework or ("django" if self.django else None)
+
+
 def pick(fixes: dict[str, str], name: str | None, general: str) -> str:
     """The fix for the framework in use, or every framework's when it is unknown."""
     if name in fixes:

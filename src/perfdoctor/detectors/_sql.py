@@ -22,6 +22,13 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _PLACEHOLDER_CAST = re.compile(r"\?::\w+(?:\s*\[\])?")
 
 
+# Answers about a statement are kept for every distinct statement (a few bytes
+# each), so each is parsed once however many spans ran it; the parse trees
+# themselves (kilobytes each) are kept for the most recent ones only.
+ANSWERS = lru_cache(maxsize=None)
+
+
+@ANSWERS
 def is_read(statement: str | None) -> bool:
     if not statement:
         return False
@@ -43,12 +50,21 @@ def class_name(table: str) -> str:
     return "".join(part.capitalize() for part in singular(table).split("_"))
 
 
+@ANSWERS
 def main_table(statement: str, system: str | None) -> str | None:
     tree = _parse(statement, system)
     if tree is None:
         return None
     table = tree.find(exp.Table)
     return table.name if table is not None else None
+
+
+@ANSWERS
+def tables_of(statement: str, system: str | None) -> frozenset[str]:
+    tree = _parse(statement, system)
+    if tree is None:
+        return frozenset()
+    return frozenset(t.name.lower() for t in tree.find_all(exp.Table) if t.name)
 
 
 @lru_cache(maxsize=1024)

@@ -10,15 +10,15 @@ after the response was sent (FastAPI/Starlette BackgroundTasks) do not count.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor import timing
 from perfdoctor.detectors import register
-from perfdoctor.detectors._groups import most_common_location
-from perfdoctor.detectors._responses import framework, pick, requests_by_endpoint
-from perfdoctor.detectors.base import Detector, finding_fingerprint
-from perfdoctor.model import Finding, Span, Trace
+from perfdoctor.detectors._responses import Endpoint, pick
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
@@ -73,56 +73,102 @@ def _deferrable(trace: Trace, settings: Settings) -> list[Span]:
     ]
 
 
+class _Endpoint:
+    """One endpoint's requests so far: per request its latency and the time spent
+    on deferrable calls (floats), and those calls' targets and call sites (counts)."""
+
+    def __init__(self) -> None:
+        self.endpoint = Endpoint()
+        self.latencies = array("d")
+        self.deferred = array("d")
+        self.shares = array("d")
+        self.calls = 0
+        self.targets: Counter[str] = Counter()
+        self.locations: dict[Location, int] = {}
+
+    def add(self, trace: Trace, settings: Settings) -> None:
+        self.endpoint.add(trace)
+        latency = timing.latency_ms(trace)
+        spans = _deferrable(trace, settings)
+        deferred = timing.covered_ms((s.start_ms, min(s.end_ms, latency)) for s in spans)
+        self.latencies.append(latency)
+        self.deferred.append(deferred)
+        self.shares.append(deferred / latency if latency > 0 else 0.0)
+        for span in spans:
+            self.calls += 1
+            target = span.attrs.get("url") or span.attrs.get("host")
+            self.targets[f"{str(span.attrs.get('method')).upper()} {target}"] += 1
+            if span.location is not None:
+                self.locations[span.location] = self.locations.get(span.location, 0) + 1
+
+
+class _Session(Session):
+    def __init__(self, detector: BackgroundJobCandidate, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.endpoints: dict[str, _Endpoint] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if trace.kind != "http":
+                continue
+            endpoint = self.endpoints.get(trace.name)
+            if endpoint is None:
+                endpoint = self.endpoints[trace.name] = _Endpoint()
+            endpoint.add(trace, self.settings)
+
+    def findings(self) -> list[Finding]:
+        found = []
+        for name in sorted(self.endpoints):
+            finding = self.detector.judge(name, self.endpoints[name], self.settings)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+
 @register
 class BackgroundJobCandidate(Detector):
     id = "background-job-candidate"
     description = "a slow request waiting on outbound writes its response does not need"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        found = []
-        for endpoint, group in sorted(requests_by_endpoint(traces).items()):
-            latencies = [timing.latency_ms(t) for t in group]
-            p95 = percentile(latencies, 95)
-            if p95 < settings.background_job_min_ms:
-                continue
-            calls = [_deferrable(t, settings) for t in group]
-            deferred_ms = [
-                timing.covered_ms((s.start_ms, min(s.end_ms, lat)) for s in spans)
-                for spans, lat in zip(calls, latencies)
-            ]
-            shares = [
-                d / lat if lat > 0 else 0.0 for d, lat in zip(deferred_ms, latencies)
-            ]
-            share = percentile(shares, 50)
-            if share < settings.background_job_min_share:
-                continue
-            spans = [s for spans in calls for s in spans]
-            targets = Counter(
-                f"{str(s.attrs.get('method')).upper()} {s.attrs.get('url') or s.attrs.get('host')}"
-                for s in spans
-            )
-            found.append(
-                Finding(
-                    id=self.id,
-                    severity="warning",
-                    title=(
-                        f"{endpoint} waits {percentile(deferred_ms, 50):.0f} ms "
-                        f"({share:.0%} of the request) on outbound writes it could hand to a "
-                        "background job"
-                    ),
-                    endpoint=endpoint,
-                    location=most_common_location(spans),
-                    evidence={
-                        "requests": len(group),
-                        "p50_ms": round(percentile(latencies, 50), 1),
-                        "p95_ms": round(p95, 1),
-                        "deferrable_ms": round(percentile(deferred_ms, 50), 1),
-                        "share": round(share, 2),
-                        "calls_per_request": round(len(spans) / len(group), 2),
-                        "calls": [name for name, _ in targets.most_common(5)],
-                    },
-                    fix=pick(FIXES, framework(group), GENERAL),
-                    fingerprint=finding_fingerprint(self.id, endpoint),
-                )
-            )
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
+        latencies = seen.latencies
+        p95 = percentile(latencies, 95)
+        if p95 < settings.background_job_min_ms:
+            return None
+        share = percentile(seen.shares, 50)
+        if share < settings.background_job_min_share:
+            return None
+        requests = len(latencies)
+        location = (
+            max(seen.locations.items(), key=lambda item: item[1])[0] if seen.locations else None
+        )
+        return Finding(
+            id=self.id,
+            severity="warning",
+            title=(
+                f"{endpoint} waits {percentile(seen.deferred, 50):.0f} ms "
+                f"({share:.0%} of the request) on outbound writes it could hand to a "
+                "background job"
+            ),
+            endpoint=endpoint,
+            location=location,
+            evidence={
+                "requests": requests,
+                "p50_ms": round(percentile(latencies, 50), 1),
+                "p95_ms": round(p95, 1),
+                "deferrable_ms": round(percentile(seen.deferred, 50), 1),
+                "share": round(share, 2),
+                "calls_per_request": round(seen.calls / requests, 2),
+                "calls": [name for name, _ in seen.targets.most_common(5)],
+            },
+            fix=pick(FIXES, seen.endpoint.framework(), GENERAL),
+            fingerprint=finding_fingerprint(self.id, endpoint),
+        )

@@ -1,13 +1,35 @@
-"""What every detector is: a stable id, and a function from traces to findings."""
+"""What every detector is: a stable id, and a function from traces to findings.
+
+Analysis reads a store in chunks (the traces of one endpoint, a few hundred at a
+time: :mod:`perfdoctor.analyze`), and each detector sees them through a
+:class:`Session`: ``feed`` every chunk, then ``findings``.  A detector whose
+session keeps only what it needs per query shape, call site or endpoint
+(never the traces) analyses any number of traces in bounded memory.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+from perfdoctor.merging import Merger
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
+
+
+class Session:
+    """One detector's pass over a store: chunks of traces in, findings out.
+
+    Chunks come endpoint by endpoint, in order of each endpoint's first trace,
+    and the traces of one endpoint in the order they started."""
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        raise NotImplementedError
+
+    def findings(self) -> list[Finding]:
+        raise NotImplementedError
 
 
 class Detector:
@@ -15,9 +37,83 @@ class Detector:
 
     id: ClassVar[str]
     description: ClassVar[str]
+    # "endpoint": it judges each endpoint's traces apart from the others', so it
+    # is run on one endpoint's traces at a time, then they are let go.
+    scope: ClassVar[str] = "store"
+    # The span kinds it reads, when it reads no others and a trace without one
+    # cannot change what it finds: only traces with such a span are kept for it
+    # ("slim": with only those spans; its findings must not depend on the others).
+    reads: ClassVar[frozenset[str] | None] = None
+    slim: ClassVar[bool] = True
+    # With ``reads``: the trace attrs it reads (the others are left out of what is
+    # kept); None keeps them all.
+    reads_attrs: ClassVar[tuple[str, ...] | None] = None
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         raise NotImplementedError
+
+    def session(self, settings: Settings) -> Session:
+        """How this detector reads a store chunk by chunk.  By default it keeps
+        the traces it needs (see ``scope`` and ``reads``) and runs
+        :meth:`analyze` over them; a detector that can summarise as it goes
+        returns its own session."""
+        if self.scope == "endpoint":
+            return _PerEndpoint(self, settings)
+        return _Keeping(self, settings)
+
+
+class _Keeping(Session):
+    def __init__(self, detector: Detector, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.traces: list[Trace] = []
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        kinds = self.detector.reads
+        if kinds is None:
+            self.traces.extend(traces)
+            return
+        detector = self.detector
+        for trace in traces:
+            spans = [s for s in trace.spans if s.kind in kinds]
+            if not spans:
+                continue
+            if not detector.slim:
+                self.traces.append(trace)
+                continue
+            # The attrs kept are shared, not copied: readers never change them.
+            attrs = trace.attrs
+            if detector.reads_attrs is not None:
+                attrs = {key: attrs[key] for key in detector.reads_attrs if key in attrs}
+            self.traces.append(dataclasses.replace(trace, spans=spans, attrs=attrs))
+
+    def findings(self) -> list[Finding]:
+        return self.detector.analyze(self.traces, self.settings)
+
+
+class _PerEndpoint(Session):
+    """One endpoint's traces at a time (chunks come endpoint by endpoint)."""
+
+    def __init__(self, detector: Detector, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.name: str | None = None
+        self.traces: list[Trace] = []
+        self.found: list[Finding] = []
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if trace.name != self.name:
+                self._flush()
+                self.name = trace.name
+            self.traces.append(trace)
+
+    def _flush(self) -> None:
+        if self.traces:
+            self.found.extend(self.detector.analyze(self.traces, self.settings))
+        self.traces = []
+
+    def findings(self) -> list[Finding]:
+        self._flush()
+        return self.found
 
 
 class PerTraceDetector(Detector):
@@ -26,14 +122,36 @@ class PerTraceDetector(Detector):
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         found: list[Finding] = []
         for trace in traces:
-            for finding in self.visit(trace, settings):
-                if finding.trace_id is None:
-                    finding.trace_id = trace.id
-                found.append(finding)
+            found.extend(self._visited(trace, settings))
         return found
+
+    def _visited(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        for finding in self.visit(trace, settings):
+            if finding.trace_id is None:
+                finding.trace_id = trace.id
+            yield finding
+
+    def session(self, settings: Settings) -> Session:
+        return _PerTrace(self, settings)
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         raise NotImplementedError
+
+
+class _PerTrace(Session):
+    """Each trace's findings merged as they come: one finding and a count per
+    fingerprint are kept, not one finding per trace."""
+
+    def __init__(self, detector: PerTraceDetector, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.merged = Merger()
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            self.merged.extend(self.detector._visited(trace, self.settings))
+
+    def findings(self) -> list[Finding]:
+        return self.merged.findings()
 
 
 def finding_fingerprint(*parts: object) -> str:

@@ -11,19 +11,15 @@ Outbound GETs repeated across requests are ``uncached-external``'s.
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-
-from sqlglot import exp
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
-from perfdoctor.detectors._groups import most_common_location
-from perfdoctor.detectors._sql import _parse, is_read
-from perfdoctor.detectors.base import Detector, finding_fingerprint
-from perfdoctor.model import SERVER_KIND, Finding, Severity, Span, Trace
+from perfdoctor.detectors._sql import is_read, tables_of
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
@@ -31,23 +27,79 @@ from perfdoctor.stats import percentile
 _WARNING_TOTAL_MS = 1000.0
 
 
-@lru_cache(maxsize=2048)
-def tables_of(statement: str, system: str | None) -> frozenset[str]:
-    tree = _parse(statement, system)
-    if tree is None:
-        return frozenset()
-    return frozenset(t.name.lower() for t in tree.find_all(exp.Table) if t.name)
+class _Tally:
+    """Counts per value in order of first appearance, as a dict would keep them,
+    but a single value (the usual case) costs no dict: there is one of these per
+    (endpoint, shape, parameters), and parameters are often new in every request."""
+
+    __slots__ = ("count", "counts", "value")
+
+    def __init__(self) -> None:
+        self.value: object = None
+        self.count = 0
+        self.counts: dict[object, int] | None = None
+
+    def add(self, value: object) -> None:
+        if self.counts is not None:
+            self.counts[value] = self.counts.get(value, 0) + 1
+        elif not self.count:
+            self.value, self.count = value, 1
+        elif value == self.value:
+            self.count += 1
+        else:
+            self.counts = {self.value: self.count, value: 1}
+
+    def most_common(self) -> object:
+        """The most frequent value, the first seen of equally frequent ones (None: none)."""
+        if self.counts is not None:
+            return max(self.counts.items(), key=lambda item: item[1])[0]
+        return self.value
 
 
-@dataclass
 class _Runs:
-    spans: list[Span] = field(default_factory=list)
-    traces: list[Trace] = field(default_factory=list)
+    """One read (endpoint, shape, parameters) so far: what its finding needs,
+    gathered run by run (the runs' spans and traces are not kept)."""
 
-    def times(self) -> tuple[float, float]:
-        pairs = zip(self.spans, self.traces)
-        at = [t.started_at * 1000.0 + s.start_ms for s, t in pairs]
-        return min(at), max(at)
+    __slots__ = (
+        "durations",
+        "end",
+        "frameworks",
+        "last",
+        "locations",
+        "requests",
+        "start",
+        "statement",
+        "system",
+        "total",
+    )
+
+    def __init__(self, span: Span) -> None:
+        self.durations = array("d")
+        self.total = 0.0
+        self.start = math.inf
+        self.end = -math.inf
+        self.requests = 0
+        self.last: str | None = None
+        self.locations = _Tally()
+        self.frameworks = _Tally()
+        self.statement, self.system = span.statement, span.system
+
+    def add(self, span: Span, at: float, trace_id: str) -> None:
+        self.durations.append(span.duration_ms)
+        self.total += span.duration_ms
+        self.start = min(self.start, at)
+        self.end = max(self.end, at)
+        if self.last != trace_id:  # a trace's runs come one after another
+            self.last = trace_id
+            self.requests += 1
+        if span.location is not None:
+            self.locations.add(span.location)
+        self.frameworks.add(span.framework)
+
+    def location(self) -> Location | None:
+        # The first of equally common call sites, as most_common_location picks it.
+        found = self.locations.most_common()
+        return found if isinstance(found, Location) else None
 
 
 def _guarded(trace: Trace) -> list[float]:
@@ -55,33 +107,73 @@ def _guarded(trace: Trace) -> list[float]:
     return [op.span.start_ms for op in operations(trace) if op.is_miss()]
 
 
-def _writes(traces: Sequence[Trace]) -> list[tuple[float, frozenset[str]]]:
-    found = []
-    for trace in traces:
-        for span in trace.spans:
-            if span.kind == "db" and span.statement and not is_read(span.statement):
-                tables = tables_of(span.statement, span.system)
-                if tables:
-                    found.append((trace.started_at * 1000.0 + span.start_ms, tables))
-    return found
+class _Session(Session):
+    def __init__(self, detector: CacheCandidate, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.runs: dict[tuple[object, ...], _Runs] = {}
+        # (statement, system) of each write -> when it ran (ms, one clock for every trace).
+        self.writes: dict[tuple[str, str | None], array[float]] = {}
 
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            offset = trace.started_at * 1000.0
+            misses: list[float] | None = None
+            server = trace.kind == SERVER_KIND
+            for span in trace.spans:
+                if span.kind != "db":
+                    continue
+                statement = span.statement
+                if not is_read(statement):
+                    if statement:
+                        key = (statement, span.system)
+                        times = self.writes.get(key)
+                        if times is None:
+                            times = self.writes[key] = array("d")
+                        times.append(offset + span.start_ms)
+                    continue
+                if server or span.params_digest is None:
+                    continue
+                if misses is None:
+                    misses = _guarded(trace)
+                if any(at <= span.start_ms for at in misses):
+                    continue
+                runs_key = (trace.name, span.fingerprint, span.params_digest)
+                runs = self.runs.get(runs_key)
+                if runs is None:
+                    runs = self.runs[runs_key] = _Runs(span)
+                runs.add(span, offset + span.start_ms, trace.id)
 
-def _repeated_reads(traces: Sequence[Trace]) -> dict[tuple[object, ...], _Runs]:
-    runs: dict[tuple[object, ...], _Runs] = {}
-    for trace in traces:
-        if trace.kind == SERVER_KIND:
-            continue
-        misses = _guarded(trace)
-        for span in trace.spans:
-            if span.kind != "db" or span.params_digest is None or not is_read(span.statement):
+    def _written(self) -> list[tuple[frozenset[str], array[float]]]:
+        found = []
+        for (statement, system), times in self.writes.items():
+            tables = tables_of(statement, system)
+            if tables:
+                found.append((tables, times))
+        return found
+
+    def findings(self) -> list[Finding]:
+        settings = self.settings
+        writes: list[tuple[frozenset[str], array[float]]] | None = None
+        found = []
+        for (endpoint, fingerprint, _params), runs in self.runs.items():
+            if runs.requests < settings.cache_candidate_min_traces:
                 continue
-            if any(at <= span.start_ms for at in misses):
+            p50 = percentile(runs.durations, 50)
+            if p50 < settings.cache_candidate_min_p50_ms:
                 continue
-            key = (trace.name, span.fingerprint, span.params_digest)
-            group = runs.setdefault(key, _Runs())
-            group.spans.append(span)
-            group.traces.append(trace)
-    return runs
+            tables = tables_of(runs.statement or "", runs.system)
+            if writes is None:
+                writes = self._written()
+            start, end = runs.start, runs.end
+            if any(
+                tables & written and any(start <= at <= end for at in times)
+                for written, times in writes
+            ):
+                continue  # the data changed between runs: a cache would need invalidating
+            found.append(
+                self.detector._finding(str(endpoint), fingerprint, runs, p50, tables, settings)
+            )
+        return found
 
 
 @register
@@ -89,46 +181,31 @@ class CacheCandidate(Detector):
     id = "cache-candidate"
     description = "the same expensive read repeated across requests with no cache in front"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        writes: list[tuple[float, frozenset[str]]] | None = None
-        found = []
-        for (endpoint, fingerprint, _params), runs in _repeated_reads(traces).items():
-            requests = len({t.id for t in runs.traces})
-            if requests < settings.cache_candidate_min_traces:
-                continue
-            durations = [s.duration_ms for s in runs.spans]
-            p50 = percentile(durations, 50)
-            if p50 < settings.cache_candidate_min_p50_ms:
-                continue
-            first = runs.spans[0]
-            tables = tables_of(first.statement or "", first.system)
-            if writes is None:
-                writes = _writes(traces)
-            start, end = runs.times()
-            if any(start <= at <= end and tables & written for at, written in writes):
-                continue  # the data changed between runs: a cache would need invalidating
-            found.append(
-                self._finding(str(endpoint), fingerprint, runs, requests, p50, tables, settings)
-            )
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
 
     def _finding(
         self,
         endpoint: str,
         fingerprint: object,
         runs: _Runs,
-        requests: int,
         p50: float,
         tables: frozenset[str],
         settings: Settings,
     ) -> Finding:
-        spans = runs.spans
-        total = sum(s.duration_ms for s in spans)
-        location = most_common_location(spans)
-        frameworks = Counter(s.framework for s in spans)
-        framework = frameworks.most_common(1)[0][0]
+        requests = runs.requests
+        total = runs.total
+        location = runs.location()
+        found = runs.frameworks.most_common()
+        framework = found if isinstance(found, str) else None
         ttl = settings.cache_candidate_suggested_ttl_s
         severity: Severity = "warning" if total >= _WARNING_TOTAL_MS else "info"
+        statement, system = runs.statement, runs.system
         return Finding(
             id=self.id,
             severity=severity,
@@ -139,13 +216,13 @@ class CacheCandidate(Detector):
             endpoint=endpoint,
             location=location,
             evidence={
-                "runs": len(spans),
+                "runs": len(runs.durations),
                 "traces": requests,
                 "requests_affected": requests,
                 "total_ms_all_requests": round(total, 3),
                 "p50_ms": round(p50, 3),
-                "statement": spans[0].statement,
-                "system": spans[0].system,
+                "statement": statement,
+                "system": system,
                 "tables": sorted(tables),
                 "writes_to_tables": 0,
                 "suggested_ttl_s": ttl,

@@ -9,18 +9,33 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import EXPIRES, CacheOp, call_site, operations
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Trace
 from perfdoctor.settings import Settings
 
 
-@dataclass
 class _Writes:
-    ops: list[CacheOp] = field(default_factory=list)
+    """Unexpiring writes of one (system, op, key pattern, call site) so far:
+    counts and the distinct keys, not the operations."""
+
+    def __init__(self, op: CacheOp) -> None:
+        self.writes = 0
+        self.keys: set[str | None] = set()
+        self.requests = 0
+        self.last: str | None = None
+        self.endpoints: Counter[str] = Counter()
+        self.backend = op.attrs.get("backend") or op.span.attrs.get("backend")
+
+    def add(self, op: CacheOp) -> None:
+        self.writes += 1
+        self.keys.add(op.key_digest)
+        if self.last != op.trace.id:  # a trace's operations come one after another
+            self.last = op.trace.id
+            self.requests += 1
+        self.endpoints[op.trace.name] += 1
 
 
 def _unexpired_writes(trace: Trace) -> list[CacheOp]:
@@ -53,43 +68,59 @@ def _fix(system: str | None, op: str) -> str:
     )
 
 
+class _Session(Session):
+    def __init__(self, detector: CacheNoTtl, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.groups: dict[tuple[object, ...], _Writes] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            for op in _unexpired_writes(trace):
+                key = (op.system, op.op, op.key, op.location)
+                group = self.groups.get(key)
+                if group is None:
+                    group = self.groups[key] = _Writes(op)
+                group.add(op)
+
+    def findings(self) -> list[Finding]:
+        found = []
+        for (system, name, pattern, location), writes in self.groups.items():
+            if writes.writes < self.settings.cache_no_ttl_min_writes:
+                continue
+            loc = location if isinstance(location, Location) else None
+            found.append(self.detector._finding(str(system), str(name), pattern, loc, writes))
+        return found
+
+
 @register
 class CacheNoTtl(Detector):
     id = "cache-no-ttl"
     description = "a cache write with no expiry"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        groups: dict[tuple[object, ...], _Writes] = {}
-        for trace in traces:
-            for op in _unexpired_writes(trace):
-                key = (op.system, op.op, op.key, op.location)
-                groups.setdefault(key, _Writes()).ops.append(op)
-        found = []
-        for (system, name, pattern, location), writes in groups.items():
-            if len(writes.ops) < settings.cache_no_ttl_min_writes:
-                continue
-            loc = location if isinstance(location, Location) else None
-            found.append(self._finding(str(system), str(name), pattern, loc, writes.ops))
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
 
     def _finding(
-        self, system: str, op: str, pattern: object, location: Location | None, ops: list[CacheOp]
+        self, system: str, op: str, pattern: object, location: Location | None, writes: _Writes
     ) -> Finding:
-        endpoints = Counter(o.trace.name for o in ops)
-        endpoint = endpoints.most_common(1)[0][0]
+        endpoint = writes.endpoints.most_common(1)[0][0]
         evidence = {
             "op": op,
             "key": pattern,
             "system": system,
-            "writes": len(ops),
-            "distinct_keys": len({o.key_digest for o in ops}),
-            "requests_affected": len({o.trace.id for o in ops}),
-            "endpoints": sorted(endpoints),
+            "writes": writes.writes,
+            "distinct_keys": len(writes.keys),
+            "requests_affected": writes.requests,
+            "endpoints": sorted(writes.endpoints),
             "call_site": call_site(location),
         }
-        backend = ops[0].attrs.get("backend") or ops[0].span.attrs.get("backend")
-        if backend:
-            evidence["backend"] = backend
+        if writes.backend:
+            evidence["backend"] = writes.backend
         label = "Django cache" if system == "django-cache" else "Redis"
         return Finding(
             id=self.id,

@@ -15,10 +15,11 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._cache import CacheOp, call_site, operations
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors._cache import call_site, operations
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Trace
 from perfdoctor.settings import Settings
 
@@ -57,59 +58,106 @@ def _user(trace: Trace) -> str | None:
     return None
 
 
+class _Op(NamedTuple):
+    """What a leak needs of one cache write or hit (a few fields, not the span)."""
+
+    at_ms: float
+    request: int  # the trace's number in the session: the same request or not
+    write: bool
+    user: str | None
+    value: object
+    system: object
+    key: object
+    location: Location | None
+    endpoint: str
+    trace_id: str
+
+
 @dataclass
 class _Leak:
     """Reads of one key pattern, in one view, that returned another user's value."""
 
-    reads: list[CacheOp] = field(default_factory=list)
-    writes: list[CacheOp] = field(default_factory=list)
+    reads: list[_Op] = field(default_factory=list)
+    writes: list[_Op] = field(default_factory=list)
     users: set[str] = field(default_factory=set)
 
 
-def _leaks(traces: Sequence[Trace]) -> dict[tuple[object, ...], _Leak]:
-    by_entry: dict[tuple[object, ...], list[CacheOp]] = defaultdict(list)
-    for trace in traces:
-        for op in operations(trace):
-            if op.key_digest and (op.is_write() or op.is_hit()):
-                by_entry[(op.system, op.key_digest)].append(op)
-    leaks: dict[tuple[object, ...], _Leak] = {}
-    for ops in by_entry.values():
-        last_write: CacheOp | None = None
-        for op in sorted(ops, key=lambda o: o.at_ms):
-            if op.is_write():
-                last_write = op
-                continue
-            if last_write is None or last_write.trace is op.trace:
-                continue
-            writer, reader = _user(last_write.trace), _user(op.trace)
-            value = op.attrs.get("value_digest")
-            if writer is None or reader is None or writer == reader or value is None:
-                continue
-            if value != last_write.attrs.get("value_digest"):
-                continue
-            leak = leaks.setdefault((op.system, op.key, op.trace.name, op.location), _Leak())
-            leak.reads.append(op)
-            leak.writes.append(last_write)
-            leak.users.update((writer, reader))
-    return leaks
+class _Session(Session):
+    """Per cache entry, its writes and the hits that could be another user's
+    value (a hit with no logged-in reader or no value digest never is); per key
+    pattern, the values each user wrote."""
 
+    def __init__(self, detector: CacheSharedKey, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.by_entry: dict[tuple[object, ...], list[_Op]] = defaultdict(list)
+        self.values: dict[tuple[object, ...], dict[str, set[object]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        self.seen = 0
 
-def _values_differ_by_user(traces: Sequence[Trace]) -> set[tuple[object, ...]]:
-    """(system, key pattern) pairs under which different users wrote different values."""
-    values: dict[tuple[object, ...], dict[str, set[object]]] = defaultdict(lambda: defaultdict(set))
-    for trace in traces:
-        user = _user(trace)
-        if user is None:
-            continue
-        for op in operations(trace):
-            if op.is_write() and op.attrs.get("value_digest"):
-                values[(op.system, op.key)][user].add(op.attrs["value_digest"])
-    differ = set()
-    for pattern, by_user in values.items():
-        seen = [frozenset(v) for v in by_user.values()]
-        if len(by_user) >= 2 and len(set(seen)) >= 2:
-            differ.add(pattern)
-    return differ
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            self.seen += 1
+            user = _user(trace)
+            for op in operations(trace):
+                write = op.is_write()
+                value = op.attrs.get("value_digest")
+                if write and user is not None and value:
+                    self.values[(op.system, op.key)][user].add(value)
+                if not op.key_digest or not (write or (op.is_hit() and user and value)):
+                    continue
+                self.by_entry[(op.system, op.key_digest)].append(
+                    _Op(
+                        op.at_ms, self.seen, write, user, value, op.system, op.key,
+                        op.location, trace.name, trace.id,
+                    )
+                )
+
+    def leaks(self) -> dict[tuple[object, ...], _Leak]:
+        leaks: dict[tuple[object, ...], _Leak] = {}
+        for ops in self.by_entry.values():
+            last_write: _Op | None = None
+            for op in sorted(ops, key=lambda o: o.at_ms):
+                if op.write:
+                    last_write = op
+                    continue
+                if last_write is None or last_write.request == op.request:
+                    continue
+                writer, reader = last_write.user, op.user
+                if writer is None or reader is None or writer == reader or op.value is None:
+                    continue
+                if op.value != last_write.value:
+                    continue
+                leak = leaks.setdefault((op.system, op.key, op.endpoint, op.location), _Leak())
+                leak.reads.append(op)
+                leak.writes.append(last_write)
+                leak.users.update((writer, reader))
+        return leaks
+
+    def differ(self) -> set[tuple[object, ...]]:
+        """(system, key pattern) pairs under which different users wrote different values."""
+        differ = set()
+        for pattern, by_user in self.values.items():
+            seen = [frozenset(v) for v in by_user.values()]
+            if len(by_user) >= 2 and len(set(seen)) >= 2:
+                differ.add(pattern)
+        return differ
+
+    def findings(self) -> list[Finding]:
+        leaks = self.leaks()
+        if not leaks:
+            return []
+        differ = self.differ()
+        found = []
+        for (system, pattern, endpoint, location), leak in leaks.items():
+            if len(leak.users) < self.settings.cache_shared_key_min_users:
+                continue
+            personal = names_personal_data(str(pattern)) or names_personal_data(str(endpoint))
+            if not personal and (system, pattern) not in differ:
+                continue
+            loc = location if isinstance(location, Location) else None
+            found.append(self.detector._finding(system, pattern, str(endpoint), loc, leak))
+        return found
 
 
 @register
@@ -117,21 +165,13 @@ class CacheSharedKey(Detector):
     id = "cache-shared-key"
     description = "one user's cached data served to another user (a key with no user part)"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        leaks = _leaks(traces)
-        if not leaks:
-            return []
-        differ = _values_differ_by_user(traces)
-        found = []
-        for (system, pattern, endpoint, location), leak in leaks.items():
-            if len(leak.users) < settings.cache_shared_key_min_users:
-                continue
-            personal = names_personal_data(str(pattern)) or names_personal_data(str(endpoint))
-            if not personal and (system, pattern) not in differ:
-                continue
-            loc = location if isinstance(location, Location) else None
-            found.append(self._finding(system, pattern, str(endpoint), loc, leak))
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
 
     def _finding(
         self,
@@ -160,8 +200,8 @@ class CacheSharedKey(Detector):
                 "write_sites": write_sites,
                 "users": len(leak.users),
                 "reads_of_another_users_value": len(leak.reads),
-                "requests_affected": len({r.trace.id for r in leak.reads}),
-                "writer_endpoints": sorted({w.trace.name for w in leak.writes}),
+                "requests_affected": len({r.trace_id for r in leak.reads}),
+                "writer_endpoints": sorted({w.endpoint for w in leak.writes}),
             },
             fix=_fix(django),
             fingerprint=finding_fingerprint(self.id, system, pattern, endpoint, location),

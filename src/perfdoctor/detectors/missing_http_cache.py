@@ -7,16 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._responses import (
-    framework,
-    handler,
-    headers,
-    method_of,
-    pick,
-    requests_by_endpoint,
-    response,
-)
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors._responses import Endpoint, headers, method_of, pick, response
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
@@ -65,43 +57,98 @@ def _varies_by_user(vary: str | None) -> bool:
     return bool(fields & {"authorization", "cookie", "*"})
 
 
+class _Endpoint:
+    """One GET endpoint's 200 answers so far: per body digest, how often it was
+    sent bare (no caching headers), its size and whether a user was logged in;
+    per user, the bodies marked public they got."""
+
+    def __init__(self) -> None:
+        self.ok = Endpoint()
+        self.bare: Counter[str] = Counter()
+        self.sizes: dict[str, int] = {}
+        self.authenticated: dict[str, bool] = {}
+        self.shared = 0
+        self.first_shared: Trace | None = None
+        self.bodies: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, trace: Trace) -> None:
+        self.ok.add(trace)
+        sent, facts = headers(trace), response(trace)
+        digest = facts.get("body_digest")
+        if not digest:
+            return
+        if not sent.get("cache-control") and not sent.get("etag") and not sent.get("last-modified"):
+            key = str(digest)
+            if key not in self.sizes:
+                self.sizes[key] = int(facts.get("bytes") or 0)
+            self.bare[key] += 1
+            self.authenticated[key] = self.authenticated.get(key, False) or bool(
+                trace.attrs.get("authenticated")
+            )
+        control = sent.get("cache-control")
+        if (
+            trace.attrs.get("authenticated")
+            and trace.attrs.get("user")
+            and _directives(control) & {"public", "s-maxage"}
+            and not _directives(control) & {"private", "no-store"}
+            and not _varies_by_user(sent.get("vary"))
+        ):
+            self.shared += 1
+            if self.first_shared is None:
+                # What the finding quotes of it: a shell of its attrs, not its spans.
+                self.first_shared = Trace(
+                    trace.id, trace.name, trace.kind, trace.started_at, 0.0, attrs=trace.attrs
+                )
+            self.bodies[str(trace.attrs["user"])].add(str(digest))
+
+
+class _Session(Session):
+    def __init__(self, detector: MissingHttpCache, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.endpoints: dict[str, _Endpoint] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if trace.kind != "http" or trace.status != 200 or method_of(trace.name) != "GET":
+                continue
+            endpoint = self.endpoints.get(trace.name)
+            if endpoint is None:
+                endpoint = self.endpoints[trace.name] = _Endpoint()
+            endpoint.add(trace)
+
+    def findings(self) -> list[Finding]:
+        found = []
+        for name in sorted(self.endpoints):
+            seen = self.endpoints[name]
+            found.extend(self.detector._uncached(name, seen, self.settings))
+            found.extend(self.detector._private_marked_public(name, seen))
+        return found
+
+
 @register
 class MissingHttpCache(Detector):
     id = "missing-http-cache"
     description = "identical GET responses with no caching headers; per-user data marked public"
 
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        found = []
-        for endpoint, group in sorted(requests_by_endpoint(traces).items()):
-            if method_of(endpoint) != "GET":
-                continue
-            ok = [t for t in group if t.status == 200]
-            found.extend(self._uncached(endpoint, ok, settings))
-            found.extend(self._private_marked_public(endpoint, ok))
-        return found
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
 
-    def _uncached(self, endpoint: str, ok: list[Trace], settings: Settings) -> list[Finding]:
-        bare = [
-            t
-            for t in ok
-            if not headers(t).get("cache-control")
-            and not headers(t).get("etag")
-            and not headers(t).get("last-modified")
-            and response(t).get("body_digest")
-        ]
-        if not bare:
+    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def _uncached(self, endpoint: str, seen: _Endpoint, settings: Settings) -> list[Finding]:
+        if not seen.bare:
             return []
-        digests = Counter(str(response(t)["body_digest"]) for t in bare)
-        digest, identical = digests.most_common(1)[0]
+        digest, identical = seen.bare.most_common(1)[0]
         if identical < settings.missing_http_cache_min_identical:
             return []
-        same = [t for t in bare if response(t).get("body_digest") == digest]
-        size = int(response(same[0]).get("bytes") or 0)
+        size = seen.sizes[digest]
         if size < settings.missing_http_cache_min_bytes:
             return []
-        per_user = any(t.attrs.get("authenticated") for t in same)
-        fix = pick(CACHE_FIXES, framework(ok), CACHE_GENERAL)
-        if per_user:
+        fix = pick(CACHE_FIXES, seen.ok.framework(), CACHE_GENERAL)
+        if seen.authenticated[digest]:
             fix += " These requests were authenticated: mark the response private."
         return [
             Finding(
@@ -112,9 +159,9 @@ class MissingHttpCache(Detector):
                     "with no Cache-Control, ETag or Last-Modified"
                 ),
                 endpoint=endpoint,
-                location=handler(ok),
+                location=seen.ok.handler,
                 evidence={
-                    "requests": len(ok),
+                    "requests": seen.ok.requests,
                     "identical_responses": identical,
                     "bytes": size,
                     "bytes_resent": size * (identical - 1),
@@ -125,28 +172,17 @@ class MissingHttpCache(Detector):
             )
         ]
 
-    def _private_marked_public(self, endpoint: str, ok: list[Trace]) -> list[Finding]:
-        shared = [
-            t
-            for t in ok
-            if t.attrs.get("authenticated")
-            and t.attrs.get("user")
-            and _directives(headers(t).get("cache-control")) & {"public", "s-maxage"}
-            and not _directives(headers(t).get("cache-control")) & {"private", "no-store"}
-            and not _varies_by_user(headers(t).get("vary"))
-            and response(t).get("body_digest")
-        ]
+    def _private_marked_public(self, endpoint: str, seen: _Endpoint) -> list[Finding]:
         # Proof that the data is per user: different users got different bodies
         # (a public page fetched by logged-in users is fine to share).
-        bodies: dict[str, set[str]] = defaultdict(set)
-        for trace in shared:
-            bodies[str(trace.attrs["user"])].add(str(response(trace)["body_digest"]))
-        if len(bodies) < 2:
+        bodies = seen.bodies
+        if len(bodies) < 2 or seen.first_shared is None:
             return []
         users = list(bodies.values())
         if any(users[i] & users[j] for i in range(len(users)) for j in range(i + 1, len(users))):
             return []
-        control = headers(shared[0]).get("cache-control")
+        first = seen.first_shared
+        control = headers(first).get("cache-control")
         return [
             Finding(
                 id=self.id,
@@ -156,14 +192,14 @@ class MissingHttpCache(Detector):
                     "a shared cache (CDN, proxy) can serve one user's data to another"
                 ),
                 endpoint=endpoint,
-                location=handler(ok),
+                location=seen.ok.handler,
                 evidence={
-                    "requests": len(shared),
+                    "requests": seen.shared,
                     "users": len(bodies),
                     "cache_control": control,
-                    "bytes": int(response(shared[0]).get("bytes") or 0),
+                    "bytes": int(response(first).get("bytes") or 0),
                 },
-                fix=pick(PRIVATE_FIXES, framework(ok), PRIVATE_GENERAL),
+                fix=pick(PRIVATE_FIXES, seen.ok.framework(), PRIVATE_GENERAL),
                 fingerprint=finding_fingerprint(self.id, endpoint, "public"),
             )
         ]

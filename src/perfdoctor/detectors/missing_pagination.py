@@ -6,15 +6,8 @@ from collections.abc import Sequence
 
 from perfdoctor.capture.response import PAGING_PARAMS
 from perfdoctor.detectors import register
-from perfdoctor.detectors._responses import (
-    framework,
-    handler,
-    method_of,
-    pick,
-    requests_by_endpoint,
-    response,
-)
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors._responses import Endpoint, method_of, pick, response
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -59,40 +52,84 @@ def _unpaged(trace: Trace, settings: Settings) -> int | None:
     return items
 
 
+class _Endpoint:
+    """One GET endpoint's requests so far: its unpaged list answers' counts and sizes."""
+
+    def __init__(self) -> None:
+        self.endpoint = Endpoint()
+        self.unpaged = 0
+        self.items = 0
+        self.bytes = 0
+
+    def add(self, trace: Trace, settings: Settings) -> None:
+        self.endpoint.add(trace)
+        items = _unpaged(trace, settings)
+        if items is None:
+            return
+        size = int(response(trace).get("bytes") or 0)
+        if not self.unpaged:
+            self.items, self.bytes = items, size
+        else:
+            self.items, self.bytes = max(self.items, items), max(self.bytes, size)
+        self.unpaged += 1
+
+
+class _Session(Session):
+    def __init__(self, detector: MissingPagination, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.endpoints: dict[str, _Endpoint] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if trace.kind != "http" or method_of(trace.name) != "GET":
+                continue
+            endpoint = self.endpoints.get(trace.name)
+            if endpoint is None:
+                endpoint = self.endpoints[trace.name] = _Endpoint()
+            endpoint.add(trace, self.settings)
+
+    def findings(self) -> list[Finding]:
+        found = []
+        for name in sorted(self.endpoints):
+            finding = self.detector.judge(name, self.endpoints[name], self.settings)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+
 @register
 class MissingPagination(Detector):
     id = "missing-pagination"
     description = "a GET endpoint returning a long JSON list with no pagination"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        found = []
-        for endpoint, group in sorted(requests_by_endpoint(traces).items()):
-            if method_of(endpoint) != "GET":
-                continue
-            unpaged = [(t, n) for t in group if (n := _unpaged(t, settings)) is not None]
-            if not unpaged:
-                continue
-            items = max(n for _, n in unpaged)
-            sizes = [int(response(t).get("bytes") or 0) for t, _ in unpaged]
-            severity: Severity = (
-                "error" if items >= settings.missing_pagination_error_items else "warning"
-            )
-            found.append(
-                Finding(
-                    id=self.id,
-                    severity=severity,
-                    title=f"{endpoint} returns {items} items in one response, with no pagination",
-                    endpoint=endpoint,
-                    location=handler(group),
-                    evidence={
-                        "items": items,
-                        "bytes": max(sizes),
-                        "requests": len(unpaged),
-                        "min_items": settings.missing_pagination_min_items,
-                    },
-                    fix=pick(FIXES, framework(group), GENERAL)
-                    + " The response then stays the same size as the table grows.",
-                    fingerprint=finding_fingerprint(self.id, endpoint),
-                )
-            )
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
+        if not seen.unpaged:
+            return None
+        items = seen.items
+        severity: Severity = (
+            "error" if items >= settings.missing_pagination_error_items else "warning"
+        )
+        return Finding(
+            id=self.id,
+            severity=severity,
+            title=f"{endpoint} returns {items} items in one response, with no pagination",
+            endpoint=endpoint,
+            location=seen.endpoint.handler,
+            evidence={
+                "items": items,
+                "bytes": seen.bytes,
+                "requests": seen.unpaged,
+                "min_items": settings.missing_pagination_min_items,
+            },
+            fix=pick(FIXES, seen.endpoint.framework(), GENERAL)
+            + " The response then stays the same size as the table grows.",
+            fingerprint=finding_fingerprint(self.id, endpoint),
+        )

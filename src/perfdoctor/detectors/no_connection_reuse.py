@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors._groups import most_common_location
-from perfdoctor.detectors.base import Detector, finding_fingerprint
-from perfdoctor.model import Finding, Severity, Span, Trace
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.model import Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 
 # Opening these costs a network round trip or more (TCP, TLS, authentication,
@@ -59,58 +58,108 @@ def remedy(framework: str | None, system: str | None, django_version: str | None
     )
 
 
+class _Endpoint:
+    """One endpoint's requests so far: how many opened a connection, and the
+    connects' systems, frameworks, time and call sites (counts, not spans)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.opening = 0
+        self.connects = 0
+        self.total_ms = 0.0
+        self.systems: Counter[str | None] = Counter()
+        self.frameworks: Counter[str | None] = Counter()
+        self.locations: dict[Location, int] = {}
+        self.django_version: str | None = None
+
+    def add(self, trace: Trace) -> None:
+        self.requests += 1
+        mine = [s for s in trace.spans if s.kind == "db.connect"]
+        self.opening += bool(mine)
+        for span in mine:
+            self.connects += 1
+            self.total_ms += span.duration_ms
+            self.systems[span.system] += 1
+            self.frameworks[span.framework] += 1
+            if span.location is not None:
+                self.locations[span.location] = self.locations.get(span.location, 0) + 1
+        if self.django_version is None:
+            self.django_version = _django_version((trace,))
+
+
+class _Session(Session):
+    def __init__(self, detector: NoConnectionReuse, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.endpoints: dict[str, _Endpoint] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if trace.kind == "http":
+                endpoint = self.endpoints.get(trace.name)
+                if endpoint is None:
+                    endpoint = self.endpoints[trace.name] = _Endpoint()
+                endpoint.add(trace)
+
+    def findings(self) -> list[Finding]:
+        found = []
+        for name, endpoint in self.endpoints.items():
+            finding = self.detector.judge(name, endpoint, self.settings)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+
 @register
 class NoConnectionReuse(Detector):
     id = "no-connection-reuse"
     description = "a new database connection opened in most requests of an endpoint"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        by_endpoint: dict[str, list[Trace]] = defaultdict(list)
-        for trace in traces:
-            if trace.kind == "http":
-                by_endpoint[trace.name].append(trace)
-        found = []
-        for endpoint, requests in by_endpoint.items():
-            connects: list[Span] = []
-            opening = 0
-            for trace in requests:
-                mine = [s for s in trace.spans if s.kind == "db.connect"]
-                connects.extend(mine)
-                opening += bool(mine)
-            share = opening / len(requests)
-            if (
-                opening < settings.no_connection_reuse_min_requests
-                or share < settings.no_connection_reuse_min_share
-            ):
-                continue
-            system = Counter(s.system for s in connects).most_common(1)[0][0]
-            framework = Counter(s.framework for s in connects).most_common(1)[0][0]
-            total_ms = sum(s.duration_ms for s in connects)
-            severity: Severity = "warning" if system in NETWORKED else "info"
-            found.append(
-                Finding(
-                    id=self.id,
-                    severity=severity,
-                    title=(
-                        f"No connection reuse: {opening} of {len(requests)} requests opened "
-                        f"a new {system or 'database'} connection"
-                    ),
-                    endpoint=endpoint,
-                    location=most_common_location(connects),
-                    evidence={
-                        "requests": len(requests),
-                        "requests_with_connect": opening,
-                        "connections_per_request": round(len(connects) / len(requests), 2),
-                        "connect_ms": round(total_ms / len(connects), 3),
-                        "total_ms": round(total_ms / len(requests), 3),
-                        "framework": framework,
-                        "system": system,
-                    },
-                    fix=remedy(framework, system, _django_version(requests)),
-                    fingerprint=finding_fingerprint(self.id, endpoint, system),
-                )
-            )
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def judge(self, name: str, endpoint: _Endpoint, settings: Settings) -> Finding | None:
+        requests, opening = endpoint.requests, endpoint.opening
+        share = opening / requests
+        if (
+            opening < settings.no_connection_reuse_min_requests
+            or share < settings.no_connection_reuse_min_share
+        ):
+            return None
+        system = endpoint.systems.most_common(1)[0][0]
+        framework = endpoint.frameworks.most_common(1)[0][0]
+        total_ms = endpoint.total_ms
+        severity: Severity = "warning" if system in NETWORKED else "info"
+        location = (
+            max(endpoint.locations.items(), key=lambda item: item[1])[0]
+            if endpoint.locations
+            else None
+        )
+        return Finding(
+            id=self.id,
+            severity=severity,
+            title=(
+                f"No connection reuse: {opening} of {requests} requests opened "
+                f"a new {system or 'database'} connection"
+            ),
+            endpoint=name,
+            location=location,
+            evidence={
+                "requests": requests,
+                "requests_with_connect": opening,
+                "connections_per_request": round(endpoint.connects / requests, 2),
+                "connect_ms": round(total_ms / endpoint.connects, 3),
+                "total_ms": round(total_ms / requests, 3),
+                "framework": framework,
+                "system": system,
+            },
+            fix=remedy(framework, system, endpoint.django_version),
+            fingerprint=finding_fingerprint(self.id, name, system),
+        )
 
 
 def _django_version(traces: Sequence[Trace]) -> str | None:

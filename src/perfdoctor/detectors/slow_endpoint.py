@@ -2,20 +2,24 @@
 
 A queued task's runs (traces of kind ``job``) are judged the same way against
 the job budget (the seed's 30 s for background jobs).
+
+Read chunk by chunk: per endpoint, a few floats per request (exact
+percentiles and means), call-site counts, and the machine facts of the requests
+that sampled one or ran over the budget; never the traces.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from perfdoctor import timing
 from perfdoctor.detectors import _machine, register
-from perfdoctor.detectors._groups import most_common_location
-from perfdoctor.detectors._responses import handler, requests_by_endpoint
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors._responses import Endpoint
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import JOB_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -57,57 +61,128 @@ JOB_FIXES = {
 }
 
 
-def budgeted_groups(
-    traces: Sequence[Trace], settings: Settings
-) -> list[tuple[str, list[Trace], float, dict[str, str]]]:
-    """Requests per endpoint with the endpoint budget, task runs per task with the job one."""
-    jobs: dict[str, list[Trace]] = defaultdict(list)
-    for trace in traces:
-        if trace.kind == JOB_KIND:
-            jobs[trace.name].append(trace)
-    requests = requests_by_endpoint(traces)
-    return [
-        *((name, group, settings.slow_endpoint_p95_ms, FIXES) for name, group in requests.items()),
-        *((name, group, settings.slow_job_p95_ms, JOB_FIXES) for name, group in jobs.items()),
-    ]
+# Span kinds whose call sites a finding points at, by the bucket the time went to.
+_LOCATED = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
 
 
-def _location(group: list[Trace], biggest: str) -> Location | None:
-    kinds = {"db": ("db", "db.connect"), "http": ("http",), "cache": ("cache",)}.get(biggest)
-    if kinds:
-        located = most_common_location([s for t in group for s in t.spans if s.kind in kinds])
-        if located is not None:
-            return located
-    return handler(group)
+def _shell(trace: Trace) -> Trace:
+    """What the machine evidence reads of a trace (latency, CPU time, machine sample)."""
+    attrs: dict[str, Any] = {
+        k: trace.attrs[k] for k in ("machine", "async", "response_ms") if k in trace.attrs
+    }
+    return Trace(
+        trace.id,
+        trace.name,
+        trace.kind,
+        trace.started_at,
+        trace.duration_ms,
+        cpu_ms=trace.cpu_ms,
+        attrs=attrs,
+    )
 
 
-def _machine_evidence(
-    group: list[Trace],
-    latencies: list[float],
-    parts: list[dict[str, float]],
-    budget: float,
-    settings: Settings,
-) -> tuple[dict[str, Any], bool]:
-    """CPU time, the machine while measured, and what they explain; and whether it was busy."""
-    evidence: dict[str, Any] = {}
-    cpus = [cpu for cpu in map(_machine.cpu_ms, group) if cpu is not None]
-    if cpus:
-        evidence["cpu_p50_ms"] = round(statistics.median(cpus), 1)
-    machine = _machine.summary(group)
-    if machine is not None:
-        evidence["machine"] = machine
-    slow = [(latency, t) for t, latency in zip(group, latencies) if latency >= budget]
-    busy = _machine.busy_while_slow(slow, budget, settings)
-    noun = "runs" if group[0].kind == JOB_KIND else "requests"
-    if busy is not None:
-        detail = _machine.cpu_detail([t for _, t in slow], noun)
-        evidence["busy_machine"] = busy.sentence(settings, f"{noun} over the budget", detail)
-    state = "busy" if busy is not None else ("quiet" if machine is not None else None)
-    waiting = _machine.off_cpu(group, parts, settings, state)
-    if waiting is not None:
-        evidence["off_cpu_ms"] = round(waiting[0], 1)
-        evidence["off_cpu"] = waiting[1]
-    return evidence, busy is not None and busy.explains
+class _Group:
+    """One endpoint's (or task's) requests so far: a few floats per request, the
+    machine facts of the sampled and the slow ones, call-site counts per bucket."""
+
+    def __init__(self, kind: str, budget: float, fixes: dict[str, str]) -> None:
+        self.kind, self.budget, self.fixes = kind, budget, fixes
+        self.latencies = array("d")
+        self.sums = dict.fromkeys(timing.NAMES, 0.0)
+        self.statuses: Counter[int | None] = Counter()
+        self.cpus = array("d")
+        self.waits = array("d")
+        self.walls = array("d")
+        self.sampled: list[Trace] = []
+        self.slow: list[tuple[float, Trace]] = []
+        self.locations: dict[str, dict[Location, int]] = {"db": {}, "http": {}, "cache": {}}
+        self.endpoint = Endpoint()
+
+    def add(self, trace: Trace) -> None:
+        latency = timing.latency_ms(trace)
+        self.latencies.append(latency)
+        part = timing.shared_breakdown(trace)
+        for name in timing.NAMES:
+            self.sums[name] += part[name]
+        self.statuses[trace.status] += 1
+        cpu = _machine.cpu_ms(trace)
+        if cpu is not None:
+            self.cpus.append(cpu)
+            self.waits.append(max(0.0, part["python"] - cpu))
+            self.walls.append(latency)
+        shell = None
+        if _machine.sample(trace) is not None:
+            shell = _shell(trace)
+            self.sampled.append(shell)
+        if latency >= self.budget:
+            self.slow.append((latency, shell or _shell(trace)))
+        for span in trace.spans:
+            bucket = _LOCATED.get(span.kind)
+            if bucket is not None and span.location is not None:
+                counts = self.locations[bucket]
+                counts[span.location] = counts.get(span.location, 0) + 1
+        self.endpoint.add(trace)
+
+    def location(self, biggest: str) -> Location | None:
+        counts = self.locations.get(biggest)
+        if counts:
+            # The first of equally common call sites, as most_common_location picks it.
+            return max(counts.items(), key=lambda item: item[1])[0]
+        return self.endpoint.handler
+
+    def machine_evidence(self, settings: Settings) -> tuple[dict[str, Any], bool]:
+        """CPU time, the machine while measured, and what they explain; and whether it was busy."""
+        evidence: dict[str, Any] = {}
+        if self.cpus:
+            evidence["cpu_p50_ms"] = round(statistics.median(self.cpus), 1)
+        machine = _machine.summary(self.sampled)
+        if machine is not None:
+            evidence["machine"] = machine
+        busy = _machine.busy_while_slow(self.slow, self.budget, settings)
+        noun = "runs" if self.kind == JOB_KIND else "requests"
+        if busy is not None:
+            detail = _machine.cpu_detail([t for _, t in self.slow], noun)
+            evidence["busy_machine"] = busy.sentence(settings, f"{noun} over the budget", detail)
+        state = "busy" if busy is not None else ("quiet" if machine is not None else None)
+        waiting = _machine.off_cpu_of(self.waits, self.walls, settings, state)
+        if waiting is not None:
+            evidence["off_cpu_ms"] = round(waiting[0], 1)
+            evidence["off_cpu"] = waiting[1]
+        return evidence, busy is not None and busy.explains
+
+
+class _Session(Session):
+    """Requests per endpoint against the endpoint budget, task runs per task
+    against the job one."""
+
+    def __init__(self, detector: SlowEndpoint, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.groups: dict[tuple[str, str], _Group] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        settings = self.settings
+        for trace in traces:
+            if trace.kind == "http":
+                budget, fixes = settings.slow_endpoint_p95_ms, FIXES
+            elif trace.kind == JOB_KIND:
+                budget, fixes = settings.slow_job_p95_ms, JOB_FIXES
+            else:
+                continue
+            key = (trace.name, trace.kind)
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(trace.kind, budget, fixes)
+            group.add(trace)
+
+    def findings(self) -> list[Finding]:
+        # By name, an endpoint's requests before a task's runs of the same name.
+        keys = sorted(self.groups, key=lambda key: (key[0], key[1] != "http"))
+        found = []
+        for key in keys:
+            finding = self.detector.judge(key[0], self.groups[key], self.settings)
+            if finding is not None:
+                found.append(finding)
+        return found
 
 
 @register
@@ -115,50 +190,51 @@ class SlowEndpoint(Detector):
     id = "slow-endpoint"
     description = "an endpoint (or a queued task) whose p95 latency is over its budget"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        found = []
-        groups = sorted(budgeted_groups(traces, settings), key=lambda g: g[0])
-        for endpoint, group, budget, fixes in groups:
-            latencies = [timing.latency_ms(t) for t in group]
-            p95 = percentile(latencies, 95)
-            if p95 < budget:
-                continue
-            parts = [timing.breakdown(t) for t in group]
-            mean = {name: sum(p[name] for p in parts) / len(parts) for name in timing.NAMES}
-            biggest = timing.biggest_share(mean)
-            total = sum(latencies) / len(latencies)
-            severity: Severity = (
-                "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
-            )
-            statuses = Counter(t.status for t in group)
-            machine, busy = _machine_evidence(group, latencies, parts, budget, settings)
-            fix = fixes[biggest].format(ms=mean[biggest], total=total)
-            found.append(
-                Finding(
-                    id=self.id,
-                    severity=severity,
-                    title=(
-                        f"{endpoint}: p95 {p95:.0f} ms against a budget of {budget:.0f} ms, "
-                        f"mostly {biggest}" + (_machine.TITLE_SUFFIX if busy else "")
-                    ),
-                    endpoint=endpoint,
-                    location=_location(group, biggest),
-                    evidence={
-                        "requests": len(group),
-                        "p50_ms": round(percentile(latencies, 50), 1),
-                        "p95_ms": round(p95, 1),
-                        "p99_ms": round(percentile(latencies, 99), 1),
-                        "budget_ms": budget,
-                        "db_ms": round(mean["db"], 1),
-                        "http_ms": round(mean["http"], 1),
-                        "cache_ms": round(mean["cache"], 1),
-                        "python_ms": round(mean["python"], 1),
-                        "biggest": biggest,
-                        "statuses": {str(k): v for k, v in statuses.items()},
-                        **machine,
-                    },
-                    fix=(_machine.FIX_PREFIX + fix) if busy else fix,
-                    fingerprint=finding_fingerprint(self.id, endpoint),
-                )
-            )
-        return found
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def judge(self, endpoint: str, group: _Group, settings: Settings) -> Finding | None:
+        latencies, budget = group.latencies, group.budget
+        p95 = percentile(latencies, 95)
+        if p95 < budget:
+            return None
+        count = len(latencies)
+        mean = {name: group.sums[name] / count for name in timing.NAMES}
+        biggest = timing.biggest_share(mean)
+        total = sum(latencies) / count
+        severity: Severity = (
+            "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
+        )
+        machine, busy = group.machine_evidence(settings)
+        fix = group.fixes[biggest].format(ms=mean[biggest], total=total)
+        return Finding(
+            id=self.id,
+            severity=severity,
+            title=(
+                f"{endpoint}: p95 {p95:.0f} ms against a budget of {budget:.0f} ms, "
+                f"mostly {biggest}" + (_machine.TITLE_SUFFIX if busy else "")
+            ),
+            endpoint=endpoint,
+            location=group.location(biggest),
+            evidence={
+                "requests": count,
+                "p50_ms": round(percentile(latencies, 50), 1),
+                "p95_ms": round(p95, 1),
+                "p99_ms": round(percentile(latencies, 99), 1),
+                "budget_ms": budget,
+                "db_ms": round(mean["db"], 1),
+                "http_ms": round(mean["http"], 1),
+                "cache_ms": round(mean["cache"], 1),
+                "python_ms": round(mean["python"], 1),
+                "biggest": biggest,
+                "statuses": {str(k): v for k, v in group.statuses.items()},
+                **machine,
+            },
+            fix=(_machine.FIX_PREFIX + fix) if busy else fix,
+            fingerprint=finding_fingerprint(self.id, endpoint),
+        )

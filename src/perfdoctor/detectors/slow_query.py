@@ -1,17 +1,22 @@
-"""slow-query: a query shape whose p95 duration is over the budget."""
+"""slow-query: a query shape whose p95 duration is over the budget.
+
+A store is read in chunks: per shape, what is kept is its durations (exact
+percentiles up to ``exact_percentile_values`` runs, then a histogram), counts
+per endpoint and call site, and the machine facts of the traces that carried a
+machine sample, never the traces themselves.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from perfdoctor.detectors import _machine, register
-from perfdoctor.detectors._groups import most_common_location
-from perfdoctor.detectors.base import Detector, finding_fingerprint
-from perfdoctor.model import Finding, Severity, Span, Trace
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.model import Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
+from perfdoctor.stats import Quantiles
 
 FIX = (
     "Look at its plan (EXPLAIN ANALYZE on PostgreSQL/MySQL, EXPLAIN QUERY PLAN on SQLite): "
@@ -20,25 +25,92 @@ FIX = (
 )
 
 
-def _unique(traces: Iterable[Trace]) -> list[Trace]:
-    return list({id(t): t for t in traces}.values())
+class _Shape:
+    """One query shape's runs so far: durations (bounded), where and from
+    which endpoints it ran, and the machine of the runs' traces that sampled one."""
+
+    __slots__ = ("durations", "endpoints", "first", "last", "locations", "machines", "slowest")
+
+    def __init__(self, span: Span, exact: int) -> None:
+        self.durations = Quantiles(exact)
+        self.endpoints: Counter[str] = Counter()
+        self.locations: dict[Location, int] = {}
+        self.first = (span.statement, span.system)
+        # Shells (machine facts only) of the traces with a machine sample, once each.
+        self.machines: list[Trace] = []
+        self.last: str | None = None
+        # Per trace with a sample, its slowest run over the budget.
+        self.slowest: dict[str, tuple[float, Trace]] = {}
+
+
+def _shell(trace: Trace) -> Trace | None:
+    """What the machine evidence reads of a trace, None when it has no machine sample."""
+    if _machine.sample(trace) is None:
+        return None
+    attrs: dict[str, Any] = {k: trace.attrs[k] for k in ("machine", "async") if k in trace.attrs}
+    return Trace(
+        trace.id,
+        trace.name,
+        trace.kind,
+        trace.started_at,
+        trace.duration_ms,
+        cpu_ms=trace.cpu_ms,
+        attrs=attrs,
+    )
+
+
+class _Session(Session):
+    def __init__(self, detector: SlowQuery, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.shapes: dict[str | None, _Shape] = {}
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        shapes, budget = self.shapes, self.settings.slow_query_p95_ms
+        for trace in traces:
+            shell: Trace | None = None
+            sampled = None
+            for span in trace.spans:
+                if span.kind != "db":
+                    continue
+                shape = shapes.get(span.fingerprint)
+                if shape is None:
+                    shape = shapes[span.fingerprint] = _Shape(
+                        span, self.settings.exact_percentile_values
+                    )
+                duration = span.duration_ms
+                shape.durations.add(duration)
+                shape.endpoints[trace.name] += 1
+                if span.location is not None:
+                    shape.locations[span.location] = shape.locations.get(span.location, 0) + 1
+                if sampled is None:
+                    shell = _shell(trace)
+                    sampled = shell is not None
+                if shell is None:
+                    continue
+                if shape.last != trace.id:  # a trace's runs come one after another
+                    shape.last = trace.id
+                    shape.machines.append(shell)
+                if duration >= budget and duration > shape.slowest.get(trace.id, (0.0,))[0]:
+                    shape.slowest[trace.id] = (duration, shell)
+
+    def findings(self) -> list[Finding]:
+        return [
+            finding
+            for fingerprint, shape in self.shapes.items()
+            if (finding := self.detector.judge(fingerprint, shape, self.settings)) is not None
+        ]
 
 
 def _machine_evidence(
-    runs: list[tuple[Span, Trace]], budget: float, settings: Settings
+    shape: _Shape, budget: float, settings: Settings
 ) -> tuple[dict[str, Any], bool]:
     """The machine while the requests that ran the query were measured; whether it was busy."""
     evidence: dict[str, Any] = {}
-    machine = _machine.summary(_unique(trace for _, trace in runs))
+    machine = _machine.summary(shape.machines)
     if machine is None:
         return evidence, False
     evidence["machine"] = machine
-    # Per request, its slowest run over the budget.
-    slowest: dict[int, tuple[float, Trace]] = {}
-    for span, trace in runs:
-        if span.duration_ms >= budget and span.duration_ms > slowest.get(id(trace), (0.0,))[0]:
-            slowest[id(trace)] = (span.duration_ms, trace)
-    busy = _machine.busy_while_slow(list(slowest.values()), budget, settings)
+    busy = _machine.busy_while_slow(list(shape.slowest.values()), budget, settings)
     if busy is not None:
         evidence["busy_machine"] = busy.sentence(settings, "requests where it ran over the budget")
     return evidence, busy is not None and busy.explains
@@ -49,47 +121,47 @@ class SlowQuery(Detector):
     id = "slow-query"
     description = "a query whose p95 duration is over the budget"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        by_shape: dict[str | None, list[tuple[Span, Trace]]] = {}
-        for trace in traces:
-            for span in trace.spans:
-                if span.kind == "db":
-                    by_shape.setdefault(span.fingerprint, []).append((span, trace))
-        found = []
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
+
+    def judge(self, fingerprint: str | None, shape: _Shape, settings: Settings) -> Finding | None:
         budget = settings.slow_query_p95_ms
-        for fingerprint, runs in by_shape.items():
-            durations = [span.duration_ms for span, _ in runs]
-            p95 = percentile(durations, 95)
-            if p95 < budget:
-                continue
-            spans = [span for span, _ in runs]
-            endpoints = Counter(trace.name for _, trace in runs)
-            endpoint = endpoints.most_common(1)[0][0]
-            location = most_common_location(spans)
-            too_slow = p95 >= budget * settings.slow_query_error_factor
-            severity: Severity = "error" if too_slow else "warning"
-            machine, busy = _machine_evidence(runs, budget, settings)
-            title = f"Slow query: p95 {p95:.0f} ms against a budget of {budget:.0f} ms"
-            found.append(
-                Finding(
-                    id=self.id,
-                    severity=severity,
-                    title=title + (_machine.TITLE_SUFFIX if busy else ""),
-                    endpoint=endpoint,
-                    location=location,
-                    evidence={
-                        "runs": len(runs),
-                        "p50_ms": round(percentile(durations, 50), 3),
-                        "p95_ms": round(p95, 3),
-                        "max_ms": round(max(durations), 3),
-                        "budget_ms": budget,
-                        "statement": spans[0].statement,
-                        "system": spans[0].system,
-                        "endpoints": sorted(endpoints),
-                        **machine,
-                    },
-                    fix=(_machine.FIX_PREFIX + FIX) if busy else FIX,
-                    fingerprint=finding_fingerprint(self.id, fingerprint),
-                )
-            )
-        return found
+        durations = shape.durations
+        p95 = durations.percentile(95)
+        if p95 < budget:
+            return None
+        endpoint = shape.endpoints.most_common(1)[0][0]
+        # The first of equally common call sites, as most_common_location picks it.
+        location = (
+            max(shape.locations.items(), key=lambda item: item[1])[0] if shape.locations else None
+        )
+        too_slow = p95 >= budget * settings.slow_query_error_factor
+        severity: Severity = "error" if too_slow else "warning"
+        machine, busy = _machine_evidence(shape, budget, settings)
+        title = f"Slow query: p95 {p95:.0f} ms against a budget of {budget:.0f} ms"
+        statement, system = shape.first
+        return Finding(
+            id=self.id,
+            severity=severity,
+            title=title + (_machine.TITLE_SUFFIX if busy else ""),
+            endpoint=endpoint,
+            location=location,
+            evidence={
+                "runs": len(durations),
+                "p50_ms": round(durations.percentile(50), 3),
+                "p95_ms": round(p95, 3),
+                "max_ms": round(durations.largest, 3),
+                "budget_ms": budget,
+                "statement": statement,
+                "system": system,
+                "endpoints": sorted(shape.endpoints),
+                **machine,
+            },
+            fix=(_machine.FIX_PREFIX + FIX) if busy else FIX,
+            fingerprint=finding_fingerprint(self.id, fingerprint),
+        )

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
 
 
-@dataclass
 class _Fetches:
-    spans: list[Span] = field(default_factory=list)
-    traces: list[Trace] = field(default_factory=list)
+    """Calls of one full URL from one call site so far: durations (8 bytes a
+    call), what their answers were known by, and the requests they came from."""
 
+    def __init__(self, span: Span) -> None:
+        self.durations = array("d")
+        self.system = span.system
+        self.digests: set[object] = set()
+        self.sizes: set[object] = set()
+        # The requests it came from, by their number in the session (8 bytes each).
+        self.requests = array("q")
+        self.endpoints: Counter[str] = Counter()
 
-def _identical(spans: list[Span]) -> str | None:
-    """How the answers are known to be the same ("body", "size"), None if they differ."""
-    digests = {s.attrs.get("response_digest") for s in spans}
-    if None not in digests:
-        return "body" if len(digests) == 1 else None
-    if len(digests) > 1:
-        return None  # some bodies seen, and they differ
-    # Bodies not read by the client at call time (aiohttp, streams): the size must agree.
-    sizes = {s.attrs.get("bytes") for s in spans}
-    return "size" if len(sizes) == 1 and None not in sizes else None
+    def add(self, span: Span, trace: Trace, number: int) -> None:
+        self.durations.append(span.duration_ms)
+        self.digests.add(span.attrs.get("response_digest"))
+        self.sizes.add(span.attrs.get("bytes"))
+        # A trace's calls come one after another.
+        if not self.requests or self.requests[-1] != number:
+            self.requests.append(number)
+        self.endpoints[trace.name] += 1
+
+    def identical(self) -> str | None:
+        """How the answers are known to be the same ("body", "size"), None if they differ."""
+        digests = self.digests
+        if None not in digests:
+            return "body" if len(digests) == 1 else None
+        if len(digests) > 1:
+            return None  # some bodies seen, and they differ
+        # Bodies not read by the client at call time (aiohttp, streams): the size must agree.
+        sizes = self.sizes
+        return "size" if len(sizes) == 1 and None not in sizes else None
 
 
 def _cacheable(span: Span) -> bool:
@@ -41,59 +57,79 @@ def _cacheable(span: Span) -> bool:
     )
 
 
+class _Session(Session):
+    def __init__(self, detector: UncachedExternal, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.by_request: dict[tuple[object, ...], _Fetches] = {}
+        self.seen = 0
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            self.seen += 1
+            for span in trace.spans:
+                if span.kind == "http" and _cacheable(span):
+                    key = (span.attrs.get("url"), span.attrs.get("url_digest"), span.location)
+                    fetches = self.by_request.get(key)
+                    if fetches is None:
+                        fetches = self.by_request[key] = _Fetches(span)
+                    fetches.add(span, trace, self.seen)
+
+    def findings(self) -> list[Finding]:
+        settings = self.settings
+        # Fetches of one URL template (one query string or several) from one call
+        # site make one finding.
+        merged: dict[tuple[object, ...], list[_Fetches]] = {}
+        for (url, _digest, location), fetches in self.by_request.items():
+            if len(fetches.durations) < settings.uncached_external_min_calls:
+                continue
+            if len(fetches.requests) < settings.uncached_external_min_traces:
+                continue
+            if fetches.identical() is None:
+                continue
+            merged.setdefault((url, location), []).append(fetches)
+        return [self.detector._finding(url, loc, groups) for (url, loc), groups in merged.items()]
+
+
 @register
 class UncachedExternal(Detector):
     id = "uncached-external"
     description = "the same external GET with the same answer, repeated across requests"
 
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        by_request: dict[tuple[object, ...], _Fetches] = {}
-        for trace in traces:
-            for span in trace.spans:
-                if span.kind == "http" and _cacheable(span):
-                    key = (span.attrs.get("url"), span.attrs.get("url_digest"), span.location)
-                    fetches = by_request.setdefault(key, _Fetches())
-                    fetches.spans.append(span)
-                    fetches.traces.append(trace)
-        # Fetches of one URL template (one query string or several) from one call
-        # site make one finding.
-        merged: dict[tuple[object, ...], list[_Fetches]] = {}
-        for (url, _digest, location), fetches in by_request.items():
-            if len(fetches.spans) < settings.uncached_external_min_calls:
-                continue
-            if len({id(t) for t in fetches.traces}) < settings.uncached_external_min_traces:
-                continue
-            if _identical(fetches.spans) is None:
-                continue
-            merged.setdefault((url, location), []).append(fetches)
-        return [self._finding(url, loc, groups) for (url, loc), groups in merged.items()]
+        session = _Session(self, settings)
+        session.feed(traces)
+        return session.findings()
 
     def _finding(self, url: object, location: object, groups: list[_Fetches]) -> Finding:
-        spans = [s for g in groups for s in g.spans]
-        traces = {id(t): t for g in groups for t in g.traces}
-        durations = [s.duration_ms for s in spans]
-        endpoints = Counter(t.name for g in groups for t in g.traces)
-        known_by = {_identical(g.spans) for g in groups}
-        wasted = sum(durations) - sum(g.spans[0].duration_ms for g in groups)
+        durations = [d for g in groups for d in g.durations]
+        requests = len({number for g in groups for number in g.requests})
+        endpoints: Counter[str] = Counter()
+        for group in groups:
+            endpoints.update(group.endpoints)
+        known_by = {g.identical() for g in groups}
+        wasted = sum(durations) - sum(g.durations[0] for g in groups)
         loc = location if isinstance(location, Location) else None
         return Finding(
             id=self.id,
             severity="warning",
             title=(
-                f"Uncached external call: GET {url} fetched {len(spans)} times in "
-                f"{len(traces)} requests with the same answer each time"
+                f"Uncached external call: GET {url} fetched {len(durations)} times in "
+                f"{requests} requests with the same answer each time"
             ),
             endpoint=endpoints.most_common(1)[0][0],
             location=loc,
             evidence={
-                "calls": len(spans),
-                "traces": len(traces),
+                "calls": len(durations),
+                "traces": requests,
                 "distinct_requests": len(groups),
                 "total_ms": round(sum(durations), 3),
                 "wasted_ms": round(wasted, 3),
                 "p50_ms": round(percentile(durations, 50), 3),
                 "url": url,
-                "system": spans[0].system,
+                "system": groups[0].system,
                 "identical": "body" if known_by == {"body"} else "size",
                 "endpoints": sorted(endpoints),
             },

@@ -196,6 +196,9 @@ def _finding(loads: list[_Load], settings: Settings) -> Finding:
 class UnusedEagerLoad(Detector):
     id = "unused-eager-load"
     description = "a select_related/prefetch_related/joinedload/selectinload nothing reads"
+    reads = frozenset({KIND})
+    # _measure reads the spans after the load: the trace is kept whole.
+    slim = False
 
     def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
         groups: dict[tuple[Any, ...], _Group] = {}

@@ -784,6 +784,12 @@ def read_traces(path: Path, each: Callable[[], None] | None = None) -> Loaded:
     damage = salvage.Damage(str(path))
     read = iter_traces(path, damage)
     traces = list(read if each is None else _calling(read, each))
+    check_read(path, len(traces), damage)
+    return Loaded(traces, damage)
+
+
+def check_read(path: Path, traces: int, damage: salvage.Damage) -> None:
+    """A :class:`StoreError` when a read gave no trace at all."""
     if not traces and damage.traces:
         raise StoreError(
             f"{path} is damaged: none of its traces can be read; "
@@ -794,7 +800,6 @@ def read_traces(path: Path, each: Callable[[], None] | None = None) -> Loaded:
             f"the trace store {path} holds no traces yet: run your app under "
             "`perfdoctor run -- COMMAND` and send it some requests"
         )
-    return Loaded(traces, damage)
 
 
 def _calling(traces: Iterator[Trace], each: Callable[[], None]) -> Iterator[Trace]:

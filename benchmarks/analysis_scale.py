@@ -1,0 +1,519 @@
+"""How fast does ``perfdoctor report`` analyse a big store, and in how much memory?
+
+    python benchmarks/analysis_scale.py                         # 250k and 1M spans, 3 runs each
+    python benchmarks/analysis_scale.py --baseline-ref main     # also the code of ``main``
+    python benchmarks/analysis_scale.py --quick                 # smoke run: 20k spans, 1 run
+    python benchmarks/analysis_scale.py --json                  # the same figures as JSON
+
+The stores are written through the real store writer (``store.write_traces``)
+from generated traces of a web app: six endpoints and a queued task, with an
+N+1 loop (a query per row, from a line inside a loop), the same query run twice
+with the same parameters, repeated identical reads across requests, outbound
+HTTP calls (the same GET with the same answer, a POST without a timeout), cache
+reads and writes (some with no expiry), a dashboard of forty SQL shapes, IN
+lists of every length and literals that differ in every request (normalised as
+capture does), deep stacks, latencies spread over two orders of magnitude.
+They are built once and kept under the temp folder (``--store-dir``).
+
+Each figure is ``perfdoctor report --format json`` run end to end in a fresh
+subprocess (its output dropped): wall seconds, spans per second (stored spans
+over wall seconds) and the child's peak RSS (``ru_maxrss`` from ``wait4``).
+Medians over ``--runs`` runs; the sides take turns within each round.
+
+``--baseline-ref REF`` extracts ``src/`` of that git ref (``git archive``)
+into a temp folder and runs the same command with it first on
+``PYTHONPATH``: the "before" of the same run, on the same stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from perfdoctor import store
+from perfdoctor.fingerprint import normalize
+from perfdoctor.model import Location, Span, Trace
+
+# Bump when the generated workload changes: cached stores of an older one are rebuilt.
+WORKLOAD_VERSION = 1
+REPO = Path(__file__).resolve().parent.parent
+APP = "/srv/app/blog"
+
+
+def _frames(*user: tuple[str, int, str]) -> list[Location]:
+    """A stack as capture keeps it: the user's frames innermost first, then the framework's."""
+    frames = [Location(f"{APP}/{path}", line, fn) for path, line, fn in user]
+    frames += [
+        Location("/usr/lib/python3/site-packages/flask/app.py", 1469, "dispatch_request"),
+        Location("/usr/lib/python3/site-packages/flask/app.py", 1484, "full_dispatch_request"),
+        Location("/usr/lib/python3/site-packages/flask/app.py", 2190, "wsgi_app"),
+    ]
+    return frames
+
+
+STACKS = {
+    "list": _frames(("views/articles.py", 41, "list_articles")),
+    "author": _frames(("models.py", 88, "author"), ("views/articles.py", 47, "list_articles")),
+    "tags": _frames(("models.py", 102, "tags"), ("views/articles.py", 48, "list_articles")),
+    "article": _frames(("views/articles.py", 63, "show_article")),
+    "article_again": _frames(
+        ("services/access.py", 12, "can_read"), ("views/articles.py", 66, "show_article")
+    ),
+    "comments": _frames(("views/articles.py", 70, "show_article")),
+    "settings": _frames(
+        ("services/config.py", 22, "site_settings"), ("views/base.py", 9, "before")
+    ),
+    "cache_get": _frames(
+        ("services/cache.py", 31, "cached"), ("views/articles.py", 60, "show_article")
+    ),
+    "cache_set": _frames(
+        ("services/cache.py", 36, "cached"), ("views/articles.py", 60, "show_article")
+    ),
+    "cache_feed": _frames(("services/feed.py", 55, "store_feed"), ("views/feed.py", 30, "feed")),
+    "weather": _frames(("clients/weather.py", 18, "current"), ("views/search.py", 25, "search")),
+    "webhook": _frames(
+        ("clients/hooks.py", 40, "notify"), ("views/comments.py", 33, "add_comment")
+    ),
+    "insert": _frames(("views/comments.py", 28, "add_comment")),
+    "search": _frames(("views/search.py", 20, "search")),
+    "feed": _frames(("views/feed.py", 22, "feed")),
+    "feed_user": _frames(("views/feed.py", 26, "feed")),
+    "dashboard": _frames(("views/admin.py", 15, "dashboard")),
+    "task": [Location(f"{APP}/tasks.py", 12, "send_digest")],
+}
+
+
+class Workload:
+    """Traces of the blog, deterministic for a seed."""
+
+    def __init__(self, seed: int = 16) -> None:
+        self.rng = random.Random(seed)
+        self.started = 1_760_000_000.0
+        self.count = 0
+
+    def _db(self, sql: str, stack: str, start: float, ms: float, rows: int = 1) -> Span:
+        shape = normalize(sql)
+        return Span(
+            kind="db",
+            start_ms=round(start, 3),
+            duration_ms=round(ms, 3),
+            location=STACKS[stack][0],
+            stack=STACKS[stack],
+            framework="sqlalchemy",
+            system="postgresql",
+            statement=shape.statement,
+            fingerprint=shape.fingerprint,
+            params_digest=f"{hash(sql) & 0xFFFFFFFFFFFF:012x}",
+            rows=rows,
+            connection_id=1,
+        )
+
+    def _ms(self, typical: float) -> float:
+        return typical * self.rng.lognormvariate(0, 0.5)
+
+    def _cache(self, op: str, key: str, stack: str, start: float, **attrs: Any) -> Span:
+        return Span(
+            kind="cache",
+            start_ms=round(start, 3),
+            duration_ms=round(self._ms(0.3), 3),
+            location=STACKS[stack][0],
+            stack=STACKS[stack],
+            system="redis",
+            attrs={"op": op, "key": key, "key_digest": f"k{hash(key) & 0xFFFFFF:06x}", **attrs},
+        )
+
+    def _http(
+        self, method: str, url: str, stack: str, start: float, ms: float, **attrs: Any
+    ) -> Span:
+        return Span(
+            kind="http",
+            start_ms=round(start, 3),
+            duration_ms=round(ms, 3),
+            location=STACKS[stack][0],
+            stack=STACKS[stack],
+            system="requests",
+            attrs={
+                "method": method,
+                "host": url.split("/")[2],
+                "url": url,
+                "status": 200,
+                "bytes": 512,
+                "url_digest": f"u{hash(url) & 0xFFFFFF:06x}",
+                **attrs,
+            },
+        )
+
+    def _trace(self, name: str, spans: list[Span], tail_ms: float, kind: str = "http") -> Trace:
+        self.count += 1
+        self.started += self.rng.expovariate(20.0)
+        end = max((s.end_ms for s in spans), default=0.0) + tail_ms
+        return Trace(
+            id=f"{self.count:032x}",
+            name=name,
+            kind=kind,
+            started_at=self.started,
+            duration_ms=round(end, 3),
+            status=200,
+            pid=4000 + self.count % 4,
+            cpu_ms=round(end * 0.4, 3),
+            spans=spans,
+            attrs={
+                "framework": "flask",
+                "handler": {"path": f"{APP}/views.py", "line": 10, "function": name.split()[-1]},
+                "response": {"bytes": 2048 + self.count % 100, "items": 20},
+                "response_headers": {"content-type": "application/json"},
+            },
+        )
+
+    def articles(self) -> Trace:
+        """The N+1: 20 articles, then each one's author and tags in a loop."""
+        t = 1.0
+        spans = [self._db("SELECT * FROM settings WHERE site = 1", "settings", t, self._ms(0.4))]
+        t += 1
+        page = self.rng.randrange(50)
+        spans.append(
+            self._db(
+                f"SELECT * FROM articles ORDER BY id LIMIT 20 OFFSET {page * 20}",
+                "list",
+                t,
+                self._ms(2),
+                20,
+            )
+        )
+        t += 3
+        for row in range(20):
+            author = self.rng.randrange(1, 500)
+            spans.append(
+                self._db(f"SELECT * FROM authors WHERE id = {author}", "author", t, self._ms(0.5))
+            )
+            t += 0.7
+            spans.append(
+                self._db(
+                    f"SELECT tags.* FROM tags JOIN article_tags ON tags.id = article_tags.tag_id "
+                    f"WHERE article_tags.article_id = {page * 20 + row}",
+                    "tags",
+                    t,
+                    self._ms(0.6),
+                    3,
+                )
+            )
+            t += 0.8
+        return self._trace("GET /articles", spans, self._ms(3))
+
+    def article(self) -> Trace:
+        """A duplicate query, a cache read and write, comments with an IN list."""
+        t = 0.5
+        article = self.rng.randrange(1, 1000)
+        spans = [self._cache("get", "article:<id>", "cache_get", t, hit=False)]
+        t += 0.5
+        sql = f"SELECT * FROM articles WHERE id = {article}"
+        spans.append(self._db(sql, "article", t, self._ms(0.8)))
+        t += 1.2
+        spans.append(self._db(sql, "article_again", t, self._ms(0.8)))
+        t += 1.2
+        ids = ", ".join(
+            str(self.rng.randrange(1, 10_000)) for _ in range(self.rng.randrange(1, 30))
+        )
+        spans.append(
+            self._db(
+                f"SELECT * FROM comments WHERE id IN ({ids})", "comments", t, self._ms(1.5), 10
+            )
+        )
+        t += 2
+        spans.append(self._cache("set", "article:<id>", "cache_set", t, ttl=300))
+        return self._trace("GET /articles/<int:id>", spans, self._ms(2))
+
+    def comment(self) -> Trace:
+        t = 0.5
+        spans = [
+            self._db(
+                f"INSERT INTO comments (article_id, body) VALUES ({self.rng.randrange(1000)}, 'x')",
+                "insert",
+                t,
+                self._ms(1.5),
+            )
+        ]
+        t += 2
+        spans.append(
+            self._http(
+                "POST", "https://hooks.example.com/notify", "webhook", t, self._ms(40), timeout=None
+            )
+        )
+        return self._trace("POST /articles/<int:id>/comments", spans, self._ms(2))
+
+    def search(self) -> Trace:
+        """A slow query, and the same weather GET with the same answer every time."""
+        t = 0.5
+        word = "".join(self.rng.choice("abcdefgh") for _ in range(6))
+        spans = [
+            self._http(
+                "GET",
+                "https://api.weather.example/v1/current",
+                "weather",
+                t,
+                self._ms(30),
+                response_digest="r42",
+                timeout=5,
+            )
+        ]
+        t += 35
+        spans.append(
+            self._db(
+                f"SELECT * FROM articles WHERE body LIKE '%{word}%' ORDER BY created DESC",
+                "search",
+                t,
+                self._ms(120),
+                50,
+            )
+        )
+        return self._trace("GET /search", spans, self._ms(5))
+
+    def feed(self) -> Trace:
+        """Pairs of queries per followed user (MN+1) and a cache write with no expiry."""
+        t = 0.5
+        spans = []
+        for _ in range(self.rng.randrange(5, 15)):
+            user = self.rng.randrange(1, 5000)
+            spans.append(
+                self._db(f"SELECT * FROM users WHERE id = {user}", "feed_user", t, self._ms(0.5))
+            )
+            t += 0.6
+            spans.append(
+                self._db(
+                    f"SELECT * FROM posts WHERE user_id = {user} ORDER BY id DESC LIMIT 5",
+                    "feed",
+                    t,
+                    self._ms(0.9),
+                    5,
+                )
+            )
+            t += 1.0
+        spans.append(self._cache("set", "feed:<id>", "cache_feed", t, ttl=None))
+        return self._trace("GET /feed", spans, self._ms(4))
+
+    def dashboard(self) -> Trace:
+        """Forty distinct aggregate shapes, each with its own literals."""
+        t = 0.5
+        spans = []
+        for shape in range(40):
+            days = self.rng.randrange(1, 90)
+            sql = (
+                f"SELECT date(created) AS day, count(*) FROM events_{shape % 8} "
+                f"WHERE kind = {shape} AND created > now() - interval '{days} days' GROUP BY day"
+            )
+            spans.append(self._db(sql, "dashboard", t, self._ms(1.2), 30))
+            t += 1.5
+        return self._trace("GET /admin/dashboard", spans, self._ms(3))
+
+    def task(self) -> Trace:
+        t = 0.5
+        spans = [
+            self._db(
+                f"SELECT * FROM users WHERE digest_day = {self.rng.randrange(7)}",
+                "task",
+                t,
+                self._ms(5),
+                100,
+            )
+        ]
+        trace = self._trace("task app.tasks.send_digest", spans, self._ms(20), kind="job")
+        trace.attrs = {"job": {"system": "celery", "task": "app.tasks.send_digest"}}
+        return trace
+
+    def traces(self) -> Iterator[Trace]:
+        mix = [
+            (self.articles, 30),
+            (self.article, 30),
+            (self.comment, 8),
+            (self.search, 10),
+            (self.feed, 12),
+            (self.dashboard, 6),
+            (self.task, 4),
+        ]
+        makers = [m for m, _ in mix]
+        weights = [w for _, w in mix]
+        while True:
+            yield self.rng.choices(makers, weights)[0]()
+
+
+def build_store(path: Path, spans: int) -> int:
+    """Write traces until the store holds at least ``spans`` spans; returns the count."""
+    tmp = path.with_suffix(".building")
+    store.clear(tmp)
+    conn = store.open_for_writing(tmp)
+    written = 0
+    batch: list[Trace] = []
+    for trace in Workload().traces():
+        batch.append(trace)
+        written += len(trace.spans)
+        if len(batch) == 500 or written >= spans:
+            store.write_traces(conn, batch)
+            batch = []
+        if written >= spans:
+            break
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    store.clear(path)
+    tmp.rename(path)
+    return written
+
+
+def stored_spans(path: Path) -> tuple[int, int]:
+    """(traces, spans) in the store, counted by SQLite."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT count(*), sum(json_array_length(spans, '$.spans')) FROM traces"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(row[0]), int(row[1])
+
+
+def cached_store(folder: Path, spans: int) -> Path:
+    path = folder / f"analysis-scale-v{WORKLOAD_VERSION}-{spans}.sqlite"
+    if not path.exists():
+        started = time.perf_counter()
+        print(f"building {path.name} ...", file=sys.stderr, flush=True)
+        build_store(path, spans)
+        print(f"  built in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return path
+
+
+def baseline_source(ref: str, folder: Path) -> Path:
+    """``src/`` of git ``ref`` extracted under ``folder``: what PYTHONPATH points at."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    target = folder / f"baseline-{ref.replace('/', '_')}"
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target)
+    return target / "src"
+
+
+def run_report(path: Path, pythonpath: Path | None) -> tuple[float, int]:
+    """One ``perfdoctor report --format json``: wall seconds and the child's peak RSS (kB)."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    else:
+        env.pop("PYTHONPATH", None)
+    command = [
+        sys.executable,
+        "-m",
+        "perfdoctor",
+        "report",
+        "--traces",
+        str(path),
+        "--format",
+        "json",
+    ]
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tempfile.gettempdir(),
+    )
+    assert child.stderr is not None
+    errors = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise SystemExit(f"perfdoctor report failed ({child.returncode}):\n{errors.decode()}")
+    return wall, int(usage.ru_maxrss)
+
+
+def measure(
+    stores: list[tuple[Path, int, int]], sides: dict[str, Path | None], runs: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for path, traces, spans in stores:
+        walls: dict[str, list[float]] = {side: [] for side in sides}
+        rss: dict[str, list[int]] = {side: [] for side in sides}
+        for round_ in range(runs):
+            order = list(sides)
+            if round_ % 2:
+                order.reverse()
+            for side in order:
+                wall, peak = run_report(path, sides[side])
+                walls[side].append(wall)
+                rss[side].append(peak)
+        for side in sides:
+            wall = statistics.median(walls[side])
+            rows.append(
+                {
+                    "side": side,
+                    "traces": traces,
+                    "spans": spans,
+                    "wall_s": round(wall, 2),
+                    "wall_runs_s": [round(w, 2) for w in walls[side]],
+                    "spans_per_s": round(spans / wall),
+                    "peak_rss_mb": round(statistics.median(rss[side]) / 1024, 1),
+                    "peak_rss_runs_mb": [round(r / 1024, 1) for r in rss[side]],
+                }
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", default="250000,1000000", help="spans per store, comma-separated"
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-ref", default=None, help="also measure src/ of this git ref")
+    parser.add_argument(
+        "--store-dir", default=str(Path(tempfile.gettempdir()) / "perfdoctor-bench")
+    )
+    parser.add_argument("--quick", action="store_true", help="20k spans, one run")
+    parser.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
+    args = parser.parse_args()
+    sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    runs = 1 if args.quick else args.runs
+    folder = Path(args.store_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stores = []
+    for size in sizes:
+        path = cached_store(folder, size)
+        stores.append((path, *stored_spans(path)))
+    with tempfile.TemporaryDirectory() as tmp:
+        sides: dict[str, Path | None] = {}
+        if args.baseline_ref:
+            sides[f"baseline ({args.baseline_ref})"] = baseline_source(args.baseline_ref, Path(tmp))
+        sides["this tree"] = None
+        rows = measure(stores, sides, runs)
+    if args.json:
+        json.dump({"runs": runs, "rows": rows}, sys.stdout, indent=2)
+        print()
+        return
+    print(f"perfdoctor report --format json, median of {runs} run(s)")
+    print(
+        f"{'side':<22} {'traces':>8} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'peak RSS MB':>12}"
+    )
+    for row in rows:
+        print(
+            f"{row['side']:<22} {row['traces']:>8} {row['spans']:>9} {row['wall_s']:>7.2f} "
+            f"{row['spans_per_s']:>9} {row['peak_rss_mb']:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

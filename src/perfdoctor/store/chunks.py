@@ -1,0 +1,155 @@
+"""A store read endpoint by endpoint, a bounded number of traces at a time.
+
+``perfdoctor report`` analyses stores of millions of spans: reading them whole
+into model objects costs memory in proportion to the store.  Here the only
+thing read for every trace up front is its rowid (8 bytes, grouped by endpoint
+in start order); each chunk's rows are then read by rowid and decoded, and can
+be dropped once analysed.  The stacks, statements and ORM catalogs are read once
+(one row per distinct one) and shared by every chunk, as a whole read shares them.
+
+Chunks come endpoint by endpoint, in the order of each endpoint's first trace,
+and an endpoint's traces in the order they started: a detector fed every chunk
+sees the traces in the order a whole read gives them, grouped by endpoint.
+
+A store SQLite cannot scan (damaged pages) is read whole, around the damage,
+as :func:`perfdoctor.store.iter_traces` reads it, and cut into the same chunks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from array import array
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from perfdoctor.errors import StoreError
+from perfdoctor.model import Trace
+from perfdoctor.store import (
+    _TRACE_COLUMNS,
+    _reading,
+    _trace,
+    iter_traces,
+    opening,
+    salvage,
+)
+from perfdoctor.store import rows as store_rows
+
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_IDS_PER_QUERY = 500
+
+
+class Reading:
+    """The chunks of one store, and what could not be read (filled while reading)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = max(1, size)
+        self.damage = salvage.Damage(str(path))
+        self.traces = 0
+
+    def chunks(self) -> Iterator[list[Trace]]:
+        with _reading(self.path) as (conn, notes):
+            self.damage.notes.extend(notes)
+            conn.execute("BEGIN")  # one snapshot: the app may still be writing
+            try:
+                yield from self._chunks(conn)
+            except sqlite3.DatabaseError as exc:
+                raise opening.unreadable(self.path, exc) from None
+            finally:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.DatabaseError:
+                    pass
+
+    def _chunks(self, conn: sqlite3.Connection) -> Iterator[list[Trace]]:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        if "traces" not in tables:
+            raise StoreError(f"{self.path} is not a perfdoctor trace store (no traces table)")
+        order = _endpoint_rowids(conn)
+        if order is None:
+            yield from self._whole()
+            return
+        stacks, statements, catalogs = store_rows.side_tables(conn, tables, self.damage)
+        for rowids in order.values():
+            for start in range(0, len(rowids), self.size):
+                rows = _rows(conn, rowids[start : start + self.size])
+                chunk = []
+                for row in rows:
+                    if row is None:
+                        self.damage.traces += 1
+                        continue
+                    try:
+                        chunk.append(_trace(row, stacks, statements, catalogs))
+                    except salvage.DECODE_ERRORS:  # a hand-edited or half-written row
+                        self.damage.traces += 1
+                if chunk:
+                    self.traces += len(chunk)
+                    yield chunk
+
+    def _whole(self) -> Iterator[list[Trace]]:
+        from perfdoctor.analyze import chunks_of
+
+        known = list(self.damage.notes)
+        traces = list(iter_traces(self.path, self.damage))
+        # That read opened the store again and noted what the first open noted.
+        added = self.damage.notes[len(known) :]
+        self.damage.notes[:] = known + [note for note in added if note not in known]
+        self.traces = len(traces)
+        yield from chunks_of(traces, self.size)
+
+
+def read(path: Path, size: int) -> Reading:
+    return Reading(path, size)
+
+
+def _endpoint_rowids(conn: sqlite3.Connection) -> dict[Any, array[int]] | None:
+    """Each endpoint's rowids in start order, endpoints in order of their first
+    trace; None when SQLite cannot scan the table (damage)."""
+    order: dict[Any, array[int]] = {}
+    try:
+        for rowid, name in conn.execute("SELECT rowid, name FROM traces ORDER BY started_at"):
+            ids = order.get(name)
+            if ids is None:
+                ids = order[name] = array("q")
+            ids.append(rowid)
+    except sqlite3.DatabaseError as exc:
+        if not salvage.is_damage(exc):
+            raise
+        return None
+    return order
+
+
+def _rows(conn: sqlite3.Connection, rowids: array[int]) -> list[Any]:
+    """The rows of ``rowids`` in that order; None for one SQLite cannot read."""
+    found: dict[int, Any] = {}
+    for start in range(0, len(rowids), _IDS_PER_QUERY):
+        part = rowids[start : start + _IDS_PER_QUERY]
+        sql = (
+            f"SELECT rowid, {_TRACE_COLUMNS} FROM traces "
+            f"WHERE rowid IN ({','.join('?' * len(part))})"
+        )
+        try:
+            for row in conn.execute(sql, tuple(part)):
+                found[row[0]] = row[1:]
+        except sqlite3.DatabaseError as exc:
+            if not salvage.is_damage(exc):
+                raise
+            found.update(_one_by_one(conn, part))
+    return [found.get(rowid) for rowid in rowids]
+
+
+def _one_by_one(conn: sqlite3.Connection, rowids: array[int]) -> dict[int, Any]:
+    found = {}
+    for rowid in rowids:
+        try:
+            row = conn.execute(
+                f"SELECT {_TRACE_COLUMNS} FROM traces WHERE rowid = ?", (rowid,)
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if not salvage.is_damage(exc):
+                raise
+            continue
+        if row is not None:
+            found[rowid] = row
+    return found

@@ -1,0 +1,89 @@
+"""Per-endpoint figures gathered while a store is read chunk by chunk.
+
+What is kept per trace is a few floats in arrays (its latency and weight, for
+exact percentiles; 16 bytes a trace), never the trace: the traces of a chunk
+can go once the chunk is read.  Sums are added in the order the traces come,
+as the one-piece computation added them, so the figures are the same.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+
+from perfdoctor import sampling, timing
+from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
+from perfdoctor.stats import percentile
+
+
+class EndpointSummary:
+    """One endpoint's requests so far: latencies, weights, and weighted sums."""
+
+    __slots__ = ("latencies", "name", "queries", "sums", "total", "weights")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.latencies = array("d")
+        self.weights = array("d")
+        self.total = 0.0
+        self.sums = dict.fromkeys(timing.NAMES, 0.0)
+        self.queries = 0.0
+
+    def add(self, trace: Trace) -> None:
+        weight = sampling.weight(trace)
+        self.latencies.append(timing.latency_ms(trace))
+        self.weights.append(weight)
+        self.total += weight
+        sums = self.sums
+        for bucket, ms in timing.shared_breakdown(trace).items():
+            sums[bucket] += ms * weight
+        self.queries += sum(1 for s in trace.spans if s.kind == "db") * weight
+
+    def stats(self, seen: sampling.Sampled | None) -> EndpointStats:
+        durations, weights, total = self.latencies, self.weights, self.total
+        if total > len(durations):
+            p50, p95, p99 = (
+                sampling.weighted_percentile(durations, weights, q) for q in (50, 95, 99)
+            )
+        else:
+            p50, p95, p99 = (percentile(durations, q) for q in (50, 95, 99))
+
+        def mean(bucket: str) -> float:
+            return round(self.sums[bucket] / total, 2)
+
+        return EndpointStats(
+            name=self.name,
+            requests=seen.seen if seen is not None else len(durations),
+            p50_ms=round(p50, 2),
+            p95_ms=round(p95, 2),
+            p99_ms=round(p99, 2),
+            queries_per_request=round(self.queries / total, 2),
+            db_ms=mean("db"),
+            http_ms=mean("http"),
+            cache_ms=mean("cache"),
+            python_ms=mean("python"),
+        )
+
+
+class Endpoints:
+    """Every endpoint's summary; a server's own work outside requests is left out."""
+
+    def __init__(self) -> None:
+        self.summaries: dict[str, EndpointSummary] = {}
+
+    def feed(self, traces: Iterable[Trace]) -> None:
+        summaries = self.summaries
+        for trace in traces:
+            if trace.kind == SERVER_KIND:
+                continue
+            summary = summaries.get(trace.name)
+            if summary is None:
+                summary = summaries[trace.name] = EndpointSummary(trace.name)
+            summary.add(trace)
+
+    def stats(self, sampled: dict[str, sampling.Sampled] | None = None) -> list[EndpointStats]:
+        found = [
+            s.stats(sampled.get(name) if sampled else None) for name, s in self.summaries.items()
+        ]
+        found.sort(key=lambda s: (-s.p95_ms, s.name))
+        return found

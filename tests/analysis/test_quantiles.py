@@ -1,0 +1,57 @@
+"""Percentiles in bounded memory: exact up to a count, within 0.5% past it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from perfdoctor.analyze import analyze
+from perfdoctor.settings import Settings
+from perfdoctor.stats import Quantiles, percentile
+from tests.analysis.test_chunked import all_traces
+
+
+def values(n: int) -> list[float]:
+    rng = random.Random(16)
+    return [rng.lognormvariate(3, 1.2) for _ in range(n)] + [0.0, 0.0]
+
+
+def test_exact_up_to_the_limit() -> None:
+    data = values(5_000)
+    kept = Quantiles(exact=len(data))
+    for value in data:
+        kept.add(value)
+    assert [kept.percentile(p) for p in (0, 50, 95, 99, 100)] == [
+        percentile(data, p) for p in (0, 50, 95, 99, 100)
+    ]
+    assert kept.largest == max(data) and len(kept) == len(data)
+
+
+@pytest.mark.parametrize("pct", [50, 90, 95, 99])
+def test_within_half_a_percent_past_it(pct: float) -> None:
+    data = values(50_000)
+    kept = Quantiles(exact=1_000)
+    for value in data:
+        kept.add(value)
+    assert kept.values == kept.values[:0]  # the exact values were let go
+    assert len(kept.buckets or {}) < 2_000
+    exact = percentile(data, pct)
+    assert abs(kept.percentile(pct) - exact) <= 0.005 * exact
+    assert kept.percentile(100) == max(data)
+    assert kept.percentile(0) == 0.0
+
+
+def test_slow_query_past_the_limit_counts_every_run_and_keeps_its_verdict() -> None:
+    traces = all_traces()
+    exact = analyze(traces, Settings())
+    bounded = analyze(traces, Settings(exact_percentile_values=2))
+    (before,) = [f for f in exact.findings if f.id == "slow-query"]
+    (after,) = [f for f in bounded.findings if f.id == "slow-query"]
+    assert after.evidence["runs"] == before.evidence["runs"] == 6
+    assert after.evidence["max_ms"] == before.evidence["max_ms"]
+    assert (
+        abs(after.evidence["p95_ms"] - before.evidence["p95_ms"])
+        <= 0.005 * before.evidence["p95_ms"]
+    )
+    assert after.severity == before.severity

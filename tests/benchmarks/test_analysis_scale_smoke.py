@@ -1,0 +1,41 @@
+"""benchmarks/analysis_scale.py builds its store through the store writer and
+measures ``report`` on it, for this tree and a baseline ref.
+
+A smoke test only: ``--quick`` figures are too noisy to judge, so no timing is
+asserted (the measured figures live in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analysis_scale.py"
+
+
+def test_analysis_scale_quick_measures_both_sides(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--json",
+            "--baseline-ref",
+            "HEAD",
+            "--store-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert [row["side"] for row in figures["rows"]] == ["baseline (HEAD)", "this tree"]
+    for row in figures["rows"]:
+        assert row["spans"] >= 20_000 and row["traces"] > 0
+        assert row["spans_per_s"] > 0 and row["peak_rss_mb"] > 0
+    # The store is kept for the next run.
+    assert list(tmp_path.glob("analysis-scale-v*-20000.sqlite"))
