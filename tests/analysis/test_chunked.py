@@ -247,6 +247,8 @@ def test_counts_stay_right_across_chunks(shop_store: Path) -> None:
     (reuse,) = by_id(report, "no-connection-reuse")
     assert reuse["evidence"]["requests"] == 23
     assert reuse["evidence"]["requests_with_connect"] == 23
+    # The requests that showed it, not the one finding the detector made.
+    assert reuse["evidence"]["requests_affected"] == 23
     (external,) = by_id(report, "uncached-external")
     assert external["evidence"]["calls"] == 11
     (slow_items,) = [f for f in by_id(report, "slow-endpoint") if f["endpoint"] == "GET /items"]

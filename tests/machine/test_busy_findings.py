@@ -134,6 +134,8 @@ def test_one_busy_moment_among_the_slow_requests_is_not_a_busy_machine(
     finding = found(two + others, "slow-endpoint", "GET /nap")
     assert "2 of 3 requests over the budget" in finding.evidence["busy_machine"]
     assert finding.title.endswith("(machine busy)")
+    # The requests a user waited too long in, not the one finding merged.
+    assert finding.evidence["requests_affected"] == 3
 
 
 def test_time_neither_a_span_nor_the_cpu_explains_is_called_a_wait(traces: list[Trace]) -> None:

@@ -162,6 +162,7 @@ class BackgroundJobCandidate(Detector):
             location=location,
             evidence={
                 "requests": requests,
+                "requests_affected": requests,
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p95_ms": round(p95, 1),
                 "deferrable_ms": round(percentile(seen.deferred, 50), 1),

@@ -162,6 +162,7 @@ class MissingHttpCache(Detector):
                 location=seen.ok.handler,
                 evidence={
                     "requests": seen.ok.requests,
+                    "requests_affected": identical,
                     "identical_responses": identical,
                     "bytes": size,
                     "bytes_resent": size * (identical - 1),
@@ -195,6 +196,7 @@ class MissingHttpCache(Detector):
                 location=seen.ok.handler,
                 evidence={
                     "requests": seen.shared,
+                    "requests_affected": seen.shared,
                     "users": len(bodies),
                     "cache_control": control,
                     "bytes": int(response(first).get("bytes") or 0),

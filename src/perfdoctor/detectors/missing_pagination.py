@@ -127,6 +127,7 @@ class MissingPagination(Detector):
                 "items": items,
                 "bytes": seen.bytes,
                 "requests": seen.unpaged,
+                "requests_affected": seen.unpaged,
                 "min_items": settings.missing_pagination_min_items,
             },
             fix=pick(FIXES, seen.endpoint.framework(), GENERAL)

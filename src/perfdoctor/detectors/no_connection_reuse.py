@@ -151,6 +151,8 @@ class NoConnectionReuse(Detector):
             evidence={
                 "requests": requests,
                 "requests_with_connect": opening,
+                # The requests that showed it, not the one finding merged.
+                "requests_affected": opening,
                 "connections_per_request": round(endpoint.connects / requests, 2),
                 "connect_ms": round(total_ms / endpoint.connects, 3),
                 "total_ms": round(total_ms / requests, 3),

@@ -223,6 +223,8 @@ class SlowEndpoint(Detector):
             location=group.location(biggest),
             evidence={
                 "requests": count,
+                # Those over the budget: the ones a user waited too long for.
+                "requests_affected": len(group.slow),
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p95_ms": round(p95, 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
