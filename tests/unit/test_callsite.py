@@ -120,3 +120,43 @@ def test_an_anchor_in_a_generator_is_not_trusted() -> None:
     anchored, full, outer = next(gen())
     assert _same_site(anchored, full)
     assert outer is None
+
+
+def _through_json(anchor: callsite.Anchor, twice: bool) -> list[tuple[Any, Any]]:
+    """Call sites taken from inside json's encoder (library frames), by the hot
+    path and by the full walk, from one line or two."""
+    answers: list[tuple[Any, Any]] = []
+
+    def hook(obj: object) -> str:
+        # skip=1: the path starts at hook's caller, a frame of json's encoder.
+        answers.append((callsite.capture_caller(1, 5, anchor), callsite.capture(sys._getframe(1), 5)))
+        return "x"
+
+    json.dumps([object()], default=hook)
+    if twice:
+        json.dumps([object()], default=hook)
+    return answers
+
+
+def test_a_remembered_path_answers_as_the_full_walk_and_tells_lines_apart(
+    monkeypatch: Any,
+) -> None:
+    anchor = callsite.Anchor(sys._getframe(0))
+    walks = []
+    walk = callsite.capture
+    monkeypatch.setattr(callsite, "capture", lambda *a: walks.append(1) or walk(*a))
+    answers = []
+    for _ in range(3):
+        answers += _through_json(anchor, twice=False)
+        answers += _through_json(anchor, twice=True)
+        answers += _nested(3, lambda: _through_json(anchor, twice=False))  # type: ignore[operator]
+    hot = [a for a, _ in answers]
+    assert hot == [full for _, full in answers]
+    # Its two lines, from two lines here and through _nested: four call sites,
+    # each its own answer though the path starts at the same frame of json's.
+    assert len({tuple(frames) for frames, _, _ in hot}) == 4
+    assert {framework for _, framework, _ in hot} == {None}
+    # The first round walked each path (once with the hot path, once for the
+    # comparison); later rounds walked for the comparison only.
+    assert len(walks) < 2 * len(answers)
+    anchor.release()
