@@ -165,9 +165,10 @@ def capture(
 # A walk remembered by where it went (see :func:`capture_caller`): the user frames
 # found, each as (steps from the operation, code, instruction offset); how many
 # steps away the trace's anchor was (-1: the walk stopped at the depth limit
-# before it); the framework met before the first user frame; and the trigger
-# frame, if any, as (steps, code, trigger kind, user frames inside it): the
-# names it records are read from that frame again each time.
+# before it; -n - 1: the stack ended n steps away, with no usable anchor met);
+# the framework met before the first user frame; and the trigger frame, if any,
+# as (steps, code, trigger kind, user frames inside it): the names it records
+# are read from that frame again each time.
 # The path ends with the depth it was walked with and the frames it records (one
 # list, shared by every span of the path: nothing changes a span's frames).
 _Trigger = tuple[int, CodeType, str, int]
@@ -202,12 +203,13 @@ def capture_caller(
     instruction), and the distance to the trace's anchor.  When all of these
     are found again where they were (the anchor being the very frame object),
     the frames in between are taken to be the same library frames as before,
-    and the answer is the same.  That can only be wrong if a different chain of
+    and the answer is the same; where the walk reached the bottom of the stack
+    (a worker thread, an anchor that is a coroutine), the stack must end at the
+    same distance.  That can only be wrong if a different chain of
     library frames of the same length joins the same call instructions with a
     user frame in it (a user's subclass method replacing a library method one
     for one, for some of the calls made from one line).  A trigger's names are
-    read again from its frame (found the same way).  A walk that ended without
-    the anchor or the depth limit is not remembered.
+    read again from its frame (found the same way).
     """
     try:
         first = _getframe(skip + 1)
@@ -236,8 +238,17 @@ def capture_caller(
                         if frame.f_code is not trigger_code:
                             continue
                         trigger = triggers.extract(kind, frame, inside)
-                    if anchor_step < 0:
+                    if anchor_step == -1:
                         return path_frames, framework, trigger
+                    if anchor_step < -1:
+                        # The stack ended there: the frame before is the last one.
+                        bottom = base - anchor_step - 1
+                        _getframe(bottom - 1)
+                        try:
+                            _getframe(bottom)
+                        except ValueError:
+                            return path_frames, framework, trigger
+                        continue
                     if stop is not None and _getframe(base + anchor_step) is stop:
                         joined = anchor.joined(path)  # type: ignore[union-attr]
                         if joined is not None:
@@ -261,7 +272,11 @@ def _learn(
     trigger_at: _Trigger | None = None
     for step in _WALK:
         if frame is None:
-            return None
+            # The bottom of the thread's stack (a worker thread's, or past an
+            # anchor that is a coroutine): -(steps to it) - 1.
+            if not step:
+                return None
+            return tuple(users), -step - 1, framework, trigger_at, depth, _frames(users)
         code = frame.f_code
         kind = _cache.get(code.co_filename)
         if kind is None:  # a trigger file (the walk has classified every other one)
@@ -277,9 +292,9 @@ def _learn(
             if len(users) >= depth:
                 return tuple(users), -1, framework, trigger_at, depth, _frames(users)
         if frame is stop:
-            if anchor is None or anchor.outer() is None:
-                return None
-            return tuple(users), step, framework, trigger_at, depth, _frames(users)
+            if anchor is not None and anchor.outer() is not None:
+                return tuple(users), step, framework, trigger_at, depth, _frames(users)
+            stop = None  # walked through, as capture() does
         frame = frame.f_back
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -159,4 +160,32 @@ def test_a_remembered_path_answers_as_the_full_walk_and_tells_lines_apart(
     # The first round walked each path (once with the hot path, once for the
     # comparison); later rounds walked for the comparison only.
     assert len(walks) < 2 * len(answers)
+    anchor.release()
+
+
+def test_a_path_to_the_bottom_of_a_worker_threads_stack_is_remembered(monkeypatch: Any) -> None:
+    # A sync endpoint run in a thread pool (FastAPI, Starlette): the trace's anchor
+    # is on another thread's stack, and the walk ends at this thread's bottom.
+    walks = []
+    walk = callsite.capture
+    monkeypatch.setattr(callsite, "capture", lambda *a: walks.append(1) or walk(*a))
+    answers: list[tuple[Any, Any]] = []
+    anchor = callsite.Anchor(sys._getframe(0))  # this thread's, never met there
+
+    def work() -> None:
+        for _ in range(5):
+            answers.extend(_through_json(anchor, twice=True))
+
+    def in_thread() -> None:
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+
+    in_thread()
+    in_thread()
+    assert len(answers) == 20
+    assert [hot for hot, _ in answers] == [full for _, full in answers]
+    assert len(walks) < 2 * len(answers)
+    # Remembered as ending at the bottom of the stack: -(steps to it) - 1.
+    assert any(path[1] < -1 for paths in callsite._paths.values() for _, path in paths)
     anchor.release()
