@@ -1,6 +1,6 @@
 """The hot path's remembered walks (:func:`perfdoctor.callsite.capture_caller`)
 give the call site, framework and trigger the full walk gives, on real Django
-(DRF serializers, templates) and Flask + SQLAlchemy requests."""
+(DRF serializers, templates), Flask + SQLAlchemy and FastAPI + SQLAlchemy requests."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def _probe(site: Path, paths: list[str], tmp_path: Path) -> dict[str, Any]:
     [
         pytest.param(HERE / "drf_site", DRF_SLOW + DRF_FIXED, id="django-drf"),
         pytest.param(HERE / "flask_site", FLASK_SLOW + FLASK_FIXED, id="flask-sqlalchemy"),
+        # Sync endpoints in a worker thread, async ones on the event loop.
+        pytest.param(HERE / "fastapi_site", ["/books", "/async-books"] * 2, id="fastapi"),
     ],
 )
 def test_remembered_walks_answer_as_the_full_walk(
