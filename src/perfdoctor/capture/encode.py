@@ -57,6 +57,8 @@ class Encoder:
         self._stack_lists: dict[int, tuple[str, str, list[RawFrame]]] = {}
         # statement text as issued -> (fingerprint, normalised statement)
         self._statements: dict[str, tuple[str, str]] = {}
+        # a db span's extra attributes (as items) -> their JSON
+        self._extras: dict[tuple[Any, ...], str] = {}
         # Python hash of a query's parameters -> its keyed digest
         self._digests: dict[int, str | None] = {}
         # ids the current store connection has committed: not sent again
@@ -125,6 +127,24 @@ class Encoder:
             batch.stacks[stack_id] = found[1]
         return stack_id
 
+    def _extra_text(self, extra: dict[str, Any]) -> str | None:
+        """A db span's attributes as stored, once per distinct value: a serializer's
+        or template's loop gives every row's query the same trigger."""
+        key: tuple[Any, ...] | None = tuple(extra.items())
+        try:
+            found = self._extras.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable template object in a trigger
+            key = found = None
+        if found is None:
+            if "trigger" in extra:
+                extra = {**extra, "trigger": describe(extra["trigger"])}
+            found = layout.attrs_json(extra) or ""
+            if key is not None:
+                if len(self._extras) >= _MAX_CACHED:
+                    self._extras.clear()
+                self._extras[key] = found
+        return found or None
+
     def _fingerprint(self, sql: Any, batch: store.Batch) -> str:
         if type(sql) is not str:
             # bytes, or a driver's composed-statement object (perhaps unhashable)
@@ -158,6 +178,7 @@ class Encoder:
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests
+        extra_text_of = self._extra_text
         for raw in active.spans:
             kind = raw[0]
             if kind == "db":
@@ -175,10 +196,14 @@ class Encoder:
                     conn,
                     extra,
                 ) = raw
+                extra_text = None
                 if params is not None:
                     extra = {**(extra or {}), "params": repr(params)}
-                if extra is not None and "trigger" in extra:
-                    extra = {**extra, "trigger": describe(extra["trigger"])}
+                    if "trigger" in extra:
+                        extra = {**extra, "trigger": describe(extra["trigger"])}
+                    extra_text = attrs_json(extra)
+                elif extra is not None:
+                    extra_text = extra_text_of(extra)
                 if type(nrows) is list:  # a cursor's running count of fetched rows
                     nrows = nrows[0]
                 # The same parameters come back again and again (the same ids, the
@@ -200,7 +225,7 @@ class Encoder:
                     nrows,
                     conn,
                     stack_of(frames, batch),
-                    None if extra is None else attrs_json(extra),
+                    extra_text,
                 )
             else:
                 extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}
