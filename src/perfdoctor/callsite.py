@@ -308,10 +308,10 @@ def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
     if known is None:
         if len(_paths) >= _MAX_SITES:
             _paths.clear()
-        known = _paths[key] = []
-    elif len(known) >= _MAX_PATHS_PER_SITE:
-        del known[0]
-    known.append((code, path))
+        _paths[key] = [(code, path)]
+    else:
+        # Replaced, not changed in place: another thread may be reading it.
+        _paths[key] = [*known[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
 
 
 # A code object whose frame can be suspended and resumed from elsewhere: its
