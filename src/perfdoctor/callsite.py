@@ -98,11 +98,17 @@ def _classify(filename: str) -> str:
 RawFrame = tuple[CodeType, int]
 
 # At most this many frames are looked at, from the operation outwards.
-_WALK = range(120)
+_WALK_LIMIT = 120
+_WALK = range(_WALK_LIMIT)
+_getframe = sys._getframe
 
 
 def capture(
-    frame: FrameType | None, depth: int, anchor: Anchor | None = None
+    frame: FrameType | None,
+    depth: int,
+    anchor: Anchor | None = None,
+    start: int = 0,
+    framework: str | None = None,
 ) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
     """User frames (innermost first, at most ``depth``), the issuing framework and
     the trigger (the innermost serializer field or template line on the way).
@@ -112,6 +118,9 @@ def capture(
 
     ``anchor``: the trace's :class:`Anchor`, so that the frames outside the one
     that opened the trace are walked once per trace rather than once per query.
+    ``start`` and ``framework``: ``frame`` is that many frames from the operation,
+    and the frames before it were library frames issuing for that framework
+    (:func:`capture_caller`).
     """
     # Runs for every captured query, so each frame costs only a few attribute
     # reads and a dict probe.  ``frame.f_lineno`` is not read here: in CPython it
@@ -119,11 +128,10 @@ def capture(
     # microseconds deep into a long function; :func:`line_of` does it once per
     # call site in the recorder's thread.
     frames: list[RawFrame] = []
-    framework: str | None = None
     trigger: triggers.RawTrigger | None = None
     kind_of = _cache.get
     stop = anchor.frame if anchor is not None else None
-    for step in _WALK:
+    for step in _WALK if not start else range(start, _WALK_LIMIT):
         if frame is None:
             break
         code = frame.f_code
@@ -154,6 +162,158 @@ def capture(
     return frames, framework, trigger
 
 
+# A walk remembered by where it went (see :func:`capture_caller`): the user frames
+# found, each as (steps from the operation, code, instruction offset); how many
+# steps away the trace's anchor was (-1: the walk stopped at the depth limit
+# before it; -n - 1: the stack ended n steps away, with no usable anchor met);
+# the framework met before the first user frame; and the trigger frame, if any,
+# as (steps, code, trigger kind, user frames inside it): the names it records
+# are read from that frame again each time.
+# The path ends with the depth it was walked with and the frames it records (one
+# list, shared by every span of the path: nothing changes a span's frames).
+_Trigger = tuple[int, CodeType, str, int]
+_Path = tuple[
+    tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
+    "list[RawFrame]",
+]
+# (code id, offset) of the frame that issued the operation -> its paths, newest
+# last, each with that code object: held, so that its id is not reused while
+# remembered (the paths hold their user frames' code objects likewise).
+_paths: dict[tuple[int, int], list[tuple[CodeType, _Path]]] = {}
+_MAX_SITES = 5_000
+# Paths tried per operation site (a helper called from many lines has one each):
+# a miss costs a frame object or two.
+_MAX_PATHS_PER_SITE = 8
+
+
+def capture_caller(
+    skip: int, depth: int, anchor: Anchor | None = None
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
+    """:func:`capture` from the frame ``skip`` levels above the caller (as
+    ``sys._getframe(skip)`` there), without walking a path seen before.
+
+    In CPython 3.11+ a frame object is built the first time Python code asks for
+    it (``f_back``), and the frame's data is copied into it when the function
+    returns; a walk through an ORM's frames (10-15 per Django query) pays both
+    for every frame, every query, and the frames of the request handler around
+    the view are cold in the CPU's caches by then.  ``sys._getframe(n)`` goes up
+    ``n`` levels in C without building the frames in between.  So a walk is
+    remembered by the frames it recorded: the frame that issued the operation
+    (code and instruction), each user frame with its distance from it (code and
+    instruction), and the distance to the trace's anchor.  When all of these
+    are found again where they were (the anchor being the very frame object),
+    the frames in between are taken to be the same library frames as before,
+    and the answer is the same; where the walk reached the bottom of the stack
+    (a worker thread, an anchor that is a coroutine), the stack must end at the
+    same distance.  That can only be wrong if a different chain of
+    library frames of the same length joins the same call instructions with a
+    user frame in it (a user's subclass method replacing a library method one
+    for one, for some of the calls made from one line).  A trigger's names are
+    read again from its frame (found the same way).
+    """
+    try:
+        first = _getframe(skip + 1)
+    except ValueError:
+        return [], None, None
+    code = first.f_code
+    key = (id(code), first.f_lasti)
+    known = _paths.get(key)
+    if known is not None:
+        base = skip + 1
+        stop = anchor.frame if anchor is not None else None
+        for _code, path in known:
+            users, anchor_step, framework, trigger_at, path_depth, path_frames = path
+            if path_depth != depth:
+                continue
+            try:
+                for step, user_code, offset in users:
+                    frame = _getframe(base + step) if step else first
+                    if frame.f_code is not user_code or frame.f_lasti != offset:
+                        break
+                else:
+                    trigger = None
+                    if trigger_at is not None:
+                        step, trigger_code, kind, inside = trigger_at
+                        frame = _getframe(base + step) if step else first
+                        if frame.f_code is not trigger_code:
+                            continue
+                        trigger = triggers.extract(kind, frame, inside)
+                    if anchor_step == -1:
+                        return path_frames, framework, trigger
+                    if anchor_step < -1:
+                        # The stack ended there: the frame before is the last one.
+                        bottom = base - anchor_step - 1
+                        _getframe(bottom - 1)
+                        try:
+                            _getframe(bottom)
+                        except ValueError:
+                            return path_frames, framework, trigger
+                        continue
+                    if stop is not None and _getframe(base + anchor_step) is stop:
+                        joined = anchor.joined(path)  # type: ignore[union-attr]
+                        if joined is not None:
+                            return joined[0], joined[1], trigger
+            except ValueError:  # a shallower stack than the path's
+                continue
+    frames, framework, trigger = capture(first, depth, anchor)
+    learnt = _learn(first, depth, anchor, framework)
+    if learnt is not None:
+        _remember(key, code, learnt)
+    return frames, framework, trigger
+
+
+def _learn(
+    frame: FrameType | None, depth: int, anchor: Anchor | None, framework: str | None
+) -> _Path | None:
+    """The path :func:`capture` just walked from ``frame``, as :func:`capture_caller`
+    checks it, or None when it is not one to remember."""
+    stop = anchor.frame if anchor is not None else None
+    users: list[tuple[int, CodeType, int]] = []
+    trigger_at: _Trigger | None = None
+    for step in _WALK:
+        if frame is None:
+            # The bottom of the thread's stack (a worker thread's, or past an
+            # anchor that is a coroutine): -(steps to it) - 1.
+            if not step:
+                return None
+            return tuple(users), -step - 1, framework, trigger_at, depth, _frames(users)
+        code = frame.f_code
+        kind = _cache.get(code.co_filename)
+        if kind is None:  # a trigger file (the walk has classified every other one)
+            found = triggers.recognise(frame, code)
+            if found is None:
+                kind = _underlying.get(code.co_filename, SKIP)
+            else:
+                if trigger_at is None:
+                    trigger_at = (step, code, found, len(users))
+                kind = SKIP
+        if kind == USER:
+            users.append((step, code, frame.f_lasti))
+            if len(users) >= depth:
+                return tuple(users), -1, framework, trigger_at, depth, _frames(users)
+        if frame is stop:
+            if anchor is not None and anchor.outer() is not None:
+                return tuple(users), step, framework, trigger_at, depth, _frames(users)
+            stop = None  # walked through, as capture() does
+        frame = frame.f_back
+    return None
+
+
+def _frames(users: list[tuple[int, CodeType, int]]) -> list[RawFrame]:
+    return [(code, offset) for _, code, offset in users]
+
+
+def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
+    known = _paths.get(key)
+    if known is None:
+        if len(_paths) >= _MAX_SITES:
+            _paths.clear()
+        _paths[key] = [(code, path)]
+    else:
+        # Replaced, not changed in place: another thread may be reading it.
+        _paths[key] = [*known[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+
+
 # A code object whose frame can be suspended and resumed from elsewhere: its
 # ``f_back`` is not fixed for its life (CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE,
 # CO_ASYNC_GENERATOR).
@@ -177,12 +337,15 @@ class Anchor:
     while it runs.
     """
 
-    __slots__ = ("_outer", "_state", "frame")
+    __slots__ = ("_joined", "_outer", "_state", "frame")
 
     def __init__(self, frame: FrameType) -> None:
         self.frame: FrameType | None = frame
         self._outer: _Outer | None = None
         self._state = 0  # 0: not yet walked, 1: usable, -1: not usable
+        # id of a remembered path -> (the path, its frames and framework joined
+        # with what lies outside): one list per path and trace, shared by its spans.
+        self._joined: dict[int, tuple[_Path, list[RawFrame], str | None]] = {}
 
     def outer(self) -> _Outer | None:
         if self._state == 0:
@@ -190,9 +353,22 @@ class Anchor:
             self._state = 1 if self._outer is not None else -1
         return self._outer
 
+    def joined(self, path: _Path) -> tuple[list[RawFrame], str | None] | None:
+        """A remembered path that ends at this anchor, completed with :meth:`outer`."""
+        found = self._joined.get(id(path))
+        if found is not None and found[0] is path:
+            return found[1], found[2]
+        outer = self.outer()
+        if outer is None:
+            return None
+        frames, framework, _ = _join(list(path[5]), path[2], None, outer, path[1] + 1, path[4])
+        self._joined[id(path)] = (path, frames, framework)
+        return frames, framework
+
     def release(self) -> None:
         self.frame = None
         self._outer = None
+        self._joined = {}
         self._state = -1
 
 

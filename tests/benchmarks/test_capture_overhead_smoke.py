@@ -21,6 +21,10 @@ from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, _missing, _port_open
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "capture_overhead.py"
 LIBRARIES = ("sqlite3", "sqlalchemy", "django", "psycopg2", "requests", "urllib", "redis")
 VARIANTS = ("bare", "perfdoctor", "otel", "perfdoctor-nowriter")
+# sentry-sdk and ddtrace (where installed: the bench-ddtrace extra) on the
+# libraries whose queries they trace.
+APM_LIBRARIES = ("sqlite3", "sqlalchemy", "django")
+APM_VARIANTS = ("sentry", "ddtrace") if importlib.util.find_spec("ddtrace") else ("sentry",)
 NEEDED = (
     "sqlalchemy",
     "django",
@@ -35,6 +39,7 @@ NEEDED = (
     "psycopg2",
     "opentelemetry.instrumentation.psycopg2",
     "opentelemetry.instrumentation.urllib",
+    "sentry_sdk",
 )
 
 
@@ -81,7 +86,9 @@ def summary() -> dict[str, Any]:
 @pytest.mark.timeout(600)
 def test_every_library_and_variant_has_positive_figures(summary: dict[str, Any]) -> None:
     rows = {(row["library"], row["variant"]): row for row in summary["results"]}
-    assert set(rows) == {(lib, variant) for lib in LIBRARIES for variant in VARIANTS}
+    expected = {(lib, variant) for lib in LIBRARIES for variant in VARIANTS}
+    expected |= {(lib, variant) for lib in APM_LIBRARIES for variant in APM_VARIANTS}
+    assert set(rows) == expected
     for key, row in rows.items():
         for metric in ("us_per_query", "thread_cpu_us_per_query", "cpu_us_per_query"):
             assert row[metric] > 0, (key, metric, row[metric])
@@ -97,6 +104,10 @@ def test_every_instrumented_variant_recorded_one_span_per_query(
         if row["variant"] == "bare":
             continue
         assert row["complete"], (row["library"], row["variant"], row["recorded"], row["queries"])
+        # Only sentry-sdk on plain sqlite3 records none: it has no integration for it.
+        untraced = (row["variant"], row["library"]) == ("sentry", "sqlite3")
+        assert row["no_query_spans"] is untraced
+        assert all(count == (0 if untraced else row["queries"]) for count in row["recorded"])
 
 
 @pytest.mark.timeout(600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -120,3 +121,71 @@ def test_an_anchor_in_a_generator_is_not_trusted() -> None:
     anchored, full, outer = next(gen())
     assert _same_site(anchored, full)
     assert outer is None
+
+
+def _through_json(anchor: callsite.Anchor, twice: bool) -> list[tuple[Any, Any]]:
+    """Call sites taken from inside json's encoder (library frames), by the hot
+    path and by the full walk, from one line or two."""
+    answers: list[tuple[Any, Any]] = []
+
+    def hook(obj: object) -> str:
+        # skip=1: the path starts at hook's caller, a frame of json's encoder.
+        answers.append((callsite.capture_caller(1, 5, anchor), callsite.capture(sys._getframe(1), 5)))
+        return "x"
+
+    json.dumps([object()], default=hook)
+    if twice:
+        json.dumps([object()], default=hook)
+    return answers
+
+
+def test_a_remembered_path_answers_as_the_full_walk_and_tells_lines_apart(
+    monkeypatch: Any,
+) -> None:
+    anchor = callsite.Anchor(sys._getframe(0))
+    walks = []
+    walk = callsite.capture
+    monkeypatch.setattr(callsite, "capture", lambda *a: walks.append(1) or walk(*a))
+    answers = []
+    for _ in range(3):
+        answers += _through_json(anchor, twice=False)
+        answers += _through_json(anchor, twice=True)
+        answers += _nested(3, lambda: _through_json(anchor, twice=False))  # type: ignore[operator]
+    hot = [a for a, _ in answers]
+    assert hot == [full for _, full in answers]
+    # Its two lines, from two lines here and through _nested: four call sites,
+    # each its own answer though the path starts at the same frame of json's.
+    assert len({tuple(frames) for frames, _, _ in hot}) == 4
+    assert {framework for _, framework, _ in hot} == {None}
+    # The first round walked each path (once with the hot path, once for the
+    # comparison); later rounds walked for the comparison only.
+    assert len(walks) < 2 * len(answers)
+    anchor.release()
+
+
+def test_a_path_to_the_bottom_of_a_worker_threads_stack_is_remembered(monkeypatch: Any) -> None:
+    # A sync endpoint run in a thread pool (FastAPI, Starlette): the trace's anchor
+    # is on another thread's stack, and the walk ends at this thread's bottom.
+    walks = []
+    walk = callsite.capture
+    monkeypatch.setattr(callsite, "capture", lambda *a: walks.append(1) or walk(*a))
+    answers: list[tuple[Any, Any]] = []
+    anchor = callsite.Anchor(sys._getframe(0))  # this thread's, never met there
+
+    def work() -> None:
+        for _ in range(5):
+            answers.extend(_through_json(anchor, twice=True))
+
+    def in_thread() -> None:
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+
+    in_thread()
+    in_thread()
+    assert len(answers) == 20
+    assert [hot for hot, _ in answers] == [full for _, full in answers]
+    assert len(walks) < 2 * len(answers)
+    # Remembered as ending at the bottom of the stack: -(steps to it) - 1.
+    assert any(path[1] < -1 for paths in callsite._paths.values() for _, path in paths)
+    anchor.release()

@@ -91,3 +91,28 @@ def test_an_unwritable_store_warns_once_and_the_program_goes_on(tmp_path: Path) 
     assert len(warnings) == 1, result.stderr
     assert "cannot write traces" in warnings[0]
     assert "Traceback" not in result.stderr
+
+
+def test_the_same_function_in_two_files_is_two_call_sites(tmp_path: Path) -> None:
+    # Code objects compiled from the same text compare (and hash) equal whatever
+    # their file: the call sites must still be told apart by the file they run in.
+    source = "def lookup(conn):\n    return conn.execute('SELECT name FROM author').fetchall()\n"
+    helpers = []
+    for name in ("helpers_a", "helpers_b"):
+        path = tmp_path / f"{name}.py"
+        path.write_text(source)
+        namespace: dict[str, object] = {}
+        exec(compile(source, str(path), "exec"), namespace)
+        helpers.append(namespace["lookup"])
+    assert helpers[0].__code__ == helpers[1].__code__  # type: ignore[attr-defined]
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("job"):
+            for lookup in helpers:
+                lookup(conn)  # type: ignore[operator]
+    [trace] = load(traces)
+    assert [span.location.path for span in trace.spans if span.location] == [
+        str(tmp_path / "helpers_a.py"),
+        str(tmp_path / "helpers_b.py"),
+    ]

@@ -27,6 +27,7 @@ from perfdoctor.capture.offset import remember as _remember_offset
 from perfdoctor.model import SERVER_KIND
 
 perf_counter = time.perf_counter
+_capture_caller = callsite.capture_caller
 _getframe = sys._getframe
 # The event loop running in this thread, if any: a synchronous call made while one
 # runs blocks every other request the loop serves (``blocking-in-async``).
@@ -343,7 +344,7 @@ def record_db(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework, trigger = callsite.capture(_getframe(2), state.stack_depth, trace.anchor)
+        frames, framework, trigger = _capture_caller(2, state.stack_depth, trace.anchor)
         # params_key(sql, params), without a call for the usual tuple of parameters.
         key: int | None
         if type(params) is tuple:
@@ -415,9 +416,7 @@ def record_span(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework, _trigger = callsite.capture(
-            _getframe(skip), state.stack_depth, trace.anchor
-        )
+        frames, framework, _trigger = _capture_caller(skip, state.stack_depth, trace.anchor)
         if blocking and _running_loop() is not None:
             attrs["blocks_event_loop"] = True
         spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))

@@ -25,6 +25,9 @@ from perfdoctor.store import layout
 from perfdoctor.triggers import describe
 
 _MAX_CACHED = 50_000
+# Lists shared by the spans of a path live for a trace (joined with its anchor's
+# outside) or the process: recent ones suffice, and a list met once costs its memory.
+_MAX_STACK_LISTS = 4_096
 
 
 def location(code: CodeType, offset: int) -> Location:
@@ -43,10 +46,19 @@ class Encoder:
     """Builds :class:`perfdoctor.store.Batch` rows; one per recorder (per process)."""
 
     def __init__(self) -> None:
-        # (code, offset) pairs of a call site -> (stack id, frames JSON)
-        self._stacks: dict[tuple[RawFrame, ...], tuple[str, str]] = {}
+        # (code id, offset) pairs of a call site -> (stack id, frames JSON, the
+        # frames: their code objects held, so that the ids are not reused).
+        # Keyed by identity: a code object's own hash covers its constants,
+        # nested code objects included (a module's code hashes every function in
+        # it), and it is computed again on every call: tens of µs for one stack.
+        self._stacks: dict[tuple[int, ...], tuple[str, str, list[RawFrame]]] = {}
+        # id of a frames list -> the same, with that list: the hot path hands every
+        # span of a remembered call path the same list (perfdoctor.callsite).
+        self._stack_lists: dict[int, tuple[str, str, list[RawFrame]]] = {}
         # statement text as issued -> (fingerprint, normalised statement)
         self._statements: dict[str, tuple[str, str]] = {}
+        # a db span's extra attributes (as items) -> their JSON
+        self._extras: dict[tuple[Any, ...], str] = {}
         # Python hash of a query's parameters -> its keyed digest
         self._digests: dict[int, str | None] = {}
         # ids the current store connection has committed: not sent again
@@ -68,7 +80,7 @@ class Encoder:
         """The stacks, statements and catalogs this connection wrote (as far as the
         caches still hold them): to write again after retention swept some away."""
         refs = store.Batch()
-        for stack_id, text in self._stacks.values():
+        for stack_id, text, _frames in self._stacks.values():
             if stack_id in self.written_stacks:
                 refs.stacks[stack_id] = text
         for fingerprint, statement in self._statements.values():
@@ -98,17 +110,40 @@ class Encoder:
     def _stack(self, frames: list[RawFrame], batch: store.Batch) -> str | None:
         if not frames:
             return None
-        key = tuple(frames)
-        found = self._stacks.get(key)
-        if found is None:
-            if len(self._stacks) >= _MAX_CACHED:
-                self._stacks.clear()
-            text = store.stack_json(location(code, offset) for code, offset in frames)
-            found = self._stacks[key] = (store.content_id(text), text)
+        found = self._stack_lists.get(id(frames))
+        if found is None or found[2] is not frames:
+            key = tuple([id(code) for code, _ in frames] + [offset for _, offset in frames])
+            found = self._stacks.get(key)
+            if found is None:
+                if len(self._stacks) >= _MAX_CACHED:
+                    self._stacks.clear()
+                text = store.stack_json(location(code, offset) for code, offset in frames)
+                found = self._stacks[key] = (store.content_id(text), text, frames)
+            if len(self._stack_lists) >= _MAX_STACK_LISTS:
+                self._stack_lists.clear()
+            self._stack_lists[id(frames)] = (found[0], found[1], frames)
         stack_id = found[0]
         if stack_id not in self.written_stacks:
             batch.stacks[stack_id] = found[1]
         return stack_id
+
+    def _extra_text(self, extra: dict[str, Any]) -> str | None:
+        """A db span's attributes as stored, once per distinct value: a serializer's
+        or template's loop gives every row's query the same trigger."""
+        key: tuple[Any, ...] | None = tuple(extra.items())
+        try:
+            found = self._extras.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable template object in a trigger
+            key = found = None
+        if found is None:
+            if "trigger" in extra:
+                extra = {**extra, "trigger": describe(extra["trigger"])}
+            found = layout.attrs_json(extra) or ""
+            if key is not None:
+                if len(self._extras) >= _MAX_CACHED:
+                    self._extras.clear()
+                self._extras[key] = found
+        return found or None
 
     def _fingerprint(self, sql: Any, batch: store.Batch) -> str:
         if type(sql) is not str:
@@ -143,6 +178,7 @@ class Encoder:
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests
+        extra_text_of = self._extra_text
         for raw in active.spans:
             kind = raw[0]
             if kind == "db":
@@ -160,10 +196,14 @@ class Encoder:
                     conn,
                     extra,
                 ) = raw
+                extra_text = None
                 if params is not None:
                     extra = {**(extra or {}), "params": repr(params)}
-                if extra is not None and "trigger" in extra:
-                    extra = {**extra, "trigger": describe(extra["trigger"])}
+                    if "trigger" in extra:
+                        extra = {**extra, "trigger": describe(extra["trigger"])}
+                    extra_text = attrs_json(extra)
+                elif extra is not None:
+                    extra_text = extra_text_of(extra)
                 if type(nrows) is list:  # a cursor's running count of fetched rows
                     nrows = nrows[0]
                 # The same parameters come back again and again (the same ids, the
@@ -185,7 +225,7 @@ class Encoder:
                     nrows,
                     conn,
                     stack_of(frames, batch),
-                    None if extra is None else attrs_json(extra),
+                    extra_text,
                 )
             else:
                 extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}

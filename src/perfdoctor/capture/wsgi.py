@@ -48,16 +48,19 @@ class ClosingBody:
         return iter(self._body)
 
     def close(self) -> None:
+        self._close(self._trace)
+
+    def _close(self, trace: context.ActiveTrace | None) -> None:
         if self._closed:
             return
         self._closed = True
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
-                if self._trace is None:
+                if trace is None:
                     close()
                 else:
-                    streams.within(self._trace, close)
+                    streams.within(trace, close)
         finally:
             self._on_close()
 
@@ -65,8 +68,12 @@ class ClosingBody:
         # A server may drop the body unclosed: werkzeug's development server
         # skips close() when the client has already gone (its read of what is
         # left of the request raises).  The request still happened: end it here.
+        # The body's own close() then runs outside the trace: a finalizer may run
+        # inside a garbage collection, and setting a context variable there can
+        # corrupt the context whose variable was being set when the collection
+        # started (CPython before 3.12: a crash in Flask's next request).
         try:
-            self.close()
+            self._close(None)
         except Exception:
             pass
 

@@ -1,0 +1,252 @@
+"""What `perfdoctor run` costs a real app: p50 latency of a list endpoint of ~40 queries.
+
+Two apps, each served by a real server in its own process (see ``apps/``):
+
+* ``django``: Django + DRF (a ``ListAPIView`` of 39 articles with their authors,
+  one query per author) on SQLite, under gunicorn (one sync worker);
+* ``fastapi``: FastAPI + SQLAlchemy ORM (the same list, authors lazy-loaded) on
+  SQLite, under uvicorn (one worker).
+
+For each app the same server runs twice at once, on two ports: bare, and under
+``perfdoctor run`` (a third time with ``--before-src PATH``: under the perfdoctor
+found at PATH, e.g. a checkout of the previous commit's ``src``).  The driver
+(this process) then sends rounds of sequential GETs, one server at a time, the
+order rotating each round, so drift on a noisy machine hits every side alike::
+
+    python benchmarks/app_overhead.py                   # both apps, about 4 minutes
+    python benchmarks/app_overhead.py --app django --rounds 4 --requests 20   # smoke
+    python benchmarks/app_overhead.py --before-src ../old/src --json
+
+Reported per side: the p50 over all its requests, and per round the median; the
+overhead is each round's median minus bare's in the same round, in % of bare's,
+and its median over rounds (with the spread).  At the end the servers get
+SIGTERM, and the perfdoctor sides' stores are read: every request must have
+been stored with its 40 queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+APPS_DIR = Path(__file__).resolve().parent / "apps"
+PATH = "/articles/"
+QUERIES = 40
+
+
+@dataclass
+class Side:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    store: Path | None
+    samples: list[float] = field(default_factory=list)
+    round_medians: list[float] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server(app: str, port: int) -> list[str]:
+    if app == "django":
+        return [
+            sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+            "--chdir", str(APPS_DIR), "list_django:application",
+        ]
+    return [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(APPS_DIR), "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
+        "list_fastapi:app",
+    ]
+
+
+def _env(db: Path, src: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    env["BENCH_DB"] = str(db)
+    env.pop("PYTHONPATH", None)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    return env
+
+
+def _start(name: str, app: str, db: Path, folder: Path, src: str | None, traced: bool) -> Side:
+    port = _free_port()
+    command = _server(app, port)
+    store = None
+    if traced:
+        store = folder / f"{name}.db"
+        run = [sys.executable, "-m", "perfdoctor", "run", "--traces", str(store), "--"]
+        command = run + command
+    process = subprocess.Popen(
+        command, env=_env(db, src), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    return Side(name, port, process, store)
+
+
+def _get(port: int) -> float:
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", PATH)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    elapsed = time.perf_counter() - started
+    if response.status != 200 or not body.startswith(b"["):
+        raise RuntimeError(f"GET {PATH} on port {port}: {response.status} {body[:200]!r}")
+    return elapsed
+
+
+def _wait(side: Side, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if side.process.poll() is not None:
+            err = side.process.stderr.read().decode() if side.process.stderr else ""
+            raise RuntimeError(f"{side.name} exited: {err[-2000:]}")
+        try:
+            _get(side.port)
+            return
+        except (OSError, RuntimeError, http.client.HTTPException):
+            time.sleep(0.2)
+    raise RuntimeError(f"{side.name} did not answer on port {side.port}")
+
+
+def _stop(side: Side) -> None:
+    if side.process.poll() is None:
+        os.killpg(side.process.pid, signal.SIGTERM)
+    try:
+        side.process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(side.process.pid, signal.SIGKILL)
+        side.process.wait(10)
+
+
+def _stored(store: Path) -> dict[str, Any]:
+    """Requests and db spans per request in a side's store."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT t.id, (SELECT count(*) FROM spans s WHERE s.trace_id = t.id AND s.kind = 'db')"
+            " FROM traces t WHERE t.kind = 'http'"
+        ).fetchall()
+    finally:
+        conn.close()
+    per_request = sorted({count for _, count in rows})
+    return {"requests": len(rows), "db_spans_per_request": per_request}
+
+
+def measure_app(
+    app: str, rounds: int, requests: int, warmup: int, before_src: str | None
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="perfdoctor-app-bench-") as tmp:
+        folder = Path(tmp)
+        db = folder / "app.db"
+        subprocess.run(
+            [sys.executable, str(APPS_DIR / f"list_{app}.py"), "seed"],
+            env=_env(db, None), check=True,
+        )
+        sides = [_start("bare", app, db, folder, None, traced=False)]
+        sides.append(_start("perfdoctor", app, db, folder, os.environ.get("PYTHONPATH"), True))
+        if before_src is not None:
+            sides.append(_start("perfdoctor-before", app, db, folder, before_src, traced=True))
+        try:
+            for side in sides:
+                _wait(side)
+                for _ in range(warmup):
+                    _get(side.port)
+            for round_ in range(rounds):
+                shift = round_ % len(sides)
+                for side in sides[shift:] + sides[:shift]:
+                    times = [_get(side.port) for _ in range(requests)]
+                    side.samples += times
+                    side.round_medians.append(statistics.median(times))
+        finally:
+            for side in sides:
+                _stop(side)
+        bare = sides[0]
+        result: dict[str, Any] = {"app": app, "sides": []}
+        for side in sides:
+            entry: dict[str, Any] = {
+                "side": side.name,
+                "p50_ms": statistics.median(side.samples) * 1000,
+                "round_medians_ms": [m * 1000 for m in side.round_medians],
+            }
+            if side is not bare:
+                overhead = [
+                    (m - b) / b * 100 for m, b in zip(side.round_medians, bare.round_medians)
+                ]
+                quartiles = (
+                    statistics.quantiles(overhead, n=4) if len(overhead) > 1 else overhead * 3
+                )
+                entry["overhead_pct"] = statistics.median(overhead)
+                entry["overhead_pct_iqr"] = [quartiles[0], quartiles[-1]]
+                bare_p50 = statistics.median(bare.samples) * 1000
+                entry["p50_overhead_pct"] = (entry["p50_ms"] / bare_p50 - 1) * 100
+                assert side.store is not None
+                entry["stored"] = _stored(side.store)
+            result["sides"].append(entry)
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", action="append", choices=("django", "fastapi"))
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=50, help="requests per side per round")
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--before-src", help="also run under the perfdoctor at this src folder")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = [
+        measure_app(app, args.rounds, args.requests, args.warmup, args.before_src)
+        for app in (args.app or ["django", "fastapi"])
+    ]
+    summary = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/app_overhead.py", *sys.argv[1:]]),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "results": results,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"perfdoctor run on a real app  {summary['date']}  {summary['cpus']} cpus")
+    print(
+        f"{'app':8} {'side':18} {'p50 ms':>8} {'+p50 %':>8} {'+round median %':>16} "
+        f"{'IQR':>16}  stored"
+    )
+    for result in results:
+        for side in result["sides"]:
+            extra = ""
+            if "overhead_pct" in side:
+                low, high = side["overhead_pct_iqr"]
+                extra = (
+                    f"{side['p50_overhead_pct']:>+8.2f} {side['overhead_pct']:>+16.2f} "
+                    f"{low:>+7.2f}..{high:<+7.2f}  {side['stored']}"
+                )
+            print(f"{result['app']:8} {side['side']:18} {side['p50_ms']:>8.3f} {extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

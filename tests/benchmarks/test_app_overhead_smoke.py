@@ -1,0 +1,37 @@
+"""benchmarks/app_overhead.py serves both list apps bare and under `perfdoctor run`
+(gunicorn + Django/DRF, uvicorn + FastAPI/SQLAlchemy) and reads back what was stored.
+
+A smoke test only: no timing is asserted (the figures live in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "app_overhead.py"
+
+
+def test_every_request_of_both_apps_is_stored_with_its_queries() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--rounds", "2", "--requests", "3", "--warmup", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert [r["app"] for r in summary["results"]] == ["django", "fastapi"]
+    for result in summary["results"]:
+        bare, traced = result["sides"]
+        assert (bare["side"], traced["side"]) == ("bare", "perfdoctor")
+        assert bare["p50_ms"] > 0 and traced["p50_ms"] > 0
+        assert len(traced["round_medians_ms"]) == 2
+        assert "overhead_pct" not in bare
+        # The readiness probe, 2 warm-up and 2 rounds of 3 requests, each stored
+        # whole: the list query and one per author (Django's DRF view adds a few).
+        stored = traced["stored"]
+        assert stored["requests"] == 1 + 2 + 2 * 3, stored
+        assert all(40 <= n <= 45 for n in stored["db_spans_per_request"]), stored

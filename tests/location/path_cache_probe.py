@@ -1,0 +1,67 @@
+"""Run a site's driver with every captured call site worked out twice: by the
+hot path (:func:`perfdoctor.callsite.capture_caller`, which skips a path it has
+seen) and by the full walk from the same frame, with no anchor and no cache.
+
+Run under ``perfdoctor run`` as ``python path_cache_probe.py OUT SITE_DIR PATHS...``;
+writes to OUT, as JSON, how many operations were captured, how many of them the
+hot path answered without walking, and every one where the answers differ.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import runpy
+import sys
+from typing import Any
+
+from perfdoctor import callsite
+from perfdoctor.capture import context
+
+out, site = sys.argv[1], sys.argv[2]
+stats: dict[str, Any] = {"operations": 0, "walked": 0, "mismatches": []}
+hot_path = callsite.capture_caller
+walk = callsite.capture
+comparing = [False]
+
+
+def counted_walk(*args: Any, **kwargs: Any) -> Any:
+    if not comparing[0]:
+        stats["walked"] += 1
+    return walk(*args, **kwargs)
+
+
+def described(answer: Any) -> Any:
+    frames, framework, trigger = answer
+    return (
+        [f"{code.co_filename}:{getattr(code, 'co_qualname', code.co_name)}@{offset}" for code, offset in frames],
+        framework,
+        repr(trigger),
+    )
+
+
+def compared(skip: int, depth: int, anchor: Any = None) -> Any:
+    got = hot_path(skip + 1, depth, anchor)
+    comparing[0] = True
+    try:
+        full = walk(sys._getframe(skip + 1), depth)
+    finally:
+        comparing[0] = False
+    stats["operations"] += 1
+    if described(got) != described(full):
+        stats["mismatches"].append({"hot_path": described(got), "full_walk": described(full)})
+    return got
+
+
+def write() -> None:
+    with open(out, "w", encoding="utf-8") as file:
+        json.dump(stats, file)
+
+
+callsite.capture = counted_walk  # type: ignore[assignment]
+context._capture_caller = compared
+atexit.register(write)
+os.chdir(site)
+sys.argv = ["drive.py", *sys.argv[3:]]
+runpy.run_path("drive.py", run_name="__main__")

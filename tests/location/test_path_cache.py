@@ -1,0 +1,54 @@
+"""The hot path's remembered walks (:func:`perfdoctor.callsite.capture_caller`)
+give the call site, framework and trigger the full walk gives, on real Django
+(DRF serializers, templates), Flask + SQLAlchemy and FastAPI + SQLAlchemy requests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_perfdoctor
+from tests.location.support import HERE
+from tests.location.test_drf import FIXED as DRF_FIXED
+from tests.location.test_drf import SLOW as DRF_SLOW
+from tests.location.test_flask_sqlalchemy import FIXED as FLASK_FIXED
+from tests.location.test_flask_sqlalchemy import SLOW as FLASK_SLOW
+
+PROBE = HERE / "path_cache_probe.py"
+
+
+def _probe(site: Path, paths: list[str], tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / "probe.json"
+    result = run_perfdoctor(
+        "run", "--traces", str(tmp_path / "traces.db"), "--",
+        sys.executable, str(PROBE), str(out), str(site), *paths,
+        cwd=site,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats: dict[str, Any] = json.loads(out.read_text())
+    return stats
+
+
+@pytest.mark.parametrize(
+    ("site", "paths"),
+    [
+        pytest.param(HERE / "drf_site", DRF_SLOW + DRF_FIXED, id="django-drf"),
+        pytest.param(HERE / "flask_site", FLASK_SLOW + FLASK_FIXED, id="flask-sqlalchemy"),
+        # Sync endpoints in a worker thread, async ones on the event loop.
+        pytest.param(HERE / "fastapi_site", ["/books", "/async-books"] * 2, id="fastapi"),
+    ],
+)
+def test_remembered_walks_answer_as_the_full_walk(
+    site: Path, paths: list[str], tmp_path: Path
+) -> None:
+    # Twice over: the second round's operations meet the paths the first learnt.
+    stats = _probe(site, paths + paths, tmp_path)
+    assert stats["operations"] > 40
+    assert stats["mismatches"] == []
+    # Most operations were answered from a remembered path (serializer fields and
+    # template lines are walked every time: their trigger depends on the frame).
+    assert stats["walked"] < stats["operations"] * 0.8, stats
