@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind
 
 from tests.collect.receiver import Receiver
+from tests.collect.test_receiver import list_articles
 from tests.conftest import findings, report_json, run_perfdoctor
 
 
@@ -40,34 +40,11 @@ def _provider(address: str, gzip: bool = False) -> TracerProvider:
     return provider
 
 
-def _requests(provider: TracerProvider, count: int) -> None:
-    """Each request lists articles, then loads each one's author with its own query."""
-    tracer = provider.get_tracer("shop")
-    for _ in range(count):
-        attrs = {"http.request.method": "GET", "http.route": "/articles"}
-        with tracer.start_as_current_span(
-            "GET /articles", kind=SpanKind.SERVER, attributes=attrs
-        ) as root:
-            db = {"db.system.name": "postgresql", "db.query.text": "SELECT id FROM articles"}
-            with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=db):
-                pass
-            for i in range(6):
-                db = {
-                    "db.system.name": "postgresql",
-                    "db.query.text": f"SELECT * FROM authors WHERE id = {i}",
-                }
-                with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=db):
-                    pass
-            root.set_attribute("http.response.status_code", 200)
-    assert provider.force_flush(30_000)
-    provider.shutdown()
-
-
 @pytest.mark.parametrize("gzip", [False, True])
 def test_the_sdk_grpc_exporter_is_received_and_report_finds_the_n_plus_one(
     receiver: Receiver, gzip: bool
 ) -> None:
-    _requests(_provider(receiver.grpc_address, gzip=gzip), 3)
+    list_articles(_provider(receiver.grpc_address, gzip=gzip), 3)
     code, out, err = receiver.stop()
     assert (code, err) == (0, "")
     assert "received 24 spans" in out and "wrote 3 traces (21 spans)" in out

@@ -32,12 +32,16 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 def send_with_sdk(
     url: str, requests: int, compression: Compression = Compression.NoCompression
 ) -> None:
-    """An app instrumented by hand with the SDK: each request lists articles, then
-    loads each one's author with its own query."""
+    """An app instrumented by hand with the SDK, exporting OTLP/HTTP protobuf."""
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(
         BatchSpanProcessor(OTLPSpanExporter(endpoint=url, compression=compression))
     )
+    list_articles(provider, requests)
+
+
+def list_articles(provider: TracerProvider, requests: int) -> None:
+    """Each request lists articles, then loads each one's author with its own query."""
     tracer = provider.get_tracer("shop")
     for _ in range(requests):
         attrs = {"http.request.method": "GET", "http.route": "/articles"}

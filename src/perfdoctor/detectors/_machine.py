@@ -229,3 +229,18 @@ def off_cpu_of(
     else:
         text += f"it waited for a CPU or for {uncaptured}"
     return wait, text
+
+
+def shell(trace: Trace, keys: tuple[str, ...] = ("machine", "async")) -> Trace:
+    """What the machine evidence reads of a trace (latency, CPU time, the ``keys``
+    of its attrs): kept for a finding's evidence instead of the whole trace."""
+    attrs: dict[str, Any] = {k: trace.attrs[k] for k in keys if k in trace.attrs}
+    return Trace(
+        trace.id,
+        trace.name,
+        trace.kind,
+        trace.started_at,
+        trace.duration_ms,
+        cpu_ms=trace.cpu_ms,
+        attrs=attrs,
+    )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from perfdoctor import timing
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, pick
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -102,27 +102,20 @@ class _Endpoint:
                 self.locations[span.location] = self.locations.get(span.location, 0) + 1
 
 
-class _Session(Session):
+class _Session(EndpointSession[_Endpoint]):
     def __init__(self, detector: BackgroundJobCandidate, settings: Settings) -> None:
-        self.detector, self.settings = detector, settings
-        self.endpoints: dict[str, _Endpoint] = {}
+        super().__init__(settings)
+        self.detector = detector
 
-    def feed(self, traces: Sequence[Trace]) -> None:
-        for trace in traces:
-            if trace.kind != "http":
-                continue
-            endpoint = self.endpoints.get(trace.name)
-            if endpoint is None:
-                endpoint = self.endpoints[trace.name] = _Endpoint()
-            endpoint.add(trace, self.settings)
+    def summary(self) -> _Endpoint:
+        return _Endpoint()
 
-    def findings(self) -> list[Finding]:
-        found = []
-        for name in sorted(self.endpoints):
-            finding = self.detector.judge(name, self.endpoints[name], self.settings)
-            if finding is not None:
-                found.append(finding)
-        return found
+    def add(self, summary: _Endpoint, trace: Trace) -> None:
+        summary.add(trace, self.settings)
+
+    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
+        finding = self.detector.judge(name, summary, self.settings)
+        return [finding] if finding is not None else []
 
 
 @register

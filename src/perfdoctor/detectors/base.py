@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from perfdoctor.merging import Merger
 from perfdoctor.model import Finding, Trace
@@ -30,6 +30,48 @@ class Session:
 
     def findings(self) -> list[Finding]:
         raise NotImplementedError
+
+
+S = TypeVar("S")
+
+
+class EndpointSession(Session, Generic[S]):
+    """A session that keeps one summary per endpoint and judges each at the end.
+
+    A detector's subclass says which traces it reads (``wants``), what a fresh
+    summary is (``summary``), how a trace adds to one (``add``) and what an
+    endpoint's summary makes (``judge``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.endpoints: dict[str, S] = {}
+
+    def wants(self, trace: Trace) -> bool:
+        return trace.kind == "http"
+
+    def summary(self) -> S:
+        raise NotImplementedError
+
+    def add(self, summary: S, trace: Trace) -> None:
+        raise NotImplementedError
+
+    def judge(self, name: str, summary: S) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        for trace in traces:
+            if not self.wants(trace):
+                continue
+            summary = self.endpoints.get(trace.name)
+            if summary is None:
+                summary = self.endpoints[trace.name] = self.summary()
+            self.add(summary, trace)
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        for name in sorted(self.endpoints):
+            found.extend(self.judge(name, self.endpoints[name]))
+        return found
 
 
 class Detector:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, headers, method_of, pick, response
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
@@ -102,27 +102,24 @@ class _Endpoint:
             self.bodies[str(trace.attrs["user"])].add(str(digest))
 
 
-class _Session(Session):
+class _Session(EndpointSession[_Endpoint]):
     def __init__(self, detector: MissingHttpCache, settings: Settings) -> None:
-        self.detector, self.settings = detector, settings
-        self.endpoints: dict[str, _Endpoint] = {}
+        super().__init__(settings)
+        self.detector = detector
 
-    def feed(self, traces: Sequence[Trace]) -> None:
-        for trace in traces:
-            if trace.kind != "http" or trace.status != 200 or method_of(trace.name) != "GET":
-                continue
-            endpoint = self.endpoints.get(trace.name)
-            if endpoint is None:
-                endpoint = self.endpoints[trace.name] = _Endpoint()
-            endpoint.add(trace)
+    def wants(self, trace: Trace) -> bool:
+        return trace.kind == "http" and trace.status == 200 and method_of(trace.name) == "GET"
 
-    def findings(self) -> list[Finding]:
-        found = []
-        for name in sorted(self.endpoints):
-            seen = self.endpoints[name]
-            found.extend(self.detector._uncached(name, seen, self.settings))
-            found.extend(self.detector._private_marked_public(name, seen))
-        return found
+    def summary(self) -> _Endpoint:
+        return _Endpoint()
+
+    def add(self, summary: _Endpoint, trace: Trace) -> None:
+        summary.add(trace)
+
+    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
+        return self.detector._uncached(
+            name, summary, self.settings
+        ) + self.detector._private_marked_public(name, summary)
 
 
 @register

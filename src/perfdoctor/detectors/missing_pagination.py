@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from perfdoctor.capture.response import PAGING_PARAMS
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, method_of, pick, response
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
 from perfdoctor.model import Finding, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -74,27 +74,23 @@ class _Endpoint:
         self.unpaged += 1
 
 
-class _Session(Session):
+class _Session(EndpointSession[_Endpoint]):
     def __init__(self, detector: MissingPagination, settings: Settings) -> None:
-        self.detector, self.settings = detector, settings
-        self.endpoints: dict[str, _Endpoint] = {}
+        super().__init__(settings)
+        self.detector = detector
 
-    def feed(self, traces: Sequence[Trace]) -> None:
-        for trace in traces:
-            if trace.kind != "http" or method_of(trace.name) != "GET":
-                continue
-            endpoint = self.endpoints.get(trace.name)
-            if endpoint is None:
-                endpoint = self.endpoints[trace.name] = _Endpoint()
-            endpoint.add(trace, self.settings)
+    def wants(self, trace: Trace) -> bool:
+        return trace.kind == "http" and method_of(trace.name) == "GET"
 
-    def findings(self) -> list[Finding]:
-        found = []
-        for name in sorted(self.endpoints):
-            finding = self.detector.judge(name, self.endpoints[name], self.settings)
-            if finding is not None:
-                found.append(finding)
-        return found
+    def summary(self) -> _Endpoint:
+        return _Endpoint()
+
+    def add(self, summary: _Endpoint, trace: Trace) -> None:
+        summary.add(trace, self.settings)
+
+    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
+        finding = self.detector.judge(name, summary, self.settings)
+        return [finding] if finding is not None else []
 
 
 @register

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -87,26 +87,20 @@ class _Endpoint:
             self.django_version = _django_version((trace,))
 
 
-class _Session(Session):
+class _Session(EndpointSession[_Endpoint]):
     def __init__(self, detector: NoConnectionReuse, settings: Settings) -> None:
-        self.detector, self.settings = detector, settings
-        self.endpoints: dict[str, _Endpoint] = {}
+        super().__init__(settings)
+        self.detector = detector
 
-    def feed(self, traces: Sequence[Trace]) -> None:
-        for trace in traces:
-            if trace.kind == "http":
-                endpoint = self.endpoints.get(trace.name)
-                if endpoint is None:
-                    endpoint = self.endpoints[trace.name] = _Endpoint()
-                endpoint.add(trace)
+    def summary(self) -> _Endpoint:
+        return _Endpoint()
 
-    def findings(self) -> list[Finding]:
-        found = []
-        for name, endpoint in self.endpoints.items():
-            finding = self.detector.judge(name, endpoint, self.settings)
-            if finding is not None:
-                found.append(finding)
-        return found
+    def add(self, summary: _Endpoint, trace: Trace) -> None:
+        summary.add(trace)
+
+    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
+        finding = self.detector.judge(name, summary, self.settings)
+        return [finding] if finding is not None else []
 
 
 @register

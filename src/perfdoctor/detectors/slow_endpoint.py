@@ -67,18 +67,7 @@ _LOCATED = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
 
 def _shell(trace: Trace) -> Trace:
     """What the machine evidence reads of a trace (latency, CPU time, machine sample)."""
-    attrs: dict[str, Any] = {
-        k: trace.attrs[k] for k in ("machine", "async", "response_ms") if k in trace.attrs
-    }
-    return Trace(
-        trace.id,
-        trace.name,
-        trace.kind,
-        trace.started_at,
-        trace.duration_ms,
-        cpu_ms=trace.cpu_ms,
-        attrs=attrs,
-    )
+    return _machine.shell(trace, ("machine", "async", "response_ms"))
 
 
 class _Group:

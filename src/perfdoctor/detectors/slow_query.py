@@ -45,18 +45,7 @@ class _Shape:
 
 def _shell(trace: Trace) -> Trace | None:
     """What the machine evidence reads of a trace, None when it has no machine sample."""
-    if _machine.sample(trace) is None:
-        return None
-    attrs: dict[str, Any] = {k: trace.attrs[k] for k in ("machine", "async") if k in trace.attrs}
-    return Trace(
-        trace.id,
-        trace.name,
-        trace.kind,
-        trace.started_at,
-        trace.duration_ms,
-        cpu_ms=trace.cpu_ms,
-        attrs=attrs,
-    )
+    return _machine.shell(trace) if _machine.sample(trace) is not None else None
 
 
 class _Session(Session):
