@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Sequence
 
 from perfdoctor import timing
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, pick
-from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
+from perfdoctor.detectors.base import (
+    EndpointSession,
+    Session,
+    Summarising,
+    finding_fingerprint,
+)
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -119,17 +123,12 @@ class _Session(EndpointSession[_Endpoint]):
 
 
 @register
-class BackgroundJobCandidate(Detector):
+class BackgroundJobCandidate(Summarising):
     id = "background-job-candidate"
     description = "a slow request waiting on outbound writes its response does not need"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
         latencies = seen.latencies

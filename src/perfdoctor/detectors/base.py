@@ -104,6 +104,16 @@ class Detector:
         return _Keeping(self, settings)
 
 
+class Summarising(Detector):
+    """A detector whose own session summarises as it goes: :meth:`analyze` is that
+    session fed the traces given."""
+
+    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
+        session = self.session(settings)
+        session.feed(traces)
+        return session.findings()
+
+
 class _Keeping(Session):
     def __init__(self, detector: Detector, settings: Settings) -> None:
         self.detector, self.settings = detector, settings

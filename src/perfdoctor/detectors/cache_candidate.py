@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._sql import is_read, tables_of
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -177,17 +177,12 @@ class _Session(Session):
 
 
 @register
-class CacheCandidate(Detector):
+class CacheCandidate(Summarising):
     id = "cache-candidate"
     description = "the same expensive read repeated across requests with no cache in front"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def _finding(
         self,

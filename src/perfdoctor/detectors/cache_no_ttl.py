@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import EXPIRES, CacheOp, call_site, operations
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Trace
 from perfdoctor.settings import Settings
 
@@ -93,17 +93,12 @@ class _Session(Session):
 
 
 @register
-class CacheNoTtl(Detector):
+class CacheNoTtl(Summarising):
     id = "cache-no-ttl"
     description = "a cache write with no expiry"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def _finding(
         self, system: str, op: str, pattern: object, location: Location | None, writes: _Writes

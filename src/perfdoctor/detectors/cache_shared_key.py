@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Trace
 from perfdoctor.settings import Settings
 
@@ -161,17 +161,12 @@ class _Session(Session):
 
 
 @register
-class CacheSharedKey(Detector):
+class CacheSharedKey(Summarising):
     id = "cache-shared-key"
     description = "one user's cached data served to another user (a key with no user part)"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def _finding(
         self,

@@ -4,11 +4,15 @@ caching headers, or per-user data marked cacheable by shared caches."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, headers, method_of, pick, response
-from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
+from perfdoctor.detectors.base import (
+    EndpointSession,
+    Session,
+    Summarising,
+    finding_fingerprint,
+)
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 
@@ -123,17 +127,12 @@ class _Session(EndpointSession[_Endpoint]):
 
 
 @register
-class MissingHttpCache(Detector):
+class MissingHttpCache(Summarising):
     id = "missing-http-cache"
     description = "identical GET responses with no caching headers; per-user data marked public"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def _uncached(self, endpoint: str, seen: _Endpoint, settings: Settings) -> list[Finding]:
         if not seen.bare:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from perfdoctor.capture.response import PAGING_PARAMS
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, method_of, pick, response
-from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
+from perfdoctor.detectors.base import (
+    EndpointSession,
+    Session,
+    Summarising,
+    finding_fingerprint,
+)
 from perfdoctor.model import Finding, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -94,17 +97,12 @@ class _Session(EndpointSession[_Endpoint]):
 
 
 @register
-class MissingPagination(Detector):
+class MissingPagination(Summarising):
     id = "missing-pagination"
     description = "a GET endpoint returning a long JSON list with no pagination"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
         if not seen.unpaged:

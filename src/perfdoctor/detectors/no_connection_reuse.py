@@ -6,7 +6,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors.base import Detector, EndpointSession, Session, finding_fingerprint
+from perfdoctor.detectors.base import (
+    EndpointSession,
+    Session,
+    Summarising,
+    finding_fingerprint,
+)
 from perfdoctor.model import Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 
@@ -104,17 +109,12 @@ class _Session(EndpointSession[_Endpoint]):
 
 
 @register
-class NoConnectionReuse(Detector):
+class NoConnectionReuse(Summarising):
     id = "no-connection-reuse"
     description = "a new database connection opened in most requests of an endpoint"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def judge(self, name: str, endpoint: _Endpoint, settings: Settings) -> Finding | None:
         requests, opening = endpoint.requests, endpoint.opening

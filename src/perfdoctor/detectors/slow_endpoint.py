@@ -19,7 +19,7 @@ from typing import Any
 from perfdoctor import timing
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import JOB_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -175,17 +175,12 @@ class _Session(Session):
 
 
 @register
-class SlowEndpoint(Detector):
+class SlowEndpoint(Summarising):
     id = "slow-endpoint"
     description = "an endpoint (or a queued task) whose p95 latency is over its budget"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def judge(self, endpoint: str, group: _Group, settings: Settings) -> Finding | None:
         latencies, budget = group.latencies, group.budget

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfdoctor.detectors import _machine, register
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import Quantiles
@@ -106,17 +106,12 @@ def _machine_evidence(
 
 
 @register
-class SlowQuery(Detector):
+class SlowQuery(Summarising):
     id = "slow-query"
     description = "a query whose p95 duration is over the budget"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def judge(self, fingerprint: str | None, shape: _Shape, settings: Settings) -> Finding | None:
         budget = settings.slow_query_p95_ms

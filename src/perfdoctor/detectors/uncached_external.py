@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
-from perfdoctor.detectors.base import Detector, Session, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.stats import percentile
@@ -91,17 +91,12 @@ class _Session(Session):
 
 
 @register
-class UncachedExternal(Detector):
+class UncachedExternal(Summarising):
     id = "uncached-external"
     description = "the same external GET with the same answer, repeated across requests"
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
-
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        session = _Session(self, settings)
-        session.feed(traces)
-        return session.findings()
 
     def _finding(self, url: object, location: object, groups: list[_Fetches]) -> Finding:
         durations = [d for g in groups for d in g.durations]
