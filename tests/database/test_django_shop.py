@@ -44,7 +44,9 @@ DETECTORS = (
 )
 
 
-def _serve(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, Any]:
+def _serve(
+    tmp_path: Path, env: dict[str, str], name: str, runserver: bool = False
+) -> dict[str, Any]:
     seeded = subprocess.run(
         [sys.executable, "manage.py", "seed_shop"],
         cwd=SITE,
@@ -65,6 +67,8 @@ def _serve(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, Any]:
         "--workers",
         "1",
     ]
+    if runserver:  # Django's development server: a new thread per request
+        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     with serve_under_perfdoctor(command, traces, f"{base}/health/", cwd=SITE, env=env):
         for _ in range(REQUESTS):
             for path in PATHS:
@@ -121,6 +125,21 @@ def test_sqlite_shop_without_persistent_connections(tmp_path: Path) -> None:
     assert reuse["evidence"]["requests_with_connect"] == REQUESTS
     assert reuse["evidence"]["framework"] == "django"
     assert "CONN_MAX_AGE" in reuse["fix"]
+    # gunicorn's sync worker serves every request on its one thread.
+    assert not reuse["fix"].startswith("Each of these requests ran in a new thread")
+
+
+def test_runserver_keeps_no_connection_whatever_conn_max_age_says(tmp_path: Path) -> None:
+    # CONN_MAX_AGE is set, which fixes this under gunicorn (the test above); under
+    # runserver each request's thread takes its connection with it, and the fix
+    # must say so before it names the setting.
+    env = app_env(SHOP_SQLITE=str(tmp_path / "shop.sqlite3"), SHOP_CONN_MAX_AGE="60")
+    report = _serve(tmp_path, env, "runserver", runserver=True)
+    reuse = finding_at(report, "no-connection-reuse", "GET /products/")
+    assert reuse["evidence"]["requests_with_connect"] == REQUESTS
+    assert reuse["fix"].startswith("Each of these requests ran in a new thread ('Thread-")
+    assert "process_request_thread" in reuse["fix"]
+    assert "Django's runserver" in reuse["fix"]
 
 
 def _pg_env(postgres_url: str, age: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ import functools
 import os
 import random
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -444,7 +445,13 @@ def record_connect(
         "db.connect",
         started,
         ended,
-        {"system": system, "connection_id": id(connection)},
+        # The thread's name: a server that runs each request in a thread of its
+        # own (Django's runserver) keeps no per-thread connection past a request.
+        {
+            "system": system,
+            "connection_id": id(connection),
+            "thread": threading.current_thread().name,
+        },
         blocking=blocking,
         skip=3,
     )

@@ -76,11 +76,20 @@ class _Endpoint:
         self.frameworks: Counter[str | None] = Counter()
         self.locations: dict[Location, int] = {}
         self.django_version: str | None = None
+        # The threads connections were opened in (up to a bound): when every
+        # opening request had a thread of its own, the server runs a thread per
+        # request and no per-thread connection can be kept.
+        self.threads: set[str] = set()
+        self.threaded_requests = 0
 
     def add(self, trace: Trace) -> None:
         self.requests += 1
         mine = [s for s in trace.spans if s.kind == "db.connect"]
         self.opening += bool(mine)
+        names = {str(s.attrs["thread"]) for s in mine if s.attrs.get("thread")}
+        if names and len(self.threads) < _MAX_THREADS:
+            self.threaded_requests += 1
+            self.threads |= names
         for span in mine:
             self.connects += 1
             self.total_ms += span.duration_ms
@@ -153,9 +162,28 @@ class NoConnectionReuse(Summarising):
                 "framework": framework,
                 "system": system,
             },
-            fix=remedy(framework, system, endpoint.django_version),
+            fix=_per_thread(endpoint) + remedy(framework, system, endpoint.django_version),
             fingerprint=finding_fingerprint(self.id, name, system),
         )
+
+
+# Thread names kept per endpoint: enough to tell a thread per request.
+_MAX_THREADS = 1000
+
+
+def _per_thread(endpoint: _Endpoint) -> str:
+    """What to say first when every opening request ran in a thread of its own."""
+    if endpoint.threaded_requests < 2 or len(endpoint.threads) < endpoint.threaded_requests:
+        return ""
+    example = sorted(endpoint.threads)[0]
+    return (
+        f"Each of these requests ran in a new thread ({example!r}, ...): a server that "
+        "starts a thread per request (Django's runserver, socketserver's ThreadingMixIn) "
+        "closes each thread's connection with it, so no setting can keep one; Django's "
+        "docs advise against persistent connections under runserver. Measure under your "
+        "production server (gunicorn, uWSGI: their workers reuse threads) before "
+        "changing anything. Under that server: "
+    )
 
 
 def _django_version(traces: Sequence[Trace]) -> str | None:
