@@ -162,7 +162,8 @@ class NoConnectionReuse(Summarising):
                 "framework": framework,
                 "system": system,
             },
-            fix=_per_thread(endpoint) + remedy(framework, system, endpoint.django_version),
+            fix=(_per_thread(endpoint) if framework == "django" else "")
+            + remedy(framework, system, endpoint.django_version),
             fingerprint=finding_fingerprint(self.id, name, system),
         )
 
@@ -172,7 +173,10 @@ _MAX_THREADS = 1000
 
 
 def _per_thread(endpoint: _Endpoint) -> str:
-    """What to say first when every opening request ran in a thread of its own."""
+    """What to say first when every opening request ran in a thread of its own.
+
+    Django only: its connections belong to a thread, where a pool (SQLAlchemy's,
+    psycopg's) is shared by the process's threads and outlives them."""
     if endpoint.threaded_requests < 2 or len(endpoint.threads) < endpoint.threaded_requests:
         return ""
     example = sorted(endpoint.threads)[0]
