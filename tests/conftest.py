@@ -231,3 +231,25 @@ def shared_demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.demo.support import run_shared
 
     return run_shared(tmp_path_factory.mktemp("demo-shared"))
+
+
+# Debian's Chromium (scripts/ensure-browser.sh), not a browser Playwright downloads.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright, one per test module."""
+    if not CHROMIUM.exists():
+        # A skipped browser test in CI is a test that did not run: there it fails.
+        message = f"{CHROMIUM} is missing: `make test` (scripts/ensure-browser.sh) installs it"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: {message}", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # No sandbox when the tests run as root.
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()

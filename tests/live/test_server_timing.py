@@ -4,21 +4,17 @@ same header read by headless Chromium from the page's navigation timing."""
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.capture.apps_support import FASTAPI_APP, FLASK_APP, app_env, console_script, seed
 from tests.capture.conftest import PAGE_SIZE, SITE, DjangoSite
 from tests.conftest import free_port, serve_under_perfdoctor
 from tests.live.support import parse_server_timing, queries_in, stored_requests
 
-CHROMIUM = Path("/usr/bin/chromium")
+
 def fetch(url: str) -> tuple[int, dict[str, str]]:
     with urllib.request.urlopen(url, timeout=30) as response:
         response.read()
@@ -107,20 +103,6 @@ def test_the_parser_reads_the_specs_examples() -> None:
         "cache": {"desc": "Cache Read", "dur": "23.2"},
     }
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: `make test` (scripts/ensure-browser.sh) installs it"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {message}", pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def test_chromium_reads_the_timings_of_a_page(django_sqlite: DjangoSite, browser: Any) -> None:

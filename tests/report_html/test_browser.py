@@ -7,20 +7,15 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from perfdoctor.analyze import analyze
 from perfdoctor.report import render
 from perfdoctor.report.html import MAX_WATERFALL_SPANS
 from perfdoctor.settings import Settings
 from tests.report_html.support import HOSTILE, Report, finding_for, hostile_trace, huge_trace
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 # Pixels a chart drew on its canvas (alpha > 0): a blank canvas has none.
 PAINTED = """canvas => {
@@ -30,22 +25,6 @@ PAINTED = """canvas => {
   return painted;
 }"""
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        # A skipped browser test in CI is a test that did not run: there it fails.
-        message = f"{CHROMIUM} is missing: `make test` (scripts/ensure-browser.sh) installs it"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {message}", pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Debian's Chromium, not a downloaded one; no sandbox when the tests run as root.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @dataclass
