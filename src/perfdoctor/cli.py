@@ -173,6 +173,7 @@ def run(
     max_store_mb = settings.max_store_mb if max_store_mb is None else max_store_mb
     exit_timeout = settings.exit_flush_timeout_s if exit_timeout is None else exit_timeout
     rate = _sample_rate(sample, settings.sample_rate)
+    slow_ms, own_budgets = _tail_thresholds(settings) if rate < 1.0 else (None, None)
     if clear:
         store.clear(path)
     code = runner.run(
@@ -184,28 +185,24 @@ def run(
         exit_timeout=exit_timeout,
         max_store_mb=max_store_mb,
         sample=rate,
-        sample_slow_ms=_tail_slow_ms(settings) if rate < 1.0 else None,
-        sample_budgets=_tail_budgets() if rate < 1.0 else None,
+        sample_slow_ms=slow_ms,
+        sample_budgets=own_budgets,
         server_timing=server_timing,
         live=settings if (runner.live_by_default() if live is None else live) else None,
     )
     sys.exit(code)
 
 
-def _tail_slow_ms(settings: Settings) -> float:
-    """The tail rule keeps a request over the default budget when it is set lower."""
+def _tail_thresholds(settings: Settings) -> tuple[float, dict[str, float]]:
+    """The tail rule's slow threshold, lowered to the default p95 budget when that
+    is lower, and the endpoints' own p95 budgets: a request over either is kept."""
     from perfdoctor.budgets import load_budgets
 
-    default = load_budgets()[0].default.get("p95_ms")
-    return settings.sample_slow_ms if default is None else min(settings.sample_slow_ms, default)
-
-
-def _tail_budgets() -> dict[str, float]:
-    """Endpoints' own p95 budgets: a request over its endpoint's budget is kept."""
-    from perfdoctor.budgets import load_budgets
-
-    endpoints = load_budgets()[0].endpoints
-    return {name: limits["p95_ms"] for name, limits in endpoints.items() if "p95_ms" in limits}
+    budgets = load_budgets()[0]
+    default = budgets.default.get("p95_ms")
+    slow_ms = settings.sample_slow_ms if default is None else min(settings.sample_slow_ms, default)
+    own = {n: limits["p95_ms"] for n, limits in budgets.endpoints.items() if "p95_ms" in limits}
+    return slow_ms, own
 
 
 def _sample_rate(option: str | None, setting: float) -> float:

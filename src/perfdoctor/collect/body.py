@@ -143,16 +143,23 @@ def success(content_type: str, skips: Skips) -> bytes:
             return b"{}"
         partial = {"rejectedSpans": str(rejected), "errorMessage": skips.describe()}
         return json.dumps({"partialSuccess": partial}).encode()
+    data: bytes = response_message(skips).SerializeToString()
+    return data
+
+
+def response_message(skips: Skips) -> Any:
+    """The ExportTraceServiceResponse message (protobuf, gRPC): a partial success
+    naming what was rejected, if anything was."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceResponse,
     )
 
     response = ExportTraceServiceResponse()
+    rejected = skips.total()
     if rejected:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = skips.describe()
-    data: bytes = response.SerializeToString()
-    return data
+    return response
 
 
 # google.rpc.Code values the spec's error answers use.

@@ -99,9 +99,6 @@ class _TraceService:
 
     def _export(self, request: Any, context: Any) -> Any:
         import grpc
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceResponse,
-        )
 
         shared = self.shared
         if shared.queue.full():
@@ -115,12 +112,7 @@ class _TraceService:
             shared.inflight.release()
         if spans and not shared.queue.offer(spans):
             self._busy(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "the receiver's queue is full")
-        response = ExportTraceServiceResponse()
-        rejected = skips.total()
-        if rejected:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = skips.describe()
-        return response
+        return body.response_message(skips)
 
     def _busy(self, context: Any, code: Any, message: str) -> NoReturn:
         """Abort the call, retryable after ``collect_retry_after_s``."""
