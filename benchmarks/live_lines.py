@@ -31,7 +31,7 @@ from pathlib import Path
 
 import perfdoctor
 from perfdoctor import store
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.capture import context, server_timing
 from perfdoctor.capture import sqlite as sqlite_capture
 from perfdoctor.live.detect import RequestDetectors

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from perfdoctor import store
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.detectors._groups import n_plus_one_groups, parent_span
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings

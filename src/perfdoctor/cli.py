@@ -17,7 +17,7 @@ from perfdoctor import __version__, store
 from perfdoctor.errors import PerfdoctorError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `perfdoctor --help` stays quick
-    from perfdoctor.analyze import Analysis
+    from perfdoctor.analysis.analyze import Analysis
     from perfdoctor.progress import Feedback
     from perfdoctor.settings import Settings
 
@@ -196,7 +196,7 @@ def run(
 def _tail_thresholds(settings: Settings) -> tuple[float, dict[str, float]]:
     """The tail rule's slow threshold, lowered to the default p95 budget when that
     is lower, and the endpoints' own p95 budgets: a request over either is kept."""
-    from perfdoctor.budgets import load_budgets
+    from perfdoctor.analysis.budgets import load_budgets
 
     budgets = load_budgets()[0]
     default = budgets.default.get("p95_ms")
@@ -334,9 +334,9 @@ def _analyse_store(
     traces at a time) so memory does not grow with the store; ``keep``: also
     every trace, for a format that draws them (html).  Traces read are counted on
     ``feedback``'s bar (a large store takes a while)."""
-    from perfdoctor.analyze import analyze_chunks, chunks_of
-    from perfdoctor.budgets import Measures, load_budgets
-    from perfdoctor.budgets import apply as apply_budgets
+    from perfdoctor.analysis.analyze import analyze_chunks, chunks_of
+    from perfdoctor.analysis.budgets import Measures, load_budgets
+    from perfdoctor.analysis.budgets import apply as apply_budgets
     from perfdoctor.store import chunks
 
     measures = Measures()
@@ -430,7 +430,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 def audit(traces: str | None, fmt: str, rounds: int, fail_on: str | None) -> None:
     """Run the bundled demo app, drive every endpoint, and report what it finds,
     the index advisor's findings on the demo's own database included."""
-    from perfdoctor.analyze import analyze
+    from perfdoctor.analysis.analyze import analyze
     from perfdoctor.demo import default_database
     from perfdoctor.demo.driver import run_demo
     from perfdoctor.demo.next_steps import render_next_steps
@@ -852,7 +852,7 @@ def watch(
     perfdoctor watch --webhook https://hooks.slack.com/services/... --metrics 127.0.0.1:9464
     perfdoctor watch --once --window 15m      # in cron or CI: exit 1 if anything alerts
     """
-    from perfdoctor.budgets import load_budgets
+    from perfdoctor.analysis.budgets import load_budgets
     from perfdoctor.settings import load_settings
     from perfdoctor.watch.command import Options, run
 

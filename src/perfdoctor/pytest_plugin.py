@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from perfdoctor.analyze import Analysis
+    from perfdoctor.analysis.analyze import Analysis
     from perfdoctor.capture.context import ActiveTrace
     from perfdoctor.model import Location, Trace
     from perfdoctor.settings import Settings
@@ -348,7 +348,7 @@ class _Capture:
 
     def analysis(self) -> Analysis | None:
         if self._analysis is None and self.tests:
-            from perfdoctor.analyze import analyze
+            from perfdoctor.analysis.analyze import analyze
 
             self._analysis = analyze(self.tests, self.settings())
         return self._analysis

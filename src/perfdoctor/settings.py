@@ -232,7 +232,7 @@ class Settings:
     # minutes (50,000 such requests, or 200,000 small ones); disk is not the limit.
     max_store_mb: float = 100.0
     # `run --sample`: the share of requests whose traces are kept (1: all). A
-    # sampled report scales its counts by what was seen (perfdoctor.sampling).
+    # sampled report scales its counts by what was seen (perfdoctor.analysis.sampling).
     sample_rate: float = 1.0
     # With sampling, a request at least this slow is always kept (the tail rule):
     # the endpoint budget, so no request over it goes unseen.
@@ -374,14 +374,14 @@ class Settings:
     watch_webhook_backoff_s: float = 0.5
 
     # --- analysis ---
-    # Traces of one endpoint analysed at a time (perfdoctor.analyze): what report
+    # Traces of one endpoint analysed at a time (perfdoctor.analysis.analyze): what report
     # holds in memory is one chunk plus per-shape summaries. 500 traces of ~40
     # spans are ~20k model spans, ~15 MB; larger chunks were no faster
     # (benchmarks/analysis_scale.py): the cost is per span, not per chunk.
     analysis_chunk_traces: int = 500
     # A query shape's durations are kept exactly up to this many runs (8 bytes a
     # run: 800 KB), so the slow-query percentiles of any store of today's size are
-    # exact; past it they go into 1%-wide buckets (perfdoctor.stats.Quantiles: a
+    # exact; past it they go into 1%-wide buckets (perfdoctor.analysis.stats.Quantiles: a
     # few KB, percentiles within 0.5%), so memory stops growing with the runs.
     exact_percentile_values: int = 100_000
 
@@ -427,7 +427,7 @@ def settings_from_mapping(table: dict[str, Any], source: str = "[tool.perfdoctor
             continue
         if isinstance(value, (dict, list)) or name == "budgets":
             # Sub-tables belong to other features (budgets, lint selection); a
-            # `budgets` that is not a table is perfdoctor.budgets' error to report.
+            # `budgets` that is not a table is perfdoctor.analysis.budgets' error to report.
             continue
         if name not in known:
             raise ConfigError(

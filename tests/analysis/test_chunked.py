@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze_chunks
+from perfdoctor.analysis.analyze import Analysis, analyze_chunks
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.report import json_report
 from perfdoctor.settings import Settings

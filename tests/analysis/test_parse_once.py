@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 
 from perfdoctor import store
-from perfdoctor.analyze import analyze_chunks
+from perfdoctor.analysis.analyze import analyze_chunks
 from perfdoctor.detectors import _db, _sql
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location, Span, Trace

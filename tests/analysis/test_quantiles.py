@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
+from perfdoctor.analysis.stats import Quantiles, percentile
 from perfdoctor.settings import Settings
-from perfdoctor.stats import Quantiles, percentile
 from tests.analysis.test_chunked import all_traces
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor.budgets import Budgets, check, parse
+from perfdoctor.analysis.budgets import Budgets, check, parse
 from perfdoctor.errors import ConfigError
 from perfdoctor.settings import Settings
 from tests.conftest import run_perfdoctor

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from perfdoctor.analyze import analyze
-from perfdoctor.budgets import check, parse
+from perfdoctor.analysis.analyze import analyze
+from perfdoctor.analysis.budgets import check, parse
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings
 

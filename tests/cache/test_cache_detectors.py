@@ -10,7 +10,7 @@ import pytest
 import redis
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.capture import context, identity
 from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.model import Finding

@@ -77,7 +77,7 @@ def test_redis_backend(tmp_path: Path, redis_url: str, redis_prefix: str) -> Non
 
 
 def test_no_ttl_is_found_for_a_default_timeout_of_none(tmp_path: Path) -> None:
-    from perfdoctor.analyze import analyze
+    from perfdoctor.analysis.analyze import analyze
     from perfdoctor.settings import Settings
 
     traces = tmp_path / "traces.db"

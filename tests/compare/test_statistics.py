@@ -6,11 +6,11 @@ import bisect
 import random
 import statistics
 
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.bench.bootstrap import bootstrap_change, quantile_draw
 from perfdoctor.bench.compare import compare
 from perfdoctor.bench.verdict import FASTER, NO_CHANGE, SLOWER, TOO_FEW, from_interval
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 from tests.compare.samples import endpoint, latencies, result
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load

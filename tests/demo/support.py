@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.demo.driver import run_demo
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import perfdoctor.demo.area_async as area
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings
 from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in, one

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 import perfdoctor.demo.area_caching as area
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 from tests.conftest import REDIS_URL, free_port

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.demo import area_database
 from perfdoctor.demo.models import SIZES
 from perfdoctor.model import Finding

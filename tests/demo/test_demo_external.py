@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import perfdoctor.demo.area_external as area
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.model import Finding
 from tests.demo.support import DEMO_ROUNDS, SharedDemo, line_in
 

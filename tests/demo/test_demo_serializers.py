@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.demo import area_serializers
 from tests.demo.support import SharedDemo, line_in, one
 

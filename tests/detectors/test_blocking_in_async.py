@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.settings import Settings
 from tests.inprocess import blog_db, capturing, load
 

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.settings import Settings
 from tests.inprocess import blog_db, capturing, load
 

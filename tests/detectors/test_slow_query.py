@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load
 

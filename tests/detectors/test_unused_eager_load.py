@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
 )
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load

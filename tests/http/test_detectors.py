@@ -14,7 +14,7 @@ import requests
 import urllib3
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.callsite import display_path
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings

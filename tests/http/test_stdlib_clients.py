@@ -16,7 +16,7 @@ import requests
 import urllib3
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding, Span
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load

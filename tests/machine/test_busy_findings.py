@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding, Trace
 from tests.conftest import report_json, run_perfdoctor
 from tests.machine.support import (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.capture import machine
 from tests.machine.support import COMPUTE_CPU_S, SETTINGS, capture
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import TEST_REQUEST, Finding
 from perfdoctor.report.evidence import evidence_numbers, evidence_texts
 from perfdoctor.settings import Settings

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 from tests.inprocess import capturing, load

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from perfdoctor import store
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.cli import main
 from perfdoctor.model import Finding, Trace
 from perfdoctor.otlp import command

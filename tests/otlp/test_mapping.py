@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.model import Location, Trace
 from perfdoctor.otlp.decode import Skips, spans
 from perfdoctor.otlp.mapping import map_trace

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.cli import main
 from perfdoctor.report.markdown import TOP_FINDINGS, to_markdown
 from perfdoctor.settings import Settings

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.cli import main
 from perfdoctor.model import Finding, Location
 from perfdoctor.report.sarif import to_sarif

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.report import render
 from perfdoctor.report.html import MAX_WATERFALL_SPANS
 from perfdoctor.settings import Settings

@@ -12,7 +12,7 @@ from pathlib import Path
 from markupsafe import escape
 
 from perfdoctor import store
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import EndpointStats, Finding, Location
 from perfdoctor.report import chart_data, compare_view, render, waterfall
 from perfdoctor.report import html as html_report

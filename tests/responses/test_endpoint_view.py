@@ -9,11 +9,11 @@ from pathlib import Path
 from rich.console import Console
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
+from perfdoctor.analysis.timing import breakdown, covered_ms, latency_ms
 from perfdoctor.model import Span, Trace
 from perfdoctor.report import json_report, text
 from perfdoctor.settings import Settings
-from perfdoctor.timing import breakdown, covered_ms, latency_ms
 from tests.inprocess import blog_db, capturing, load
 
 

@@ -8,7 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.memory import MemoryTracker
 from perfdoctor.capture.response import summarize_json

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor import sampling, store
+from perfdoctor import store
+from perfdoctor.analysis import sampling
 from perfdoctor.capture import context
 from perfdoctor.capture import sampling as capture_sampling
 from perfdoctor.model import Trace

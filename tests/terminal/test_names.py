@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import perfdoctor
-from perfdoctor.analyze import analyze
+from perfdoctor.analysis.analyze import analyze
 from perfdoctor.report import text
 from perfdoctor.report.names import ELLIPSIS, shorten, shorten_all
 from perfdoctor.settings import Settings

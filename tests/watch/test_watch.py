@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from perfdoctor import store
-from perfdoctor.budgets import Budgets, parse
+from perfdoctor.analysis.budgets import Budgets, parse
 from perfdoctor.settings import Settings
 from perfdoctor.watch.command import Options, Watcher
 from tests.conftest import perfdoctor_cmd, run_perfdoctor

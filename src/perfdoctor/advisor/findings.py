@@ -13,7 +13,7 @@ from perfdoctor.advisor.output import migrations
 from perfdoctor.advisor.plans import number
 from perfdoctor.advisor.queries import from_traces
 from perfdoctor.advisor.verify import describe
-from perfdoctor.analyze import Analysis, impact_ms
+from perfdoctor.analysis.analyze import Analysis, impact_ms
 from perfdoctor.callsite import display_path
 from perfdoctor.model import SEVERITY_RANK, Finding
 from perfdoctor.progress import SILENT, Feedback

@@ -18,7 +18,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from perfdoctor.stats import percentile
+from perfdoctor.analysis.stats import percentile
 
 
 @dataclass(frozen=True)

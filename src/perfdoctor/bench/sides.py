@@ -122,7 +122,7 @@ class InProcessSide:
 
     def finish(self) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         from perfdoctor import store
-        from perfdoctor.analyze import analyze
+        from perfdoctor.analysis.analyze import analyze
         from perfdoctor.settings import load_settings
 
         self._stop()

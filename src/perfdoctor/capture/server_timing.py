@@ -9,7 +9,7 @@ page's database, HTTP and cache time is seen where the page is looked at::
 
 Syntax per the W3C Server Timing spec: metrics separated by commas, each a name
 with ``dur`` (milliseconds) and a quoted ``desc``.  Each kind counts the union
-of its spans' intervals, as ``perfdoctor report`` does (:mod:`perfdoctor.timing`).
+of its spans' intervals, as ``perfdoctor report`` does (:mod:`perfdoctor.analysis.timing`).
 The header goes out before the body, so its figures are what is known then: for
 a streamed body, the work done until the first bytes.
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 
+from perfdoctor.analysis.timing import BUCKETS, covered_ms
 from perfdoctor.capture import context
-from perfdoctor.timing import BUCKETS, covered_ms
 
 ENV_SERVER_TIMING = "PERFDOCTOR_SERVER_TIMING"
 HEADER = "Server-Timing"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.model import Location, Span, Trace
-from perfdoctor.pertrace import PerTrace
 from perfdoctor.settings import Settings
 
 

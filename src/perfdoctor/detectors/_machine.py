@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perfdoctor import timing
+from perfdoctor.analysis import timing
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings
 
@@ -189,7 +189,7 @@ def off_cpu(
 ) -> tuple[float, str] | None:
     """The median request's time outside every span and off the CPU, when it is most of it.
 
-    ``parts``: :func:`perfdoctor.timing.breakdown` of each trace of ``group``;
+    ``parts``: :func:`perfdoctor.analysis.timing.breakdown` of each trace of ``group``;
     ``machine``: "busy", "quiet", or None when no trace says.  The request
     thread's CPU time covers the driver's work inside spans too, so what is left
     is, if anything, less than the real wait.

@@ -13,7 +13,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 
-from perfdoctor import timing
+from perfdoctor.analysis import timing
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, pick
 from perfdoctor.detectors.base import (
@@ -24,7 +25,6 @@ from perfdoctor.detectors.base import (
 )
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

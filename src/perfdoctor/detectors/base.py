@@ -1,7 +1,7 @@
 """What every detector is: a stable id, and a function from traces to findings.
 
 Analysis reads a store in chunks (the traces of one endpoint, a few hundred at a
-time: :mod:`perfdoctor.analyze`), and each detector sees them through a
+time: :mod:`perfdoctor.analysis.analyze`), and each detector sees them through a
 :class:`Session`: ``feed`` every chunk, then ``findings``.  A detector whose
 session keeps only what it needs per query shape, call site or endpoint
 (never the traces) analyses any number of traces in bounded memory.
@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
-from perfdoctor.merging import Merger
+from perfdoctor.analysis.merging import Merger
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
 

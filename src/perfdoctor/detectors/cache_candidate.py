@@ -15,13 +15,13 @@ import math
 from array import array
 from collections.abc import Sequence
 
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._sql import is_read, tables_of
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 
 # From this much time spent on the same result, the finding is a warning.
 _WARNING_TOTAL_MS = 1000.0

@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from perfdoctor import timing
+from perfdoctor.analysis import timing
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import JOB_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 
 FIXES = {
     "db": (

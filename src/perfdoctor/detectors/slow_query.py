@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import Quantiles
 
 FIX = (
     "Look at its plan (EXPLAIN ANALYZE on PostgreSQL/MySQL, EXPLAIN QUERY PLAN on SQLite): "

@@ -6,11 +6,11 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
-from perfdoctor.stats import percentile
 
 
 class _Fetches:

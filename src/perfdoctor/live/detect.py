@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from perfdoctor.analyze import impact_ms
+from perfdoctor.analysis.analyze import impact_ms
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import Detector, all_detectors
 from perfdoctor.model import SEVERITY_RANK, Finding, Trace

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from perfdoctor.analysis.timing import latency_ms
 from perfdoctor.callsite import display_path
 from perfdoctor.model import Finding, Trace
-from perfdoctor.timing import latency_ms
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.errors import UsageError
 from perfdoctor.model import Trace
 

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perfdoctor.budgets import LIMITS, BudgetRow
+from perfdoctor.analysis.budgets import LIMITS, BudgetRow
 from perfdoctor.report.evidence import num
 from perfdoctor.report.names import MIN_ROOM, name_room, shorten_all
 

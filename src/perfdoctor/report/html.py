@@ -17,9 +17,10 @@ import jinja2
 from markupsafe import Markup, escape
 
 import perfdoctor
-from perfdoctor import timing
-from perfdoctor.analyze import Analysis
-from perfdoctor.budgets import LIMITS
+from perfdoctor.analysis import timing
+from perfdoctor.analysis.analyze import Analysis
+from perfdoctor.analysis.budgets import LIMITS
+from perfdoctor.analysis.sampling import note as sampling_note
 from perfdoctor.model import Finding, Trace, by_endpoint
 from perfdoctor.report.chart_data import histogram, script_json
 from perfdoctor.report.compare_view import compare_summary, ms
@@ -30,7 +31,6 @@ from perfdoctor.report.waterfall import (
     highlighted,
     waterfall_data,
 )
-from perfdoctor.sampling import note as sampling_note
 
 # What a table shows for a value it does not have (an en dash).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
 
 CONTRACT_VERSION = 1
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, TextIO
 
-from perfdoctor.analyze import Analysis
-from perfdoctor.budgets import LIMITS
+from perfdoctor.analysis.analyze import Analysis
+from perfdoctor.analysis.budgets import LIMITS
+from perfdoctor.analysis.sampling import note as sampling_note
 from perfdoctor.model import Finding
 from perfdoctor.report.compare_view import compare_summary
 from perfdoctor.report.evidence import (
@@ -21,7 +22,6 @@ from perfdoctor.report.evidence import (
     is_sql,
     num,
 )
-from perfdoctor.sampling import note as sampling_note
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.

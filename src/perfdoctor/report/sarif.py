@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 from perfdoctor import sarif
 from perfdoctor.advisor.findings import DETECTOR_ID as INDEX_ID
-from perfdoctor.analyze import Analysis
-from perfdoctor.budgets import FINDING_ID as BUDGET_ID
+from perfdoctor.analysis.analyze import Analysis
+from perfdoctor.analysis.budgets import FINDING_ID as BUDGET_ID
 from perfdoctor.detectors import all_detectors
 from perfdoctor.model import Finding
 from perfdoctor.report.evidence import evidence_numbers

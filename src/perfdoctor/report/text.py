@@ -10,11 +10,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from perfdoctor.analyze import Analysis
+from perfdoctor.analysis.analyze import Analysis
+from perfdoctor.analysis.sampling import note as sampling_note
 from perfdoctor.model import Finding
 from perfdoctor.report.evidence import evidence_numbers, evidence_texts
 from perfdoctor.report.names import MIN_ROOM, name_room, shorten, shorten_all
-from perfdoctor.sampling import note as sampling_note
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -216,7 +216,7 @@ def render(
 
         console.print(budget_table(analysis.budgets, console))
     if analysis.hotspots:
-        from perfdoctor.hotspots import hotspot_lines
+        from perfdoctor.analysis.hotspots import hotspot_lines
 
         for line in hotspot_lines(analysis.hotspots):
             console.print(line)

@@ -7,7 +7,7 @@ import os
 import re
 from typing import Any
 
-from perfdoctor import timing
+from perfdoctor.analysis import timing
 from perfdoctor.callsite import display_path
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.report.evidence import shorten

@@ -88,7 +88,7 @@ class Reading:
                     yield chunk
 
     def _whole(self) -> Iterator[list[Trace]]:
-        from perfdoctor.analyze import chunks_of
+        from perfdoctor.analysis.analyze import chunks_of
 
         known = list(self.damage.notes)
         traces = list(iter_traces(self.path, self.damage))

@@ -81,7 +81,7 @@ def _model_matches(finding: Finding, wanted: str) -> bool:
 def known_ids() -> set[str]:
     """Every finding id perfdoctor reports: the detectors', budgets', the advisor's."""
     from perfdoctor.advisor.findings import DETECTOR_ID
-    from perfdoctor.budgets import FINDING_ID
+    from perfdoctor.analysis.budgets import FINDING_ID
     from perfdoctor.detectors import all_detectors
 
     return {d.id for d in all_detectors()} | {FINDING_ID, DETECTOR_ID}

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from perfdoctor.budgets import Budgets
+from perfdoctor.analysis.budgets import Budgets
 from perfdoctor.errors import ConfigError, StoreError, UsageError
 from perfdoctor.model import SEVERITY_RANK
 from perfdoctor.settings import Settings

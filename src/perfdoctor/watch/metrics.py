@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from perfdoctor import timing
+from perfdoctor.analysis import timing
 from perfdoctor.errors import UsageError
 from perfdoctor.model import Finding, Trace
 from perfdoctor.watch.problems import Problem

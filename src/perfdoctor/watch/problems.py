@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perfdoctor import budgets as budget_rules
-from perfdoctor.analyze import Analysis, analyze
+from perfdoctor.analysis import budgets as budget_rules
+from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import SEVERITY_RANK, Finding, Trace, by_endpoint
 from perfdoctor.settings import Settings
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 
-from perfdoctor import sampling, timing
+from perfdoctor.analysis import sampling, timing
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
-from perfdoctor.stats import percentile
 
 
 class EndpointSummary:

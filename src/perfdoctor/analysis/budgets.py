@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfdoctor import _toml, sampling, timing
+from perfdoctor import _toml
+from perfdoctor.analysis import sampling, timing
+from perfdoctor.analysis.stats import percentile
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import JOB_KIND, SERVER_KIND, Finding, Location, Trace
 from perfdoctor.settings import Settings, find_pyproject
-from perfdoctor.stats import percentile
 
 if TYPE_CHECKING:
-    from perfdoctor.analyze import Analysis
+    from perfdoctor.analysis.analyze import Analysis
 
 FINDING_ID = "budget-exceeded"
 DEFAULT_KEY = "default"
@@ -310,7 +311,7 @@ def apply(analysis: Analysis, traces: Sequence[Trace] | Measures, settings: Sett
     """Check the nearest pyproject.toml's budgets: the table goes on ``analysis.budgets``,
     broken budgets join its findings (and so ``--fail-on``).  ``traces``: the traces,
     or the :class:`Measures` gathered while they were analysed."""
-    from perfdoctor.analyze import impact_ms
+    from perfdoctor.analysis.analyze import impact_ms
     from perfdoctor.model import SEVERITY_RANK
 
     budgets, _ = load_budgets()

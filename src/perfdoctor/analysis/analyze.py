@@ -14,19 +14,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from perfdoctor import pertrace, sampling
+from perfdoctor.analysis import pertrace, sampling
+from perfdoctor.analysis.hotspots import Profiles
+from perfdoctor.analysis.merging import impact_ms, merge
+from perfdoctor.analysis.summaries import Endpoints
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
-from perfdoctor.hotspots import Profiles
-from perfdoctor.merging import impact_ms, merge
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.store.salvage import Damage
-from perfdoctor.summaries import Endpoints
 from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:
-    from perfdoctor.budgets import BudgetRow
+    from perfdoctor.analysis.budgets import BudgetRow
 
 __all__ = [
     "Analysis",
@@ -51,9 +51,9 @@ class Analysis:
     endpoints: list[EndpointStats]
     traces: int = 0
     detectors: list[str] = field(default_factory=list)
-    # [tool.perfdoctor.budgets] checked (perfdoctor.budgets.apply): one row per limit.
+    # [tool.perfdoctor.budgets] checked (perfdoctor.analysis.budgets.apply): one row per limit.
     budgets: list[BudgetRow] = field(default_factory=list)
-    # `run --profile`: endpoint -> top user-code frames (perfdoctor.hotspots).
+    # `run --profile`: endpoint -> top user-code frames (perfdoctor.analysis.hotspots).
     hotspots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Findings left out by [tool.perfdoctor.ignore], inline comments or --baseline.
     suppressed: Suppressed = field(default_factory=Suppressed)
@@ -104,10 +104,11 @@ def endpoint_stats(
     traces: Sequence[Trace], sampled: dict[str, sampling.Sampled] | None = None
 ) -> list[EndpointStats]:
     """Per endpoint: latency percentiles, and the mean ms per request in each of
-    db, http, cache and python (the wall time no span covers); see :mod:`perfdoctor.timing`.
+    db, http, cache and python (the wall time no span covers); see
+    :mod:`perfdoctor.analysis.timing`.
 
     Traces of a sampled run are weighted by the requests each stands for, and
-    ``requests`` is what was seen (:mod:`perfdoctor.sampling`)."""
+    ``requests`` is what was seen (:mod:`perfdoctor.analysis.sampling`)."""
     endpoints = Endpoints()
     endpoints.feed(traces)
     return endpoints.stats(sampled)

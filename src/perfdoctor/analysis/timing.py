@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.model import Span, Trace
-from perfdoctor.pertrace import PerTrace
 
 # Span kind -> the bucket its time is counted in.
 BUCKETS = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
