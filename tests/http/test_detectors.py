@@ -10,11 +10,13 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+import pytest
 import requests
 import urllib3
 
 import perfdoctor
 from perfdoctor.analysis.analyze import analyze
+from perfdoctor.analysis.merging import impact_ms
 from perfdoctor.callsite import display_path
 from perfdoctor.model import Finding
 from perfdoctor.settings import Settings
@@ -280,6 +282,11 @@ def test_the_same_answer_fetched_on_every_request_is_uncached(
     assert evidence["identical"] == "body"
     assert evidence["url"] == f"{upstream}/rates"
     assert evidence["total_ms"] >= evidence["p50_ms"] > 0
+    # Five of the six fetches were not needed, spread over the six requests, and
+    # the ranking counts that once, not once per request.
+    assert evidence["requests_affected"] == 6
+    assert 0 < evidence["wasted_ms"] * 6 < evidence["total_ms"]
+    assert impact_ms(finding) == pytest.approx(evidence["wasted_ms"] * 6)
     assert "Cache-Control" in finding.fix and "TTL" in finding.fix
 
 

@@ -119,9 +119,12 @@ class UncachedExternal(Summarising):
             evidence={
                 "calls": len(durations),
                 "traces": requests,
+                "requests_affected": requests,
                 "distinct_requests": len(groups),
                 "total_ms": round(sum(durations), 3),
-                "wasted_ms": round(wasted, 3),
+                # Per request, as every detector's wasted_ms: the ranking multiplies
+                # it by the requests affected.
+                "wasted_ms": round(wasted / requests, 3),
                 "p50_ms": round(percentile(durations, 50), 3),
                 "url": url,
                 "system": groups[0].system,
