@@ -28,9 +28,13 @@ CACHE_FIXES = {
         "response.set_etag(<version>) then return response.make_conditional(request), "
         "so a repeat is answered with 304 Not Modified or not asked at all."
     ),
+    # A path operation usually returns a model, not a Response: the headers go on
+    # the Response it can declare (a real app's list endpoint taught this).
     "fastapi": (
-        "Return the response with headers={'Cache-Control': 'max-age=60', 'ETag': <version>} "
-        "and answer If-None-Match with Response(status_code=304), so a repeat costs nothing."
+        "Declare response: Response (and request: Request) in the path operation, set "
+        "response.headers['Cache-Control'] = 'max-age=60' and response.headers['ETag'] = "
+        "<version>, and return Response(status_code=304, headers={'ETag': <version>}) when "
+        "request.headers.get('if-none-match') is that ETag, so a repeat costs nothing."
     ),
 }
 CACHE_FIXES["starlette"] = CACHE_FIXES["fastapi"]
@@ -43,8 +47,9 @@ PRIVATE_FIXES = {
     "['Cookie', 'Authorization']), or @never_cache for data that must not be stored.",
     "flask": "set response.cache_control.private = True (and drop public/s-maxage), with "
     "Vary: Cookie, Authorization; no_store for data that must not be stored.",
-    "fastapi": "send Cache-Control: private, max-age=60 (or no-store) with "
-    "Vary: Authorization, Cookie.",
+    "fastapi": "declare response: Response and set response.headers['Cache-Control'] = "
+    "'private, max-age=60' (or 'no-store') and response.headers['Vary'] = "
+    "'Authorization, Cookie'.",
 }
 PRIVATE_FIXES["starlette"] = PRIVATE_FIXES["fastapi"]
 PRIVATE_GENERAL = "Mark per-user responses Cache-Control: private (or no-store)."

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 import httpx
-from fastapi import BackgroundTasks, FastAPI, Query, Response
+from fastapi import BackgroundTasks, FastAPI, Query, Request, Response
 
 app = FastAPI()
 ITEMS = [{"id": i, "name": f"item {i}"} for i in range(300)]
@@ -35,10 +35,14 @@ async def catalog() -> list[dict[str, str]]:
     return CATALOG
 
 
-@app.get("/catalog/cached")
-async def catalog_cached(response: Response) -> list[dict[str, str]]:
+@app.get("/catalog/cached", response_model=None)
+async def catalog_cached(request: Request, response: Response) -> Any:
+    # The fix perfdoctor prints for /catalog, as written.
+    version = '"catalog-v1"'
+    if request.headers.get("if-none-match") == version:
+        return Response(status_code=304, headers={"ETag": version})
     response.headers["Cache-Control"] = "max-age=60"
-    response.headers["ETag"] = '"catalog-v1"'
+    response.headers["ETag"] = version
     return CATALOG
 
 
