@@ -79,10 +79,13 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def run(bodies: list[bytes], content_type: str, spans: int, clients: int) -> dict[str, Any]:
+def run(
+    bodies: list[bytes], content_type: str, spans: int, clients: int, sample: str = "1"
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "traces.db"
         command = [sys.executable, "-m", "perfdoctor", "collect", "--listen", "127.0.0.1:0"]
+        command += ["--sample", sample]
         receiver = subprocess.Popen(
             [*command, "--traces", str(store)], stdout=subprocess.PIPE, text=True, cwd=folder
         )
@@ -105,6 +108,7 @@ def run(bodies: list[bytes], content_type: str, spans: int, clients: int) -> dic
         seconds = time.perf_counter() - start
     return {
         "encoding": content_type,
+        "sample": sample,
         "spans": spans,
         "seconds": round(seconds, 2),
         "spans_per_s": round(spans / seconds),
@@ -119,15 +123,23 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--sample",
+        action="append",
+        metavar="RATE",
+        help="collect --sample RATE; repeat to compare rates in one run (default: 1)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spans.jsonl"
         spans = write_file(path, args.requests, args.queries)
         lines = path.read_text(encoding="utf-8").splitlines()
-    results = [
-        run([_protobuf(line) for line in lines], "application/x-protobuf", spans, args.clients),
-        run([line.encode() for line in lines], "application/json", spans, args.clients),
-    ]
+    protobuf = [_protobuf(line) for line in lines]
+    json_bodies = [line.encode() for line in lines]
+    results = []
+    for rate in args.sample or ["1"]:
+        results.append(run(protobuf, "application/x-protobuf", spans, args.clients, rate))
+        results.append(run(json_bodies, "application/json", spans, args.clients, rate))
     print(json.dumps({"spans": spans, "results": results}, indent=2))
 
 

@@ -21,6 +21,7 @@ a line as the SDK's batch processor sends them). Each figure is the median of
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import statistics
@@ -68,7 +69,8 @@ def _span(
 def spans(requests: int, queries: int) -> Iterator[dict[str, Any]]:
     start = 1_700_000_000_000_000_000
     for r in range(requests):
-        trace = f"{r + 1:032x}"
+        # Spread as real ids are (random 128 bits): a trace-id draw must see them so.
+        trace = hashlib.blake2b(r.to_bytes(8, "little"), digest_size=16).hexdigest()
         root = f"{(r + 1) << 20:016x}"
         t0 = start + r * 100_000_000
         yield _span(

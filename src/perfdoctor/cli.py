@@ -807,7 +807,15 @@ def import_otlp(traces: str | None, files: tuple[str, ...]) -> None:
     metavar="HOST:PORT",
     help="Also receive OTLP/gRPC there, e.g. 127.0.0.1:4317 (needs perfdoctor[collect-grpc]).",
 )
-def collect(traces: str | None, listen: str, grpc: str | None) -> None:
+@click.option(
+    "--sample",
+    default=None,
+    metavar="RATE",
+    help="Keep the traces of this share of requests, drawn by trace id as OpenTelemetry's "
+    "TraceIdRatioBased does, and every slow or failed one; reports scale their counts "
+    "(default 1: all, or sample_rate in [tool.perfdoctor]).",
+)
+def collect(traces: str | None, listen: str, grpc: str | None, sample: str | None) -> None:
     """Receive OpenTelemetry traces over OTLP/HTTP (protobuf or JSON, gzip too) from
     SDKs or the Collector into the trace store, until Ctrl-C or SIGTERM; with
     --grpc, over OTLP/gRPC too.
@@ -816,12 +824,17 @@ def collect(traces: str | None, listen: str, grpc: str | None) -> None:
     perfdoctor collect --listen 127.0.0.1:4318
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 opentelemetry-instrument ...
     perfdoctor collect --grpc 127.0.0.1:4317   # the Collector's otlp exporter, SDKs' gRPC
+    perfdoctor collect --sample 0.05           # 5% of traces, and every slow or failed one
     perfdoctor report
     """
     from perfdoctor.collect.server import run
+    from perfdoctor.collect.tail import TailRule
     from perfdoctor.settings import load_settings
 
-    sys.exit(run(listen, _traces_path(traces), load_settings(), sys.stdout, grpc=grpc))
+    settings = load_settings()
+    rate = _sample_rate(sample, settings.sample_rate)
+    tail = TailRule(rate, *_tail_thresholds(settings)) if rate < 1.0 else None
+    sys.exit(run(listen, _traces_path(traces), settings, sys.stdout, grpc=grpc, tail=tail))
 
 
 @main.command()

@@ -16,11 +16,20 @@ from tests.conftest import perfdoctor_cmd
 
 
 class Receiver:
-    def __init__(self, folder: Path, settings: str = "", grpc: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        settings: str = "",
+        grpc: bool = False,
+        options: tuple[str, ...] = (),
+        pyproject_tail: str = "",
+    ) -> None:
         self.store = folder / "traces.db"
         # [tool.perfdoctor] of the folder it runs in: a tiny queue, for instance.
-        (folder / "pyproject.toml").write_text(f"[tool.perfdoctor]\n{settings}\n")
-        also = ("--grpc", "127.0.0.1:0") if grpc else ()
+        (folder / "pyproject.toml").write_text(
+            f"[tool.perfdoctor]\n{settings}\n{pyproject_tail}"
+        )
+        also = (*options, "--grpc", "127.0.0.1:0") if grpc else options
         self.process = subprocess.Popen(
             perfdoctor_cmd(
                 "collect", "--listen", "127.0.0.1:0", *also, "--traces", str(self.store)

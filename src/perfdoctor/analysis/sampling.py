@@ -92,11 +92,14 @@ class Held:
                 unsampled[trace.name] = unsampled.get(trace.name, 0) + 1
 
     def summary(self, counts: dict[str, tuple[int, int]]) -> dict[str, Sampled]:
+        # An endpoint none of whose requests was kept has no trace to tell its
+        # rate: it was sampled as the others were (it said "rate 1" before).
+        run_rate = min(self.rates.values(), default=1.0)
         return {
             name: Sampled(
                 seen=seen + self.unsampled.get(name, 0),
                 kept=self.held.get(name, 0),
-                rate=self.rates.get(name, 1.0),
+                rate=self.rates.get(name, run_rate),
             )
             for name, (seen, _kept) in counts.items()
         }

@@ -21,6 +21,7 @@ from perfdoctor.settings import Settings
 
 from . import body
 from .queue import SpanQueue
+from .tail import TailRule
 from .writer import Writer
 
 PATH = "/v1/traces"
@@ -164,9 +165,15 @@ def bind(listen: str, settings: Settings) -> Receiver:
 
 
 def run(
-    listen: str, store_path: Path, settings: Settings, out: TextIO, grpc: str | None = None
+    listen: str,
+    store_path: Path,
+    settings: Settings,
+    out: TextIO,
+    grpc: str | None = None,
+    tail: TailRule | None = None,
 ) -> int:
-    """``grpc``: also receive OTLP/gRPC there (``HOST:PORT``), into the same store."""
+    """``grpc``: also receive OTLP/gRPC there (``HOST:PORT``), into the same store;
+    ``tail``: keep only the traces it keeps (``--sample``)."""
     body.require_protobuf()
     if grpc is not None:
         from .grpc_receiver import require_grpc
@@ -185,7 +192,7 @@ def run(
         except BaseException:
             server.server_close()
             raise
-    writer = Writer(server.queue, target, settings)
+    writer = Writer(server.queue, target, settings, tail=tail)
     writer.start()
     stop = threading.Event()
 
@@ -200,6 +207,11 @@ def run(
     if receiver_grpc is not None:
         receiver_grpc.start()
         out.write(f"perfdoctor: receiving OTLP/gRPC traces on {receiver_grpc.address}\n")
+    if tail is not None:
+        out.write(
+            f"perfdoctor: keeping {tail.rate:.0%} of traces (by trace id) and every failed "
+            f"one or one over {tail.slow_ms:g} ms or its endpoint's p95 budget\n"
+        )
     out.flush()
     started = time.monotonic()
     try:
@@ -218,6 +230,7 @@ def run(
     out.write(
         f"perfdoctor: received {writer.received} spans in {seconds:.0f} s; wrote "
         f"{writer.traces_written} traces ({writer.spans_written} spans) to {store_path}"
+        + (f"; kept {tail.kept} of {tail.seen} traces seen" if tail is not None else "")
         + (f"; refused {server.refused} requests while busy" if server.refused else "")
         + "\n"
     )

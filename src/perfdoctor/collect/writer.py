@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from perfdoctor import store
 from perfdoctor.otlp import command
@@ -21,6 +21,7 @@ from perfdoctor.otlp.decode import OtlpSpan
 from perfdoctor.settings import Settings
 
 from .queue import SpanQueue
+from .tail import TailRule
 
 # How often the writer looks at the held spans when nothing arrives.
 _TICK_S = 0.5
@@ -35,6 +36,7 @@ class Writer(threading.Thread):
         target: command.StoreTarget,
         settings: Settings,
         err: TextIO = sys.stderr,
+        tail: TailRule | None = None,
     ) -> None:
         super().__init__(name="perfdoctor-collect-writer", daemon=True)
         self.queue = queue
@@ -46,6 +48,7 @@ class Writer(threading.Thread):
         self.spans_written = 0
         self.received = 0
         self.dropped = 0
+        self.tail = tail
         self._pending: dict[str, list[OtlpSpan]] = {}
         self._since: dict[str, float] = {}
         self._rooted: set[str] = set()
@@ -90,14 +93,22 @@ class Writer(threading.Thread):
 
     def _write(self, groups: list[list[OtlpSpan]], keep: bool) -> bool:
         """Whether the groups are done with: written, or dropped after an error."""
+        samples: dict[str, dict[str, Any]] = {}
+        counts: list[tuple[str, int, int]] = []
+        if self.tail is not None:
+            groups, samples, counts = self._sampled(groups)
         try:
             batch = command.Summary()
-            command.write_groups(self.target, groups, self.settings, batch)
+            command.write_groups(self.target, groups, self.settings, batch, samples)
+            if counts:
+                store.write_batch(self.target.conn(), store.Batch(sampling=counts))
             # Traces written before and given spans that came later are not new ones.
             self.traces_written += len(batch.written - batch.before - batch.merged)
             self.spans_written += batch.spans
             return True
         except sqlite3.Error as exc:
+            if counts and self.tail is not None:
+                self.tail.restore_counts(counts)
             if store.is_busy(exc) and keep:
                 # Kept and tried again; meanwhile the queue fills and senders get 429.
                 self.err.write(f"perfdoctor: the trace store is busy ({exc}); retrying\n")
@@ -107,3 +118,18 @@ class Writer(threading.Thread):
             self.dropped += lost
             self.err.write(f"perfdoctor: error: writing {lost} spans failed: {exc}\n")
             return True
+
+    def _sampled(
+        self, groups: list[list[OtlpSpan]]
+    ) -> tuple[list[list[OtlpSpan]], dict[str, dict[str, Any]], list[tuple[str, int, int]]]:
+        """The groups the tail rule keeps, their sample attributes, and the counts."""
+        assert self.tail is not None
+        kept: list[list[OtlpSpan]] = []
+        samples: dict[str, dict[str, Any]] = {}
+        for group in groups:
+            sample = self.tail.decide(group)
+            if sample is None:
+                continue
+            kept.append(group)
+            samples[group[0].trace_id] = sample
+        return kept, samples, self.tail.take_counts()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from perfdoctor import store
 from perfdoctor.errors import BadInputs, StoreError, UsageError
@@ -164,22 +164,42 @@ def _import_file(
 
 
 def write_groups(
-    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: StoreTarget,
+    groups: list[list[OtlpSpan]],
+    settings: Settings,
+    summary: Summary,
+    samples: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
+    """``samples``: per OTLP trace id, the ``sample`` attributes of a trace a tail
+    rule kept (``perfdoctor collect --sample``), given to the trace it makes."""
     for start in range(0, len(groups), WRITE_BATCH):
         batch = groups[start : start + WRITE_BATCH]
         late = target.imported([g[0].trace_id for g in batch])
         fresh = [g for g in batch if g[0].trace_id not in late]
         if fresh:
-            _write_fresh(target, fresh, settings, summary)
+            _write_fresh(target, fresh, settings, summary, samples)
         if late:
-            _merge(target, [g for g in batch if g[0].trace_id in late], settings, summary)
+            late_groups = [g for g in batch if g[0].trace_id in late]
+            _merge(target, late_groups, settings, summary, samples)
+
+
+def _mark(traces: list[Trace], samples: Mapping[str, dict[str, Any]] | None) -> None:
+    if samples:
+        for trace in traces:
+            sample = samples.get(trace.id)
+            if sample is not None:
+                trace.attrs["sample"] = sample
 
 
 def _write_fresh(
-    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: StoreTarget,
+    groups: list[list[OtlpSpan]],
+    settings: Settings,
+    summary: Summary,
+    samples: Mapping[str, dict[str, Any]] | None,
 ) -> None:
     mapped = all_traces(groups, settings.max_spans_per_trace, settings.stack_depth)
+    _mark(mapped.traces, samples)
     summary.other += mapped.other
     summary.over_limit += mapped.over_limit
     ids = {t.id for t in mapped.traces}
@@ -190,7 +210,11 @@ def _write_fresh(
 
 
 def _merge(
-    target: StoreTarget, groups: list[list[OtlpSpan]], settings: Settings, summary: Summary
+    target: StoreTarget,
+    groups: list[list[OtlpSpan]],
+    settings: Settings,
+    summary: Summary,
+    samples: Mapping[str, dict[str, Any]] | None,
 ) -> None:
     """Spans of traces written before: each trace mapped again whole and rewritten."""
     before = index.load(target.conn(), [g[0].trace_id for g in groups])
@@ -217,6 +241,7 @@ def _merge(
         traces.extend(mapped.traces)
         changes.placed.extend(mapped.placed)
         changes.dropped |= old - new
+    _mark(traces, samples)
     target.write(traces, changes)
 
 
