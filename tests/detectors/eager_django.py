@@ -74,6 +74,18 @@ def prefetch_unused() -> list[str]:
     return [a.title for a in articles]  # line: prefetch_unused
 
 
+def prefetch_one_read_often() -> list[int]:
+    # The template-loop shape (a real app's dashboard): one prefetched collection
+    # read again and again, the other never.  The first is let go once known
+    # used; the second must still be reported.
+    articles = Article.objects.prefetch_related("comments", "tags").order_by("id")
+    counts = []
+    for article in articles:  # line: prefetch_one_read_often
+        for _ in range(5):
+            counts.append(len(article.comments.all()))
+    return counts
+
+
 def prefetch_object_unused() -> list[str]:
     tags = Prefetch("tags", queryset=Tag.objects.order_by("name"))
     articles = list(Article.objects.prefetch_related(tags))  # line: prefetch_object_unused
@@ -169,6 +181,7 @@ def nested_select_related_unused() -> list[str]:
 CASES = [
     select_related_unused,
     prefetch_unused,
+    prefetch_one_read_often,
     prefetch_object_unused,
     get_unused,
     select_related_used_on_one_row,

@@ -94,6 +94,14 @@ def test_django_prefetch_related_never_read(django_found: list[Finding]) -> None
         assert f'Remove "{name}" from prefetch_related(...)' in finding.fix
 
 
+def test_django_a_collection_read_often_is_used_and_its_sibling_still_unused(
+    django_found: list[Finding],
+) -> None:
+    [finding] = _by_endpoint(django_found, "prefetch_one_read_often")
+    _at(finding, "prefetch_one_read_often")
+    assert finding.evidence["written"] == 'prefetch_related("tags")'
+
+
 def test_django_prefetch_object_and_a_single_get(django_found: list[Finding]) -> None:
     [prefetch] = _by_endpoint(django_found, "prefetch_object_unused")
     _at(prefetch, "prefetch_object_unused")

@@ -40,9 +40,21 @@ QUERY_KIND = "orm.eager.query"
 objects: dict[int, dict[object, dict[str, Any]]] = {}
 # relation attribute -> [(trace, record)] not yet read
 attributes: dict[object, list[tuple[context.ActiveTrace, dict[str, Any]]]] = {}
-# trace id -> (trace, [(object id, entry)]) registered for it
-_owners: dict[str, tuple[context.ActiveTrace, list[tuple[int, dict[object, Any]]]]] = {}
+# trace id -> (trace, [(entry, the object ids it watches)]) registered for it
+_owners: dict[str, tuple[context.ActiveTrace, list[tuple[dict[object, Any], list[int]]]]] = {}
+# id(entry) -> the object ids it watches, until all its records are used: then
+# they are let go, so a page reading the same prefetched collections hundreds of
+# times (a template's loop) looks each up only until its load is known used.
+_watching: dict[int, list[int]] = {}
 max_objects = 50_000
+
+
+def _unwatch(entry: dict[object, Any], keys: list[int]) -> None:
+    if _watching.get(id(entry)) is keys:
+        del _watching[id(entry)]
+    for key in keys:
+        if objects.get(key) is entry:
+            del objects[key]
 
 
 def _sweep() -> None:
@@ -51,9 +63,8 @@ def _sweep() -> None:
         if trace.finished is None:
             continue
         _owners.pop(trace_id, None)
-        for key, entry in owned:
-            if objects.get(key) is entry:
-                del objects[key]
+        for entry, keys in owned:
+            _unwatch(entry, keys)
     if attributes:
         for attr, pending in list(attributes.items()):
             alive = [p for p in pending if p[0].finished is None]
@@ -86,10 +97,11 @@ def watch(trace: context.ActiveTrace, keys: Iterable[int], entry: dict[object, A
     owned = _owners.get(trace.id)
     if owned is None:
         owned = _owners[trace.id] = (trace, [])
-    pairs = owned[1]
-    for key in keys:
+    ids = list(keys)
+    for key in ids:
         objects[key] = entry
-        pairs.append((key, entry))
+    owned[1].append((entry, ids))
+    _watching[id(entry)] = ids
 
 
 def read(key: int, slot: object) -> None:
@@ -97,8 +109,12 @@ def read(key: int, slot: object) -> None:
     entry = objects.get(key)
     if entry is not None:
         found = entry.get(slot)
-        if found is not None:
+        if found is not None and not found["used"]:
             found["used"] = True
+            if all(record["used"] for record in entry.values()):
+                ids = _watching.get(id(entry))
+                if ids is not None:
+                    _unwatch(entry, ids)
 
 
 def watch_attribute(trace: context.ActiveTrace, attr: object, attrs: dict[str, Any]) -> None:
