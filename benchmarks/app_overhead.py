@@ -16,6 +16,11 @@ order rotating each round, so drift on a noisy machine hits every side alike::
     python benchmarks/app_overhead.py                   # both apps, about 4 minutes
     python benchmarks/app_overhead.py --app django --rounds 4 --requests 20   # smoke
     python benchmarks/app_overhead.py --before-src ../old/src --json
+    python benchmarks/app_overhead.py --agent otel --agent sentry --agent ddtrace
+
+``--agent`` serves the app once more under a tracing agent a team would leave on
+instead (OpenTelemetry, sentry-sdk, ddtrace where it installs), tracing every
+request and sending to a local sink, in the same rounds.
 
 Reported per side: the p50 over all its requests, and per round the median; the
 overhead is each round's median minus bare's in the same round, in % of bare's,
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -37,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
+AGENT_BOOT = APPS_DIR / "agent_boot"
 PATH = "/articles/"
 QUERIES = 40
 
@@ -86,7 +94,16 @@ def _env(db: Path, src: str | None) -> dict[str, str]:
     return env
 
 
-def _start(name: str, app: str, db: Path, folder: Path, src: str | None, traced: bool) -> Side:
+def _start(
+    name: str,
+    app: str,
+    db: Path,
+    folder: Path,
+    src: str | None,
+    traced: bool,
+    agent: tuple[str, str] | None = None,
+) -> Side:
+    """``agent``: (name, sink URL) of the tracing agent to serve the app under."""
     port = _free_port()
     command = _server(app, port)
     store = None
@@ -94,11 +111,43 @@ def _start(name: str, app: str, db: Path, folder: Path, src: str | None, traced:
         store = folder / f"{name}.db"
         run = [sys.executable, "-m", "perfdoctor", "run", "--traces", str(store), "--"]
         command = run + command
+    env = _env(db, src)
+    if agent is not None:
+        env["PYTHONPATH"] = str(AGENT_BOOT)
+        env.update(BENCH_AGENT=agent[0], BENCH_SINK=agent[1], BENCH_APP=app)
     process = subprocess.Popen(
-        command, env=_env(db, src), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True,
     )
     return Side(name, port, process, store)
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """What the agents send to (OTLP, Sentry envelopes, Datadog traces): read, 200, kept nowhere."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        received = self.server.received  # type: ignore[attr-defined]
+        path = self.path.split("?")[0]
+        received[path] = received.get(path, 0) + 1
+
+    do_POST = do_PUT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _sink() -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.received = {}  # type: ignore[attr-defined]  # path -> posts
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def _get(port: int) -> float:
@@ -155,7 +204,12 @@ def _stored(store: Path) -> dict[str, Any]:
 
 
 def measure_app(
-    app: str, rounds: int, requests: int, warmup: int, before_src: str | None
+    app: str,
+    rounds: int,
+    requests: int,
+    warmup: int,
+    before_src: str | None,
+    agents: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="perfdoctor-app-bench-") as tmp:
         folder = Path(tmp)
@@ -164,10 +218,15 @@ def measure_app(
             [sys.executable, str(APPS_DIR / f"list_{app}.py"), "seed"],
             env=_env(db, None), check=True,
         )
+        sink = _sink() if agents else None
         sides = [_start("bare", app, db, folder, None, traced=False)]
         sides.append(_start("perfdoctor", app, db, folder, os.environ.get("PYTHONPATH"), True))
         if before_src is not None:
             sides.append(_start("perfdoctor-before", app, db, folder, before_src, traced=True))
+        for agent in agents:
+            assert sink is not None
+            url = f"http://127.0.0.1:{sink.server_address[1]}"
+            sides.append(_start(agent, app, db, folder, None, False, (agent, url)))
         try:
             for side in sides:
                 _wait(side)
@@ -182,8 +241,15 @@ def measure_app(
         finally:
             for side in sides:
                 _stop(side)
+            if sink is not None:
+                sink.shutdown()
         bare = sides[0]
         result: dict[str, Any] = {"app": app, "sides": []}
+        if sink is not None:
+            # Per endpoint of the sink (/v1/traces: OpenTelemetry, /api/1/envelope/:
+            # Sentry, /v0.x/traces: ddtrace): nothing sent would be an agent that
+            # traced nothing, and no comparison.
+            result["agent_posts"] = sink.received  # type: ignore[attr-defined]
         for side in sides:
             entry: dict[str, Any] = {
                 "side": side.name,
@@ -201,8 +267,8 @@ def measure_app(
                 entry["overhead_pct_iqr"] = [quartiles[0], quartiles[-1]]
                 bare_p50 = statistics.median(bare.samples) * 1000
                 entry["p50_overhead_pct"] = (entry["p50_ms"] / bare_p50 - 1) * 100
-                assert side.store is not None
-                entry["stored"] = _stored(side.store)
+                if side.store is not None:
+                    entry["stored"] = _stored(side.store)
             result["sides"].append(entry)
         return result
 
@@ -214,10 +280,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=50, help="requests per side per round")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--before-src", help="also run under the perfdoctor at this src folder")
+    parser.add_argument(
+        "--agent",
+        action="append",
+        choices=("otel", "sentry", "ddtrace"),
+        help="also serve the app under this tracing agent, every request traced "
+        "(repeatable; see apps/agent_boot/sitecustomize.py)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = [
-        measure_app(app, args.rounds, args.requests, args.warmup, args.before_src)
+        measure_app(
+            app, args.rounds, args.requests, args.warmup, args.before_src, tuple(args.agent or ())
+        )
         for app in (args.app or ["django", "fastapi"])
     ]
     summary = {
@@ -242,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 low, high = side["overhead_pct_iqr"]
                 extra = (
                     f"{side['p50_overhead_pct']:>+8.2f} {side['overhead_pct']:>+16.2f} "
-                    f"{low:>+7.2f}..{high:<+7.2f}  {side['stored']}"
+                    f"{low:>+7.2f}..{high:<+7.2f}  {side.get('stored', '')}"
                 )
             print(f"{result['app']:8} {side['side']:18} {side['p50_ms']:>8.3f} {extra}")
     return 0
