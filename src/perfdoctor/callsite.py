@@ -176,14 +176,79 @@ _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
     "list[RawFrame]",
 ]
-# (code id, offset) of the frame that issued the operation -> its paths, newest
-# last, each with that code object: held, so that its id is not reused while
-# remembered (the paths hold their user frames' code objects likewise).
-_paths: dict[tuple[int, int], list[tuple[CodeType, _Path]]] = {}
+_Known = list[tuple[CodeType, _Path]]
 _MAX_SITES = 5_000
-# Paths tried per operation site (a helper called from many lines has one each):
-# a miss costs a frame object or two.
+# Paths tried per first user frame (the same line reached through different
+# library frames: a queryset iterated, counted, sliced): a miss costs a frame.
 _MAX_PATHS_PER_SITE = 8
+# Paths remembered per operation site, all first user frames together: past it
+# the site starts again (a generic helper called from thousands of lines).
+_MAX_PATHS_PER_ISSUER = 512
+
+
+class _Site:
+    """The paths remembered for one operation site, by their first user frame.
+
+    An ORM issues every query from one frame (Django's ``CursorWrapper._execute``),
+    so a page's dozen query lines are a dozen paths of one site: tried in turn,
+    each miss would build a frame object, and a short list of the newest would
+    forget the others before the next request (a real app's dashboard walked 10
+    of its 13 queries again every request).  Looked up instead by the frame at
+    each distance a path's first user frame was found: a frame and a dict
+    lookup per distinct distance.
+    """
+
+    __slots__ = ("bare", "by_first", "code", "count", "steps")
+
+    def __init__(self, code: CodeType) -> None:
+        # Held, so that the id in the site's key is not reused while remembered.
+        self.code = code
+        # Distances of first user frames, in the order first seen; replaced, not
+        # changed in place: another thread may be reading it.
+        self.steps: tuple[int, ...] = ()
+        self.by_first: dict[int, dict[tuple[int, int], _Known]] = {}
+        # Paths with no user frame (the anchor, the depth or the stack's end first).
+        self.bare: _Known = []
+        self.count = 0
+
+    def candidates(self, first: FrameType, base: int) -> _Known | None:
+        """The paths whose first user frame is where the current stack has it.
+
+        ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
+        """
+        by_first = self.by_first
+        for step in self.steps:
+            try:
+                frame = _getframe(base + step) if step else first
+            except ValueError:  # a shallower stack
+                continue
+            table = by_first.get(step)  # None: the site started again meanwhile
+            found = table.get((id(frame.f_code), frame.f_lasti)) if table else None
+            if found is not None:
+                return found
+        return self.bare or None
+
+    def add(self, code: CodeType, path: _Path) -> None:
+        users = path[0]
+        if self.count >= _MAX_PATHS_PER_ISSUER:
+            self.steps, self.by_first, self.bare, self.count = (), {}, [], 0
+        self.count += 1
+        if not users:
+            self.bare = [*self.bare[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+            return
+        step, user_code, offset = users[0]
+        table = self.by_first.get(step)
+        if table is None:
+            table = self.by_first[step] = {}
+            self.steps = (*self.steps, step)
+        key = (id(user_code), offset)
+        known = table.get(key, [])
+        table[key] = [*known[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+
+
+# (code id, offset) of the frame that issued the operation -> its paths (the
+# paths hold their user frames' code objects, so those ids are not reused either).
+_paths: dict[tuple[int, int], _Site] = {}
 
 
 def capture_caller(
@@ -217,7 +282,9 @@ def capture_caller(
         return [], None, None
     code = first.f_code
     key = (id(code), first.f_lasti)
-    known = _paths.get(key)
+    site = _paths.get(key)
+    # skip + 2: the issuing frame as seen from inside candidates(), a frame deeper.
+    known = site.candidates(first, skip + 2) if site is not None else None
     if known is not None:
         base = skip + 1
         stop = anchor.frame if anchor is not None else None
@@ -304,14 +371,12 @@ def _frames(users: list[tuple[int, CodeType, int]]) -> list[RawFrame]:
 
 
 def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
-    known = _paths.get(key)
-    if known is None:
+    site = _paths.get(key)
+    if site is None:
         if len(_paths) >= _MAX_SITES:
             _paths.clear()
-        _paths[key] = [(code, path)]
-    else:
-        # Replaced, not changed in place: another thread may be reading it.
-        _paths[key] = [*known[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+        site = _paths[key] = _Site(code)
+    site.add(code, path)
 
 
 # A code object whose frame can be suspended and resumed from elsewhere: its

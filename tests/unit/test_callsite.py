@@ -187,5 +187,10 @@ def test_a_path_to_the_bottom_of_a_worker_threads_stack_is_remembered(monkeypatc
     assert [hot for hot, _ in answers] == [full for _, full in answers]
     assert len(walks) < 2 * len(answers)
     # Remembered as ending at the bottom of the stack: -(steps to it) - 1.
-    assert any(path[1] < -1 for paths in callsite._paths.values() for _, path in paths)
+    assert any(
+        path[1] < -1
+        for site in callsite._paths.values()
+        for known in [site.bare, *(p for table in site.by_first.values() for p in table.values())]
+        for _, path in known
+    )
     anchor.release()

@@ -18,5 +18,6 @@ urlpatterns = [
     path("with-comments/fixed/", views.FixedPostsWithComments.as_view()),
     path("list-page/", views.PostListPage.as_view()),
     path("list-page/fixed/", views.FixedPostListPage.as_view()),
+    path("dashboard/", views.dashboard),
     *router.urls,
 ]

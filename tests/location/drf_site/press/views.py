@@ -1,10 +1,10 @@
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.generic import ListView
 from rest_framework import generics, viewsets
 
-from press.models import Post
+from press.models import Author, Comment, Post
 from press.serializers import (
     PostAuthorNameSerializer,
     PostCommentsSerializer,
@@ -77,3 +77,24 @@ class PostsWithComments(generics.ListAPIView):
 class FixedPostsWithComments(generics.ListAPIView):
     serializer_class = PostWithCommentsSerializer
     queryset = Post.objects.prefetch_related("comments").order_by("id")
+
+
+def dashboard(request: HttpRequest) -> JsonResponse:
+    """A dashboard's dozen queries, each from its own line, all issued by Django
+    from the same frame."""
+    return JsonResponse(
+        {
+            "posts": Post.objects.count(),
+            "authors": Author.objects.count(),
+            "comments": Comment.objects.count(),
+            "first_post": Post.objects.order_by("id").values_list("title", flat=True).first(),
+            "last_post": Post.objects.order_by("-id").values_list("title", flat=True).first(),
+            "busy_authors": Author.objects.filter(posts__isnull=False).distinct().count(),
+            "commented": Post.objects.filter(comments__isnull=False).distinct().count(),
+            "has_comments": Comment.objects.exists(),
+            "titles": list(Post.objects.values_list("title", flat=True)[:3]),
+            "names": list(Author.objects.values_list("name", flat=True)[:3]),
+            "bodies": list(Comment.objects.values_list("body", flat=True)[:3]),
+            "author_one": Author.objects.filter(pk=1).values_list("name", flat=True).first(),
+        }
+    )
