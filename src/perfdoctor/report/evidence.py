@@ -82,9 +82,20 @@ def evidence_numbers(evidence: dict[str, Any]) -> list[str]:
             f"(sequence {sequence.get('id')})"
         )
         shown.append(f"rows looped over: {sequence.get('repeats')}")
+    means = evidence.get("mean_ms")
+    means = means if isinstance(means, dict) else {}
     for key, label, fmt in _NUMBERS:
         value = evidence.get(key)
-        if value is not None:
+        if value is None:
+            continue
+        mean = means.get(key)
+        if isinstance(mean, (int, float)) and round(mean, 2) != round(value, 2):
+            # Merged over its requests: the request shown is the costliest of them,
+            # which is not always the one with the highest of every number.
+            shown.append(
+                f"{label}: {fmt.format(mean)} mean, {fmt.format(value)} in the request shown"
+            )
+        else:
             shown.append(f"{label}: {fmt.format(value)}")
     return shown
 

@@ -1,0 +1,63 @@
+"""A per-request finding merged over its requests shows the worst request as its
+example, and the mean over every request beside it; the ranking uses the mean
+(a real app's first, cold request made "loop time per request: 136 ms" of an
+endpoint whose requests took 35 ms)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import perfdoctor
+from perfdoctor.analysis.analyze import analyze
+from perfdoctor.analysis.merging import impact_ms
+from perfdoctor.report.evidence import evidence_numbers
+from perfdoctor.settings import Settings
+from tests.inprocess import blog_db, capturing, load
+
+
+def test_the_mean_over_requests_beside_the_worst_example(tmp_path: Path) -> None:
+    traces = tmp_path / "traces.db"
+    with capturing(traces):
+        conn = blog_db()
+        for request in range(4):
+            with perfdoctor.trace("GET /articles", "http"):
+                for (author_id,) in conn.execute("SELECT author_id FROM article").fetchall():
+                    conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+                    if request == 0:
+                        time.sleep(0.002)  # the first request is the slow one
+    [finding] = [
+        f for f in analyze(load(traces), Settings()).findings if f.id == "n-plus-one-query"
+    ]
+    evidence = finding.evidence
+    assert evidence["requests_affected"] == 4
+    mean = evidence["mean_ms"]
+    # The example is the first request, 20 rows x 2 ms asleep in its loop.
+    assert evidence["loop_ms"] >= 40
+    assert mean["loop_ms"] < evidence["loop_ms"] / 2
+    assert mean["total_ms"] <= evidence["total_ms"] * 2
+    assert impact_ms(finding) == pytest.approx(mean["loop_ms"] * 4)
+    [loop] = [s for s in evidence_numbers(evidence) if s.startswith("loop time per request")]
+    assert loop == (
+        f"loop time per request: {mean['loop_ms']:.2f} ms mean, "
+        f"{evidence['loop_ms']:.2f} ms in the request shown"
+    )
+
+
+def test_a_finding_seen_in_one_request_has_no_mean(tmp_path: Path) -> None:
+    traces = tmp_path / "traces.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("GET /articles", "http"):
+            for (author_id,) in conn.execute("SELECT author_id FROM article").fetchall():
+                conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+    [finding] = [
+        f for f in analyze(load(traces), Settings()).findings if f.id == "n-plus-one-query"
+    ]
+    assert "mean_ms" not in finding.evidence
+    assert any(
+        s.startswith("loop time per request: ") and "mean" not in s
+        for s in evidence_numbers(finding.evidence)
+    )
