@@ -114,7 +114,7 @@ def test_missing_http_cache(run: Run) -> None:
     finding = one(run.report, "missing-http-cache", "GET /catalog")
     assert finding["evidence"]["identical_responses"] == 5
     assert finding["evidence"]["bytes"] == len(run.bodies["GET /catalog"])
-    assert "make_conditional" in finding["fix"]
+    assert "make_response(" in finding["fix"] and "make_conditional" in finding["fix"]
     public = one(run.report, "missing-http-cache", "GET /me/public")
     assert public["severity"] == "error"
     assert public["evidence"]["users"] == 2

@@ -23,9 +23,12 @@ CACHE_FIXES = {
         "django.middleware.http.ConditionalGetMiddleware, so a repeat is answered with "
         "304 Not Modified or not asked at all."
     ),
+    # A view often returns a dict or a rendered template: the response object is
+    # made first (a real app's JSON API taught this).
     "flask": (
-        "Set response.cache_control.max_age = 60 (and public or private), and an ETag: "
-        "response.set_etag(<version>) then return response.make_conditional(request), "
+        "Make the response object (response = make_response(<what the view returns>)), "
+        "set response.cache_control.max_age = 60 (and public or private) and an ETag, "
+        "response.set_etag(<version>), then return response.make_conditional(request), "
         "so a repeat is answered with 304 Not Modified or not asked at all."
     ),
     # A path operation usually returns a model, not a Response: the headers go on
