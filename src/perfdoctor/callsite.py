@@ -295,11 +295,12 @@ def _answer(
         except ValueError:
             return path_frames, framework, trigger
         return None
-    stop = anchor.frame if anchor is not None else None
-    if stop is not None and _getframe(base + anchor_step) is stop:
-        joined = anchor.joined(path)  # type: ignore[union-attr]
-        if joined is not None:
-            return joined[0], joined[1], trigger
+    if anchor is not None:
+        stop = anchor.frame
+        if stop is not None and _getframe(base + anchor_step) is stop:
+            joined = anchor.joined(path)
+            if joined is not None:
+                return joined[0], joined[1], trigger
     return None
 
 
