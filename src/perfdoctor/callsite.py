@@ -277,31 +277,41 @@ def _answer(
     May raise ValueError (a shallower stack).
     """
     _users, anchor_step, framework, trigger_at, _depth, path_frames = path
-    trigger = None
+    trigger_frame = None
     if trigger_at is not None:
-        step, trigger_code, kind, inside = trigger_at
-        frame = _getframe(base + step) if step else first
-        if frame.f_code is not trigger_code:
+        step = trigger_at[0]
+        trigger_frame = _getframe(base + step) if step else first
+        if trigger_frame.f_code is not trigger_at[1]:
             return None
-        trigger = triggers.extract(kind, frame, inside)
+    # The trigger's names are read last, once the whole path is known to be this
+    # one: several paths of one site can share their user frames (a DRF list's
+    # own query and its rows' queries, from the same Django frame), and reading
+    # the names costs more than the rest of the check.
+    frames: list[RawFrame]
     if anchor_step == -1:
-        return path_frames, framework, trigger
-    if anchor_step < -1:
+        frames = path_frames
+    elif anchor_step < -1:
         # The stack ended there: the frame before is the last one.
         bottom = base - anchor_step - 1
         _getframe(bottom - 1)
         try:
             _getframe(bottom)
         except ValueError:
-            return path_frames, framework, trigger
-        return None
-    if anchor is not None:
-        stop = anchor.frame
-        if stop is not None and _getframe(base + anchor_step) is stop:
-            joined = anchor.joined(path)
-            if joined is not None:
-                return joined[0], joined[1], trigger
-    return None
+            frames = path_frames
+        else:
+            return None
+    else:
+        stop = anchor.frame if anchor is not None else None
+        if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
+            return None
+        joined = anchor.joined(path)
+        if joined is None:
+            return None
+        frames, framework = joined
+    trigger = None
+    if trigger_at is not None and trigger_frame is not None:
+        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])
+    return frames, framework, trigger
 
 
 def _learn(
