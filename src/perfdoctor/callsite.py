@@ -287,45 +287,97 @@ def capture_caller(
     known = site.candidates(first, skip + 2) if site is not None else None
     if known is not None:
         base = skip + 1
-        stop = anchor.frame if anchor is not None else None
+        # Each step below is paid by every query: no call, attribute read or
+        # tuple that can be spared (a path is checked in well under a µs).
         for _code, path in known:
-            users, anchor_step, framework, trigger_at, path_depth, path_frames = path
-            if path_depth != depth:
+            if path[4] != depth:
                 continue
+            users = path[0]
             try:
+                frame = first
                 for step, user_code, offset in users:
-                    frame = _getframe(base + step) if step else first
+                    if step:
+                        frame = _getframe(base + step)
                     if frame.f_code is not user_code or frame.f_lasti != offset:
                         break
                 else:
-                    trigger = None
-                    if trigger_at is not None:
-                        step, trigger_code, kind, inside = trigger_at
-                        frame = _getframe(base + step) if step else first
-                        if frame.f_code is not trigger_code:
+                    anchor_step = path[1]
+                    if path[3] is None:  # no trigger frame: the common case, here
+                        if anchor_step >= 0:
+                            if anchor is None:
+                                continue
+                            # The anchor is often the last user frame checked (a
+                            # ``with perfdoctor.trace()`` in the user's function).
+                            if not users or users[-1][0] != anchor_step:
+                                frame = _getframe(base + anchor_step)
+                            if frame is not anchor.frame:
+                                continue
+                            found = anchor._joined.get(id(path))
+                            if found is not None and found[0] is path:
+                                return found[1], found[2], None
+                            joined = anchor.joined(path)
+                            if joined is not None:
+                                return joined[0], joined[1], None
                             continue
-                        trigger = triggers.extract(kind, frame, inside)
-                    if anchor_step == -1:
-                        return path_frames, framework, trigger
-                    if anchor_step < -1:
-                        # The stack ended there: the frame before is the last one.
-                        bottom = base - anchor_step - 1
-                        _getframe(bottom - 1)
-                        try:
-                            _getframe(bottom)
-                        except ValueError:
-                            return path_frames, framework, trigger
-                        continue
-                    if stop is not None and _getframe(base + anchor_step) is stop:
-                        joined = anchor.joined(path)  # type: ignore[union-attr]
-                        if joined is not None:
-                            return joined[0], joined[1], trigger
+                        if anchor_step == -1:
+                            return path[5], path[2], None
+                    # One frame deeper there: the same frames are one level further.
+                    answer = _answer(first, base + 1, path, anchor)
+                    if answer is not None:
+                        return answer
             except ValueError:  # a shallower stack than the path's
                 continue
     frames, framework, trigger = capture(first, depth, anchor)
     learnt = _learn(first, depth, anchor, framework)
     if learnt is not None:
         _remember(key, code, learnt)
+    return frames, framework, trigger
+
+
+def _answer(
+    first: FrameType, base: int, path: _Path, anchor: Anchor | None
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None] | None:
+    """A remembered path whose user frames were found where they were: its answer,
+    if the rest (trigger frame, bottom of the stack, anchor) is found again too.
+
+    ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
+    May raise ValueError (a shallower stack).
+    """
+    _users, anchor_step, framework, trigger_at, _depth, path_frames = path
+    trigger_frame = None
+    if trigger_at is not None:
+        step = trigger_at[0]
+        trigger_frame = _getframe(base + step) if step else first
+        if trigger_frame.f_code is not trigger_at[1]:
+            return None
+    # The trigger's names are read last, once the whole path is known to be this
+    # one: several paths of one site can share their user frames (a DRF list's
+    # own query and its rows' queries, from the same Django frame), and reading
+    # the names costs more than the rest of the check.
+    frames: list[RawFrame]
+    if anchor_step == -1:
+        frames = path_frames
+    elif anchor_step < -1:
+        # The stack ended there: the frame before is the last one.
+        bottom = base - anchor_step - 1
+        _getframe(bottom - 1)
+        try:
+            _getframe(bottom)
+        except ValueError:
+            frames = path_frames
+        else:
+            return None
+    else:
+        stop = anchor.frame if anchor is not None else None
+        if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
+            return None
+        joined = anchor.joined(path)
+        if joined is None:
+            return None
+        frames, framework = joined
+    trigger = None
+    if trigger_at is not None and trigger_frame is not None:
+        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])
     return frames, framework, trigger
 
 

@@ -21,7 +21,9 @@ parameter value, a cookie or a credential (digests are keyed per process).
     user's functions behind the field's resolver and the list's, see
     :mod:`perfdoctor.graphql_fields`),
     ``class`` and ``field`` (and ``source``) or ``template`` and ``line``,
-    ``path``, and ``inside``: how many user frames lie inside it).
+    ``path``, and ``inside``: how many user frames lie inside it),
+    ``relation`` (SQLAlchemy: the query is a relationship load's, lazy, selectin
+    or subquery, of this ``Model.attribute``).
 ``db.connect``
     a new database connection opened: field ``system``, ``connection_id``.
 ``http``
@@ -62,7 +64,8 @@ parameter value, a cookie or a credential (digests are keyed per process).
     A Django prefetch's span covers its query; a ``select_related`` one, the
     evaluation of the queryset.
 ``orm.eager.query``
-    SQLAlchemy: a relationship loader's own SELECT follows (selectin, subquery);
+    SQLAlchemy, in traces captured before the relation was a db span's attribute:
+    a relationship loader's own SELECT follows (lazy, selectin, subquery);
     attrs: ``relation``.
 ``job.enqueue``
     a task handed to a queue (Celery ``delay``/``apply_async``, RQ ``enqueue``,

@@ -296,3 +296,24 @@ def test_sqlalchemy_read_in_one_request_of_the_endpoint_is_in_use(
                 names = [p.writer.name for p in posts] if include else []
                 assert len(names) in (0, POSTS)
     assert _findings(traces) == []
+
+
+def test_sqlalchemy_relationship_loads_name_their_relation_on_their_query(
+    tmp_path: Path,
+) -> None:
+    # One span per query (the N+1 of lazy loads is the common case): the relation
+    # rides on the loader's own db span, which unused-eager-load reads.
+    traces = tmp_path / "t.db"
+    with seeded(traces) as engine:
+        with perfdoctor.trace("GET /lazy", "http"), Session(engine) as session:
+            posts = session.scalars(select(Post).order_by(Post.id)).all()
+            assert all(len(post.notes) == 1 for post in posts)
+        with perfdoctor.trace("GET /selectin", "http"), Session(engine) as session:
+            assert session.scalars(select(Post).options(selectinload(Post.notes))).all()
+    traces_by_name = {trace.name: trace for trace in load(traces)}
+    lazy = traces_by_name["GET /lazy"].spans
+    assert [s.kind for s in lazy] == ["db"] * (1 + POSTS)
+    assert lazy[0].attrs.get("relation") is None
+    assert {s.attrs.get("relation") for s in lazy[1:]} == {"Post.notes"}
+    selectin = [s for s in traces_by_name["GET /selectin"].spans if s.kind == "db"]
+    assert [s.attrs.get("relation") for s in selectin] == [None, "Post.notes"]

@@ -47,6 +47,7 @@ class ActiveTrace:
         "id",
         "kind",
         "name",
+        "next_db_attrs",
         "sampled",
         "spans",
         "start",
@@ -70,6 +71,9 @@ class ActiveTrace:
         # the request turns out slow or failed.
         self.sampled = True
         self.anchor: callsite.Anchor | None = None
+        # Attributes the trace's next db span carries (an ORM hook names there the
+        # relation a relationship load is for): set before the query, taken by it.
+        self.next_db_attrs: dict[str, Any] | None = None
 
 
 _current: contextvars.ContextVar[ActiveTrace | None] = contextvars.ContextVar(
@@ -341,6 +345,9 @@ def record_db(
     try:
         if _muted.get():
             return
+        announced = trace.next_db_attrs
+        if announced is not None:
+            trace.next_db_attrs = None
         spans = trace.spans
         if len(spans) >= state.max_spans:
             trace.dropped += 1
@@ -365,6 +372,8 @@ def record_db(
                 offset = offset_param(sql, params)
                 if offset is not None:
                     extra = {"offset": offset, **(extra or {})}
+        if announced is not None:
+            extra = announced if extra is None else {**announced, **extra}
         if trigger is not None:
             # Raw names and a class or template object; made text in the recorder.
             extra = {"trigger": trigger, **(extra or {})}

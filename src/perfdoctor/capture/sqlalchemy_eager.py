@@ -1,11 +1,13 @@
 """SQLAlchemy (1.4, 2.x): which ``joinedload``/``selectinload``/``subqueryload`` options
 a request's ORM statements carried, and whether it read the relationships.
 
-One ``do_orm_execute`` listener on ``Session`` sees each ORM SELECT before it
-runs; a statement without loader options costs one attribute read more.  Each
+Each ORM SELECT is seen right before it runs (the ORM's ``orm_pre_session_exec``
+step, or a ``do_orm_execute`` listener where that step is missing); a statement
+without loader options costs two attribute reads more.  Each
 first-level eager option (``joinedload(Article.author)``, not the
-``.selectinload(Author.x)`` chained after it) becomes a record; the relation
-loader's own SELECT (selectin, subquery) gets a marker, so its time is known.
+``.selectinload(Author.x)`` chained after it) becomes a record; a relationship
+load's own SELECT (lazy, selectin, subquery) carries the relation's name in its
+db span's attributes (``relation``), so a loader's time is known.
 
 Reads: SQLAlchemy has no event for reading an attribute, and patching
 ``InstrumentedAttribute.__get__`` would tax every column read of every model.
@@ -73,6 +75,20 @@ def _name(mapper: Any, key: str) -> str:
     return f"{mapper.class_.__name__}.{key}"
 
 
+# relationship property -> the attributes its loads' db spans carry (shared: read only)
+_relations: dict[Any, dict[str, str]] = {}
+_MAX_RELATIONS = 4096
+
+
+def _relation_attrs(prop: Any) -> dict[str, str]:
+    attrs = _relations.get(prop)
+    if attrs is None:
+        if len(_relations) >= _MAX_RELATIONS:
+            _relations.clear()
+        attrs = _relations[prop] = {"relation": _name(prop.parent, prop.key)}
+    return attrs
+
+
 def _first_level(options: Any) -> Iterator[tuple[Any, Any, str]]:
     """(mapper, relationship, strategy) of each first-level eager option.
 
@@ -98,7 +114,28 @@ def _first_level(options: Any) -> Iterator[tuple[Any, Any, str]]:
                 yield getattr(parent, "mapper", parent), attrs[0].property, strategy
 
 
+def _on_select(trace: context.ActiveTrace, statement: Any, base: type) -> None:
+    """An ORM SELECT about to be executed: a relationship load's, or one to judge."""
+    path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
+    if path is not None and not path.is_root:
+        natural: tuple[Any, ...] = getattr(path, "natural_path", ())
+        # Named on the load's own db span, the trace's next one: a span of its
+        # own, with a call-site walk through the loader's frames, cost more than
+        # the query's capture (every lazy load of an N+1 comes here).
+        if len(natural) >= 2 and hasattr(natural[-1], "key"):
+            trace.next_db_attrs = _relation_attrs(natural[-1])
+        return
+    options = getattr(statement, "_with_options", ())
+    if options:
+        _judge(trace, options, base)
+
+
 def _on_execute(state: Any, base: type) -> None:
+    """The ``do_orm_execute`` listener's work, where :func:`_wrap_pre_exec` cannot hook.
+
+    It runs before autoflush, so a relationship load is a marker span (the loader's
+    query is the next db span after the flush's), as traces had it before.
+    """
     trace = context.current()
     if trace is None or not state.is_select:
         return
@@ -118,8 +155,12 @@ def _on_execute(state: Any, base: type) -> None:
             )
         return
     options = getattr(state.statement, "_with_options", ())
-    if not options:
-        return
+    if options:
+        _judge(trace, options, base)
+
+
+def _judge(trace: context.ActiveTrace, options: Any, base: type) -> None:
+    """Record each first-level eager option and watch its relation for reads."""
     for mapper, prop, strategy in _first_level(options):
         relation = _name(mapper, prop.key)
         attrs = _watch(mapper, prop.key, base)
@@ -143,8 +184,51 @@ def _on_execute(state: Any, base: type) -> None:
             eager.watch_attribute(trace, attr, record)
 
 
+def _wrap_pre_exec(base: type) -> bool:
+    """See each ORM SELECT through its compile state's ``orm_pre_session_exec``.
+
+    SQLAlchemy (1.4 to 2.1) calls it once per ORM execution, right before the
+    statement runs (after autoflush).  A ``do_orm_execute`` listener would make
+    every Session build an ``ORMExecuteState`` and, from 2.0, run this step twice
+    per execution, whether a trace is open or not: several µs per query, more
+    than the capture of the query itself.  False when this SQLAlchemy has no such
+    step (then the listener is used).
+    """
+    try:
+        from sqlalchemy.sql.base import CompileState
+
+        # The ORM's select plugin class (an ORM compile state), not the base typed here.
+        select_state: Any = CompileState.plugins[("orm", "select")]
+        original = select_state.orm_pre_session_exec.__func__
+    except Exception:
+        return False
+    if getattr(original, _MARK, False):
+        return True
+    _current = context._current
+    settings = context.state
+
+    def orm_pre_session_exec(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(cls, *args, **kwargs)
+        # The last argument is true for a call that does not run the statement
+        # (2.x: the pass ahead of an app's own listeners; 1.4: a listener's re-invoke).
+        if settings.enabled and not (args and args[-1]) and not kwargs:
+            trace = _current.get()
+            if trace is None and settings.process_trace_name is not None:
+                trace = context.current()
+            if trace is not None:
+                try:
+                    _on_select(trace, result[0], base)
+                except Exception:  # never break the app's query
+                    pass
+        return result
+
+    setattr(orm_pre_session_exec, _MARK, True)
+    select_state.orm_pre_session_exec = classmethod(orm_pre_session_exec)
+    return True
+
+
 def install(orm: ModuleType) -> None:
-    """Listen to every ``Session``'s ORM executions (once)."""
+    """Watch every ``Session``'s ORM SELECTs (once)."""
     from sqlalchemy import event
     from sqlalchemy.orm.attributes import InstrumentedAttribute
 
@@ -154,6 +238,9 @@ def install(orm: ModuleType) -> None:
     if not hasattr(orm, "ORMExecuteState"):
         # SQLAlchemy before 1.4 has no do_orm_execute event: nothing to judge
         # eager loads by, and nothing to say about it in the app's output.
+        return
+    if _wrap_pre_exec(InstrumentedAttribute):
+        setattr(session, _MARK, True)
         return
 
     def on_execute(state: Any) -> None:

@@ -39,6 +39,9 @@ class _TracedCursorMixin:
     # through super() on every call (see traced_cursor_class).
     _pd_execute: Any
     _pd_fetchone: Any
+    _pd_fetchmany: Any
+    _pd_fetchall: Any
+    _pd_next: Any
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
         # The hot path of every captured query: no call that can be avoided.
@@ -78,21 +81,21 @@ class _TracedCursorMixin:
         return row
 
     def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
-        result = super().fetchmany(*args, **kwargs)  # type: ignore[misc]
+        result = self._pd_fetchmany(*args, **kwargs)
         rows = self._pd_rows
         if rows is not None:
             rows[0] += len(result)
         return result
 
     def fetchall(self) -> Any:
-        result = super().fetchall()  # type: ignore[misc]
+        result = self._pd_fetchall()
         rows = self._pd_rows
         if rows is not None:
             rows[0] += len(result)
         return result
 
     def __next__(self) -> Any:
-        row = super().__next__()  # type: ignore[misc]
+        row = self._pd_next()
         rows = self._pd_rows
         if rows is not None:
             rows[0] += 1
@@ -116,7 +119,14 @@ def traced_cursor_class(base: type[sqlite3.Cursor]) -> type:
     return type(
         f"Traced{base.__name__}",
         (_TracedCursorMixin, base),
-        {"__module__": base.__module__, "_pd_execute": base.execute, "_pd_fetchone": base.fetchone},
+        {
+            "__module__": base.__module__,
+            "_pd_execute": base.execute,
+            "_pd_fetchone": base.fetchone,
+            "_pd_fetchmany": base.fetchmany,
+            "_pd_fetchall": base.fetchall,
+            "_pd_next": base.__next__,
+        },
     )
 
 

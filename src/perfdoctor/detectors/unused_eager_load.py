@@ -78,7 +78,7 @@ def _measure(trace: Trace, index: int, span: Span) -> _Load:
                 load.statement = carrying[0].statement
         return load
     # SQLAlchemy: the statement is the first query after the span; a relationship
-    # loader's own query follows its marker.
+    # loader's own query names the relation in its attributes.
     later = spans[index + 1 :]
     statement = next((s for s in later if s.kind == "db"), None)
     if statement is not None:
@@ -87,12 +87,20 @@ def _measure(trace: Trace, index: int, span: Span) -> _Load:
         load.statement = statement.statement
     if attrs.get("cost") == "query":
         load.extra_ms = 0.0
+        relation = attrs.get("relation")
         for position, marker in enumerate(later):
-            if marker.kind == KIND and marker.attrs.get("relation") == attrs.get("relation"):
+            if marker.kind == KIND and marker.attrs.get("relation") == relation:
                 break  # the next load of the same relation owns what follows
-            if marker.kind != QUERY_KIND or marker.attrs.get("relation") != attrs.get("relation"):
+            if marker.attrs.get("relation") != relation:
                 continue
-            query = next((s for s in later[position + 1 :] if s.kind == "db"), None)
+            if marker.kind == "db":
+                query: Span | None = marker  # the loader's query, named on its own span
+            elif marker.kind == QUERY_KIND:
+                # Traces captured before the relation rode on the db span: a marker
+                # span, the loader's query the db span after it.
+                query = next((s for s in later[position + 1 :] if s.kind == "db"), None)
+            else:
+                continue
             if query is not None:
                 load.extra_queries += 1
                 load.extra_ms += query.duration_ms

@@ -1,0 +1,223 @@
+"""CPU per request of the ~40-query list apps, served in-process: bare against
+``perfdoctor.instrument()``, with and without its recorder.
+
+``app_overhead.py`` measures p50 latency through real servers, which a busy
+shared machine blurs (its quartiles span tens of percent there).  This one calls
+the same apps (``apps/list_django.py`` as a WSGI callable, ``apps/list_fastapi.py``
+as an ASGI callable) from one process, with no server and no sockets, and counts
+the CPU time of the whole process (every thread: the ASGI app's thread pool, the
+recorder), which other processes on the machine do not add to::
+
+    python benchmarks/app_cpu.py                              # both apps
+    python benchmarks/app_cpu.py --app fastapi --before-src OTHER/src
+
+Modes, each a process of its own, rotating across ``--rounds``: ``bare`` (perfdoctor
+not imported), ``perfdoctor`` (captured and written to a store, flushed before the
+clock stops) and ``nowriter`` (captured, each finished trace counted and dropped:
+the request's own share).  With ``--before-src`` the perfdoctor modes run again
+from that copy of the package.  Reported: per mode the median over rounds of CPU
+ms per request, and its overhead over bare in the same round, per request and
+per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+APPS = ("django", "fastapi")
+MODES = ("bare", "perfdoctor", "nowriter")
+QUERIES = {"django": 43, "fastapi": 40}
+
+
+def _django_driver(module: Any) -> Any:
+    from wsgiref.util import setup_testing_defaults
+
+    def one() -> int:
+        environ: dict[str, Any] = {"PATH_INFO": "/articles/", "HTTP_HOST": "localhost"}
+        setup_testing_defaults(environ)
+        status: list[str] = []
+        body = module.application(environ, lambda s, h, e=None: status.append(s))
+        size = sum(len(chunk) for chunk in body)
+        getattr(body, "close", lambda: None)()
+        assert status[0].startswith("200"), status
+        return size
+
+    return one
+
+
+def _fastapi_driver(module: Any) -> Any:
+    loop = asyncio.new_event_loop()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/articles/",
+        "raw_path": b"/articles/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+    }
+
+    async def request() -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await module.app(dict(scope), receive, send)
+        assert sent[0]["status"] == 200, sent[0]
+        return sum(len(m.get("body", b"")) for m in sent)
+
+    def one() -> int:
+        return loop.run_until_complete(request())
+
+    return one
+
+
+def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="perfdoctor-appcpu-") as folder:
+        os.environ["BENCH_DB"] = str(Path(folder) / "bench.db")
+        sys.path.insert(0, str(HERE / "apps"))
+        kept: collections.Counter[str] = collections.Counter()
+        perfdoctor: Any = None
+        if mode != "bare":
+            import perfdoctor
+            from perfdoctor.capture import context
+
+            perfdoctor.instrument(traces=Path(folder) / "traces.db")
+            if mode == "nowriter":
+
+                def drop(trace: Any) -> None:
+                    kept.update(span[0] for span in trace.spans)
+
+                context.state.on_finish = drop
+        if app == "django":
+            import list_django as module
+
+            module.seed()
+            one = _django_driver(module)
+        else:
+            import list_fastapi as module
+
+            module.seed()
+            one = _fastapi_driver(module)
+        for _ in range(warmup):
+            one()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(requests):
+            one()
+        if perfdoctor is not None and mode == "perfdoctor":
+            perfdoctor.flush()
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        stored = None
+        if perfdoctor is not None:
+            perfdoctor.uninstrument()
+            if mode == "perfdoctor":
+                import sqlite3
+
+                conn = sqlite3.connect(str(Path(folder) / "traces.db"))
+                stored = conn.execute("SELECT count(*) FROM spans WHERE kind = 'db'").fetchone()[0]
+                conn.close()
+    return {
+        "app": app,
+        "mode": mode,
+        "package": os.path.dirname(perfdoctor.__file__) if perfdoctor is not None else None,
+        "cpu_ms_per_request": cpu * 1000.0 / requests,
+        "wall_ms_per_request": wall * 1000.0 / requests,
+        "db_spans_stored": stored,
+        "spans_dropped": dict(kept),
+    }
+
+
+def _spawn(app: str, mode: str, src: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    if src is not None:
+        env["PYTHONPATH"] = src
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", app, mode]
+    command += ["--requests", str(args.requests), "--warmup", str(args.warmup)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {app}/{mode} ({src or 'this tree'}) failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", action="append", choices=APPS)
+    parser.add_argument("--before-src", help="another copy of the package's src, measured too")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        app, mode = args.worker
+        print(json.dumps(run_worker(app, mode, args.requests, args.warmup)))
+        return
+    sides: list[tuple[str, str, str | None]] = [(m, m, None) for m in MODES]
+    if args.before_src:
+        sides += [(f"{m}-before", m, args.before_src) for m in MODES[1:]]
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+    for round_ in range(args.rounds):
+        for app in args.app or APPS:
+            shift = round_ % len(sides)
+            for name, mode, src in sides[shift:] + sides[:shift]:
+                print(f"round {round_ + 1}/{args.rounds}: {app} {name}", file=sys.stderr)
+                runs[(app, name)].append(_spawn(app, mode, src, args))
+    rows = []
+    for (app, name), results in runs.items():
+        bare = runs[(app, "bare")]
+        cpu = statistics.median(r["cpu_ms_per_request"] for r in results)
+        over = statistics.median(
+            r["cpu_ms_per_request"] - b["cpu_ms_per_request"] for r, b in zip(results, bare)
+        )
+        rows.append(
+            {
+                "app": app,
+                "side": name,
+                "cpu_ms_per_request": round(cpu, 3),
+                "runs": [round(r["cpu_ms_per_request"], 3) for r in results],
+                "over_bare_ms": None if name == "bare" else round(over, 3),
+                "over_bare_us_per_query": None
+                if name == "bare"
+                else round(over * 1000.0 / QUERIES[app], 2),
+                "db_spans_stored": results[-1]["db_spans_stored"],
+                "spans_dropped": results[-1]["spans_dropped"],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"process CPU ms per request, median over {args.rounds} rounds of {args.requests}")
+    for row in rows:
+        extra = ""
+        if row["over_bare_ms"] is not None:
+            per_query = row["over_bare_us_per_query"]
+            extra = f"  +{row['over_bare_ms']:.3f} ms  (+{per_query:.2f} µs/query)"
+        print(f"{row['app']:8} {row['side']:20} {row['cpu_ms_per_request']:7.3f}{extra}")
+
+
+if __name__ == "__main__":
+    main()
