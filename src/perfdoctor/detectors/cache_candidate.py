@@ -44,7 +44,7 @@ class _Tally:
             self.counts[value] = self.counts.get(value, 0) + 1
         elif not self.count:
             self.value, self.count = value, 1
-        elif value == self.value:
+        elif value is self.value or value == self.value:  # most often the very same object
             self.count += 1
         else:
             self.counts = {self.value: self.count, value: 1}
@@ -85,10 +85,13 @@ class _Runs:
         self.statement, self.system = span.statement, span.system
 
     def add(self, span: Span, at: float, trace_id: str) -> None:
-        self.durations.append(span.duration_ms)
-        self.total += span.duration_ms
-        self.start = min(self.start, at)
-        self.end = max(self.end, at)
+        duration = span.duration_ms
+        self.durations.append(duration)
+        self.total += duration
+        if at < self.start:
+            self.start = at
+        if at > self.end:
+            self.end = at
         if self.last != trace_id:  # a trace's runs come one after another
             self.last = trace_id
             self.requests += 1
@@ -115,10 +118,14 @@ class _Session(Session):
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
+        all_runs, writes = self.runs, self.writes
         for trace in traces:
             offset = trace.started_at * 1000.0
-            misses: list[float] | None = None
+            # When the trace's first cache miss started (reads from then on are
+            # behind a cache); None: not looked for yet.
+            guarded: float | None = None
             server = trace.kind == SERVER_KIND
+            name, trace_id = trace.name, trace.id
             for span in trace.spans:
                 if span.kind != "db":
                     continue
@@ -126,22 +133,24 @@ class _Session(Session):
                 if not is_read(statement):
                     if statement:
                         key = (statement, span.system)
-                        times = self.writes.get(key)
+                        times = writes.get(key)
                         if times is None:
-                            times = self.writes[key] = array("d")
+                            times = writes[key] = array("d")
                         times.append(offset + span.start_ms)
                     continue
-                if server or span.params_digest is None:
+                digest = span.params_digest
+                if server or digest is None:
                     continue
-                if misses is None:
-                    misses = _guarded(trace)
-                if any(at <= span.start_ms for at in misses):
+                if guarded is None:
+                    guarded = min(_guarded(trace), default=math.inf)
+                start = span.start_ms
+                if guarded <= start:
                     continue
-                runs_key = (trace.name, span.fingerprint, span.params_digest)
-                runs = self.runs.get(runs_key)
+                runs_key = (name, span.fingerprint, digest)
+                runs = all_runs.get(runs_key)
                 if runs is None:
-                    runs = self.runs[runs_key] = _Runs(span)
-                runs.add(span, offset + span.start_ms, trace.id)
+                    runs = all_runs[runs_key] = _Runs(span)
+                runs.add(span, offset + start, trace_id)
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []
