@@ -91,6 +91,6 @@ def operations(trace: Trace) -> Iterator[CacheOp]:
 
 
 def call_site(location: Location | None) -> str | None:
-    from perfdoctor.callsite import display_path
+    from perfdoctor.detectors._sites import shown_path
 
-    return f"{display_path(location.path)}:{location.line}" if location else None
+    return f"{shown_path(location.path)}:{location.line}" if location else None

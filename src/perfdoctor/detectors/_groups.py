@@ -40,7 +40,8 @@ class SpanGroup:
     def loop_ms(self) -> float:
         """Wall time from the first query's start to the last one's end: the loop's
         cost as the request felt it, ORM and Python between the queries included."""
-        return max(s.end_ms for s in self.spans) - min(s.start_ms for s in self.spans)
+        spans = self.spans
+        return max(s.start_ms + s.duration_ms for s in spans) - min(s.start_ms for s in spans)
 
 
 def same_site_groups(trace: Trace) -> list[SpanGroup]:

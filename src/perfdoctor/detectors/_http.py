@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from perfdoctor.callsite import display_path
+from perfdoctor.detectors._sites import shown_path
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
 
@@ -17,7 +17,7 @@ def http_spans(trace: Trace) -> list[Span]:
 
 def site(span: Span) -> str | None:
     loc = span.location
-    return f"{display_path(loc.path)}:{loc.line}" if loc else None
+    return f"{shown_path(loc.path)}:{loc.line}" if loc else None
 
 
 def endpoint_key(span: Span) -> tuple[str, str]:

@@ -9,8 +9,10 @@ counts by value when they are read, or when many objects are pending.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from perfdoctor.callsite import display_path
 from perfdoctor.model import Location
 
 # Distinct objects counted before they are folded: traces built in memory can
@@ -54,3 +56,20 @@ class Sites:
 
     def __bool__(self) -> bool:
         return bool(self._pending or self._counts)
+
+
+_SHOWN: dict[tuple[str, str], str] = {}
+_MOST_SHOWN = 4096
+
+
+def shown_path(filename: str) -> str:
+    """:func:`perfdoctor.callsite.display_path`, remembered per working directory:
+    a per-request finding names its call sites (``os.path.relpath`` each time),
+    and most of those findings are merged away."""
+    key = (filename, os.getcwd())
+    found = _SHOWN.get(key)
+    if found is None:
+        if len(_SHOWN) >= _MOST_SHOWN:
+            _SHOWN.clear()
+        found = _SHOWN[key] = display_path(filename)
+    return found

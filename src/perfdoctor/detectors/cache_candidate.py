@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+from typing import Optional
 
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._sql import is_read, tables_of
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
-from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
+from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 
 # From this much time spent on the same result, the finding is a warning.
@@ -73,7 +74,7 @@ class _Runs:
         "total",
     )
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, statement: str | None, system: str | None) -> None:
         self.durations = array("d")
         self.total = 0.0
         self.start = math.inf
@@ -82,10 +83,23 @@ class _Runs:
         self.last: str | None = None
         self.locations = _Tally()
         self.frameworks = _Tally()
-        self.statement, self.system = span.statement, span.system
+        self.statement, self.system = statement, system
 
-    def add(self, span: Span, at: float, trace_id: str) -> None:
-        duration = span.duration_ms
+    @classmethod
+    def of(cls, once: _Once) -> _Runs:
+        duration, at, trace_id, location, framework, statement, system = once
+        runs = cls(statement, system)
+        runs.add(duration, location, framework, at, trace_id)
+        return runs
+
+    def add(
+        self,
+        duration: float,
+        location: Location | None,
+        framework: str | None,
+        at: float,
+        trace_id: str,
+    ) -> None:
         self.durations.append(duration)
         self.total += duration
         if at < self.start:
@@ -95,14 +109,20 @@ class _Runs:
         if self.last != trace_id:  # a trace's runs come one after another
             self.last = trace_id
             self.requests += 1
-        if span.location is not None:
-            self.locations.add(span.location)
-        self.frameworks.add(span.framework)
+        if location is not None:
+            self.locations.add(location)
+        self.frameworks.add(framework)
 
     def location(self) -> Location | None:
         # The first of equally common call sites, as most_common_location picks it.
         found = self.locations.most_common()
         return found if isinstance(found, Location) else None
+
+
+# A read seen once so far, as a tuple (most are never seen again: parameters new
+# in every request), made a _Runs when it comes back: (duration, at, trace id,
+# location, framework, statement, system).
+_Once = tuple[float, float, str, Optional[Location], Optional[str], Optional[str], Optional[str]]
 
 
 def _guarded(trace: Trace) -> list[float]:
@@ -113,7 +133,7 @@ def _guarded(trace: Trace) -> list[float]:
 class _Session(Session):
     def __init__(self, detector: CacheCandidate, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
-        self.runs: dict[tuple[object, ...], _Runs] = {}
+        self.runs: dict[tuple[object, ...], _Runs | _Once] = {}
         # (statement, system) of each write -> when it ran (ms, one clock for every trace).
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
@@ -149,8 +169,14 @@ class _Session(Session):
                 runs_key = (name, span.fingerprint, digest)
                 runs = all_runs.get(runs_key)
                 if runs is None:
-                    runs = all_runs[runs_key] = _Runs(span)
-                runs.add(span, offset + start, trace_id)
+                    all_runs[runs_key] = (
+                        span.duration_ms, offset + start, trace_id, span.location,
+                        span.framework, span.statement, span.system,
+                    )  # fmt: skip
+                    continue
+                if isinstance(runs, tuple):
+                    runs = all_runs[runs_key] = _Runs.of(runs)
+                runs.add(span.duration_ms, span.location, span.framework, offset + start, trace_id)
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []
@@ -164,7 +190,12 @@ class _Session(Session):
         settings = self.settings
         writes: list[tuple[frozenset[str], array[float]]] | None = None
         found = []
-        for (endpoint, fingerprint, _params), runs in self.runs.items():
+        for (endpoint, fingerprint, _params), seen in self.runs.items():
+            if isinstance(seen, tuple):  # one run
+                if settings.cache_candidate_min_traces > 1:
+                    continue
+                seen = _Runs.of(seen)
+            runs = seen
             if runs.requests < settings.cache_candidate_min_traces:
                 continue
             p50 = percentile(runs.durations, 50)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from perfdoctor.callsite import display_path
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import n_plus_one_groups
+from perfdoctor.detectors._sites import shown_path
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
@@ -37,7 +37,7 @@ def site_counts(spans: list[Span], where: list[Location | None]) -> list[dict[st
             entry = counted[location] = {"count": 0}
             if location is not None:
                 entry.update(
-                    path=display_path(location.path),
+                    path=shown_path(location.path),
                     line=location.line,
                     function=location.function,
                 )
