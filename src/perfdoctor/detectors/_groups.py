@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
@@ -214,7 +215,7 @@ def _trace_db_spans(
     windows = request_windows(trace)
     if windows:
         return windows, [], {}
-    spans = [s for s in trace.spans if s.kind == "db"]
+    spans = of_kind(trace, "db")
     return windows, spans, _shape_counts(spans)
 
 

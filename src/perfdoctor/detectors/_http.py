@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sites import shown_path
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
@@ -12,7 +13,7 @@ ASYNC_SYSTEMS = frozenset({"aiohttp"})
 
 
 def http_spans(trace: Trace) -> list[Span]:
-    return sorted((s for s in trace.spans if s.kind == "http"), key=lambda s: s.start_ms)
+    return sorted(of_kind(trace, "http"), key=lambda s: s.start_ms)
 
 
 def site(span: Span) -> str | None:
