@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.detectors._kinds import of_kind
+from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
@@ -71,9 +71,7 @@ def loop_groups(trace: Trace) -> list[SpanGroup]:
     windows = request_windows(trace)
     groups: dict[tuple[object, ...], SpanGroup] = {}
     request = None  # one request (no windows): every span's
-    for span in trace.spans:
-        if span.kind != "db" or not is_read(span.statement):
-            continue
+    for span in reads(trace):
         loc = span.location
         if windows:
             request = request_of(span, windows)

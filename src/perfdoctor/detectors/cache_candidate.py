@@ -19,6 +19,7 @@ from typing import Optional
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import is_read, tables_of
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Trace
@@ -146,9 +147,7 @@ class _Session(Session):
             guarded: float | None = None
             server = trace.kind == SERVER_KIND
             name, trace_id = trace.name, trace.id
-            for span in trace.spans:
-                if span.kind != "db":
-                    continue
+            for span in of_kind(trace, "db"):
                 statement = span.statement
                 if not is_read(statement):
                     if statement:

@@ -14,6 +14,7 @@ from typing import Any
 
 from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import _machine, register
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sites import Sites
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Severity, Span, Trace
@@ -59,9 +60,7 @@ class _Session(Session):
         for trace in traces:
             shell: Trace | None = None
             sampled = None
-            for span in trace.spans:
-                if span.kind != "db":
-                    continue
+            for span in of_kind(trace, "db"):
                 shape = shapes.get(span.fingerprint)
                 if shape is None:
                     shape = shapes[span.fingerprint] = _Shape(
