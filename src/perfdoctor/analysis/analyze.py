@@ -20,6 +20,7 @@ from perfdoctor.analysis.merging import impact_ms, merge
 from perfdoctor.analysis.summaries import Endpoints
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
+from perfdoctor.gc_paused import gc_spaced
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.store.salvage import Damage
@@ -161,14 +162,15 @@ def analyze_chunks(
     readers: list[Feeder] = [*sessions, endpoints, held, profiles, *also]
     count = 0
     earliest: float | None = None
-    for chunk in chunks:
-        pertrace.forget()
-        count += len(chunk)
-        for trace in chunk:
-            if earliest is None or trace.started_at < earliest:
-                earliest = trace.started_at
-        for reader in readers:
-            reader.feed(chunk)
+    with gc_spaced():
+        for chunk in chunks:
+            pertrace.forget()
+            count += len(chunk)
+            for trace in chunk:
+                if earliest is None or trace.started_at < earliest:
+                    earliest = trace.started_at
+            for reader in readers:
+                reader.feed(chunk)
     pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))

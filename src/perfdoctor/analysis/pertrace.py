@@ -36,13 +36,17 @@ class PerTrace(Generic[T]):
 
     def __call__(self, trace: Trace, *args: object) -> T:
         hit = self.memo.get(id(trace))
-        if (
-            hit is not None
-            and hit[0]() is trace
-            and len(hit[1]) == len(args)
-            and all(a is b for a, b in zip(hit[1], args))
-        ):
-            return hit[2]
+        if hit is not None and hit[0]() is trace:
+            kept = hit[1]
+            # Asked many times per trace: no generator for the usual zero or one argument.
+            if len(kept) == len(args) and (
+                not args
+                or (
+                    kept[0] is args[0]
+                    and (len(args) == 1 or all(a is b for a, b in zip(kept, args)))
+                )
+            ):
+                return hit[2]
         value = self.compute(trace, *args)
         if len(self.memo) >= _MOST:  # a caller outside analyze_chunks never forgets
             self.memo.clear()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from perfdoctor.analysis import sampling, timing
 from perfdoctor.analysis.stats import percentile
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
 
 
@@ -37,7 +38,7 @@ class EndpointSummary:
         sums = self.sums
         for bucket, ms in timing.shared_breakdown(trace).items():
             sums[bucket] += ms * weight
-        self.queries += sum(1 for s in trace.spans if s.kind == "db") * weight
+        self.queries += len(of_kind(trace, "db")) * weight
 
     def stats(self, seen: sampling.Sampled | None) -> EndpointStats:
         durations, weights, total = self.latencies, self.weights, self.total

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.model import Span, Trace
+from perfdoctor.model import Trace
 
 # Span kind -> the bucket its time is counted in.
 BUCKETS = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
@@ -47,25 +47,26 @@ def covered_ms(intervals: Iterable[tuple[float, float]]) -> float:
     return total
 
 
-def _clipped(spans: Iterable[Span], limit: float) -> list[tuple[float, float]]:
-    return [
-        (s.start_ms, min(s.end_ms, limit))
-        for s in spans
-        if s.start_ms < limit and s.duration_ms > 0
-    ]
-
-
 def breakdown(trace: Trace) -> dict[str, float]:
     """ms of ``trace``'s latency in each of :data:`NAMES`."""
     limit = latency_ms(trace)
-    by_bucket: dict[str, list[Span]] = {name: [] for name in NAMES}
+    # Each bucket's spans, clipped to the latency, straight into (start, end)
+    # pairs: the spans are visited once, and "python" is the union of the same pairs.
+    by_bucket: dict[str, list[tuple[float, float]]] = {name: [] for name in NAMES[:-1]}
+    buckets = BUCKETS
     for span in trace.spans:
-        bucket = BUCKETS.get(span.kind)
+        bucket = buckets.get(span.kind)
         if bucket is not None:
-            by_bucket[bucket].append(span)
-    result = {name: covered_ms(_clipped(by_bucket[name], limit)) for name in NAMES[:-1]}
-    every = [span for name in NAMES[:-1] for span in by_bucket[name]]
-    result["python"] = max(0.0, limit - covered_ms(_clipped(every, limit)))
+            start = span.start_ms
+            if start < limit and span.duration_ms > 0:
+                by_bucket[bucket].append((start, min(start + span.duration_ms, limit)))
+    result = {name: covered_ms(pairs) if pairs else 0.0 for name, pairs in by_bucket.items()}
+    full = [name for name, pairs in by_bucket.items() if pairs]
+    if len(full) > 1:
+        every = covered_ms([pair for name in full for pair in by_bucket[name]])
+    else:  # one bucket's union is the union of them all
+        every = result[full[0]] if full else 0.0
+    result["python"] = max(0.0, limit - every)
     return result
 
 

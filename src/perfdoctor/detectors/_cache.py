@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import Location, Span, Trace
 
 # Operations that store a value under a key (redis commands and Django cache methods).
@@ -78,9 +79,7 @@ class CacheOp:
 
 
 def operations(trace: Trace) -> Iterator[CacheOp]:
-    for span in trace.spans:
-        if span.kind != "cache":
-            continue
+    for span in of_kind(trace, "cache"):
         writes = span.attrs.get("writes")
         if span.attrs.get("op") == "pipeline" and isinstance(writes, list):
             for write in writes:
@@ -91,6 +90,6 @@ def operations(trace: Trace) -> Iterator[CacheOp]:
 
 
 def call_site(location: Location | None) -> str | None:
-    from perfdoctor.callsite import display_path
+    from perfdoctor.detectors._sites import shown_path
 
-    return f"{display_path(location.path)}:{location.line}" if location else None
+    return f"{shown_path(location.path)}:{location.line}" if location else None

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from perfdoctor.detectors._sql import ANSWERS, _parse, is_read, main_table, tables_of
+from perfdoctor.detectors import _kinds
+from perfdoctor.detectors._sql import ANSWERS, _parse, main_table, tables_of
 from perfdoctor.detectors.base import finding_fingerprint
 from perfdoctor.model import Finding, Severity, Span, Trace
 
@@ -22,7 +23,8 @@ def fetched(span: Span) -> int:
 
 
 def reads(trace: Trace) -> list[Span]:
-    return [s for s in trace.spans if s.kind == "db" and is_read(s.statement)]
+    """The trace's read queries, in order (shared between detectors: not to be changed)."""
+    return _kinds.reads(trace)
 
 
 def query_finding(

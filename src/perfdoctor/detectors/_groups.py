@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
@@ -17,6 +18,9 @@ from perfdoctor.settings import Settings
 class SpanGroup:
     key: tuple[object, ...]
     spans: list[Span] = field(default_factory=list)
+    # total_ms for the first _summed[0] spans: read several times per group (the
+    # thresholds, the finding, a sequence's sum); spans are only ever appended.
+    _summed: tuple[int, float] = field(default=(0, 0.0), repr=False, compare=False)
 
     @property
     def count(self) -> int:
@@ -24,7 +28,10 @@ class SpanGroup:
 
     @property
     def total_ms(self) -> float:
-        return sum(s.duration_ms for s in self.spans)
+        spans = self.spans
+        if self._summed[0] != len(spans):
+            self._summed = (len(spans), sum(s.duration_ms for s in spans))
+        return self._summed[1]
 
     @property
     def first(self) -> Span:
@@ -34,7 +41,8 @@ class SpanGroup:
     def loop_ms(self) -> float:
         """Wall time from the first query's start to the last one's end: the loop's
         cost as the request felt it, ORM and Python between the queries included."""
-        return max(s.end_ms for s in self.spans) - min(s.start_ms for s in self.spans)
+        spans = self.spans
+        return max(s.start_ms + s.duration_ms for s in spans) - min(s.start_ms for s in spans)
 
 
 def same_site_groups(trace: Trace) -> list[SpanGroup]:
@@ -62,17 +70,21 @@ def loop_groups(trace: Trace) -> list[SpanGroup]:
     """
     windows = request_windows(trace)
     groups: dict[tuple[object, ...], SpanGroup] = {}
-    for span in trace.spans:
-        if span.kind != "db" or not is_read(span.statement):
-            continue
+    request = None  # one request (no windows): every span's
+    for span in reads(trace):
         loc = span.location
+        if windows:
+            request = request_of(span, windows)
         key = (
-            request_of(span, windows),
+            request,
             span.fingerprint,
             loc.path if loc else None,
             loc.line if loc else None,
         )
-        groups.setdefault(key, SpanGroup(key)).spans.append(span)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = SpanGroup(key)
+        group.spans.append(span)
     found: list[SpanGroup] = []
     for group in groups.values():
         found.extend(_by_caller(group))
@@ -84,6 +96,12 @@ def _frames(span: Span) -> tuple[tuple[str, int], ...]:
 
 
 def _by_caller(group: SpanGroup) -> list[SpanGroup]:
+    spans = group.spans
+    stack = spans[0].stack
+    # Spans of one call site share their stack list (the store decodes each once):
+    # one list for all, one way.
+    if all(span.stack is stack for span in spans):
+        return [group]
     ways: dict[tuple[tuple[str, int], ...], list[Span]] = {}
     # Spans of one call site share their stack list (the store decodes each once).
     frames: dict[int, tuple[tuple[str, int], ...]] = {}
@@ -156,16 +174,15 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
     look up one object once inside the loop (``request.user.profile``), and that
     lookup is no more the loop's list than the list is.
     """
-    windows = request_windows(trace)
-    request = request_of(child, windows)
-    spans = [
-        s
-        for s in trace.spans
-        if s.kind == "db" and (s is child or request_of(s, windows) == request)
-    ]
-    shapes: dict[str | None, int] = defaultdict(int)
-    for span in spans:
-        shapes[span.fingerprint] += 1
+    windows, spans, shapes = _db_spans(trace)
+    if windows:
+        request = request_of(child, windows)
+        spans = [
+            s
+            for s in trace.spans
+            if s.kind == "db" and (s is child or request_of(s, windows) == request)
+        ]
+        shapes = _shape_counts(spans)
     before: Span | None = None
     listed: Span | None = None
     fallback: Span | None = None
@@ -179,6 +196,28 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
                 if repeats and span.rows is not None and span.rows >= repeats:
                     listed = span
     return listed or before or fallback
+
+
+def _shape_counts(spans: list[Span]) -> dict[str | None, int]:
+    shapes: dict[str | None, int] = defaultdict(int)
+    for span in spans:
+        shapes[span.fingerprint] += 1
+    return shapes
+
+
+def _trace_db_spans(
+    trace: Trace,
+) -> tuple[list[tuple[float, float]], list[Span], dict[str | None, int]]:
+    """The request windows, and the db spans and runs per shape of a trace that
+    is one request (every N+1 group of the trace asks for its parent)."""
+    windows = request_windows(trace)
+    if windows:
+        return windows, [], {}
+    spans = of_kind(trace, "db")
+    return windows, spans, _shape_counts(spans)
+
+
+_db_spans = PerTrace(_trace_db_spans)
 
 
 def most_common_location(spans: list[Span]) -> Location | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from perfdoctor.callsite import display_path
+from perfdoctor.detectors._kinds import of_kind
+from perfdoctor.detectors._sites import shown_path
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
 
@@ -12,12 +13,12 @@ ASYNC_SYSTEMS = frozenset({"aiohttp"})
 
 
 def http_spans(trace: Trace) -> list[Span]:
-    return sorted((s for s in trace.spans if s.kind == "http"), key=lambda s: s.start_ms)
+    return sorted(of_kind(trace, "http"), key=lambda s: s.start_ms)
 
 
 def site(span: Span) -> str | None:
     loc = span.location
-    return f"{display_path(loc.path)}:{loc.line}" if loc else None
+    return f"{shown_path(loc.path)}:{loc.line}" if loc else None
 
 
 def endpoint_key(span: Span) -> tuple[str, str]:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import TEST_REQUEST, Span, Trace
 
 
 def request_windows(trace: Trace) -> list[tuple[float, float]]:
     """The (start, end) of each request served inside ``trace``, in order."""
-    return sorted((s.start_ms, s.end_ms) for s in trace.spans if s.kind == TEST_REQUEST)
+    marks = of_kind(trace, TEST_REQUEST)
+    if not marks:  # a trace that is one request: most are
+        return []
+    return sorted((s.start_ms, s.end_ms) for s in marks)
 
 
 def request_of(span: Span, windows: list[tuple[float, float]]) -> int | None:

@@ -38,7 +38,7 @@ class SequenceGroup:
     @property
     def loop_ms(self) -> float:
         spans = self.spans
-        return max(s.end_ms for s in spans) - min(s.start_ms for s in spans)
+        return max(s.start_ms + s.duration_ms for s in spans) - min(s.start_ms for s in spans)
 
 
 def n_plus_one_sequences(groups: list[SpanGroup]) -> list[SequenceGroup]:

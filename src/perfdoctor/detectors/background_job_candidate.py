@@ -16,6 +16,7 @@ from collections import Counter
 from perfdoctor.analysis import timing
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._responses import Endpoint, pick
 from perfdoctor.detectors.base import (
     EndpointSession,
@@ -69,9 +70,8 @@ def _deferrable(trace: Trace, settings: Settings) -> list[Span]:
     limit = timing.latency_ms(trace)
     return [
         s
-        for s in trace.spans
-        if s.kind == "http"
-        and str(s.attrs.get("method") or "").upper() in WRITES
+        for s in of_kind(trace, "http")
+        if str(s.attrs.get("method") or "").upper() in WRITES
         and s.start_ms < limit
         and _acknowledged(s, settings)
     ]

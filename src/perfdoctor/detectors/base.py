@@ -124,9 +124,15 @@ class _Keeping(Session):
         if kinds is None:
             self.traces.extend(traces)
             return
+        from perfdoctor.detectors._kinds import of_kind
+
         detector = self.detector
+        only = next(iter(kinds)) if len(kinds) == 1 else None
         for trace in traces:
-            spans = [s for s in trace.spans if s.kind in kinds]
+            if only is not None:  # the trace's spans of that kind, in a list of its own
+                spans = list(of_kind(trace, only))
+            else:
+                spans = [s for s in trace.spans if s.kind in kinds]
             if not spans:
                 continue
             if not detector.slim:

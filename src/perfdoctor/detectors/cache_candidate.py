@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+from typing import Optional
 
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
 from perfdoctor.detectors._cache import call_site, operations
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import is_read, tables_of
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
-from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Span, Trace
+from perfdoctor.model import SERVER_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
 
 # From this much time spent on the same result, the finding is a warning.
@@ -44,7 +46,7 @@ class _Tally:
             self.counts[value] = self.counts.get(value, 0) + 1
         elif not self.count:
             self.value, self.count = value, 1
-        elif value == self.value:
+        elif value is self.value or value == self.value:  # most often the very same object
             self.count += 1
         else:
             self.counts = {self.value: self.count, value: 1}
@@ -73,7 +75,7 @@ class _Runs:
         "total",
     )
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, statement: str | None, system: str | None) -> None:
         self.durations = array("d")
         self.total = 0.0
         self.start = math.inf
@@ -82,24 +84,46 @@ class _Runs:
         self.last: str | None = None
         self.locations = _Tally()
         self.frameworks = _Tally()
-        self.statement, self.system = span.statement, span.system
+        self.statement, self.system = statement, system
 
-    def add(self, span: Span, at: float, trace_id: str) -> None:
-        self.durations.append(span.duration_ms)
-        self.total += span.duration_ms
-        self.start = min(self.start, at)
-        self.end = max(self.end, at)
+    @classmethod
+    def of(cls, once: _Once) -> _Runs:
+        duration, at, trace_id, location, framework, statement, system = once
+        runs = cls(statement, system)
+        runs.add(duration, location, framework, at, trace_id)
+        return runs
+
+    def add(
+        self,
+        duration: float,
+        location: Location | None,
+        framework: str | None,
+        at: float,
+        trace_id: str,
+    ) -> None:
+        self.durations.append(duration)
+        self.total += duration
+        if at < self.start:
+            self.start = at
+        if at > self.end:
+            self.end = at
         if self.last != trace_id:  # a trace's runs come one after another
             self.last = trace_id
             self.requests += 1
-        if span.location is not None:
-            self.locations.add(span.location)
-        self.frameworks.add(span.framework)
+        if location is not None:
+            self.locations.add(location)
+        self.frameworks.add(framework)
 
     def location(self) -> Location | None:
         # The first of equally common call sites, as most_common_location picks it.
         found = self.locations.most_common()
         return found if isinstance(found, Location) else None
+
+
+# A read seen once so far, as a tuple (most are never seen again: parameters new
+# in every request), made a _Runs when it comes back: (duration, at, trace id,
+# location, framework, statement, system).
+_Once = tuple[float, float, str, Optional[Location], Optional[str], Optional[str], Optional[str]]
 
 
 def _guarded(trace: Trace) -> list[float]:
@@ -110,38 +134,48 @@ def _guarded(trace: Trace) -> list[float]:
 class _Session(Session):
     def __init__(self, detector: CacheCandidate, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
-        self.runs: dict[tuple[object, ...], _Runs] = {}
+        self.runs: dict[tuple[object, ...], _Runs | _Once] = {}
         # (statement, system) of each write -> when it ran (ms, one clock for every trace).
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
+        all_runs, writes = self.runs, self.writes
         for trace in traces:
             offset = trace.started_at * 1000.0
-            misses: list[float] | None = None
+            # When the trace's first cache miss started (reads from then on are
+            # behind a cache); None: not looked for yet.
+            guarded: float | None = None
             server = trace.kind == SERVER_KIND
-            for span in trace.spans:
-                if span.kind != "db":
-                    continue
+            name, trace_id = trace.name, trace.id
+            for span in of_kind(trace, "db"):
                 statement = span.statement
                 if not is_read(statement):
                     if statement:
                         key = (statement, span.system)
-                        times = self.writes.get(key)
+                        times = writes.get(key)
                         if times is None:
-                            times = self.writes[key] = array("d")
+                            times = writes[key] = array("d")
                         times.append(offset + span.start_ms)
                     continue
-                if server or span.params_digest is None:
+                digest = span.params_digest
+                if server or digest is None:
                     continue
-                if misses is None:
-                    misses = _guarded(trace)
-                if any(at <= span.start_ms for at in misses):
+                if guarded is None:
+                    guarded = min(_guarded(trace), default=math.inf)
+                start = span.start_ms
+                if guarded <= start:
                     continue
-                runs_key = (trace.name, span.fingerprint, span.params_digest)
-                runs = self.runs.get(runs_key)
+                runs_key = (name, span.fingerprint, digest)
+                runs = all_runs.get(runs_key)
                 if runs is None:
-                    runs = self.runs[runs_key] = _Runs(span)
-                runs.add(span, offset + span.start_ms, trace.id)
+                    all_runs[runs_key] = (
+                        span.duration_ms, offset + start, trace_id, span.location,
+                        span.framework, span.statement, span.system,
+                    )  # fmt: skip
+                    continue
+                if isinstance(runs, tuple):
+                    runs = all_runs[runs_key] = _Runs.of(runs)
+                runs.add(span.duration_ms, span.location, span.framework, offset + start, trace_id)
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []
@@ -155,7 +189,12 @@ class _Session(Session):
         settings = self.settings
         writes: list[tuple[frozenset[str], array[float]]] | None = None
         found = []
-        for (endpoint, fingerprint, _params), runs in self.runs.items():
+        for (endpoint, fingerprint, _params), seen in self.runs.items():
+            if isinstance(seen, tuple):  # one run
+                if settings.cache_candidate_min_traces > 1:
+                    continue
+                seen = _Runs.of(seen)
+            runs = seen
             if runs.requests < settings.cache_candidate_min_traces:
                 continue
             p50 = percentile(runs.durations, 50)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from perfdoctor.callsite import display_path
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import n_plus_one_groups
-from perfdoctor.detectors._sql import is_read
+from perfdoctor.detectors._kinds import reads
+from perfdoctor.detectors._sites import shown_path
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
@@ -37,7 +37,7 @@ def site_counts(spans: list[Span], where: list[Location | None]) -> list[dict[st
             entry = counted[location] = {"count": 0}
             if location is not None:
                 entry.update(
-                    path=display_path(location.path),
+                    path=shown_path(location.path),
                     line=location.line,
                     function=location.function,
                 )
@@ -73,10 +73,8 @@ class DuplicateQuery(PerTraceDetector):
         # Spans already reported as an N+1 are not reported twice.
         in_n_plus_one = {id(s) for g in n_plus_one_groups(trace, settings) for s in g.spans}
         groups: dict[tuple[str | None, str | None], list[Span]] = {}
-        for span in trace.spans:
-            if span.kind != "db" or id(span) in in_n_plus_one or not is_read(span.statement):
-                continue
-            if span.params_digest is None:
+        for span in reads(trace):
+            if span.params_digest is None or id(span) in in_n_plus_one:
                 continue
             groups.setdefault((span.fingerprint, span.params_digest), []).append(span)
         for (fingerprint, _), spans in groups.items():

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import has_offset, query_finding
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import main_table
 from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Severity, Trace
@@ -38,8 +39,8 @@ class LargeOffset(PerTraceDetector):
     description = "OFFSET pagination that skips many rows"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
-        for span in trace.spans:
-            offset = span.attrs.get("offset") if span.kind == "db" else None
+        for span in of_kind(trace, "db"):
+            offset = span.attrs.get("offset")
             if type(offset) is not int or offset < settings.large_offset_min:
                 continue
             statement = span.statement or ""

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from perfdoctor.detectors import register
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors.base import (
     EndpointSession,
     Session,
@@ -84,7 +85,7 @@ class _Endpoint:
 
     def add(self, trace: Trace) -> None:
         self.requests += 1
-        mine = [s for s in trace.spans if s.kind == "db.connect"]
+        mine = of_kind(trace, "db.connect")
         self.opening += bool(mine)
         names = {str(s.attrs["thread"]) for s in mine if s.attrs.get("thread")}
         if names and len(self.threads) < _MAX_THREADS:

@@ -20,6 +20,7 @@ from perfdoctor.analysis import timing
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
+from perfdoctor.detectors._sites import Sites
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import JOB_KIND, Finding, Location, Severity, Trace
 from perfdoctor.settings import Settings
@@ -84,7 +85,7 @@ class _Group:
         self.walls = array("d")
         self.sampled: list[Trace] = []
         self.slow: list[tuple[float, Trace]] = []
-        self.locations: dict[str, dict[Location, int]] = {"db": {}, "http": {}, "cache": {}}
+        self.locations = {"db": Sites(), "http": Sites(), "cache": Sites()}
         self.endpoint = Endpoint()
 
     def add(self, trace: Trace) -> None:
@@ -108,12 +109,12 @@ class _Group:
         for span in trace.spans:
             bucket = _LOCATED.get(span.kind)
             if bucket is not None and span.location is not None:
-                counts = self.locations[bucket]
-                counts[span.location] = counts.get(span.location, 0) + 1
+                self.locations[bucket].add(span.location)
         self.endpoint.add(trace)
 
     def location(self, biggest: str) -> Location | None:
-        counts = self.locations.get(biggest)
+        sites = self.locations.get(biggest)
+        counts = sites.counts if sites is not None else None
         if counts:
             # The first of equally common call sites, as most_common_location picks it.
             return max(counts.items(), key=lambda item: item[1])[0]

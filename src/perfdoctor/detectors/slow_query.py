@@ -14,8 +14,10 @@ from typing import Any
 
 from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import _machine, register
+from perfdoctor.detectors._kinds import of_kind
+from perfdoctor.detectors._sites import Sites
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
-from perfdoctor.model import Finding, Location, Severity, Span, Trace
+from perfdoctor.model import Finding, Severity, Span, Trace
 from perfdoctor.settings import Settings
 
 FIX = (
@@ -34,7 +36,7 @@ class _Shape:
     def __init__(self, span: Span, exact: int) -> None:
         self.durations = Quantiles(exact)
         self.endpoints: Counter[str] = Counter()
-        self.locations: dict[Location, int] = {}
+        self.locations = Sites()
         self.first = (span.statement, span.system)
         # Shells (machine facts only) of the traces with a machine sample, once each.
         self.machines: list[Trace] = []
@@ -58,9 +60,7 @@ class _Session(Session):
         for trace in traces:
             shell: Trace | None = None
             sampled = None
-            for span in trace.spans:
-                if span.kind != "db":
-                    continue
+            for span in of_kind(trace, "db"):
                 shape = shapes.get(span.fingerprint)
                 if shape is None:
                     shape = shapes[span.fingerprint] = _Shape(
@@ -70,7 +70,7 @@ class _Session(Session):
                 shape.durations.add(duration)
                 shape.endpoints[trace.name] += 1
                 if span.location is not None:
-                    shape.locations[span.location] = shape.locations.get(span.location, 0) + 1
+                    shape.locations.add(span.location)
                 if sampled is None:
                     shell = _shell(trace)
                     sampled = shell is not None
@@ -122,7 +122,9 @@ class SlowQuery(Summarising):
         endpoint = shape.endpoints.most_common(1)[0][0]
         # The first of equally common call sites, as most_common_location picks it.
         location = (
-            max(shape.locations.items(), key=lambda item: item[1])[0] if shape.locations else None
+            max(shape.locations.counts.items(), key=lambda item: item[1])[0]
+            if shape.locations
+            else None
         )
         too_slow = p95 >= budget * settings.slow_query_error_factor
         severity: Severity = "error" if too_slow else "warning"

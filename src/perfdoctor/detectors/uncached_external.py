@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import register
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
@@ -66,8 +67,8 @@ class _Session(Session):
     def feed(self, traces: Sequence[Trace]) -> None:
         for trace in traces:
             self.seen += 1
-            for span in trace.spans:
-                if span.kind == "http" and _cacheable(span):
+            for span in of_kind(trace, "http"):
+                if _cacheable(span):
                     key = (span.attrs.get("url"), span.attrs.get("url_digest"), span.location)
                     fetches = self.by_request.get(key)
                     if fetches is None:

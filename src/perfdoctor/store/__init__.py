@@ -708,6 +708,7 @@ def _trace(
 ) -> Trace:
     trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs_text, spans = row
     attrs = json.loads(attrs_text)
+    decoded, checked = layout.decode_checked(spans, stacks, statements)
     trace = Trace(
         id=trace_id,
         name=name,
@@ -717,11 +718,11 @@ def _trace(
         status=status,
         pid=pid or 0,
         cpu_ms=cpu_ms,
-        spans=_spans(spans, stacks, statements),
+        spans=decoded,
         attrs=attrs,
         orm=orm_stored.catalogs_for(attrs, catalogs),
     )
-    rows.check_trace(trace)
+    rows.check_trace(trace, spans=not checked)
     return trace
 
 

@@ -160,54 +160,94 @@ _ROW_SIZE = len(ROW_FIELDS)
 def decode(
     text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
 ) -> list[Span]:
-    """A stored spans value (either schema) as model spans."""
+    """A stored spans value (either schema) as model spans, as they are (the
+    pytest plugin reads what capture has just encoded; a store's rows are read
+    through :func:`decode_checked`)."""
+    return _decode(text, stacks, statements, False)[0]
+
+
+# The types a span's fields may hold (those :func:`perfdoctor.store.rows.check_trace`
+# allows), checked here once per shape and, for a row's own fields, once per row.
+_TEXT = (str, type(None))
+_SCALAR = frozenset((int, float, str, type(None)))
+_ROWS = frozenset((int, float, type(None)))
+
+
+def decode_checked(
+    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
+) -> tuple[list[Span], bool]:
+    """:func:`decode`, and whether every span's fields were type-checked on the way
+    (raising TypeError as ``check_trace`` does): schema 4's are, shape by shape."""
+    return _decode(text, stacks, statements, True)
+
+
+def _decode(
+    text: str, stacks: dict[str, list[Location]], statements: dict[str, str], check: bool
+) -> tuple[list[Span], bool]:
     value = json.loads(text)
     if isinstance(value, list):
-        return _schema3(value, stacks, statements)
+        return _schema3(value, stacks, statements), False
     shapes = []
     for shape in value["shapes"]:
         if len(shape) > len(SHAPE_FIELDS):
             raise ValueError("a span shape with more fields than it has")
         kind, framework, system, fingerprint, conn, stack_id, attrs = (shape + _PAD)[:7]
+        if check and not (
+            type(kind) is str
+            and type(framework) in _TEXT
+            and type(system) in _TEXT
+            and type(fingerprint) in _TEXT
+            and type(conn) in _SCALAR
+        ):
+            raise TypeError("a span shape holds a value of the wrong type")
         stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
-        statement = statements.get(fingerprint) if fingerprint else None
-        location = stack[0] if stack else None
-        shapes.append(
-            (kind, framework, system, fingerprint, statement, conn, stack, location, attrs)
-        )
-    out = []
+        # Every field a span of this shape has, in Span's order; a row's own are
+        # set on a copy.
+        template = {
+            "kind": kind,
+            "start_ms": 0.0,
+            "duration_ms": 0.0,
+            "location": stack[0] if stack else None,
+            # Spans of one call site share the parsed stack: readers never change it.
+            "stack": stack,
+            "framework": framework,
+            "system": system,
+            "statement": statements.get(fingerprint) if fingerprint else None,
+            "fingerprint": fingerprint,
+            "params_digest": None,
+            "rows": None,
+            "connection_id": conn,
+            "attrs": None,
+        }
+        shapes.append((template, attrs))
+    out: list[Span] = []
+    append = out.append
     new = object.__new__
     for row in value["spans"]:
-        kind, framework, system, fingerprint, statement, conn, stack, location, attrs = shapes[
-            row[0]
-        ]
+        template, attrs = shapes[row[0]]
+        fields = template.copy()
+        # A number divided is a float; anything else raises TypeError.
+        fields["start_ms"] = row[1] / 1000
+        fields["duration_ms"] = row[2] / 1000
         size = len(row)
-        if size > _ROW_SIZE:
-            raise ValueError("a span row with more fields than it has")
+        if size > 3:
+            if size > _ROW_SIZE:
+                raise ValueError("a span row with more fields than it has")
+            digest = fields["params_digest"] = row[3]
+            if check and type(digest) not in _TEXT:
+                raise TypeError("a span row holds a value of the wrong type")
+            if size > 4:
+                rows = fields["rows"] = row[4]
+                if check and type(rows) not in _ROWS:
+                    raise TypeError("a span row holds a value of the wrong type")
+        fields["attrs"] = dict(attrs) if attrs else {}
         # Span's fields set directly, not through its __init__: a report decodes
-        # millions of spans, and this is ~40% cheaper per span (Span has no
-        # __post_init__ to skip).
+        # millions of spans, and a copied dict is ~2x cheaper per span (Span has
+        # no __post_init__ to skip).
         span = new(Span)
-        span.__dict__.update(
-            {
-                "kind": kind,
-                "start_ms": row[1] / 1000,
-                "duration_ms": row[2] / 1000,
-                "location": location,
-                # Spans of one call site share the parsed stack: readers never change it.
-                "stack": stack,
-                "framework": framework,
-                "system": system,
-                "statement": statement,
-                "fingerprint": fingerprint,
-                "params_digest": row[3] if size > 3 else None,
-                "rows": row[4] if size > 4 else None,
-                "connection_id": conn,
-                "attrs": dict(attrs) if attrs else {},
-            }
-        )
-        out.append(span)
-    return out
+        span.__dict__ = fields
+        append(span)
+    return out, check
 
 
 def _schema3(
