@@ -59,13 +59,14 @@ FLUSH_INTERVAL = 0.1
 # Memory held is a few MB at most (a span tuple and what it refers to).
 DEFER_MAX = 1.0
 DEFER_MAX_SPANS = 20_000
-# How often the waiting thread looks whether the app went idle: one look is a
-# set's truth value, and the GIL taken for it is given back at once.
-IDLE_POLL = 0.005
+# The last trace to finish wakes the waiting thread; besides, it looks this
+# often (a trace may close without being handed over: sampled out, or streamed).
+IDLE_POLL = 0.02
 # Spans encoded between two pauses (≈ 50-90 µs of encoding), and the pause: long
 # enough that an app thread waiting for the GIL is woken and takes it (a zero
 # sleep gives it back to the thread that let it go, most times).
 SLICE_SPANS = 32
+IDLE_SLICE_SPANS = 128
 SLICE_PAUSE = 0.0001
 TRACE_AS_SPANS = 4
 # Past this many times DEFER_MAX_SPANS queued, no pauses: memory stays bounded
@@ -163,6 +164,9 @@ class Recorder:
         self._flush_waiting = 0
         self._exit_deadline: float | None = None
         self._retry_at = 0.0
+        # The thread writes at most once an interval (an idle moment wakes it
+        # more often, to encode).
+        self._write_at = 0.0
         self._backoff = RETRY_FIRST
         # The last failed attempt: its error, and whether another process held the store.
         self._last_error = ""
@@ -179,6 +183,9 @@ class Recorder:
             self.flush()
         elif self._thread is None or self._pid != os.getpid():
             self._start()
+        elif not open_traces:
+            # The app went idle (between two requests): the moment to encode.
+            self._wake.set()
 
     def dropped(self) -> None:
         """A sampled-out request was counted: the thread writes the counts."""
@@ -235,9 +242,11 @@ class Recorder:
                     pass
 
     def _wait_for_idle(self) -> None:
-        """Leave the GIL to the app's threads while a trace is open, within bounds."""
+        """Leave the GIL to the app's threads while a trace is open, within bounds.
+        ``submit`` wakes the thread when the last open trace finishes."""
         while open_traces and not self._stopping and self._queue and not self._overdue():
-            time.sleep(IDLE_POLL)
+            self._wake.wait(IDLE_POLL)
+            self._wake.clear()
 
     def _hurry(self) -> bool:
         """No pausing: the process exits, or a flush() waits for the thread, or the
@@ -287,9 +296,11 @@ class Recorder:
         """Encode what came in and write what is ready.  ``deadline`` None: the
         thread's cycle, one attempt; else keep trying until then, then spool."""
         self._encode_queued(sliced=deadline is None)
-        if deadline is None and time.monotonic() < self._retry_at:
+        if deadline is None and time.monotonic() < max(self._retry_at, self._write_at):
+            # Woken between two requests to encode; written with the next interval's.
             self._spool_overflow()
             return
+        self._write_at = time.monotonic() + FLUSH_INTERVAL
         backoff = RETRY_FIRST
         attempted = False
         while self._ready:
@@ -348,9 +359,10 @@ class Recorder:
                     for done in self._encoder.add_sliced(active, rows, SLICE_SPANS):
                         budget -= done
                         if budget <= 0:
-                            budget = SLICE_SPANS
-                            # Nobody to give the GIL to between requests.
-                            if open_traces and not self._hurry():
+                            # Between requests, longer slices: the pause is for a
+                            # request coming in, whose thread waits for the GIL.
+                            budget = SLICE_SPANS if open_traces else IDLE_SLICE_SPANS
+                            if not self._hurry():
                                 time.sleep(SLICE_PAUSE)
             except Exception as exc:
                 self.failed += taken
