@@ -76,12 +76,6 @@ _current: contextvars.ContextVar[ActiveTrace | None] = contextvars.ContextVar(
     "perfdoctor_trace", default=None
 )
 
-# The traces started and not yet finished (or handed to the server to send), by
-# id: while one is open the recorder leaves its encoding for later, so that its
-# GIL time falls between requests (perfdoctor.capture.recorder).  A trace never
-# finished leaves an int here, and the recorder then works on its deadline.
-open_traces: set[int] = set()
-
 
 class _State:
     """Process-wide capture switches, set by :func:`perfdoctor.instrument`."""
@@ -147,7 +141,6 @@ def start(
             trace.sampled = state.sample_draw() < state.sample_rate
     if state.on_start is not None:
         state.on_start(trace)
-    open_traces.add(id(trace))
     return trace, _current.set(trace)
 
 
@@ -155,10 +148,8 @@ def start(
 # each with what ends it: normally the body's close(), at the latest the exit.
 _handed_off: dict[ActiveTrace, Callable[[], None]] = {}
 if hasattr(os, "register_at_fork"):
-    # A forked worker's exit is not the end of its parent's responses, and the
-    # requests its parent's other threads serve are not open in it.
+    # A forked worker's exit is not the end of its parent's responses.
     os.register_at_fork(after_in_child=_handed_off.clear)
-    os.register_at_fork(after_in_child=open_traces.clear)
 
 
 def hand_off(
@@ -169,9 +160,6 @@ def hand_off(
     ``end`` finishes the trace; it is called at exit if the body is still open then.
     """
     try:
-        # The app's code has returned; the server sends the body (an event
-        # stream may stay open for minutes).
-        open_traces.discard(id(trace))
         try:
             _current.reset(token)
         except ValueError:
@@ -196,7 +184,6 @@ def finish(
     ``ended``: when it ended (a ``perf_counter`` reading), if not now.
     """
     try:
-        open_traces.discard(id(trace))
         _handed_off.pop(trace, None)
         anchor = trace.anchor
         if anchor is not None:

@@ -10,7 +10,6 @@ written to the store once per connection, the spans referring to them by id.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from types import CodeType
 from typing import Any
 
@@ -162,14 +161,6 @@ class Encoder:
         return fingerprint
 
     def add(self, active: ActiveTrace, batch: store.Batch) -> None:
-        for _ in self.add_sliced(active, batch, len(active.spans) or 1):
-            pass
-
-    def add_sliced(
-        self, active: ActiveTrace, batch: store.Batch, slice_spans: int
-    ) -> Iterator[int]:
-        """:meth:`add`, pausing after every ``slice_spans`` spans (yielding how
-        many it encoded): the recorder gives the app's threads the GIL there."""
         end = active.finished if active.finished is not None else active.start
         attrs = dict(active.attrs)
         cpu_ms = attrs.pop("cpu_ms", None)
@@ -182,37 +173,13 @@ class Encoder:
             if type(value) is float:  # response_ms: µs are plenty, 17 digits are not
                 attrs[key] = round(value, 3)
         table = layout.SpanTable()
-        spans = active.spans
-        for begin in range(0, len(spans), slice_spans):
-            chunk = spans[begin : begin + slice_spans]
-            self._spans(chunk, table, batch)
-            yield len(chunk)
-        batch.traces.append(
-            (
-                active.id,
-                # A GraphQL request is named by its operation too: one endpoint, many.
-                trace_name(active.name, attrs) if active.kind == "http" else active.name,
-                active.kind,
-                active.started_at,
-                (end - active.start) * 1000.0,
-                active.status,
-                os.getpid(),
-                cpu_ms,
-                layout.attrs_json(attrs) or "{}",
-                table.json(),
-            )
-        )
-
-    def _spans(
-        self, spans: list[tuple[Any, ...]], table: layout.SpanTable, batch: store.Batch
-    ) -> None:
         add = table.add
         attrs_json = layout.attrs_json
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests
         extra_text_of = self._extra_text
-        for raw in spans:
+        for raw in active.spans:
             kind = raw[0]
             if kind == "db":
                 (
@@ -281,3 +248,18 @@ class Encoder:
                     stack_of(raw[3], batch),
                     attrs_json(extra),
                 )
+        batch.traces.append(
+            (
+                active.id,
+                # A GraphQL request is named by its operation too: one endpoint, many.
+                trace_name(active.name, attrs) if active.kind == "http" else active.name,
+                active.kind,
+                active.started_at,
+                (end - active.start) * 1000.0,
+                active.status,
+                os.getpid(),
+                cpu_ms,
+                attrs_json(attrs) or "{}",
+                table.json(),
+            )
+        )

@@ -2,18 +2,6 @@
 
 The request path only appends to a deque.  A daemon thread encodes what came in
 and writes it every ``FLUSH_INTERVAL`` seconds; ``atexit`` writes what is left.
-Encoding runs in the app's process, under its GIL, so the thread keeps it off
-the app's requests:
-
-- It encodes when no trace is open (between requests), and leaves a finished
-  trace queued while one is, but not past ``DEFER_MAX`` seconds nor
-  ``DEFER_MAX_SPANS`` spans: a server never idle still has every trace written.
-- When it must encode while a trace is open, it encodes ``SLICE_SPANS`` spans at
-  a time and sleeps ``SLICE_PAUSE`` between slices: an app thread back from a
-  query (a call that lets the GIL go) waits for one slice at most, not for the
-  interpreter's switch interval (5 ms) to take the GIL back.  ``flush()`` and
-  the exit encode without pausing.
-
 What the host app can count on:
 
 - No waiting on the store.  A write is one attempt with a short busy timeout.
@@ -48,30 +36,12 @@ import time
 from pathlib import Path
 
 from perfdoctor import store
-from perfdoctor.capture.context import ActiveTrace, open_traces, take_sample_counts
+from perfdoctor.capture.context import ActiveTrace, take_sample_counts
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
 from perfdoctor.store import retention, spool
 
 FLUSH_INTERVAL = 0.1
-# How long a finished trace may wait for the app to be idle (no trace open), and
-# how many spans may wait: past either the thread encodes anyway, in slices.
-# Memory held is a few MB at most (a span tuple and what it refers to).
-DEFER_MAX = 1.0
-DEFER_MAX_SPANS = 20_000
-# The last trace to finish wakes the waiting thread; besides, it looks this
-# often (a trace may close without being handed over: sampled out, or streamed).
-IDLE_POLL = 0.02
-# Spans encoded between two pauses (≈ 50-90 µs of encoding), and the pause: long
-# enough that an app thread waiting for the GIL is woken and takes it (a zero
-# sleep gives it back to the thread that let it go, most times).
-SLICE_SPANS = 32
-IDLE_SLICE_SPANS = 128
-SLICE_PAUSE = 0.0001
-TRACE_AS_SPANS = 4
-# Past this many times DEFER_MAX_SPANS queued, no pauses: memory stays bounded
-# when the app makes spans faster than a pausing thread encodes them.
-DEFER_FAR = 2
 # One write attempt waits this long for another process's lock, then the store
 # is tried again later: a fork waits for the attempt under way, so it is short.
 ATTEMPT_BUSY_TIMEOUT = 0.05
@@ -146,9 +116,6 @@ class Recorder:
 
     def _fresh_state(self) -> None:
         self._queue: collections.deque[ActiveTrace] = collections.deque()
-        # Spans in the queue, about: a heuristic only (updated without a lock
-        # from the app's threads), reset whenever the queue is found empty.
-        self._queued_spans = 0
         self._ready: collections.deque[_Pending] = collections.deque()
         self._ready_bytes = 0
         self._wake = threading.Event()
@@ -160,13 +127,8 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._encoder = Encoder()
         self._stopping = False
-        # flush() callers waiting for the thread's cycle: it stops pausing.
-        self._flush_waiting = 0
         self._exit_deadline: float | None = None
         self._retry_at = 0.0
-        # The thread writes at most once an interval (an idle moment wakes it
-        # more often, to encode).
-        self._write_at = 0.0
         self._backoff = RETRY_FIRST
         # The last failed attempt: its error, and whether another process held the store.
         self._last_error = ""
@@ -177,15 +139,11 @@ class Recorder:
 
     def submit(self, trace: ActiveTrace) -> None:
         self._queue.append(trace)
-        self._queued_spans += len(trace.spans)
         if self._stopping:
             # Interpreter shutdown: no thread will come, write now.
             self.flush()
         elif self._thread is None or self._pid != os.getpid():
             self._start()
-        elif not open_traces:
-            # The app went idle (between two requests): the moment to encode.
-            self._wake.set()
 
     def dropped(self) -> None:
         """A sampled-out request was counted: the thread writes the counts."""
@@ -232,7 +190,6 @@ class Recorder:
         while not self._stopping:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
-            self._wait_for_idle()
             with self._work_lock:
                 if self._stopping:
                     return
@@ -240,35 +197,6 @@ class Recorder:
                     self._work(None)
                 except Exception:  # never let the thread die: the next cycle retries
                     pass
-
-    def _wait_for_idle(self) -> None:
-        """Leave the GIL to the app's threads while a trace is open, within bounds.
-        ``submit`` wakes the thread when the last open trace finishes."""
-        while open_traces and not self._stopping and self._queue and not self._overdue():
-            self._wake.wait(IDLE_POLL)
-            self._wake.clear()
-
-    def _hurry(self) -> bool:
-        """No pausing: the process exits, or a flush() waits for the thread, or the
-        queue is far past its bounds (the app makes spans faster than a paused
-        thread encodes them)."""
-        return (
-            self._stopping
-            or self._flush_waiting > 0
-            or self._queued_spans > DEFER_FAR * DEFER_MAX_SPANS
-        )
-
-    def _overdue(self) -> bool:
-        """Whether the queued traces have waited for an idle moment long enough."""
-        if self._queued_spans > DEFER_MAX_SPANS:
-            return True
-        try:
-            oldest = self._queue[0]
-        except IndexError:  # a flush() took them meanwhile
-            self._queued_spans = 0
-            return False
-        finished = oldest.finished if oldest.finished is not None else oldest.start
-        return time.perf_counter() - finished > DEFER_MAX
 
     def flush(self, timeout: float | None = None) -> None:
         """Write what is pending, within ``timeout`` seconds (at most the exit
@@ -280,12 +208,7 @@ class Recorder:
         if self._exit_deadline is not None:
             deadline = min(deadline, self._exit_deadline)
         # A little grace past the deadline: the thread's attempt under way ends soon.
-        self._flush_waiting += 1
-        try:
-            taken = self._work_lock.acquire(timeout=max(0.0, deadline - time.monotonic()) + 0.2)
-        finally:
-            self._flush_waiting -= 1
-        if not taken:
+        if not self._work_lock.acquire(timeout=max(0.0, deadline - time.monotonic()) + 0.2):
             return
         try:
             self._work(deadline)
@@ -295,12 +218,10 @@ class Recorder:
     def _work(self, deadline: float | None) -> None:
         """Encode what came in and write what is ready.  ``deadline`` None: the
         thread's cycle, one attempt; else keep trying until then, then spool."""
-        self._encode_queued(sliced=deadline is None)
-        if deadline is None and time.monotonic() < max(self._retry_at, self._write_at):
-            # Woken between two requests to encode; written with the next interval's.
+        self._encode_queued()
+        if deadline is None and time.monotonic() < self._retry_at:
             self._spool_overflow()
             return
-        self._write_at = time.monotonic() + FLUSH_INTERVAL
         backoff = RETRY_FIRST
         attempted = False
         while self._ready:
@@ -323,57 +244,27 @@ class Recorder:
             if self._merge_due and not self._ready:
                 self._merge()
 
-    def _encode_queued(self, sliced: bool) -> None:
-        """Encode the queued traces into ready batches.  ``sliced`` (the thread's
-        cycle): pausing between slices, and stopping, leaving the rest queued,
-        when a trace opened (a request came in), unless the queue was overdue:
-        then all of it, as it has to be done before a request ends anyway."""
+    def _encode_queued(self) -> None:
         counts = take_sample_counts()
         if counts:
             # In a batch of their own: written, spooled or lost like traces are.
             self._ready.append(_Pending(store.Batch(sampling=counts), 0, 64 * len(counts)))
             self._ready_bytes += 64 * len(counts)
-        stop = False
-        overdue = sliced and self._overdue()
-        budget = SLICE_SPANS
-        # What came in by now: traces arriving as fast as they are encoded must
-        # not keep the cycle from writing.
-        left = len(self._queue)
-        while left > 0 and self._queue and not stop:
+        while self._queue:
             rows = store.Batch()
             taken = 0
             try:
-                while left > 0 and self._queue and taken < MAX_BATCH_TRACES:
-                    if sliced and open_traces and not overdue and not self._hurry():
-                        stop = True
-                        break
+                while self._queue and taken < MAX_BATCH_TRACES:
                     active = self._queue.popleft()
                     taken += 1
-                    left -= 1
-                    self._queued_spans -= len(active.spans)
-                    if not sliced:
-                        self._encoder.add(active, rows)
-                        continue
-                    # A trace's own row counts as a few spans of work.
-                    budget -= TRACE_AS_SPANS
-                    for done in self._encoder.add_sliced(active, rows, SLICE_SPANS):
-                        budget -= done
-                        if budget <= 0:
-                            # Between requests, longer slices: the pause is for a
-                            # request coming in, whose thread waits for the GIL.
-                            budget = SLICE_SPANS if open_traces else IDLE_SLICE_SPANS
-                            if not self._hurry():
-                                time.sleep(SLICE_PAUSE)
+                    self._encoder.add(active, rows)
             except Exception as exc:
                 self.failed += taken
                 self._count_lost(taken, f"perfdoctor could not encode a trace: {exc}")
                 continue
-            if taken:
-                pending = _Pending(rows, len(rows.traces), _size(rows))
-                self._ready.append(pending)
-                self._ready_bytes += pending.size
-        if not self._queue:
-            self._queued_spans = 0
+            pending = _Pending(rows, len(rows.traces), _size(rows))
+            self._ready.append(pending)
+            self._ready_bytes += pending.size
 
     def _write_next(self) -> str:
         """One attempt at the oldest ready batch: "written", "busy" or "failed"."""
