@@ -250,13 +250,17 @@ class Recorder:
             # In a batch of their own: written, spooled or lost like traces are.
             self._ready.append(_Pending(store.Batch(sampling=counts), 0, 64 * len(counts)))
             self._ready_bytes += 64 * len(counts)
-        while self._queue:
+        # What came in by now: traces arriving as fast as they are encoded must
+        # not keep the cycle from writing.
+        left = len(self._queue)
+        while left > 0 and self._queue:
             rows = store.Batch()
             taken = 0
             try:
-                while self._queue and taken < MAX_BATCH_TRACES:
+                while left > 0 and self._queue and taken < MAX_BATCH_TRACES:
                     active = self._queue.popleft()
                     taken += 1
+                    left -= 1
                     self._encoder.add(active, rows)
             except Exception as exc:
                 self.failed += taken
