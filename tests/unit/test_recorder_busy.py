@@ -3,6 +3,7 @@ on a server that is never idle, at a flush, and at exit."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -126,8 +127,14 @@ def test_a_process_exiting_during_a_request_writes_the_finished_ones(tmp_path: P
                     conn.execute("SELECT ?", (i,)).fetchone()
         """
     )
+    # Nothing from the caller's shell may switch capture on elsewhere.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFDOCTOR_")}
     result = subprocess.run(
-        [sys.executable, "-c", script, str(traces)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script, str(traces)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert stored(traces) == [f"short {n:03}" for n in range(200)]
