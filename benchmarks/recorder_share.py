@@ -13,9 +13,11 @@ dropped (the request path alone), so that drift hits both alike::
 Per side: requests' mean and p50 wall time, the request thread's CPU (p50), and
 the mean of wall minus thread CPU (time the request thread was not running:
 waiting for the GIL, or for a CPU).  The recorder's share is the difference of
-the means, per query.  A round lasts ``--requests`` requests (keep it past a
-few of the recorder's 0.1 s cycles), optionally with ``--gap`` seconds of
-sleep between requests (a client's turnaround).
+the means, per query.  ``--busy-interval 0.1`` adds a side whose recorder
+waits 0.1 s between cycles even under heavy traffic (as before 2026-12-05).
+A round lasts ``--requests`` requests (keep it past a few of the recorder's
+cycles: 0.1 s, or 1 s under heavy traffic), optionally with ``--gap`` seconds
+of sleep between requests (a client's turnaround).
 """
 
 from __future__ import annotations
@@ -32,22 +34,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import capture_overhead
 
-SIDES = ("recorder", "dropped")
 
-
-def measure(library: str, rounds: int, requests: int, queries: int, gap: float) -> dict[str, Any]:
+def measure(
+    library: str,
+    rounds: int,
+    requests: int,
+    queries: int,
+    gap: float,
+    busy_intervals: list[float] | None = None,
+) -> dict[str, Any]:
+    """``busy_intervals``: more recorder sides, each with the recorder's
+    ``BUSY_INTERVAL`` set to that many seconds (the ``recorder`` side keeps its own)."""
     tracing = capture_overhead.PerfdoctorTracing(Path(tempfile.mkdtemp(prefix="pd-share-")))
     workload = capture_overhead.WORKLOADS[library]("perfdoctor")
     around = tracing.request if workload.own_trace else tracing.block
-    from perfdoctor.capture import context
+    from perfdoctor.capture import context, recorder
 
     submit = context.state.on_finish
-    walls: dict[str, list[float]] = {side: [] for side in SIDES}
-    cpus: dict[str, list[float]] = {side: [] for side in SIDES}
+    own = recorder.BUSY_INTERVAL
+    intervals = {"recorder": own, **{f"busy {s:g} s": s for s in busy_intervals or []}}
+    sides = [*intervals, "dropped"]
+    walls: dict[str, list[float]] = {side: [] for side in sides}
+    cpus: dict[str, list[float]] = {side: [] for side in sides}
     start = 0
     for round_ in range(rounds):
-        side = SIDES[round_ % 2]
-        context.state.on_finish = submit if side == "recorder" else (lambda trace: None)
+        side = sides[round_ % len(sides)]
+        context.state.on_finish = submit if side in intervals else (lambda trace: None)
+        recorder.BUSY_INTERVAL = intervals.get(side, own)
         for _ in range(requests):
             cpu0, wall0 = time.thread_time(), time.perf_counter()
             with around():
@@ -58,9 +71,10 @@ def measure(library: str, rounds: int, requests: int, queries: int, gap: float) 
             if gap:
                 time.sleep(gap)
     context.state.on_finish = submit
+    recorder.BUSY_INTERVAL = own
     tracing.settle()
     result: dict[str, Any] = {"library": library, "queries": queries, "sides": {}}
-    for side in SIDES:
+    for side in sides:
         wall, cpu = walls[side], cpus[side]
         result["sides"][side] = {
             "mean_ms": statistics.mean(wall),
@@ -69,10 +83,14 @@ def measure(library: str, rounds: int, requests: int, queries: int, gap: float) 
             "cpu_p50_ms": statistics.median(cpu),
             "not_running_mean_ms": statistics.mean(w - c for w, c in zip(wall, cpu)),
         }
-    on, off = result["sides"]["recorder"], result["sides"]["dropped"]
+    off = result["sides"]["dropped"]
     result["share_us_per_query"] = {
-        key: (on[key] - off[key]) * 1e3 / queries
-        for key in ("mean_ms", "p50_ms", "cpu_p50_ms", "not_running_mean_ms")
+        side: {
+            key: (on[key] - off[key]) * 1e3 / queries
+            for key in ("mean_ms", "p50_ms", "cpu_p50_ms", "not_running_mean_ms")
+        }
+        for side, on in result["sides"].items()
+        if side != "dropped"
     }
     return result
 
@@ -86,8 +104,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per round")
     parser.add_argument("--queries", type=int, default=40, help="queries per request")
     parser.add_argument("--gap", type=float, default=0.0, help="seconds between requests")
+    parser.add_argument(
+        "--busy-interval",
+        type=float,
+        action="append",
+        help="also a recorder side with this BUSY_INTERVAL (repeatable)",
+    )
     args = parser.parse_args()
-    result = measure(args.library, args.rounds, args.requests, args.queries, args.gap)
+    result = measure(
+        args.library, args.rounds, args.requests, args.queries, args.gap, args.busy_interval
+    )
     report(result, args.gap)
 
 
@@ -95,17 +121,17 @@ def report(result: dict[str, Any], gap: float) -> None:
     between = f"{gap * 1e3:g} ms apart" if gap else "back to back"
     print(f"{result['library']}: requests of {result['queries']} queries, {between}")
     head = ("side", "mean", "p50", "p90", "cpu p50", "not running")
-    print(f"  {head[0]:<9} " + " ".join(f"{h:>8}" for h in head[1:5]) + f" {head[5]:>12}  (ms)")
+    print(f"  {head[0]:<12} " + " ".join(f"{h:>8}" for h in head[1:5]) + f" {head[5]:>12}  (ms)")
     for side, row in result["sides"].items():
         print(
-            f"  {side:<9} {row['mean_ms']:8.3f} {row['p50_ms']:8.3f} {row['p90_ms']:8.3f} "
+            f"  {side:<12} {row['mean_ms']:8.3f} {row['p50_ms']:8.3f} {row['p90_ms']:8.3f} "
             f"{row['cpu_p50_ms']:8.3f} {row['not_running_mean_ms']:12.3f}"
         )
-    share = result["share_us_per_query"]
-    print(
-        "  recorder's share, µs per query: "
-        + ", ".join(f"{key.removesuffix('_ms')} {value:+.2f}" for key, value in share.items())
-    )
+    for side, share in result["share_us_per_query"].items():
+        print(
+            f"  {side}'s share, µs per query: "
+            + ", ".join(f"{key.removesuffix('_ms')} {value:+.2f}" for key, value in share.items())
+        )
 
 
 if __name__ == "__main__":
