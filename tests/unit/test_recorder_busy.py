@@ -1,5 +1,6 @@
 """Every finished trace is written while other requests are still in progress:
-on a server that is never idle, at a flush, and at exit."""
+on a server that is never idle, on a busy one (the recorder waits longer
+between cycles), at a flush, and at exit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+import pytest
+
 import perfdoctor
+from perfdoctor.capture import recorder
 from tests.inprocess import blog_db, capturing, load
 
 # Only how long a test gives up after; nothing asserts on it.
@@ -138,3 +142,19 @@ def test_a_process_exiting_during_a_request_writes_the_finished_ones(tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     assert stored(traces) == [f"short {n:03}" for n in range(200)]
+
+
+def test_a_busy_app_waits_longer_between_writes_and_still_has_every_request_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every cycle counts as busy: the thread waits the long interval each time.
+    monkeypatch.setattr(recorder, "BUSY_SPANS", 1)
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with request_in_progress():
+            for burst in range(1, 4):
+                short_requests(conn, 20, queries=5)
+                # Written in the cycle after the long wait that follows a busy one.
+                wait_until(lambda burst=burst: len(stored(traces)) == 20 * burst)
+    assert len(stored(traces)) == 61
