@@ -2,7 +2,7 @@
 
 The request path only appends to a deque.  A daemon thread encodes what came in
 and writes it every ``FLUSH_INTERVAL`` seconds, or every ``BUSY_INTERVAL`` while
-the app makes more than ``BUSY_SPANS`` spans an interval: each cycle costs the
+the app makes at least ``BUSY_SPANS`` spans a cycle: each cycle costs the
 app's requests a fixed share beside its spans' (a wake-up, a transaction, GIL
 hand-offs at each SQLite call), which under heavy traffic is worth paying less
 often; a developer's few requests still reach the store within a tenth of a
@@ -47,10 +47,11 @@ from perfdoctor.store import retention, spool
 
 FLUSH_INTERVAL = 0.1
 # Measured in one process (benchmarks/RESULTS.md, 2026-12-05): back-to-back ORM
-# requests lost 12-13 µs a query to the recorder at 0.1 s cycles, 4-5 at 1 s.
+# requests lost 12-16 µs a query to the recorder at 0.1 s cycles, 4-8 at 1 s.
 BUSY_INTERVAL = 1.0
-# Spans in one cycle from which the app counts as busy (2000 a second: tens of
-# requests a second; a person clicking through pages makes far fewer).
+# Spans in one cycle from which the app counts as busy: 2000 a second at 0.1 s
+# cycles (tens of requests a second; a person clicking through pages makes far
+# fewer), and it stays busy while a 1 s cycle finds 200 a second.
 BUSY_SPANS = 200
 # One write attempt waits this long for another process's lock, then the store
 # is tried again later: a fork waits for the attempt under way, so it is short.
@@ -137,6 +138,8 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._encoder = Encoder()
         self._stopping = False
+        # Spans the last cycle encoded: whether the app is busy (BUSY_SPANS).
+        self._encoded_spans = 0
         self._exit_deadline: float | None = None
         self._retry_at = 0.0
         self._backoff = RETRY_FIRST
@@ -197,11 +200,10 @@ class Recorder:
     # --- the work -----------------------------------------------------------
 
     def _run(self) -> None:
-        interval = FLUSH_INTERVAL
         while not self._stopping:
-            self._wake.wait(interval)
+            busy = self._encoded_spans >= BUSY_SPANS
+            self._wake.wait(BUSY_INTERVAL if busy else FLUSH_INTERVAL)
             self._wake.clear()
-            interval = BUSY_INTERVAL if self._queued_spans() >= BUSY_SPANS else FLUSH_INTERVAL
             with self._work_lock:
                 if self._stopping:
                     return
@@ -209,12 +211,6 @@ class Recorder:
                     self._work(None)
                 except Exception:  # never let the thread die: the next cycle retries
                     pass
-
-    def _queued_spans(self) -> int:
-        try:
-            return sum(len(trace.spans) for trace in list(self._queue))
-        except Exception:  # pragma: no cover - defensive: the thread must not die
-            return 0
 
     def flush(self, timeout: float | None = None) -> None:
         """Write what is pending, within ``timeout`` seconds (at most the exit
@@ -271,6 +267,7 @@ class Recorder:
         # What came in by now: traces arriving as fast as they are encoded must
         # not keep the cycle from writing.
         left = len(self._queue)
+        self._encoded_spans = 0
         while left > 0 and self._queue:
             rows = store.Batch()
             taken = 0
@@ -279,6 +276,7 @@ class Recorder:
                     active = self._queue.popleft()
                     taken += 1
                     left -= 1
+                    self._encoded_spans += len(active.spans)
                     self._encoder.add(active, rows)
             except Exception as exc:
                 self.failed += taken
