@@ -46,8 +46,9 @@ from perfdoctor.errors import StoreError
 from perfdoctor.store import retention, spool
 
 FLUSH_INTERVAL = 0.1
-# Measured in one process (benchmarks/RESULTS.md, 2026-12-05): back-to-back ORM
-# requests lost 12-16 µs a query to the recorder at 0.1 s cycles, 4-8 at 1 s.
+# Measured in one process (benchmarks/RESULTS.md, 2026-12-05): on a loaded
+# 2-vCPU machine back-to-back ORM requests lost 12-16 µs a query to the recorder
+# at 0.1 s cycles, 4-8 at 1 s; on a quiet one the two were within 1 µs.
 BUSY_INTERVAL = 1.0
 # Spans in one cycle from which the app counts as busy: 2000 a second at 0.1 s
 # cycles (tens of requests a second; a person clicking through pages makes far
