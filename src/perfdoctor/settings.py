@@ -255,7 +255,8 @@ class Settings:
     # about a tenth of one core under a load test.
     live_max_analysed_per_s: int = 100
     # How often the store is read for new requests: the app writes its traces
-    # every 0.1 s, so a line shows within about a third of a second.
+    # every 0.1 s, so a line shows within about a third of a second (within about
+    # a second and a quarter under heavy traffic: perfdoctor.capture.recorder).
     live_poll_s: float = 0.2
 
     # --- perfdoctor import otlp ---

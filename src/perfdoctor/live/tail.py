@@ -1,7 +1,8 @@
 """Reads the requests the app writes to the store and shows a line for each.
 
 A thread of the ``perfdoctor run`` process: the app's processes write their
-traces to the store anyway (every 0.1 s), and this thread reads what each poll
+traces to the store anyway (every 0.1 s; every second under heavy traffic, see
+perfdoctor.capture.recorder), and this thread reads what each poll
 finds new, so the app does no more work with ``--live`` than without it, and
 every worker of a multi-process server shares one rate limit.
 """
