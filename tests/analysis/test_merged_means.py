@@ -38,7 +38,6 @@ def test_the_mean_over_requests_beside_the_worst_example(tmp_path: Path) -> None
     # 19 of those between the loop's first query and its last.
     assert evidence["loop_ms"] >= 19 * 2
     assert mean["loop_ms"] < evidence["loop_ms"] / 2
-    assert mean["total_ms"] <= evidence["total_ms"] * 2
     assert impact_ms(finding) == pytest.approx(mean["loop_ms"] * 4)
     [loop] = [s for s in evidence_numbers(evidence) if s.startswith("loop time per request")]
     assert loop == (
