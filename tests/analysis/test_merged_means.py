@@ -61,3 +61,8 @@ def test_a_finding_seen_in_one_request_has_no_mean(tmp_path: Path) -> None:
         s.startswith("loop time per request: ") and "mean" not in s
         for s in evidence_numbers(finding.evidence)
     )
+
+
+def test_a_mean_close_to_the_example_is_not_shown_twice() -> None:
+    evidence = {"loop_ms": 40.95, "requests_affected": 3, "mean_ms": {"loop_ms": 40.26}}
+    assert "loop time per request: 40.95 ms" in evidence_numbers(evidence)
