@@ -19,7 +19,7 @@ from perfdoctor.detectors import register
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._responses import Endpoint, pick
 from perfdoctor.detectors.base import (
-    EndpointSession,
+    JudgedEndpoints,
     Session,
     Summarising,
     finding_fingerprint,
@@ -106,20 +106,9 @@ class _Endpoint:
                 self.locations[span.location] = self.locations.get(span.location, 0) + 1
 
 
-class _Session(EndpointSession[_Endpoint]):
-    def __init__(self, detector: BackgroundJobCandidate, settings: Settings) -> None:
-        super().__init__(settings)
-        self.detector = detector
-
-    def summary(self) -> _Endpoint:
-        return _Endpoint()
-
+class _Session(JudgedEndpoints[_Endpoint]):
     def add(self, summary: _Endpoint, trace: Trace) -> None:
         summary.add(trace, self.settings)
-
-    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
-        finding = self.detector.judge(name, summary, self.settings)
-        return [finding] if finding is not None else []
 
 
 @register
@@ -128,7 +117,7 @@ class BackgroundJobCandidate(Summarising):
     description = "a slow request waiting on outbound writes its response does not need"
 
     def session(self, settings: Settings) -> Session:
-        return _Session(self, settings)
+        return _Session(self.judge, settings, _Endpoint)
 
     def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
         latencies = seen.latencies

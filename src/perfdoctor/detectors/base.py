@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from perfdoctor.analysis.merging import Merger
@@ -72,6 +72,30 @@ class EndpointSession(Session, Generic[S]):
         for name in sorted(self.endpoints):
             found.extend(self.judge(name, self.endpoints[name]))
         return found
+
+
+class JudgedEndpoints(EndpointSession[S]):
+    """An :class:`EndpointSession` whose detector judges each endpoint's summary
+    into at most one finding: ``judge(name, summary, settings)``, summaries made
+    by ``make``; a subclass says how a trace adds to one (``add``), and which
+    traces it reads (``wants``)."""
+
+    def __init__(
+        self,
+        judge: Callable[[str, S, Settings], Finding | None],
+        settings: Settings,
+        make: Callable[[], S],
+    ) -> None:
+        super().__init__(settings)
+        self._judge = judge
+        self._make = make
+
+    def summary(self) -> S:
+        return self._make()
+
+    def judge(self, name: str, summary: S) -> list[Finding]:
+        finding = self._judge(name, summary, self.settings)
+        return [finding] if finding is not None else []
 
 
 class Detector:

@@ -6,7 +6,7 @@ from perfdoctor.capture.response import PAGING_PARAMS
 from perfdoctor.detectors import register
 from perfdoctor.detectors._responses import Endpoint, method_of, pick, response
 from perfdoctor.detectors.base import (
-    EndpointSession,
+    JudgedEndpoints,
     Session,
     Summarising,
     finding_fingerprint,
@@ -77,23 +77,12 @@ class _Endpoint:
         self.unpaged += 1
 
 
-class _Session(EndpointSession[_Endpoint]):
-    def __init__(self, detector: MissingPagination, settings: Settings) -> None:
-        super().__init__(settings)
-        self.detector = detector
-
+class _Session(JudgedEndpoints[_Endpoint]):
     def wants(self, trace: Trace) -> bool:
         return trace.kind == "http" and method_of(trace.name) == "GET"
 
-    def summary(self) -> _Endpoint:
-        return _Endpoint()
-
     def add(self, summary: _Endpoint, trace: Trace) -> None:
         summary.add(trace, self.settings)
-
-    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
-        finding = self.detector.judge(name, summary, self.settings)
-        return [finding] if finding is not None else []
 
 
 @register
@@ -102,7 +91,7 @@ class MissingPagination(Summarising):
     description = "a GET endpoint returning a long JSON list with no pagination"
 
     def session(self, settings: Settings) -> Session:
-        return _Session(self, settings)
+        return _Session(self.judge, settings, _Endpoint)
 
     def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
         if not seen.unpaged:

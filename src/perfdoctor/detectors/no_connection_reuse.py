@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from perfdoctor.detectors import register
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors.base import (
-    EndpointSession,
+    JudgedEndpoints,
     Session,
     Summarising,
     finding_fingerprint,
@@ -102,20 +102,9 @@ class _Endpoint:
             self.django_version = _django_version((trace,))
 
 
-class _Session(EndpointSession[_Endpoint]):
-    def __init__(self, detector: NoConnectionReuse, settings: Settings) -> None:
-        super().__init__(settings)
-        self.detector = detector
-
-    def summary(self) -> _Endpoint:
-        return _Endpoint()
-
+class _Session(JudgedEndpoints[_Endpoint]):
     def add(self, summary: _Endpoint, trace: Trace) -> None:
         summary.add(trace)
-
-    def judge(self, name: str, summary: _Endpoint) -> list[Finding]:
-        finding = self.detector.judge(name, summary, self.settings)
-        return [finding] if finding is not None else []
 
 
 @register
@@ -124,7 +113,7 @@ class NoConnectionReuse(Summarising):
     description = "a new database connection opened in most requests of an endpoint"
 
     def session(self, settings: Settings) -> Session:
-        return _Session(self, settings)
+        return _Session(self.judge, settings, _Endpoint)
 
     def judge(self, name: str, endpoint: _Endpoint, settings: Settings) -> Finding | None:
         requests, opening = endpoint.requests, endpoint.opening
