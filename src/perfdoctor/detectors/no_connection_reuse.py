@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
@@ -106,6 +107,9 @@ class _Session(JudgedEndpoints[_Endpoint]):
     def add(self, summary: _Endpoint, trace: Trace) -> None:
         summary.add(trace)
 
+    def findings(self) -> list[Finding]:
+        return one_per_cause(super().findings())
+
 
 @register
 class NoConnectionReuse(Summarising):
@@ -154,7 +158,7 @@ class NoConnectionReuse(Summarising):
             },
             fix=(_per_thread(endpoint) if framework == "django" else "")
             + remedy(framework, system, endpoint.django_version),
-            fingerprint=finding_fingerprint(self.id, name, system),
+            fingerprint=finding_fingerprint(self.id, *_cause(framework, system, location)),
         )
 
 
@@ -186,3 +190,66 @@ def _django_version(traces: Sequence[Trace]) -> str | None:
             if catalog.framework == "django" and catalog.version:
                 return catalog.version
     return None
+
+
+def _cause(
+    framework: str | None, system: str | None, location: Location | None
+) -> tuple[object, ...]:
+    """What one fix mends: Django's CONN_MAX_AGE is one setting for every
+    endpoint; elsewhere the line that connects (an engine made per request,
+    a connect() call)."""
+    if framework == "django":
+        return (framework, system)
+    where = (location.path, location.line) if location is not None else None
+    return (framework, system, where)
+
+
+def one_per_cause(findings: list[Finding]) -> list[Finding]:
+    """Endpoints with the same cause make one finding, on the endpoint that spent
+    the most time connecting, the others listed in its evidence (healthchecks:
+    six identical findings, one per page, each telling to set CONN_MAX_AGE)."""
+    groups: dict[str | None, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(finding.fingerprint, []).append(finding)
+    return [group[0] if len(group) == 1 else _joined(group) for group in groups.values()]
+
+
+def _spent_ms(finding: Finding) -> float:
+    return float(finding.evidence["total_ms"]) * int(finding.evidence["requests"])
+
+
+def _joined(group: list[Finding]) -> Finding:
+    ranked = sorted(group, key=lambda f: (-_spent_ms(f), f.endpoint or ""))
+    lead = ranked[0]
+    evidence = dict(lead.evidence)
+    requests = sum(int(f.evidence["requests"]) for f in group)
+    opening = sum(int(f.evidence["requests_with_connect"]) for f in group)
+    connects = sum(
+        float(f.evidence["connections_per_request"]) * int(f.evidence["requests"]) for f in group
+    )
+    spent = sum(_spent_ms(f) for f in group)
+    evidence.update(
+        requests=requests,
+        requests_with_connect=opening,
+        requests_affected=opening,
+        connections_per_request=round(connects / requests, 2),
+        connect_ms=round(spent / connects, 3) if connects else 0.0,
+        total_ms=round(spent / requests, 3),
+        # The other endpoints, costliest first (the finding's own is its endpoint).
+        also_on=[
+            {
+                "endpoint": f.endpoint,
+                "requests": f.evidence["requests"],
+                "requests_with_connect": f.evidence["requests_with_connect"],
+            }
+            for f in ranked[1:]
+        ],
+    )
+    return dataclasses.replace(
+        lead,
+        title=(
+            f"No connection reuse: {opening} of {requests} requests on {len(group)} "
+            f"endpoints opened a new {evidence.get('system') or 'database'} connection"
+        ),
+        evidence=evidence,
+    )

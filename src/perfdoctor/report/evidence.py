@@ -165,6 +165,23 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
         # missing-index: how the cost with the index was found
         label = "verified by" if evidence.get("verified") else "not verified"
         texts.append((label, str(evidence["method"])))
+    also_on = evidence.get("also_on")
+    if isinstance(also_on, list) and also_on:
+        # no-connection-reuse: one cause (a setting, a line) behind several endpoints
+        texts.append(
+            (
+                "also on",
+                shorten(
+                    ", ".join(
+                        f"{e.get('endpoint')} ({e.get('requests_with_connect')} of "
+                        f"{e.get('requests')})"
+                        for e in also_on
+                        if isinstance(e, dict)
+                    ),
+                    limit,
+                ),
+            )
+        )
     helps = evidence.get("also_helps")
     if isinstance(helps, list) and helps:
         texts.append(("also helps", shorten(", ".join(str(h) for h in helps), limit)))
