@@ -87,3 +87,19 @@ def test_an_engine_made_once_is_not_found(tmp_path: Path) -> None:
     assert not [
         f for f in analyze(load(traces), Settings()).findings if f.id == "no-connection-reuse"
     ]
+
+
+def test_a_sampled_run_counts_the_requests_of_every_endpoint_of_the_cause(
+    tmp_path: Path,
+) -> None:
+    # healthchecks under `run --sample 0.1`: the one finding for three pages said
+    # "seen in 33 of ~100 requests", the requests of its first page only.
+    _found(tmp_path)
+    dropped = 36  # per endpoint, besides the REQUESTS kept
+    counts = {name: (dropped, 0) for name in ("GET /authors", "GET /dashboard", "GET /articles")}
+    analysis = analyze(load(tmp_path / "t.db"), Settings(), sample_counts=counts)
+    shared = next(
+        f for f in analysis.findings if f.id == "no-connection-reuse" and "also_on" in f.evidence
+    )
+    seen = 2 * (dropped + REQUESTS)
+    assert shared.evidence["sampled"] == f"seen in {2 * REQUESTS} of ~{seen} requests"

@@ -130,10 +130,20 @@ def chunks_of(traces: Iterable[Trace], size: int) -> Iterator[list[Trace]]:
 def _note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
     """A finding on a sampled endpoint says how many requests its count is out of."""
     for finding in findings:
-        seen = sampled.get(finding.endpoint or "")
         affected = finding.evidence.get("requests_affected")
-        if seen is not None and isinstance(affected, int):
-            finding.evidence["sampled"] = sampling.estimate_line(affected, seen.seen)
+        if not isinstance(affected, int):
+            continue
+        # One finding for several endpoints (no-connection-reuse's one cause) is out
+        # of the requests of all of them.
+        also = finding.evidence.get("also_on")
+        names = [finding.endpoint or ""] + [
+            str(e.get("endpoint"))
+            for e in (also if isinstance(also, list) else ())
+            if isinstance(e, dict)
+        ]
+        seen = [sampled[name].seen for name in names if name in sampled]
+        if seen:
+            finding.evidence["sampled"] = sampling.estimate_line(affected, sum(seen))
 
 
 def analyze(
