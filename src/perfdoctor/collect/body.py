@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from io import BufferedIOBase
 from typing import Any
 
 from perfdoctor.errors import UsageError
@@ -33,6 +34,41 @@ def require_protobuf() -> None:
             "perfdoctor collect decodes OTLP protobuf with the opentelemetry-proto package, "
             "which is not installed: pip install 'perfdoctor[collect]'"
         ) from exc
+
+
+def read_chunked(stream: BufferedIOBase, limit: int) -> bytes | None:
+    """A ``Transfer-Encoding: chunked`` body read to its end (trailers skipped);
+    None when the connection ends first.  Reading stops at ``limit`` bytes
+    (TooLarge): a sender that never ends a body holds no more than that."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        line = stream.readline(_CHUNK_LINE)
+        if not line.endswith(b"\n"):
+            return None
+        try:
+            length = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError as exc:
+            raise BadBody(f"a chunk's size line is not hexadecimal: {line[:40]!r}") from exc
+        if length == 0:
+            break
+        size += length
+        if size > limit:
+            raise TooLarge(f"the body is over the {decode.size_text(limit)} limit")
+        part = stream.read(length)
+        if len(part) < length or not stream.readline(_CHUNK_LINE).endswith(b"\n"):
+            return None
+        parts.append(part)
+    while True:  # trailer fields, then the empty line that ends the body
+        line = stream.readline(_CHUNK_LINE)
+        if not line.endswith(b"\n"):
+            return None
+        if line in (b"\r\n", b"\n"):
+            return b"".join(parts)
+
+
+# A chunk's size line (hex digits, perhaps extensions) or a trailer field, at most.
+_CHUNK_LINE = 8192
 
 
 def gunzip(data: bytes, limit: int) -> bytes:

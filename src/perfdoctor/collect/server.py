@@ -78,10 +78,14 @@ class _Handler(BaseHTTPRequestHandler):
         if encoding not in ("gzip", "identity"):
             why = f"Content-Encoding {encoding} is not supported (gzip is)"
             return self._fail(415, answer, body.INVALID_ARGUMENT, why)
+        # OpenTelemetry JS's exporter streams its body (chunked, no Content-Length),
+        # as HTTP/1.1 allows and the Collector accepts.
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         try:
-            length = int(self.headers.get("Content-Length") or "")
+            length = -1 if chunked else int(self.headers.get("Content-Length") or "")
         except ValueError:
-            return self._fail(411, answer, body.INVALID_ARGUMENT, "Content-Length is required")
+            why = "Content-Length (or Transfer-Encoding: chunked) is required"
+            return self._fail(411, answer, body.INVALID_ARGUMENT, why)
         limit = self.server.settings.collect_max_body_bytes
         if length > limit:
             why = f"the body is over the {size_text(limit)} limit"
@@ -91,10 +95,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.inflight.acquire(blocking=False):
             return self._busy(503, answer, body.UNAVAILABLE, "too many requests at once")
         try:
-            data = self.rfile.read(length)
-            if len(data) < length:
-                self.close_connection = True
-                return None
+            if chunked:
+                read = body.read_chunked(self.rfile, limit)
+                if read is None:
+                    self.close_connection = True
+                    return None
+                data = read
+            else:
+                data = self.rfile.read(length)
+                if len(data) < length:
+                    self.close_connection = True
+                    return None
             if encoding == "gzip":
                 data = body.gunzip(data, limit)
             spans, skips = body.spans(data, kind)
