@@ -74,3 +74,12 @@ def normalize(sql: str) -> Normalized:
     text = _ROWS.sub(r"\1(...)", text)
     digest = hashlib.blake2b(text.lower().encode("utf-8"), digest_size=8).hexdigest()
     return Normalized(text, digest)
+
+
+@lru_cache(maxsize=8192)
+def has_placeholders(sql: str) -> bool:
+    """Whether the statement takes parameters (``?``, ``$1``, ``:name``, ``%s``,
+    ``%(name)s``): then its text alone does not tell two runs' values apart."""
+    if _PYFORMAT.search(sql):
+        return True
+    return any(match.lastgroup == "placeholder" for match in _TOKEN.finditer(sql))

@@ -1,4 +1,6 @@
-from perfdoctor.fingerprint import normalize
+import pytest
+
+from perfdoctor.fingerprint import has_placeholders, normalize
 
 
 def test_literal_variants_share_one_fingerprint() -> None:
@@ -92,3 +94,22 @@ def test_normalising_needs_only_the_standard_library() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.splitlines()
     assert out == ["SELECT ? FROM t WHERE a = ?", "[]"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # node-postgres, psycopg, sqlite3, SQLAlchemy's text(), pyformat by name
+        ("SELECT name FROM author WHERE id = $1", True),
+        ("SELECT name FROM author WHERE id = %s", True),
+        ("SELECT name FROM author WHERE id = ?", True),
+        ("SELECT name FROM author WHERE id = :id", True),
+        ("SELECT name FROM author WHERE id = %(id)s", True),
+        # the values are in the text itself: it tells runs apart on its own
+        ("SELECT name FROM author WHERE id = 5 LIMIT 30", False),
+        ("SELECT '$1', x::int FROM t", False),
+        ("SELECT count(*) FROM author", False),
+    ],
+)
+def test_has_placeholders(sql: str, expected: bool) -> None:
+    assert has_placeholders(sql) is expected

@@ -24,7 +24,7 @@ from perfdoctor.capture.routes import from_angle_template, from_brace_template, 
 from perfdoctor.model import Span, Trace
 from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
-from perfdoctor.otlp.decode import SERVER, OtlpSpan
+from perfdoctor.otlp.decode import CLIENT, SERVER, OtlpSpan
 from perfdoctor.otlp.spans import convert, stack_of
 
 # Server instrumentation scope → the framework named in trace attrs (fix texts).
@@ -72,6 +72,9 @@ def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped
     mapped = Mapped(traces=[])
     for root_id, members in groups.items():
         root = by_id[root_id]
+        if _nothing_to_read(root, members, stack_depth):
+            mapped.other += 1
+            continue
         trace = _header(root, by_id)
         children: list[tuple[int, int, Span, OtlpSpan]] = []
         for span in members:
@@ -95,6 +98,18 @@ def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped
         seqs = {id(c[3]): seq for seq, c in enumerate(children)}
         mapped.placed.extend(Placed(s, trace.id, seqs.get(id(s))) for s in members)
     return mapped
+
+
+def _nothing_to_read(root: OtlpSpan, members: list[OtlpSpan], stack_depth: int) -> bool:
+    """A lone client span outside any request that is no query, call or cache
+    operation: the DNS lookup of a connection opened at start-up (Node's
+    auto-instrumentation sends them), not a request or a job of the app."""
+    return (
+        len(members) == 1
+        and root.kind == CLIENT
+        and not isinstance(root, StoredSpan)
+        and convert(root, 0.0, stack_depth) is None
+    )
 
 
 def _header(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:

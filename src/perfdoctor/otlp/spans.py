@@ -18,7 +18,7 @@ from perfdoctor.capture.cache_keys import key_digest, key_pattern
 from perfdoctor.capture.offset import offset_param
 from perfdoctor.capture.outbound import url_facts
 from perfdoctor.capture.privacy import keyed_digest
-from perfdoctor.fingerprint import normalize
+from perfdoctor.fingerprint import has_placeholders, normalize
 from perfdoctor.model import Location, Span
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import CLIENT, SERVER, OtlpSpan
@@ -73,13 +73,22 @@ def _base(span: OtlpSpan, kind: str, start_ms: float, stack_depth: int) -> Span:
     )
 
 
-def _db(span: OtlpSpan, system: str, start_ms: float, stack_depth: int) -> Span:
+def _db(span: OtlpSpan, system: str, start_ms: float, stack_depth: int) -> Span | None:
+    text = sc.text(span.attrs, sc.DB_STATEMENT)
+    if text is None:
+        connection = _connection_span(span.name)
+        if connection == "checkout":
+            return None
+        if connection == "opened":
+            opened = _base(span, "db.connect", start_ms, stack_depth)
+            opened.system = _DB_SYSTEMS.get(system, system)
+            return opened
     out = _base(span, "db", start_ms, stack_depth)
     out.system = _DB_SYSTEMS.get(system, system)
-    raw = sc.text(span.attrs, sc.DB_STATEMENT) or span.name
+    raw = text or span.name
     normalized = normalize(raw)
     out.statement, out.fingerprint = normalized.statement, normalized.fingerprint
-    out.params_digest = _params_digest(span, raw, normalized.statement)
+    out.params_digest = _params_digest(span, raw)
     out.rows = sc.integer(span.attrs, sc.DB_ROWS)
     out.framework = next((f for f in _DB_FRAMEWORKS if f in span.scope), None)
     offset = offset_param(raw, None)
@@ -88,21 +97,37 @@ def _db(span: OtlpSpan, system: str, start_ms: float, stack_depth: int) -> Span:
     return out
 
 
-def _params_digest(span: OtlpSpan, raw: str, normalized: str) -> str:
+def _params_digest(span: OtlpSpan, raw: str) -> str:
     """Compares parameters without keeping them.
 
     OpenTelemetry records parameters only when asked (``db.statement.parameters``,
-    ``db.query.parameter.*``); a statement with literals in it carries its own.
-    With neither, nothing tells two runs apart: each run counts as a distinct
-    one, so a query repeated from one place reads as an N+1, never as a duplicate.
+    ``db.query.parameter.*``); a statement without placeholders is its own
+    parameters (its literals are in its text). A statement with placeholders
+    and no values recorded (``$1`` from node-postgres, ``%s`` from psycopg: what
+    instrumentations send by default) tells no two runs apart: each run counts
+    as a distinct one, so a query repeated from one place reads as an N+1,
+    never as a duplicate.
     """
     params = sc.first(span.attrs, sc.DB_PARAMETERS)
     named = {k: v for k, v in span.attrs.items() if k.startswith(sc.DB_PARAMETER_PREFIX)}
     if params is not None or named:
         return keyed_digest(json.dumps([params, sorted(named.items())], default=str))
-    if " ".join(raw.split()) != normalized:
+    if not has_placeholders(raw):
         return keyed_digest(raw)
     return keyed_digest(f"{span.trace_id}/{span.span_id}")
+
+
+def _connection_span(name: str) -> str | None:
+    """What a db span without a statement is, by its name: "opened" for a new
+    connection (node-postgres's ``pg.connect``), "checkout" for a pool handing
+    out one it holds (``pg-pool.connect``; SQLAlchemy's ``connect``, which is
+    ``Engine.connect``), None for anything else (then its name is its statement)."""
+    lower = name.lower()
+    if "connect" not in lower:
+        return None
+    if "pool" in lower or lower == "connect":
+        return "checkout"
+    return "opened"
 
 
 def _http(span: OtlpSpan, start_ms: float, stack_depth: int) -> Span:

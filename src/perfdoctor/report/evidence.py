@@ -133,17 +133,10 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
         # n-plus-one-query: the serializer field or template line that loads each row
         texts.append(("loaded by", shorten(str(trigger), limit)))
     copies = evidence.get("sites")
-    if isinstance(copies, list) and copies:
+    located = [s for s in copies if "path" in s] if isinstance(copies, list) else []
+    if located:
         # duplicate-query: every line that ran the statement, with its runs
-        texts.append(
-            (
-                "ran at",
-                shorten(
-                    ", ".join(_site_text(s) for s in copies if "path" in s),
-                    limit,
-                ),
-            )
-        )
+        texts.append(("ran at", shorten(", ".join(_site_text(s) for s in located), limit)))
     sites = evidence.get("top")
     if isinstance(sites, list) and sites:
         texts.append(
