@@ -15,7 +15,15 @@ SITE = HERE / "drf_site"
 VIEWS = SITE / "press" / "views.py"
 SERIALIZERS = SITE / "press" / "serializers.py"
 TEMPLATE = SITE / "press" / "templates" / "press" / "posts.html"
-SLOW = ["/posts/", "/author-names/", "/comment-counts/", "/with-comments/", "/page/", "/list-page/"]
+SLOW = [
+    "/posts/",
+    "/author-names/",
+    "/comment-counts/",
+    "/with-comments/",
+    "/page/",
+    "/list-page/",
+    "/library-page/",
+]
 FIXED = [
     "/fixed/posts/",
     "/author-names/fixed/",
@@ -113,6 +121,13 @@ def test_a_list_view_template_points_at_the_class_queryset(report: dict[str, Any
     finding = _n_plus_one(report, "/list-page/")
     assert at(SITE, finding) == (VIEWS, line_after(VIEWS, "class PostListPage", "queryset ="))
     assert finding["evidence"]["trigger"]["template"] == "press/posts.html"
+
+
+def test_a_template_a_library_view_rendered_is_the_place(report: dict[str, Any]) -> None:
+    # Wagtail's serve() renders every page: its N+1s pointed into site-packages.
+    finding = _n_plus_one(report, "/library-page/")
+    assert at(SITE, finding) == (TEMPLATE.resolve(), line_of(TEMPLATE, "{{ post.author.name }}"))
+    assert finding["location"]["function"] == "template"
 
 
 def test_select_and_prefetch_related_leave_no_finding(report: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
+from perfdoctor import callsite
 from perfdoctor.detectors._loops import _tree
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.triggers import DJANGO_TEMPLATE, DRF, GRAPHQL, JINJA2, MARSHMALLOW
@@ -51,7 +52,8 @@ def feeding_site(
     if kind is None:
         if span.location is not None:
             return span.location, evidence
-        return view_queryset(handler) or handler_site(handler), evidence
+        view = handler_site(handler) if _users(handler) else None
+        return view_queryset(handler) or view, evidence
     if kind == DRF:
         found = view_queryset(handler)
         if found is not None:
@@ -70,7 +72,24 @@ def feeding_site(
         found = view_queryset(handler)
     if found is None and span.location is not None and _in_handler(span.location, handler):
         found = span.location
-    return found or handler_site(handler) or span.location, evidence
+    # A library's view (Wagtail's serve() answers every page) is no place for the
+    # fix: the template line that loads each row is the user's.
+    view = handler_site(handler) if _users(handler) else None
+    return found or view or _template_site(trigger, kind) or span.location, evidence
+
+
+def _users(handler: dict[str, Any] | None) -> bool:
+    path = handler.get("path") if handler else None
+    return isinstance(path, str) and callsite.classify(path) == callsite.USER
+
+
+def _template_site(trigger: dict[str, Any] | None, kind: str | None) -> Location | None:
+    if trigger is None or kind not in (DJANGO_TEMPLATE, JINJA2):
+        return None
+    path, line = trigger.get("path"), trigger.get("line")
+    if not isinstance(path, str) or not isinstance(line, int) or path.startswith("<"):
+        return None
+    return Location(path, line, "template")
 
 
 def _in_handler(location: Location, handler: dict[str, Any] | None) -> bool:

@@ -1,7 +1,9 @@
 from django.urls import path
+from django.views.generic import TemplateView
 from rest_framework.routers import SimpleRouter
 
 from press import views
+from press.models import Post
 
 router = SimpleRouter()
 router.register("posts", views.PostViewSet, basename="post")
@@ -19,5 +21,14 @@ urlpatterns = [
     path("list-page/", views.PostListPage.as_view()),
     path("list-page/fixed/", views.FixedPostListPage.as_view()),
     path("dashboard/", views.dashboard),
+    # No view of the app's own: Django's TemplateView renders the app's template
+    # (as Wagtail's serve() renders every page), a fresh queryset per request.
+    path(
+        "library-page/",
+        TemplateView.as_view(
+            template_name="press/posts.html",
+            extra_context={"posts": lambda: Post.objects.order_by("id")},
+        ),
+    ),
     *router.urls,
 ]
