@@ -32,7 +32,9 @@ _DEMO_DIR = _PACKAGE_DIR + "demo" + os.sep
 
 def _library_roots() -> tuple[str, ...]:
     roots: set[str] = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    # "scripts": the venv's bin/ (gunicorn's console script is no user frame,
+    # though a venv made inside the project sits under the project's folder).
+    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
         path = sysconfig.get_paths().get(key)
         if path:
             roots.add(os.path.realpath(path) + os.sep)

@@ -5,6 +5,7 @@ names and places only."""
 from __future__ import annotations
 
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,12 @@ def test_library_files_are_still_classified_as_before() -> None:
 
 def test_a_plain_stack_has_no_trigger() -> None:
     assert _capture() is None
+
+
+def test_a_venv_inside_the_project_has_no_user_frames_in_its_bin() -> None:
+    # Wagtail's bakery demo with its venv in the project folder: an N+1 with no
+    # frame of the app's own was placed at venv/bin/gunicorn, line 8. This
+    # checkout's venv is inside the project too, and pytest runs from its bin/.
+    scripts = Path(sysconfig.get_paths()["scripts"])
+    assert callsite.classify(str(scripts / "gunicorn")) == callsite.SKIP
+    assert callsite.classify(str(Path(__file__))) == callsite.USER
