@@ -103,6 +103,9 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
     try:
         match = getattr(request, "resolver_match", None)
         trace.name = routes.name(request.method or "GET", _name(request, match, response))
+        page = _wagtail_page_type(match, response)
+        if page is not None:
+            trace.name = f"{trace.name} ({page})"
         identity.set_user(trace, *identity.from_django_request(request))
         trace.attrs["framework"] = "django"
         trace.attrs["query_names"] = query_names_of(request.META.get("QUERY_STRING", ""))
@@ -121,6 +124,23 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
     except Exception:
         pass
     context.finish(trace, token)
+
+
+# Wagtail's view that serves every page from one catch-all route (wagtail.core
+# before 2.16).
+_WAGTAIL_SERVE = (("wagtail.views", "serve"), ("wagtail.core.views", "serve"))
+
+
+def _wagtail_page_type(match: Any, response: Any) -> str | None:
+    """The page type Wagtail served: its one route answers every page, so the page
+    type is what tells a bakery's bread list from its blog (each its own template,
+    queries and findings)."""
+    func = getattr(match, "func", None)
+    if (getattr(func, "__module__", None), getattr(func, "__name__", None)) not in _WAGTAIL_SERVE:
+        return None
+    data = getattr(response, "context_data", None)
+    page = data.get("page") if isinstance(data, dict) else None
+    return type(page).__name__ if page is not None else None
 
 
 def _add_server_timing(trace: context.ActiveTrace, response: Any) -> None:
