@@ -170,7 +170,7 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
     sibling, not the parent).
 
     With ``repeats`` (how many times the loop ran the child), a read that returned at
-    least that many rows wins over a later one-row read: serializers and templates
+    least that many rows (over its runs) wins over a later one-row read: serializers and templates
     look up one object once inside the loop (``request.user.profile``), and that
     lookup is no more the loop's list than the list is.
     """
@@ -191,9 +191,12 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
             break
         if span.fingerprint != child.fingerprint and is_read(span.statement):
             fallback = span
-            if shapes[span.fingerprint] == 1:
+            runs = shapes[span.fingerprint]
+            # A list read again for a second loop over it (a menu drawn twice on a
+            # page) ran far fewer times than the child: a sibling runs once a row.
+            if runs == 1 or (repeats and 2 * runs <= repeats):
                 before = span
-                if repeats and span.rows is not None and span.rows >= repeats:
+                if repeats and span.rows is not None and span.rows * runs >= repeats:
                     listed = span
     return listed or before or fallback
 
