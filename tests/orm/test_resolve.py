@@ -345,3 +345,16 @@ def test_a_dynamic_relationship_fix_speaks_the_app_s_sqlalchemy() -> None:
         fix = write(resolve(child, parent, (_flask_conduit(version),), source))
         assert expected in fix.text and absent not in fix.text, fix.text
         assert ".all()/.filter()/.count()" in fix.text
+
+
+def test_a_range_beside_the_key_is_no_key_to_batch_by() -> None:
+    # Wagtail's menu asks each page whether it has children in the menu:
+    # depth = ? AND path BETWEEN ? AND ? (treebeard). The row's own value is the
+    # path range, not the depth: a fix batching by depth__in would load wrong rows.
+    exists = (
+        'SELECT ? AS "a" FROM "blog_article" WHERE ("blog_article"."title" = ? AND '
+        '"blog_article"."body" BETWEEN ? AND ?) LIMIT ?'
+    )
+    assert "title__in" not in fix_of(exists, ARTICLES).text
+    keyed = 'SELECT ? AS "a" FROM "blog_article" WHERE "blog_article"."title" = ? LIMIT ?'
+    assert "title__in=keys" in fix_of(keyed, ARTICLES).text

@@ -360,7 +360,9 @@ def resolve(
 def _lookup(base: Resolution, catalog: Catalog, sql: Shape) -> Resolution:
     """A query per row that no relation of the loop's model explains."""
     targets = catalog.by_table(sql.table)
-    if len(targets) != 1 or not sql.filters:
+    # Wagtail's menu asks each page's children (depth = ? AND path BETWEEN ? AND ?):
+    # batching by depth alone would load the wrong rows.
+    if len(targets) != 1 or not sql.filters or sql.ranged:
         return base
     target = targets[0]
     columns = {c.lower(): attr for c, attr in target.fields.items()}

@@ -31,6 +31,9 @@ class Shape:
     ordered: bool  # has an ORDER BY
     # ORDER BY columns of the main table: (column, descending), in order
     order: tuple[tuple[str, bool], ...] = ()
+    # the WHERE also compares a column with a parameter by range (BETWEEN, <, >,
+    # LIKE): which parameter changes from row to row is then not known
+    ranged: bool = False
 
 
 def _name(table: str) -> str:
@@ -83,6 +86,19 @@ def _filters(select: exp.Select, aliases: dict[str, str], main: str) -> list[Col
     return found
 
 
+_RANGES = (exp.Between, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
+
+
+def _ranged(select: exp.Select) -> bool:
+    where = select.args.get("where")
+    if not isinstance(where, exp.Where):
+        return False
+    return any(
+        any(isinstance(part, exp.Placeholder) for part in node.iter_expressions())
+        for node in where.find_all(*_RANGES)
+    )
+
+
 def _aggregate(outer: exp.Select) -> str | None:
     values = [_unalias(e) for e in outer.expressions]
     if any(isinstance(v, exp.Count) for v in values):
@@ -133,6 +149,7 @@ def shape(statement: str, system: str | None) -> Shape | None:
         limited=bool(tree.args.get("limit") or core.args.get("limit")),
         ordered=bool(tree.args.get("order") or core.args.get("order")),
         order=_order(core, aliases, main),
+        ranged=_ranged(core),
     )
 
 
