@@ -130,7 +130,7 @@ def chunks_of(traces: Iterable[Trace], size: int) -> Iterator[list[Trace]]:
             yield group[start : start + size]
 
 
-def _note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
+def note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
     """A finding on a sampled endpoint says how many requests its count is out of."""
     for finding in findings:
         affected = finding.evidence.get("requests_affected")
@@ -190,7 +190,7 @@ def analyze_chunks(
     # Here, once: every report format, --fail-on and the pytest plugin read these findings.
     findings, ignored = apply_ignores(findings, settings.ignore)
     sampled = held.summary(sample_counts) if sample_counts else {}
-    _note_sampling(findings, sampled)
+    note_sampling(findings, sampled)
     return Analysis(
         findings=findings,
         suppressed=Suppressed(ignored=ignored),
