@@ -149,6 +149,12 @@ def test_the_text_report_says_what_was_merged(shards: Shards) -> None:
     assert row.split()[2] == "6"
 
 
+def test_fail_on_reads_the_merged_findings(shards: Shards) -> None:
+    # The N+1 is an error on both shards: merged, it still fails the build.
+    result = run_perfdoctor("merge", "a.json", "b.json", "--fail-on", "error", cwd=shards.folder)
+    assert result.returncode == 1, result.stderr
+
+
 def test_html_and_an_output_file(shards: Shards) -> None:
     out = shards.folder / "fleet.html"
     result = _merge(shards, "--format", "html", "-o", str(out))
