@@ -1,8 +1,9 @@
 """``perfdoctor merge``: two shards of the Flask blog, each its own store and report.
 
 Both shards serve the same app (the N+1 on ``/articles``), with different
-traffic; shard B's report runs under a 1 µs endpoint budget (slow-endpoint
-findings only it has) and an ignore rule (a finding only it suppresses).
+traffic (only shard B serves ``/articles/{id}``); both reports run under the
+fleet's settings: a 1 µs endpoint budget (a slow-endpoint finding on every
+endpoint a shard served) and an ignore rule (one of them suppressed on both).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.capture.apps_support import (
 from tests.conftest import free_port, report_json, run_perfdoctor, serve_under_perfdoctor
 
 N_PLUS_ONE = "n-plus-one-query"
-SHARD_B_SETTINGS = """\
+SETTINGS = """\
 [tool.perfdoctor]
 slow_endpoint_p95_ms = 0.001
 
@@ -70,7 +71,8 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Shards:
     seed(FLASK_APP, env)
     (folder / "a").mkdir()
     (folder / "b").mkdir()
-    (folder / "b" / "pyproject.toml").write_text(SHARD_B_SETTINGS)
+    (folder / "a" / "pyproject.toml").write_text(SETTINGS)
+    (folder / "b" / "pyproject.toml").write_text(SETTINGS)
     a = report_json(_shard(folder / "a", env, articles=2, details=0), cwd=folder / "a")
     b = report_json(_shard(folder / "b", env, articles=4, details=3), cwd=folder / "b")
     a_path, b_path = folder / "a.json", folder / "b.json"
@@ -104,6 +106,16 @@ def test_the_n_plus_one_counts_every_shard_and_shows_the_worst_example(shards: S
     assert merged["evidence"]["mean_ms"]["loop_ms"] == pytest.approx(means, abs=0.001)
 
 
+def test_an_endpoint_finding_counts_every_shards_requests(shards: Shards) -> None:
+    a = finding_at(shards.a, "slow-endpoint", "GET /articles")
+    b = finding_at(shards.b, "slow-endpoint", "GET /articles")
+    merged = finding_at(_merged(shards), "slow-endpoint", "GET /articles")
+    assert merged["evidence"]["requests"] == 2 + 4
+    assert merged["evidence"]["requests_affected"] == (
+        a["evidence"]["requests_affected"] + b["evidence"]["requests_affected"]
+    )
+
+
 def test_a_finding_on_one_shard_only_is_kept_as_it_was(shards: Shards) -> None:
     merged = _merged(shards)
     only_b = finding_at(shards.b, "slow-endpoint", "GET /articles/{id}")
@@ -112,9 +124,10 @@ def test_a_finding_on_one_shard_only_is_kept_as_it_was(shards: Shards) -> None:
     # Most severe first, as `report` orders them.
     ranks = [{"error": 0, "warning": 1, "info": 2}[f["severity"]] for f in merged["findings"]]
     assert ranks == sorted(ranks)
-    # What shard B's rule ignored stays ignored, and counted.
+    # What the shards' rule ignored stays ignored, and counted once.
     assert not [f for f in merged["findings"] if f["endpoint"] == "GET /articles/fixed"]
-    assert merged["suppressed"]["ignored"] == shards.b["suppressed"]["ignored"] == 1
+    assert shards.a["suppressed"]["ignored"] == shards.b["suppressed"]["ignored"] == 1
+    assert merged["suppressed"]["ignored"] == 1
 
 
 def test_endpoints_sum_requests_and_keep_each_shards_percentiles(shards: Shards) -> None:

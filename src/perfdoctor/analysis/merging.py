@@ -18,9 +18,12 @@ from perfdoctor.model import SEVERITY_RANK, Finding
 # A per-request finding's times, averaged over the requests it was seen in when
 # merged (the example kept is the worst request, often the first and cold one).
 PER_REQUEST_MS = ("total_ms", "loop_ms", "wasted_ms")
-# Counts that add up across shards, each shard having seen other requests.  Every
-# other number is the worst example's (a percentile of one shard does not add).
-SUMMED = ("requests_affected", "runs")
+# Counts that add up across shards, each shard having seen other requests: the
+# requests a finding was seen in, a slow query's runs, and the requests a
+# detector judging an endpoint looked at (slow-endpoint, missing-pagination,
+# no-connection-reuse...).  Every other number, and the title, is the worst
+# example's (a percentile of one shard does not add).
+SUMMED = ("requests_affected", "runs", "requests", "requests_with_connect")
 
 
 def _felt(numbers: dict[str, Any]) -> float:
