@@ -3,6 +3,7 @@
     python benchmarks/sampling_cost.py            # about 3 minutes on 2 cores
     python benchmarks/sampling_cost.py --quick    # a smoke run in seconds
     python benchmarks/sampling_cost.py --json     # the same figures as JSON on stdout
+    python benchmarks/sampling_cost.py --before-src OTHER/src --rates 0.01  # two trees
 
 A Flask app on a SQLite file, requested through Flask's test client in a worker
 process: each request is a list endpoint running 40 queries (one for the page,
@@ -21,9 +22,14 @@ Figures per variant (median over rounds of each worker's figure):
   (until it has flushed): what a capturing app pays in total;
 * store bytes per 1000 requests: the file's growth over the timed requests, after
   a checkpoint (the schema's pages left out);
-* traces kept per 1000 requests.
+* traces kept per 1000 requests;
+* sampled variants: thread-CPU ns of an empty request the draw drops (``start``
+  and ``finish`` with no span: the head draw, the tail rule and its counts),
+  the median of blocks of 20 000, in the same worker after its requests.
 
-Workers inherit ``PYTHONPATH``, so another copy of perfdoctor can be measured.
+Workers inherit ``PYTHONPATH``, so another copy of perfdoctor can be measured;
+``--before-src`` adds each sampled variant again from that copy (``@before``),
+in the same rounds.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 ROWS = 39  # + the page query: 40 queries per request
+BEFORE = "@before"
 
 
 def _worker(variant: str, folder: Path, blocks: int, per_block: int) -> dict[str, Any]:
@@ -98,7 +105,29 @@ def _worker(variant: str, folder: Path, blocks: int, per_block: int) -> dict[str
         with sqlite3.connect(traces) as store:
             kept = store.execute("SELECT count(*) FROM traces WHERE kind = 'http'").fetchone()[0]
         result["kept_per_1000"] = kept * 1000 / (total + per_block)
+    if variant.startswith("sample-"):
+        result["dropped_request_ns"] = _dropped_request_ns(float(variant.split("-", 1)[1]))
     return result
+
+
+def _dropped_request_ns(rate: float) -> float:
+    """Thread-CPU ns per empty request the draw drops: the rule's per-request cost."""
+    from perfdoctor.capture import context, sampling
+
+    sampling.configure(rate, slow_ms=60_000.0)
+    context.state.on_finish = None
+    context.state.on_drop = None
+    start, finish = context.start, context.finish
+    block = 20_000
+    blocks = []
+    for _ in range(9):
+        cpu0 = time.thread_time()
+        for _ in range(block):
+            trace, token = start("GET /items")
+            finish(trace, token)
+        blocks.append((time.thread_time() - cpu0) * 1e9 / block)
+    context.take_sample_counts()
+    return statistics.median(blocks)
 
 
 def _store_size(traces: Path) -> int:
@@ -111,14 +140,21 @@ def _store_size(traces: Path) -> int:
     return traces.stat().st_size
 
 
-def _run_worker(variant: str, blocks: int, per_block: int) -> dict[str, Any]:
+def _run_worker(
+    variant: str, blocks: int, per_block: int, before_src: str | None
+) -> dict[str, Any]:
+    env = {**os.environ, "PERFDOCTOR_SAMPLE_SEED": "1"}
+    if variant.endswith(BEFORE):
+        assert before_src is not None
+        variant = variant[: -len(BEFORE)]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [before_src, env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory(prefix="pd-sampling-") as folder:
         done = subprocess.run(
             [sys.executable, __file__, "--worker", variant, folder, str(blocks), str(per_block)],
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "PERFDOCTOR_SAMPLE_SEED": "1"},
+            env=env,
         )
         if done.returncode != 0:
             raise SystemExit(f"worker {variant} failed:\n{done.stderr}")
@@ -134,15 +170,18 @@ def main() -> None:
     parser.add_argument("--rates", default="0.05,0.01")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before-src", help="another copy of the package's src, measured too")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.blocks, args.per_block = 1, 3, 50
     variants = ["bare", "all"] + [f"sample-{r}" for r in args.rates.split(",")]
+    if args.before_src:
+        variants += [f"sample-{r}{BEFORE}" for r in args.rates.split(",")]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for round_no in range(args.rounds):
         order = variants[round_no % len(variants) :] + variants[: round_no % len(variants)]
         for variant in order:
-            runs[variant].append(_run_worker(variant, args.blocks, args.per_block))
+            runs[variant].append(_run_worker(variant, args.blocks, args.per_block, args.before_src))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
     figures = {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
     if args.json:
@@ -151,8 +190,8 @@ def main() -> None:
         return
     bare = figures["bare"]
     print(
-        f"{'variant':<14} {'wall µs/req':>12} {'+wall':>8} {'CPU µs/req':>11} {'+CPU':>8} "
-        f"{'kept/1000':>10} {'store kB/1000':>14}"
+        f"{'variant':<18} {'wall µs/req':>12} {'+wall':>8} {'CPU µs/req':>11} {'+CPU':>8} "
+        f"{'kept/1000':>10} {'store kB/1000':>14} {'dropped ns':>11}"
     )
     for variant, f in figures.items():
         extra = "" if variant == "bare" else f"{f['wall_us'] - bare['wall_us']:+8.1f}"
@@ -163,9 +202,10 @@ def main() -> None:
             if "store_bytes_per_1000" in f
             else f"{'':>14}"
         )
+        dropped = f"{f['dropped_request_ns']:11.0f}" if "dropped_request_ns" in f else ""
         print(
-            f"{variant:<14} {f['wall_us']:12.1f} {extra:>8} {f['cpu_us']:11.1f} "
-            f"{extra_cpu:>8} {kept} {size}"
+            f"{variant:<18} {f['wall_us']:12.1f} {extra:>8} {f['cpu_us']:11.1f} "
+            f"{extra_cpu:>8} {kept} {size} {dropped}"
         )
 
 

@@ -716,6 +716,44 @@ def indexes(
 
 
 @main.command()
+@click.argument("reports", nargs=-1, required=True, metavar="REPORT.json...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--output", "-o", metavar="FILE", default=None, help="Write to FILE, not stdout.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default=None,
+    help="Exit with code 1 when a merged finding of this severity or worse is found.",
+)
+def merge(reports: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None) -> None:
+    """Merge the `perfdoctor report --format json` of each shard into one report.
+
+    Findings merge by fingerprint: the worst example, requests affected summed.
+    Endpoints: requests summed, means weighted by requests; p50/p95/p99 are the
+    highest shard's, an upper bound on the fleet's (each shard's are kept in json).
+
+    \b
+    perfdoctor merge shard-*.json
+    perfdoctor merge a.json b.json --format html -o fleet.html
+    """
+    from perfdoctor.analysis import shards
+    from perfdoctor.report import render
+
+    analysis = shards.merge(shards.load(reports))
+    with _output(output) as stream:
+        render(analysis, fmt, stream)
+    if output:
+        click.echo(f"perfdoctor: wrote {fmt} report to {output}", err=True)
+    sys.exit(EXIT_FOUND if analysis.fails(fail_on) else EXIT_OK)
+
+
+@main.command()
 @click.argument("before", metavar="BEFORE.json")
 @click.argument("after", metavar="[AFTER.json]", required=False)
 @click.option(

@@ -45,6 +45,8 @@ BAD_INPUT = [
     ("import", "otlp", "{d}/empty.jsonl", "--traces", "{d}/t.db"),
     ("import", "otlp", "{d}/good.jsonl", "--traces", "{d}/damaged.db"),
     ("compare", "{d}/text.json", "{d}/text.json"),
+    ("merge", "{d}/text.json"),
+    ("merge", "{d}/missing.json"),
     ("lint", "{d}/no-python"),
     ("lint", "{d}/missing.py"),
     ("explain", "--db", "sqlite:///{d}/app.db", "--query", "SELEC name FROM items"),

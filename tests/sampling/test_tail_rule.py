@@ -33,7 +33,7 @@ def finished() -> Iterator[list[context.ActiveTrace]]:
         context.state.on_finish,
         context.state.on_drop,
         context.state.sample_rate,
-        context.state.sample_slow_by_name,
+        context.state.tail,
     )
     context.state.on_finish = kept.append
     context.state.on_drop = None
@@ -47,7 +47,7 @@ def finished() -> Iterator[list[context.ActiveTrace]]:
             context.state.on_finish,
             context.state.on_drop,
             context.state.sample_rate,
-            context.state.sample_slow_by_name,
+            context.state.tail,
         ) = saved
         context.take_sample_counts()
 
@@ -77,7 +77,7 @@ def test_head_draw_keeps_a_share_and_counts_every_request(
 
 
 def _dropped_after_last(finished: list[context.ActiveTrace]) -> int:
-    return context.state.sample_pending.get(finished[-1].name, 0)
+    return context.state.tail.pending.get(finished[-1].name, 0)
 
 
 def test_failed_and_slow_requests_are_always_kept(finished: list[context.ActiveTrace]) -> None:

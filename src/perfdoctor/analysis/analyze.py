@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from perfdoctor.analysis import pertrace, sampling
 from perfdoctor.analysis.hotspots import Profiles
-from perfdoctor.analysis.merging import impact_ms, merge
+from perfdoctor.analysis.merging import impact_ms, merge, sort_key
 from perfdoctor.analysis.summaries import Endpoints
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
@@ -28,6 +28,7 @@ from perfdoctor.suppress import Suppressed, apply_ignores
 
 if TYPE_CHECKING:
     from perfdoctor.analysis.budgets import BudgetRow
+    from perfdoctor.analysis.shards import Merged
 
 __all__ = [
     "Analysis",
@@ -64,6 +65,8 @@ class Analysis:
     sampled: dict[str, sampling.Sampled] = field(default_factory=dict)
     # When the earliest trace analysed started (epoch seconds), None for none.
     earliest: float | None = None
+    # `perfdoctor merge`: the shards' reports this analysis was merged from.
+    merged: Merged | None = None
 
     def severity_counts(self) -> dict[str, int]:
         """How many findings of each severity there are, worst first."""
@@ -127,7 +130,7 @@ def chunks_of(traces: Iterable[Trace], size: int) -> Iterator[list[Trace]]:
             yield group[start : start + size]
 
 
-def _note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
+def note_sampling(findings: list[Finding], sampled: dict[str, sampling.Sampled]) -> None:
     """A finding on a sampled endpoint says how many requests its count is out of."""
     for finding in findings:
         affected = finding.evidence.get("requests_affected")
@@ -183,11 +186,11 @@ def analyze_chunks(
                 reader.feed(chunk)
     pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
-    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -impact_ms(f), f.id, f.endpoint or ""))
+    findings.sort(key=sort_key)
     # Here, once: every report format, --fail-on and the pytest plugin read these findings.
     findings, ignored = apply_ignores(findings, settings.ignore)
     sampled = held.summary(sample_counts) if sample_counts else {}
-    _note_sampling(findings, sampled)
+    note_sampling(findings, sampled)
     return Analysis(
         findings=findings,
         suppressed=Suppressed(ignored=ignored),

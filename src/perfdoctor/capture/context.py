@@ -25,6 +25,7 @@ from perfdoctor.capture.machine import sampler as _machine
 from perfdoctor.capture.offset import has_offset as _offset_statements
 from perfdoctor.capture.offset import offset_param
 from perfdoctor.capture.offset import remember as _remember_offset
+from perfdoctor.capture.tally import Tally
 from perfdoctor.model import SERVER_KIND
 
 perf_counter = time.perf_counter
@@ -98,16 +99,10 @@ class _State:
     # Called with each trace that starts (``--memory`` notes the baseline there).
     on_start: Callable[[ActiveTrace], None] | None = None
     # Sampling (``--sample``): the share of requests kept by the head draw, the
-    # draw itself, and the latency from which a request is kept anyway.
+    # draw itself, and the tail rule with its counts (the recorder takes them).
     sample_rate = 1.0
     sample_draw: Callable[[], float] = random.random
-    sample_slow_ms = 500.0
-    # Endpoints whose budget is under ``sample_slow_ms``: their own threshold.
-    sample_slow_by_name: dict[str, float] = {}
-    # endpoint -> [requests seen, traces kept] since the recorder last took them.
-    sample_counts: dict[str, list[int]] = {}
-    # Per endpoint, requests dropped since its last kept one (see ``_kept``).
-    sample_pending: dict[str, int] = {}
+    tail = Tally(1.0, 500.0)
     # Called when a request's trace is dropped (the recorder writes the counts).
     on_drop: Callable[[], None] | None = None
 
@@ -203,8 +198,23 @@ def finish(
         if trace.finished is not None:
             return
         trace.finished = finished = perf_counter() if ended is None else ended
-        if state.sample_rate < 1.0 and trace.kind == "http" and not _kept(trace, finished):
-            return
+        if state.sample_rate < 1.0 and trace.kind == "http":
+            # The tail rule (perfdoctor.capture.tally), in line: once per request.
+            # A failed (5xx, or raised) or slow request is always kept, so its
+            # weight is 1; another when the head draw chose it, standing for 1/rate.
+            status = trace.status
+            sample = state.tail.decide(
+                trace.name,
+                status is not None and status >= 500,
+                (finished - trace.start) * 1000.0,
+                trace.sampled,
+            )
+            if sample is None:
+                drop = state.on_drop
+                if drop is not None:
+                    drop()
+                return
+            trace.attrs["sample"] = sample
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
         machine = _machine.reading(finished)
         if machine is not None:
@@ -216,56 +226,14 @@ def finish(
         pass
 
 
-def _kept(trace: ActiveTrace, finished: float) -> bool:
-    """The tail rule: whether a sampled run keeps this request, counting it either way.
-
-    A failed (5xx, or raised) or slow request is always kept, so its weight is 1;
-    another is kept when the head draw chose it, standing for 1/rate requests.
-    """
-    if trace.status is not None and trace.status >= 500:
-        why = "error"
-    elif (finished - trace.start) * 1000.0 >= state.sample_slow_by_name.get(
-        trace.name, state.sample_slow_ms
-    ):
-        why = "slow"
-    elif trace.sampled:
-        why = "head"
-    else:
-        why = ""
-    counts = state.sample_counts.get(trace.name)
-    if counts is None:
-        counts = state.sample_counts[trace.name] = [0, 0]
-    counts[0] += 1
-    pending = state.sample_pending
-    if not why:
-        pending[trace.name] = pending.get(trace.name, 0) + 1
-        drop = state.on_drop
-        if drop is not None:
-            drop()
-        return False
-    counts[1] += 1
-    # "seen": this request and those dropped since the endpoint's last kept one,
-    # so that the store's retention, dropping this trace, can take exactly those
-    # requests out of the counts.
-    seen = pending.pop(trace.name, 0) + 1
-    trace.attrs["sample"] = {"rate": state.sample_rate, "kept": why, "seen": seen}
-    return True
-
-
 def take_sample_counts() -> list[tuple[str, int, int]]:
     """The counts since the last call, as (endpoint, seen, kept) rows; reset."""
-    counts = state.sample_counts
-    if not counts:
-        return []
-    # Swapped, not cleared: a request finishing meanwhile counts into the new one.
-    state.sample_counts = {}
-    return [(name, seen, kept) for name, (seen, kept) in counts.items()]
+    return state.tail.take_counts()
 
 
 def _forget_sample_counts() -> None:
     # A forked worker counts its own requests; the parent writes what it had.
-    state.sample_counts = {}
-    state.sample_pending = {}
+    state.tail.forget()
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,7 +1,8 @@
 """Sampling settings of a capturing process: ``run --sample``, ``instrument(sample=)``.
 
 Each request is decided at its start by one random draw (head sampling); at its
-end a request that failed or was slow is kept anyway (the tail rule, in
+end a request that failed or was slow is kept anyway (the tail rule,
+:mod:`perfdoctor.capture.tally`, applied in
 :func:`perfdoctor.capture.context.finish`), and another the draw left out is
 counted and dropped before it costs any encoding or writing.  Runs inside the
 user's app: standard library only.
@@ -13,6 +14,7 @@ import os
 import random
 
 from perfdoctor.capture import context
+from perfdoctor.capture.tally import Tally
 
 ENV_SAMPLE = "PERFDOCTOR_SAMPLE"
 # A seed makes the draws repeatable (tests, a benchmark compared run to run).
@@ -49,11 +51,10 @@ def configure(
     ``slow_by_endpoint``: a lower slow threshold for some endpoints (their budget);
     a request is kept when it is slower than either threshold.
     """
-    context.state.sample_slow_ms = slow_ms
-    context.state.sample_pending = {}
-    context.state.sample_slow_by_name = {
-        name: min(ms, slow_ms) for name, ms in (slow_by_endpoint or {}).items()
-    }
+    tail = Tally(rate, slow_ms, slow_by_endpoint)
+    # Counts the recorder has not taken yet are still its to write.
+    tail.counts = context.state.tail.counts
+    context.state.tail = tail
     context.state.sample_draw = random.Random(seed).random if seed else random.random
     context.state.sample_rate = rate
 

@@ -101,6 +101,7 @@ def render_page(
         store=store,
         damaged=analysis.damage.line(),
         sampled=sampling_note(analysis.sampled),
+        merged=analysis.merged.note() if analysis.merged is not None else None,
         traces=analysis.traces,
         generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         detectors=len(analysis.detectors),

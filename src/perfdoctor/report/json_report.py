@@ -56,6 +56,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             if analysis.sampled
             else {}
         ),
+        # Added in version 1: only from `perfdoctor merge`; the reports merged and
+        # each one's endpoint figures (the merged percentiles are the highest).
+        **({"merged": analysis.merged.to_dict()} if analysis.merged is not None else {}),
     }
 
 

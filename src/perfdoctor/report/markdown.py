@@ -35,6 +35,8 @@ def render(analysis: Analysis, stream: TextIO, *, compare: dict[str, Any] | None
 
 def to_markdown(analysis: Analysis, compare: dict[str, Any] | None = None) -> list[str]:
     lines = [f"## perfdoctor: {_summary(analysis)}", ""]
+    if analysis.merged is not None:
+        lines += [f"_{analysis.merged.note()}_", ""]
     sampled = sampling_note(analysis.sampled)
     if sampled:
         lines += [f"_{sampled}_", ""]

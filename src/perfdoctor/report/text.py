@@ -191,6 +191,9 @@ def render(
             f"{len(analysis.findings)} findings" + (f" ({summary})" if summary else ""),
         )
     )
+    if analysis.merged is not None:
+        for merged_line in analysis.merged.lines():
+            console.print(Text(merged_line, style="yellow"))
     sampled = sampling_note(analysis.sampled)
     if sampled:
         console.print(Text(sampled, style="yellow"))
