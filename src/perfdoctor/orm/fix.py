@@ -53,6 +53,8 @@ def _write(res: Resolution) -> Fix:
         fix = deferred(res)
     if fix is None and res.kind in ("lookup", "count", "exists") and res.target is not None:
         fix = lookup(res)
+    if fix is None and res.kind == "tree_children" and res.framework == "django":
+        fix = fix_django.write_tree_children(res)
     return fix or fix_raw.look_for(res)
 
 

@@ -225,6 +225,36 @@ def write_lookup(res: Resolution) -> Fix:
     return Fix(text, what(res), machine)
 
 
+def write_tree_children(res: Resolution) -> Fix:
+    """Each row's get_children() (django-treebeard, Wagtail's pages): one query per
+    row whose key is a path range, so no filter(...__in=keys) can batch it."""
+    target = res.target
+    assert target is not None
+    cls = class_ref(res, target.key)
+    if res.aggregate in ("exists", "count"):
+        collect = (
+            f"parents = {{c.path[:-{cls}.steplen] for c in children}}, then row.path in "
+            "parents inside the loop"
+            if res.aggregate == "exists"
+            else f"counts = Counter(c.path[:-{cls}.steplen] for c in children), then "
+            "counts[row.path] inside the loop"
+        )
+    else:
+        collect = (
+            f"by_parent = {{}}; for c in children: by_parent.setdefault(c.path[:-{cls}.steplen], "
+            "[]).append(c), then by_parent.get(row.path, []) inside the loop"
+        )
+    text = (
+        "Each row asks the tree for its own children (treebeard's get_children(): "
+        "depth = ? AND path BETWEEN ? AND ?), a query per row. When the rows are "
+        "siblings (a menu: the children of one page), load the level below them once "
+        f"before the loop: children = {cls}.objects.filter(depth=parent.depth + 2, "
+        "path__startswith=parent.path) with the loop's own filters (.live().in_menu() "
+        f"for Wagtail's menus); {collect}."
+    )
+    return Fix(text, what(res), _machine(res, "tree_children", target))
+
+
 def _ambiguous(res: Resolution) -> Fix:
     options = [_render(_eager_calls((p,))) for p in res.candidates]
     names = ", ".join(qualified(res, p) for p in res.candidates)

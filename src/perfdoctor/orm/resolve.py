@@ -58,7 +58,7 @@ Path = tuple[Step, ...]
 
 @dataclass(frozen=True)
 class Resolution:
-    kind: str  # relation, count, exists, membership, deferred, lookup, unknown
+    kind: str  # relation, count, exists, membership, deferred, lookup, tree_children, unknown
     framework: str | None  # the library that issued the query (None: the driver)
     table: str | None  # the repeated query's table
     catalog: Catalog | None = None
@@ -360,12 +360,16 @@ def resolve(
 def _lookup(base: Resolution, catalog: Catalog, sql: Shape) -> Resolution:
     """A query per row that no relation of the loop's model explains."""
     targets = catalog.by_table(sql.table)
-    # Wagtail's menu asks each page's children (depth = ? AND path BETWEEN ? AND ?):
-    # batching by depth alone would load the wrong rows.
-    if len(targets) != 1 or not sql.filters or sql.ranged:
+    if len(targets) != 1 or not sql.filters:
         return base
     target = targets[0]
     columns = {c.lower(): attr for c, attr in target.fields.items()}
+    if sql.ranged:
+        # Wagtail's menu asks each page's children (depth = ? AND path BETWEEN ? AND ?):
+        # batching by depth alone would load the wrong rows.
+        if columns.keys() >= _TREE and sql.filters == ((sql.table, "depth"),):
+            return replace(base, kind="tree_children", target=target, aggregate=sql.aggregate)
+        return base
     table, column = sql.filters[0]
     if table != sql.table or column not in columns:
         return base
@@ -382,6 +386,11 @@ def _lookup(base: Resolution, catalog: Catalog, sql: Shape) -> Resolution:
         many=(column not in pk or len(pk) > 1) and not sql.limited,
         first_by=_first_by(sql, columns, pk, column),
     )
+
+
+# A django-treebeard materialised-path node (Wagtail's Page): get_children() is
+# depth = ? AND path BETWEEN ? AND ?.
+_TREE = frozenset({"path", "depth", "numchild"})
 
 
 def _first_by(
