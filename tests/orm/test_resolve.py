@@ -393,3 +393,35 @@ def test_children_of_each_tree_node_are_one_level_loaded_once() -> None:
         'AND "wagtailcore_page"."path" BETWEEN ? AND ?) ORDER BY "wagtailcore_page"."path" ASC'
     )
     assert "by_parent.get(row.path, [])" in fix_of(listed, PAGES, catalogs=(TREE,)).text
+
+
+def test_a_title_names_three_candidates_and_counts_the_rest() -> None:
+    # The bakery demo's listing card: nine relations of its pages reach an image,
+    # and the title listed all nine.
+    pictures = Catalog.from_dict(
+        {
+            "framework": "django",
+            "models": [
+                model(
+                    "site.Card",
+                    "site_card",
+                    ["id", *(f"picture{i}_id" for i in range(5))],
+                    *(
+                        rel(
+                            f"picture{i}",
+                            "fk",
+                            "site.Picture",
+                            column=f"picture{i}_id",
+                            remote_column="id",
+                        )
+                        for i in range(5)
+                    ),
+                ),
+                model("site.Picture", "site_picture", ["id", "file"]),
+            ],
+        }
+    )
+    picture = 'SELECT "site_picture"."id", "site_picture"."file" FROM "site_picture" WHERE "site_picture"."id" = ? LIMIT ?'
+    fix = fix_of(picture, 'SELECT "site_card"."id" FROM "site_card"', catalogs=(pictures,))
+    assert fix.what == "picture0 or picture1 or picture2 (or 2 more relations)"
+    assert all(f"Card.picture{i}" in fix.text for i in range(5))
