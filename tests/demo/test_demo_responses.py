@@ -3,6 +3,7 @@ line that causes it, and none of them on the ``/fixed`` twins."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -100,8 +101,32 @@ def test_nothing_of_ours_on_the_fixed_twins(analysis: Analysis) -> None:
     # (a p95 of three requests is their slowest): the twin's typical request must
     # be far under the budget, which its fixed work always is.
     stalls = [f for f in found if f.id in TIMED]
-    assert [(f.id, f.endpoint) for f in found if f not in stalls] == []
+    # tracemalloc counts the whole process: the demo server's other threads (its
+    # mail and API stand-ins, its job worker) allocating during a twin's request
+    # raise that request's peak (seen once in CI, on a quiet machine). Memory the
+    # twin's own code held at the peak is never allowed.
+    elsewhere = [f for f in found if f.id == "high-memory" and not _held_by_twins(f)]
+    assert [(f.id, f.endpoint) for f in found if f not in stalls + elsewhere] == []
     budget = Settings().background_job_min_ms
     assert all(f.evidence["p50_ms"] < budget for f in stalls), [
         (f.id, f.endpoint, f.evidence) for f in stalls
     ]
+
+
+def _twin_lines() -> set[int]:
+    """The lines of area_responses.py inside the fixed twins' view functions."""
+    tree = ast.parse(AREA_PY.read_text(encoding="utf-8"))
+    return {
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name.endswith("_fixed")
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    }
+
+
+def _held_by_twins(finding: Finding) -> bool:
+    lines = _twin_lines()
+    return any(
+        Path(site["path"]).name == AREA_PY.name and site["line"] in lines
+        for site in finding.evidence.get("top") or []
+    )
