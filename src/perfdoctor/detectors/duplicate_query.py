@@ -74,11 +74,18 @@ class DuplicateQuery(PerTraceDetector):
         in_n_plus_one = {id(s) for g in n_plus_one_groups(trace, settings) for s in g.spans}
         groups: dict[tuple[str | None, str | None], list[Span]] = {}
         for span in reads(trace):
-            if span.params_digest is None or id(span) in in_n_plus_one:
+            digest = span.params_digest
+            if digest is None or (in_n_plus_one and id(span) in in_n_plus_one):
                 continue
-            groups.setdefault((span.fingerprint, span.params_digest), []).append(span)
+            key = (span.fingerprint, digest)
+            same = groups.get(key)
+            if same is None:
+                groups[key] = [span]
+            else:
+                same.append(span)
+        least = settings.duplicate_min_count
         for (fingerprint, _), spans in groups.items():
-            if len(spans) < settings.duplicate_min_count:
+            if len(spans) < least:
                 continue
             total = sum(s.duration_ms for s in spans)
             wasted = total - spans[0].duration_ms
