@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.detectors._kinds import of_kind, reads
@@ -237,10 +238,10 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
 
 
 def _shape_counts(spans: list[Span]) -> dict[str | None, int]:
-    shapes: dict[str | None, int] = defaultdict(int)
-    for span in spans:
-        shapes[span.fingerprint] += 1
-    return shapes
+    return Counter(map(_fingerprint, spans))  # counted in C
+
+
+_fingerprint = attrgetter("fingerprint")
 
 
 def _trace_db_spans(
