@@ -4,6 +4,8 @@
     python benchmarks/analysis_scale.py --baseline-ref main     # also the code of ``main``
     python benchmarks/analysis_scale.py --quick                 # smoke run: 20k spans, 1 run
     python benchmarks/analysis_scale.py --json                  # the same figures as JSON
+    python benchmarks/analysis_scale.py --parts --sizes 1000000 --baseline-ref main
+                                                                # where the time goes, in-process
 
 The stores are written through the real store writer (``store.write_traces``)
 from generated traces of a web app: six endpoints and a queued task, with an
@@ -23,6 +25,12 @@ Medians over ``--runs`` runs; the sides take turns within each round.
 ``--baseline-ref REF`` extracts ``src/`` of that git ref (``git archive``)
 into a temp folder and runs the same command with it first on
 ``PYTHONPATH``: the "before" of the same run, on the same stores.
+
+``--parts`` measures instead where the time goes, in a fresh subprocess per
+run and side: CPU seconds (``time.process_time``) of the reading (the store's
+chunks as ``report`` reads them) and of each reader of the chunks (every
+detector session, the endpoint statistics, sampling, profiles), with the
+collector spaced as ``report`` spaces it; medians over ``--runs``.
 """
 
 from __future__ import annotations
@@ -473,6 +481,103 @@ def measure(
     return rows
 
 
+def parts_of(path: Path) -> dict[str, float]:
+    """CPU seconds of reading ``path`` and of each reader of its chunks, in this
+    process (run in a child by :func:`measure_parts`, with a side's ``PYTHONPATH``)."""
+    from perfdoctor.analysis import pertrace, sampling
+    from perfdoctor.analysis.hotspots import Profiles
+    from perfdoctor.analysis.summaries import Endpoints
+    from perfdoctor.detectors import all_detectors
+    from perfdoctor.gc_paused import gc_spaced
+    from perfdoctor.settings import Settings
+    from perfdoctor.store import chunks
+
+    settings = Settings()
+    readers: list[tuple[str, Any]] = [
+        (detector.id, detector.session(settings)) for detector in all_detectors()
+    ]
+    readers += [("endpoint statistics", Endpoints()), ("sampling", sampling.Held())]
+    readers += [("profiles", Profiles())]
+    spent = dict.fromkeys(["reading", *(name for name, _ in readers), "findings"], 0.0)
+    clock = time.process_time
+    with gc_spaced():
+        read = iter(chunks.read(path, settings.analysis_chunk_traces).chunks())
+        while True:
+            started = clock()
+            chunk = next(read, None)
+            spent["reading"] += clock() - started
+            if chunk is None:
+                break
+            pertrace.forget()
+            for name, reader in readers:
+                started = clock()
+                reader.feed(chunk)
+                spent[name] += clock() - started
+        started = clock()
+        for _name, reader in readers:
+            if hasattr(reader, "findings"):
+                reader.findings()
+        spent["findings"] += clock() - started
+    return spent
+
+
+def measure_parts(
+    stores: list[tuple[Path, int, int]], sides: dict[str, Path | None], runs: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for path, traces, spans in stores:
+        seconds: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+        for round_ in range(runs):
+            order = list(sides)
+            if round_ % 2:
+                order.reverse()
+            for side in order:
+                env = dict(os.environ)
+                env.pop("PYTHONPATH", None)
+                if sides[side] is not None:
+                    env["PYTHONPATH"] = str(sides[side])
+                # This tree's benchmark, the side's perfdoctor.
+                child = subprocess.run(
+                    [sys.executable, str(Path(__file__).resolve()), "--parts-of", str(path)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=tempfile.gettempdir(),
+                )
+                for name, value in json.loads(child.stdout).items():
+                    seconds[side].setdefault(name, []).append(value)
+        for side in sides:
+            medians = {name: statistics.median(v) for name, v in seconds[side].items()}
+            total = sum(medians.values())
+            rows.append(
+                {
+                    "side": side,
+                    "traces": traces,
+                    "spans": spans,
+                    "cpu_s": round(total, 2),
+                    "spans_per_s": round(spans / total),
+                    "parts_s": {name: round(value, 3) for name, value in medians.items()},
+                }
+            )
+    return rows
+
+
+def print_parts(rows: list[dict[str, Any]], runs: int) -> None:
+    print(f"CPU seconds in-process per part, median of {runs} run(s)")
+    for spans in dict.fromkeys(row["spans"] for row in rows):
+        group = [row for row in rows if row["spans"] == spans]
+        names = sorted(group[-1]["parts_s"], key=lambda n: -group[-1]["parts_s"][n])
+        print(f"\n{spans} spans   " + "  ".join(f"{row['side']:>22}" for row in group))
+        for name in names:
+            print(
+                f"  {name:<26}"
+                + "  ".join(f"{row['parts_s'].get(name, 0.0):>22.2f}" for row in group)
+            )
+        print(f"  {'total':<26}" + "  ".join(f"{row['cpu_s']:>22.2f}" for row in group))
+        print(f"  {'spans/s':<26}" + "  ".join(f"{row['spans_per_s']:>22}" for row in group))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -485,7 +590,14 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="20k spans, one run")
     parser.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
+    parser.add_argument(
+        "--parts", action="store_true", help="CPU seconds per part, in-process, instead"
+    )
+    parser.add_argument("--parts-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.parts_of:  # the child of --parts
+        json.dump(parts_of(Path(args.parts_of)), sys.stdout)
+        return
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = 1 if args.quick else args.runs
     folder = Path(args.store_dir)
@@ -499,10 +611,13 @@ def main() -> None:
         if args.baseline_ref:
             sides[f"baseline ({args.baseline_ref})"] = baseline_source(args.baseline_ref, Path(tmp))
         sides["this tree"] = None
-        rows = measure(stores, sides, runs)
+        rows = (measure_parts if args.parts else measure)(stores, sides, runs)
     if args.json:
         json.dump({"runs": runs, "rows": rows}, sys.stdout, indent=2)
         print()
+        return
+    if args.parts:
+        print_parts(rows, runs)
         return
     print(f"perfdoctor report --format json, median of {runs} run(s)")
     print(
