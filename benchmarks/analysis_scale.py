@@ -22,6 +22,9 @@ subprocess (its output dropped): wall seconds, spans per second (stored spans
 over wall seconds) and the child's peak RSS (``ru_maxrss`` from ``wait4``).
 Medians over ``--runs`` runs; the sides take turns within each round.
 
+The child's CPU seconds (user + system, from the same ``wait4``) are shown
+beside: on a shared machine they move far less than the wall time.
+
 ``--baseline-ref REF`` extracts ``src/`` of that git ref (``git archive``)
 into a temp folder and runs the same command with it first on
 ``PYTHONPATH``: the "before" of the same run, on the same stores.
@@ -414,8 +417,9 @@ def baseline_source(ref: str, folder: Path) -> Path:
     return target / "src"
 
 
-def run_report(path: Path, pythonpath: Path | None) -> tuple[float, int]:
-    """One ``perfdoctor report --format json``: wall seconds and the child's peak RSS (kB)."""
+def run_report(path: Path, pythonpath: Path | None) -> tuple[float, float, int]:
+    """One ``perfdoctor report --format json``: wall seconds, the child's CPU seconds
+    (user + system) and its peak RSS (kB)."""
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
@@ -446,7 +450,7 @@ def run_report(path: Path, pythonpath: Path | None) -> tuple[float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode not in (0, 1):
         raise SystemExit(f"perfdoctor report failed ({child.returncode}):\n{errors.decode()}")
-    return wall, int(usage.ru_maxrss)
+    return wall, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss)
 
 
 def measure(
@@ -455,17 +459,20 @@ def measure(
     rows = []
     for path, traces, spans in stores:
         walls: dict[str, list[float]] = {side: [] for side in sides}
+        cpus: dict[str, list[float]] = {side: [] for side in sides}
         rss: dict[str, list[int]] = {side: [] for side in sides}
         for round_ in range(runs):
             order = list(sides)
             if round_ % 2:
                 order.reverse()
             for side in order:
-                wall, peak = run_report(path, sides[side])
+                wall, cpu, peak = run_report(path, sides[side])
                 walls[side].append(wall)
+                cpus[side].append(cpu)
                 rss[side].append(peak)
         for side in sides:
             wall = statistics.median(walls[side])
+            cpu = statistics.median(cpus[side])
             rows.append(
                 {
                     "side": side,
@@ -474,6 +481,9 @@ def measure(
                     "wall_s": round(wall, 2),
                     "wall_runs_s": [round(w, 2) for w in walls[side]],
                     "spans_per_s": round(spans / wall),
+                    "cpu_s": round(cpu, 2),
+                    "cpu_runs_s": [round(c, 2) for c in cpus[side]],
+                    "spans_per_cpu_s": round(spans / cpu),
                     "peak_rss_mb": round(statistics.median(rss[side]) / 1024, 1),
                     "peak_rss_runs_mb": [round(r / 1024, 1) for r in rss[side]],
                 }
@@ -621,12 +631,14 @@ def main() -> None:
         return
     print(f"perfdoctor report --format json, median of {runs} run(s)")
     print(
-        f"{'side':<22} {'traces':>8} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'peak RSS MB':>12}"
+        f"{'side':<22} {'traces':>8} {'spans':>9} {'wall s':>7} {'spans/s':>9} "
+        f"{'CPU s':>7} {'spans/CPU s':>11} {'peak RSS MB':>12}"
     )
     for row in rows:
         print(
             f"{row['side']:<22} {row['traces']:>8} {row['spans']:>9} {row['wall_s']:>7.2f} "
-            f"{row['spans_per_s']:>9} {row['peak_rss_mb']:>12.1f}"
+            f"{row['spans_per_s']:>9} {row['cpu_s']:>7.2f} {row['spans_per_cpu_s']:>11} "
+            f"{row['peak_rss_mb']:>12.1f}"
         )
 
 

@@ -37,6 +37,7 @@ def test_analysis_scale_quick_measures_both_sides(tmp_path: Path) -> None:
     for row in figures["rows"]:
         assert row["spans"] >= 20_000 and row["traces"] > 0
         assert row["spans_per_s"] > 0 and row["peak_rss_mb"] > 0
+        assert row["cpu_s"] > 0 and row["spans_per_cpu_s"] > 0
     # The store is kept for the next run.
     assert list(tmp_path.glob("analysis-scale-v*-20000.sqlite"))
 
