@@ -4,6 +4,8 @@
     python benchmarks/analysis_scale.py --baseline-ref main     # also the code of ``main``
     python benchmarks/analysis_scale.py --quick                 # smoke run: 20k spans, 1 run
     python benchmarks/analysis_scale.py --json                  # the same figures as JSON
+    python benchmarks/analysis_scale.py --parts --sizes 1000000 --baseline-ref main
+                                                                # where the time goes, in-process
 
 The stores are written through the real store writer (``store.write_traces``)
 from generated traces of a web app: six endpoints and a queued task, with an
@@ -20,9 +22,18 @@ subprocess (its output dropped): wall seconds, spans per second (stored spans
 over wall seconds) and the child's peak RSS (``ru_maxrss`` from ``wait4``).
 Medians over ``--runs`` runs; the sides take turns within each round.
 
+The child's CPU seconds (user + system, from the same ``wait4``) are shown
+beside: on a shared machine they move far less than the wall time.
+
 ``--baseline-ref REF`` extracts ``src/`` of that git ref (``git archive``)
 into a temp folder and runs the same command with it first on
 ``PYTHONPATH``: the "before" of the same run, on the same stores.
+
+``--parts`` measures instead where the time goes, in a fresh subprocess per
+run and side: CPU seconds (``time.process_time``) of the reading (the store's
+chunks as ``report`` reads them) and of each reader of the chunks (every
+detector session, the endpoint statistics, sampling, profiles), with the
+collector spaced as ``report`` spaces it; medians over ``--runs``.
 """
 
 from __future__ import annotations
@@ -406,8 +417,9 @@ def baseline_source(ref: str, folder: Path) -> Path:
     return target / "src"
 
 
-def run_report(path: Path, pythonpath: Path | None) -> tuple[float, int]:
-    """One ``perfdoctor report --format json``: wall seconds and the child's peak RSS (kB)."""
+def run_report(path: Path, pythonpath: Path | None) -> tuple[float, float, int]:
+    """One ``perfdoctor report --format json``: wall seconds, the child's CPU seconds
+    (user + system) and its peak RSS (kB)."""
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
@@ -438,7 +450,7 @@ def run_report(path: Path, pythonpath: Path | None) -> tuple[float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode not in (0, 1):
         raise SystemExit(f"perfdoctor report failed ({child.returncode}):\n{errors.decode()}")
-    return wall, int(usage.ru_maxrss)
+    return wall, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss)
 
 
 def measure(
@@ -447,17 +459,20 @@ def measure(
     rows = []
     for path, traces, spans in stores:
         walls: dict[str, list[float]] = {side: [] for side in sides}
+        cpus: dict[str, list[float]] = {side: [] for side in sides}
         rss: dict[str, list[int]] = {side: [] for side in sides}
         for round_ in range(runs):
             order = list(sides)
             if round_ % 2:
                 order.reverse()
             for side in order:
-                wall, peak = run_report(path, sides[side])
+                wall, cpu, peak = run_report(path, sides[side])
                 walls[side].append(wall)
+                cpus[side].append(cpu)
                 rss[side].append(peak)
         for side in sides:
             wall = statistics.median(walls[side])
+            cpu = statistics.median(cpus[side])
             rows.append(
                 {
                     "side": side,
@@ -466,11 +481,111 @@ def measure(
                     "wall_s": round(wall, 2),
                     "wall_runs_s": [round(w, 2) for w in walls[side]],
                     "spans_per_s": round(spans / wall),
+                    "cpu_s": round(cpu, 2),
+                    "cpu_runs_s": [round(c, 2) for c in cpus[side]],
+                    "spans_per_cpu_s": round(spans / cpu),
                     "peak_rss_mb": round(statistics.median(rss[side]) / 1024, 1),
                     "peak_rss_runs_mb": [round(r / 1024, 1) for r in rss[side]],
                 }
             )
     return rows
+
+
+def parts_of(path: Path) -> dict[str, float]:
+    """CPU seconds of reading ``path`` and of each reader of its chunks, in this
+    process (run in a child by :func:`measure_parts`, with a side's ``PYTHONPATH``)."""
+    from perfdoctor.analysis import pertrace, sampling
+    from perfdoctor.analysis.hotspots import Profiles
+    from perfdoctor.analysis.summaries import Endpoints
+    from perfdoctor.detectors import all_detectors
+    from perfdoctor.gc_paused import gc_spaced
+    from perfdoctor.settings import Settings
+    from perfdoctor.store import chunks
+
+    settings = Settings()
+    readers: list[tuple[str, Any]] = [
+        (detector.id, detector.session(settings)) for detector in all_detectors()
+    ]
+    readers += [("endpoint statistics", Endpoints()), ("sampling", sampling.Held())]
+    readers += [("profiles", Profiles())]
+    spent = dict.fromkeys(["reading", *(name for name, _ in readers), "findings"], 0.0)
+    clock = time.process_time
+    with gc_spaced():
+        read = iter(chunks.read(path, settings.analysis_chunk_traces).chunks())
+        while True:
+            started = clock()
+            chunk = next(read, None)
+            spent["reading"] += clock() - started
+            if chunk is None:
+                break
+            pertrace.forget()
+            for name, reader in readers:
+                started = clock()
+                reader.feed(chunk)
+                spent[name] += clock() - started
+        started = clock()
+        for _name, reader in readers:
+            if hasattr(reader, "findings"):
+                reader.findings()
+        spent["findings"] += clock() - started
+    return spent
+
+
+def measure_parts(
+    stores: list[tuple[Path, int, int]], sides: dict[str, Path | None], runs: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for path, traces, spans in stores:
+        seconds: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+        for round_ in range(runs):
+            order = list(sides)
+            if round_ % 2:
+                order.reverse()
+            for side in order:
+                env = dict(os.environ)
+                env.pop("PYTHONPATH", None)
+                if sides[side] is not None:
+                    env["PYTHONPATH"] = str(sides[side])
+                # This tree's benchmark, the side's perfdoctor.
+                child = subprocess.run(
+                    [sys.executable, str(Path(__file__).resolve()), "--parts-of", str(path)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=tempfile.gettempdir(),
+                )
+                for name, value in json.loads(child.stdout).items():
+                    seconds[side].setdefault(name, []).append(value)
+        for side in sides:
+            medians = {name: statistics.median(v) for name, v in seconds[side].items()}
+            total = sum(medians.values())
+            rows.append(
+                {
+                    "side": side,
+                    "traces": traces,
+                    "spans": spans,
+                    "cpu_s": round(total, 2),
+                    "spans_per_s": round(spans / total),
+                    "parts_s": {name: round(value, 3) for name, value in medians.items()},
+                }
+            )
+    return rows
+
+
+def print_parts(rows: list[dict[str, Any]], runs: int) -> None:
+    print(f"CPU seconds in-process per part, median of {runs} run(s)")
+    for spans in dict.fromkeys(row["spans"] for row in rows):
+        group = [row for row in rows if row["spans"] == spans]
+        names = sorted(group[-1]["parts_s"], key=lambda n: -group[-1]["parts_s"][n])
+        print(f"\n{spans} spans   " + "  ".join(f"{row['side']:>22}" for row in group))
+        for name in names:
+            print(
+                f"  {name:<26}"
+                + "  ".join(f"{row['parts_s'].get(name, 0.0):>22.2f}" for row in group)
+            )
+        print(f"  {'total':<26}" + "  ".join(f"{row['cpu_s']:>22.2f}" for row in group))
+        print(f"  {'spans/s':<26}" + "  ".join(f"{row['spans_per_s']:>22}" for row in group))
 
 
 def main() -> None:
@@ -485,7 +600,14 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="20k spans, one run")
     parser.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
+    parser.add_argument(
+        "--parts", action="store_true", help="CPU seconds per part, in-process, instead"
+    )
+    parser.add_argument("--parts-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.parts_of:  # the child of --parts
+        json.dump(parts_of(Path(args.parts_of)), sys.stdout)
+        return
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = 1 if args.quick else args.runs
     folder = Path(args.store_dir)
@@ -499,19 +621,24 @@ def main() -> None:
         if args.baseline_ref:
             sides[f"baseline ({args.baseline_ref})"] = baseline_source(args.baseline_ref, Path(tmp))
         sides["this tree"] = None
-        rows = measure(stores, sides, runs)
+        rows = (measure_parts if args.parts else measure)(stores, sides, runs)
     if args.json:
         json.dump({"runs": runs, "rows": rows}, sys.stdout, indent=2)
         print()
         return
+    if args.parts:
+        print_parts(rows, runs)
+        return
     print(f"perfdoctor report --format json, median of {runs} run(s)")
     print(
-        f"{'side':<22} {'traces':>8} {'spans':>9} {'wall s':>7} {'spans/s':>9} {'peak RSS MB':>12}"
+        f"{'side':<22} {'traces':>8} {'spans':>9} {'wall s':>7} {'spans/s':>9} "
+        f"{'CPU s':>7} {'spans/CPU s':>11} {'peak RSS MB':>12}"
     )
     for row in rows:
         print(
             f"{row['side']:<22} {row['traces']:>8} {row['spans']:>9} {row['wall_s']:>7.2f} "
-            f"{row['spans_per_s']:>9} {row['peak_rss_mb']:>12.1f}"
+            f"{row['spans_per_s']:>9} {row['cpu_s']:>7.2f} {row['spans_per_cpu_s']:>11} "
+            f"{row['peak_rss_mb']:>12.1f}"
         )
 
 

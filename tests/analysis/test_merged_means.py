@@ -12,7 +12,8 @@ import pytest
 
 import perfdoctor
 from perfdoctor.analysis.analyze import analyze
-from perfdoctor.analysis.merging import impact_ms
+from perfdoctor.analysis.merging import impact_ms, merge
+from perfdoctor.detectors.n_plus_one_query import NPlusOneQuery
 from perfdoctor.report.evidence import evidence_numbers
 from perfdoctor.settings import Settings
 from tests.inprocess import blog_db, capturing, load
@@ -66,3 +67,38 @@ def test_a_finding_seen_in_one_request_has_no_mean(tmp_path: Path) -> None:
 def test_a_mean_close_to_the_example_is_not_shown_twice() -> None:
     evidence = {"loop_ms": 40.95, "requests_affected": 3, "mean_ms": {"loop_ms": 40.26}}
     assert "loop time per request: 40.95 ms" in evidence_numbers(evidence)
+
+
+def test_a_report_and_the_pytest_plugin_merge_an_mn_plus_one_alike(tmp_path: Path) -> None:
+    """``report`` builds a per-request N+1 finding only when it is the first or
+    the worst of its fingerprint; the plugin's per-trace analysis builds every
+    one and merges them. The worst request is the third, in a sequence (the
+    author, then the author's articles, per article) whose loop time is what it
+    costs."""
+    traces = tmp_path / "traces.db"
+    with capturing(traces):
+        conn = blog_db()
+        for request in range(5):
+            with perfdoctor.trace("GET /articles", "http"):
+                rows = conn.execute("SELECT id, author_id FROM article").fetchall()
+                for _article_id, author_id in rows[: 8 + request]:
+                    conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+                    conn.execute(
+                        "SELECT id FROM article WHERE author_id = ?", (author_id,)
+                    ).fetchall()
+                    if request == 2:
+                        time.sleep(0.001)
+    loaded = load(traces)
+    settings = Settings()
+    detector = NPlusOneQuery()
+    session = detector.session(settings)
+    session.feed(loaded)
+    reported = sorted(session.findings(), key=lambda f: f.fingerprint or "")
+    merged = sorted(merge(detector.analyze(loaded, settings)), key=lambda f: f.fingerprint or "")
+    assert len(reported) == 2
+    # The example is the third request's (10 articles), each query a step of its sequence.
+    assert [f.evidence["sequence"]["repeats"] for f in reported] == [10, 10]
+    assert [(f.evidence, f.trace_id, f.title) for f in reported] == [
+        (f.evidence, f.trace_id, f.title) for f in merged
+    ]
+    assert reported[0].evidence["requests_affected"] == 5

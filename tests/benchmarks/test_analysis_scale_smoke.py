@@ -37,5 +37,21 @@ def test_analysis_scale_quick_measures_both_sides(tmp_path: Path) -> None:
     for row in figures["rows"]:
         assert row["spans"] >= 20_000 and row["traces"] > 0
         assert row["spans_per_s"] > 0 and row["peak_rss_mb"] > 0
+        assert row["cpu_s"] > 0 and row["spans_per_cpu_s"] > 0
     # The store is kept for the next run.
     assert list(tmp_path.glob("analysis-scale-v*-20000.sqlite"))
+
+
+def test_analysis_scale_parts_times_every_reader(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--parts", "--json", "--store-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["rows"]
+    parts = row["parts_s"]
+    # The reading, every detector session and the summaries, each timed apart.
+    assert {"reading", "n-plus-one-query", "slow-query", "endpoint statistics"} <= set(parts)
+    assert row["spans_per_s"] > 0 and row["cpu_s"] > 0

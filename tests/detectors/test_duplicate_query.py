@@ -73,3 +73,22 @@ def test_one_line_asking_the_same_per_row_says_compute_once(tmp_path: Path) -> N
     assert [s["count"] for s in finding.evidence["sites"]] == [len(flags)]
     assert "does not depend on the row" in finding.fix
     assert "missing the row's key" in finding.fix
+
+
+def test_repeats_inside_an_n_plus_one_loop_are_left_to_it(tmp_path: Path) -> None:
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("GET /articles", "http"):
+            for author_id in (1, 2, 1, 3, 1, 4):
+                conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+            # Author 1 once more, outside the loop: with the loop's runs left
+            # out it ran once. Author 7 twice: a duplicate.
+            conn.execute("SELECT name FROM author WHERE id = ?", (1,)).fetchone()
+            conn.execute("SELECT name FROM author WHERE id = ?", (7,)).fetchone()
+            conn.execute("SELECT name FROM author WHERE id = ?", (7,)).fetchone()
+    findings = analyze(load(traces), Settings()).findings
+    [n_plus_one] = [f for f in findings if f.id == "n-plus-one-query"]
+    assert n_plus_one.evidence["count"] == 6
+    [duplicate] = _duplicates(traces)
+    assert duplicate.evidence["count"] == 2

@@ -9,7 +9,7 @@ shards of a fleet, ``perfdoctor merge``) merge by the same rules
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -73,7 +73,9 @@ class _Group:
     def add_times(self, finding: Finding, requests: int = 1) -> None:
         """``requests``: how many requests the finding stands for (a shard's merged
         finding: its ``mean_ms`` is their mean, weighted by them here)."""
-        evidence = finding.evidence
+        self.add_evidence(finding.evidence, requests)
+
+    def add_evidence(self, evidence: dict[str, Any], requests: int = 1) -> None:
         means = evidence.get("mean_ms") if requests > 1 else None
         times = means if isinstance(means, dict) else evidence
         for key in PER_REQUEST_MS:
@@ -110,6 +112,29 @@ class Merger:
         # The first of equally bad findings stays, as max() keeps it.
         if rank > group.rank:
             group.worst, group.rank = finding, rank
+
+    def add_lazily(
+        self,
+        fingerprint: str,
+        severity: str,
+        numbers: dict[str, Any],
+        build: Callable[[], Finding],
+    ) -> None:
+        """``add(build())``, building the finding only when it is the first or the
+        worst of its fingerprint so far: a per-request detector finds the same
+        problem in most requests of an endpoint, and one finding is kept.
+        ``numbers``: the built finding's evidence values :func:`impact_ms` and the
+        means read (its :data:`PER_REQUEST_MS`), with no ``mean_ms``,
+        ``requests_affected`` or ``runs``."""
+        group = self._groups.get(fingerprint)
+        if group is None:
+            self._groups[fingerprint] = _Group(build())
+            return
+        group.seen += 1
+        group.add_evidence(numbers)
+        rank = (SEVERITY_RANK[severity], _felt(numbers))
+        if rank > group.rank:
+            group.worst, group.rank = build(), rank
 
     def extend(self, findings: Iterable[Finding]) -> None:
         for finding in findings:

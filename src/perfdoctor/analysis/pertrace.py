@@ -38,12 +38,16 @@ class PerTrace(Generic[T]):
         hit = self.memo.get(id(trace))
         if hit is not None and hit[0]() is trace:
             kept = hit[1]
-            # Asked many times per trace: no generator for the usual zero or one argument.
-            if len(kept) == len(args) and (
-                not args
-                or (
-                    kept[0] is args[0]
-                    and (len(args) == 1 or all(a is b for a, b in zip(kept, args)))
+            # Asked many times per trace: no generator for the usual zero or one
+            # argument (no argument at all: both are the one empty tuple).
+            if kept is args or (
+                len(kept) == len(args)
+                and (
+                    not args
+                    or (
+                        kept[0] is args[0]
+                        and (len(args) == 1 or all(a is b for a, b in zip(kept, args)))
+                    )
                 )
             ):
                 return hit[2]

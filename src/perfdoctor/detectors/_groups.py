@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.detectors._kinds import of_kind, reads
@@ -21,6 +22,8 @@ class SpanGroup:
     # total_ms for the first _summed[0] spans: read several times per group (the
     # thresholds, the finding, a sequence's sum); spans are only ever appended.
     _summed: tuple[int, float] = field(default=(0, 0.0), repr=False, compare=False)
+    # (len(spans), start, end) of the bounds, as _summed.
+    _bounds: tuple[int, float, float] = field(default=(0, 0.0, 0.0), repr=False, compare=False)
 
     @property
     def count(self) -> int:
@@ -41,8 +44,25 @@ class SpanGroup:
     def loop_ms(self) -> float:
         """Wall time from the first query's start to the last one's end: the loop's
         cost as the request felt it, ORM and Python between the queries included."""
+        start, end = self.bounds
+        return end - start
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(the first query's start, the last one's end)."""
         spans = self.spans
-        return max(s.start_ms + s.duration_ms for s in spans) - min(s.start_ms for s in spans)
+        if self._bounds[0] != len(spans):
+            first = spans[0]
+            start = first.start_ms
+            end = start + first.duration_ms
+            for span in spans:
+                at = span.start_ms
+                if at < start:
+                    start = at
+                if at + span.duration_ms > end:
+                    end = at + span.duration_ms
+            self._bounds = (len(spans), start, end)
+        return self._bounds[1], self._bounds[2]
 
 
 def same_site_groups(trace: Trace) -> list[SpanGroup]:
@@ -57,7 +77,7 @@ def same_site_groups(trace: Trace) -> list[SpanGroup]:
     return list(groups.values())
 
 
-def loop_groups(trace: Trace) -> list[SpanGroup]:
+def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     """Read queries that one loop may have repeated, in order of first appearance:
     grouped by request (see :mod:`perfdoctor.detectors._requests`), query shape
     and call site, then split by the way the call site was reached.
@@ -67,27 +87,30 @@ def loop_groups(trace: Trace) -> list[SpanGroup]:
     are kept apart by their stacks.  They stay together when every run came the same
     way, or when a loop encloses a frame they all share (recursion, a loop in the
     helper itself), the only way the same frames can repeat.
+
+    ``least``: only groups of at least that many queries (splitting a group makes
+    smaller ones), without building the others: most queries of a request run once.
     """
     windows = request_windows(trace)
-    groups: dict[tuple[object, ...], SpanGroup] = {}
+    runs: dict[tuple[object, ...], list[Span]] = {}
     request = None  # one request (no windows): every span's
     for span in reads(trace):
         loc = span.location
         if windows:
             request = request_of(span, windows)
-        key = (
-            request,
-            span.fingerprint,
-            loc.path if loc else None,
-            loc.line if loc else None,
-        )
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = SpanGroup(key)
-        group.spans.append(span)
+        if loc is None:
+            key: tuple[object, ...] = (request, span.fingerprint, None, None)
+        else:
+            key = (request, span.fingerprint, loc.path, loc.line)
+        spans = runs.get(key)
+        if spans is None:
+            runs[key] = [span]
+        else:
+            spans.append(span)
     found: list[SpanGroup] = []
-    for group in groups.values():
-        found.extend(_by_caller(group))
+    for key, spans in runs.items():
+        if len(spans) >= least:
+            found.extend(_by_caller(SpanGroup(key, spans)))
     return found
 
 
@@ -130,11 +153,12 @@ def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
 
 def _n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     found = []
-    for group in loop_groups(trace):
+    # Fewer runs than either repeat threshold never pass enough_repeats.
+    least = min(settings.n_plus_one_min_repeats, settings.n_plus_one_proven_min_repeats)
+    for group in loop_groups(trace, least):
         if group.total_ms < settings.n_plus_one_min_total_ms:
             continue
-        digests = {s.params_digest for s in group.spans}
-        if len(digests) < 2:
+        if not _varies(group.spans):
             continue  # the very same query every time is a duplicate, not an N+1
         if paginated(group.spans):
             continue  # pages of one list, each many rows: batching, not a query per row
@@ -158,10 +182,22 @@ def enough_repeats(trace: Trace, group: SpanGroup, settings: Settings) -> bool:
     return parent is not None and parent.rows is not None and parent.rows >= group.count
 
 
+def _varies(spans: list[Span]) -> bool:
+    """Whether the runs had two parameter digests or more (the first run that
+    differs from the first ends the look: most differ at once)."""
+    first = spans[0].params_digest
+    return any(span.params_digest != first for span in spans)
+
+
 def paginated(spans: list[Span]) -> bool:
     """Each run reads another page (its OFFSET differs): a paged walk of one list."""
-    offsets = {s.attrs.get("offset") for s in spans}
-    return None not in offsets and len(offsets) == len(spans)
+    offsets = set()
+    for span in spans:
+        offset = span.attrs.get("offset")
+        if offset is None or offset in offsets:
+            return False  # a run without OFFSET, or the same page again
+        offsets.add(offset)
+    return True
 
 
 def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
@@ -202,10 +238,10 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
 
 
 def _shape_counts(spans: list[Span]) -> dict[str | None, int]:
-    shapes: dict[str | None, int] = defaultdict(int)
-    for span in spans:
-        shapes[span.fingerprint] += 1
-    return shapes
+    return Counter(map(_fingerprint, spans))  # counted in C
+
+
+_fingerprint = attrgetter("fingerprint")
 
 
 def _trace_db_spans(

@@ -37,8 +37,8 @@ class SequenceGroup:
 
     @property
     def loop_ms(self) -> float:
-        spans = self.spans
-        return max(s.start_ms + s.duration_ms for s in spans) - min(s.start_ms for s in spans)
+        bounds = [g.bounds for g in self.groups]
+        return max(end for _, end in bounds) - min(start for start, _ in bounds)
 
 
 def n_plus_one_sequences(groups: list[SpanGroup]) -> list[SequenceGroup]:

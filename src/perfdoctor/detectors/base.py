@@ -229,8 +229,14 @@ class _PerTrace(Session):
         self.merged = Merger()
 
     def feed(self, traces: Sequence[Trace]) -> None:
+        # _visited inlined: most traces give a detector no finding, and a
+        # generator and a call per trace and detector add up over a big store.
+        visit, settings, add = self.detector.visit, self.settings, self.merged.add
         for trace in traces:
-            self.merged.extend(self.detector._visited(trace, self.settings))
+            for finding in visit(trace, settings):
+                if finding.trace_id is None:
+                    finding.trace_id = trace.id
+                add(finding)
 
     def findings(self) -> list[Finding]:
         return self.merged.findings()

@@ -64,21 +64,42 @@ def remedy(count: int, sites: int, per_row: int) -> str:
     )
 
 
+def _same_reads(
+    spans: list[Span], leave_out: set[int] | None
+) -> dict[tuple[str | None, str | None], list[Span]]:
+    """Reads with parameters by (shape, parameters), in order of first appearance,
+    without the spans whose ids are in ``leave_out``."""
+    groups: dict[tuple[str | None, str | None], list[Span]] = {}
+    for span in spans:
+        digest = span.params_digest
+        if digest is None or (leave_out is not None and id(span) in leave_out):
+            continue
+        key = (span.fingerprint, digest)
+        same = groups.get(key)
+        if same is None:
+            groups[key] = [span]
+        else:
+            same.append(span)
+    return groups
+
+
 @register
 class DuplicateQuery(PerTraceDetector):
     id = "duplicate-query"
     description = "identical statement and parameters run more than once in one request"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
-        # Spans already reported as an N+1 are not reported twice.
+        least = settings.duplicate_min_count
+        groups = _same_reads(reads(trace), None)
+        if max(map(len, groups.values()), default=0) < least:
+            return  # what the N+1 groups take out cannot make a group larger
+        # Spans already reported as an N+1 are not reported twice: grouped again
+        # without them (rarely needed: most requests repeat nothing).
         in_n_plus_one = {id(s) for g in n_plus_one_groups(trace, settings) for s in g.spans}
-        groups: dict[tuple[str | None, str | None], list[Span]] = {}
-        for span in reads(trace):
-            if span.params_digest is None or id(span) in in_n_plus_one:
-                continue
-            groups.setdefault((span.fingerprint, span.params_digest), []).append(span)
+        if in_n_plus_one:
+            groups = _same_reads(reads(trace), in_n_plus_one)
         for (fingerprint, _), spans in groups.items():
-            if len(spans) < settings.duplicate_min_count:
+            if len(spans) < least:
                 continue
             total = sum(s.duration_ms for s in spans)
             wasted = total - spans[0].duration_ms

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
+from perfdoctor.analysis.merging import Merger
 from perfdoctor.detectors import register
 from perfdoctor.detectors._feeder import (
     feeding_site,
@@ -13,11 +17,25 @@ from perfdoctor.detectors._feeder import (
 )
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
-from perfdoctor.detectors._sequence import link, n_plus_one_sequences
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
-from perfdoctor.model import Finding, Severity, Trace
-from perfdoctor.orm.fix import fix_for
+from perfdoctor.detectors._sequence import SequenceGroup, link, n_plus_one_sequences
+from perfdoctor.detectors.base import PerTraceDetector, Session, finding_fingerprint
+from perfdoctor.model import Finding, Location, Severity, Span, Trace
+from perfdoctor.orm.fix import Fix, fix_for
 from perfdoctor.settings import Settings
+
+
+@dataclass
+class _Case:
+    """One repeated query of a request: what its finding is made of, before it is made."""
+
+    group: SpanGroup
+    parent: Span | None
+    loop: Location | None
+    fix: Fix
+    location: Location | None
+    where: dict[str, Any]
+    severity: Severity
+    fingerprint: str
 
 
 @register
@@ -27,15 +45,25 @@ class NPlusOneQuery(PerTraceDetector):
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         groups = n_plus_one_groups(trace, settings)
-        found = dict(zip(map(id, groups), self.findings(trace, groups, settings)))
+        cases = self.cases(trace, groups, settings)
+        found = {id(case.group): self.finding(trace, case) for case in cases}
         for sequence in n_plus_one_sequences(groups):
             link(trace, sequence, [found[id(g)] for g in sequence.groups])
         yield from found.values()
+
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
 
     def findings(
         self, trace: Trace, groups: list[SpanGroup], settings: Settings
     ) -> Iterable[Finding]:
         """One finding per repeated query, in the order of ``groups``."""
+        for case in self.cases(trace, groups, settings):
+            yield self.finding(trace, case)
+
+    def cases(self, trace: Trace, groups: list[SpanGroup], settings: Settings) -> list[_Case]:
+        """Where each repeated query's finding points, its severity and fingerprint."""
+        cases = []
         for group in groups:
             first = group.first
             parent = parent_span(trace, first, group.count)
@@ -56,32 +84,95 @@ class NPlusOneQuery(PerTraceDetector):
                 # read), else the check's own line (is_following).
                 method = serializer_method(where.get("trigger"), first.stack)
                 location = method or first.location or location
-            count = group.count
             severity: Severity = (
-                "error" if count >= settings.n_plus_one_error_repeats else "warning"
+                "error" if group.count >= settings.n_plus_one_error_repeats else "warning"
             )
-            yield Finding(
-                id=self.id,
-                severity=severity,
-                title=f"N+1 queries: {count} queries load {fix.what} one row at a time",
-                endpoint=trace.name,
-                location=location,
-                evidence={
-                    "count": count,
+            fingerprint = finding_fingerprint(self.id, trace.name, first.fingerprint, location)
+            cases.append(_Case(group, parent, loop, fix, location, where, severity, fingerprint))
+        return cases
+
+    def finding(self, trace: Trace, case: _Case) -> Finding:
+        group, first, fix, parent, loop = (
+            case.group,
+            case.group.first,
+            case.fix,
+            case.parent,
+            case.loop,
+        )
+        count = group.count
+        return Finding(
+            id=self.id,
+            severity=case.severity,
+            title=f"N+1 queries: {count} queries load {fix.what} one row at a time",
+            endpoint=trace.name,
+            location=case.location,
+            evidence={
+                "count": count,
+                "total_ms": round(group.total_ms, 3),
+                "loop_ms": round(group.loop_ms, 3),
+                "statement": first.statement,
+                "parent_statement": parent.statement if parent else None,
+                "loop": loop.to_dict() if loop else None,
+                "framework": first.framework,
+                "system": first.system,
+                "orm_fix": fix.machine,
+                # Model.attribute of the relation named: what ignore rules match.
+                "relation": ", ".join(fix.relations) or None,
+                **case.where,
+            },
+            fix=fix.text,
+            fingerprint=case.fingerprint,
+        )
+
+
+class _Session(Session):
+    """The findings :meth:`NPlusOneQuery.visit` gives, merged as they come, each
+    built only when it is the first or the worst of its fingerprint: most
+    requests of an endpoint repeat the same loop, and one finding is kept."""
+
+    def __init__(self, detector: NPlusOneQuery, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.merged = Merger()
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        detector, settings, merged = self.detector, self.settings, self.merged
+        for trace in traces:
+            groups = n_plus_one_groups(trace, settings)
+            if not groups:
+                continue
+            cases = detector.cases(trace, groups, settings)
+            # A query in a sequence (MN+1) costs the request the whole loop.
+            looped: dict[int, tuple[SequenceGroup, float]] = {}
+            for sequence in n_plus_one_sequences(groups):
+                loop_ms = round(sequence.loop_ms, 3)
+                for group in sequence.groups:
+                    looped[id(group)] = (sequence, loop_ms)
+            for case in cases:
+                group = case.group
+                member = looped.get(id(group))
+                numbers = {
                     "total_ms": round(group.total_ms, 3),
-                    "loop_ms": round(group.loop_ms, 3),
-                    "statement": first.statement,
-                    "parent_statement": parent.statement if parent else None,
-                    "loop": loop.to_dict() if loop else None,
-                    "framework": first.framework,
-                    "system": first.system,
-                    "orm_fix": fix.machine,
-                    # Model.attribute of the relation named: what ignore rules match.
-                    "relation": ", ".join(fix.relations) or None,
-                    **where,
-                },
-                fix=fix.text,
-                fingerprint=finding_fingerprint(
-                    self.id, trace.name, first.fingerprint, location
-                ),
-            )
+                    "loop_ms": member[1] if member else round(group.loop_ms, 3),
+                }
+                linked = member[0] if member else None
+                build = partial(self._built, trace, cases, case, linked)
+                merged.add_lazily(case.fingerprint, case.severity, numbers, build)
+
+    def _built(
+        self, trace: Trace, cases: list[_Case], case: _Case, sequence: SequenceGroup | None
+    ) -> Finding:
+        detector = self.detector
+        finding = detector.finding(trace, case)
+        if sequence is not None:
+            # Linked as visit links it: every member's finding is needed for the steps.
+            by_group = {id(c.group): c for c in cases}
+            members = [
+                finding if g is case.group else detector.finding(trace, by_group[id(g)])
+                for g in sequence.groups
+            ]
+            link(trace, sequence, members)
+        finding.trace_id = trace.id
+        return finding
+
+    def findings(self) -> list[Finding]:
+        return self.merged.findings()

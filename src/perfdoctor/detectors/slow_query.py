@@ -57,23 +57,22 @@ class _Session(Session):
 
     def feed(self, traces: Sequence[Trace]) -> None:
         shapes, budget = self.shapes, self.settings.slow_query_p95_ms
+        exact = self.settings.exact_percentile_values
         for trace in traces:
-            shell: Trace | None = None
-            sampled = None
-            for span in of_kind(trace, "db"):
+            spans = of_kind(trace, "db")
+            if not spans:
+                continue
+            shell = _shell(trace)
+            name = trace.name
+            for span in spans:
                 shape = shapes.get(span.fingerprint)
                 if shape is None:
-                    shape = shapes[span.fingerprint] = _Shape(
-                        span, self.settings.exact_percentile_values
-                    )
+                    shape = shapes[span.fingerprint] = _Shape(span, exact)
                 duration = span.duration_ms
                 shape.durations.add(duration)
-                shape.endpoints[trace.name] += 1
+                shape.endpoints[name] += 1
                 if span.location is not None:
                     shape.locations.add(span.location)
-                if sampled is None:
-                    shell = _shell(trace)
-                    sampled = shell is not None
                 if shell is None:
                     continue
                 if shape.last != trace.id:  # a trace's runs come one after another

@@ -84,16 +84,40 @@ def fix_for(
     naming ``root``: the line of the resolver that returned the list.
     """
     if not trace.orm:
-        res = resolve(child, parent, ())
+        res, fix = _without_models(child, parent)
     else:
         earlier = shapes_before(trace, child)
         loaded = frozenset(t for s in earlier for t in s.tables)
         source = call_site_source(child)
         res = resolve(child, parent, trace.orm, source, loaded, earlier)
-    fix = write(res)
+        fix = write(res)
     trigger = child.attrs.get("trigger")
     if library_loop and isinstance(trigger, dict) and trigger.get("kind") == GRAPHQL:
         about = trace.attrs.get("graphql")
         library = about.get("library") if isinstance(about, dict) else None
         return fix_graphql.write(fix, res, trigger, library, root)
     return fix
+
+
+# Without the app's models a fix depends only on these fields of the two queries:
+# found once per distinct pair (a loop runs in every request of its endpoint).
+# Shared: a Fix is frozen and its machine dict only read (fix_graphql copies it).
+_NO_MODELS: dict[tuple[str | None, ...], tuple[Resolution, Fix]] = {}
+_MOST_NO_MODELS = 4096
+
+
+def _without_models(child: Span, parent: Span | None) -> tuple[Resolution, Fix]:
+    key = (
+        child.statement,
+        child.system,
+        child.framework,
+        parent.statement if parent else None,
+        parent.system if parent else None,
+    )
+    found = _NO_MODELS.get(key)
+    if found is None:
+        if len(_NO_MODELS) >= _MOST_NO_MODELS:
+            _NO_MODELS.clear()
+        res = resolve(child, parent, ())
+        found = _NO_MODELS[key] = (res, write(res))
+    return found
