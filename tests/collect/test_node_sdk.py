@@ -16,12 +16,9 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
 
 from perfdoctor import store
 from tests.collect.receiver import Receiver
@@ -99,13 +96,6 @@ def _streamed(url: str, body: bytes, pieces: int = 4, gzipped: bool = True) -> i
         return conn.getresponse().status
     finally:
         conn.close()
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    started = Receiver(tmp_path)
-    yield started
-    started.kill()
 
 
 def test_a_streamed_export_of_node_postgres_spans_is_read_as_node_ran_it(

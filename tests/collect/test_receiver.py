@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ from opentelemetry.trace import SpanKind
 from tests.collect.receiver import Receiver
 from tests.conftest import findings, report_json, run_perfdoctor
 from tests.otlp.otlp_lines import n_plus_one, request
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    started = Receiver(tmp_path)
-    yield started
-    started.kill()
 
 
 def send_with_sdk(
