@@ -400,10 +400,14 @@ def _answer(
         stop = anchor.frame if anchor is not None else None
         if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
             return None
-        joined = anchor.joined(path)
-        if joined is None:
-            return None
-        frames, framework = joined
+        found = anchor._joined.get(id(path))
+        if found is not None and found[0] is path:
+            frames, framework = found[1], found[2]
+        else:
+            joined = anchor.joined(path)
+            if joined is None:
+                return None
+            frames, framework = joined
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
         trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])
