@@ -219,7 +219,8 @@ class _Site:
         ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
         """
         by_first = self.by_first
-        for step in self.steps:
+        steps = self.steps
+        for step in steps:
             try:
                 frame = _getframe(base + step) if step else first
             except ValueError:  # a shallower stack
@@ -227,6 +228,10 @@ class _Site:
             table = by_first.get(step)  # None: the site started again meanwhile
             found = table.get((id(frame.f_code), frame.f_lasti)) if table else None
             if found is not None:
+                if step != steps[0]:
+                    # Tried first next time: each distance tried before it costs
+                    # a frame and a lookup (a page's lazy loads all have one).
+                    self.steps = (step, *[other for other in steps if other != step])
                 return found
         return self.bare or None
 
@@ -236,7 +241,7 @@ class _Site:
             self.steps, self.by_first, self.bare, self.count = (), {}, [], 0
         self.count += 1
         if not users:
-            self.bare = [*self.bare[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+            self.bare = [(code, path), *self.bare[: _MAX_PATHS_PER_SITE - 1]]
             return
         step, user_code, offset = users[0]
         table = self.by_first.get(step)
@@ -245,7 +250,9 @@ class _Site:
             self.steps = (*self.steps, step)
         key = (id(user_code), offset)
         known = table.get(key, [])
-        table[key] = [*known[-_MAX_PATHS_PER_SITE + 1 :], (code, path)]
+        # Newest first, the last one dropped: a path found again moves to the
+        # front (_promote), so what goes is the one found least recently.
+        table[key] = [(code, path), *known[: _MAX_PATHS_PER_SITE - 1]]
 
 
 # (code id, offset) of the frame that issued the operation -> its paths (the
@@ -314,6 +321,8 @@ def capture_caller(
                                 frame = _getframe(base + anchor_step)
                             if frame is not anchor.frame:
                                 continue
+                            if known[0][1] is not path:
+                                _promote(known, path)
                             found = anchor._joined.get(id(path))
                             if found is not None and found[0] is path:
                                 return found[1], found[2], None
@@ -322,10 +331,14 @@ def capture_caller(
                                 return joined[0], joined[1], None
                             continue
                         if anchor_step == -1:
+                            if known[0][1] is not path:
+                                _promote(known, path)
                             return path[5], path[2], None
                     # One frame deeper there: the same frames are one level further.
                     answer = _answer(first, base + 1, path, anchor)
                     if answer is not None:
+                        if known[0][1] is not path:
+                            _promote(known, path)
                         return answer
             except ValueError:  # a shallower stack than the path's
                 continue
@@ -334,6 +347,20 @@ def capture_caller(
     if learnt is not None:
         _remember(key, code, learnt)
     return frames, framework, trigger
+
+
+def _promote(known: _Known, path: _Path) -> None:
+    """Move ``path`` to the front of ``known``, where the next query tries it first.
+
+    Several paths of one first user frame alternate within a request (a DRF list's
+    own query, then one per row from the same frames): the one found last is
+    likeliest next, and each path tried before it costs a check.  Two items are
+    swapped in place, with no thread switch possible between the two stores.
+    """
+    for index, entry in enumerate(known):
+        if entry[1] is path:
+            known[0], known[index] = entry, known[0]
+            return
 
 
 def _answer(
@@ -373,10 +400,14 @@ def _answer(
         stop = anchor.frame if anchor is not None else None
         if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
             return None
-        joined = anchor.joined(path)
-        if joined is None:
-            return None
-        frames, framework = joined
+        found = anchor._joined.get(id(path))
+        if found is not None and found[0] is path:
+            frames, framework = found[1], found[2]
+        else:
+            joined = anchor.joined(path)
+            if joined is None:
+                return None
+            frames, framework = joined
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
         trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])

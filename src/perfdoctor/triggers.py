@@ -134,6 +134,13 @@ def extract(kind: str, frame: FrameType, inside: int) -> RawTrigger | None:
     ``inside`` is how many user frames lie between the operation and ``frame``
     (a ``SerializerMethodField``'s method): only those can hold the loop.
     """
+    if kind == DRF:
+        # The usual one (a serializer field per row): one call fewer.
+        try:
+            this = frame.f_locals.get("self")
+            return None if this is None else (*_drf(this), inside)
+        except Exception:
+            return None
     found = _extract(kind, frame)
     return None if found is None else (*found, inside)
 
@@ -174,15 +181,14 @@ def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
 
 def _drf(this: Any) -> RawTrigger:
     parent = getattr(this, "parent", None)
-    field = getattr(this, "field_name", None) or None
-    source = getattr(this, "source", None)
-    child = getattr(this, "child", None)
     if parent is not None and getattr(parent, "child", None) is this:
         # The child of a ListSerializer (many=True): the serializer itself, no field.
         parent = None
     if parent is None:
-        owner = child if child is not None else this
-        return (DRF, type(owner), None, None)
+        owner = getattr(this, "child", None)
+        return (DRF, type(this if owner is None else owner), None, None)
+    field = getattr(this, "field_name", None) or None
+    source = getattr(this, "source", None)
     if source == field or source == "*":
         source = None
     return (DRF, type(parent), field, source if isinstance(source, str) else None)

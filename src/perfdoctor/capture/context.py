@@ -344,7 +344,7 @@ def record_db(
             extra = announced if extra is None else {**announced, **extra}
         if trigger is not None:
             # Raw names and a class or template object; made text in the recorder.
-            extra = {"trigger": trigger, **(extra or {})}
+            extra = {"trigger": trigger} if extra is None else {"trigger": trigger, **extra}
         spans.append(
             (
                 "db",

@@ -19,6 +19,7 @@ from perfdoctor.capture import orm_catalogs
 from perfdoctor.capture.context import ActiveTrace
 from perfdoctor.capture.graphql import trace_name
 from perfdoctor.capture.privacy import hash_digest
+from perfdoctor.capture.response import BodySummary
 from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location
 from perfdoctor.store import layout
@@ -169,6 +170,10 @@ class Encoder:
         orm_ids = self._orm(batch)
         if orm_ids:
             attrs["orm"] = orm_ids
+        response = attrs.get("response")
+        if type(response) is BodySummary:
+            # Digested and parsed here, off the request's thread (see BodyMeter).
+            attrs["response"] = response.facts()
         for key, value in attrs.items():
             if type(value) is float:  # response_ms: µs are plenty, 17 digits are not
                 attrs[key] = round(value, 3)

@@ -2,16 +2,15 @@
 
 Every server integration feeds the body it sends through a :class:`BodyMeter`
 (WSGI as the server iterates, ASGI per ``http.response.body`` message, Django
-from ``response.content``).  Counting bytes costs a ``len`` per chunk; a JSON
-body is kept and parsed only when it is ``application/json`` and at most
-``response_parse_max_bytes`` long, and a keyed digest (equal bodies, equal
-digests; the body itself is never stored) is only taken up to the same cap.
+from ``response.content``).  Counting bytes costs a ``len`` per chunk; a body
+of at most ``response_parse_max_bytes`` is kept (in memory, never stored) until
+its trace is encoded in the recorder's thread, where it is given a keyed digest
+(equal bodies, equal digests) and, when it is ``application/json``, parsed.
 Nothing here may raise into the host application.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -125,16 +124,23 @@ def summarize_json(body: bytes) -> dict[str, Any]:
 
 
 class BodyMeter:
-    """Counts the bytes of one response body and summarises it when it ends."""
+    """Counts the bytes of one response body; what it held is summarised later.
 
-    __slots__ = ("_chunks", "_hasher", "_json", "bytes", "sent_at")
+    The request thread only counts and keeps the chunks (the server has them
+    already: no copy); the digest and the JSON parse, which cost more than the
+    rest of a request's bookkeeping, run where the trace is encoded (the
+    recorder's thread), through the :class:`BodySummary` that :meth:`store`
+    leaves in the trace's attrs.
+    """
+
+    __slots__ = ("_chunks", "_json", "bytes", "sent_at")
 
     def __init__(self) -> None:
         self.bytes = 0
         # perf_counter() when the last chunk went out (what the client waited for).
         self.sent_at: float | None = None
-        self._chunks: list[bytes] | None = None
-        self._hasher: hashlib.blake2b | None = keyed_hasher()
+        # None once the body is past the cap: neither digested nor parsed then.
+        self._chunks: list[bytes] | None = []
         self._json = False
 
     def headers(self, content_type: str | None, content_length: str | None) -> None:
@@ -142,9 +148,7 @@ class BodyMeter:
         try:
             self._json = is_json(content_type)
             if content_length is not None and int(content_length) > MAX_PARSED:
-                self._hasher = None
-                self._json = False
-            self._chunks = [] if self._json else None
+                self._chunks = None
         except (TypeError, ValueError):
             pass
 
@@ -153,38 +157,98 @@ class BodyMeter:
         if not size:
             return
         self.bytes += size
-        if self.bytes > MAX_PARSED:
-            self._hasher = None
-            self._chunks = None
-            return
-        if self._hasher is not None:
-            self._hasher.update(chunk)
-        if self._chunks is not None:
-            self._chunks.append(chunk)
+        chunks = self._chunks
+        if chunks is not None:
+            if self.bytes > MAX_PARSED:
+                self._chunks = None
+            else:
+                chunks.append(chunk)
 
     def summary(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"bytes": self.bytes}
-        if self._hasher is not None and self.bytes:
-            facts["body_digest"] = self._hasher.hexdigest()
-        if self._chunks:
-            facts.update(summarize_json(b"".join(self._chunks)))
-        return facts
+        return BodySummary(self.bytes, self._chunks, self._json).facts()
 
     def store(self, attrs: dict[str, Any]) -> None:
-        """Put the summary in a trace's attrs.  Never raises."""
+        """Put the summary in a trace's attrs, computed when the trace is encoded.
+
+        Never raises.
+        """
         try:
-            attrs["response"] = self.summary()
+            attrs["response"] = BodySummary(self.bytes, self._chunks, self._json)
         except Exception:
             pass
+
+
+class BodySummary:
+    """A response's ``bytes``, ``body_digest``, ``items`` and ``paginated``, on demand.
+
+    Left in a trace's attrs by :meth:`BodyMeter.store` and :func:`measure`; the
+    encoder calls :meth:`facts`.  Holds the body's chunks until then (at most
+    ``response_parse_max_bytes`` a response).  When the summaries not yet
+    computed hold ``DEFERRED_MAX_BYTES`` in all (a recorder behind a burst of
+    large responses), a new one is computed at once instead.
+    """
+
+    __slots__ = ("_chunks", "_facts", "_held", "_json", "bytes")
+
+    def __init__(self, size: int, chunks: list[bytes] | None, as_json: bool) -> None:
+        global _held_bytes
+        self.bytes = size
+        self._json = as_json
+        self._facts: dict[str, Any] | None = None
+        self._chunks = chunks or None
+        self._held = 0
+        if self._chunks is not None:
+            if _held_bytes + size > DEFERRED_MAX_BYTES:
+                self.facts()
+            else:
+                self._held = size
+                _held_bytes += size
+
+    def facts(self) -> dict[str, Any]:
+        """The summary (computed once)."""
+        facts = self._facts
+        if facts is None:
+            facts = {"bytes": self.bytes}
+            chunks = self._chunks
+            if chunks is not None:
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                hasher = keyed_hasher()
+                hasher.update(body)
+                facts["body_digest"] = hasher.hexdigest()
+                if self._json:
+                    facts.update(summarize_json(body))
+            self._facts = facts
+            self._release()
+        return facts
+
+    def _release(self) -> None:
+        global _held_bytes
+        self._chunks = None
+        if self._held:
+            # Approximate under threads (no lock on the hot path): never below 0.
+            _held_bytes = max(0, _held_bytes - self._held)
+            self._held = 0
+
+    def __del__(self) -> None:
+        # A trace dropped without being encoded (sampling) lets go of what it held.
+        try:
+            self._release()
+        except Exception:  # pragma: no cover - defensive
+            pass
+
+
+# What the summaries not yet computed may hold, all together.
+DEFERRED_MAX_BYTES = 32 * 1024 * 1024
+_held_bytes = 0
 
 
 def measure(body: bytes, content_type: str | None, attrs: dict[str, Any]) -> None:
     """The whole body at once (Django's ``response.content``) into ``attrs``."""
     try:
-        meter = BodyMeter()
-        meter.headers(content_type, None)
-        meter.feed(body)
-        meter.store(attrs)
+        size = len(body)
+        attrs["response"] = BodySummary(
+            size, [body] if size <= MAX_PARSED else None, is_json(content_type)
+        )
     except Exception:
         pass
 

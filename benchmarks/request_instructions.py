@@ -1,0 +1,159 @@
+"""Instructions per request of the ~40-query list apps, counted by valgrind.
+
+Wall and CPU clocks on a shared machine move by more than a request's capture
+costs (``app_overhead.py``'s quartiles span tens of percent there, ``app_cpu.py``
+±0.5-1 ms); the number of instructions a request executes does not.  Each side
+(a mode, from this tree or ``--before-src``) runs under ``valgrind
+--tool=callgrind`` twice, with ``--small`` and ``--large`` requests after the same
+warm-up; the difference over ``large - small`` requests is the side's
+instructions per request, start-up and seeding cancelled out::
+
+    python benchmarks/request_instructions.py --app django --before-src OTHER/src
+
+Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
+request thread's share: each finished trace dropped), ``perfdoctor`` (the
+recorder too; its batches depend on timing, so its count moves from run to run
+by up to a few percent).  Under valgrind a request is ~50x slower: the default
+50 requests per side take a few minutes.  The callgrind files are kept with
+``--keep DIR`` (``callgrind_annotate`` attributes the difference to C functions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+QUERIES = {"django": 43, "fastapi": 40}
+
+
+def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import app_cpu
+
+    with tempfile.TemporaryDirectory(prefix="perfdoctor-instr-") as folder:
+        os.environ["BENCH_DB"] = str(Path(folder) / "bench.db")
+        sys.path.insert(0, str(HERE / "apps"))
+        perfdoctor: Any = None
+        if mode != "bare":
+            import perfdoctor
+            from perfdoctor.capture import context
+
+            perfdoctor.instrument(traces=Path(folder) / "traces.db")
+            # The machine's load is read once a second of wall time: valgrind's
+            # slowness, and how busy the machine is, would decide how often.
+            from perfdoctor.capture import machine
+
+            machine.INTERVAL_S = 1e9
+            if mode == "nowriter":
+                context.state.on_finish = lambda trace: None
+        if app == "django":
+            import list_django as module
+
+            module.seed()
+            one = app_cpu._django_driver(module)
+        else:
+            import list_fastapi as module
+
+            module.seed()
+            one = app_cpu._fastapi_driver(module)
+        for _ in range(warmup + requests):
+            one()
+        if perfdoctor is not None:
+            perfdoctor.uninstrument()
+
+
+def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: Path) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    env["PYTHONHASHSEED"] = "0"
+    if src is not None:
+        env["PYTHONPATH"] = src
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        app,
+        mode,
+        "--requests",
+        str(requests),
+        "--warmup",
+        str(args.warmup),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{app}/{mode} ({src or 'this tree'}) failed:\n{done.stderr[-3000:]}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", choices=tuple(QUERIES), default="django")
+    parser.add_argument("--mode", action="append", choices=("bare", "nowriter", "perfdoctor"))
+    parser.add_argument("--before-src", help="another copy of the package's src, counted too")
+    parser.add_argument("--small", type=int, default=10)
+    parser.add_argument("--large", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
+    parser.add_argument("--keep", help="keep the callgrind files in this folder")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        run_worker(args.worker[0], args.worker[1], args.requests, args.warmup)
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed")
+    modes = args.mode or ["bare", "nowriter"]
+    sides = [(m, m, None) for m in modes]
+    if args.before_src:
+        sides += [(f"{m}-before", m, args.before_src) for m in modes if m != "bare"]
+    keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="perfdoctor-cg-"))
+    keep.mkdir(parents=True, exist_ok=True)
+    runs = [(side, n) for side in sides for n in (args.small, args.large)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        counts = list(
+            pool.map(
+                lambda run: _count(
+                    args.app,
+                    run[0][1],
+                    run[0][2],
+                    run[1],
+                    args,
+                    keep / f"callgrind.{args.app}.{run[0][0]}.{run[1]}",
+                ),
+                runs,
+            )
+        )
+    per: dict[str, float] = {}
+    for i, (name, _mode, _src) in enumerate(sides):
+        small, large = counts[2 * i], counts[2 * i + 1]
+        per[name] = (large - small) / (args.large - args.small)
+    print(f"{args.app}: instructions per request ({args.large} - {args.small} requests)")
+    bare = per.get("bare")
+    for name, value in per.items():
+        extra = ""
+        if bare is not None and name != "bare":
+            over = value - bare
+            extra = (
+                f"  +{over / 1e6:.3f} M  (+{100 * over / bare:.2f} %, "
+                f"{over / QUERIES[args.app] / 1e3:.1f} k a query)"
+            )
+        print(f"  {name:18} {value / 1e6:9.3f} M{extra}")
+    if not args.keep:
+        shutil.rmtree(keep, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
