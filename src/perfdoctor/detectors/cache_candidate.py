@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 from perfdoctor.analysis.stats import percentile
-from perfdoctor.detectors import register
+from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import is_read, tables_of
@@ -63,12 +63,14 @@ class _Runs:
     gathered run by run (the runs' spans and traces are not kept)."""
 
     __slots__ = (
+        "busy",
         "durations",
         "end",
         "frameworks",
         "last",
         "locations",
         "requests",
+        "sampled",
         "start",
         "statement",
         "system",
@@ -85,12 +87,15 @@ class _Runs:
         self.locations = _Tally()
         self.frameworks = _Tally()
         self.statement, self.system = statement, system
+        # Requests with a machine sample, and those measured on a busy machine.
+        self.sampled = 0
+        self.busy = 0
 
     @classmethod
     def of(cls, once: _Once) -> _Runs:
-        duration, at, trace_id, location, framework, statement, system = once
+        duration, at, trace_id, location, framework, statement, system, busy = once
         runs = cls(statement, system)
-        runs.add(duration, location, framework, at, trace_id)
+        runs.add(duration, location, framework, at, trace_id, busy)
         return runs
 
     def add(
@@ -100,6 +105,7 @@ class _Runs:
         framework: str | None,
         at: float,
         trace_id: str,
+        busy: bool | None,
     ) -> None:
         self.durations.append(duration)
         self.total += duration
@@ -110,6 +116,9 @@ class _Runs:
         if self.last != trace_id:  # a trace's runs come one after another
             self.last = trace_id
             self.requests += 1
+            if busy is not None:
+                self.sampled += 1
+                self.busy += busy
         if location is not None:
             self.locations.add(location)
         self.frameworks.add(framework)
@@ -122,8 +131,12 @@ class _Runs:
 
 # A read seen once so far, as a tuple (most are never seen again: parameters new
 # in every request), made a _Runs when it comes back: (duration, at, trace id,
-# location, framework, statement, system).
-_Once = tuple[float, float, str, Optional[Location], Optional[str], Optional[str], Optional[str]]
+# location, framework, statement, system, measured on a busy machine: None when
+# the trace has no machine sample).
+_Once = tuple[
+    float, float, str, Optional[Location], Optional[str], Optional[str], Optional[str],
+    Optional[bool],
+]  # fmt: skip
 
 
 def _guarded(trace: Trace) -> list[float]:
@@ -145,6 +158,8 @@ class _Session(Session):
             # When the trace's first cache miss started (reads from then on are
             # behind a cache); None: not looked for yet.
             guarded: float | None = None
+            busy: bool | None = None
+            machine_read = False
             server = trace.kind == SERVER_KIND
             name, trace_id = trace.name, trace.id
             for span in of_kind(trace, "db"):
@@ -165,17 +180,23 @@ class _Session(Session):
                 start = span.start_ms
                 if guarded <= start:
                     continue
+                if not machine_read:
+                    machine_read = True
+                    sample = _machine.sample(trace)
+                    busy = None if sample is None else _machine.is_busy(sample, self.settings)
                 runs_key = (name, span.fingerprint, digest)
                 runs = all_runs.get(runs_key)
                 if runs is None:
                     all_runs[runs_key] = (
                         span.duration_ms, offset + start, trace_id, span.location,
-                        span.framework, span.statement, span.system,
+                        span.framework, span.statement, span.system, busy,
                     )  # fmt: skip
                     continue
                 if isinstance(runs, tuple):
                     runs = all_runs[runs_key] = _Runs.of(runs)
-                runs.add(span.duration_ms, span.location, span.framework, offset + start, trace_id)
+                runs.add(
+                    span.duration_ms, span.location, span.framework, offset + start, trace_id, busy
+                )
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []
@@ -240,12 +261,21 @@ class CacheCandidate(Summarising):
         ttl = settings.cache_candidate_suggested_ttl_s
         severity: Severity = "warning" if total >= _WARNING_TOTAL_MS else "info"
         statement, system = runs.statement, runs.system
+        # Its time is what made it a candidate: on a busy machine that time is partly
+        # the machine's (healthchecks' 0.5 ms user lookup read 10 ms under load).
+        busy = runs.sampled > 0 and runs.busy >= settings.machine_busy_min_share * runs.sampled
+        extra: dict[str, Any] = {}
+        if busy:
+            extra["busy_machine"] = (
+                f"measured while the machine was busy ({runs.busy} of {runs.sampled} "
+                "requests): measure again on a quiet machine before acting"
+            )
         return Finding(
             id=self.id,
             severity=severity,
             title=(
                 f"Cache candidate: the same {p50:.0f} ms query with the same parameters ran in "
-                f"{requests} requests"
+                f"{requests} requests" + (_machine.TITLE_SUFFIX if busy else "")
             ),
             endpoint=endpoint,
             location=location,
@@ -261,8 +291,9 @@ class CacheCandidate(Summarising):
                 "writes_to_tables": 0,
                 "suggested_ttl_s": ttl,
                 "call_site": call_site(location),
+                **extra,
             },
-            fix=_fix(framework, ttl),
+            fix=(_machine.FIX_PREFIX if busy else "") + _fix(framework, ttl),
             fingerprint=finding_fingerprint(self.id, endpoint, fingerprint, location),
         )
 
