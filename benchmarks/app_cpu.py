@@ -36,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import capture_overhead  # noqa: E402 - a sibling script, found through the path above
+
 APPS = ("django", "fastapi")
 MODES = ("bare", "perfdoctor", "nowriter")
 QUERIES = {"django": 43, "fastapi": 40}
@@ -150,7 +154,7 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
 
 
 def _spawn(app: str, mode: str, src: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    env = capture_overhead.worker_env()
     if src is not None:
         env["PYTHONPATH"] = src
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", app, mode]

@@ -789,7 +789,7 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
-def _worker_env() -> dict[str, str]:
+def worker_env() -> dict[str, str]:
     # Nothing from the caller's shell may switch capture or OTel on in a worker; the
     # benchmark's own settings (PERFDOCTOR_BENCH_*: where Redis and PostgreSQL are) pass.
     return {
@@ -806,7 +806,7 @@ BEFORE_SUFFIX = "-before"
 def spawn(
     library: str, variant: str, plan: Plan, before_src: str | None = None
 ) -> dict[str, Any]:
-    env = _worker_env()
+    env = worker_env()
     if variant.endswith(BEFORE_SUFFIX):
         assert before_src is not None
         env["PYTHONPATH"] = before_src

@@ -52,6 +52,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import capture_overhead
+
 LIBRARIES = ("sqlite3", "sqlalchemy", "sqlalchemy-lazy", "django")
 BEFORE = "before"
 AFTER = "after"
@@ -102,8 +104,6 @@ def _workload(library: str) -> tuple[Callable[[int, int], int], bool]:
     if library == "sqlalchemy-lazy":
         block, _close = _lazy_workload()
         return block, False
-    import capture_overhead
-
     work = capture_overhead.WORKLOADS[library]("perfdoctor")
 
     def counted(n: int, start: int) -> int:
@@ -238,7 +238,7 @@ def run_worker(library: str, reps: int, queries: int, warmup: int, steps: bool) 
 
 
 def _spawn(library: str, src: str | None, args: argparse.Namespace, steps: bool) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    env = capture_overhead.worker_env()
     if src is not None and src != BARE:
         env["PYTHONPATH"] = src
     command = [

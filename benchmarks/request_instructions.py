@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import capture_overhead  # noqa: E402 - a sibling script, found through the path above
+
 QUERIES = {"django": 43, "fastapi": 40}
 
 
@@ -72,7 +76,7 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
 
 
 def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: Path) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFDOCTOR_", "OTEL_"))}
+    env = capture_overhead.worker_env()
     env["PYTHONHASHSEED"] = "0"
     if src is not None:
         env["PYTHONPATH"] = src
