@@ -108,7 +108,7 @@ class _Session(JudgedEndpoints[_Endpoint]):
         summary.add(trace)
 
     def findings(self) -> list[Finding]:
-        return one_per_cause(super().findings())
+        return one_per_cause(super().findings(), self.endpoints)
 
 
 @register
@@ -204,43 +204,42 @@ def _cause(
     return (framework, system, where)
 
 
-def one_per_cause(findings: list[Finding]) -> list[Finding]:
+def one_per_cause(findings: list[Finding], endpoints: dict[str, _Endpoint]) -> list[Finding]:
     """Endpoints with the same cause make one finding, on the endpoint that spent
     the most time connecting, the others listed in its evidence (healthchecks:
-    six identical findings, one per page, each telling to set CONN_MAX_AGE)."""
+    six identical findings, one per page, each telling to set CONN_MAX_AGE).
+    ``endpoints``: the summaries the findings were judged from, by endpoint."""
     groups: dict[str | None, list[Finding]] = {}
     for finding in findings:
         groups.setdefault(finding.fingerprint, []).append(finding)
-    return [group[0] if len(group) == 1 else _joined(group) for group in groups.values()]
+    return [group[0] if len(group) == 1 else _joined(group, endpoints) for group in groups.values()]
 
 
-def _spent_ms(finding: Finding) -> float:
-    return float(finding.evidence["total_ms"]) * int(finding.evidence["requests"])
+def _joined(group: list[Finding], endpoints: dict[str, _Endpoint]) -> Finding:
+    def summary(finding: Finding) -> _Endpoint:
+        return endpoints[finding.endpoint or ""]
 
-
-def _joined(group: list[Finding]) -> Finding:
-    ranked = sorted(group, key=lambda f: (-_spent_ms(f), f.endpoint or ""))
+    ranked = sorted(group, key=lambda f: (-summary(f).total_ms, f.endpoint or ""))
     lead = ranked[0]
+    summaries = [summary(f) for f in group]
+    requests = sum(e.requests for e in summaries)
+    opening = sum(e.opening for e in summaries)
+    connects = sum(e.connects for e in summaries)
+    spent = sum(e.total_ms for e in summaries)
     evidence = dict(lead.evidence)
-    requests = sum(int(f.evidence["requests"]) for f in group)
-    opening = sum(int(f.evidence["requests_with_connect"]) for f in group)
-    connects = sum(
-        float(f.evidence["connections_per_request"]) * int(f.evidence["requests"]) for f in group
-    )
-    spent = sum(_spent_ms(f) for f in group)
     evidence.update(
         requests=requests,
         requests_with_connect=opening,
         requests_affected=opening,
         connections_per_request=round(connects / requests, 2),
-        connect_ms=round(spent / connects, 3) if connects else 0.0,
+        connect_ms=round(spent / connects, 3),
         total_ms=round(spent / requests, 3),
         # The other endpoints, costliest first (the finding's own is its endpoint).
         also_on=[
             {
                 "endpoint": f.endpoint,
-                "requests": f.evidence["requests"],
-                "requests_with_connect": f.evidence["requests_with_connect"],
+                "requests": summary(f).requests,
+                "requests_with_connect": summary(f).opening,
             }
             for f in ranked[1:]
         ],
