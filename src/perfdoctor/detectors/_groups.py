@@ -203,12 +203,13 @@ def paginated(spans: list[Span]) -> bool:
 def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
     """The query that fetched the rows the loop walks: the last read before it, in the
     same request, that is not itself repeated (a second N+1 in the same loop is a
-    sibling, not the parent).
+    sibling, not the parent), or that ran at most half as often as the child (a
+    list read again for a second loop over it).
 
     With ``repeats`` (how many times the loop ran the child), a read that returned at
-    least that many rows (over its runs) wins over a later one-row read: serializers and templates
-    look up one object once inside the loop (``request.user.profile``), and that
-    lookup is no more the loop's list than the list is.
+    least that many rows over its runs wins over a later one-row read: serializers
+    and templates look up one object once inside the loop (``request.user.profile``),
+    and that lookup is no more the loop's list than the list is.
     """
     windows, spans, shapes = _db_spans(trace)
     if windows:
