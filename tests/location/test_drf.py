@@ -14,7 +14,8 @@ from tests.location.support import HERE, at, line_after, line_of, run_site
 SITE = HERE / "drf_site"
 VIEWS = SITE / "press" / "views.py"
 SERIALIZERS = SITE / "press" / "serializers.py"
-TEMPLATE = SITE / "press" / "templates" / "press" / "posts.html"
+TEMPLATES = SITE / "press" / "templates" / "press"
+TEMPLATE = TEMPLATES / "posts.html"
 SLOW = [
     "/posts/",
     "/author-names/",
@@ -23,6 +24,7 @@ SLOW = [
     "/page/",
     "/list-page/",
     "/library-page/",
+    "/front/",
 ]
 FIXED = [
     "/fixed/posts/",
@@ -31,6 +33,7 @@ FIXED = [
     "/with-comments/fixed/",
     "/page/fixed/",
     "/list-page/fixed/",
+    "/front/fixed/",
 ]
 
 
@@ -128,6 +131,28 @@ def test_a_template_a_library_view_rendered_is_the_place(report: dict[str, Any])
     finding = _n_plus_one(report, "/library-page/")
     assert at(SITE, finding) == (TEMPLATE.resolve(), line_of(TEMPLATE, "{{ post.author.name }}"))
     assert finding["location"]["function"] == "template"
+
+
+def test_each_included_template_line_is_its_own_loop(report: dict[str, Any]) -> None:
+    # A Wagtail home page: the hero's image, then cards of three lists, each in its
+    # own included template; all of them loads of one table from one render call.
+    # They were one "N+1" at the hero's line, with every card's load counted in.
+    found = {
+        f["evidence"]["loaded_by"]: f
+        for f in report["findings"]
+        if f["id"] == "n-plus-one-query" and f["endpoint"] == "GET /front/"
+    }
+    card = line_of(TEMPLATES / "card.html", "{{ post.author.name }}")
+    row = line_of(TEMPLATES / "row.html", "{{ post.author.name }}")
+    assert sorted(found) == [
+        f"template press/card.html line {card} ({{{{ post.author.name }}}})",
+        f"template press/row.html line {row} ({{{{ post.author.name }}}})",
+    ]
+    for finding in found.values():
+        assert finding["title"] == "N+1 queries: 6 queries load author one row at a time"
+        assert finding["evidence"]["count"] == 6
+        assert '.select_related("author")' in finding["fix"]
+    assert len({f["fingerprint"] for f in found.values()}) == 2
 
 
 def test_select_and_prefetch_related_leave_no_finding(report: dict[str, Any]) -> None:

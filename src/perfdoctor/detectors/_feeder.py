@@ -75,7 +75,7 @@ def feeding_site(
     # A library's view (Wagtail's serve() answers every page) is no place for the
     # fix: the template line that loads each row is the user's.
     view = handler_site(handler) if _users(handler) else None
-    return found or view or _template_site(trigger, kind) or span.location, evidence
+    return found or view or template_site(trigger, kind) or span.location, evidence
 
 
 def _users(handler: dict[str, Any] | None) -> bool:
@@ -83,8 +83,21 @@ def _users(handler: dict[str, Any] | None) -> bool:
     return isinstance(path, str) and callsite.classify(path) == callsite.USER
 
 
-def _template_site(trigger: dict[str, Any] | None, kind: str | None) -> Location | None:
-    if trigger is None or kind not in (DJANGO_TEMPLATE, JINJA2):
+def template_line(trigger: object) -> Location | None:
+    """The template line that made a query itself, with none of the app's code
+    between (``{{ post.author.name }}``, not a template tag of the app's that
+    runs queries): each such line loads its rows on its own."""
+    if isinstance(trigger, dict) and not trigger.get("inside"):
+        return template_site(trigger)
+    return None
+
+
+def template_site(trigger: object, kind: str | None = None) -> Location | None:
+    """The template line that made a query, when a template made it."""
+    if not isinstance(trigger, dict):
+        return None
+    kind = kind or trigger.get("kind")
+    if kind not in (DJANGO_TEMPLATE, JINJA2):
         return None
     path, line = trigger.get("path"), trigger.get("line")
     if not isinstance(path, str) or not isinstance(line, int) or path.startswith("<"):

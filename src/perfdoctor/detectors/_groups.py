@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.detectors._feeder import template_line
 from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
@@ -65,18 +66,6 @@ class SpanGroup:
         return self._bounds[1], self._bounds[2]
 
 
-def same_site_groups(trace: Trace) -> list[SpanGroup]:
-    """Read queries grouped by (query shape, call site), in order of first appearance."""
-    groups: dict[tuple[object, ...], SpanGroup] = {}
-    for span in trace.spans:
-        if span.kind != "db" or not is_read(span.statement):
-            continue
-        loc = span.location
-        key = (span.fingerprint, loc.path if loc else None, loc.line if loc else None)
-        groups.setdefault(key, SpanGroup(key)).spans.append(span)
-    return list(groups.values())
-
-
 def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     """Read queries that one loop may have repeated, in order of first appearance:
     grouped by request (see :mod:`perfdoctor.detectors._requests`), query shape
@@ -102,6 +91,15 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
             key: tuple[object, ...] = (request, span.fingerprint, None, None)
         else:
             key = (request, span.fingerprint, loc.path, loc.line)
+        trigger = span.attrs.get("trigger")
+        if trigger is not None:
+            # Every load a template makes has the same user frame (the view's
+            # render call, or none under a library's view): a page's hero image
+            # and each card's image in three included templates are four lines,
+            # not one loop of them all.
+            line = template_line(trigger)
+            if line is not None:
+                key = (*key, line.path, line.line)
         spans = runs.get(key)
         if spans is None:
             runs[key] = [span]

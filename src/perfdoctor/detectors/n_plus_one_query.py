@@ -14,6 +14,7 @@ from perfdoctor.detectors._feeder import (
     loop_frames,
     root_resolver_site,
     serializer_method,
+    template_line,
 )
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._loops import loop_for_stack
@@ -88,6 +89,13 @@ class NPlusOneQuery(PerTraceDetector):
                 "error" if group.count >= settings.n_plus_one_error_repeats else "warning"
             )
             fingerprint = finding_fingerprint(self.id, trace.name, first.fingerprint, location)
+            trigger = first.attrs.get("trigger")
+            lines = template_line(trigger)
+            if isinstance(trigger, dict) and lines is not None and lines != location:
+                # Two lists of one page, each in its own template line, fed from
+                # one render call: two loops to fix, not one finding.  By the
+                # template's name, as the app loads it: the same on every machine.
+                fingerprint = finding_fingerprint(fingerprint, trigger.get("template"), lines.line)
             cases.append(_Case(group, parent, loop, fix, location, where, severity, fingerprint))
         return cases
 

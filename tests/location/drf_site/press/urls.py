@@ -18,6 +18,8 @@ urlpatterns = [
     path("page/fixed/", views.fixed_post_page),
     path("with-comments/", views.PostsWithComments.as_view()),
     path("with-comments/fixed/", views.FixedPostsWithComments.as_view()),
+    path("front/", views.front_page),
+    path("front/fixed/", views.fixed_front_page),
     path("list-page/", views.PostListPage.as_view()),
     path("list-page/fixed/", views.FixedPostListPage.as_view()),
     path("dashboard/", views.dashboard),

@@ -57,6 +57,32 @@ def fixed_post_page(request: HttpRequest) -> HttpResponse:
     return render(request, "press/posts.html", {"posts": posts})
 
 
+def front_page(request: HttpRequest) -> HttpResponse:
+    """A hero post and two lists, each list's cards in an included template."""
+    return render(
+        request,
+        "press/front.html",
+        {
+            "featured": Post.objects.order_by("-id").first(),
+            "latest": Post.objects.order_by("-id")[:6],
+            "oldest": Post.objects.order_by("id")[:6],
+        },
+    )
+
+
+def fixed_front_page(request: HttpRequest) -> HttpResponse:
+    posts = Post.objects.select_related("author")
+    return render(
+        request,
+        "press/front.html",
+        {
+            "featured": posts.order_by("-id").first(),
+            "latest": posts.order_by("-id")[:6],
+            "oldest": posts.order_by("id")[:6],
+        },
+    )
+
+
 class PostListPage(ListView):
     template_name = "press/posts.html"
     context_object_name = "posts"
