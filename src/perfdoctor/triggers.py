@@ -128,6 +128,21 @@ def recognise(frame: FrameType, code: CodeType) -> str | None:
 RawTrigger = tuple[Any, ...]
 
 
+def template_line(trigger: object, own: bool = False) -> tuple[str, int] | None:
+    """(file, line) of the template line that made a query, from a span's stored
+    ``trigger``; with ``own``, only when the line made it itself, with none of the
+    app's code between (``{{ post.author.name }}``, not an app's template tag
+    that runs queries)."""
+    if not isinstance(trigger, dict) or trigger.get("kind") not in (DJANGO_TEMPLATE, JINJA2):
+        return None
+    if own and trigger.get("inside"):
+        return None
+    path, line = trigger.get("path"), trigger.get("line")
+    if not isinstance(path, str) or not isinstance(line, int) or path.startswith("<"):
+        return None
+    return path, line
+
+
 def extract(kind: str, frame: FrameType, inside: int) -> RawTrigger | None:
     """Names of what ``frame`` is serializing or rendering; never a value.  Never raises.
 

@@ -425,3 +425,87 @@ def test_a_title_names_three_candidates_and_counts_the_rest() -> None:
     fix = fix_of(picture, 'SELECT "site_card"."id" FROM "site_card"', catalogs=(pictures,))
     assert fix.what == "picture0 or picture1 or picture2 (or 2 more relations)"
     assert all(f"Card.picture{i}" in fix.text for i in range(5))
+
+
+def test_a_template_line_is_the_call_site_source(tmp_path: Any) -> None:
+    from perfdoctor.orm.fix import call_site_source
+
+    template = tmp_path / "card.html"
+    template.write_text("<li>\n  {{ article.editor.username }}\n</li>\n")
+    child = span(USER_BY_PK)
+    # The view's render call is the user frame; the template line reads the relation.
+    child.location = Location(str(tmp_path / "views.py"), 9, "page")
+    child.attrs["trigger"] = {"kind": "django-template", "path": str(template), "line": 2, "inside": 0}
+    assert call_site_source(child) == "{{ article.editor.username }}"
+    # Through an app's own template tag, the tag's code is the place to read.
+    child.attrs["trigger"]["inside"] = 1
+    assert call_site_source(child) == ""
+
+
+# Wagtail-like multi-table inheritance: a BreadPage row is wagtailcore_page joined
+# with breads_breadpage; pages have aliases (Page -> Page) and a HomePage subclass.
+PAGE_TYPES = Catalog.from_dict(
+    {
+        "framework": "django",
+        "models": [
+            model(
+                "wagtailcore.Page",
+                "wagtailcore_page",
+                ["id", "title", "alias_of_id"],
+                rel("aliases", "reverse_fk", "wagtailcore.Page", column="id", remote_column="alias_of_id"),
+                rel("homepage", "reverse_o2o", "home.HomePage", column="id", remote_column="page_ptr_id"),
+            ),
+            {
+                **model(
+                    "home.HomePage",
+                    "home_homepage",
+                    ["page_ptr_id", "image_id"],
+                    rel("image", "fk", "images.Image", column="image_id", remote_column="id"),
+                ),
+                "pk": ["page_ptr_id"],
+                "parents": ["wagtailcore.Page"],
+            },
+            {
+                **model(
+                    "breads.BreadPage",
+                    "breads_breadpage",
+                    ["page_ptr_id", "image_id"],
+                    rel("aliases", "reverse_fk", "wagtailcore.Page", column="id", remote_column="alias_of_id"),
+                    rel("image", "fk", "images.Image", column="image_id", remote_column="id"),
+                ),
+                "pk": ["page_ptr_id"],
+                "parents": ["wagtailcore.Page"],
+            },
+            model("images.Image", "images_image", ["id", "title"]),
+        ],
+    }
+)
+IMAGE_BY_PK = 'SELECT "images_image"."id", "images_image"."title" FROM "images_image" WHERE "images_image"."id" = ? LIMIT ?'
+BREADS_JOIN = (
+    'SELECT "wagtailcore_page"."id", "wagtailcore_page"."title", "breads_breadpage"."page_ptr_id", '
+    '"breads_breadpage"."image_id" FROM "breads_breadpage" INNER JOIN "wagtailcore_page" ON '
+    '("breads_breadpage"."page_ptr_id" = "wagtailcore_page"."id") WHERE {where}'
+)
+
+
+def test_a_subclass_s_join_of_its_parent_table_is_no_relation_passed_through() -> None:
+    # BreadPage.objects.live().descendant_of(index): the join is the page's own
+    # columns; it said "aliases.homepage.image or ..." and never BreadPage.image.
+    parent = BREADS_JOIN.format(where='"wagtailcore_page"."live" ORDER BY "wagtailcore_page"."title"')
+    fix = fix_of(IMAGE_BY_PK, parent, catalogs=(PAGE_TYPES,))
+    assert fix.text.startswith('Add .select_related("image") to the queryset the loop iterates')
+    assert fix.machine["on"] == "breads.BreadPage"
+    assert "aliases" not in fix.text
+
+
+def test_pages_loaded_by_specific_get_the_page_type_s_fix() -> None:
+    parent = BREADS_JOIN.format(where='"breads_breadpage"."page_ptr_id" IN (...)')
+    fix = fix_of(IMAGE_BY_PK, parent, catalogs=(PAGE_TYPES,))
+    assert "Wagtail's .specific()" in fix.text
+    assert '.select_related("image", for_specific_subqueries=True)' in fix.text
+    assert 'BreadPage.objects.live().child_of(page).select_related("image")' in fix.text
+    assert fix.machine["specific"] is True
+    assert fix.machine["calls"][0]["kwargs"] == {"for_specific_subqueries": True}
+    # The same pages filtered by the app on one id are not .specific()'s query.
+    own = BREADS_JOIN.format(where='NOT ("breads_breadpage"."page_ptr_id" = ?)')
+    assert "specific" not in fix_of(IMAGE_BY_PK, own, catalogs=(PAGE_TYPES,)).text

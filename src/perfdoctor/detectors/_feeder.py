@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from perfdoctor import callsite
+from perfdoctor import callsite, triggers
 from perfdoctor.detectors._loops import _tree
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.triggers import DJANGO_TEMPLATE, DRF, GRAPHQL, JINJA2, MARSHMALLOW
@@ -75,7 +75,7 @@ def feeding_site(
     # A library's view (Wagtail's serve() answers every page) is no place for the
     # fix: the template line that loads each row is the user's.
     view = handler_site(handler) if _users(handler) else None
-    return found or view or template_site(trigger, kind) or span.location, evidence
+    return found or view or template_site(trigger) or span.location, evidence
 
 
 def _users(handler: dict[str, Any] | None) -> bool:
@@ -84,25 +84,16 @@ def _users(handler: dict[str, Any] | None) -> bool:
 
 
 def template_line(trigger: object) -> Location | None:
-    """The template line that made a query itself, with none of the app's code
-    between (``{{ post.author.name }}``, not a template tag of the app's that
-    runs queries): each such line loads its rows on its own."""
-    if isinstance(trigger, dict) and not trigger.get("inside"):
-        return template_site(trigger)
-    return None
+    """The template line that made a query itself (see :func:`triggers.template_line`):
+    each such line loads its rows on its own."""
+    found = triggers.template_line(trigger, own=True)
+    return None if found is None else Location(found[0], found[1], "template")
 
 
-def template_site(trigger: object, kind: str | None = None) -> Location | None:
+def template_site(trigger: object) -> Location | None:
     """The template line that made a query, when a template made it."""
-    if not isinstance(trigger, dict):
-        return None
-    kind = kind or trigger.get("kind")
-    if kind not in (DJANGO_TEMPLATE, JINJA2):
-        return None
-    path, line = trigger.get("path"), trigger.get("line")
-    if not isinstance(path, str) or not isinstance(line, int) or path.startswith("<"):
-        return None
-    return Location(path, line, "template")
+    found = triggers.template_line(trigger)
+    return None if found is None else Location(found[0], found[1], "template")
 
 
 def _in_handler(location: Location, handler: dict[str, Any] | None) -> bool:

@@ -11,7 +11,7 @@ from perfdoctor.orm import fix_django, fix_graphql, fix_raw, fix_sqlalchemy
 from perfdoctor.orm.fix_raw import Fix
 from perfdoctor.orm.resolve import Resolution, resolve
 from perfdoctor.orm.shape import Shape, shape
-from perfdoctor.triggers import GRAPHQL
+from perfdoctor.triggers import GRAPHQL, template_line
 
 __all__ = ["Fix", "fix_for", "write"]
 
@@ -30,6 +30,11 @@ _WRITERS: dict[str, tuple[Callable[[Resolution], Fix | None], Writer, Writer]] =
 def call_site_source(span: Span) -> str:
     """The line of user code the query came from: the attribute names it reads
     tell relations that fit the SQL alike apart (``.author`` or ``.editor``)."""
+    # A template line that loads each row itself ({{ page.image }}) names the
+    # relation; the view's render call around it does not.
+    found = template_line(span.attrs.get("trigger"), own=True)
+    if found is not None:
+        return linecache.getline(*found).strip()
     if span.location is None:
         return ""
     return linecache.getline(span.location.path, span.location.line).strip()

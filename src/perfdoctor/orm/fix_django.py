@@ -56,9 +56,14 @@ def _eager_calls(paths: tuple[Path, ...]) -> list[dict[str, Any]]:
 
 def _render(calls: list[dict[str, Any]]) -> str:
     return "".join(
-        f".{c['method']}({', '.join(repr(a).replace(chr(39), chr(34)) for a in c['args'])})"
+        f".{c['method']}({', '.join(_arguments(c))})"
         for c in calls
     )
+
+
+def _arguments(call: dict[str, Any]) -> list[str]:
+    args = [repr(a).replace(chr(39), chr(34)) for a in call["args"]]
+    return args + [f"{name}={value!r}" for name, value in call["kwargs"].items()]
 
 
 def _machine(res: Resolution, kind: str, on: Model | None, **rest: Any) -> dict[str, Any]:
@@ -76,8 +81,27 @@ def _eager(res: Resolution) -> Fix:
     else:
         why = "one extra query loads them for every row."
     reads = ", ".join(qualified(res, p) for p in res.paths)
+    if res.specific:
+        return _specific(res, calls, loop, reads)
     text = f"Add {_render(calls)} to the queryset the loop iterates ({reads}): {why}"
     return Fix(text, what(res), _machine(res, "eager", loop, calls=calls))
+
+
+def _specific(res: Resolution, calls: list[dict[str, Any]], loop: Model, reads: str) -> Fix:
+    """Pages loaded by Wagtail's .specific(): the Page queryset cannot name the
+    page type's own relations (select_related("image") on it raises FieldError)."""
+    subqueries = [{**c, "kwargs": {"for_specific_subqueries": True}} for c in calls]
+    text = (
+        f"The loop's {loop.name} rows come from Wagtail's .specific() (a query per page "
+        f"type, by page_ptr_id IN (...)), and {reads} is read one row at a time. On "
+        f"Wagtail 6.3 or later add {_render(subqueries)} to the .specific() queryset "
+        "the loop iterates (every page type in it needs that field). Before 6.3 the "
+        f"Page queryset cannot reach it: query the page type itself with the same "
+        f"filters — {loop.name}.objects.live().child_of(page){_render(calls)} in place "
+        "of page.get_children().live().specific()."
+    )
+    machine = _machine(res, "eager", loop, calls=subqueries, specific=True, without=calls)
+    return Fix(text, what(res), machine)
 
 
 # What a real DRF app taught: the annotation pasted into get_queryset broke the

@@ -74,6 +74,9 @@ class Resolution:
     # lookup: the first row per key by this ORDER BY (attribute, descending) — the
     # per-row query was .order_by(...).first() / [:1], not a lookup of one row
     first_by: tuple[tuple[str, bool], ...] = ()
+    # The loop's rows are Wagtail pages its .specific() loaded: a query per page
+    # type, by the ids of a Page query (WHERE page_ptr_id IN (...)).
+    specific: bool = False
 
 
 def _name(table: str) -> str:
@@ -293,6 +296,20 @@ def _loop_models(catalog: Catalog, outer: Shape | None) -> list[Model]:
     return subclasses + base
 
 
+WAGTAIL_PAGE = "wagtailcore.Page"
+
+
+def _specific_pages(model: Model, statement: str) -> bool:
+    """Whether ``statement`` is the query Wagtail's .specific() runs for one page
+    type: the type's rows by the ids the Page query found."""
+    if WAGTAIL_PAGE not in model.parents or not model.pk:
+        return False
+    column = re.escape(model.pk[0])
+    table = re.escape(_name(model.table))
+    found = re.search(rf'"?{table}"?\."?{column}"?\s+IN\s*\(', statement, re.IGNORECASE)
+    return found is not None
+
+
 def resolve(
     child: Span,
     parent: Span | None,
@@ -326,6 +343,8 @@ def resolve(
     loops = _loop_models(catalog, outer)
     if len(loops) == 1:
         base = replace(base, loop=loops[0])
+        if parent is not None and _specific_pages(loops[0], parent.statement or ""):
+            base = replace(base, specific=True)
     if outer is not None:
         for model in loops:
             late = _deferred(model, sql, outer)
@@ -344,7 +363,15 @@ def resolve(
         found = [
             p for p in found if len(p) == 1 or _proven(catalog, p, earlier, joined_rows)
         ] or found
-    joined = outer.tables - {outer.table} if outer else frozenset()
+    # A multi-table subclass's query joins its parents' tables for its own columns
+    # (a BreadPage row is wagtailcore_page + breads_breadpage): no relation's rows.
+    inherited = {
+        _name(catalog.models[key].table)
+        for model in loops
+        for key in model.parents
+        if key in catalog.models
+    }
+    joined = outer.tables - {outer.table} - inherited if outer else frozenset()
     picked, candidates = _choose(found, read, joined, loaded | (outer.tables if outer else set()))
     named = any(_names(p[-1]) & read for p in found)
     explicit = not named and not sql.aggregate and _queries(source, catalog.by_table(sql.table))

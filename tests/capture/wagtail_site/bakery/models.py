@@ -12,7 +12,20 @@ class Country(models.Model):
 
 
 class HomePage(Page):
-    pass
+    def get_context(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        context = super().get_context(request, *args, **kwargs)
+        index = BreadsIndexPage.objects.child_of(self).first()
+        # Wagtail's usual listing: the children as their own page types.
+        featured = index.get_children().live().specific()
+        fixed = os.environ.get("BAKERY_FIXED")
+        if fixed == "subqueries":
+            # the fix perfdoctor prints for Wagtail 6.3 and later, pasted
+            featured = featured.select_related("origin", for_specific_subqueries=True)
+        elif fixed:
+            # the fix it prints for earlier versions, pasted
+            featured = BreadPage.objects.live().child_of(index).select_related("origin")
+        context["featured"] = featured
+        return context
 
 
 class BreadsIndexPage(Page):
