@@ -22,6 +22,7 @@ from perfdoctor.report.evidence import (
     is_sql,
     num,
 )
+from perfdoctor.report.folding import also_on, fold
 
 TOP_FINDINGS = 10
 # Findings that appeared or went away, listed one per line under before/after.
@@ -65,40 +66,48 @@ def _summary(analysis: Analysis) -> str:
 def _findings(findings: list[Finding]) -> list[str]:
     if not findings:
         return ["No findings: nothing over the thresholds in these traces.", ""]
-    top = findings[:TOP_FINDINGS]
+    causes = fold(findings)
+    top = causes[:TOP_FINDINGS]
     lines = [
-        "### Top findings" if len(findings) > len(top) else "### Findings",
+        "### Top findings" if len(causes) > len(top) else "### Findings",
         "",
         "| # | | Finding | Endpoint | Where |",
         "|--:|---|---|---|---|",
     ]
-    for index, finding in enumerate(top, start=1):
+    for index, cause in enumerate(top, start=1):
+        finding = cause.finding
         where = _code(str(finding.location)) if finding.location else "-"
         endpoint = _code(finding.endpoint) if finding.endpoint else "-"
+        others = cause.other_endpoints()
+        if others:
+            endpoint += f" and {len(others)} more"
         lines.append(
             f"| {index} | {_MARK.get(finding.severity, finding.severity)} | "
             f"**{_cell(finding.id)}** {_cell(finding.title)} | {endpoint} | {where} |"
         )
     lines.append("")
-    for index, finding in enumerate(top, start=1):
-        lines += _details(index, finding)
-    if len(findings) > len(top):
-        rest = Counter(f.severity for f in findings[len(top) :])
+    for index, cause in enumerate(top, start=1):
+        lines += _details(index, cause.finding, also_on(cause))
+    shown = len(top) + sum(len(cause.others) for cause in top)
+    if len(findings) > shown:
+        rest = Counter(f.severity for c in causes[len(top) :] for f in (c.finding, *c.others))
         counted = ", ".join(f"{n} {s}" for s, n in rest.items())
         lines += [
-            f"…and {len(findings) - len(top)} more ({counted}): "
+            f"…and {len(findings) - shown} more ({counted}): "
             "`perfdoctor report` or `--format html` shows them all.",
             "",
         ]
     return lines
 
 
-def _details(index: int, finding: Finding) -> list[str]:
+def _details(index: int, finding: Finding, others: str = "") -> list[str]:
     lines = [
         "<details>",
         f"<summary>{index}. {_html(finding.id)}: {_html(finding.title)}</summary>",
         "",
     ]
+    if others:
+        lines += [f"{_html(others[0].upper() + others[1:])} (same line, same fix).", ""]
     if finding.location is not None:
         lines.append(f"At {_code(str(finding.location))} in {_code(finding.location.function)}.")
     loop = finding.evidence.get("loop")

@@ -12,8 +12,8 @@ from rich.text import Text
 
 from perfdoctor.analysis.analyze import Analysis
 from perfdoctor.analysis.sampling import note as sampling_note
-from perfdoctor.model import Finding
 from perfdoctor.report.evidence import evidence_numbers, evidence_texts
+from perfdoctor.report.folding import Cause, also_on, fold
 from perfdoctor.report.names import MIN_ROOM, name_room, shorten, shorten_all
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -125,9 +125,13 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[Text]:
     return lines
 
 
-def _finding_panel(index: int, finding: Finding, width: int) -> Panel:
+def _finding_panel(index: int, cause: Cause, width: int) -> Panel:
+    finding = cause.finding
     style = _STYLE.get(finding.severity, "")
     body: list[Text] = [Text(finding.title, style="bold")]
+    others = also_on(cause)
+    if others:
+        body.append(Text(f"{others} (same line, same fix)", style="cyan"))
     where = Text("at ", style="dim")
     if finding.location is not None:
         where.append(f"{finding.location.path}:{finding.location.line}", style="bold")
@@ -228,6 +232,14 @@ def render(
             Text("No findings: nothing over the thresholds in these traces.", style="green")
         )
         return
-    console.print(Text("Findings (most severe and costly first)", style="bold"))
-    for index, finding in enumerate(analysis.findings, start=1):
-        console.print(_finding_panel(index, finding, console.width))
+    causes = fold(analysis.findings)
+    heading = "Findings (most severe and costly first)"
+    if len(causes) < len(analysis.findings):
+        heading = (
+            f"Findings (most severe and costly first; {len(causes)} shown of "
+            f"{len(analysis.findings)}: one line of code with one fix on several "
+            "endpoints is shown once)"
+        )
+    console.print(Text(heading, style="bold"))
+    for index, cause in enumerate(causes, start=1):
+        console.print(_finding_panel(index, cause, console.width))
