@@ -69,3 +69,53 @@ def test_a_list_drawn_once(tmp_path: Path) -> None:
     finding = _n_plus_one(tmp_path, menus=1)
     assert finding.evidence["count"] == MENU_ITEMS
     assert finding.evidence["parent_statement"] == LIST.replace("2", "?")
+
+
+TYPES = ("bread", "location", "blog")
+
+
+def _cards(conn: sqlite3.Connection) -> None:
+    """A home page's sections, each its index's children as their own page type
+    (Wagtail's .specific(): the pages, then the type's rows by their ids), each
+    blog card's rendition looked up, then again where get_or_create makes it."""
+    for section, kind in enumerate(TYPES):
+        pages = conn.execute(
+            "SELECT id FROM page WHERE depth = 3 AND path LIKE ? ORDER BY path",
+            (f"0001{section:04d}%",),
+        ).fetchall()
+        ids = [page_id for (page_id,) in pages]
+        marks = ", ".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT page_id, image_id FROM {kind} WHERE page_id IN ({marks})", ids
+        ).fetchall()
+        if kind != "blog":
+            continue  # titles only: the blog's cards have pictures
+        for _page_id, image_id in rows:
+            for _ in range(2):  # the lookup, and get_or_create's own
+                conn.execute(
+                    "SELECT id FROM rendition WHERE image_id = ? AND spec = ?", (image_id, "fill")
+                ).fetchone()
+
+
+def test_a_list_whose_rows_got_two_queries_each_is_the_loop_s_list(tmp_path: Path) -> None:
+    # Wagtail 7.4's bakery demo: the sections' page listing (three runs, 3 rows
+    # each) was taken for the list of a loop of 6 rendition queries over 3 cards,
+    # and its fix named Page.homepage.image.renditions and three more.
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE page (id INTEGER PRIMARY KEY, path TEXT, depth INT)")
+        conn.execute("CREATE TABLE rendition (id INTEGER PRIMARY KEY, image_id INT, spec TEXT)")
+        for section, kind in enumerate(TYPES):
+            conn.execute(f"CREATE TABLE {kind} (page_id INTEGER PRIMARY KEY, image_id INT)")
+            for card in range(3):
+                path = f"0001{section:04d}{card:04d}"
+                conn.execute("INSERT INTO page (path, depth) VALUES (?, 3)", (path,))
+                conn.execute(f"INSERT INTO {kind} SELECT id, id FROM page WHERE path = ?", (path,))
+        for _ in range(3):
+            with perfdoctor.trace("GET /home", "http"):
+                _cards(conn)
+    found = [f for f in analyze(load(traces), Settings()).findings if f.id == "n-plus-one-query"]
+    assert [f.evidence["parent_statement"] for f in found] == [
+        "SELECT page_id, image_id FROM blog WHERE page_id IN (...)"
+    ]

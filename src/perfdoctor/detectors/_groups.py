@@ -220,6 +220,9 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
         shapes = _shape_counts(spans)
     before: Span | None = None
     listed: Span | None = None
+    # A later list whose rows the loop ran two or three such queries for each
+    # (Wagtail's renditions: a lookup, then the same query again in get_or_create).
+    shared: Span | None = None
     fallback: Span | None = None
     for span in spans:
         if span is child:
@@ -231,9 +234,13 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
             # page) ran far fewer times than the child: a sibling runs once a row.
             if runs == 1 or (repeats and 2 * runs <= repeats):
                 before = span
-                if repeats and span.rows is not None and span.rows * runs >= repeats:
-                    listed = span
-    return listed or before or fallback
+                rows = span.rows
+                if repeats and rows is not None:
+                    if rows * runs >= repeats:
+                        listed, shared = span, None
+                    elif rows >= 2 and repeats in (2 * rows * runs, 3 * rows * runs):
+                        shared = span
+    return shared or listed or before or fallback
 
 
 def _shape_counts(spans: list[Span]) -> dict[str | None, int]:
