@@ -509,3 +509,22 @@ def test_pages_loaded_by_specific_get_the_page_type_s_fix() -> None:
     # The same pages filtered by the app on one id are not .specific()'s query.
     own = BREADS_JOIN.format(where='NOT ("breads_breadpage"."page_ptr_id" = ?)')
     assert "specific" not in fix_of(IMAGE_BY_PK, own, catalogs=(PAGE_TYPES,)).text
+
+
+def test_a_grouped_loop_query_is_eager_loaded_in_a_query_of_its_own() -> None:
+    # microblog's following_posts() groups the posts; pasted into the app (SQLAlchemy
+    # 2.0.23 on PostgreSQL), joinedload failed with GroupingError, selectinload ran.
+    sa = _flask_conduit("2.0.23")
+    grouped = (
+        "SELECT article.id, article.author_id FROM article JOIN userprofile ON "
+        "userprofile.id = article.author_id GROUP BY article.id, article.author_id"
+    )
+    assert shape(grouped, "postgresql").grouped
+    child = span(FLASK_USER, "sqlalchemy")
+    fix = write(resolve(child, span(grouped, "sqlalchemy"), (sa,), "return self.user.bio"))
+    assert "selectinload(Article.author).joinedload(UserProfile.user)" in fix.text, fix.text
+    assert "GROUP BY" in fix.text
+    # Without GROUP BY the same loop keeps its JOIN.
+    assert not shape(FLASK_ARTICLES, "sqlite").grouped
+    plain = write(resolve(child, span(FLASK_ARTICLES, "sqlalchemy"), (sa,), "return self.user.bio"))
+    assert "joinedload(Article.author).joinedload(UserProfile.user)" in plain.text

@@ -37,7 +37,9 @@ def _chain(res: Resolution, path: Path) -> tuple[str, list[dict[str, str]]]:
     links = []
     text = ""
     for i, step in enumerate(path):
-        loader = _loader(step)
+        # The first step in a query of its own when the loop's query groups: a
+        # pasted joinedload there failed on PostgreSQL (GroupingError) on a real app.
+        loader = "selectinload" if i == 0 and res.grouped else _loader(step)
         attr = f"{step.owner.name}.{step.relation.name}"
         text += f"{'.' if i else ''}{loader}({attr})"
         links.append({"loader": loader, "class": step.owner.key, "attr": step.relation.name})
@@ -58,7 +60,13 @@ def _eager(res: Resolution) -> Fix:
     chains = [_chain(res, p) for p in res.paths]
     options = [c[0] for c in chains]
     loop = res.paths[0][0].owner
-    if all(not s.relation.to_many for p in res.paths for s in p):
+    if res.grouped and any(not p[0].relation.to_many for p in res.paths):
+        why = (
+            "one extra SELECT ... IN loads the related rows for every row (not "
+            "joinedload: the query groups its rows, and PostgreSQL refuses the joined "
+            "columns outside its GROUP BY)."
+        )
+    elif all(not s.relation.to_many for p in res.paths for s in p):
         why = "the related row comes in the same query through a JOIN."
     else:
         why = "one extra SELECT ... IN loads the collection for every row."

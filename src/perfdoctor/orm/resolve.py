@@ -77,6 +77,9 @@ class Resolution:
     # The loop's rows are Wagtail pages its .specific() loaded: a query per page
     # type, by the ids of a Page query (WHERE page_ptr_id IN (...)).
     specific: bool = False
+    # The loop's query has GROUP BY: an eager load by JOIN would add columns that
+    # PostgreSQL and MySQL's ONLY_FULL_GROUP_BY refuse.
+    grouped: bool = False
 
 
 def _name(table: str) -> str:
@@ -333,6 +336,7 @@ def resolve(
         child.framework,
         sql.table,
         loop_table=outer.table if outer else None,
+        grouped=outer.grouped if outer else False,
         column=sql.filters[0][1] if sql.filters else None,
         aggregate=sql.aggregate,
     )

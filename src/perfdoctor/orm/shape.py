@@ -34,6 +34,8 @@ class Shape:
     # the WHERE also compares a column with a parameter by range (BETWEEN, <, >,
     # LIKE): which parameter changes from row to row is then not known
     ranged: bool = False
+    # GROUP BY: columns a JOIN adds to the SELECT would have to be grouped too
+    grouped: bool = False
 
 
 def _name(table: str) -> str:
@@ -150,6 +152,7 @@ def shape(statement: str, system: str | None) -> Shape | None:
         ordered=bool(tree.args.get("order") or core.args.get("order")),
         order=_order(core, aliases, main),
         ranged=_ranged(core),
+        grouped=bool(core.args.get("group")),
     )
 
 
