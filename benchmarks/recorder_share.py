@@ -18,12 +18,22 @@ waits 0.1 s between cycles even under heavy traffic (as before 2026-12-05).
 A round lasts ``--requests`` requests (keep it past a few of the recorder's
 cycles: 0.1 s, or 1 s under heavy traffic), optionally with ``--gap`` seconds
 of sleep between requests (a client's turnaround).
+
+``--before-src OTHER/src`` compares two copies of the package: the measurement
+runs in a subprocess per copy, the two alternating ``--repeat`` times (drift
+hits both alike), and the summary gives each copy's shares, run by run, and
+their medians::
+
+    python benchmarks/recorder_share.py --library django --before-src OTHER/src --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,11 +120,50 @@ def main() -> None:
         action="append",
         help="also a recorder side with this BUSY_INTERVAL (repeatable)",
     )
-    args = parser.parse_args()
+    parser.add_argument("--before-src", help="another copy of the package's src, measured too")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per copy (--before-src)")
+    parser.add_argument("--json", action="store_true")
+    args, _ = parser.parse_known_args()
+    if args.before_src:
+        compare(args)
+        return
     result = measure(
         args.library, args.rounds, args.requests, args.queries, args.gap, args.busy_interval
     )
+    if args.json:
+        print(json.dumps(result))
+        return
     report(result, args.gap)
+
+
+def compare(args: argparse.Namespace) -> None:
+    this = Path(__file__).resolve().parent.parent / "src"
+    trees = [("before", Path(args.before_src).resolve()), ("this", this)]
+    command = [sys.executable, __file__, "--json", "--library", args.library]
+    for name in ("rounds", "requests", "queries", "gap"):
+        command += [f"--{name}", str(getattr(args, name))]
+    shares: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+    loads = []
+    for run in range(args.repeat):
+        for name, src in trees if run % 2 == 0 else trees[::-1]:
+            env = dict(os.environ, PYTHONPATH=str(src))
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            shares[name].append(result["share_us_per_query"]["recorder"])
+            loads.append(os.getloadavg()[0])
+    between = f"{args.gap * 1e3:g} ms apart" if args.gap else "back to back"
+    print(
+        f"{args.library}: requests of {args.queries} queries, {between}; the recorder's share, "
+        f"µs per query (load average {min(loads):.1f}-{max(loads):.1f})"
+    )
+    keys = ("mean_ms", "p50_ms", "cpu_p50_ms", "not_running_mean_ms")
+    for name, runs in shares.items():
+        medians = ", ".join(
+            f"{key.removesuffix('_ms')} {statistics.median(r[key] for r in runs):+.2f}"
+            for key in keys
+        )
+        each = " ".join(f"{r['mean_ms']:+.2f}" for r in runs)
+        print(f"  {name:<7} medians: {medians}  (means run by run: {each})")
 
 
 def report(result: dict[str, Any], gap: float) -> None:
