@@ -229,8 +229,8 @@ class Encoder:
                 ):
                     pass  # the same shape as the span before
                 elif params is None and type(sql) is str:
-                    key = (id(frames), sql, conn, id(extra), framework, system)
-                    found = prefixes.get(key)
+                    shape_key = (id(frames), sql, conn, id(extra), framework, system)
+                    found = prefixes.get(shape_key)
                     if found is None:
                         shape = shape_of(
                             kind,
@@ -241,7 +241,7 @@ class Encoder:
                             stack_of(frames, batch),
                             extra_text_of(extra) if extra is not None else None,
                         )
-                        found = prefixes[key] = f"[{shape},"
+                        found = prefixes[shape_key] = f"[{shape},"
                     prefix = found
                     last_frames, last_extra, last_conn = frames, extra, conn
                     last_sql, last_framework, last_system = sql, framework, system
