@@ -17,7 +17,8 @@ With ``--before-src`` the worker also runs from another copy of the package, the
 two alternating over ``--rounds`` (drift hits both alike); the summary gives each
 tree's median over every pass of every round, their ratio, and whether the
 digests matched.  A round also times the write of one batch (``store.write_batch``
-and the retention check) in the same process.
+and the retention check) in the same process, and a sketch of what a writer
+process's sending side would cost instead of the encoding (``_ship``).
 """
 
 from __future__ import annotations
@@ -151,13 +152,61 @@ def worker(library: str, requests: int, queries: int, passes: int) -> dict[str, 
             cpu += time.thread_time() - cpu0
             encoder.committed(batch)
         timings.append(cpu * 1e6 / spans)
+    shipping = _ship(kept, passes)
     return {
         "spans": spans,
         "traces": len(kept),
+        "ship_us_per_span": shipping,
         "us_per_span": timings[1:],  # the first pass warms the caches
         "write_ms": statistics.median(write_cpu) * 1e3,
         "digest": digest.hexdigest(),
     }
+
+
+def _ship(traces: list[Any], passes: int) -> list[float]:
+    """The sketch of a writer process's sending side, CPU per span: a compact
+    record per span (numbers; ids of the frames list and statement, their
+    content sent once), ``marshal`` and one ``os.write`` per trace to a pipe
+    that another process drains.  A lower bound: no framing, no back-pressure."""
+    import marshal
+    import subprocess as sp
+
+    drain = sp.Popen(["cat"], stdin=sp.PIPE, stdout=sp.DEVNULL)
+    assert drain.stdin is not None
+    fd = drain.stdin.fileno()
+    frames_ids: dict[int, tuple[int, list[Any]]] = {}
+    sql_ids: dict[Any, int] = {}
+    timings = []
+    spans = sum(len(trace.spans) for trace in traces)
+    for _ in range(passes + 1):
+        cpu0 = time.thread_time()
+        for trace in traces:
+            new: list[Any] = []
+            records: list[Any] = []
+            for raw in trace.spans:
+                frames = raw[3]
+                found = frames_ids.get(id(frames))
+                if found is None or found[1] is not frames:
+                    found = frames_ids[id(frames)] = (len(frames_ids), frames)
+                    new.append((found[0], [(c.co_filename, c.co_name, o) for c, o in frames]))
+                if raw[0] == "db":
+                    sql = raw[6]
+                    sid = sql_ids.get(sql)
+                    if sid is None:
+                        sid = sql_ids[sql] = len(sql_ids)
+                        new.append((sid, sql))
+                    nrows = raw[9]
+                    records.append(
+                        (raw[1], raw[2], found[0], raw[4], raw[5], sid, raw[7],
+                         nrows[0] if type(nrows) is list else nrows, raw[10])
+                    )
+                else:
+                    records.append((raw[0], raw[1], raw[2], found[0], raw[4]))
+            os.write(fd, marshal.dumps((trace.id, trace.name, trace.started_at, new, records)))
+        timings.append((time.thread_time() - cpu0) * 1e6 / spans)
+    drain.stdin.close()
+    drain.wait()
+    return timings[1:]
 
 
 def spawn(src: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -204,6 +253,9 @@ def main() -> None:
             "write_ms": statistics.median(r["write_ms"] for r in results),
             "spans": results[0]["spans"],
             "digests": sorted({r["digest"][:16] for r in results}),
+            "ship_us_per_span": statistics.median(
+                x for r in results for x in r.get("ship_us_per_span", [])
+            ),
         }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -214,6 +266,8 @@ def main() -> None:
         rounds = " ".join(f"{x:.3f}" for x in row["round_medians"])
         print(f"  {name:<7} Encoder.add {row['us_per_span']:.3f} µs CPU/span (rounds {rounds}); "
               f"a batch's write {row['write_ms']:.2f} ms CPU; rows {','.join(row['digests'])}")
+    ship = statistics.median(t["ship_us_per_span"] for t in summary["trees"].values())
+    print(f"  a writer process's sending side (sketch): {ship:.3f} µs CPU/span")
     if args.before_src:
         before, this = summary["trees"]["before"], summary["trees"]["this"]
         same = before["digests"] == this["digests"] and len(this["digests"]) == 1
