@@ -13,17 +13,28 @@ dropped (the request path alone), so that drift hits both alike::
 Per side: requests' mean and p50 wall time, the request thread's CPU (p50), and
 the mean of wall minus thread CPU (time the request thread was not running:
 waiting for the GIL, or for a CPU).  The recorder's share is the difference of
-the means, per query.  ``--busy-interval 0.1`` adds a side whose recorder
+the means, per query; and the CPU time of the process's other threads (the
+recorder's) per query handed to it.  ``--busy-interval 0.1`` adds a side whose recorder
 waits 0.1 s between cycles even under heavy traffic (as before 2026-12-05).
 A round lasts ``--requests`` requests (keep it past a few of the recorder's
 cycles: 0.1 s, or 1 s under heavy traffic), optionally with ``--gap`` seconds
 of sleep between requests (a client's turnaround).
+
+``--before-src OTHER/src`` compares two copies of the package: the measurement
+runs in a subprocess per copy, the two alternating ``--repeat`` times (drift
+hits both alike), and the summary gives each copy's shares, run by run, and
+their medians::
+
+    python benchmarks/recorder_share.py --library django --before-src OTHER/src --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +68,7 @@ def measure(
     walls: dict[str, list[float]] = {side: [] for side in sides}
     cpus: dict[str, list[float]] = {side: [] for side in sides}
     start = 0
+    process0 = time.process_time()
     for round_ in range(rounds):
         side = sides[round_ % len(sides)]
         context.state.on_finish = submit if side in intervals else (lambda trace: None)
@@ -73,7 +85,17 @@ def measure(
     context.state.on_finish = submit
     recorder.BUSY_INTERVAL = own
     tracing.settle()
-    result: dict[str, Any] = {"library": library, "queries": queries, "sides": {}}
+    # CPU of every thread but the requests' (the recorder's, its final flush
+    # included), per query the recorder was handed: steadier than wall times on
+    # a shared machine.
+    others_ms = (time.process_time() - process0) * 1e3 - sum(sum(c) for c in cpus.values())
+    handed = sum(len(walls[side]) for side in intervals) * queries
+    result: dict[str, Any] = {
+        "library": library,
+        "queries": queries,
+        "sides": {},
+        "background_cpu_us_per_query": others_ms * 1e3 / handed,
+    }
     for side in sides:
         wall, cpu = walls[side], cpus[side]
         result["sides"][side] = {
@@ -110,11 +132,55 @@ def main() -> None:
         action="append",
         help="also a recorder side with this BUSY_INTERVAL (repeatable)",
     )
-    args = parser.parse_args()
+    parser.add_argument("--before-src", help="another copy of the package's src, measured too")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per copy (--before-src)")
+    parser.add_argument("--json", action="store_true")
+    args, _ = parser.parse_known_args()
+    if args.before_src:
+        compare(args)
+        return
     result = measure(
         args.library, args.rounds, args.requests, args.queries, args.gap, args.busy_interval
     )
+    if args.json:
+        print(json.dumps(result))
+        return
     report(result, args.gap)
+
+
+def compare(args: argparse.Namespace) -> None:
+    this = Path(__file__).resolve().parent.parent / "src"
+    trees = [("before", Path(args.before_src).resolve()), ("this", this)]
+    command = [sys.executable, __file__, "--json", "--library", args.library]
+    for name in ("rounds", "requests", "queries", "gap"):
+        command += [f"--{name}", str(getattr(args, name))]
+    shares: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+    loads = []
+    for run in range(args.repeat):
+        for name, src in trees if run % 2 == 0 else trees[::-1]:
+            env = dict(os.environ, PYTHONPATH=str(src))
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            shares[name].append(
+                {
+                    **result["share_us_per_query"]["recorder"],
+                    "background_cpu": result["background_cpu_us_per_query"],
+                }
+            )
+            loads.append(os.getloadavg()[0])
+    between = f"{args.gap * 1e3:g} ms apart" if args.gap else "back to back"
+    print(
+        f"{args.library}: requests of {args.queries} queries, {between}; the recorder's share, "
+        f"µs per query (load average {min(loads):.1f}-{max(loads):.1f})"
+    )
+    keys = ("mean_ms", "p50_ms", "cpu_p50_ms", "not_running_mean_ms", "background_cpu")
+    for name, runs in shares.items():
+        medians = ", ".join(
+            f"{key.removesuffix('_ms')} {statistics.median(r[key] for r in runs):+.2f}"
+            for key in keys
+        )
+        each = " ".join(f"{r['mean_ms']:+.2f}" for r in runs)
+        print(f"  {name:<7} medians: {medians}  (means run by run: {each})")
 
 
 def report(result: dict[str, Any], gap: float) -> None:
@@ -127,6 +193,10 @@ def report(result: dict[str, Any], gap: float) -> None:
             f"  {side:<12} {row['mean_ms']:8.3f} {row['p50_ms']:8.3f} {row['p90_ms']:8.3f} "
             f"{row['cpu_p50_ms']:8.3f} {row['not_running_mean_ms']:12.3f}"
         )
+    print(
+        "  CPU of the other threads (the recorder's), µs per query handed to it: "
+        f"{result['background_cpu_us_per_query']:.2f}"
+    )
     for side, share in result["share_us_per_query"].items():
         print(
             f"  {side}'s share, µs per query: "

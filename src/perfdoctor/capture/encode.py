@@ -29,6 +29,8 @@ _MAX_CACHED = 50_000
 # Lists shared by the spans of a path live for a trace (joined with its anchor's
 # outside) or the process: recent ones suffice, and a list met once costs its memory.
 _MAX_STACK_LISTS = 4_096
+# No value a span holds: the span before the first.
+_NOTHING: Any = object()
 
 
 def location(code: CodeType, offset: int) -> Location:
@@ -60,8 +62,9 @@ class Encoder:
         self._statements: dict[str, tuple[str, str]] = {}
         # a db span's extra attributes (as items) -> their JSON
         self._extras: dict[tuple[Any, ...], str] = {}
-        # Python hash of a query's parameters -> its keyed digest
-        self._digests: dict[int, str | None] = {}
+        # Python hash of a query's parameters -> its keyed digest, as a span's row
+        # holds it after the times: ',"<hex>"'
+        self._digests: dict[int, str] = {}
         # ids the current store connection has committed: not sent again
         self.written_stacks: set[str] = set()
         self.written_statements: set[str] = set()
@@ -162,6 +165,8 @@ class Encoder:
         return fingerprint
 
     def add(self, active: ActiveTrace, batch: store.Batch) -> None:
+        """Encode ``active`` into ``batch``: its trace row, and the stacks, statements
+        and catalogs it refers to that this connection has not written."""
         end = active.finished if active.finished is not None else active.start
         attrs = dict(active.attrs)
         cpu_ms = attrs.pop("cpu_ms", None)
@@ -178,12 +183,23 @@ class Encoder:
             if type(value) is float:  # response_ms: µs are plenty, 17 digits are not
                 attrs[key] = round(value, 3)
         table = layout.SpanTable()
-        add = table.add
+        shape_of = table.shape
+        rows: list[str] = []
+        append_row = rows.append
         attrs_json = layout.attrs_json
         stack_of = self._stack
         fingerprint_of = self._fingerprint
         digests = self._digests
         extra_text_of = self._extra_text
+        # Per trace, a db span's row prefix ("[shape,") by what decides its shape:
+        # its frames list and attributes dict (by identity: the trace's spans hold
+        # them, so no id is reused within this call), text, connection, framework
+        # and system.  The spans of a loop resolve their shape once; the span just
+        # before is checked first, without building a key.
+        prefixes: dict[tuple[Any, ...], str] = {}
+        last_frames: Any = _NOTHING
+        last_sql = last_conn = last_extra = last_framework = last_system = _NOTHING
+        prefix = ""
         for raw in active.spans:
             kind = raw[0]
             if kind == "db":
@@ -201,37 +217,80 @@ class Encoder:
                     conn,
                     extra,
                 ) = raw
-                extra_text = None
-                if params is not None:
-                    extra = {**(extra or {}), "params": repr(params)}
-                    if "trigger" in extra:
-                        extra = {**extra, "trigger": describe(extra["trigger"])}
-                    extra_text = attrs_json(extra)
-                elif extra is not None:
-                    extra_text = extra_text_of(extra)
+                if (
+                    frames is last_frames
+                    and extra is last_extra
+                    and conn == last_conn
+                    and type(sql) is str
+                    and sql == last_sql
+                    and framework is last_framework
+                    and system is last_system
+                    and params is None
+                ):
+                    pass  # the same shape as the span before
+                elif params is None and type(sql) is str:
+                    shape_key = (id(frames), sql, conn, id(extra), framework, system)
+                    found = prefixes.get(shape_key)
+                    if found is None:
+                        shape = shape_of(
+                            kind,
+                            framework,
+                            system,
+                            fingerprint_of(sql, batch),
+                            conn,
+                            stack_of(frames, batch),
+                            extra_text_of(extra) if extra is not None else None,
+                        )
+                        found = prefixes[shape_key] = f"[{shape},"
+                    prefix = found
+                    last_frames, last_extra, last_conn = frames, extra, conn
+                    last_sql, last_framework, last_system = sql, framework, system
+                else:
+                    extra_text = None
+                    if params is not None:
+                        extra = {**(extra or {}), "params": repr(params)}
+                        if "trigger" in extra:
+                            extra = {**extra, "trigger": describe(extra["trigger"])}
+                        extra_text = attrs_json(extra)
+                    elif extra is not None:
+                        extra_text = extra_text_of(extra)
+                    shape = shape_of(
+                        kind,
+                        framework,
+                        system,
+                        fingerprint_of(sql, batch),
+                        conn,
+                        stack_of(frames, batch),
+                        extra_text,
+                    )
+                    prefix = f"[{shape},"
+                    last_frames = _NOTHING
                 if type(nrows) is list:  # a cursor's running count of fetched rows
                     nrows = nrows[0]
                 # The same parameters come back again and again (the same ids, the
                 # same page): a keyed digest is worth computing once per value.
-                params_digest = digests.get(pkey)
-                if params_digest is None and pkey is not None:
-                    if len(digests) >= _MAX_CACHED:
-                        digests.clear()
-                    params_digest = digests[pkey] = hash_digest(pkey)
+                # Kept as the row has it: ',"<hex>"'.
+                digest = digests.get(pkey)
+                if digest is None:
+                    if pkey is None:
+                        digest = ",null"
+                    else:
+                        if len(digests) >= _MAX_CACHED:
+                            digests.clear()
+                        digest = digests[pkey] = f',"{hash_digest(pkey)}"'
                 start_us = round(start * 1e6)
-                add(
-                    kind,
-                    start_us,
-                    round((start + duration) * 1e6) - start_us,
-                    framework,
-                    system,
-                    fingerprint_of(sql, batch),
-                    params_digest,
-                    nrows,
-                    conn,
-                    stack_of(frames, batch),
-                    extra_text,
-                )
+                duration_us = round((start + duration) * 1e6) - start_us
+                # The row as SpanTable.add would store it (trailing nulls left out).
+                if type(nrows) is int:
+                    append_row(f"{prefix}{start_us},{duration_us}{digest},{nrows}]")
+                elif nrows is None:
+                    if pkey is None:
+                        append_row(f"{prefix}{start_us},{duration_us}]")
+                    else:
+                        append_row(f"{prefix}{start_us},{duration_us}{digest}]")
+                else:  # a driver's odd count (a float, a bool): as JSON has it
+                    rest = [start_us, duration_us, None if pkey is None else digest[2:-1], nrows]
+                    append_row(prefix + layout.dumps(rest)[1:])
             else:
                 extra = raw[5] if len(raw) > 5 and isinstance(raw[5], dict) else {}
                 # The span's ``system`` (redis, requests...) travels in its attrs
@@ -240,19 +299,10 @@ class Encoder:
                 # ``db.connect`` spans carry their connection the same way.
                 conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
                 start_us = round(raw[1] * 1e6)
-                add(
-                    kind,
-                    start_us,
-                    round((raw[1] + raw[2]) * 1e6) - start_us,
-                    raw[4],
-                    system,
-                    None,
-                    None,
-                    None,
-                    conn_id,
-                    stack_of(raw[3], batch),
-                    attrs_json(extra),
+                shape = shape_of(
+                    kind, raw[4], system, None, conn_id, stack_of(raw[3], batch), attrs_json(extra)
                 )
+                append_row(f"[{shape},{start_us},{round((raw[1] + raw[2]) * 1e6) - start_us}]")
         batch.traces.append(
             (
                 active.id,
@@ -265,6 +315,6 @@ class Encoder:
                 os.getpid(),
                 cpu_ms,
                 attrs_json(attrs) or "{}",
-                table.json(),
+                table.json_of(rows),
             )
         )

@@ -108,7 +108,8 @@ def _size(batch: store.Batch) -> int:
 class Recorder:
     def __init__(self, path: Path, max_bytes: int | None = None) -> None:
         self.path = path
-        # The store's size cap: checked after each batch (perfdoctor.store.retention).
+        # The store's size cap: checked after enough batches, and at every flush
+        # (perfdoctor.store.retention).
         self.retention = retention.Retention(max_bytes)
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
@@ -254,6 +255,7 @@ class Recorder:
                 backoff = min(backoff * 2, RETRY_MAX / 2)
         if deadline is not None:
             self._set_aside(len(self._ready))
+            self._check_size()
         else:
             self._spool_overflow()
             if self._merge_due and not self._ready:
@@ -297,7 +299,7 @@ class Recorder:
                 conn = self._connection()
                 store.write_batch(conn, pending.batch, attempts=1)
                 self._encoder.committed(pending.batch)
-                self.retention.after_write(conn, self._encoder)
+                self.retention.after_write(conn, self._encoder, pending.size, check=False)
             except Exception as exc:
                 error, busy, lasting = str(exc), store.is_busy(exc), isinstance(exc, StoreError)
                 if not busy:
@@ -321,6 +323,16 @@ class Recorder:
         if self._lost:
             self._store_lost_count()
         return "written"
+
+    def _check_size(self) -> None:
+        """At a flush (exit included): the size cap checked if the thread's writes
+        left it unchecked, so that a run ends with its store under the cap."""
+        if not self.retention.unchecked:
+            return
+        with self._db_lock:
+            conn = self._conn
+            if conn is not None:
+                self.retention.after_write(conn, self._encoder, 0, check=True)
 
     def _connection(self) -> sqlite3.Connection:
         # Called holding _db_lock.

@@ -50,6 +50,7 @@ ROW_FIELDS = ("shape", "start_us", "duration_us", "params_digest", "rows")
 # Compact, and strict: NaN is not JSON to SQLite, and one in a trace's value would
 # make every query of the spans view fail.
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
+dumps = _dumps
 
 
 def attrs_json(attrs: dict[str, Any]) -> str | None:
@@ -119,11 +120,35 @@ class SpanTable:
         else:
             self._rows.append([shape, start_us, duration_us])
 
+    def shape(
+        self,
+        kind: str,
+        framework: str | None,
+        system: str | None,
+        fingerprint: str | None,
+        connection_id: int | None,
+        stack_id: str | None,
+        attrs: str | None,
+    ) -> int:
+        """The index of a shape (added if new), for rows appended to :meth:`rows`."""
+        key = (kind, framework, system, fingerprint, connection_id, stack_id, attrs)
+        shape = self._index.get(key)
+        if shape is None:
+            shape = self._index[key] = len(self._shapes)
+            self._shapes.append(_shape_json(key))
+        return shape
+
     def __len__(self) -> int:
         return len(self._rows)
 
     def json(self) -> str:
         return f'{{"shapes":[{",".join(self._shapes)}],"spans":{_dumps(self._rows)}}}'
+
+    def json_of(self, rows: list[str]) -> str:
+        """The value with rows a writer encoded itself instead of :meth:`add`ing them
+        (the recorder's encoder, fewer steps per span): each the compact JSON array
+        :meth:`add` would have made of it, shapes from :meth:`shape`."""
+        return f'{{"shapes":[{",".join(self._shapes)}],"spans":[{",".join(rows)}]}}'
 
 
 def _shape_json(key: tuple[Any, ...]) -> str:

@@ -1,7 +1,11 @@
 """Keep the trace store under a size cap: the oldest traces go first.
 
 Runs in the recorder's thread inside the user's app, after each batch is
-written.  The check is three PRAGMA reads and one row; only past the cap does a
+written.  The check is five PRAGMA reads (each an SQLite call, a GIL hand-off
+in the app's process); it runs once this writer has written a share of the room
+left under the cap (:data:`CHECK_SHARE`, the bytes counted twice: pages hold more
+than the rows' text), after :data:`CHECK_EVERY` batches at most, and at every
+flush (exit included), so a store ends a run under its cap.  Only past the cap does a
 pass delete, in one transaction: the oldest traces (lowest rowids: rowids grow
 in the order writes commit) until the store is at :data:`TRIM_TO` of its cap,
 so a pass runs once per tenth of the cap written, not once per batch.  Freed
@@ -38,6 +42,12 @@ TRIM_TO = 0.9
 # Deleting the oldest traces assumes they are of average size; a pass corrects
 # a wrong guess this many times at most before the next batch tries again.
 _MAX_ROUNDS = 8
+# The size check runs once a writer has written this share of the room left under
+# the cap since the last one (several processes writing to one store pass the cap
+# by at most their number times this share of the room, until their next check)...
+CHECK_SHARE = 1 / 16
+# ... or this many batches, whichever comes first.
+CHECK_EVERY = 8
 # `perfdoctor run --max-store-mb` reaches every process of the run through this.
 ENV_MAX_STORE_MB = "PERFDOCTOR_MAX_STORE_MB"
 _INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
@@ -79,23 +89,45 @@ class Retention:
         self.dropped = 0  # traces this writer deleted
         self._conn: sqlite3.Connection | None = None
         self._sweeps = 0
+        # Since the last size check: batches, and bytes written (counted twice);
+        # the bytes that bring on the next check (0: the next batch checks).
+        self._batches = 0
+        self._written = 0
+        self._budget = 0
 
     def fresh(self) -> Retention:
         """The same cap, nothing else: for a forked child, which has no connection yet."""
         return Retention(self.max_bytes)
 
-    def after_write(self, conn: sqlite3.Connection, writer: Writer) -> None:
-        """Enforce the cap; never raises (a failed pass is tried again next batch)."""
+    def after_write(
+        self, conn: sqlite3.Connection, writer: Writer, written: int = 0, check: bool = True
+    ) -> None:
+        """Enforce the cap; never raises (a failed pass is tried again next batch).
+
+        ``written``: about how many bytes of text the batch held; with ``check``
+        false the size is checked only once enough was written since the last
+        check (:data:`CHECK_SHARE`, :data:`CHECK_EVERY`)."""
         try:
             self._follow_sweeps(conn, writer)
             if self.max_bytes is not None:
-                self._enforce(conn, self.max_bytes, writer)
+                self._batches += 1
+                self._written += 2 * written
+                if check or self._batches >= CHECK_EVERY or self._written >= self._budget:
+                    # A budget of 0 until the check is done: one that fails is
+                    # tried again at the next batch.
+                    self._batches = self._written = self._budget = 0
+                    self._budget = self._enforce(conn, self.max_bytes, writer)
         except Exception:
             try:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             except Exception:
                 pass
+
+    @property
+    def unchecked(self) -> bool:
+        """Whether batches were written since the last size check."""
+        return self._batches > 0
 
     def _follow_sweeps(self, conn: sqlite3.Connection, writer: Writer) -> None:
         sweeps = _sweeps(conn)
@@ -107,7 +139,9 @@ class Retention:
             _write_refs(conn, writer.written_refs())
             writer.forget_written()
 
-    def _enforce(self, conn: sqlite3.Connection, max_bytes: int, writer: Writer) -> None:
+    def _enforce(self, conn: sqlite3.Connection, max_bytes: int, writer: Writer) -> int:
+        """Trim to the cap if past it; returns the bytes this writer may write before
+        the next check."""
         page_size = _pragma(conn, "page_size")
         if _used_pages(conn) * page_size > max_bytes:
             self._trim(conn, max_bytes, page_size, writer)
@@ -117,6 +151,7 @@ class Retention:
         if over > 0 and free and _pragma(conn, "auto_vacuum") == _INCREMENTAL:
             # A script: sqlite3's execute steps this pragma once, freeing one page.
             conn.executescript(f"PRAGMA incremental_vacuum({min(over, free)});")
+        return max(0, int((max_bytes - (pages - free) * page_size) * CHECK_SHARE))
 
     def _trim(
         self, conn: sqlite3.Connection, max_bytes: int, page_size: int, writer: Writer
