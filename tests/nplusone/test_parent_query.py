@@ -119,3 +119,46 @@ def test_a_list_whose_rows_got_two_queries_each_is_the_loop_s_list(tmp_path: Pat
     assert [f.evidence["parent_statement"] for f in found] == [
         "SELECT page_id, image_id FROM blog WHERE page_id IN (...)"
     ]
+
+
+def test_rows_read_back_one_by_one_are_the_loop_s_rows(tmp_path: Path) -> None:
+    # django-oscar's catalogue: a search index gives the page's product ids, each
+    # product is read back by id, then its stock records are read. The menu's
+    # categories, read before, were taken for the loop's list, and the stock
+    # records' fix named Category.product_set.stockrecords.
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE category (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("CREATE TABLE product (id INTEGER PRIMARY KEY, title TEXT)")
+        conn.execute("CREATE TABLE stockrecord (id INTEGER PRIMARY KEY, product_id INT)")
+        conn.executemany("INSERT INTO category (name) VALUES (?)", [(f"c{i}",) for i in range(4)])
+        conn.executemany("INSERT INTO product (title) VALUES (?)", [(f"p{i}",) for i in range(8)])
+        conn.execute("INSERT INTO stockrecord (product_id) SELECT id FROM product")
+        conn.execute("CREATE TABLE image (id INTEGER PRIMARY KEY, product_id INT)")
+        hits = list(range(1, 9))  # what the search engine answered
+        for _ in range(3):
+            with perfdoctor.trace("GET /catalogue", "http"):
+                conn.execute("SELECT id, name FROM category ORDER BY name").fetchall()
+                for product_id in hits:
+                    conn.execute("SELECT id, title FROM product WHERE id = ?", (product_id,)).fetchone()
+                    conn.execute(
+                        "SELECT id FROM stockrecord WHERE product_id = ?", (product_id,)
+                    ).fetchall()
+                    conn.execute(
+                        "SELECT id FROM image WHERE product_id = ?", (product_id,)
+                    ).fetchall()
+    found = {
+        f.evidence["statement"]: f.evidence["parent_statement"]
+        for f in analyze(load(traces), Settings()).findings
+        if f.id == "n-plus-one-query"
+    }
+    # Each product's one stock record is a sibling, not the images' row.
+    for per_product in ("stockrecord", "image"):
+        assert found[f"SELECT id FROM {per_product} WHERE product_id = ?"] == (
+            "SELECT id, title FROM product WHERE id = ?"
+        )
+    # The products themselves still hang off the list before them.
+    assert found["SELECT id, title FROM product WHERE id = ?"] == (
+        "SELECT id, name FROM category ORDER BY name"
+    )

@@ -528,3 +528,91 @@ def test_a_grouped_loop_query_is_eager_loaded_in_a_query_of_its_own() -> None:
     assert not shape(FLASK_ARTICLES, "sqlite").grouped
     plain = write(resolve(child, span(FLASK_ARTICLES, "sqlalchemy"), (sa,), "return self.user.bio"))
     assert "joinedload(Article.author).joinedload(UserProfile.user)" in plain.text
+
+
+# django-oscar's shapes: products with an EXISTS annotation, a generic relation on
+# their attribute values, and sorl-thumbnail's key-value table.
+SHOP = Catalog.from_dict(
+    {
+        "framework": "django",
+        "models": [
+            model(
+                "catalogue.Product",
+                "catalogue_product",
+                ["id", "title"],
+                rel("attribute_values", "reverse_fk", "catalogue.AttributeValue", column="id", remote_column="product_id"),
+            ),
+            model(
+                "catalogue.AttributeValue",
+                "catalogue_attributevalue",
+                ["id", "product_id", "entity_object_id"],
+                rel("product", "fk", "catalogue.Product", column="product_id", remote_column="id"),
+                rel("value_entity", "gfk", "", column="entity_object_id"),
+            ),
+            {**model("thumbnail.KVStore", "thumbnail_kvstore", ["key", "value"]), "pk": ["key"]},
+            model("catalogue.Category", "catalogue_category", ["id", "name"]),
+        ],
+    }
+)
+PRODUCTS = 'SELECT "catalogue_product"."id", "catalogue_product"."title" FROM "catalogue_product"'
+THUMBNAIL = (
+    'SELECT "thumbnail_kvstore"."key", "thumbnail_kvstore"."value" FROM "thumbnail_kvstore" '
+    'WHERE "thumbnail_kvstore"."key" = ? LIMIT ?'
+)
+
+
+def test_an_exists_beside_the_columns_is_an_annotation_not_an_exists_query() -> None:
+    annotated = (
+        'SELECT "catalogue_product"."id", "catalogue_product"."title", EXISTS(SELECT ? AS "a" '
+        'FROM "catalogue_option" "U0" WHERE "U0"."product_id" = ("catalogue_product"."id") '
+        'LIMIT ?) AS "has_options" FROM "catalogue_product" WHERE "catalogue_product"."id" = ? LIMIT ?'
+    )
+    assert shape(annotated, "sqlite").aggregate is None
+    exists = 'SELECT ? AS "a" FROM "catalogue_product" WHERE "catalogue_product"."id" = ? LIMIT ?'
+    assert shape(exists, "sqlite").aggregate == "exists"
+    count = 'SELECT COUNT(*) AS "__count" FROM "catalogue_product" WHERE "catalogue_product"."id" = ?'
+    assert shape(count, "sqlite").aggregate == "count"
+
+
+def test_a_generic_relation_fits_any_table_so_only_a_call_site_naming_it_picks_it() -> None:
+    # Each image's thumbnail looked up by key: it was "attribute_values.value_entity".
+    kv_per_row = fix_of(THUMBNAIL, PRODUCTS, "{% oscar_thumbnail image.original as thumb %}", (SHOP,))
+    assert "value_entity" not in kv_per_row.text
+    assert kv_per_row.machine["on"] == "thumbnail.KVStore", kv_per_row.text
+    named = fix_of(THUMBNAIL, PRODUCTS, "{{ value.value_entity }}", (SHOP,))
+    assert "attribute_values__value_entity" in named.text
+
+
+def test_a_nested_path_through_rows_never_loaded_is_no_relation() -> None:
+    # Products read back one by one from a search index after a menu's categories:
+    # "Category.productcategory_set.product or 9 more" named paths through rows the
+    # request never loaded; it is a lookup per row.
+    categories = 'SELECT "catalogue_category"."id", "catalogue_category"."name" FROM "catalogue_category"'
+    by_id = 'SELECT "catalogue_product"."id", "catalogue_product"."title" FROM "catalogue_product" WHERE "catalogue_product"."id" = ? LIMIT ?'
+    catalog = Catalog.from_dict(
+        {
+            "framework": "django",
+            "models": [
+                model(
+                    "catalogue.Category",
+                    "catalogue_category",
+                    ["id", "name"],
+                    rel("links", "reverse_fk", "catalogue.Link", column="id", remote_column="category_id"),
+                ),
+                model(
+                    "catalogue.Link",
+                    "catalogue_link",
+                    ["id", "category_id", "product_id"],
+                    rel("product", "fk", "catalogue.Product", column="product_id", remote_column="id"),
+                ),
+                model("catalogue.Product", "catalogue_product", ["id", "title"]),
+            ],
+        }
+    )
+    child, parent = span(by_id), span(categories)
+    res = resolve(child, parent, (catalog,), "", earlier=(shape(categories, "sqlite"),))
+    assert res.kind == "lookup" and not res.candidates, res
+    # Had the request loaded the links, the path would be the relation.
+    links = 'SELECT "catalogue_link"."id", "catalogue_link"."product_id" FROM "catalogue_link" WHERE "catalogue_link"."category_id" = ?'
+    res = resolve(child, parent, (catalog,), "", earlier=(shape(categories, "sqlite"), shape(links, "sqlite")))
+    assert res.kind == "relation", res

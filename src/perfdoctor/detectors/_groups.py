@@ -224,12 +224,21 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
     # (Wagtail's renditions: a lookup, then the same query again in get_or_create).
     shared: Span | None = None
     fallback: Span | None = None
+    # A query that loaded one row per run, as many runs as the child's: each row
+    # of the loop fetched on its own (search results read back by id), so the
+    # child's rows hang off that row, not off whatever list came before the loop.
+    # The nearest of it and ``shared`` wins.
+    one_by_one: Span | None = None
     for span in spans:
         if span is child:
             break
         if span.fingerprint != child.fingerprint and is_read(span.statement):
             fallback = span
             runs = shapes[span.fingerprint]
+            # The first such of the loop is the row itself; the next ones (each
+            # product's one stock record) are its siblings.
+            if one_by_one is None and listed is None and runs == repeats and span.rows == 1:
+                one_by_one, shared = span, None
             # A list read again for a second loop over it (a menu drawn twice on a
             # page) ran far fewer times than the child: a sibling runs once a row.
             if runs == 1 or (repeats and 2 * runs <= repeats):
@@ -237,10 +246,10 @@ def parent_span(trace: Trace, child: Span, repeats: int = 0) -> Span | None:
                 rows = span.rows
                 if repeats and rows is not None:
                     if rows * runs >= repeats:
-                        listed, shared = span, None
+                        listed, shared, one_by_one = span, None, None
                     elif rows >= 2 and repeats in (2 * rows * runs, 3 * rows * runs):
-                        shared = span
-    return shared or listed or before or fallback
+                        shared, one_by_one = span, None
+    return shared or listed or one_by_one or before or fallback
 
 
 def _shape_counts(spans: list[Span]) -> dict[str | None, int]:

@@ -359,14 +359,21 @@ def resolve(
     if len(members) == 1:
         return replace(base, kind="membership", paths=(members[0],))
     found = [path for loop in loops for path in _paths(catalog, loop, sql)]
+    # Any table fits a GenericForeignKey, so the SQL proves nothing: only a call
+    # site that names it (django-oscar's thumbnail key-value lookups per image
+    # were "attribute_values.value_entity").
+    found = [p for p in found if p[-1].relation.kind != "gfk" or _names(p[-1]) & read]
     # A path through a dynamic / write-only relationship cannot be eager-loaded: a
     # fix along it would raise, and with another path left it is not the one.
     found = [p for p in found if not any(s.relation.lazy in NOT_EAGER for s in p[:-1])] or found
     if earlier:
         joined_rows = outer.tables if outer else frozenset()
+        # A nested path none of whose middle rows the request loaded is a guess
+        # (django-oscar's products read back one by one from a search index were
+        # "Category.productcategory_set.product or 9 more"): the query is a lookup.
         found = [
             p for p in found if len(p) == 1 or _proven(catalog, p, earlier, joined_rows)
-        ] or found
+        ]
     # A multi-table subclass's query joins its parents' tables for its own columns
     # (a BreadPage row is wagtailcore_page + breads_breadpage): no relation's rows.
     inherited = {

@@ -103,6 +103,10 @@ def _ranged(select: exp.Select) -> bool:
 
 def _aggregate(outer: exp.Select) -> str | None:
     values = [_unalias(e) for e in outer.expressions]
+    if any(isinstance(v, exp.Column) for v in values):
+        # Rows with columns: an EXISTS or a COUNT beside them is an annotation
+        # (django-oscar's products carry EXISTS(...) AS "has_product_options").
+        return None
     if any(isinstance(v, exp.Count) for v in values):
         return "count"
     if any(isinstance(v, exp.Exists) for v in values):
