@@ -153,6 +153,23 @@ def from_schema3(text: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 _NO_STACK: list[Location] = []
+
+
+class ShapedSpans(list):  # type: ignore[type-arg]  # list[Span]; 3.9 cannot subscript list here
+    """A trace's spans as decoded from a stored value, with the spans of each stored
+    shape also listed apart (``shapes``, in order of each shape's first span).
+
+    Spans of one shape share their kind, framework, system, statement, fingerprint,
+    connection, call stack and location (the same objects) and equal attrs: a
+    detector that asks a question of those fields asks it once per shape
+    (:mod:`perfdoctor.analysis.shapes`), not once per span.  ``size`` is the
+    length the shapes were listed for: a list changed since is read span by span.
+    """
+
+    __slots__ = ("shapes", "size")
+
+    shapes: list[list[Span]]
+    size: int
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
 _ROW_SIZE = len(ROW_FIELDS)
 
@@ -220,11 +237,14 @@ def _decode(
             "attrs": None,
         }
         shapes.append((template, attrs))
-    out: list[Span] = []
+    out = ShapedSpans()
     append = out.append
     new = object.__new__
+    runs: list[list[Span]] = [[] for _ in shapes]
+    listed: list[list[Span]] = []  # each shape's spans, in order of its first one
     for row in value["spans"]:
-        template, attrs = shapes[row[0]]
+        index = row[0]
+        template, attrs = shapes[index]
         fields = template.copy()
         # A number divided is a float; anything else raises TypeError.
         fields["start_ms"] = row[1] / 1000
@@ -247,6 +267,12 @@ def _decode(
         span = new(Span)
         span.__dict__ = fields
         append(span)
+        same = runs[index]
+        if not same:
+            listed.append(same)
+        same.append(span)
+    out.shapes = listed
+    out.size = len(out)
     return out, check
 
 
