@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.model import Trace
 
 # Span kind -> the bucket its time is counted in.
@@ -54,12 +55,17 @@ def breakdown(trace: Trace) -> dict[str, float]:
     # pairs: the spans are visited once, and "python" is the union of the same pairs.
     by_bucket: dict[str, list[tuple[float, float]]] = {name: [] for name in NAMES[:-1]}
     buckets = BUCKETS
-    for span in trace.spans:
-        bucket = buckets.get(span.kind)
-        if bucket is not None:
+    # A shape's spans share their kind: its bucket is looked up once (the pairs
+    # are sorted before their union is taken, so their order does not matter).
+    for runs in shapes(trace):
+        bucket = buckets.get(runs[0].kind)
+        if bucket is None:
+            continue
+        pairs = by_bucket[bucket]
+        for span in runs:
             start = span.start_ms
             if start < limit and span.duration_ms > 0:
-                by_bucket[bucket].append((start, min(start + span.duration_ms, limit)))
+                pairs.append((start, min(start + span.duration_ms, limit)))
     result = {name: covered_ms(pairs) if pairs else 0.0 for name, pairs in by_bucket.items()}
     full = [name for name, pairs in by_bucket.items() if pairs]
     if len(full) > 1:
