@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
@@ -92,6 +93,19 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     smaller ones), without building the others: most queries of a request run once.
     """
     windows = request_windows(trace)
+    runs = _runs_by_shape(trace) if not windows else _runs(trace, windows)
+    found: list[SpanGroup] = []
+    for key, spans in runs.items():
+        if len(spans) >= least:
+            found.extend(_by_caller(SpanGroup(key, spans)))
+    return found
+
+
+def _runs(
+    trace: Trace, windows: list[tuple[float, float]], keys: set[tuple[object, ...]] | None = None
+) -> dict[tuple[object, ...], list[Span]]:
+    """The reads of each (request, query shape, call site), in order of first
+    appearance; only those of ``keys`` when given."""
     runs: dict[tuple[object, ...], list[Span]] = {}
     request = None  # one request (no windows): every span's
     for span in reads(trace):
@@ -102,16 +116,39 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
             key: tuple[object, ...] = (request, span.fingerprint, None, None)
         else:
             key = (request, span.fingerprint, loc.path, loc.line)
+        if keys is not None and key not in keys:
+            continue
         spans = runs.get(key)
         if spans is None:
             runs[key] = [span]
         else:
             spans.append(span)
-    found: list[SpanGroup] = []
-    for key, spans in runs.items():
-        if len(spans) >= least:
-            found.extend(_by_caller(SpanGroup(key, spans)))
-    return found
+    return runs
+
+
+def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
+    """:func:`_runs` of a trace that is one request, a shape at a time: a shape's
+    spans share their query shape and call site, so most keys are one shape's
+    list as it is (shared, as the groups' spans are never changed)."""
+    runs: dict[tuple[object, ...], list[Span]] = {}
+    mixed: set[tuple[object, ...]] = set()  # keys of several shapes
+    for spans in shapes(trace):
+        first = spans[0]
+        if first.kind != "db" or not is_read(first.statement):
+            continue
+        loc = first.location
+        if loc is None:
+            key: tuple[object, ...] = (None, first.fingerprint, None, None)
+        else:
+            key = (None, first.fingerprint, loc.path, loc.line)
+        if key in runs:
+            mixed.add(key)
+        else:
+            runs[key] = spans
+    if mixed:
+        # Spans of several shapes (another connection, other attrs) in trace order.
+        runs.update(_runs(trace, [], mixed))
+    return runs
 
 
 def _frames(span: Span) -> tuple[tuple[str, int], ...]:
