@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.analysis.shapes import shapes
 from perfdoctor.model import Trace
 
 # Span kind -> the bucket its time is counted in.
@@ -55,17 +54,15 @@ def breakdown(trace: Trace) -> dict[str, float]:
     # pairs: the spans are visited once, and "python" is the union of the same pairs.
     by_bucket: dict[str, list[tuple[float, float]]] = {name: [] for name in NAMES[:-1]}
     buckets = BUCKETS
-    # A shape's spans share their kind: its bucket is looked up once (the pairs
-    # are sorted before their union is taken, so their order does not matter).
-    for runs in shapes(trace):
-        bucket = buckets.get(runs[0].kind)
-        if bucket is None:
-            continue
-        pairs = by_bucket[bucket]
-        for span in runs:
+    for span in trace.spans:
+        bucket = buckets.get(span.kind)
+        if bucket is not None:
             start = span.start_ms
-            if start < limit and span.duration_ms > 0:
-                pairs.append((start, min(start + span.duration_ms, limit)))
+            duration = span.duration_ms
+            if start < limit and duration > 0:
+                end = start + duration
+                # min(end, limit) exactly (NaN included), without a call per span
+                by_bucket[bucket].append((start, limit if limit < end else end))
     result = {name: covered_ms(pairs) if pairs else 0.0 for name, pairs in by_bucket.items()}
     full = [name for name, pairs in by_bucket.items() if pairs]
     if len(full) > 1:
