@@ -236,15 +236,14 @@ def _decode(
             "connection_id": conn,
             "attrs": None,
         }
-        shapes.append((template, attrs))
+        # (the template, attrs, the shape's spans)
+        shapes.append((template, attrs, []))
     out = ShapedSpans()
     append = out.append
     new = object.__new__
-    runs: list[list[Span]] = [[] for _ in shapes]
     listed: list[list[Span]] = []  # each shape's spans, in order of its first one
     for row in value["spans"]:
-        index = row[0]
-        template, attrs = shapes[index]
+        template, attrs, same = shapes[row[0]]
         fields = template.copy()
         # A number divided is a float; anything else raises TypeError.
         fields["start_ms"] = row[1] / 1000
@@ -267,7 +266,6 @@ def _decode(
         span = new(Span)
         span.__dict__ = fields
         append(span)
-        same = runs[index]
         if not same:
             listed.append(same)
         same.append(span)
