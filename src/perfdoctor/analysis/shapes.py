@@ -53,6 +53,15 @@ def _grouped(trace: Trace) -> list[list[Span]]:
 _by_shape = PerTrace(_grouped)
 
 
+def decoded(trace: Trace) -> ShapedSpans | None:
+    """``trace``'s spans as the store's decoder listed them, None when they were
+    not decoded from a store or have changed since."""
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
+        return spans
+    return None
+
+
 def shapes(trace: Trace) -> list[list[Span]]:
     """``trace``'s spans by shape (shared: not to be changed)."""
     spans = trace.spans

@@ -157,7 +157,8 @@ _NO_STACK: list[Location] = []
 
 class ShapedSpans(list):  # type: ignore[type-arg]  # list[Span]; 3.9 cannot subscript list here
     """A trace's spans as decoded from a stored value, with the spans of each stored
-    shape also listed apart (``shapes``, in order of each shape's first span).
+    shape also listed apart (``shapes``, in order of each shape's first span), and
+    the spans of each kind (``kinds``, in trace order).
 
     Spans of one shape share their kind, framework, system, statement, fingerprint,
     connection, call stack and location (the same objects) and equal attrs: a
@@ -166,9 +167,10 @@ class ShapedSpans(list):  # type: ignore[type-arg]  # list[Span]; 3.9 cannot sub
     length the shapes were listed for: a list changed since is read span by span.
     """
 
-    __slots__ = ("shapes", "size")
+    __slots__ = ("kinds", "shapes", "size")
 
     shapes: list[list[Span]]
+    kinds: dict[str, list[Span]]
     size: int
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
 _ROW_SIZE = len(ROW_FIELDS)
@@ -205,6 +207,7 @@ def _decode(
     if isinstance(value, list):
         return _schema3(value, stacks, statements), False
     shapes = []
+    kinds: dict[str, list[Span]] = {}
     for shape in value["shapes"]:
         if len(shape) > len(SHAPE_FIELDS):
             raise ValueError("a span shape with more fields than it has")
@@ -236,14 +239,17 @@ def _decode(
             "connection_id": conn,
             "attrs": None,
         }
-        # (the template, attrs, the shape's spans)
-        shapes.append((template, attrs, []))
+        same_kind = kinds.get(kind)
+        if same_kind is None:
+            same_kind = kinds[kind] = []
+        # (the template, attrs, the shape's spans, its kind's)
+        shapes.append((template, attrs, [], same_kind))
     out = ShapedSpans()
     append = out.append
     new = object.__new__
     listed: list[list[Span]] = []  # each shape's spans, in order of its first one
     for row in value["spans"]:
-        template, attrs, same = shapes[row[0]]
+        template, attrs, same, same_kind = shapes[row[0]]
         fields = template.copy()
         # A number divided is a float; anything else raises TypeError.
         fields["start_ms"] = row[1] / 1000
@@ -269,7 +275,10 @@ def _decode(
         if not same:
             listed.append(same)
         same.append(span)
+        same_kind.append(span)
     out.shapes = listed
+    # A kind whose shapes have no span (a hand-edited value) is not listed.
+    out.kinds = {kind: spans for kind, spans in kinds.items() if spans}
     out.size = len(out)
     return out, check
 
