@@ -20,7 +20,7 @@ from perfdoctor.analysis.merging import impact_ms, merge, sort_key
 from perfdoctor.analysis.summaries import Endpoints
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
-from perfdoctor.gc_paused import gc_spaced
+from perfdoctor.gc_paused import gc_per_chunk
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
 from perfdoctor.store.salvage import Damage
@@ -175,7 +175,7 @@ def analyze_chunks(
     readers: list[Feeder] = [*sessions, endpoints, held, profiles, *also]
     count = 0
     earliest: float | None = None
-    with gc_spaced():
+    with gc_per_chunk() as collector:
         for chunk in chunks:
             pertrace.forget()
             count += len(chunk)
@@ -184,6 +184,13 @@ def analyze_chunks(
                     earliest = trace.started_at
             for reader in readers:
                 reader.feed(chunk)
+            # Let go of the traces before collecting (the chunk's memos too; the
+            # reader that made the list still holds it): the collection then
+            # does not scan what reference counting frees.
+            if isinstance(chunk, list):
+                chunk.clear()
+            pertrace.forget()
+            collector.chunk_done()
     pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=sort_key)

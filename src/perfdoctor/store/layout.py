@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from perfdoctor.model import Location, Span
@@ -155,7 +156,7 @@ def from_schema3(text: str) -> str:
 _NO_STACK: list[Location] = []
 
 
-class ShapedSpans(list):  # type: ignore[type-arg]  # list[Span]; 3.9 cannot subscript list here
+class ShapedSpans(list[Span]):
     """A trace's spans as decoded from a stored value, with the spans of each stored
     shape also listed apart (``shapes``, in order of each shape's first span), and
     the spans of each kind (``kinds``, in trace order).
@@ -172,6 +173,12 @@ class ShapedSpans(list):  # type: ignore[type-arg]  # list[Span]; 3.9 cannot sub
     shapes: list[list[Span]]
     kinds: dict[str, list[Span]]
     size: int
+
+    def __init__(self, spans: Iterable[Span] = ()) -> None:
+        super().__init__(spans)
+        # Not listed (yet): a copy made as lists are (copy, dataclasses.asdict) is
+        # read span by span.
+        self.shapes, self.kinds, self.size = [], {}, -1
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
 _ROW_SIZE = len(ROW_FIELDS)
 
@@ -206,7 +213,7 @@ def _decode(
     value = json.loads(text)
     if isinstance(value, list):
         return _schema3(value, stacks, statements), False
-    shapes = []
+    shapes: list[tuple[dict[str, Any], Any, list[Span], list[Span]]] = []
     kinds: dict[str, list[Span]] = {}
     for shape in value["shapes"]:
         if len(shape) > len(SHAPE_FIELDS):
