@@ -109,13 +109,9 @@ def _runs(
     runs: dict[tuple[object, ...], list[Span]] = {}
     request = None  # one request (no windows): every span's
     for span in reads(trace):
-        loc = span.location
         if windows:
             request = request_of(span, windows)
-        if loc is None:
-            key: tuple[object, ...] = (request, span.fingerprint, None, None)
-        else:
-            key = (request, span.fingerprint, loc.path, loc.line)
+        key = _run_key(request, span)
         if keys is not None and key not in keys:
             continue
         spans = runs.get(key)
@@ -124,6 +120,16 @@ def _runs(
         else:
             spans.append(span)
     return runs
+
+
+def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
+    """The runs ``span`` is one of: (request, query shape, call site).  It reads only
+    fields a shape's spans share (see :mod:`perfdoctor.analysis.shapes`), so that a
+    shape's spans are one run."""
+    loc = span.location
+    if loc is None:
+        return (request, span.fingerprint, None, None)
+    return (request, span.fingerprint, loc.path, loc.line)
 
 
 def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
@@ -136,11 +142,7 @@ def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
         first = spans[0]
         if first.kind != "db" or not is_read(first.statement):
             continue
-        loc = first.location
-        if loc is None:
-            key: tuple[object, ...] = (None, first.fingerprint, None, None)
-        else:
-            key = (None, first.fingerprint, loc.path, loc.line)
+        key = _run_key(None, first)
         if key in runs:
             mixed.add(key)
         else:
