@@ -23,6 +23,7 @@ from perfdoctor.detectors import all_detectors
 from perfdoctor.gc_paused import gc_per_chunk
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
+from perfdoctor.store.chunks import Chunk
 from perfdoctor.store.salvage import Damage
 from perfdoctor.suppress import Suppressed, apply_ignores
 
@@ -185,9 +186,10 @@ def analyze_chunks(
             for reader in readers:
                 reader.feed(chunk)
             # Let go of the traces before collecting (the chunk's memos too; the
-            # reader that made the list still holds it): the collection then
-            # does not scan what reference counting frees.
-            if isinstance(chunk, list):
+            # store's reader still names the list): the collection then does not
+            # scan what reference counting frees.  Only a chunk the store's reader
+            # made for this read: a caller's own list is left as it is.
+            if type(chunk) is Chunk:
                 chunk.clear()
             pertrace.forget()
             collector.chunk_done()
