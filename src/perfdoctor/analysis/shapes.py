@@ -68,8 +68,3 @@ def shapes(trace: Trace) -> list[list[Span]]:
     if type(spans) is ShapedSpans and len(spans) == spans.size:
         return spans.shapes
     return _by_shape(trace)
-
-
-def reaches(runs: list[Span], least: int) -> bool:
-    """Whether one of the runs fetched at least ``least`` rows."""
-    return any((span.rows or 0) >= least for span in runs)

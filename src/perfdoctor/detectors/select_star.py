@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perfdoctor.analysis.shapes import reaches, shapes
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, query_finding, reads
 from perfdoctor.detectors._sql import class_name, is_read, main_table
@@ -91,6 +91,23 @@ def _loads_everything(statement: str, system: str | None, framework: str | None)
     return cols.star or (framework in ORMS and bool(wide) and whole_objects(cols))
 
 
+def _may_flag(trace: Trace, least: int) -> bool:
+    """Whether a read of ``trace`` fetched ``least`` rows or more with a statement
+    :meth:`SelectStar.visit` judges, asked a shape at a time."""
+    for runs in shapes(trace):
+        first = runs[0]
+        if first.kind != "db" or not is_read(first.statement):
+            continue
+        for span in runs:
+            if (span.rows or 0) >= least:
+                break
+        else:
+            continue
+        if _loads_everything(first.statement or "", first.system, first.framework):
+            return True
+    return False
+
+
 @register
 class SelectStar(PerTraceDetector):
     id = "select-star"
@@ -100,14 +117,7 @@ class SelectStar(PerTraceDetector):
         # Asked once per shape first: most requests have no such read, and then no
         # span needs a look.  Rows before the statement: a statement is parsed only
         # when a run fetched enough rows, as below.
-        least = settings.select_star_min_rows
-        if not any(
-            runs[0].kind == "db"
-            and is_read(runs[0].statement)
-            and reaches(runs, least)
-            and _loads_everything(runs[0].statement or "", runs[0].system, runs[0].framework)
-            for runs in shapes(trace)
-        ):
+        if not _may_flag(trace, settings.select_star_min_rows):
             return
         for span in reads(trace):
             rows = fetched(span)

@@ -70,7 +70,10 @@ class UnboundedQuery(PerTraceDetector):
         aggregated = small_response(trace, settings.python_aggregation_max_response_bytes)
         # Asked once per shape first (most requests have no such read); rows before
         # the statement, so that only statements that fetched many rows are parsed.
-        if not any(_may_be_unbounded(runs, aggregated, settings) for runs in shapes(trace)):
+        for runs in shapes(trace):
+            if _may_be_unbounded(runs, aggregated, settings):
+                break
+        else:
             return
         for span in reads(trace):
             rows = fetched(span)
