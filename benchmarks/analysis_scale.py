@@ -33,7 +33,7 @@ into a temp folder and runs the same command with it first on
 run and side: CPU seconds (``time.process_time``) of the reading (the store's
 chunks as ``report`` reads them) and of each reader of the chunks (every
 detector session, the endpoint statistics, sampling, profiles), with the
-collector spaced as ``report`` spaces it; medians over ``--runs``.
+collector run as ``report`` runs it; medians over ``--runs``.
 """
 
 from __future__ import annotations
@@ -494,11 +494,11 @@ def measure(
 def parts_of(path: Path) -> dict[str, float]:
     """CPU seconds of reading ``path`` and of each reader of its chunks, in this
     process (run in a child by :func:`measure_parts`, with a side's ``PYTHONPATH``)."""
+    from perfdoctor import gc_paused
     from perfdoctor.analysis import pertrace, sampling
     from perfdoctor.analysis.hotspots import Profiles
     from perfdoctor.analysis.summaries import Endpoints
     from perfdoctor.detectors import all_detectors
-    from perfdoctor.gc_paused import gc_spaced
     from perfdoctor.settings import Settings
     from perfdoctor.store import chunks
 
@@ -510,7 +510,12 @@ def parts_of(path: Path) -> dict[str, float]:
     readers += [("profiles", Profiles())]
     spent = dict.fromkeys(["reading", *(name for name, _ in readers), "findings"], 0.0)
     clock = time.process_time
-    with gc_spaced():
+    # The collector as report runs it: between chunks once each is let go when
+    # this perfdoctor does that (the collections and the freeing count as reading),
+    # else spaced.
+    per_chunk = getattr(gc_paused, "gc_per_chunk", None)
+    collecting = per_chunk() if per_chunk is not None else gc_paused.gc_spaced()
+    with collecting as collector:
         read = iter(chunks.read(path, settings.analysis_chunk_traces).chunks())
         while True:
             started = clock()
@@ -523,6 +528,12 @@ def parts_of(path: Path) -> dict[str, float]:
                 started = clock()
                 reader.feed(chunk)
                 spent[name] += clock() - started
+            if collector is not None:
+                started = clock()
+                chunk.clear()
+                pertrace.forget()
+                collector.chunk_done()
+                spent["reading"] += clock() - started
         started = clock()
         for _name, reader in readers:
             if hasattr(reader, "findings"):

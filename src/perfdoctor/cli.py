@@ -373,8 +373,9 @@ def _trace_count(path: Path) -> int | None:
 
 def _counted(chunks: Iterator[list[Any]], advance: Callable[[int], None]) -> Iterator[list[Any]]:
     for chunk in chunks:
+        size = len(chunk)  # analyze_chunks empties a chunk it has read
         yield chunk
-        advance(len(chunk))
+        advance(size)
 
 
 def _say_retention(path: Path, earliest: float | None) -> None:

@@ -20,9 +20,10 @@ from perfdoctor.analysis.merging import impact_ms, merge, sort_key
 from perfdoctor.analysis.summaries import Endpoints
 from perfdoctor.callsite import display_path
 from perfdoctor.detectors import all_detectors
-from perfdoctor.gc_paused import gc_spaced
+from perfdoctor.gc_paused import gc_per_chunk
 from perfdoctor.model import SEVERITY_RANK, EndpointStats, Finding, Location, Trace
 from perfdoctor.settings import Settings
+from perfdoctor.store.chunks import Chunk
 from perfdoctor.store.salvage import Damage
 from perfdoctor.suppress import Suppressed, apply_ignores
 
@@ -175,7 +176,7 @@ def analyze_chunks(
     readers: list[Feeder] = [*sessions, endpoints, held, profiles, *also]
     count = 0
     earliest: float | None = None
-    with gc_spaced():
+    with gc_per_chunk() as collector:
         for chunk in chunks:
             pertrace.forget()
             count += len(chunk)
@@ -184,6 +185,14 @@ def analyze_chunks(
                     earliest = trace.started_at
             for reader in readers:
                 reader.feed(chunk)
+            # Let go of the traces before collecting (the chunk's memos too; the
+            # store's reader still names the list): the collection then does not
+            # scan what reference counting frees.  Only a chunk the store's reader
+            # made for this read: a caller's own list is left as it is.
+            if type(chunk) is Chunk:
+                chunk.clear()
+            pertrace.forget()
+            collector.chunk_done()
     pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=sort_key)

@@ -64,6 +64,20 @@ class Quantiles:
             return
         self._bucket(value)
 
+    def extend(self, values: Sequence[float]) -> None:
+        """:meth:`add` each of ``values`` (the percentiles do not depend on the order)."""
+        if not values:
+            return
+        if self.buckets is None and len(self.values) + len(values) <= self.exact:
+            self.count += len(values)
+            self.values.extend(values)
+            most = max(values)
+            if most > self.largest:
+                self.largest = most
+            return
+        for value in values:
+            self.add(value)
+
     def _bucket(self, value: float) -> None:
         assert self.buckets is not None
         index = _ZERO if value <= 0 else math.floor(math.log(value) / _LOG_GAMMA)

@@ -58,8 +58,11 @@ def breakdown(trace: Trace) -> dict[str, float]:
         bucket = buckets.get(span.kind)
         if bucket is not None:
             start = span.start_ms
-            if start < limit and span.duration_ms > 0:
-                by_bucket[bucket].append((start, min(start + span.duration_ms, limit)))
+            duration = span.duration_ms
+            if start < limit and duration > 0:
+                end = start + duration
+                # min(end, limit) exactly (NaN included), without a call per span
+                by_bucket[bucket].append((start, limit if limit < end else end))
     result = {name: covered_ms(pairs) if pairs else 0.0 for name, pairs in by_bucket.items()}
     full = [name for name, pairs in by_bucket.items() if pairs]
     if len(full) > 1:

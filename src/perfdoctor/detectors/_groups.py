@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors._feeder import template_line
 from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
@@ -81,35 +82,75 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     smaller ones), without building the others: most queries of a request run once.
     """
     windows = request_windows(trace)
-    runs: dict[tuple[object, ...], list[Span]] = {}
-    request = None  # one request (no windows): every span's
-    for span in reads(trace):
-        loc = span.location
-        if windows:
-            request = request_of(span, windows)
-        if loc is None:
-            key: tuple[object, ...] = (request, span.fingerprint, None, None)
-        else:
-            key = (request, span.fingerprint, loc.path, loc.line)
-        trigger = span.attrs.get("trigger")
-        if trigger is not None:
-            # Every load a template makes has the same user frame (the view's
-            # render call, or none under a library's view): a page's hero image
-            # and each card's image in three included templates are four lines,
-            # not one loop of them all.
-            line = template_line(trigger)
-            if line is not None:
-                key = (*key, line.path, line.line)
-        spans = runs.get(key)
-        if spans is None:
-            runs[key] = [span]
-        else:
-            spans.append(span)
+    runs = _runs_by_shape(trace) if not windows else _runs(trace, windows)
     found: list[SpanGroup] = []
     for key, spans in runs.items():
         if len(spans) >= least:
             found.extend(_by_caller(SpanGroup(key, spans)))
     return found
+
+
+def _runs(
+    trace: Trace, windows: list[tuple[float, float]], keys: set[tuple[object, ...]] | None = None
+) -> dict[tuple[object, ...], list[Span]]:
+    """The reads of each (request, query shape, call site), in order of first
+    appearance; only those of ``keys`` when given."""
+    runs: dict[tuple[object, ...], list[Span]] = {}
+    request = None  # one request (no windows): every span's
+    for span in reads(trace):
+        if windows:
+            request = request_of(span, windows)
+        key = _run_key(request, span)
+        if keys is not None and key not in keys:
+            continue
+        spans = runs.get(key)
+        if spans is None:
+            runs[key] = [span]
+        else:
+            spans.append(span)
+    return runs
+
+
+def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
+    """The runs ``span`` is one of: (request, query shape, call site).  It reads only
+    fields a shape's spans share (see :mod:`perfdoctor.analysis.shapes`), so that a
+    shape's spans are one run."""
+    loc = span.location
+    if loc is None:
+        key: tuple[object, ...] = (request, span.fingerprint, None, None)
+    else:
+        key = (request, span.fingerprint, loc.path, loc.line)
+    trigger = span.attrs.get("trigger")
+    if trigger is not None:
+        # Every load a template makes has the same user frame (the view's render
+        # call, or none under a library's view): a page's hero image and each
+        # card's image in three included templates are four lines, not one loop
+        # of them all.  (The trigger is in the attrs a shape's spans share.)
+        line = template_line(trigger)
+        if line is not None:
+            key = (*key, line.path, line.line)
+    return key
+
+
+def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
+    """:func:`_runs` of a trace that is one request, a shape at a time: a shape's
+    spans share their query shape and call site, so most keys are one shape's
+    list as it is (shared, as the groups' spans are never changed)."""
+    runs: dict[tuple[object, ...], list[Span]] = {}
+    mixed: set[tuple[object, ...]] = set()  # keys of several shapes
+    for spans in shapes(trace):
+        first = spans[0]
+        if first.kind != "db" or not is_read(first.statement):
+            continue
+        key = _run_key(None, first)
+        if key in runs:
+            mixed.add(key)
+        else:
+            runs[key] = spans
+    if mixed:
+        # Spans of several shapes (another connection, other attrs) in trace order.
+        runs.update(_runs(trace, [], mixed))
+    return runs
 
 
 def _frames(span: Span) -> tuple[tuple[str, int], ...]:

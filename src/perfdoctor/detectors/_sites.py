@@ -31,14 +31,14 @@ class Sites:
         # id -> [the object (held, so that its id is not reused), runs]
         self._pending: dict[int, list[Any]] = {}
 
-    def add(self, location: Location) -> None:
+    def add(self, location: Location, runs: int = 1) -> None:
         entry = self._pending.get(id(location))
         if entry is not None:
-            entry[1] += 1
+            entry[1] += runs
             return
         if len(self._pending) >= _MOST_PENDING:
             self._fold()
-        self._pending[id(location)] = [location, 1]
+        self._pending[id(location)] = [location, runs]
 
     def _fold(self) -> None:
         counts = self._counts

@@ -94,7 +94,11 @@ class _Endpoint:
         self.endpoint.add(trace)
         latency = timing.latency_ms(trace)
         spans = _deferrable(trace, settings)
-        deferred = timing.covered_ms((s.start_ms, min(s.end_ms, latency)) for s in spans)
+        deferred = (
+            timing.covered_ms((s.start_ms, min(s.end_ms, latency)) for s in spans)
+            if spans
+            else 0.0  # what covered_ms gives for none, without sorting nothing
+        )
         self.latencies.append(latency)
         self.deferred.append(deferred)
         self.shares.append(deferred / latency if latency > 0 else 0.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
@@ -66,6 +67,9 @@ class BlockingInAsync(PerTraceDetector):
         # that starts a loop of its own with asyncio.run is judged too: the spans do
         # not say whose loop it was.)
         shared_loop = not trace.attrs.get("async")
+        # A shape's runs share their attrs: most requests block nothing, seen per shape.
+        if not any(runs[0].attrs.get("blocks_event_loop") for runs in shapes(trace)):
+            return
         blocking = [s for s in trace.spans if s.attrs.get("blocks_event_loop")]
         blocked_ms = sum(s.duration_ms for s in blocking)
         if not blocking or blocked_ms < settings.blocking_in_async_min_ms:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import n_plus_one_groups
 from perfdoctor.detectors._kinds import reads
 from perfdoctor.detectors._sites import shown_path
+from perfdoctor.detectors._sql import is_read
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
@@ -83,6 +85,29 @@ def _same_reads(
     return groups
 
 
+def _repeats(trace: Trace) -> bool:
+    """Whether a read ran twice with the same parameters: looked for a shape at
+    a time, each shape's digests put in a set (in C), not span by span."""
+    seen: dict[str | None, set[str | None]] = {}
+    for runs in shapes(trace):
+        first = runs[0]
+        if first.kind != "db" or not is_read(first.statement):
+            continue
+        digests = [span.params_digest for span in runs]
+        distinct = set(digests)
+        distinct.discard(None)  # a read without parameters is never a copy
+        if len(distinct) < len(digests) - digests.count(None):
+            return True
+        earlier = seen.get(first.fingerprint)
+        if earlier is None:
+            seen[first.fingerprint] = distinct
+        elif not earlier.isdisjoint(distinct):
+            return True  # the same query from another shape (another line or connection)
+        else:
+            earlier |= distinct
+    return False
+
+
 @register
 class DuplicateQuery(PerTraceDetector):
     id = "duplicate-query"
@@ -90,6 +115,8 @@ class DuplicateQuery(PerTraceDetector):
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         least = settings.duplicate_min_count
+        if least >= 2 and not _repeats(trace):
+            return  # most requests run no read twice with the same parameters
         groups = _same_reads(reads(trace), None)
         if max(map(len, groups.values()), default=0) < least:
             return  # what the N+1 groups take out cannot make a group larger

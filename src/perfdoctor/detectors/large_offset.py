@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import has_offset, query_finding
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import main_table
 from perfdoctor.detectors.base import PerTraceDetector
-from perfdoctor.model import Finding, Severity, Trace
+from perfdoctor.model import Finding, Severity, Span, Trace
 from perfdoctor.settings import Settings
 
 
@@ -33,12 +34,28 @@ def remedy(framework: str | None, table: str | None) -> str:
     return f"{keyset} SQL: SELECT ... {where}WHERE id > ? ORDER BY id LIMIT ? (no OFFSET)."
 
 
+def _skips_many(span: Span, least: int) -> bool:
+    """What :meth:`LargeOffset.visit` asks of a span, of one span of a shape."""
+    offset = span.attrs.get("offset")
+    return (
+        span.kind == "db"
+        and type(offset) is int
+        and offset >= least
+        and has_offset(span.statement or "", span.system)
+    )
+
+
 @register
 class LargeOffset(PerTraceDetector):
     id = "large-offset"
     description = "OFFSET pagination that skips many rows"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        # A shape's runs share their attrs and statement: asked once per shape
+        # first, and most requests page nothing.
+        least = settings.large_offset_min
+        if not any(_skips_many(runs[0], least) for runs in shapes(trace)):
+            return
         for span in of_kind(trace, "db"):
             offset = span.attrs.get("offset")
             if type(offset) is not int or offset < settings.large_offset_min:

@@ -9,19 +9,12 @@ from typing import Any
 
 from perfdoctor.analysis.merging import Merger
 from perfdoctor.detectors import register
-from perfdoctor.detectors._feeder import (
-    feeding_site,
-    loop_frames,
-    root_resolver_site,
-    serializer_method,
-    template_line,
-)
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
-from perfdoctor.detectors._loops import loop_for_stack
+from perfdoctor.detectors._n_plus_one_site import site
 from perfdoctor.detectors._sequence import SequenceGroup, link, n_plus_one_sequences
-from perfdoctor.detectors.base import PerTraceDetector, Session, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector, Session
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
-from perfdoctor.orm.fix import Fix, fix_for
+from perfdoctor.orm.fix import Fix
 from perfdoctor.settings import Settings
 
 
@@ -68,34 +61,11 @@ class NPlusOneQuery(PerTraceDetector):
         for group in groups:
             first = group.first
             parent = parent_span(trace, first, group.count)
-            loop = loop_for_stack(loop_frames(first))
-            # The relation named from the app's own models (trace.orm), never from a table name.
-            fix = fix_for(
-                trace,
-                first,
-                parent,
-                library_loop=loop is None,
-                root=root_resolver_site(first.attrs.get("trigger")),
-            )
-            # A loop in a library (a serializer, a template): the user's line feeding it.
-            location, where = feeding_site(trace, first, loop)
-            if fix.machine and fix.machine.get("kind") == "membership":
-                # The check changes, not the queryset feeding the loop: in a DRF
-                # serializer its get_<field> method (where the per-request set is
-                # read), else the check's own line (is_following).
-                method = serializer_method(where.get("trigger"), first.stack)
-                location = method or first.location or location
+            # The same in every request that runs this loop: worked out once.
+            loop, fix, location, where, fingerprint = site(self.id, trace, first, parent)
             severity: Severity = (
                 "error" if group.count >= settings.n_plus_one_error_repeats else "warning"
             )
-            fingerprint = finding_fingerprint(self.id, trace.name, first.fingerprint, location)
-            trigger = first.attrs.get("trigger")
-            lines = template_line(trigger)
-            if isinstance(trigger, dict) and lines is not None and lines != location:
-                # Two lists of one page, each in its own template line, fed from
-                # one render call: two loops to fix, not one finding.  By the
-                # template's name, as the app loads it: the same on every machine.
-                fingerprint = finding_fingerprint(fingerprint, trigger.get("template"), lines.line)
             cases.append(_Case(group, parent, loop, fix, location, where, severity, fingerprint))
         return cases
 
@@ -126,7 +96,8 @@ class NPlusOneQuery(PerTraceDetector):
                 "orm_fix": fix.machine,
                 # Model.attribute of the relation named: what ignore rules match.
                 "relation": ", ".join(fix.relations) or None,
-                **case.where,
+                # Each finding's own copy: the site's answers are shared by requests.
+                **{k: dict(v) if isinstance(v, dict) else v for k, v in case.where.items()},
             },
             fix=fix.text,
             fingerprint=case.fingerprint,

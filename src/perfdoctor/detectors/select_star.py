@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, query_finding, reads
-from perfdoctor.detectors._sql import class_name, main_table
+from perfdoctor.detectors._sql import class_name, is_read, main_table
 from perfdoctor.detectors.base import PerTraceDetector
 from perfdoctor.model import Finding, Trace
 from perfdoctor.settings import Settings
@@ -81,12 +82,43 @@ def remedy(framework: str | None, table: str | None, wide: list[str]) -> str:
     return "Name the columns the code reads in the SELECT list instead of SELECT *."
 
 
+def _loads_everything(statement: str, system: str | None, framework: str | None) -> bool:
+    """What :meth:`SelectStar.visit` asks of a statement, in one answer."""
+    cols = columns(statement, system)
+    if cols is None or is_aggregate(statement, system):
+        return False
+    wide = wide_columns(cols)
+    return cols.star or (framework in ORMS and bool(wide) and whole_objects(cols))
+
+
+def _may_flag(trace: Trace, least: int) -> bool:
+    """Whether a read of ``trace`` fetched ``least`` rows or more with a statement
+    :meth:`SelectStar.visit` judges, asked a shape at a time."""
+    for runs in shapes(trace):
+        first = runs[0]
+        if first.kind != "db" or not is_read(first.statement):
+            continue
+        for span in runs:
+            if (span.rows or 0) >= least:
+                break
+        else:
+            continue
+        if _loads_everything(first.statement or "", first.system, first.framework):
+            return True
+    return False
+
+
 @register
 class SelectStar(PerTraceDetector):
     id = "select-star"
     description = "every column (SELECT *, or whole ORM objects with wide columns) for many rows"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        # Asked once per shape first: most requests have no such read, and then no
+        # span needs a look.  Rows before the statement: a statement is parsed only
+        # when a run fetched enough rows, as below.
+        if not _may_flag(trace, settings.select_star_min_rows):
+            return
         for span in reads(trace):
             rows = fetched(span)
             if rows < settings.select_star_min_rows:

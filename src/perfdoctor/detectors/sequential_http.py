@@ -12,6 +12,7 @@ from perfdoctor.detectors._http import (
     n_plus_one_http_groups,
     site,
 )
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Span, Trace
 from perfdoctor.settings import Settings
@@ -67,6 +68,8 @@ class SequentialHttp(PerTraceDetector):
     description = "independent outbound calls awaited one after another"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        if len(of_kind(trace, "http")) < settings.sequential_http_min_calls:
+            return  # too few calls for a run (most requests make none)
         looped = {id(s) for g in n_plus_one_http_groups(trace, settings) for s in g.spans}
         spans = [s for s in http_spans(trace) if id(s) not in looped]
         for run in sequential_runs(spans, settings.sequential_http_max_gap_ms):

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfdoctor.analysis import timing
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.analysis.stats import percentile
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
@@ -106,10 +107,12 @@ class _Group:
             self.sampled.append(shell)
         if latency >= self.budget:
             self.slow.append((latency, shell or _shell(trace)))
-        for span in trace.spans:
-            bucket = _LOCATED.get(span.kind)
-            if bucket is not None and span.location is not None:
-                self.locations[bucket].add(span.location)
+        # A shape's runs share their kind and call site: counted at once.
+        for runs in shapes(trace):
+            first = runs[0]
+            bucket = _LOCATED.get(first.kind)
+            if bucket is not None and first.location is not None:
+                self.locations[bucket].add(first.location, len(runs))
         self.endpoint.add(trace)
 
     def location(self, biggest: str) -> Location | None:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from perfdoctor.analysis.shapes import shapes as by_shape
 from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._kinds import of_kind
@@ -64,6 +65,21 @@ class _Session(Session):
                 continue
             shell = _shell(trace)
             name = trace.name
+            if shell is None:
+                # No machine facts to keep per run: each shape's runs are counted
+                # at once (their fingerprint and call site are the same).
+                for runs in by_shape(trace):
+                    first = runs[0]
+                    if first.kind != "db":
+                        continue
+                    shape = shapes.get(first.fingerprint)
+                    if shape is None:
+                        shape = shapes[first.fingerprint] = _Shape(first, exact)
+                    shape.durations.extend([span.duration_ms for span in runs])
+                    shape.endpoints[name] += len(runs)
+                    if first.location is not None:
+                        shape.locations.add(first.location, len(runs))
+                continue
             for span in spans:
                 shape = shapes.get(span.fingerprint)
                 if shape is None:

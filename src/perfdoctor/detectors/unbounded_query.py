@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import (
     fetched,
@@ -13,9 +14,9 @@ from perfdoctor.detectors._db import (
     reads,
     small_response,
 )
-from perfdoctor.detectors._sql import main_table
+from perfdoctor.detectors._sql import is_read, main_table
 from perfdoctor.detectors.base import PerTraceDetector
-from perfdoctor.model import Finding, Severity, Trace
+from perfdoctor.model import Finding, Severity, Span, Trace
 from perfdoctor.settings import Settings
 
 
@@ -41,6 +42,24 @@ def remedy(framework: str | None, table: str | None) -> str:
     )
 
 
+def _may_be_unbounded(runs: list[Span], aggregated: bool, settings: Settings) -> bool:
+    """Whether a run of this shape passes what :meth:`UnboundedQuery.visit` asks."""
+    first = runs[0]
+    if first.kind != "db" or not is_read(first.statement):
+        return False
+    least = settings.unbounded_query_min_rows
+    # Only the rows an aggregated response does not excuse count.
+    most = settings.python_aggregation_min_rows if aggregated else None
+    for span in runs:
+        rows = span.rows or 0
+        if rows >= least and (most is None or rows < most):
+            break
+    else:
+        return False
+    statement = first.statement or ""
+    return not (has_limit(statement, first.system) or is_aggregate(statement, first.system))
+
+
 @register
 class UnboundedQuery(PerTraceDetector):
     id = "unbounded-query"
@@ -49,6 +68,13 @@ class UnboundedQuery(PerTraceDetector):
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         # Many rows for a tiny answer: python-side-aggregation says it better.
         aggregated = small_response(trace, settings.python_aggregation_max_response_bytes)
+        # Asked once per shape first (most requests have no such read); rows before
+        # the statement, so that only statements that fetched many rows are parsed.
+        for runs in shapes(trace):
+            if _may_be_unbounded(runs, aggregated, settings):
+                break
+        else:
+            return
         for span in reads(trace):
             rows = fetched(span)
             statement = span.statement or ""

@@ -39,6 +39,13 @@ from perfdoctor.store import rows as store_rows
 _IDS_PER_QUERY = 500
 
 
+class Chunk(list[Trace]):
+    """A chunk this read made and holds no further use for: its reader may empty
+    it once read (:func:`perfdoctor.analysis.analyze.analyze_chunks` does, so that
+    the traces are freed before it collects, while this generator still names
+    the list)."""
+
+
 class Reading:
     """The chunks of one store, and what could not be read (filled while reading)."""
 
@@ -49,6 +56,8 @@ class Reading:
         self.traces = 0
 
     def chunks(self) -> Iterator[list[Trace]]:
+        """The traces, chunk by chunk (a :class:`Chunk` each, but for a damaged
+        store's, cut from a whole read)."""
         with _reading(self.path) as (conn, notes):
             self.damage.notes.extend(notes)
             conn.execute("BEGIN")  # one snapshot: the app may still be writing
@@ -74,7 +83,7 @@ class Reading:
         for rowids in order.values():
             for start in range(0, len(rowids), self.size):
                 rows = _rows(conn, rowids[start : start + self.size])
-                chunk = []
+                chunk = Chunk()
                 for row in rows:
                     if row is None:
                         self.damage.traces += 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from perfdoctor.model import Location, Span
@@ -178,6 +179,31 @@ def from_schema3(text: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 _NO_STACK: list[Location] = []
+
+
+class ShapedSpans(list[Span]):
+    """A trace's spans as decoded from a stored value, with the spans of each stored
+    shape also listed apart (``shapes``, in order of each shape's first span), and
+    the spans of each kind (``kinds``, in trace order).
+
+    Spans of one shape share their kind, framework, system, statement, fingerprint,
+    connection, call stack and location (the same objects) and equal attrs: a
+    detector that asks a question of those fields asks it once per shape
+    (:mod:`perfdoctor.analysis.shapes`), not once per span.  ``size`` is the
+    length the shapes were listed for: a list changed since is read span by span.
+    """
+
+    __slots__ = ("kinds", "shapes", "size")
+
+    shapes: list[list[Span]]
+    kinds: dict[str, list[Span]]
+    size: int
+
+    def __init__(self, spans: Iterable[Span] = ()) -> None:
+        super().__init__(spans)
+        # Not listed (yet): a copy made as lists are (copy, dataclasses.asdict) is
+        # read span by span.
+        self.shapes, self.kinds, self.size = [], {}, -1
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
 _ROW_SIZE = len(ROW_FIELDS)
 
@@ -212,7 +238,8 @@ def _decode(
     value = json.loads(text)
     if isinstance(value, list):
         return _schema3(value, stacks, statements), False
-    shapes = []
+    shapes: list[tuple[dict[str, Any], Any, list[Span], list[Span]]] = []
+    kinds: dict[str, list[Span]] = {}
     for shape in value["shapes"]:
         if len(shape) > len(SHAPE_FIELDS):
             raise ValueError("a span shape with more fields than it has")
@@ -244,12 +271,17 @@ def _decode(
             "connection_id": conn,
             "attrs": None,
         }
-        shapes.append((template, attrs))
-    out: list[Span] = []
+        same_kind = kinds.get(kind)
+        if same_kind is None:
+            same_kind = kinds[kind] = []
+        # (the template, attrs, the shape's spans, its kind's)
+        shapes.append((template, attrs, [], same_kind))
+    out = ShapedSpans()
     append = out.append
     new = object.__new__
+    listed: list[list[Span]] = []  # each shape's spans, in order of its first one
     for row in value["spans"]:
-        template, attrs = shapes[row[0]]
+        template, attrs, same, same_kind = shapes[row[0]]
         fields = template.copy()
         # A number divided is a float; anything else raises TypeError.
         fields["start_ms"] = row[1] / 1000
@@ -272,6 +304,14 @@ def _decode(
         span = new(Span)
         span.__dict__ = fields
         append(span)
+        if not same:
+            listed.append(same)
+        same.append(span)
+        same_kind.append(span)
+    out.shapes = listed
+    # A kind whose shapes have no span (a hand-edited value) is not listed.
+    out.kinds = {kind: spans for kind, spans in kinds.items() if spans}
+    out.size = len(out)
     return out, check
 
 

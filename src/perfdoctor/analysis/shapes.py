@@ -1,0 +1,70 @@
+"""A trace's spans grouped by shape: what a detector asks of a statement, a call
+site or the attrs, asked once per shape instead of once per span.
+
+The spans of a shape share everything but their times, parameters digest and
+rows: kind, framework, system, statement, fingerprint, connection, call stack
+and location (the very same objects), and attrs of equal content.  A store's
+traces come with their shapes listed (the store writes each shape once per trace:
+:class:`perfdoctor.store.layout.ShapedSpans`); traces built in memory (the pytest
+plugin, ``--live``, tests) are grouped here, once per trace.
+
+Shapes come in order of their first span, and each shape's spans in trace order,
+so a reader that counts in order of first appearance counts as a span-by-span
+pass would.  The lists are shared: readers must not change them.
+"""
+
+from __future__ import annotations
+
+from perfdoctor.analysis.pertrace import PerTrace
+from perfdoctor.model import Span, Trace
+from perfdoctor.store.layout import ShapedSpans
+
+
+def _grouped(trace: Trace) -> list[list[Span]]:
+    # Stacks and locations by identity (the readers rely on one object per shape),
+    # the rest by value; attrs are dicts: compared among spans of the same key.
+    found: dict[tuple[object, ...], list[list[Span]]] = {}
+    shapes: list[list[Span]] = []
+    for span in trace.spans:
+        key = (
+            span.kind,
+            span.framework,
+            span.system,
+            span.statement,
+            span.fingerprint,
+            span.connection_id,
+            id(span.stack),
+            id(span.location),
+        )
+        candidates = found.get(key)
+        if candidates is None:
+            candidates = found[key] = []
+        for same in candidates:
+            if same[0].attrs == span.attrs:
+                same.append(span)
+                break
+        else:
+            shape = [span]
+            candidates.append(shape)
+            shapes.append(shape)
+    return shapes
+
+
+_by_shape = PerTrace(_grouped)
+
+
+def decoded(trace: Trace) -> ShapedSpans | None:
+    """``trace``'s spans as the store's decoder listed them, None when they were
+    not decoded from a store or have changed since."""
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
+        return spans
+    return None
+
+
+def shapes(trace: Trace) -> list[list[Span]]:
+    """``trace``'s spans by shape (shared: not to be changed)."""
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
+        return spans.shapes
+    return _by_shape(trace)
