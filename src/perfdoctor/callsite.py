@@ -147,7 +147,9 @@ def capture(
                     kind = _underlying.get(code.co_filename, SKIP)
                 else:
                     if trigger is None:
-                        trigger = triggers.extract(found, frame, len(frames))
+                        trigger = triggers.extract(
+                            found, frame, len(frames), anchor.names if anchor is not None else None
+                        )
                     kind = SKIP  # a template's frame is not a line of the user's code
         if kind == USER:
             frames.append((code, frame.f_lasti))
@@ -311,7 +313,8 @@ def capture_caller(
                         break
                 else:
                     anchor_step = path[1]
-                    if path[3] is None:  # no trigger frame: the common case, here
+                    trigger_at = path[3]
+                    if trigger_at is None:  # no trigger frame: the common case, here
                         if anchor_step >= 0:
                             if anchor is None:
                                 continue
@@ -334,6 +337,32 @@ def capture_caller(
                             if known[0][1] is not path:
                                 _promote(known, path)
                             return path[5], path[2], None
+                    elif anchor_step >= 0:
+                        # A trigger frame inside the anchor (a DRF list's row queries):
+                        # _answer's check, without the call.
+                        step = trigger_at[0]
+                        trigger_frame = _getframe(base + step) if step else first
+                        if (
+                            trigger_frame.f_code is not trigger_at[1]
+                            or anchor is None
+                            or _getframe(base + anchor_step) is not anchor.frame
+                        ):
+                            continue
+                        found = anchor._joined.get(id(path))
+                        if found is None or found[0] is not path:
+                            joined = anchor.joined(path)
+                            if joined is None:
+                                continue
+                            found = (path, *joined)
+                        if known[0][1] is not path:
+                            _promote(known, path)
+                        return (
+                            found[1],
+                            found[2],
+                            triggers.extract(
+                                trigger_at[2], trigger_frame, trigger_at[3], anchor.names
+                            ),
+                        )
                     # One frame deeper there: the same frames are one level further.
                     answer = _answer(first, base + 1, path, anchor)
                     if answer is not None:
@@ -410,7 +439,9 @@ def _answer(
             frames, framework = joined
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
-        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])
+        trigger = triggers.extract(
+            trigger_at[2], trigger_frame, trigger_at[3], anchor.names if anchor is not None else None
+        )
     return frames, framework, trigger
 
 
@@ -487,7 +518,7 @@ class Anchor:
     while it runs.
     """
 
-    __slots__ = ("_joined", "_outer", "_state", "frame")
+    __slots__ = ("_joined", "_outer", "_state", "frame", "names")
 
     def __init__(self, frame: FrameType) -> None:
         self.frame: FrameType | None = frame
@@ -496,6 +527,8 @@ class Anchor:
         # id of a remembered path -> (the path, its frames and framework joined
         # with what lies outside): one list per path and trace, shared by its spans.
         self._joined: dict[int, tuple[_Path, list[RawFrame], str | None]] = {}
+        # The trace's DRF trigger names by field (:func:`triggers.extract`).
+        self.names: triggers.Names = {}
 
     def outer(self) -> _Outer | None:
         if self._state == 0:
@@ -519,6 +552,7 @@ class Anchor:
         self.frame = None
         self._outer = None
         self._joined = {}
+        self.names = {}
         self._state = -1
 
 

@@ -80,11 +80,14 @@ class _TracedCursorMixin:
                 rows[0] += 1
         return row
 
-    def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._pd_fetchmany(*args, **kwargs)
-        rows = self._pd_rows
-        if rows is not None:
-            rows[0] += len(result)
+    def fetchmany(self, size: Any = _NO_PARAMETERS) -> Any:
+        # Django reads each query's rows in chunks until one comes back empty: that
+        # last call (one per query) touches nothing.
+        result = self._pd_fetchmany() if size is _NO_PARAMETERS else self._pd_fetchmany(size)
+        if result:
+            rows = self._pd_rows
+            if rows is not None:
+                rows[0] += len(result)
         return result
 
     def fetchall(self) -> Any:
