@@ -173,12 +173,13 @@ def capture(
 # the framework met before the first user frame; and the trigger frame, if any,
 # as (steps, code, trigger kind, user frames inside it): the names it records
 # are read from that frame again each time.
-# The path ends with the depth it was walked with and the frames it records (one
-# list, shared by every span of the path: nothing changes a span's frames).
+# The path ends with the depth it was walked with, the frames it records (one
+# list, shared by every span of the path: nothing changes a span's frames) and
+# its user frames after the first (the first is the one its site found it by).
 _Trigger = tuple[int, CodeType, str, int]
 _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
-    "list[RawFrame]",
+    "list[RawFrame]", tuple[tuple[int, CodeType, int], ...],
 ]
 _Known = list[tuple[CodeType, _Path]]
 _MAX_SITES = 5_000
@@ -214,28 +215,6 @@ class _Site:
         # Paths with no user frame (the anchor, the depth or the stack's end first).
         self.bare: _Known = []
         self.count = 0
-
-    def candidates(self, first: FrameType, base: int) -> _Known | None:
-        """The paths whose first user frame is where the current stack has it.
-
-        ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
-        """
-        by_first = self.by_first
-        steps = self.steps
-        for step in steps:
-            try:
-                frame = _getframe(base + step) if step else first
-            except ValueError:  # a shallower stack
-                continue
-            table = by_first.get(step)  # None: the site started again meanwhile
-            found = table.get((id(frame.f_code), frame.f_lasti)) if table else None
-            if found is not None:
-                if step != steps[0]:
-                    # Tried first next time: each distance tried before it costs
-                    # a frame and a lookup (a page's lazy loads all have one).
-                    self.steps = (step, *[other for other in steps if other != step])
-                return found
-        return self.bare or None
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
@@ -294,10 +273,31 @@ def capture_caller(
     code = first.f_code
     key = (id(code), first.f_lasti)
     site = _paths.get(key)
-    # skip + 2: the issuing frame as seen from inside candidates(), a frame deeper.
-    known = site.candidates(first, skip + 2) if site is not None else None
+    known = None
+    base = skip + 1
+    found_at = first
+    if site is not None:
+        # The paths whose first user frame is where the current stack has it, looked
+        # up by the frame at each distance a first user frame was found at.
+        by_first = site.by_first
+        steps = site.steps
+        for step in steps:
+            try:
+                found_at = _getframe(base + step) if step else first
+            except ValueError:  # a shallower stack
+                continue
+            table = by_first.get(step)  # None: the site started again meanwhile
+            known = table.get((id(found_at.f_code), found_at.f_lasti)) if table else None
+            if known is not None:
+                if step != steps[0]:
+                    # Tried first next time: each distance tried before it costs
+                    # a frame and a lookup (a page's lazy loads all have one).
+                    site.steps = (step, *[other for other in steps if other != step])
+                break
+        else:
+            known = site.bare or None
+            found_at = first  # a bare path has no user frame: checked from the first
     if known is not None:
-        base = skip + 1
         # Each step below is paid by every query: no call, attribute read or
         # tuple that can be spared (a path is checked in well under a µs).
         for _code, path in known:
@@ -305,10 +305,11 @@ def capture_caller(
                 continue
             users = path[0]
             try:
-                frame = first
-                for step, user_code, offset in users:
-                    if step:
-                        frame = _getframe(base + step)
+                # The first user frame is the one the path was found by (its code
+                # object held by the path, so an equal id is the same code).
+                frame = found_at
+                for step, user_code, offset in path[6]:
+                    frame = _getframe(base + step)
                     if frame.f_code is not user_code or frame.f_lasti != offset:
                         break
                 else:
@@ -401,7 +402,7 @@ def _answer(
     ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
     May raise ValueError (a shallower stack).
     """
-    _users, anchor_step, framework, trigger_at, _depth, path_frames = path
+    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest = path
     trigger_frame = None
     if trigger_at is not None:
         step = trigger_at[0]
@@ -417,14 +418,9 @@ def _answer(
         frames = path_frames
     elif anchor_step < -1:
         # The stack ended there: the frame before is the last one.
-        bottom = base - anchor_step - 1
-        _getframe(bottom - 1)
-        try:
-            _getframe(bottom)
-        except ValueError:
-            frames = path_frames
-        else:
+        if _getframe(base - anchor_step - 2).f_back is not None:
             return None
+        frames = path_frames
     else:
         stop = anchor.frame if anchor is not None else None
         if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
@@ -439,9 +435,8 @@ def _answer(
             frames, framework = joined
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
-        trigger = triggers.extract(
-            trigger_at[2], trigger_frame, trigger_at[3], anchor.names if anchor is not None else None
-        )
+        names = anchor.names if anchor is not None else None
+        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3], names)
     return frames, framework, trigger
 
 
@@ -459,7 +454,7 @@ def _learn(
             # anchor that is a coroutine): -(steps to it) - 1.
             if not step:
                 return None
-            return tuple(users), -step - 1, framework, trigger_at, depth, _frames(users)
+            return _path(users, -step - 1, framework, trigger_at, depth)
         code = frame.f_code
         kind = _cache.get(code.co_filename)
         if kind is None:  # a trigger file (the walk has classified every other one)
@@ -473,17 +468,25 @@ def _learn(
         if kind == USER:
             users.append((step, code, frame.f_lasti))
             if len(users) >= depth:
-                return tuple(users), -1, framework, trigger_at, depth, _frames(users)
+                return _path(users, -1, framework, trigger_at, depth)
         if frame is stop:
             if anchor is not None and anchor.outer() is not None:
-                return tuple(users), step, framework, trigger_at, depth, _frames(users)
+                return _path(users, step, framework, trigger_at, depth)
             stop = None  # walked through, as capture() does
         frame = frame.f_back
     return None
 
 
-def _frames(users: list[tuple[int, CodeType, int]]) -> list[RawFrame]:
-    return [(code, offset) for _, code, offset in users]
+def _path(
+    users: list[tuple[int, CodeType, int]],
+    anchor_step: int,
+    framework: str | None,
+    trigger_at: _Trigger | None,
+    depth: int,
+) -> _Path:
+    found = tuple(users)
+    frames = [(code, offset) for _, code, offset in users]
+    return found, anchor_step, framework, trigger_at, depth, frames, found[1:]
 
 
 def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
