@@ -98,6 +98,8 @@ def _classify(filename: str) -> str:
 # A frame as the hot path records it: the code object and the offset of the
 # instruction it stands at.  The line is worked out later, off the request path.
 RawFrame = tuple[CodeType, int]
+# What a walk answers: the user frames, the framework, the trigger.
+_Answer = tuple[list[RawFrame], "str | None", "triggers.RawTrigger | None"]
 
 # At most this many frames are looked at, from the operation outwards.
 _WALK_LIMIT = 120
@@ -175,11 +177,12 @@ def capture(
 # are read from that frame again each time.
 # The path ends with the depth it was walked with, the frames it records (one
 # list, shared by every span of the path: nothing changes a span's frames) and
-# its user frames after the first (the first is the one its site found it by).
+# its user frames after the first (the first is the one its site found it by);
+# last, whether the anchor is a frame of its own to take (not its last user frame).
 _Trigger = tuple[int, CodeType, str, int]
 _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
-    "list[RawFrame]", tuple[tuple[int, CodeType, int], ...],
+    "list[RawFrame]", tuple[tuple[int, CodeType, int], ...], bool,
 ]
 _Known = list[tuple[CodeType, _Path]]
 _MAX_SITES = 5_000
@@ -321,7 +324,7 @@ def capture_caller(
                                 continue
                             # The anchor is often the last user frame checked (a
                             # ``with perfdoctor.trace()`` in the user's function).
-                            if not users or users[-1][0] != anchor_step:
+                            if path[7]:
                                 frame = _getframe(base + anchor_step)
                             if frame is not anchor.frame:
                                 continue
@@ -329,15 +332,20 @@ def capture_caller(
                                 _promote(known, path)
                             found = anchor._joined.get(id(path))
                             if found is not None and found[0] is path:
-                                return found[1], found[2], None
+                                return found[1]
                             joined = anchor.joined(path)
                             if joined is not None:
-                                return joined[0], joined[1], None
+                                return joined
                             continue
-                        if anchor_step == -1:
+                        if anchor_step == -1 or (
+                            # The bottom of the thread's stack there (a worker
+                            # thread's): the frame before it is the last one.
+                            _getframe(base - anchor_step - 2).f_back is None
+                        ):
                             if known[0][1] is not path:
                                 _promote(known, path)
                             return path[5], path[2], None
+                        continue
                     elif anchor_step >= 0:
                         # A trigger frame inside the anchor (a DRF list's row queries):
                         # _answer's check, without the call.
@@ -350,16 +358,17 @@ def capture_caller(
                         ):
                             continue
                         found = anchor._joined.get(id(path))
-                        if found is None or found[0] is not path:
+                        if found is not None and found[0] is path:
+                            joined = found[1]
+                        else:
                             joined = anchor.joined(path)
                             if joined is None:
                                 continue
-                            found = (path, *joined)
                         if known[0][1] is not path:
                             _promote(known, path)
                         return (
-                            found[1],
-                            found[2],
+                            joined[0],
+                            joined[1],
                             triggers.extract(
                                 trigger_at[2], trigger_frame, trigger_at[3], anchor.names
                             ),
@@ -402,7 +411,7 @@ def _answer(
     ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
     May raise ValueError (a shallower stack).
     """
-    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest = path
+    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest, _own = path
     trigger_frame = None
     if trigger_at is not None:
         step = trigger_at[0]
@@ -425,14 +434,10 @@ def _answer(
         stop = anchor.frame if anchor is not None else None
         if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
             return None
-        found = anchor._joined.get(id(path))
-        if found is not None and found[0] is path:
-            frames, framework = found[1], found[2]
-        else:
-            joined = anchor.joined(path)
-            if joined is None:
-                return None
-            frames, framework = joined
+        joined = anchor.joined(path)
+        if joined is None:
+            return None
+        frames, framework = joined[0], joined[1]
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
         names = anchor.names if anchor is not None else None
@@ -486,7 +491,8 @@ def _path(
 ) -> _Path:
     found = tuple(users)
     frames = [(code, offset) for _, code, offset in users]
-    return found, anchor_step, framework, trigger_at, depth, frames, found[1:]
+    own_anchor = not users or users[-1][0] != anchor_step
+    return found, anchor_step, framework, trigger_at, depth, frames, found[1:], own_anchor
 
 
 def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
@@ -529,7 +535,7 @@ class Anchor:
         self._state = 0  # 0: not yet walked, 1: usable, -1: not usable
         # id of a remembered path -> (the path, its frames and framework joined
         # with what lies outside): one list per path and trace, shared by its spans.
-        self._joined: dict[int, tuple[_Path, list[RawFrame], str | None]] = {}
+        self._joined: dict[int, tuple[_Path, _Answer]] = {}
         # The trace's DRF trigger names by field (:func:`triggers.extract`).
         self.names: triggers.Names = {}
 
@@ -539,17 +545,18 @@ class Anchor:
             self._state = 1 if self._outer is not None else -1
         return self._outer
 
-    def joined(self, path: _Path) -> tuple[list[RawFrame], str | None] | None:
-        """A remembered path that ends at this anchor, completed with :meth:`outer`."""
+    def joined(self, path: _Path) -> _Answer | None:
+        """A remembered path that ends at this anchor, completed with :meth:`outer`:
+        the answer of :func:`capture_caller` (no trigger: the caller adds its own)."""
         found = self._joined.get(id(path))
         if found is not None and found[0] is path:
-            return found[1], found[2]
+            return found[1]
         outer = self.outer()
         if outer is None:
             return None
-        frames, framework, _ = _join(list(path[5]), path[2], None, outer, path[1] + 1, path[4])
-        self._joined[id(path)] = (path, frames, framework)
-        return frames, framework
+        answer = _join(list(path[5]), path[2], None, outer, path[1] + 1, path[4])
+        self._joined[id(path)] = (path, answer)
+        return answer
 
     def release(self) -> None:
         self.frame = None
