@@ -306,7 +306,6 @@ def capture_caller(
         for _code, path in known:
             if path[4] != depth:
                 continue
-            users = path[0]
             try:
                 # The first user frame is the one the path was found by (its code
                 # object held by the path, so an equal id is the same code).
