@@ -532,8 +532,9 @@ class Anchor:
         self.frame: FrameType | None = frame
         self._outer: _Outer | None = None
         self._state = 0  # 0: not yet walked, 1: usable, -1: not usable
-        # id of a remembered path -> (the path, its frames and framework joined
-        # with what lies outside): one list per path and trace, shared by its spans.
+        # id of a remembered path -> (the path, its answer: its frames joined with
+        # what lies outside, and the framework): one per path and trace, shared by
+        # its spans.
         self._joined: dict[int, tuple[_Path, _Answer]] = {}
         # The trace's DRF trigger names by field (:func:`triggers.extract`).
         self.names: triggers.Names = {}
