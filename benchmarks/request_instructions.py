@@ -10,6 +10,9 @@ instructions per request, start-up and seeding cancelled out::
 
     python benchmarks/request_instructions.py --app django --before-src OTHER/src
 
+``--app sqlite3`` is a "request" of 100 raw sqlite3 point lookups (in one trace
+when captured), so its figures read per query.
+
 Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
 request thread's share: each finished trace dropped), ``perfdoctor`` (the
 recorder too; its batches depend on timing, so its count moves from run to run
@@ -36,7 +39,35 @@ sys.path.insert(0, str(HERE))
 
 import capture_overhead  # noqa: E402 - a sibling script, found through the path above
 
-QUERIES = {"django": 43, "fastapi": 40}
+QUERIES = {"django": 43, "fastapi": 40, "sqlite3": 100}
+
+
+def _sqlite3_driver(traced: bool) -> Any:
+    """A "request" of 100 raw sqlite3 point lookups, in one trace when ``traced``."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, str(i)) for i in range(1000)])
+
+    def lookup(cursor: Any, i: int) -> Any:
+        cursor.execute("SELECT v FROM t WHERE id = ?", (i,))
+        return cursor.fetchone()
+
+    def block() -> None:
+        cursor = conn.cursor()
+        for i in range(QUERIES["sqlite3"]):
+            lookup(cursor, i)
+
+    if not traced:
+        return block
+    import perfdoctor
+
+    def traced_block() -> None:
+        with perfdoctor.trace("block"):
+            block()
+
+    return traced_block
 
 
 def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
@@ -59,7 +90,9 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
             machine.INTERVAL_S = 1e9
             if mode == "nowriter":
                 context.state.on_finish = lambda trace: None
-        if app == "django":
+        if app == "sqlite3":
+            one = _sqlite3_driver(perfdoctor is not None)
+        elif app == "django":
             import list_django as module
 
             module.seed()

@@ -98,6 +98,8 @@ def _classify(filename: str) -> str:
 # A frame as the hot path records it: the code object and the offset of the
 # instruction it stands at.  The line is worked out later, off the request path.
 RawFrame = tuple[CodeType, int]
+# What a walk answers: the user frames, the framework, the trigger.
+_Answer = tuple[list[RawFrame], "str | None", "triggers.RawTrigger | None"]
 
 # At most this many frames are looked at, from the operation outwards.
 _WALK_LIMIT = 120
@@ -147,7 +149,9 @@ def capture(
                     kind = _underlying.get(code.co_filename, SKIP)
                 else:
                     if trigger is None:
-                        trigger = triggers.extract(found, frame, len(frames))
+                        trigger = triggers.extract(
+                            found, frame, len(frames), anchor.names if anchor is not None else None
+                        )
                     kind = SKIP  # a template's frame is not a line of the user's code
         if kind == USER:
             frames.append((code, frame.f_lasti))
@@ -171,12 +175,14 @@ def capture(
 # the framework met before the first user frame; and the trigger frame, if any,
 # as (steps, code, trigger kind, user frames inside it): the names it records
 # are read from that frame again each time.
-# The path ends with the depth it was walked with and the frames it records (one
-# list, shared by every span of the path: nothing changes a span's frames).
+# The path ends with the depth it was walked with, the frames it records (one
+# list, shared by every span of the path: nothing changes a span's frames) and
+# its user frames after the first (the first is the one its site found it by);
+# last, whether the anchor is a frame of its own to take (not its last user frame).
 _Trigger = tuple[int, CodeType, str, int]
 _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
-    "list[RawFrame]",
+    "list[RawFrame]", tuple[tuple[int, CodeType, int], ...], bool,
 ]
 _Known = list[tuple[CodeType, _Path]]
 _MAX_SITES = 5_000
@@ -212,28 +218,6 @@ class _Site:
         # Paths with no user frame (the anchor, the depth or the stack's end first).
         self.bare: _Known = []
         self.count = 0
-
-    def candidates(self, first: FrameType, base: int) -> _Known | None:
-        """The paths whose first user frame is where the current stack has it.
-
-        ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
-        """
-        by_first = self.by_first
-        steps = self.steps
-        for step in steps:
-            try:
-                frame = _getframe(base + step) if step else first
-            except ValueError:  # a shallower stack
-                continue
-            table = by_first.get(step)  # None: the site started again meanwhile
-            found = table.get((id(frame.f_code), frame.f_lasti)) if table else None
-            if found is not None:
-                if step != steps[0]:
-                    # Tried first next time: each distance tried before it costs
-                    # a frame and a lookup (a page's lazy loads all have one).
-                    self.steps = (step, *[other for other in steps if other != step])
-                return found
-        return self.bare or None
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
@@ -292,32 +276,54 @@ def capture_caller(
     code = first.f_code
     key = (id(code), first.f_lasti)
     site = _paths.get(key)
-    # skip + 2: the issuing frame as seen from inside candidates(), a frame deeper.
-    known = site.candidates(first, skip + 2) if site is not None else None
+    known = None
+    base = skip + 1
+    found_at = first
+    if site is not None:
+        # The paths whose first user frame is where the current stack has it, looked
+        # up by the frame at each distance a first user frame was found at.
+        by_first = site.by_first
+        steps = site.steps
+        for step in steps:
+            try:
+                found_at = _getframe(base + step) if step else first
+            except ValueError:  # a shallower stack
+                continue
+            table = by_first.get(step)  # None: the site started again meanwhile
+            known = table.get((id(found_at.f_code), found_at.f_lasti)) if table else None
+            if known is not None:
+                if step != steps[0]:
+                    # Tried first next time: each distance tried before it costs
+                    # a frame and a lookup (a page's lazy loads all have one).
+                    site.steps = (step, *[other for other in steps if other != step])
+                break
+        else:
+            known = site.bare or None
+            found_at = first  # a bare path has no user frame: checked from the first
     if known is not None:
-        base = skip + 1
         # Each step below is paid by every query: no call, attribute read or
         # tuple that can be spared (a path is checked in well under a µs).
         for _code, path in known:
             if path[4] != depth:
                 continue
-            users = path[0]
             try:
-                frame = first
-                for step, user_code, offset in users:
-                    if step:
-                        frame = _getframe(base + step)
+                # The first user frame is the one the path was found by (its code
+                # object held by the path, so an equal id is the same code).
+                frame = found_at
+                for step, user_code, offset in path[6]:
+                    frame = _getframe(base + step)
                     if frame.f_code is not user_code or frame.f_lasti != offset:
                         break
                 else:
                     anchor_step = path[1]
-                    if path[3] is None:  # no trigger frame: the common case, here
+                    trigger_at = path[3]
+                    if trigger_at is None:  # no trigger frame: the common case, here
                         if anchor_step >= 0:
                             if anchor is None:
                                 continue
                             # The anchor is often the last user frame checked (a
                             # ``with perfdoctor.trace()`` in the user's function).
-                            if not users or users[-1][0] != anchor_step:
+                            if path[7]:
                                 frame = _getframe(base + anchor_step)
                             if frame is not anchor.frame:
                                 continue
@@ -325,15 +331,47 @@ def capture_caller(
                                 _promote(known, path)
                             found = anchor._joined.get(id(path))
                             if found is not None and found[0] is path:
-                                return found[1], found[2], None
+                                return found[1]
                             joined = anchor.joined(path)
                             if joined is not None:
-                                return joined[0], joined[1], None
+                                return joined
                             continue
-                        if anchor_step == -1:
+                        if anchor_step == -1 or (
+                            # The bottom of the thread's stack there (a worker
+                            # thread's): the frame before it is the last one.
+                            _getframe(base - anchor_step - 2).f_back is None
+                        ):
                             if known[0][1] is not path:
                                 _promote(known, path)
                             return path[5], path[2], None
+                        continue
+                    elif anchor_step >= 0:
+                        # A trigger frame inside the anchor (a DRF list's row queries):
+                        # _answer's check, without the call.
+                        step = trigger_at[0]
+                        trigger_frame = _getframe(base + step) if step else first
+                        if (
+                            trigger_frame.f_code is not trigger_at[1]
+                            or anchor is None
+                            or _getframe(base + anchor_step) is not anchor.frame
+                        ):
+                            continue
+                        found = anchor._joined.get(id(path))
+                        if found is not None and found[0] is path:
+                            joined = found[1]
+                        else:
+                            joined = anchor.joined(path)
+                            if joined is None:
+                                continue
+                        if known[0][1] is not path:
+                            _promote(known, path)
+                        return (
+                            joined[0],
+                            joined[1],
+                            triggers.extract(
+                                trigger_at[2], trigger_frame, trigger_at[3], anchor.names
+                            ),
+                        )
                     # One frame deeper there: the same frames are one level further.
                     answer = _answer(first, base + 1, path, anchor)
                     if answer is not None:
@@ -372,7 +410,7 @@ def _answer(
     ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
     May raise ValueError (a shallower stack).
     """
-    _users, anchor_step, framework, trigger_at, _depth, path_frames = path
+    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest, _own = path
     trigger_frame = None
     if trigger_at is not None:
         step = trigger_at[0]
@@ -388,29 +426,21 @@ def _answer(
         frames = path_frames
     elif anchor_step < -1:
         # The stack ended there: the frame before is the last one.
-        bottom = base - anchor_step - 1
-        _getframe(bottom - 1)
-        try:
-            _getframe(bottom)
-        except ValueError:
-            frames = path_frames
-        else:
+        if _getframe(base - anchor_step - 2).f_back is not None:
             return None
+        frames = path_frames
     else:
         stop = anchor.frame if anchor is not None else None
         if anchor is None or stop is None or _getframe(base + anchor_step) is not stop:
             return None
-        found = anchor._joined.get(id(path))
-        if found is not None and found[0] is path:
-            frames, framework = found[1], found[2]
-        else:
-            joined = anchor.joined(path)
-            if joined is None:
-                return None
-            frames, framework = joined
+        joined = anchor.joined(path)
+        if joined is None:
+            return None
+        frames, framework = joined[0], joined[1]
     trigger = None
     if trigger_at is not None and trigger_frame is not None:
-        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3])
+        names = anchor.names if anchor is not None else None
+        trigger = triggers.extract(trigger_at[2], trigger_frame, trigger_at[3], names)
     return frames, framework, trigger
 
 
@@ -428,7 +458,7 @@ def _learn(
             # anchor that is a coroutine): -(steps to it) - 1.
             if not step:
                 return None
-            return tuple(users), -step - 1, framework, trigger_at, depth, _frames(users)
+            return _path(users, -step - 1, framework, trigger_at, depth)
         code = frame.f_code
         kind = _cache.get(code.co_filename)
         if kind is None:  # a trigger file (the walk has classified every other one)
@@ -442,17 +472,26 @@ def _learn(
         if kind == USER:
             users.append((step, code, frame.f_lasti))
             if len(users) >= depth:
-                return tuple(users), -1, framework, trigger_at, depth, _frames(users)
+                return _path(users, -1, framework, trigger_at, depth)
         if frame is stop:
             if anchor is not None and anchor.outer() is not None:
-                return tuple(users), step, framework, trigger_at, depth, _frames(users)
+                return _path(users, step, framework, trigger_at, depth)
             stop = None  # walked through, as capture() does
         frame = frame.f_back
     return None
 
 
-def _frames(users: list[tuple[int, CodeType, int]]) -> list[RawFrame]:
-    return [(code, offset) for _, code, offset in users]
+def _path(
+    users: list[tuple[int, CodeType, int]],
+    anchor_step: int,
+    framework: str | None,
+    trigger_at: _Trigger | None,
+    depth: int,
+) -> _Path:
+    found = tuple(users)
+    frames = [(code, offset) for _, code, offset in users]
+    own_anchor = not users or users[-1][0] != anchor_step
+    return found, anchor_step, framework, trigger_at, depth, frames, found[1:], own_anchor
 
 
 def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
@@ -487,15 +526,18 @@ class Anchor:
     while it runs.
     """
 
-    __slots__ = ("_joined", "_outer", "_state", "frame")
+    __slots__ = ("_joined", "_outer", "_state", "frame", "names")
 
     def __init__(self, frame: FrameType) -> None:
         self.frame: FrameType | None = frame
         self._outer: _Outer | None = None
         self._state = 0  # 0: not yet walked, 1: usable, -1: not usable
-        # id of a remembered path -> (the path, its frames and framework joined
-        # with what lies outside): one list per path and trace, shared by its spans.
-        self._joined: dict[int, tuple[_Path, list[RawFrame], str | None]] = {}
+        # id of a remembered path -> (the path, its answer: its frames joined with
+        # what lies outside, and the framework): one per path and trace, shared by
+        # its spans.
+        self._joined: dict[int, tuple[_Path, _Answer]] = {}
+        # The trace's DRF trigger names by field (:func:`triggers.extract`).
+        self.names: triggers.Names = {}
 
     def outer(self) -> _Outer | None:
         if self._state == 0:
@@ -503,22 +545,24 @@ class Anchor:
             self._state = 1 if self._outer is not None else -1
         return self._outer
 
-    def joined(self, path: _Path) -> tuple[list[RawFrame], str | None] | None:
-        """A remembered path that ends at this anchor, completed with :meth:`outer`."""
+    def joined(self, path: _Path) -> _Answer | None:
+        """A remembered path that ends at this anchor, completed with :meth:`outer`:
+        the answer of :func:`capture_caller` (no trigger: the caller adds its own)."""
         found = self._joined.get(id(path))
         if found is not None and found[0] is path:
-            return found[1], found[2]
+            return found[1]
         outer = self.outer()
         if outer is None:
             return None
-        frames, framework, _ = _join(list(path[5]), path[2], None, outer, path[1] + 1, path[4])
-        self._joined[id(path)] = (path, frames, framework)
-        return frames, framework
+        answer = _join(list(path[5]), path[2], None, outer, path[1] + 1, path[4])
+        self._joined[id(path)] = (path, answer)
+        return answer
 
     def release(self) -> None:
         self.frame = None
         self._outer = None
         self._joined = {}
+        self.names = {}
         self._state = -1
 
 

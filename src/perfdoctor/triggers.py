@@ -143,17 +143,43 @@ def template_line(trigger: object, own: bool = False) -> tuple[str, int] | None:
     return path, line
 
 
-def extract(kind: str, frame: FrameType, inside: int) -> RawTrigger | None:
+# A trace's DRF names by the field or serializer they were read from (see
+# :func:`extract`): id -> (the object, ``inside``, the names).
+Names = dict[int, tuple[Any, int, RawTrigger]]
+# Past this many objects in one trace (a nested serializer made per row) it starts again.
+_MAX_NAMES = 1024
+
+
+def extract(
+    kind: str, frame: FrameType, inside: int, names: Names | None = None
+) -> RawTrigger | None:
     """Names of what ``frame`` is serializing or rendering; never a value.  Never raises.
 
     ``inside`` is how many user frames lie between the operation and ``frame``
     (a ``SerializerMethodField``'s method): only those can hold the loop.
+
+    ``names``: the trace's own cache of DRF names (:attr:`perfdoctor.callsite.Anchor`,
+    emptied when the trace ends).  A DRF field is bound once to its serializer, so
+    its names do not change while it lives: a list's row queries, each from the same
+    field object, read them once per trace.  Keyed by the object's id and holding
+    the object, so an id is never reused while its entry lives.
     """
     if kind == DRF:
         # The usual one (a serializer field per row): one call fewer.
         try:
             this = frame.f_locals.get("self")
-            return None if this is None else (*_drf(this), inside)
+            if this is None:
+                return None
+            if names is None:
+                return (*_drf(this), inside)
+            found = names.get(id(this))
+            if found is not None and found[0] is this and found[1] == inside:
+                return found[2]
+            raw = (*_drf(this), inside)
+            if len(names) >= _MAX_NAMES:
+                names.clear()
+            names[id(this)] = (this, inside, raw)
+            return raw
         except Exception:
             return None
     found = _extract(kind, frame)

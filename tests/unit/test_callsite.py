@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from perfdoctor import callsite
+from perfdoctor import callsite, triggers
 
 
 def _frames_with_lines(frame: FrameType | None) -> list[tuple[int, int]]:
@@ -194,3 +194,36 @@ def test_a_path_to_the_bottom_of_a_worker_threads_stack_is_remembered(monkeypatc
         for _, path in known
     )
     anchor.release()
+
+
+def test_a_drf_fields_names_are_read_once_per_trace_and_let_go_at_its_end() -> None:
+    class Serializer:
+        child = None
+
+    class Field:
+        def __init__(self, parent: Serializer, name: str) -> None:
+            self.parent, self.field_name, self.source = parent, name, name
+
+        def running(self) -> Any:  # the frame of a field's get_attribute
+            return sys._getframe(0)
+
+    parent = Serializer()
+    author, editor = Field(parent, "author"), Field(parent, "editor")
+    anchor = callsite.Anchor(sys._getframe(0))
+    first = triggers.extract(triggers.DRF, author.running(), 0, anchor.names)
+    assert first == (triggers.DRF, Serializer, "author", None, 0)
+    # Each row's query: the same names, not read again.
+    assert triggers.extract(triggers.DRF, author.running(), 0, anchor.names) is first
+    # Another path to the same field (a user frame inside it), another field.
+    assert triggers.extract(triggers.DRF, author.running(), 1, anchor.names) == (
+        triggers.DRF, Serializer, "author", None, 1
+    )
+    assert triggers.extract(triggers.DRF, editor.running(), 0, anchor.names) == (
+        triggers.DRF, Serializer, "editor", None, 0
+    )
+    assert triggers.extract(triggers.DRF, editor.running(), 0) == (
+        triggers.DRF, Serializer, "editor", None, 0
+    )
+    # The trace's end lets the fields go.
+    anchor.release()
+    assert anchor.names == {}

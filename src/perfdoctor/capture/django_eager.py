@@ -212,15 +212,18 @@ def install(module: ModuleType) -> None:
     single_types = (ForwardManyToOneDescriptor, ReverseOneToOneDescriptor)
     model_iterable = query.ModelIterable
     fetch_all = queryset_cls.__dict__["_fetch_all"]
+    # Read by every query a queryset runs: no module attribute lookups there.
+    settings = context.state
+    perf_counter = context.perf_counter
 
     def _fetch_all(self: Any) -> None:
         if self._result_cache is not None:
             if eager.objects:
                 _read_collection(self)
             return fetch_all(self)  # type: ignore[no-any-return]
-        if not context.state.enabled:
+        if not settings.enabled:
             return fetch_all(self)  # type: ignore[no-any-return]
-        started = context.perf_counter()
+        started = perf_counter()
         fetch_all(self)
         try:
             if self.query.select_related:

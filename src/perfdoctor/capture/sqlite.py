@@ -80,11 +80,14 @@ class _TracedCursorMixin:
                 rows[0] += 1
         return row
 
-    def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._pd_fetchmany(*args, **kwargs)
-        rows = self._pd_rows
-        if rows is not None:
-            rows[0] += len(result)
+    def fetchmany(self, size: Any = _NO_PARAMETERS) -> Any:
+        # Django reads each query's rows in chunks until one comes back empty: that
+        # last call (one per query) touches nothing.
+        result = self._pd_fetchmany() if size is _NO_PARAMETERS else self._pd_fetchmany(size)
+        if result:
+            rows = self._pd_rows
+            if rows is not None:
+                rows[0] += len(result)
         return result
 
     def fetchall(self) -> Any:
@@ -131,8 +134,12 @@ def traced_cursor_class(base: type[sqlite3.Cursor]) -> type:
 
 
 class _TracedConnectionMixin:
+    # The wrapped class's own cursor(), looked up once per class (as the cursor's
+    # methods are): Django opens a cursor for every query.
+    _pd_cursor: Any
+
     def cursor(self, factory: type = sqlite3.Cursor) -> Any:
-        return super().cursor(traced_cursor_class(factory))  # type: ignore[misc]
+        return self._pd_cursor(traced_cursor_class(factory))
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
         return self.cursor().execute(sql, parameters)
@@ -145,8 +152,11 @@ class _TracedConnectionMixin:
 def traced_connection_class(base: type) -> type:
     if issubclass(base, _TracedConnectionMixin):
         return base
+    connection: Any = base
     return type(
-        f"Traced{base.__name__}", (_TracedConnectionMixin, base), {"__module__": base.__module__}
+        f"Traced{base.__name__}",
+        (_TracedConnectionMixin, base),
+        {"__module__": base.__module__, "_pd_cursor": connection.cursor},
     )
 
 

@@ -1,0 +1,126 @@
+"""perfdoctor's own Python opcodes on the request thread, per request, per function.
+
+An exact count (no clock, no noise) of the work the capture adds in Python: each
+frame of a perfdoctor file is traced with ``sys.settrace`` and ``f_trace_opcodes``
+while the list apps of ``request_instructions.py`` serve requests in-process with
+each finished trace dropped (its ``nowriter`` mode); ``--app sqlite3`` is a loop
+of raw sqlite3 point lookups in one trace, counted per query.  C work (frame
+objects, ``f_locals``, dicts, the garbage collector) is not counted: see
+``request_instructions.py`` for all instructions::
+
+    python benchmarks/request_opcodes.py --app django
+    PYTHONPATH=OTHER/src python benchmarks/request_opcodes.py --app django   # another tree
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _driver(app: str, folder: Path) -> tuple[Callable[[], Any], int]:
+    """One request (or block of queries) and the number of queries it runs."""
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE / "apps"))
+    os.environ["BENCH_DB"] = str(folder / "bench.db")
+    import app_cpu
+
+    if app == "django":
+        import list_django
+
+        list_django.seed()
+        return app_cpu._django_driver(list_django), app_cpu.QUERIES[app]
+    if app == "fastapi":
+        import list_fastapi
+
+        list_fastapi.seed()
+        return app_cpu._fastapi_driver(list_fastapi), app_cpu.QUERIES[app]
+    import perfdoctor
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, str(i)) for i in range(1000)])
+
+    def lookup(cursor: sqlite3.Cursor, i: int) -> Any:
+        cursor.execute("SELECT v FROM t WHERE id = ?", (i,))
+        return cursor.fetchone()
+
+    def block() -> None:
+        with perfdoctor.trace("block"):
+            cursor = conn.cursor()
+            for i in range(100):
+                lookup(cursor, i)
+
+    return block, 100
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", choices=("django", "fastapi", "sqlite3"), default="django")
+    parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--top", type=int, default=15, help="functions listed")
+    args = parser.parse_args(argv)
+
+    import perfdoctor
+    from perfdoctor.capture import context, machine
+
+    folder = Path(tempfile.mkdtemp(prefix="perfdoctor-opcodes-"))
+    perfdoctor.instrument(traces=folder / "traces.db")
+    machine.INTERVAL_S = 1e9  # the load reading, once a second of wall time: pinned
+    context.state.on_finish = lambda trace: None
+    one, queries = _driver(args.app, folder)
+    for _ in range(args.warmup):
+        one()
+
+    package = os.path.dirname(perfdoctor.__file__) + os.sep
+    opcodes: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        if not code.co_filename.startswith(package):
+            return None
+        name = getattr(code, "co_qualname", code.co_name)
+        calls[name] += 1
+        frame.f_trace_opcodes = True
+
+        def local(frame: FrameType, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                opcodes[name] += 1
+            return local
+
+        return local
+
+    sys.settrace(tracer)
+    threading.settrace(tracer)
+    try:
+        for _ in range(args.requests):
+            one()
+    finally:
+        sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        perfdoctor.uninstrument()
+    per = args.requests
+    total = sum(opcodes.values()) / per
+    unit = "block of 100 queries" if args.app == "sqlite3" else "request"
+    print(f"{args.app}: perfdoctor's opcodes per {unit}: {total:.0f}", end="")
+    print(f" ({total / queries:.0f} a query)")
+    print(f"  {'opcodes':>8} {'calls':>6}  function")
+    for name, count in opcodes.most_common(args.top):
+        print(f"  {count / per:8.0f} {calls[name] / per:6.1f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
