@@ -83,16 +83,10 @@ def _users(handler: dict[str, Any] | None) -> bool:
     return isinstance(path, str) and callsite.classify(path) == callsite.USER
 
 
-def template_line(trigger: object) -> Location | None:
-    """The template line that made a query itself (see :func:`triggers.template_line`):
-    each such line loads its rows on its own."""
-    found = triggers.template_line(trigger, own=True)
-    return None if found is None else Location(found[0], found[1], "template")
-
-
-def template_site(trigger: object) -> Location | None:
-    """The template line that made a query, when a template made it."""
-    found = triggers.template_line(trigger)
+def template_site(trigger: object, own: bool = False) -> Location | None:
+    """The template line that made a query, when a template made it; with ``own``,
+    only when the line made it itself (see :func:`triggers.template_line`)."""
+    found = triggers.template_line(trigger, own)
     return None if found is None else Location(found[0], found[1], "template")
 
 

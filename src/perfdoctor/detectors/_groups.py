@@ -8,13 +8,13 @@ from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.analysis.shapes import shapes
-from perfdoctor.detectors._feeder import template_line
 from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
+from perfdoctor.triggers import template_line
 
 
 @dataclass
@@ -126,9 +126,9 @@ def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
         # call, or none under a library's view): a page's hero image and each
         # card's image in three included templates are four lines, not one loop
         # of them all.  (The trigger is in the attrs a shape's spans share.)
-        line = template_line(trigger)
+        line = template_line(trigger, own=True)
         if line is not None:
-            key = (*key, line.path, line.line)
+            key = (*key, *line)
     return key
 
 

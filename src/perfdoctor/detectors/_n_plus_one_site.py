@@ -19,7 +19,7 @@ from perfdoctor.detectors._feeder import (
     loop_frames,
     root_resolver_site,
     serializer_method,
-    template_line,
+    template_site,
 )
 from perfdoctor.detectors._loops import loop_for_stack
 from perfdoctor.detectors.base import finding_fingerprint
@@ -109,7 +109,7 @@ def _worked_out(detector: str, trace: Trace, first: Span, parent: Span | None) -
         location = method or first.location or location
     fingerprint = finding_fingerprint(detector, trace.name, first.fingerprint, location)
     trigger = first.attrs.get("trigger")
-    lines = template_line(trigger)
+    lines = template_site(trigger, own=True)
     if isinstance(trigger, dict) and lines is not None and lines != location:
         # Two lists of one page, each in its own template line, fed from one
         # render call: two loops to fix, not one finding.  By the template's
