@@ -64,7 +64,5 @@ def decoded(trace: Trace) -> ShapedSpans | None:
 
 def shapes(trace: Trace) -> list[list[Span]]:
     """``trace``'s spans by shape (shared: not to be changed)."""
-    spans = trace.spans
-    if type(spans) is ShapedSpans and len(spans) == spans.size:
-        return spans.shapes
-    return _by_shape(trace)
+    listed = decoded(trace)
+    return listed.shapes if listed is not None else _by_shape(trace)
