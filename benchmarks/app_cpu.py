@@ -14,10 +14,11 @@ recorder), which other processes on the machine do not add to::
 Modes, each a process of its own, rotating across ``--rounds``: ``bare`` (perfdoctor
 not imported), ``perfdoctor`` (captured and written to a store, flushed before the
 clock stops) and ``nowriter`` (captured, each finished trace counted and dropped:
-the request's own share).  With ``--before-src`` the perfdoctor modes run again
-from that copy of the package.  Reported: per mode the median over rounds of CPU
-ms per request, and its overhead over bare in the same round, per request and
-per query.
+the request's own share) and ``sampled`` (``--sample 0.05``: a twentieth of the
+requests kept and written, the rest dropped after the tail rule).  With
+``--before-src`` the perfdoctor modes run again from that copy of the package.
+Reported: per mode the median over rounds of CPU ms per request, and its
+overhead over bare in the same round, per request and per query.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ sys.path.insert(0, str(HERE))
 import capture_overhead  # noqa: E402 - a sibling script, found through the path above
 
 APPS = ("django", "fastapi")
-MODES = ("bare", "perfdoctor", "nowriter")
+MODES = ("bare", "perfdoctor", "nowriter", "sampled")
 QUERIES = {"django": 43, "fastapi": 40}
 
 
@@ -107,7 +108,12 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
             import perfdoctor
             from perfdoctor.capture import context
 
-            perfdoctor.instrument(traces=Path(folder) / "traces.db")
+            # ``sampled``: what a team leaves on, 5 % of requests kept (and every
+            # slow or failed one), the same draws in every run.
+            os.environ["PERFDOCTOR_SAMPLE_SEED"] = "1"
+            perfdoctor.instrument(
+                traces=Path(folder) / "traces.db", sample=0.05 if mode == "sampled" else None
+            )
             if mode == "nowriter":
 
                 def drop(trace: Any) -> None:
@@ -129,14 +135,14 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(requests):
             one()
-        if perfdoctor is not None and mode == "perfdoctor":
+        if perfdoctor is not None and mode in ("perfdoctor", "sampled"):
             perfdoctor.flush()
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
         stored = None
         if perfdoctor is not None:
             perfdoctor.uninstrument()
-            if mode == "perfdoctor":
+            if mode in ("perfdoctor", "sampled"):
                 import sqlite3
 
                 conn = sqlite3.connect(str(Path(folder) / "traces.db"))

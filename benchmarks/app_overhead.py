@@ -17,6 +17,7 @@ order rotating each round, so drift on a noisy machine hits every side alike::
     python benchmarks/app_overhead.py --app django --rounds 4 --requests 20   # smoke
     python benchmarks/app_overhead.py --before-src ../old/src --json
     python benchmarks/app_overhead.py --agent otel --agent sentry --agent ddtrace
+    python benchmarks/app_overhead.py --sample 0.05     # also what a team leaves on
 
 ``--agent`` serves the app once more under a tracing agent a team would leave on
 instead (OpenTelemetry, sentry-sdk, ddtrace where it installs), tracing every
@@ -26,7 +27,7 @@ Reported per side: the p50 over all its requests, and per round the median; the
 overhead is each round's median minus bare's in the same round, in % of bare's,
 and its median over rounds (with the spread).  At the end the servers get
 SIGTERM, and the perfdoctor sides' stores are read: every request must have
-been stored with its 40 queries.
+been stored with its 40 queries (a sampled side: about its share of them).
 """
 
 from __future__ import annotations
@@ -102,15 +103,19 @@ def _start(
     src: str | None,
     traced: bool,
     agent: tuple[str, str] | None = None,
+    sample: float | None = None,
 ) -> Side:
-    """``agent``: (name, sink URL) of the tracing agent to serve the app under."""
+    """``agent``: (name, sink URL) of the tracing agent to serve the app under;
+    ``sample``: the share of requests ``perfdoctor run --sample`` keeps."""
     port = _free_port()
     command = _server(app, port)
     store = None
     if traced:
         store = folder / f"{name}.db"
-        run = [sys.executable, "-m", "perfdoctor", "run", "--traces", str(store), "--"]
-        command = run + command
+        run = [sys.executable, "-m", "perfdoctor", "run", "--traces", str(store)]
+        if sample is not None:
+            run += ["--sample", str(sample)]
+        command = [*run, "--", *command]
     env = _env(db, src)
     if agent is not None:
         env["PYTHONPATH"] = str(AGENT_BOOT)
@@ -210,6 +215,7 @@ def measure_app(
     warmup: int,
     before_src: str | None,
     agents: tuple[str, ...] = (),
+    sample: float | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="perfdoctor-app-bench-") as tmp:
         folder = Path(tmp)
@@ -223,6 +229,14 @@ def measure_app(
         sides.append(_start("perfdoctor", app, db, folder, os.environ.get("PYTHONPATH"), True))
         if before_src is not None:
             sides.append(_start("perfdoctor-before", app, db, folder, before_src, traced=True))
+        if sample is not None:
+            # What a team would leave on: the same perfdoctor, a share of requests kept.
+            here = os.environ.get("PYTHONPATH")
+            sides.append(_start("sampled", app, db, folder, here, True, sample=sample))
+            if before_src is not None:
+                sides.append(
+                    _start("sampled-before", app, db, folder, before_src, True, sample=sample)
+                )
         for agent in agents:
             assert sink is not None
             url = f"http://127.0.0.1:{sink.server_address[1]}"
@@ -287,11 +301,22 @@ def main(argv: list[str] | None = None) -> int:
         help="also serve the app under this tracing agent, every request traced "
         "(repeatable; see apps/agent_boot/sitecustomize.py)",
     )
+    parser.add_argument(
+        "--sample",
+        type=float,
+        help="also serve the app under `perfdoctor run --sample RATE` (and the before side's)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = [
         measure_app(
-            app, args.rounds, args.requests, args.warmup, args.before_src, tuple(args.agent or ())
+            app,
+            args.rounds,
+            args.requests,
+            args.warmup,
+            args.before_src,
+            tuple(args.agent or ()),
+            args.sample,
         )
         for app in (args.app or ["django", "fastapi"])
     ]

@@ -40,13 +40,14 @@ import collections
 import gc
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,9 @@ def run_bare(library: str, reps: int, queries: int, warmup: int) -> dict[str, An
     }
 
 
-def run_worker(library: str, reps: int, queries: int, warmup: int, steps: bool) -> dict[str, Any]:
+def run_worker(
+    library: str, reps: int, queries: int, warmup: int, steps: bool, undrawn_variant: bool
+) -> dict[str, Any]:
     import perfdoctor
     from perfdoctor.capture import context
 
@@ -199,13 +202,33 @@ def run_worker(library: str, reps: int, queries: int, warmup: int, steps: bool) 
         context.state.on_finish = drop
         block, own_trace = _workload(library)
 
-        def traced() -> AbstractContextManager[Any]:
-            return nullcontext() if own_trace else perfdoctor.trace("bench")
+        undrawn = False
+
+        @contextmanager
+        def traced() -> Iterator[None]:
+            if own_trace:
+                yield
+                return
+            with perfdoctor.trace("bench"):
+                trace = context.current()
+                if undrawn and trace is not None:
+                    trace.sampled = False
+                yield
+
+        def leave_out(on: bool) -> None:
+            # ``--sample``'s usual request: not drawn, neither slow nor failed.
+            nonlocal undrawn
+            undrawn = on
+            context.state.sample_rate = 0.05 if on else 1.0
+            context.state.sample_draw = (lambda: 1.0) if on else random.random
+            context.state.tail.slow_ms = float("inf")
 
         variants: dict[str, tuple[bool, Callable[[bool], None] | None]] = {
             "off": (False, None),
             "on": (True, None),
         }
+        if undrawn_variant:
+            variants["undrawn"] = (True, leave_out)
         if steps:
             for name, switch in _step_variants(library).items():
                 variants[name] = (True, switch)
@@ -255,6 +278,8 @@ def _spawn(library: str, src: str | None, args: argparse.Namespace, steps: bool)
     ]
     if steps:
         command.append("--steps")
+    if args.undrawn and src != BARE:
+        command.append("--undrawn")
     if src == BARE:
         command.append("--bare")
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
@@ -273,6 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=1000, help="queries per block")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", action="store_true", help="per-step elimination variants")
+    parser.add_argument(
+        "--undrawn",
+        action="store_true",
+        help="also traces --sample leaves out (not drawn, neither slow nor failed)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
@@ -281,7 +311,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_bare(args.worker, args.reps, args.queries, args.warmup)))
         return
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.reps, args.queries, args.warmup, args.steps)))
+        print(
+            json.dumps(
+                run_worker(
+                    args.worker, args.reps, args.queries, args.warmup, args.steps, args.undrawn
+                )
+            )
+        )
         return
     trees: list[tuple[str, str | None]] = [(BARE, BARE), (AFTER, None)]
     if args.before_src:

@@ -14,7 +14,8 @@ instructions per request, start-up and seeding cancelled out::
 when captured), so its figures read per query.
 
 Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
-request thread's share: each finished trace dropped), ``perfdoctor`` (the
+request thread's share: each finished trace dropped), ``undrawn`` (``--sample``'s
+usual request: left out by the head draw, neither slow nor failed), ``perfdoctor`` (the
 recorder too; its batches depend on timing, so its count moves from run to run
 by up to a few percent).  Under valgrind a request is ~50x slower: the default
 50 requests per side take a few minutes.  The callgrind files are kept with
@@ -90,6 +91,13 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
             machine.INTERVAL_S = 1e9
             if mode == "nowriter":
                 context.state.on_finish = lambda trace: None
+            elif mode == "undrawn":
+                # ``--sample``'s common case: the head draw leaves the request out
+                # and it is neither slow nor failed, so it is counted and dropped.
+                context.state.sample_rate = 0.05
+                context.state.sample_draw = lambda: 1.0
+                # Under valgrind a request takes ~50x its time: none is "slow".
+                context.state.tail.slow_ms = float("inf")
         if app == "sqlite3":
             one = _sqlite3_driver(perfdoctor is not None)
         elif app == "django":
@@ -137,7 +145,9 @@ def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", choices=tuple(QUERIES), default="django")
-    parser.add_argument("--mode", action="append", choices=("bare", "nowriter", "perfdoctor"))
+    parser.add_argument(
+        "--mode", action="append", choices=("bare", "nowriter", "undrawn", "perfdoctor")
+    )
     parser.add_argument("--before-src", help="another copy of the package's src, counted too")
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--large", type=int, default=60)

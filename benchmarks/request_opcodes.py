@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--top", type=int, default=15, help="functions listed")
+    parser.add_argument(
+        "--undrawn",
+        action="store_true",
+        help="as a request --sample leaves out (not drawn, neither slow nor failed)",
+    )
     args = parser.parse_args(argv)
 
     import perfdoctor
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     perfdoctor.instrument(traces=folder / "traces.db")
     machine.INTERVAL_S = 1e9  # the load reading, once a second of wall time: pinned
     context.state.on_finish = lambda trace: None
+    if args.undrawn:
+        context.state.sample_rate = 0.05
+        context.state.sample_draw = lambda: 1.0
+        context.state.tail.slow_ms = float("inf")
     one, queries = _driver(args.app, folder)
     for _ in range(args.warmup):
         one()

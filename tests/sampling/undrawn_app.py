@@ -1,0 +1,48 @@
+"""A Flask app whose one endpoint runs an N+1 loop, the same lookup once more from
+another line, then fails: under ``--sample`` with a draw that keeps nothing, the
+tail rule keeps every request (it failed) with the call sites of an undrawn one.
+
+Usage: undrawn_app.py DB REQUESTS
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+
+from flask import Flask
+
+DB = sys.argv[1]
+REQUESTS = int(sys.argv[2])
+LOOKUP = "SELECT name FROM item WHERE id = ?"
+
+app = Flask(__name__)
+app.logger.disabled = True
+
+
+@app.route("/orders")
+def orders() -> str:
+    conn = sqlite3.connect(DB)
+    ids = [row[0] for row in conn.execute("SELECT id FROM item")]
+    names = []
+    for i in ids:
+        names.append(conn.execute(LOOKUP, (i,)).fetchone()[0])  # the loop's line
+    last = conn.execute(LOOKUP, (ids[0],)).fetchone()[0]  # the same text, another line
+    conn.close()
+    raise RuntimeError(",".join(names) + last)
+
+
+def main() -> None:
+    conn = sqlite3.connect(DB)
+    conn.execute("CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("DELETE FROM item")
+    conn.executemany("INSERT INTO item VALUES (?, ?)", [(i, f"n{i}") for i in range(8)])
+    conn.commit()
+    conn.close()
+    client = app.test_client()
+    for _ in range(REQUESTS):
+        assert client.get("/orders").status_code == 500
+
+
+if __name__ == "__main__":
+    main()
