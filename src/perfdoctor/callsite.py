@@ -206,7 +206,7 @@ class _Site:
     lookup per distinct distance.
     """
 
-    __slots__ = ("bare", "by_first", "code", "count", "steps")
+    __slots__ = ("bare", "bare_at", "bare_steps", "by_first", "code", "count", "steps")
 
     def __init__(self, code: CodeType) -> None:
         # Held, so that the id in the site's key is not reused while remembered.
@@ -215,7 +215,13 @@ class _Site:
         # changed in place: another thread may be reading it.
         self.steps: tuple[int, ...] = ()
         self.by_first: dict[int, dict[tuple[int, int], _Known]] = {}
-        # Paths with no user frame (the anchor, the depth or the stack's end first).
+        # Paths with no user frame that end at the trace's anchor, by its distance
+        # (distances in the order first seen, the last found first): a framework's
+        # own queries (a CMS routing a page, rendering its templates) are a dozen
+        # such paths a page, which one short list would forget every request.
+        self.bare_steps: tuple[int, ...] = ()
+        self.bare_at: dict[int, _Known] = {}
+        # Other paths with no user frame (the depth or the stack's end first).
         self.bare: _Known = []
         self.count = 0
 
@@ -223,9 +229,18 @@ class _Site:
         users = path[0]
         if self.count >= _MAX_PATHS_PER_ISSUER:
             self.steps, self.by_first, self.bare, self.count = (), {}, [], 0
+            self.bare_steps, self.bare_at = (), {}
         self.count += 1
         if not users:
-            self.bare = [(code, path), *self.bare[: _MAX_PATHS_PER_SITE - 1]]
+            anchor_step = path[1]
+            if anchor_step < 0:
+                self.bare = [(code, path), *self.bare[: _MAX_PATHS_PER_SITE - 1]]
+                return
+            known = self.bare_at.get(anchor_step)
+            if known is None:
+                self.bare_steps = (*self.bare_steps, anchor_step)
+                known = []
+            self.bare_at[anchor_step] = [(code, path), *known[: _MAX_PATHS_PER_SITE - 1]]
             return
         step, user_code, offset = users[0]
         table = self.by_first.get(step)
@@ -298,8 +313,24 @@ def capture_caller(
                     site.steps = (step, *[other for other in steps if other != step])
                 break
         else:
-            known = site.bare or None
             found_at = first  # a bare path has no user frame: checked from the first
+            known = None
+            if anchor is not None and site.bare_steps:
+                # Paths ending at the anchor, by where the anchor is on this stack.
+                stop = anchor.frame
+                bare_steps = site.bare_steps
+                for step in bare_steps:
+                    try:
+                        if _getframe(base + step) is not stop:
+                            continue
+                    except ValueError:  # a shallower stack
+                        continue
+                    known = site.bare_at.get(step)
+                    if known is not None and step != bare_steps[0]:
+                        site.bare_steps = (step, *[s for s in bare_steps if s != step])
+                    break
+            if known is None:
+                known = site.bare or None
     if known is not None:
         # Each step below is paid by every query: no call, attribute read or
         # tuple that can be spared (a path is checked in well under a µs).

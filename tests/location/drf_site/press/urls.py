@@ -32,5 +32,14 @@ urlpatterns = [
             extra_context={"posts": lambda: Post.objects.order_by("id")},
         ),
     ),
+    # The same, each row read at another depth of the template: the framework's
+    # own queries, a dozen paths with no user frame ending at the trace's anchor.
+    path(
+        "nested-page/",
+        TemplateView.as_view(
+            template_name="press/nested.html",
+            extra_context={"posts": lambda: Post.objects.order_by("id")},
+        ),
+    ),
     *router.urls,
 ]
