@@ -50,7 +50,6 @@ class ActiveTrace:
         "name",
         "next_db_attrs",
         "sampled",
-        "sites",
         "spans",
         "start",
         "started_at",
@@ -72,8 +71,6 @@ class ActiveTrace:
         # The head decision (``--sample``): kept whatever happens, or only if
         # the request turns out slow or failed.
         self.sampled = True
-        # An undrawn request's call sites, by statement text (see record_db).
-        self.sites: dict[str, tuple[Any, ...]] = {}
         self.anchor: callsite.Anchor | None = None
         # Attributes the trace's next db span carries (an ORM hook names there the
         # relation a relationship load is for): set before the query, taken by it.
@@ -217,9 +214,6 @@ def finish(
                 if drop is not None:
                     drop()
                 return
-            if not trace.sampled:
-                # Kept by the tail rule: its call sites are each statement's first run's.
-                sample["call_sites"] = "first-run"
             trace.attrs["sample"] = sample
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
         machine = _machine.reading(finished)
@@ -326,17 +320,7 @@ def record_db(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        if trace.sampled or type(sql) is not str:
-            frames, framework, trigger = _capture_caller(2, state.stack_depth, trace.anchor)
-        else:
-            # A request the head draw left out is kept only if it turns out slow or
-            # failed, and most are not: the call-site walk (the largest part of a
-            # query's cost here) is paid once per statement text, and a later run of
-            # the same text is taken to come from the same line (a loop's, as a rule).
-            site = trace.sites.get(sql)
-            if site is None:
-                site = trace.sites[sql] = _capture_caller(2, state.stack_depth, trace.anchor)
-            frames, framework, trigger = site
+        frames, framework, trigger = _capture_caller(2, state.stack_depth, trace.anchor)
         # params_key(sql, params), without a call for the usual tuple of parameters.
         key: int | None
         if type(params) is tuple:

@@ -97,8 +97,7 @@ CREATE TABLE IF NOT EXISTS lost_traces (
 # record, its id unique, so a record merged twice counts once).
 # sampling came after schema 4 the same way: per endpoint, the requests a
 # sampled run (`run --sample`) saw and the traces it kept; a kept trace says so
-# in attrs["sample"] (its rate, and why: head, slow or error; "call_sites":
-# "first-run" when the head draw had left it out, see capture.context.record_db).
+# in attrs["sample"] (its rate, and why: head, slow or error).
 
 # For people and tools that query the store with SQL (an SQLite without JSON
 # functions simply goes without it).
