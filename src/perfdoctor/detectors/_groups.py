@@ -187,14 +187,19 @@ def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     """Groups that qualify as N+1: one shape from one line, repeated in one request
     by a loop (:func:`loop_groups`), with varying parameters.  Computed once per
     trace of a chunk: n-plus-one-query and duplicate-query both ask (and only read)."""
+    if len(of_kind(trace, "db")) < _least(settings):
+        return []  # too few queries for any group to qualify (a fifth of requests)
     return _qualifying(trace, settings)
+
+
+def _least(settings: Settings) -> int:
+    """Fewer runs than either repeat threshold never pass :func:`enough_repeats`."""
+    return min(settings.n_plus_one_min_repeats, settings.n_plus_one_proven_min_repeats)
 
 
 def _n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     found = []
-    # Fewer runs than either repeat threshold never pass enough_repeats.
-    least = min(settings.n_plus_one_min_repeats, settings.n_plus_one_proven_min_repeats)
-    for group in loop_groups(trace, least):
+    for group in loop_groups(trace, _least(settings)):
         if group.total_ms < settings.n_plus_one_min_total_ms:
             continue
         if not _varies(group.spans):
