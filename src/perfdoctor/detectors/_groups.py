@@ -82,11 +82,20 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     smaller ones), without building the others: most queries of a request run once.
     """
     windows = request_windows(trace)
-    runs = _runs_by_shape(trace) if not windows else _runs(trace, windows)
+    # Keys whose runs may come from several stacks (see _by_caller); a key that is
+    # one shape's runs has one stack list.
+    mixed: set[tuple[object, ...]] | None = None
+    if windows:
+        runs = _runs(trace, windows)
+    else:
+        runs, mixed = _runs_by_shape(trace)
     found: list[SpanGroup] = []
     for key, spans in runs.items():
         if len(spans) >= least:
-            found.extend(_by_caller(SpanGroup(key, spans)))
+            if mixed is not None and key not in mixed:
+                found.append(SpanGroup(key, spans))
+            else:
+                found.extend(_by_caller(SpanGroup(key, spans)))
     return found
 
 
@@ -132,10 +141,13 @@ def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
     return key
 
 
-def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
+def _runs_by_shape(
+    trace: Trace,
+) -> tuple[dict[tuple[object, ...], list[Span]], set[tuple[object, ...]]]:
     """:func:`_runs` of a trace that is one request, a shape at a time: a shape's
     spans share their query shape and call site, so most keys are one shape's
-    list as it is (shared, as the groups' spans are never changed)."""
+    list as it is (shared, as the groups' spans are never changed); and the keys
+    of several shapes' spans."""
     runs: dict[tuple[object, ...], list[Span]] = {}
     mixed: set[tuple[object, ...]] = set()  # keys of several shapes
     for spans in shapes(trace):
@@ -150,7 +162,7 @@ def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
     if mixed:
         # Spans of several shapes (another connection, other attrs) in trace order.
         runs.update(_runs(trace, [], mixed))
-    return runs
+    return runs, mixed
 
 
 def _frames(span: Span) -> tuple[tuple[str, int], ...]:
