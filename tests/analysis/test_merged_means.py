@@ -102,3 +102,33 @@ def test_a_report_and_the_pytest_plugin_merge_an_mn_plus_one_alike(tmp_path: Pat
         (f.evidence, f.trace_id, f.title) for f in merged
     ]
     assert reported[0].evidence["requests_affected"] == 5
+
+
+def test_a_report_and_the_pytest_plugin_merge_a_duplicate_query_alike(tmp_path: Path) -> None:
+    """The same for duplicate-query: ``report`` builds a request's finding only when
+    it is the first or the worst of its fingerprint, the plugin builds every one.
+    Requests run the read twice or three times: the example kept is whichever
+    wasted the most, the same on both sides."""
+    from perfdoctor.detectors.duplicate_query import DuplicateQuery
+
+    traces = tmp_path / "traces.db"
+    with capturing(traces):
+        conn = blog_db()
+        for request in range(5):
+            with perfdoctor.trace("GET /articles/<id>", "http"):
+                for _copy in range(2 + request % 2):
+                    conn.execute("SELECT title FROM article WHERE id = ?", (1,)).fetchall()
+    loaded = load(traces)
+    settings = Settings()
+    detector = DuplicateQuery()
+    session = detector.session(settings)
+    session.feed(loaded)
+    [reported] = session.findings()
+    [merged] = merge(detector.analyze(loaded, settings))
+    assert (reported.evidence, reported.trace_id, reported.title) == (
+        merged.evidence,
+        merged.trace_id,
+        merged.title,
+    )
+    assert reported.evidence["requests_affected"] == 5
+    assert reported.evidence["mean_ms"]["wasted_ms"] == merged.evidence["mean_ms"]["wasted_ms"]

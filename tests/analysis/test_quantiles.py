@@ -55,3 +55,24 @@ def test_slow_query_past_the_limit_counts_every_run_and_keeps_its_verdict() -> N
         <= 0.005 * before.evidence["p95_ms"]
     )
     assert after.severity == before.severity
+
+
+def test_runs_added_a_shape_at_a_time_give_what_one_by_one_gives() -> None:
+    """slow-query adds a shape's runs at once (``extend``): across the limit and past
+    it, the counts, the largest value and every percentile are those of adding
+    the values one by one."""
+    data = values(30_000)
+    one_by_one, batched = Quantiles(exact=1_000), Quantiles(exact=1_000)
+    for value in data:
+        one_by_one.add(value)
+    rng = random.Random(5)
+    at = 0
+    while at < len(data):
+        size = rng.choice([1, 7, 40, 900, 2_500])
+        batched.extend(data[at : at + size])
+        at += size
+    assert batched.buckets == one_by_one.buckets
+    assert (len(batched), batched.largest) == (len(one_by_one), one_by_one.largest)
+    assert [batched.percentile(p) for p in (0, 50, 95, 99, 100)] == [
+        one_by_one.percentile(p) for p in (0, 50, 95, 99, 100)
+    ]

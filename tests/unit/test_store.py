@@ -105,3 +105,32 @@ def test_a_call_site_and_a_statement_are_stored_once(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM statements").fetchone()[0] == 1
     loaded = store.load_traces(path)
     assert {s.location for t in loaded for s in t.spans} == {Location("/app/views.py", 10, "view")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":[1,2.5,"x",null]}', ' {"a":1}', '{"a":1}\n', "[]", "NaN", b'{"b":2}'],
+)
+def test_values_read_as_json_loads_reads_them(text: str | bytes) -> None:
+    """The store's reader scans a value without json.loads' wrapper: a value
+    written by hand (whitespace around it, bytes) reads the same."""
+    import json
+    import math
+
+    from perfdoctor.store import layout
+
+    got, expected = layout.loads(text), json.loads(text)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a":1}x', "[1,]"])
+def test_a_value_that_is_not_json_fails_as_json_loads_fails(text: str) -> None:
+    import json
+
+    from perfdoctor.store import layout
+
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as got:
+        layout.loads(text)
+    assert str(got.value) == str(expected.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -75,8 +75,22 @@ class Quantiles:
             if most > self.largest:
                 self.largest = most
             return
+        # Past ``exact`` (a query shape run 100k times and more): bucketed in one
+        # loop, not an add() and a _bucket() call per value.  The buckets hold counts,
+        # so where the kept values turn into buckets does not matter.
+        self.count += len(values)
+        largest = self.largest
+        buckets = self.buckets
+        if buckets is None:
+            kept = self.values
+            self.values = array("d")
+            buckets = self.buckets = {}
+            _into(buckets, kept)
         for value in values:
-            self.add(value)
+            if value > largest:
+                largest = value
+        self.largest = largest
+        _into(buckets, values)
 
     def _bucket(self, value: float) -> None:
         assert self.buckets is not None
@@ -103,6 +117,14 @@ class Quantiles:
         value_low, value_high = found.get(low, self.largest), found.get(high, self.largest)
         # Between two ranks as percentile() interpolates.
         return value_low + (value_high - value_low) * (rank - low)
+
+
+def _into(buckets: dict[int, int], values: Iterable[float]) -> None:
+    """Count ``values`` into ``buckets`` as :meth:`Quantiles._bucket` counts each."""
+    log, floor, gamma, zero = math.log, math.floor, _LOG_GAMMA, _ZERO
+    for value in values:
+        index = zero if value <= 0 else floor(log(value) / gamma)
+        buckets[index] = buckets.get(index, 0) + 1
 
 
 _GAMMA = 1.01

@@ -82,11 +82,20 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
     smaller ones), without building the others: most queries of a request run once.
     """
     windows = request_windows(trace)
-    runs = _runs_by_shape(trace) if not windows else _runs(trace, windows)
+    # Keys whose runs may come from several stacks (see _by_caller); a key that is
+    # one shape's runs has one stack list.
+    mixed: set[tuple[object, ...]] | None = None
+    if windows:
+        runs = _runs(trace, windows)
+    else:
+        runs, mixed = _runs_by_shape(trace)
     found: list[SpanGroup] = []
     for key, spans in runs.items():
         if len(spans) >= least:
-            found.extend(_by_caller(SpanGroup(key, spans)))
+            if mixed is not None and key not in mixed:
+                found.append(SpanGroup(key, spans))
+            else:
+                found.extend(_by_caller(SpanGroup(key, spans)))
     return found
 
 
@@ -132,10 +141,13 @@ def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
     return key
 
 
-def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
+def _runs_by_shape(
+    trace: Trace,
+) -> tuple[dict[tuple[object, ...], list[Span]], set[tuple[object, ...]]]:
     """:func:`_runs` of a trace that is one request, a shape at a time: a shape's
     spans share their query shape and call site, so most keys are one shape's
-    list as it is (shared, as the groups' spans are never changed)."""
+    list as it is (shared, as the groups' spans are never changed); and the keys
+    of several shapes' spans."""
     runs: dict[tuple[object, ...], list[Span]] = {}
     mixed: set[tuple[object, ...]] = set()  # keys of several shapes
     for spans in shapes(trace):
@@ -150,7 +162,7 @@ def _runs_by_shape(trace: Trace) -> dict[tuple[object, ...], list[Span]]:
     if mixed:
         # Spans of several shapes (another connection, other attrs) in trace order.
         runs.update(_runs(trace, [], mixed))
-    return runs
+    return runs, mixed
 
 
 def _frames(span: Span) -> tuple[tuple[str, int], ...]:
@@ -187,14 +199,19 @@ def n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     """Groups that qualify as N+1: one shape from one line, repeated in one request
     by a loop (:func:`loop_groups`), with varying parameters.  Computed once per
     trace of a chunk: n-plus-one-query and duplicate-query both ask (and only read)."""
+    if len(of_kind(trace, "db")) < _least(settings):
+        return []  # too few queries for any group to qualify (a fifth of requests)
     return _qualifying(trace, settings)
+
+
+def _least(settings: Settings) -> int:
+    """Fewer runs than either repeat threshold never pass :func:`enough_repeats`."""
+    return min(settings.n_plus_one_min_repeats, settings.n_plus_one_proven_min_repeats)
 
 
 def _n_plus_one_groups(trace: Trace, settings: Settings) -> list[SpanGroup]:
     found = []
-    # Fewer runs than either repeat threshold never pass enough_repeats.
-    least = min(settings.n_plus_one_min_repeats, settings.n_plus_one_proven_min_repeats)
-    for group in loop_groups(trace, least):
+    for group in loop_groups(trace, _least(settings)):
         if group.total_ms < settings.n_plus_one_min_total_ms:
             continue
         if not _varies(group.spans):

@@ -65,9 +65,15 @@ def _sequences(groups: list[SpanGroup]) -> list[SequenceGroup]:
         if pattern is None:
             at += 1
             continue
-        repeats = 0
-        while order[at + repeats * len(pattern) : at + (repeats + 1) * len(pattern)] == pattern:
-            repeats += 1
+        size = len(pattern)
+        if order[at + size :] == order[at : len(order) - size]:
+            # The rest repeats the pattern to the end (a loop's usual shape): as
+            # many whole repeats as fit, without a slice compared per repeat.
+            repeats = (len(order) - at) // size
+        else:
+            repeats = 0
+            while order[at + repeats * size : at + (repeats + 1) * size] == pattern:
+                repeats += 1
         if repeats >= 2 and all(groups[i].count == repeats for i in pattern):
             found.append(SequenceGroup([groups[i] for i in pattern], repeats))
             at += repeats * len(pattern)

@@ -176,7 +176,12 @@ class _Session(Session):
                 if server or digest is None:
                     continue
                 if guarded is None:
-                    guarded = min(_guarded(trace), default=math.inf)
+                    # No cache operation (most requests): no miss to look for.
+                    guarded = (
+                        min(_guarded(trace), default=math.inf)
+                        if of_kind(trace, "cache")
+                        else math.inf
+                    )
                 start = span.start_ms
                 if guarded <= start:
                     continue

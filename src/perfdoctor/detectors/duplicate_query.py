@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
+from perfdoctor.analysis.merging import Merger
 from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import n_plus_one_groups
 from perfdoctor.detectors._kinds import reads
 from perfdoctor.detectors._sites import shown_path
 from perfdoctor.detectors._sql import is_read
-from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
+from perfdoctor.detectors.base import PerTraceDetector, Session, finding_fingerprint
 from perfdoctor.model import Finding, Location, Span, Trace
 from perfdoctor.settings import Settings
 
@@ -114,44 +116,101 @@ class DuplicateQuery(PerTraceDetector):
     description = "identical statement and parameters run more than once in one request"
 
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
+        for fingerprint, spans in self.repeated(trace, settings):
+            yield self.finding(trace, fingerprint, spans, sites(spans), settings)
+
+    def session(self, settings: Settings) -> Session:
+        return _Session(self, settings)
+
+    def repeated(self, trace: Trace, settings: Settings) -> list[tuple[str | None, list[Span]]]:
+        """Each read ``trace`` ran at least ``duplicate_min_count`` times with the same
+        parameters, outside its N+1 loops: (the query's fingerprint, its runs)."""
         least = settings.duplicate_min_count
         if least >= 2 and not _repeats(trace):
-            return  # most requests run no read twice with the same parameters
+            return []  # most requests run no read twice with the same parameters
         groups = _same_reads(reads(trace), None)
         if max(map(len, groups.values()), default=0) < least:
-            return  # what the N+1 groups take out cannot make a group larger
+            return []  # what the N+1 groups take out cannot make a group larger
         # Spans already reported as an N+1 are not reported twice: grouped again
         # without them (rarely needed: most requests repeat nothing).
         in_n_plus_one = {id(s) for g in n_plus_one_groups(trace, settings) for s in g.spans}
         if in_n_plus_one:
             groups = _same_reads(reads(trace), in_n_plus_one)
-        for (fingerprint, _), spans in groups.items():
-            if len(spans) < least:
-                continue
-            total = sum(s.duration_ms for s in spans)
-            wasted = total - spans[0].duration_ms
-            where = sites(spans)
-            # The first run is unavoidable; the second is the copy to remove.
-            location = where[1]
-            listed = site_counts(spans, where)
-            yield Finding(
-                id=self.id,
-                severity="warning",
-                title=(
-                    f"Duplicate query: the same query with the same parameters "
-                    f"ran {len(spans)} times"
-                ),
-                endpoint=trace.name,
-                location=location,
-                evidence={
-                    "count": len(spans),
+        return [
+            (fingerprint, spans)
+            for (fingerprint, _), spans in groups.items()
+            if len(spans) >= least
+        ]
+
+    def finding(
+        self,
+        trace: Trace,
+        fingerprint: str | None,
+        spans: list[Span],
+        where: list[Location | None],
+        settings: Settings,
+    ) -> Finding:
+        """The finding of one read repeated (``where``: :func:`sites` of its runs)."""
+        total = sum(s.duration_ms for s in spans)
+        wasted = total - spans[0].duration_ms
+        # The first run is unavoidable; the second is the copy to remove.
+        location = where[1]
+        listed = site_counts(spans, where)
+        return Finding(
+            id=self.id,
+            severity="warning",
+            title=(
+                f"Duplicate query: the same query with the same parameters ran {len(spans)} times"
+            ),
+            endpoint=trace.name,
+            location=location,
+            evidence={
+                "count": len(spans),
+                "total_ms": round(total, 3),
+                "wasted_ms": round(wasted, 3),
+                "statement": spans[0].statement,
+                "first": listed[0] if where[0] is not None else None,
+                "sites": listed,
+                "call_sites": [f"{s['path']}:{s['line']}" for s in listed if "path" in s],
+            },
+            fix=remedy(len(spans), len(listed), settings.duplicate_per_row_count),
+            fingerprint=finding_fingerprint(self.id, trace.name, fingerprint, location),
+        )
+
+
+class _Session(Session):
+    """The findings :meth:`DuplicateQuery.visit` gives, merged as they come, each
+    built only when it is the first or the worst of its fingerprint: a read
+    repeated in one request is most often repeated in every request of its
+    endpoint, and one finding is kept."""
+
+    def __init__(self, detector: DuplicateQuery, settings: Settings) -> None:
+        self.detector, self.settings = detector, settings
+        self.merged = Merger()
+
+    def feed(self, traces: Sequence[Trace]) -> None:
+        detector, settings, add = self.detector, self.settings, self.merged.add_lazily
+        key = detector.id
+        for trace in traces:
+            for fingerprint, spans in detector.repeated(trace, settings):
+                where = sites(spans)
+                total = sum(s.duration_ms for s in spans)
+                # What the finding's evidence says of its times (Merger ranks and
+                # averages on them), worked out as finding() works them out.
+                numbers = {
                     "total_ms": round(total, 3),
-                    "wasted_ms": round(wasted, 3),
-                    "statement": spans[0].statement,
-                    "first": listed[0] if where[0] is not None else None,
-                    "sites": listed,
-                    "call_sites": [f"{s['path']}:{s['line']}" for s in listed if "path" in s],
-                },
-                fix=remedy(len(spans), len(listed), settings.duplicate_per_row_count),
-                fingerprint=finding_fingerprint(self.id, trace.name, fingerprint, location),
-            )
+                    "wasted_ms": round(total - spans[0].duration_ms, 3),
+                }
+                merged_as = finding_fingerprint(key, trace.name, fingerprint, where[1])
+                build = partial(self._built, trace, fingerprint, spans, where)
+                add(merged_as, "warning", numbers, build)
+
+    def _built(
+        self, trace: Trace, fingerprint: str | None, spans: list[Span], where: list[Location | None]
+    ) -> Finding:
+        finding = self.detector.finding(trace, fingerprint, spans, where, self.settings)
+        finding.trace_id = trace.id
+        return finding
+
+    def findings(self) -> list[Finding]:
+        return self.merged.findings()

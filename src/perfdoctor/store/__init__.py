@@ -707,7 +707,7 @@ def _trace(
     catalogs: dict[str, str],
 ) -> Trace:
     trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs_text, spans = row
-    attrs = json.loads(attrs_text)
+    attrs = layout.loads(attrs_text)
     decoded, checked = layout.decode_checked(spans, stacks, statements)
     trace = Trace(
         id=trace_id,
