@@ -19,6 +19,14 @@ order rotating each round, so drift on a noisy machine hits every side alike::
     python benchmarks/app_overhead.py --agent otel --agent sentry --agent ddtrace
     python benchmarks/app_overhead.py --sample 0.05     # also what a team leaves on
 
+``--serve`` measures an app of your own instead, served by your command (``{port}``
+in it is replaced), from ``--cwd``, with ``--python`` (the app's interpreter, which
+must have perfdoctor installed) running ``perfdoctor run`` for the traced sides,
+over the ``--path`` pages in turn::
+
+    python benchmarks/app_overhead.py --serve "python -m gunicorn -w 1 -b 127.0.0.1:{port} \
+        mysite.wsgi" --cwd ../mysite --python ../mysite/.venv/bin/python --path / --path /blog/
+
 ``--agent`` serves the app once more under a tracing agent a team would leave on
 instead (OpenTelemetry, sentry-sdk, ddtrace where it installs), tracing every
 request and sending to a local sink, in the same rounds.
@@ -37,6 +45,7 @@ import http.client
 import http.server
 import json
 import os
+import shlex
 import signal
 import socket
 import sqlite3
@@ -58,6 +67,17 @@ QUERIES = 40
 
 
 @dataclass
+class External:
+    """An app of the user's own (``--serve``): how to serve it and what to ask it."""
+
+    command: str
+    cwd: str
+    python: str
+    paths: list[str]
+    env: dict[str, str]
+
+
+@dataclass
 class Side:
     name: str
     port: int
@@ -65,6 +85,8 @@ class Side:
     store: Path | None
     samples: list[float] = field(default_factory=list)
     round_medians: list[float] = field(default_factory=list)
+    # An external app's pages, asked in turn (the built-in apps: their list).
+    paths: list[str] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -73,7 +95,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server(app: str, port: int) -> list[str]:
+def _server(app: str | External, port: int) -> list[str]:
+    if isinstance(app, External):
+        return shlex.split(app.command.replace("{port}", str(port)))
     if app == "django":
         return [
             sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
@@ -97,7 +121,7 @@ def _env(db: Path, src: str | None) -> dict[str, str]:
 
 def _start(
     name: str,
-    app: str,
+    app: str | External,
     db: Path,
     folder: Path,
     src: str | None,
@@ -112,19 +136,22 @@ def _start(
     store = None
     if traced:
         store = folder / f"{name}.db"
-        run = [sys.executable, "-m", "perfdoctor", "run", "--traces", str(store)]
+        python = app.python if isinstance(app, External) else sys.executable
+        run = [python, "-m", "perfdoctor", "run", "--traces", str(store)]
         if sample is not None:
             run += ["--sample", str(sample)]
         command = [*run, "--", *command]
     env = _env(db, src)
+    if isinstance(app, External):
+        env.update(app.env)
     if agent is not None:
         env["PYTHONPATH"] = str(AGENT_BOOT)
         env.update(BENCH_AGENT=agent[0], BENCH_SINK=agent[1], BENCH_APP=app)
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True, cwd=app.cwd if isinstance(app, External) else None,
     )
-    return Side(name, port, process, store)
+    return Side(name, port, process, store, paths=app.paths if isinstance(app, External) else [])
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
@@ -155,19 +182,27 @@ def _sink() -> http.server.ThreadingHTTPServer:
     return server
 
 
-def _get(port: int) -> float:
+def _get(port: int, path: str = PATH) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("GET", PATH)
+        conn.request("GET", path)
         response = conn.getresponse()
         body = response.read()
     finally:
         conn.close()
     elapsed = time.perf_counter() - started
-    if response.status != 200 or not body.startswith(b"["):
-        raise RuntimeError(f"GET {PATH} on port {port}: {response.status} {body[:200]!r}")
+    # The built-in apps answer a JSON list; an external app, any page.
+    if response.status != 200 or (path == PATH and not body.startswith(b"[")):
+        raise RuntimeError(f"GET {path} on port {port}: {response.status} {body[:200]!r}")
     return elapsed
+
+
+def _ask(side: Side, request: int) -> float:
+    """One GET of the side's app: its list, or an external app's pages in turn."""
+    if not side.paths:
+        return _get(side.port)
+    return _get(side.port, side.paths[request % len(side.paths)])
 
 
 def _wait(side: Side, timeout: float = 60.0) -> None:
@@ -177,7 +212,7 @@ def _wait(side: Side, timeout: float = 60.0) -> None:
             err = side.process.stderr.read().decode() if side.process.stderr else ""
             raise RuntimeError(f"{side.name} exited: {err[-2000:]}")
         try:
-            _get(side.port)
+            _ask(side, 0)
             return
         except (OSError, RuntimeError, http.client.HTTPException):
             time.sleep(0.2)
@@ -209,7 +244,7 @@ def _stored(store: Path) -> dict[str, Any]:
 
 
 def measure_app(
-    app: str,
+    app: str | External,
     rounds: int,
     requests: int,
     warmup: int,
@@ -220,10 +255,11 @@ def measure_app(
     with tempfile.TemporaryDirectory(prefix="perfdoctor-app-bench-") as tmp:
         folder = Path(tmp)
         db = folder / "app.db"
-        subprocess.run(
-            [sys.executable, str(APPS_DIR / f"list_{app}.py"), "seed"],
-            env=_env(db, None), check=True,
-        )
+        if not isinstance(app, External):
+            subprocess.run(
+                [sys.executable, str(APPS_DIR / f"list_{app}.py"), "seed"],
+                env=_env(db, None), check=True,
+            )
         sink = _sink() if agents else None
         sides = [_start("bare", app, db, folder, None, traced=False)]
         sides.append(_start("perfdoctor", app, db, folder, os.environ.get("PYTHONPATH"), True))
@@ -244,12 +280,12 @@ def measure_app(
         try:
             for side in sides:
                 _wait(side)
-                for _ in range(warmup):
-                    _get(side.port)
+                for n in range(warmup):
+                    _ask(side, n)
             for round_ in range(rounds):
                 shift = round_ % len(sides)
                 for side in sides[shift:] + sides[:shift]:
-                    times = [_get(side.port) for _ in range(requests)]
+                    times = [_ask(side, n) for n in range(requests)]
                     side.samples += times
                     side.round_medians.append(statistics.median(times))
         finally:
@@ -258,7 +294,8 @@ def measure_app(
             if sink is not None:
                 sink.shutdown()
         bare = sides[0]
-        result: dict[str, Any] = {"app": app, "sides": []}
+        label = "external" if isinstance(app, External) else app
+        result: dict[str, Any] = {"app": label, "sides": []}
         if sink is not None:
             # Per endpoint of the sink (/v1/traces: OpenTelemetry, /api/1/envelope/:
             # Sentry, /v0.x/traces: ddtrace): nothing sent would be an agent that
@@ -306,8 +343,21 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="also serve the app under `perfdoctor run --sample RATE` (and the before side's)",
     )
+    parser.add_argument("--serve", help="an app of your own: its serving command, with {port}")
+    parser.add_argument("--cwd", default=".", help="--serve: where the command runs")
+    parser.add_argument(
+        "--python", default=sys.executable, help="--serve: the app's interpreter (perfdoctor in it)"
+    )
+    parser.add_argument("--path", action="append", help="--serve: a page to ask (repeatable)")
+    parser.add_argument(
+        "--env", action="append", default=[], help="--serve: KEY=VALUE for the app (repeatable)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    apps: list[str | External] = list(args.app or ["django", "fastapi"])
+    if args.serve:
+        env = dict(item.split("=", 1) for item in args.env)
+        apps = [External(args.serve, args.cwd, args.python, args.path or ["/"], env)]
     results = [
         measure_app(
             app,
@@ -318,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.agent or ()),
             args.sample,
         )
-        for app in (args.app or ["django", "fastapi"])
+        for app in apps
     ]
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
