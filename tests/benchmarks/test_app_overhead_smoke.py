@@ -7,6 +7,7 @@ A smoke test only: no timing is asserted (the figures live in benchmarks/RESULTS
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,36 @@ def test_every_request_of_both_apps_is_stored_with_its_queries() -> None:
         stored = traced["stored"]
         assert stored["requests"] == 1 + 2 + 2 * 3, stored
         assert all(40 <= n <= 45 for n in stored["db_spans_per_request"]), stored
+
+
+def test_an_app_of_ones_own_served_by_its_command(tmp_path: Path) -> None:
+    # The Django list app, served by a command as a user's app would be (--serve),
+    # with a sampled side: the command, its folder, its interpreter and its pages.
+    apps = SCRIPT.parent / "apps"
+    db = tmp_path / "app.db"
+    seeded = subprocess.run(
+        [sys.executable, str(apps / "list_django.py"), "seed"],
+        env={**os.environ, "BENCH_DB": str(db)}, capture_output=True, text=True, timeout=120,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    serve = f"{sys.executable} -m gunicorn -w 1 -b 127.0.0.1:{{port}} list_django:application"
+    done = subprocess.run(
+        [
+            sys.executable, str(SCRIPT), "--serve", serve, "--cwd", str(apps),
+            "--python", sys.executable, "--path", "/articles/", "--path", "/articles/?page=1",
+            # Seeded draws: about half, never all or none.
+            "--env", f"BENCH_DB={db}", "--env", "PERFDOCTOR_SAMPLE_SEED=5", "--sample", "0.5",
+            "--rounds", "2", "--requests", "4", "--warmup", "2", "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert result["app"] == "external"
+    assert [side["side"] for side in result["sides"]] == ["bare", "perfdoctor", "sampled"]
+    full, sampled = result["sides"][1]["stored"], result["sides"][2]["stored"]
+    # The probe, 2 warm-up and 2 rounds of 4: all stored, and about half of them.
+    assert full["requests"] == 1 + 2 + 2 * 4, full
+    assert 0 < sampled["requests"] < full["requests"], sampled
