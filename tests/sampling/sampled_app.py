@@ -17,6 +17,7 @@ if len(sys.argv) > 3 and sys.argv[3] == "instrument":
     perfdoctor.instrument(sys.argv[5], sample=float(sys.argv[4]))
 
 from flask import Flask
+from items import seed
 
 DB = sys.argv[1]
 REQUESTS = int(sys.argv[2])
@@ -61,12 +62,7 @@ def fail() -> str:
 
 
 def main() -> None:
-    conn = sqlite3.connect(DB)
-    conn.execute("CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.execute("DELETE FROM item")
-    conn.executemany("INSERT INTO item VALUES (?, ?)", [(i, f"n{i}") for i in range(8)])
-    conn.commit()
-    conn.close()
+    seed(DB)
     client = app.test_client()
     for n in range(1, REQUESTS + 1):
         if n % SLOW_EVERY == 0:

@@ -11,6 +11,7 @@ import sqlite3
 import sys
 
 from flask import Flask
+from items import seed
 
 DB = sys.argv[1]
 REQUESTS = int(sys.argv[2])
@@ -33,12 +34,7 @@ def orders() -> str:
 
 
 def main() -> None:
-    conn = sqlite3.connect(DB)
-    conn.execute("CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.execute("DELETE FROM item")
-    conn.executemany("INSERT INTO item VALUES (?, ?)", [(i, f"n{i}") for i in range(8)])
-    conn.commit()
-    conn.close()
+    seed(DB)
     client = app.test_client()
     for _ in range(REQUESTS):
         assert client.get("/orders").status_code == 500
