@@ -11,6 +11,7 @@ from perfdoctor.analysis.merging import Merger
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
 from perfdoctor.detectors._n_plus_one_site import site
+from perfdoctor.detectors._n_plus_one_together import combine
 from perfdoctor.detectors._sequence import SequenceGroup, link, n_plus_one_sequences
 from perfdoctor.detectors.base import PerTraceDetector, Session
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
@@ -43,7 +44,9 @@ class NPlusOneQuery(PerTraceDetector):
         found = {id(case.group): self.finding(trace, case) for case in cases}
         for sequence in n_plus_one_sequences(groups):
             link(trace, sequence, [found[id(g)] for g in sequence.groups])
-        yield from found.values()
+        findings = list(found.values())
+        combine(findings)
+        yield from findings
 
     def session(self, settings: Settings) -> Session:
         return _Session(self, settings)
@@ -154,4 +157,6 @@ class _Session(Session):
         return finding
 
     def findings(self) -> list[Finding]:
-        return self.merged.findings()
+        findings = self.merged.findings()
+        combine(findings)
+        return findings

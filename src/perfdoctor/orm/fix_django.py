@@ -54,7 +54,8 @@ def _eager_calls(paths: tuple[Path, ...]) -> list[dict[str, Any]]:
     return calls
 
 
-def _render(calls: list[dict[str, Any]]) -> str:
+def render_calls(calls: list[dict[str, Any]]) -> str:
+    """Queryset calls as written: ``.select_related("image", "origin")``."""
     return "".join(
         f".{c['method']}({', '.join(_arguments(c))})"
         for c in calls
@@ -83,7 +84,7 @@ def _eager(res: Resolution) -> Fix:
     reads = ", ".join(qualified(res, p) for p in res.paths)
     if res.specific:
         return _specific(res, calls, loop, reads)
-    text = f"Add {_render(calls)} to the queryset the loop iterates ({reads}): {why}"
+    text = f"Add {render_calls(calls)} to the queryset the loop iterates ({reads}): {why}"
     return Fix(text, what(res), _machine(res, "eager", loop, calls=calls))
 
 
@@ -94,10 +95,10 @@ def _specific(res: Resolution, calls: list[dict[str, Any]], loop: Model, reads: 
     text = (
         f"The loop's {loop.name} rows come from Wagtail's .specific() (a query per page "
         f"type, by page_ptr_id IN (...)), and {reads} is read one row at a time. On "
-        f"Wagtail 6.3 or later add {_render(subqueries)} to the .specific() queryset "
+        f"Wagtail 6.3 or later add {render_calls(subqueries)} to the .specific() queryset "
         "the loop iterates (every page type in it needs that field). Before 6.3 the "
         f"Page queryset cannot reach it: query the page type itself with the same "
-        f"filters — {loop.name}.objects.live().child_of(page){_render(calls)} in place "
+        f"filters — {loop.name}.objects.live().child_of(page){render_calls(calls)} in place "
         "of page.get_children().live().specific()."
     )
     machine = _machine(res, "eager", loop, calls=subqueries, specific=True, without=calls)
@@ -280,7 +281,7 @@ def write_tree_children(res: Resolution) -> Fix:
 
 
 def _ambiguous(res: Resolution) -> Fix:
-    options = [_render(_eager_calls((p,))) for p in res.candidates]
+    options = [render_calls(_eager_calls((p,))) for p in res.candidates]
     names = ", ".join(qualified(res, p) for p in res.candidates)
     table = res.table or "the related table"
     text = (

@@ -83,6 +83,17 @@ def fixed_front_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+def details_page(request: HttpRequest) -> HttpResponse:
+    """One loop reading two relations a row: each post's author and its comments."""
+    return render(request, "press/details.html", {"posts": Post.objects.order_by("id")})
+
+
+def fixed_details_page(request: HttpRequest) -> HttpResponse:
+    # The report's fix for both relations together, as printed.
+    posts = Post.objects.order_by("id").select_related("author").prefetch_related("comments")
+    return render(request, "press/details.html", {"posts": posts})
+
+
 class PostListPage(ListView):
     template_name = "press/posts.html"
     context_object_name = "posts"

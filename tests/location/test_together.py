@@ -1,0 +1,61 @@
+"""A loop that reads several relations one row at a time: each N+1 finding keeps
+its own fix and also gets the eager load naming them all, which pasted as printed
+leaves no N+1 (Wagtail's bakery demo: a card reading a page's image, origin and
+bread type, 48 -> 15 queries a request with the three together)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.location.support import HERE, found, line_of, run_site
+
+SITE = HERE / "drf_site"
+TEMPLATE = SITE / "press" / "templates" / "press" / "details.html"
+TOGETHER = '.select_related("author").prefetch_related("comments")'
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    traces = tmp_path_factory.mktemp("together") / "traces.db"
+    return run_site(SITE, traces, ["/details/", "/details/fixed/", "/page/", "/front/"])
+
+
+def test_each_relation_of_the_loop_gets_the_fix_for_all_of_them(report: dict[str, Any]) -> None:
+    findings = found(report, "n-plus-one-query", "GET /details/")
+    # Both point at the view's render call; the template line that loads is the trigger's.
+    lines = {f["evidence"]["trigger"]["line"]: f for f in findings}
+    author = line_of(TEMPLATE, "post.author.name")
+    comments = line_of(TEMPLATE, "post.comments.all")
+    assert sorted(lines) == sorted([author, comments])
+    # Each keeps its own fix, and names the other one with the call for both.
+    assert lines[author]["fix"].startswith('Add .select_related("author")')
+    assert lines[comments]["fix"].startswith('Add .prefetch_related("comments")')
+    assert f"also reads Post.comments at press/details.html:{comments} " in lines[author]["fix"]
+    assert f"also reads Post.author at press/details.html:{author} " in lines[comments]["fix"]
+    for finding in findings:
+        assert f"all together, {TOGETHER}." in finding["fix"]
+        together = finding["evidence"]["orm_fix_together"]
+        assert together["on"] == "press.Post"
+        assert [(c["method"], c["args"]) for c in together["calls"]] == [
+            ("select_related", ["author"]),
+            ("prefetch_related", ["comments"]),
+        ]
+
+
+def test_the_fix_for_all_of_them_pasted_leaves_no_n_plus_one(report: dict[str, Any]) -> None:
+    assert found(report, "n-plus-one-query", "GET /details/fixed/") == []
+
+
+def test_a_loop_reading_one_relation_or_two_loops_get_no_combined_fix(
+    report: dict[str, Any],
+) -> None:
+    # /page/: one relation read. /front/: the same relation read by two loops over
+    # two querysets (latest, oldest), each with its own fix.
+    for endpoint in ("GET /page/", "GET /front/"):
+        findings = found(report, "n-plus-one-query", endpoint)
+        assert findings, endpoint
+        for finding in findings:
+            assert "orm_fix_together" not in finding["evidence"], endpoint
+            assert "all together" not in finding["fix"], endpoint
