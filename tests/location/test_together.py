@@ -1,7 +1,7 @@
 """A loop that reads several relations one row at a time: each N+1 finding keeps
 its own fix and also gets the eager load naming them all, which pasted as printed
 leaves no N+1 (Wagtail's bakery demo: a card reading a page's image, origin and
-bread type, 48 -> 15 queries a request with the three together)."""
+bread type, 48 -> 16 queries a request with the printed call pasted)."""
 
 from __future__ import annotations
 
