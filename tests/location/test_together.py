@@ -59,3 +59,37 @@ def test_a_loop_reading_one_relation_or_two_loops_get_no_combined_fix(
         for finding in findings:
             assert "orm_fix_together" not in finding["evidence"], endpoint
             assert "all together" not in finding["fix"], endpoint
+
+
+FLASK = HERE / "flask_site"
+FLASK_TEMPLATE = FLASK / "templates" / "details.html"
+SA_TOGETHER = (
+    ".options(joinedload(Post.author), selectinload(Post.comments))"
+    " (from sqlalchemy.orm import joinedload, selectinload)"
+)
+
+
+@pytest.fixture(scope="module")
+def flask_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    traces = tmp_path_factory.mktemp("together-sa") / "traces.db"
+    return run_site(FLASK, traces, ["/details", "/details/fixed", "/page"])
+
+
+def test_sqlalchemy_loader_options_for_all_of_them(flask_report: dict[str, Any]) -> None:
+    findings = found(flask_report, "n-plus-one-query", "GET /details")
+    lines = {f["evidence"]["trigger"]["line"]: f for f in findings}
+    author = line_of(FLASK_TEMPLATE, "post.author.name")
+    comments = line_of(FLASK_TEMPLATE, "post.comments")
+    assert sorted(lines) == sorted([author, comments])
+    assert "joinedload(Post.author)" in lines[author]["fix"]
+    assert "selectinload(Post.comments)" in lines[comments]["fix"]
+    for finding in findings:
+        assert f"all together, {SA_TOGETHER}." in finding["fix"]
+        assert finding["evidence"]["orm_fix_together"]["options"] == [
+            "joinedload(Post.author)",
+            "selectinload(Post.comments)",
+        ]
+    # Pasted as printed: no N+1 left; a loop reading one relation gets no combined fix.
+    assert found(flask_report, "n-plus-one-query", "GET /details/fixed") == []
+    page = found(flask_report, "n-plus-one-query", "GET /page")
+    assert page and all("all together" not in f["fix"] for f in page)

@@ -130,11 +130,24 @@ def test_nested_path_chains_loaders_on_the_right_classes(env: tuple[Path, Engine
     # two N+1s on the line: the owners (by pk), then their profiles (by user_id)
     findings = {f.evidence["orm_fix"]["options"][0] for f in n_plus_one(traces, "nested")}
     assert findings == {"joinedload(Post.owner)", "joinedload(Post.owner).joinedload(User.profile)"}
-    nested = next(f for f in n_plus_one(traces, "nested") if "User.profile" in f.fix)
+    nested = next(
+        f for f in n_plus_one(traces, "nested") if "User.profile" in f.evidence["orm_fix"]["options"][0]
+    )
     fixed = apply_sqlalchemy(statement, nested.evidence["orm_fix"])
     with Session(engine) as session:
         assert run("nested fixed", lambda: loop(session, fixed)) == before
     assert queries(traces, "nested fixed") == 1
+    # The owners' finding points at the chain that loads both; the chain's own fix
+    # already does, so it gets no second one.
+    owners = next(
+        f
+        for f in n_plus_one(traces, "nested")
+        if f.evidence["orm_fix"]["options"] == ["joinedload(Post.owner)"]
+    )
+    assert owners.evidence["orm_fix_together"]["options"] == [
+        "joinedload(Post.owner).joinedload(User.profile)"
+    ]
+    assert "orm_fix_together" not in nested.evidence
 
 
 def test_one_to_one_uselist_false(env: tuple[Path, Engine]) -> None:

@@ -1,4 +1,5 @@
-"""One loop, several relations read one row at a time: the eager loads together.
+"""One loop, several relations read one row at a time: the eager loads together
+(Django's ``select_related``/``prefetch_related``, SQLAlchemy's loader options).
 
 A card template reads a page's image, origin and bread type, each one query per
 row: three findings, three fixes each naming one relation on the same queryset.
@@ -18,16 +19,25 @@ from perfdoctor.orm.fix_django import render_calls
 def _key(finding: Finding) -> tuple[Any, ...] | None:
     machine = finding.evidence.get("orm_fix")
     parent = finding.evidence.get("parent_statement")
-    if not isinstance(machine, dict) or not parent:
+    if not isinstance(machine, dict) or not parent or machine.get("kind") != "eager":
         return None
-    if machine.get("framework") != "django" or machine.get("kind") != "eager":
+    framework = machine.get("framework")
+    if framework == "django":
+        calls = machine.get("calls")
+        if not isinstance(calls, list) or not calls:
+            return None
+        # Wagtail's .specific() fixes carry for_specific_subqueries on every call.
+        kwargs = tuple(
+            sorted((k, repr(v)) for c in calls for k, v in c.get("kwargs", {}).items())
+        )
+        extra: tuple[Any, ...] = (bool(machine.get("specific")), kwargs)
+    elif framework == "sqlalchemy":
+        if not isinstance(machine.get("options"), list) or not machine["options"]:
+            return None
+        extra = ()
+    else:
         return None
-    calls = machine.get("calls")
-    if not isinstance(calls, list) or not calls:
-        return None
-    # Wagtail's .specific() fixes carry for_specific_subqueries on every call.
-    kwargs = tuple(sorted((k, repr(v)) for c in calls for k, v in c.get("kwargs", {}).items()))
-    return finding.endpoint, parent, machine.get("on"), bool(machine.get("specific")), kwargs
+    return finding.endpoint, parent, framework, machine.get("on"), extra
 
 
 def _merged(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,6 +48,10 @@ def _merged(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
             by_method[call["method"]] = {**call, "args": list(call["args"])}
         else:
             found["args"] += [a for a in call["args"] if a not in found["args"]]
+    for call in by_method.values():
+        # owner__profile loads owner on the way: "owner" beside it says nothing more.
+        args = call["args"]
+        call["args"] = [a for a in args if not any(o.startswith(f"{a}__") for o in args)]
     # select_related before prefetch_related, as a single fix writes them.
     order = {"select_related": 0, "prefetch_related": 1}
     return sorted(by_method.values(), key=lambda c: order.get(c["method"], 2))
@@ -63,19 +77,50 @@ def combine(findings: list[Finding]) -> None:
         if key is not None:
             groups.setdefault(key, []).append(finding)
     for members in groups.values():
-        calls = [c for f in members for c in f.evidence["orm_fix"]["calls"]]
-        merged = _merged(calls)
-        if len(members) < 2 or merged == members[0].evidence["orm_fix"]["calls"]:
+        if len(members) < 2:
             continue
-        written = render_calls(merged)
+        machines = [f.evidence["orm_fix"] for f in members]
+        together, written = _together(machines)
         for finding in members:
+            own = finding.evidence["orm_fix"]
+            if own.get("calls") == together.get("calls") and own.get("options") == together.get(
+                "options"
+            ):
+                continue  # its own fix already loads the others on the way
             others = [
                 f"{f.evidence.get('relation') or 'another relation'}{_where(f)}"
                 for f in members
                 if f is not finding
             ]
-            finding.evidence["orm_fix_together"] = {**finding.evidence["orm_fix"], "calls": merged}
+            finding.evidence["orm_fix_together"] = together
             finding.fix = (
                 f"{finding.fix} The same loop also reads {', '.join(others)} one row at a "
                 f"time: all together, {written}."
             )
+
+
+def _together(machines: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """The machine form of the eager loads of every finding, and the code as written."""
+    first = machines[0]
+    if first["framework"] == "django":
+        calls = _merged([c for m in machines for c in m["calls"]])
+        return {**first, "calls": calls}, render_calls(calls)
+    options: list[str] = []
+    chains: list[Any] = []
+    for machine in machines:
+        own_chains = machine.get("chains") or []
+        for i, option in enumerate(machine["options"]):
+            if option not in options:
+                options.append(option)
+                chains.append(own_chains[i] if i < len(own_chains) else [])
+    # joinedload(Post.owner).joinedload(User.profile) loads the owners on the way.
+    kept = [
+        i for i, option in enumerate(options)
+        if not any(other.startswith(f"{option}.") for other in options)
+    ]
+    options, chains = [options[i] for i in kept], [chains[i] for i in kept]
+    loaders = sorted({link["loader"] for chain in chains for link in chain if "loader" in link})
+    written = f".options({', '.join(options)})"
+    if loaders:
+        written += f" (from sqlalchemy.orm import {', '.join(loaders)})"
+    return {**first, "options": options, "chains": chains}, written

@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import Flask, render_template
 from marshmallow import Schema, fields
 from sqlalchemy import ForeignKey, String, create_engine, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    joinedload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 from sqlalchemy.pool import StaticPool
 
 
@@ -25,6 +33,14 @@ class Post(Base):
     title: Mapped[str] = mapped_column(String(200))
     author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
     author: Mapped[Author] = relationship()
+    comments: Mapped[list[Comment]] = relationship()
+
+
+class Comment(Base):
+    __tablename__ = "comment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    body: Mapped[str] = mapped_column(String(200))
 
 
 class AuthorSchema(Schema):
@@ -47,7 +63,10 @@ def seed() -> None:
     with Session(engine) as session:
         authors = [Author(name=f"author {i}") for i in range(8)]
         session.add_all(authors)
-        session.add_all(Post(title=f"post {i}", author=authors[i % 8]) for i in range(12))
+        session.add_all(
+            Post(title=f"post {i}", author=authors[i % 8], comments=[Comment(body="first")])
+            for i in range(12)
+        )
         session.commit()
 
 
@@ -79,6 +98,23 @@ def page_fixed() -> str:
     with Session(engine) as session:
         rows = session.scalars(select(Post).options(joinedload(Post.author)).order_by(Post.id))
         return render_template("posts.html", posts=rows.all())
+
+
+@app.get("/details")
+def details() -> str:
+    """One loop reading two relations a row: each post's author and its comments."""
+    with Session(engine) as session:
+        rows = session.scalars(select(Post).order_by(Post.id)).all()
+        return render_template("details.html", posts=rows)
+
+
+@app.get("/details/fixed")
+def details_fixed() -> str:
+    with Session(engine) as session:
+        # The report's fix for both relations together, as printed.
+        stmt = select(Post).options(joinedload(Post.author), selectinload(Post.comments))
+        rows = session.scalars(stmt.order_by(Post.id)).unique().all()
+        return render_template("details.html", posts=rows)
 
 
 def author_name(session: Session, author_id: int) -> str:
