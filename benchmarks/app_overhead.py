@@ -75,6 +75,8 @@ class External:
     python: str
     paths: list[str]
     env: dict[str, str]
+    # Sent with every request (a login's token: "Authorization: Bearer ...").
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Side:
     round_medians: list[float] = field(default_factory=list)
     # An external app's pages, asked in turn (the built-in apps: their list).
     paths: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -151,7 +154,15 @@ def _start(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True, cwd=app.cwd if isinstance(app, External) else None,
     )
-    return Side(name, port, process, store, paths=app.paths if isinstance(app, External) else [])
+    external = isinstance(app, External)
+    return Side(
+        name,
+        port,
+        process,
+        store,
+        paths=app.paths if external else [],
+        headers=app.headers if external else {},
+    )
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
@@ -182,11 +193,11 @@ def _sink() -> http.server.ThreadingHTTPServer:
     return server
 
 
-def _get(port: int, path: str = PATH) -> float:
+def _get(port: int, path: str = PATH, headers: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         body = response.read()
     finally:
@@ -202,7 +213,7 @@ def _ask(side: Side, request: int) -> float:
     """One GET of the side's app: its list, or an external app's pages in turn."""
     if not side.paths:
         return _get(side.port)
-    return _get(side.port, side.paths[request % len(side.paths)])
+    return _get(side.port, side.paths[request % len(side.paths)], side.headers)
 
 
 def _wait(side: Side, timeout: float = 60.0) -> None:
@@ -352,12 +363,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--env", action="append", default=[], help="--serve: KEY=VALUE for the app (repeatable)"
     )
+    parser.add_argument(
+        "--header", action="append", default=[], help="--serve: 'Name: value' sent with each GET"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     apps: list[str | External] = list(args.app or ["django", "fastapi"])
     if args.serve:
         env = dict(item.split("=", 1) for item in args.env)
-        apps = [External(args.serve, args.cwd, args.python, args.path or ["/"], env)]
+        headers = dict(
+            (name.strip(), value.strip())
+            for name, value in (item.split(":", 1) for item in args.header)
+        )
+        apps = [External(args.serve, args.cwd, args.python, args.path or ["/"], env, headers)]
     results = [
         measure_app(
             app,
