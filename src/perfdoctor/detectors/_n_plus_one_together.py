@@ -82,10 +82,7 @@ def combine(findings: list[Finding]) -> None:
         machines = [f.evidence["orm_fix"] for f in members]
         together, written = _together(machines)
         for finding in members:
-            own = finding.evidence["orm_fix"]
-            if own.get("calls") == together.get("calls") and own.get("options") == together.get(
-                "options"
-            ):
+            if _loads(finding.evidence["orm_fix"]) == _loads(together):
                 continue  # its own fix already loads the others on the way
             others = [
                 f"{f.evidence.get('relation') or 'another relation'}{_where(f)}"
@@ -99,12 +96,21 @@ def combine(findings: list[Finding]) -> None:
             )
 
 
+def _loads(machine: dict[str, Any]) -> tuple[Any, Any]:
+    """What a machine-form fix loads: Django's calls, SQLAlchemy's options."""
+    return machine.get("calls"), machine.get("options")
+
+
 def _together(machines: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """The machine form of the eager loads of every finding, and the code as written."""
     first = machines[0]
     if first["framework"] == "django":
         calls = _merged([c for m in machines for c in m["calls"]])
-        return {**first, "calls": calls}, render_calls(calls)
+        together = {**first, "calls": calls}
+        if "without" in first:
+            # A .specific() fix's calls for Wagtail before 6.3: all of them too.
+            together["without"] = _merged([c for m in machines for c in m.get("without", [])])
+        return together, render_calls(calls)
     options: list[str] = []
     chains: list[Any] = []
     for machine in machines:
