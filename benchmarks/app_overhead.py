@@ -134,34 +134,34 @@ def _start(
 ) -> Side:
     """``agent``: (name, sink URL) of the tracing agent to serve the app under;
     ``sample``: the share of requests ``perfdoctor run --sample`` keeps."""
+    external = app if isinstance(app, External) else None
     port = _free_port()
     command = _server(app, port)
     store = None
     if traced:
         store = folder / f"{name}.db"
-        python = app.python if isinstance(app, External) else sys.executable
+        python = external.python if external else sys.executable
         run = [python, "-m", "perfdoctor", "run", "--traces", str(store)]
         if sample is not None:
             run += ["--sample", str(sample)]
         command = [*run, "--", *command]
     env = _env(db, src)
-    if isinstance(app, External):
-        env.update(app.env)
+    if external:
+        env.update(external.env)
     if agent is not None:
         env["PYTHONPATH"] = str(AGENT_BOOT)
         env.update(BENCH_AGENT=agent[0], BENCH_SINK=agent[1], BENCH_APP=app)
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True, cwd=app.cwd if isinstance(app, External) else None,
+        start_new_session=True, cwd=external.cwd if external else None,
     )
-    external = isinstance(app, External)
     return Side(
         name,
         port,
         process,
         store,
-        paths=app.paths if external else [],
-        headers=app.headers if external else {},
+        paths=external.paths if external else [],
+        headers=external.headers if external else {},
     )
 
 

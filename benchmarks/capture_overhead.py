@@ -789,6 +789,17 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
+def leave_out_requests(state: Any, on: bool = True) -> None:
+    """Make every request one ``--sample`` leaves out and drops (not drawn, and
+    never slow: under valgrind a request takes ~50x its time), or undo it.
+    ``state``: ``perfdoctor.capture.context.state``."""
+    import random
+
+    state.sample_rate = 0.05 if on else 1.0
+    state.sample_draw = (lambda: 1.0) if on else random.random
+    state.tail.slow_ms = float("inf")
+
+
 def worker_env() -> dict[str, str]:
     # Nothing from the caller's shell may switch capture or OTel on in a worker; the
     # benchmark's own settings (PERFDOCTOR_BENCH_*: where Redis and PostgreSQL are) pass.

@@ -40,7 +40,6 @@ import collections
 import gc
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -219,9 +218,7 @@ def run_worker(
             # ``--sample``'s usual request: not drawn, neither slow nor failed.
             nonlocal undrawn
             undrawn = on
-            context.state.sample_rate = 0.05 if on else 1.0
-            context.state.sample_draw = (lambda: 1.0) if on else random.random
-            context.state.tail.slow_ms = float("inf")
+            capture_overhead.leave_out_requests(context.state, on)
 
         variants: dict[str, tuple[bool, Callable[[bool], None] | None]] = {
             "off": (False, None),

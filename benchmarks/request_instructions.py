@@ -94,10 +94,7 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
             elif mode == "undrawn":
                 # ``--sample``'s common case: the head draw leaves the request out
                 # and it is neither slow nor failed, so it is counted and dropped.
-                context.state.sample_rate = 0.05
-                context.state.sample_draw = lambda: 1.0
-                # Under valgrind a request takes ~50x its time: none is "slow".
-                context.state.tail.slow_ms = float("inf")
+                capture_overhead.leave_out_requests(context.state)
         if app == "sqlite3":
             one = _sqlite3_driver(perfdoctor is not None)
         elif app == "django":

@@ -310,7 +310,7 @@ def capture_caller(
                 if step != steps[0]:
                     # Tried first next time: each distance tried before it costs
                     # a frame and a lookup (a page's lazy loads all have one).
-                    site.steps = (step, *[other for other in steps if other != step])
+                    site.steps = _to_front(steps, step)
                 break
         else:
             found_at = first  # a bare path has no user frame: checked from the first
@@ -327,7 +327,7 @@ def capture_caller(
                         continue
                     known = site.bare_at.get(step)
                     if known is not None and step != bare_steps[0]:
-                        site.bare_steps = (step, *[s for s in bare_steps if s != step])
+                        site.bare_steps = _to_front(bare_steps, step)
                     break
             if known is None:
                 known = site.bare or None
@@ -416,6 +416,11 @@ def capture_caller(
     if learnt is not None:
         _remember(key, code, learnt)
     return frames, framework, trigger
+
+
+def _to_front(steps: tuple[int, ...], step: int) -> tuple[int, ...]:
+    """``steps`` with ``step`` first: a new tuple, as another thread may be reading."""
+    return (step, *[other for other in steps if other != step])
 
 
 def _promote(known: _Known, path: _Path) -> None:
