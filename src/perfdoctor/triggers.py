@@ -164,18 +164,20 @@ def extract(
     field object, read them once per trace.  Keyed by the object's id and holding
     the object, so an id is never reused while its entry lives.
     """
-    if kind == DRF:
-        # The usual one (a serializer field per row): one call fewer.
+    if kind in (DRF, DJANGO_TEMPLATE):
+        # The usual ones (a serializer field per row, a template node per row): one
+        # call fewer, and a node's names read once per trace (nodes are parsed once
+        # and never change; a page reads the same dozen for each of its rows).
         try:
             this = frame.f_locals.get("self")
             if this is None:
                 return None
             if names is None:
-                return (*_drf(this), inside)
+                return (*(_drf(this) if kind == DRF else _template(this)), inside)
             found = names.get(id(this))
             if found is not None and found[0] is this and found[1] == inside:
                 return found[2]
-            raw = (*_drf(this), inside)
+            raw = (*(_drf(this) if kind == DRF else _template(this)), inside)
             if len(names) >= _MAX_NAMES:
                 names.clear()
             names[id(this)] = (this, inside, raw)
@@ -205,19 +207,23 @@ def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
             field = getattr(this, "name", None)
             return (kind, type(parent) if parent is not None else None, field, None)
         if kind == DJANGO_TEMPLATE:
-            origin = getattr(this, "origin", None)
-            token = getattr(this, "token", None)
-            expression = getattr(getattr(this, "filter_expression", None), "token", None)
-            return (
-                kind,
-                getattr(origin, "template_name", None),
-                getattr(origin, "name", None),
-                getattr(token, "lineno", None),
-                expression if isinstance(expression, str) else None,
-            )
+            return _template(this)
     except Exception:
         return None
     return None
+
+
+def _template(this: Any) -> RawTrigger:
+    origin = getattr(this, "origin", None)
+    token = getattr(this, "token", None)
+    expression = getattr(getattr(this, "filter_expression", None), "token", None)
+    return (
+        DJANGO_TEMPLATE,
+        getattr(origin, "template_name", None),
+        getattr(origin, "name", None),
+        getattr(token, "lineno", None),
+        expression if isinstance(expression, str) else None,
+    )
 
 
 def _drf(this: Any) -> RawTrigger:

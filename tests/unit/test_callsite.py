@@ -227,3 +227,29 @@ def test_a_drf_fields_names_are_read_once_per_trace_and_let_go_at_its_end() -> N
     # The trace's end lets the fields go.
     anchor.release()
     assert anchor.names == {}
+
+
+def test_a_template_nodes_names_are_read_once_per_trace() -> None:
+    from django.template import Engine
+
+    template = Engine().from_string("<li>\n{{ post.author.name }}</li>")
+    node = next(n for n in template.nodelist if type(n).__name__ == "VariableNode")
+
+    def render(self: Any) -> FrameType:  # the frame of the node's render
+        return sys._getframe(0)
+
+    anchor = callsite.Anchor(sys._getframe(0))
+    first = triggers.extract(triggers.DJANGO_TEMPLATE, render(node), 0, anchor.names)
+    assert first == (
+        triggers.DJANGO_TEMPLATE, None, "<unknown source>", 2, "post.author.name", 0
+    )
+    # Each row's query renders the same node: its names, not read again.
+    assert triggers.extract(triggers.DJANGO_TEMPLATE, render(node), 0, anchor.names) is first
+    # With a user frame inside it (a template tag's own code), another answer.
+    assert triggers.extract(triggers.DJANGO_TEMPLATE, render(node), 1, anchor.names) == (
+        *first[:-1], 1
+    )
+    # Without a trace's cache, the same names.
+    assert triggers.extract(triggers.DJANGO_TEMPLATE, render(node), 0) == first
+    anchor.release()
+    assert anchor.names == {}

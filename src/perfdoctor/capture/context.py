@@ -394,7 +394,10 @@ def record_span(
         if len(spans) >= state.max_spans:
             trace.dropped += 1
             return
-        frames, framework, _trigger = _capture_caller(skip, state.stack_depth, trace.anchor)
+        # No trigger kept: its names are not read.
+        frames, framework, _trigger = _capture_caller(
+            skip, state.stack_depth, trace.anchor, False
+        )
         if blocking and _running_loop() is not None:
             attrs["blocks_event_loop"] = True
         spans.append((kind, started - trace.start, ended - started, frames, framework, attrs))
