@@ -147,6 +147,11 @@ def test_nested_path_chains_loaders_on_the_right_classes(env: tuple[Path, Engine
     assert owners.evidence["orm_fix_together"]["options"] == [
         "joinedload(Post.owner).joinedload(User.profile)"
     ]
+    # Pasted into a view that imports only Post, the chain needs User too.
+    assert (
+        ".options(joinedload(Post.owner).joinedload(User.profile)) (from sqlalchemy.orm "
+        f"import joinedload; from {m.User.__module__} import User)"
+    ) in owners.fix, owners.fix
     assert "orm_fix_together" not in nested.evidence
 
 

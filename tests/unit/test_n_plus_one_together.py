@@ -49,7 +49,7 @@ def test_a_specific_loop_gets_both_of_wagtails_forms_for_all_of_its_relations() 
         # The calls for Wagtail before 6.3 name both relations too.
         assert together["without"] == [_call("select_related", "image", "author")]
     assert image.fix.endswith(
-        "also reads BlogPage.author at views.py:9 one row at a time: all together, "
+        "also reads BlogPage.author at home/views.py:9 one row at a time: all together, "
         '.select_related("image", "author", for_specific_subqueries=True).'
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from perfdoctor.detectors._sites import shown_path
 from perfdoctor.model import Finding
 from perfdoctor.orm.fix_django import render_calls
 
@@ -65,7 +66,7 @@ def _where(finding: Finding) -> str:
     location = finding.location
     if location is None:
         return ""
-    return f" at {location.path.rsplit('/', 1)[-1]}:{location.line}"
+    return f" at {shown_path(location.path)}:{location.line}"
 
 
 def combine(findings: list[Finding]) -> None:
@@ -126,7 +127,18 @@ def _together(machines: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     ]
     options, chains = [options[i] for i in kept], [chains[i] for i in kept]
     loaders = sorted({link["loader"] for chain in chains for link in chain if "loader" in link})
+    imports = [f"from sqlalchemy.orm import {', '.join(loaders)}"] if loaders else []
+    # A chain's later links name classes the view may not import, as each
+    # finding's own fix says.
+    others: dict[str, list[str]] = {}
+    for chain in chains:
+        for link in chain[1:]:
+            module, _, name = str(link.get("class") or "").rpartition(".")
+            names = others.setdefault(module, []) if module else []
+            if module and name not in names:
+                names.append(name)
+    imports += [f"from {module} import {', '.join(names)}" for module, names in others.items()]
     written = f".options({', '.join(options)})"
-    if loaders:
-        written += f" (from sqlalchemy.orm import {', '.join(loaders)})"
+    if imports:
+        written += f" ({'; '.join(imports)})"
     return {**first, "options": options, "chains": chains}, written
