@@ -292,8 +292,8 @@ def capture_caller(
     library frames of the same length joins the same call instructions with a
     user frame in it (a user's subclass method replacing a library method one
     for one, for some of the calls made from one line).  A trigger's names are
-    read again from its frame (found the same way), unless ``names`` is false
-    (a span that keeps no trigger: a cache call's).
+    read again from its frame (found the same way); with ``names`` false (a span
+    that keeps no trigger: a cache call's) they may be left out.
     """
     try:
         first = _getframe(skip + 1)

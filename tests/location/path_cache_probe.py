@@ -4,7 +4,8 @@ seen) and by the full walk from the same frame, with no anchor and no cache.
 
 Run under ``perfdoctor run`` as ``python path_cache_probe.py OUT SITE_DIR PATHS...``;
 writes to OUT, as JSON, how many operations were captured, how many of them the
-hot path answered without walking, and every one where the answers differ.
+hot path answered without walking, how many frames it looked up (``sys._getframe``)
+for them all, and every one where the answers differ.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from perfdoctor import callsite
 from perfdoctor.capture import context
 
 out, site = sys.argv[1], sys.argv[2]
-stats: dict[str, Any] = {"operations": 0, "walked": 0, "mismatches": []}
+stats: dict[str, Any] = {"operations": 0, "walked": 0, "frames": 0, "mismatches": []}
 hot_path = callsite.capture_caller
 walk = callsite.capture
 comparing = [False]
@@ -41,13 +42,17 @@ def described(answer: Any) -> Any:
     )
 
 
-def compared(skip: int, depth: int, anchor: Any = None) -> Any:
-    got = hot_path(skip + 1, depth, anchor)
+def compared(skip: int, depth: int, anchor: Any = None, names: bool = True) -> Any:
+    looked_up = frames_looked_up[0]
+    got = hot_path(skip + 1, depth, anchor, names)
+    stats["frames"] += frames_looked_up[0] - looked_up
     comparing[0] = True
     try:
         full = walk(sys._getframe(skip + 1), depth)
     finally:
         comparing[0] = False
+    if not names:  # a span that keeps no trigger: one may be left out
+        got, full = (got[0], got[1], None), (full[0], full[1], None)
     stats["operations"] += 1
     if described(got) != described(full):
         stats["mismatches"].append({"hot_path": described(got), "full_walk": described(full)})
@@ -59,7 +64,17 @@ def write() -> None:
         json.dump(stats, file)
 
 
+frames_looked_up = [0]
+getframe = callsite._getframe
+
+
+def counted_getframe(depth: int = 0) -> Any:
+    frames_looked_up[0] += 1
+    return getframe(depth + 1)
+
+
 callsite.capture = counted_walk  # type: ignore[assignment]
+callsite._getframe = counted_getframe
 context._capture_caller = compared
 atexit.register(write)
 os.chdir(site)
