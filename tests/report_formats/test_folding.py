@@ -91,3 +91,21 @@ def test_json_keeps_one_finding_per_endpoint(traces: Path) -> None:
         f["endpoint"] for f in json.loads(out.stdout)["findings"] if f["id"] == "n-plus-one-query"
     }
     assert endpoints == {*PAGES, "GET /articles"}
+
+
+def test_the_html_report_shows_a_menu_on_five_pages_once(traces: Path) -> None:
+    from perfdoctor.report import html
+
+    analysis = analyze(load(traces), Settings())
+    page = html.render_page(analysis, traces=load(traces))
+    cards = re.findall(r'<details class="finding [^"]*" id="(finding-\d+)" open>(.*?)</details>', page, re.S)
+    menus = [body for _, body in cards if ">n-plus-one-query<" in body and "/articles" not in body]
+    assert len(menus) == 1
+    said = re.search(r"Also on 4 more endpoints: (.+?) and 1 more \(same line, same fix\)", menus[0])
+    assert said is not None, menus[0]
+    assert f"{len(analysis.findings)} findings</strong>" in page
+    assert f"({len(cards)} shown: one line of code with one fix" in page
+    # Numbered 1, 2, 3... over what is shown, and each card in the index.
+    assert [anchor for anchor, _ in cards] == [f"finding-{i}" for i in range(1, len(cards) + 1)]
+    index = page.split('id="finding-index"')[1].split("</table>")[0]
+    assert "+4 more</span>" in index

@@ -25,6 +25,7 @@ from perfdoctor.model import Finding, Trace, by_endpoint
 from perfdoctor.report.chart_data import histogram, script_json
 from perfdoctor.report.compare_view import compare_summary, ms
 from perfdoctor.report.evidence import PROSE_LABELS, evidence_numbers, evidence_texts, num
+from perfdoctor.report.folding import also_on, fold
 from perfdoctor.report.waterfall import (
     MAX_WATERFALL_SPANS,
     example_trace,
@@ -58,10 +59,14 @@ def render_page(
     groups = by_endpoint(traces)
     findings = []
     charts: dict[str, Any] = {"waterfalls": {}, "histograms": {}}
-    for index, finding in enumerate(analysis.findings, start=1):
+    for index, cause in enumerate(fold(analysis.findings), start=1):
+        finding = cause.finding
         anchor = f"finding-{index}"
         example = example_trace(finding, by_id, groups)
         view = _finding_view(index, anchor, finding)
+        # One line of code with one fix on several endpoints: one card, the others named.
+        view["also"] = also_on(cause)
+        view["also_all"] = cause.other_endpoints()
         if example is not None:
             waterfall = waterfall_data(example, highlighted(finding, example))
             view["waterfall"] = waterfall
@@ -109,6 +114,7 @@ def render_page(
         finding_counts=analysis.findings_per_endpoint(),
         histogram_endpoints=[e.name for e in analysis.endpoints if e.name in groups],
         findings=findings,
+        finding_total=len(analysis.findings),
         severities=list(analysis.severity_counts().items()),
         budgets=[_budget_view(row) for row in analysis.budgets],
         hotspots={name: spots for name, spots in analysis.hotspots.items() if spots},
