@@ -42,6 +42,8 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "clear": (),
 }
 _ASYNC = {f"a{name}": name for name in _PARAMETERS}
+# Asked first by every call: a backend's get_many calls its own get once per key.
+_current_operation = cache_operation.get
 
 
 class _Django:
@@ -188,11 +190,7 @@ def _start(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any,
 
 
 def _begin(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
-    """The trace and call of an operation to record, or None (nested, or not traced)."""
-    inner = cache_operation.get()
-    if inner is not None:  # called by the backend itself, inside a recorded call
-        inner.append(op)
-        return None
+    """The trace and call of an operation to record, or None (not traced)."""
     trace = context.current()
     if trace is None or context._muted.get():
         return None
@@ -219,6 +217,10 @@ def _wrap_sync(cls: type, op: str) -> None:
 
     @functools.wraps(original)
     def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        inner = _current_operation()
+        if inner is not None:  # called by the backend itself, inside a recorded call
+            inner.append(op)
+            return original(self, *args, **kwargs)
         started = _start(op, args, kwargs)
         if started is None:
             return original(self, *args, **kwargs)
@@ -244,6 +246,10 @@ def _wrap_async(cls: type, name: str, op: str) -> None:
 
     @functools.wraps(original)
     async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        inner = _current_operation()
+        if inner is not None:  # called by the backend itself, inside a recorded call
+            inner.append(op)
+            return await original(self, *args, **kwargs)
         started = _start(op, args, kwargs)
         if started is None:
             return await original(self, *args, **kwargs)
