@@ -13,6 +13,15 @@ instructions per request, start-up and seeding cancelled out::
 ``--app sqlite3`` is a "request" of 100 raw sqlite3 point lookups (in one trace
 when captured), so its figures read per query.
 
+``--wsgi MODULE:APP`` counts a WSGI app of one's own instead (``wsgi_pages.py``),
+page by page over the ``--path`` pages, in its own interpreter (``--python``,
+which must have perfdoctor installed) from its folder (``--cwd``)::
+
+    python benchmarks/request_instructions.py --wsgi bakerydemo.wsgi:application \
+        --cwd ../bakerydemo --python ../bakerydemo/.venv/bin/python \
+        --env DJANGO_SETTINGS_MODULE=bakerydemo.settings.dev --path /breads/ \
+        --small 5 --large 25 --warmup 20 --before-src OTHER/src
+
 Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
 request thread's share: each finished trace dropped), ``undrawn`` (``--sample``'s
 usual request: left out by the head draw, neither slow nor failed), ``perfdoctor`` (the
@@ -39,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import capture_overhead  # noqa: E402 - a sibling script, found through the path above
+import wsgi_pages  # noqa: E402
 
 QUERIES = {"django": 43, "fastapi": 40, "sqlite3": 100}
 
@@ -71,9 +81,10 @@ def _sqlite3_driver(traced: bool) -> Any:
     return traced_block
 
 
-def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
+def run_worker(
+    app: str, mode: str, requests: int, warmup: int, wsgi: tuple[str, list[str], str | None] | None
+) -> None:
     sys.path.insert(0, str(HERE))
-    import app_cpu
 
     with tempfile.TemporaryDirectory(prefix="perfdoctor-instr-") as folder:
         os.environ["BENCH_DB"] = str(Path(folder) / "bench.db")
@@ -95,14 +106,18 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> None:
                 # ``--sample``'s common case: the head draw leaves the request out
                 # and it is neither slow nor failed, so it is counted and dropped.
                 capture_overhead.leave_out_requests(context.state)
-        if app == "sqlite3":
+        if wsgi is not None:
+            one = wsgi_pages.driver(*wsgi)
+        elif app == "sqlite3":
             one = _sqlite3_driver(perfdoctor is not None)
         elif app == "django":
+            import app_cpu
             import list_django as module
 
             module.seed()
             one = app_cpu._django_driver(module)
         else:
+            import app_cpu
             import list_fastapi as module
 
             module.seed()
@@ -122,7 +137,7 @@ def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: 
         "valgrind",
         "--tool=callgrind",
         f"--callgrind-out-file={out}",
-        sys.executable,
+        args.python or sys.executable,
         str(Path(__file__).resolve()),
         "--worker",
         app,
@@ -132,6 +147,11 @@ def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: 
         "--warmup",
         str(args.warmup),
     ]
+    if args.wsgi:
+        env.update(wsgi_pages.environment(args.env))
+        command += ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
+        if args.cwd:
+            command += ["--cwd", str(Path(args.cwd).resolve())]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -151,12 +171,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
     parser.add_argument("--keep", help="keep the callgrind files in this folder")
+    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
+    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
+    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
+    parser.add_argument("--python", help="with --wsgi: the app's interpreter")
+    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    parser.add_argument(
+        "--queries", type=int, help="with --wsgi: queries a page, for per-query figures"
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        run_worker(args.worker[0], args.worker[1], args.requests, args.warmup)
+        wsgi = (args.wsgi, args.path or ["/"], args.cwd) if args.wsgi else None
+        run_worker(args.worker[0], args.worker[1], args.requests, args.warmup, wsgi)
         return
+    if args.wsgi:
+        args.app = "wsgi"
+        wsgi_pages.environment(args.env)  # a malformed one stops here, not in valgrind
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
     modes = args.mode or ["bare", "nowriter"]
@@ -181,19 +213,20 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
     per: dict[str, float] = {}
+    pages = len(args.path or ["/"]) if args.wsgi else 1
     for i, (name, _mode, _src) in enumerate(sides):
         small, large = counts[2 * i], counts[2 * i + 1]
-        per[name] = (large - small) / (args.large - args.small)
-    print(f"{args.app}: instructions per request ({args.large} - {args.small} requests)")
+        per[name] = (large - small) / (args.large - args.small) / pages
+    what = f"{args.wsgi} {' '.join(args.path or ['/'])}" if args.wsgi else args.app
+    print(f"{what}: instructions per request ({args.large} - {args.small} requests)")
+    queries = args.queries if args.wsgi else QUERIES[args.app]
     bare = per.get("bare")
     for name, value in per.items():
         extra = ""
         if bare is not None and name != "bare":
             over = value - bare
-            extra = (
-                f"  +{over / 1e6:.3f} M  (+{100 * over / bare:.2f} %, "
-                f"{over / QUERIES[args.app] / 1e3:.1f} k a query)"
-            )
+            extra = f"  +{over / 1e6:.3f} M  (+{100 * over / bare:.2f} %"
+            extra += f", {over / queries / 1e3:.1f} k a query)" if queries else ")"
         print(f"  {name:18} {value / 1e6:9.3f} M{extra}")
     if not args.keep:
         shutil.rmtree(keep, ignore_errors=True)

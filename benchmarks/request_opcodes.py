@@ -1,15 +1,23 @@
 """perfdoctor's own Python opcodes on the request thread, per request, per function.
 
 An exact count (no clock, no noise) of the work the capture adds in Python: each
-frame of a perfdoctor file is traced with ``sys.settrace`` and ``f_trace_opcodes``
-while the list apps of ``request_instructions.py`` serve requests in-process with
-each finished trace dropped (its ``nowriter`` mode); ``--app sqlite3`` is a loop
-of raw sqlite3 point lookups in one trace, counted per query.  C work (frame
-objects, ``f_locals``, dicts, the garbage collector) is not counted: see
-``request_instructions.py`` for all instructions::
+instruction of a perfdoctor file is counted (``sys.monitoring`` on Python 3.12+,
+``sys.settrace`` with ``f_trace_opcodes`` before) while the list apps of
+``request_instructions.py`` serve requests in-process with each finished trace
+dropped (its ``nowriter`` mode); ``--app sqlite3`` is a loop of raw sqlite3 point
+lookups in one trace, counted per query.  C work (frame objects, ``f_locals``,
+dicts, the garbage collector) is not counted: see ``request_instructions.py``
+for all instructions.  ``--frames`` also counts ``sys._getframe`` calls of the
+call-site search, per request::
 
     python benchmarks/request_opcodes.py --app django
     PYTHONPATH=OTHER/src python benchmarks/request_opcodes.py --app django   # another tree
+
+``--wsgi MODULE:APP`` counts a WSGI app of one's own over its ``--path`` pages
+(``wsgi_pages.py``), run with the app's own interpreter::
+
+    ../mysite/.venv/bin/python benchmarks/request_opcodes.py --wsgi mysite.wsgi:application \
+        --cwd ../mysite --env DJANGO_SETTINGS_MODULE=mysite.settings --path / --frames
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +84,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="as a request --sample leaves out (not drawn, neither slow nor failed)",
     )
+    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
+    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
+    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
+    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    parser.add_argument(
+        "--frames", action="store_true", help="also count the call-site search's frame lookups"
+    )
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    import wsgi_pages
+
+    os.environ.update(wsgi_pages.environment(args.env))
 
     import perfdoctor
     from perfdoctor.capture import context, machine
@@ -90,13 +109,83 @@ def main(argv: list[str] | None = None) -> None:
         import capture_overhead
 
         capture_overhead.leave_out_requests(context.state)
-    one, queries = _driver(args.app, folder)
+    if args.wsgi:
+        paths = args.path or ["/"]
+        one, queries = wsgi_pages.driver(args.wsgi, paths, args.cwd), 0
+    else:
+        paths = [""]
+        one, queries = _driver(args.app, folder)
     for _ in range(args.warmup):
         one()
 
     package = os.path.dirname(perfdoctor.__file__) + os.sep
     opcodes: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
+    frames = [0]
+    if args.frames:
+        from perfdoctor import callsite
+
+        getframe = callsite._getframe
+
+        def counted(depth: int = 0) -> FrameType:
+            frames[0] += 1
+            return getframe(depth + 1)
+
+        callsite._getframe = counted
+    stop = _count_opcodes(package, opcodes, calls)
+    try:
+        for _ in range(args.requests):
+            one()
+    finally:
+        stop()
+        perfdoctor.uninstrument()
+    per = args.requests * len(paths)
+    total = sum(opcodes.values()) / per
+    unit = "block of 100 queries" if args.app == "sqlite3" and not args.wsgi else "request"
+    what = f"{args.wsgi} {' '.join(paths)}" if args.wsgi else args.app
+    print(f"{what}: perfdoctor's opcodes per {unit}: {total:.0f}", end="")
+    print(f" ({total / queries:.0f} a query)" if queries else "")
+    if args.frames:
+        print(f"  frames looked up by the call-site search per {unit}: {frames[0] / per:.0f}")
+    print(f"  {'opcodes':>8} {'calls':>6}  function")
+    for name, count in opcodes.most_common(args.top):
+        print(f"  {count / per:8.0f} {calls[name] / per:6.1f}  {name}")
+
+
+def _count_opcodes(
+    package: str, opcodes: collections.Counter[str], calls: collections.Counter[str]
+) -> Callable[[], None]:
+    """Count the instructions and calls of every function in ``package``, by name,
+    in every thread, until the returned function is called."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        # Python 3.12+: settrace's opcode events are not delivered for a frame that
+        # turns them on in its own call event.
+        tool = monitoring.PROFILER_ID
+        monitoring.use_tool_id(tool, "request_opcodes")
+        events = monitoring.events
+
+        def on_instruction(code: CodeType, offset: int) -> Any:
+            if not code.co_filename.startswith(package):
+                return monitoring.DISABLE
+            opcodes[code.co_qualname] += 1
+            return None
+
+        def on_start(code: CodeType, offset: int) -> Any:
+            if not code.co_filename.startswith(package):
+                return monitoring.DISABLE
+            calls[code.co_qualname] += 1
+            return None
+
+        monitoring.register_callback(tool, events.INSTRUCTION, on_instruction)
+        monitoring.register_callback(tool, events.PY_START, on_start)
+        monitoring.set_events(tool, events.INSTRUCTION | events.PY_START)
+
+        def stop_monitoring() -> None:
+            monitoring.set_events(tool, 0)
+            monitoring.free_tool_id(tool)
+
+        return stop_monitoring
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
         code = frame.f_code
@@ -115,21 +204,12 @@ def main(argv: list[str] | None = None) -> None:
 
     sys.settrace(tracer)
     threading.settrace(tracer)
-    try:
-        for _ in range(args.requests):
-            one()
-    finally:
+
+    def stop_tracing() -> None:
         sys.settrace(None)
         threading.settrace(None)  # type: ignore[arg-type]
-        perfdoctor.uninstrument()
-    per = args.requests
-    total = sum(opcodes.values()) / per
-    unit = "block of 100 queries" if args.app == "sqlite3" else "request"
-    print(f"{args.app}: perfdoctor's opcodes per {unit}: {total:.0f}", end="")
-    print(f" ({total / queries:.0f} a query)")
-    print(f"  {'opcodes':>8} {'calls':>6}  function")
-    for name, count in opcodes.most_common(args.top):
-        print(f"  {count / per:8.0f} {calls[name] / per:6.1f}  {name}")
+
+    return stop_tracing
 
 
 if __name__ == "__main__":

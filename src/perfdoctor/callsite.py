@@ -207,7 +207,8 @@ class _Site:
     """
 
     __slots__ = (
-        "after", "bare", "bare_at", "bare_steps", "by_first", "code", "count", "last", "steps",
+        "after", "bare", "bare_at", "bare_steps", "by_first", "code", "count", "first_step",
+        "last", "steps",
     )
 
     def __init__(self, code: CodeType) -> None:
@@ -226,20 +227,23 @@ class _Site:
         # Other paths with no user frame (the depth or the stack's end first).
         self.bare: _Known = []
         self.count = 0
-        # The distance found by the site's previous query (a user step, or ~step for
-        # a path ending at the anchor) -> the one found by the query after it last
-        # time: a page's queries come in the same order every request, so this is
-        # the distance to try first. Moving each one found to the front instead
-        # rebuilt a tuple on nearly every query of a CMS page (its 16 anchor
-        # distances alternate), and scanned half of them.
+        # The user distance found last, tried first (-1: none yet). Moving each one
+        # found to the front of ``steps`` instead rebuilt a tuple whenever two
+        # alternated.
+        self.first_step = -1
+        # The anchor distance found by the previous bare path -> the one found by
+        # the bare path after it last time: a page's queries come in the same order
+        # every request, so this is the distance to try first. Moving each one
+        # found to the front rebuilt a tuple on nearly every query of a CMS page
+        # (its 16 anchor distances alternate), and scanned half of them.
         self.after: dict[int, int] = {}
-        self.last = 0
+        self.last = -1
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
         if self.count >= _MAX_PATHS_PER_ISSUER:
             self.steps, self.by_first, self.bare, self.count = (), {}, [], 0
-            self.bare_steps, self.bare_at, self.after = (), {}, {}
+            self.bare_steps, self.bare_at, self.after, self.first_step = (), {}, {}, -1
         self.count += 1
         if not users:
             anchor_step = path[1]
@@ -312,21 +316,17 @@ def capture_caller(
         # The paths whose first user frame is where the current stack has it, looked
         # up by the frame at each distance a first user frame was found at.
         by_first = site.by_first
-        last = site.last
-        guess = site.after.get(last)
-        hit = None
-        if guess is not None and guess >= 0:
+        tried = site.first_step
+        if tried >= 0:
             try:
-                found_at = _getframe(base + guess) if guess else first
-                table = by_first.get(guess)  # None: the site started again meanwhile
+                found_at = _getframe(base + tried) if tried else first
+                table = by_first.get(tried)  # None: the site started again meanwhile
                 known = table.get((id(found_at.f_code), found_at.f_lasti)) if table else None
-                if known is not None:
-                    hit = guess
             except ValueError:  # a shallower stack
                 pass
         if known is None:
             for step in site.steps:
-                if step == guess:
+                if step == tried:
                     continue
                 try:
                     found_at = _getframe(base + step) if step else first
@@ -335,7 +335,7 @@ def capture_caller(
                 table = by_first.get(step)
                 known = table.get((id(found_at.f_code), found_at.f_lasti)) if table else None
                 if known is not None:
-                    hit = step
+                    site.first_step = step
                     break
             else:
                 found_at = first  # a bare path has no user frame: checked from the first
@@ -344,18 +344,20 @@ def capture_caller(
                     # stack; looked for only once no user frame was found, so that
                     # a known user path is never taken for a bare one.
                     stop = anchor.frame
-                    if guess is not None and guess < 0:
+                    last = site.last
+                    guess = site.after.get(last, -1)
+                    if guess >= 0:
                         try:
-                            if _getframe(base + ~guess) is stop:
-                                known = site.bare_at.get(~guess)
-                                if known is not None:
-                                    hit = guess
-                                    anchored = True
+                            if _getframe(base + guess) is stop:
+                                known = site.bare_at.get(guess)
                         except ValueError:  # a shallower stack
                             pass
-                    if known is None:
+                    if known is not None:
+                        anchored = True
+                        site.last = guess
+                    else:
                         for step in site.bare_steps:
-                            if ~step == guess:
+                            if step == guess:
                                 continue
                             try:
                                 if _getframe(base + step) is not stop:
@@ -363,15 +365,12 @@ def capture_caller(
                             except ValueError:  # a shallower stack
                                 continue
                             known = site.bare_at.get(step)
-                            hit = ~step
-                            anchored = True
+                            if known is not None:
+                                anchored = True
+                                site.after[last] = site.last = step
                             break
                 if known is None:
                     known = site.bare or None
-        if hit is not None:
-            if hit != guess:
-                site.after[last] = hit
-            site.last = hit
     if known is not None:
         # Each step below is paid by every query: no call, attribute read or
         # tuple that can be spared (a path is checked in well under a µs).

@@ -1,0 +1,70 @@
+"""A WSGI app of one's own, called in-process: its pages in turn, as the
+``--wsgi`` "request" of ``request_instructions.py`` and ``request_opcodes.py``.
+
+Run in the app's own interpreter (perfdoctor installed there), from its folder::
+
+    --wsgi mysite.wsgi:application --cwd ../mysite --env DJANGO_SETTINGS_MODULE=mysite.settings
+    --path / --path /blog/
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def environment(pairs: list[str] | None) -> dict[str, str]:
+    """``--env NAME=VALUE`` options as a dict; a clear error for a malformed one."""
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env wants NAME=VALUE, got {pair!r}")
+        found[name] = value
+    return found
+
+
+def driver(spec: str, paths: list[str], cwd: str | None) -> Callable[[], int]:
+    """One call requests every page of ``paths`` once (a 2xx or 3xx each), in-process."""
+    if cwd:
+        os.chdir(cwd)
+        sys.path.insert(0, os.path.abspath(cwd))
+    module_name, _, attr = spec.partition(":")
+    app: Any = getattr(importlib.import_module(module_name), attr or "application")
+
+    def page(path: str) -> int:
+        route, _, query = path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": route,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "localhost",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        status: list[str] = []
+        body = app(environ, lambda s, h, e=None: status.append(s))
+        try:
+            size = sum(len(chunk) for chunk in body)
+        finally:
+            getattr(body, "close", lambda: None)()
+        if not status or status[0][:1] not in "23":
+            raise SystemExit(f"GET {path}: {status[0] if status else 'no response'}")
+        return size
+
+    def one() -> int:
+        return sum(page(path) for path in paths)
+
+    return one
