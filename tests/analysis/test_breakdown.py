@@ -10,8 +10,12 @@ nested, out-of-order and clipped spans.
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from pathlib import Path
 
+from perfdoctor import store
+from perfdoctor.analysis.shapes import decoded
 from perfdoctor.analysis.timing import BUCKETS, NAMES, breakdown, covered_ms, latency_ms
 from perfdoctor.model import Span, Trace
 
@@ -64,3 +68,33 @@ def test_spans_that_start_together_or_touch() -> None:
     trace = Trace("t", "GET /x", "http", 0.0, 50.0, spans=spans)
     assert breakdown(trace) == {"db": 14.0, "http": 5.0, "cache": 1.0, "python": 31.0}
     assert breakdown(trace) == expected(trace)
+
+
+def test_stored_requests_of_one_kind_or_none_give_the_unions_exactly(tmp_path: Path) -> None:
+    """A store's trace whose spans counted are all of one kind (or none) is swept
+    from that kind's list alone: the same figures as every span swept."""
+    rng = random.Random(17)
+    made = []
+    for number in range(600):
+        trace = request(rng, ordered=number % 3 != 0)
+        only = rng.choice(["db", "http", "cache", "db.connect", "mark", None])
+        back_to_back = number % 4 == 0
+        at = 0.0
+        for span in trace.spans:
+            if only is not None and span.kind in BUCKETS:
+                span.kind = only
+            span.duration_ms = max(span.duration_ms, 0.0)  # stored spans last 0 or more
+            if back_to_back:  # each starts as the one before ends: one stretch
+                span.start_ms, at = at, round(at + span.duration_ms, 3)
+        made.append(dataclasses.replace(trace, id=f"t{number}"))
+    path = tmp_path / "traces.db"
+    conn = store.open_for_writing(path)
+    store.write_traces(conn, made)
+    conn.close()
+    read = store.read_traces(path).traces
+    assert len(read) == len(made)
+    for trace in read:
+        assert decoded(trace) is not None
+        every_span = dataclasses.replace(trace, spans=list(trace.spans))
+        assert decoded(every_span) is None
+        assert breakdown(trace) == breakdown(every_span) == expected(trace), trace.spans

@@ -132,3 +132,35 @@ def test_a_report_and_the_pytest_plugin_merge_a_duplicate_query_alike(tmp_path: 
     )
     assert reported.evidence["requests_affected"] == 5
     assert reported.evidence["mean_ms"]["wasted_ms"] == merged.evidence["mean_ms"]["wasted_ms"]
+
+
+def test_findings_built_only_when_needed_merge_as_findings_built_each_time() -> None:
+    """Merger.add_lazily (a per-request detector's findings, most never built)
+    gives the means and counts of Merger.add on every finding, whatever numbers
+    the times are: floats, whole numbers, missing, or not numbers at all."""
+    from perfdoctor.analysis.merging import Merger
+    from perfdoctor.model import Finding
+
+    times: list[dict[str, object]] = [
+        {"total_ms": 3.25, "loop_ms": 4.5},
+        {"total_ms": 2, "loop_ms": 7},
+        {"total_ms": 1.5},
+        {"total_ms": None, "loop_ms": 2.0, "wasted_ms": -0.0},
+        {"total_ms": True, "loop_ms": "slow", "wasted_ms": 0.5},
+        {"total_ms": 9.75, "loop_ms": 12.0, "wasted_ms": 3},
+    ]
+
+    def finding(numbers: dict[str, object]) -> Finding:
+        return Finding(
+            id="n-plus-one-query", severity="warning", title="t", endpoint="GET /a",
+            location=None, evidence=dict(numbers), fix="", fingerprint="same",
+        )  # fmt: skip
+
+    eager, lazy = Merger(), Merger()
+    for numbers in times:
+        eager.add(finding(numbers))
+        lazy.add_lazily("same", "warning", numbers, lambda numbers=numbers: finding(numbers))
+    [by_add], [by_lazily] = eager.findings(), lazy.findings()
+    assert by_lazily.evidence == by_add.evidence
+    assert by_add.evidence["requests_affected"] == len(times)
+    assert by_add.evidence["mean_ms"]["total_ms"] == round((3.25 + 2 + 1.5 + 9.75) / 4, 3)

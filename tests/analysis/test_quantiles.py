@@ -71,8 +71,32 @@ def test_runs_added_a_shape_at_a_time_give_what_one_by_one_gives() -> None:
         size = rng.choice([1, 7, 40, 900, 2_500])
         batched.extend(data[at : at + size])
         at += size
-    assert batched.buckets == one_by_one.buckets
-    assert (len(batched), batched.largest) == (len(one_by_one), one_by_one.largest)
     assert [batched.percentile(p) for p in (0, 50, 95, 99, 100)] == [
         one_by_one.percentile(p) for p in (0, 50, 95, 99, 100)
     ]
+    assert batched.buckets == one_by_one.buckets
+    assert (len(batched), batched.largest) == (len(one_by_one), one_by_one.largest)
+
+
+def test_repeated_durations_past_the_limit_give_what_one_by_one_gives() -> None:
+    """Durations in whole microseconds repeat (the store keeps them so): past the
+    limit they are counted a batch at a time, and a percentile asked at any point,
+    between batches or in the middle of one, is that of adding them one by one."""
+    rng = random.Random(7)
+    data = [round(rng.lognormvariate(0, 0.5), 3) for _ in range(40_000)] + [0.0, -0.0]
+    one_by_one, batched = Quantiles(exact=500), Quantiles(exact=500)
+    at = 0
+    while at < len(data):
+        size = rng.choice([3, 20, 700, 5_000])
+        part = data[at : at + size]
+        for value in part:
+            one_by_one.add(value)
+        batched.extend(part)
+        at += size
+        if rng.random() < 0.2:
+            assert batched.percentile(50) == one_by_one.percentile(50)
+    assert [batched.percentile(p) for p in (0, 50, 95, 99, 100)] == [
+        one_by_one.percentile(p) for p in (0, 50, 95, 99, 100)
+    ]
+    assert batched.buckets == one_by_one.buckets
+    assert (len(batched), batched.largest) == (len(one_by_one), one_by_one.largest)

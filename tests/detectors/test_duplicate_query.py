@@ -92,3 +92,31 @@ def test_repeats_inside_an_n_plus_one_loop_are_left_to_it(tmp_path: Path) -> Non
     assert n_plus_one.evidence["count"] == 6
     [duplicate] = _duplicates(traces)
     assert duplicate.evidence["count"] == 2
+
+
+def test_a_loops_repeated_parameters_alone_are_no_duplicate(tmp_path: Path) -> None:
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("GET /articles", "http"):
+            for author_id in (1, 2, 1, 3, 1, 4):
+                conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+            # Author 1 once more from another line: once outside the loop.
+            conn.execute("SELECT name FROM author WHERE id = ?", (1,)).fetchone()
+    findings = analyze(load(traces), Settings()).findings
+    assert [f.evidence["count"] for f in findings if f.id == "n-plus-one-query"] == [6]
+    assert _duplicates(traces) == []
+
+
+def test_a_copy_outside_the_loop_of_a_row_the_loop_read_is_a_duplicate(tmp_path: Path) -> None:
+    traces = tmp_path / "t.db"
+    with capturing(traces):
+        conn = blog_db()
+        with perfdoctor.trace("GET /articles", "http"):
+            for author_id in (1, 2, 1, 3, 1, 4):
+                conn.execute("SELECT name FROM author WHERE id = ?", (author_id,)).fetchone()
+            # Author 1 twice more, each from its own line: one copy.
+            conn.execute("SELECT name FROM author WHERE id = ?", (1,)).fetchone()
+            conn.execute("SELECT name FROM author WHERE id = ?", (1,)).fetchone()
+    [duplicate] = _duplicates(traces)
+    assert duplicate.evidence["count"] == 2

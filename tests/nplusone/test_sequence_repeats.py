@@ -36,3 +36,34 @@ def test_a_sequence_with_other_queries_after_it() -> None:
 
 def test_a_sequence_cut_short_is_no_sequence() -> None:
     assert found("ab" * 5 + "a") == []  # a ran 6 times, b 5
+
+
+def sequences_of(runs: dict[str, list[float]]) -> list[tuple[str, int]]:
+    """Groups named by letter, in the order given, with their runs' start times."""
+    groups = []
+    for letter, starts in runs.items():
+        group = SpanGroup((None, letter))
+        group.spans.extend(Span("db", start, 0.5) for start in starts)
+        groups.append(group)
+    return [
+        ("".join(str(g.key[1]) for g in sequence.groups), sequence.repeats)
+        for sequence in n_plus_one_sequences(groups)
+    ]
+
+
+def test_a_sequence_is_told_in_the_order_its_queries_ran() -> None:
+    # Listed b first, but a runs first in every row.
+    assert sequences_of({"b": [1.0, 3.0, 5.0], "a": [0.0, 2.0, 4.0]}) == [("ab", 3)]
+
+
+def test_queries_of_a_row_that_start_together_keep_the_groups_order() -> None:
+    assert sequences_of({"a": [0.0, 2.0, 4.0], "b": [0.0, 2.0, 4.0]}) == [("ab", 3)]
+    assert sequences_of({"b": [0.0, 2.0, 4.0], "a": [0.0, 2.0, 4.0]}) == [("ba", 3)]
+
+
+def test_runs_recorded_out_of_order_are_put_in_time_order() -> None:
+    assert sequences_of({"a": [2.0, 0.0, 4.0], "b": [1.0, 3.0, 5.0]}) == [("ab", 3)]
+    # Two loops one after the other are no sequence.
+    assert sequences_of({"a": [0.0, 1.0, 2.0], "b": [3.0, 4.0, 5.0]}) == []
+    # Turns that change order half way: no one pattern for every row.
+    assert sequences_of({"a": [0.0, 2.0, 5.0, 7.0], "b": [1.0, 3.0, 4.0, 6.0]}) == []

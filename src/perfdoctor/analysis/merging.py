@@ -131,7 +131,23 @@ class Merger:
             self._groups[fingerprint] = _Group(build())
             return
         group.seen += 1
-        group.add_evidence(numbers)
+        # group.add_evidence(numbers), one request's: most findings of a per-request
+        # detector come here, and their times are floats.
+        sums = group.sums
+        for key in PER_REQUEST_MS:
+            value = numbers.get(key)
+            if value is None:
+                continue
+            if type(value) is not float:
+                value = _number(value)
+                if value is None:
+                    continue
+            total = sums.get(key)
+            if total is None:
+                sums[key] = [0.0 + value, 1]
+            else:
+                total[0] += value
+                total[1] += 1
         rank = (SEVERITY_RANK[severity], _felt(numbers))
         if rank > group.rank:
             group.worst, group.rank = build(), rank

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -34,16 +35,20 @@ class Quantiles:
     Up to ``exact`` values are kept as they are (8 bytes each), and
     :meth:`percentile` is :func:`percentile` of them.  Past that, they go into
     logarithmic buckets 1% wide, so a query shape run millions of times costs a
-    few kilobytes, and a percentile is the middle of the bucket holding that
-    rank: within 0.5% of the exact figure.
+    few kilobytes (and up to 64 KB of values waiting to be counted), and a
+    percentile is the middle of the bucket holding that rank: within 0.5% of the
+    exact figure.
     """
 
-    __slots__ = ("buckets", "count", "exact", "largest", "values")
+    __slots__ = ("buckets", "count", "exact", "largest", "pending", "values")
 
     def __init__(self, exact: int) -> None:
         self.exact = exact
         self.values = array("d")
         self.buckets: dict[int, int] | None = None
+        # Past ``exact``: values not yet counted into the buckets, counted a batch at
+        # a time (each distinct value once: durations in whole microseconds repeat).
+        self.pending = array("d")
         self.count = 0
         self.largest = -math.inf
 
@@ -75,9 +80,10 @@ class Quantiles:
             if most > self.largest:
                 self.largest = most
             return
-        # Past ``exact`` (a query shape run 100k times and more): bucketed in one
-        # loop, not an add() and a _bucket() call per value.  The buckets hold counts,
-        # so where the kept values turn into buckets does not matter.
+        # Past ``exact`` (a query shape run 100k times and more): held in ``pending``
+        # and counted into the buckets a batch at a time, each distinct value once,
+        # not an add() and a _bucket() call per value.  The buckets hold counts, so
+        # where the kept values turn into buckets does not matter.
         self.count += len(values)
         largest = self.largest
         buckets = self.buckets
@@ -85,12 +91,21 @@ class Quantiles:
             kept = self.values
             self.values = array("d")
             buckets = self.buckets = {}
-            _into(buckets, kept)
+            _into_counted(buckets, Counter(kept))
         for value in values:
             if value > largest:
                 largest = value
         self.largest = largest
-        _into(buckets, values)
+        pending = self.pending
+        pending.extend(values)
+        if len(pending) >= _PENDING:
+            self._count_pending()
+
+    def _count_pending(self) -> None:
+        if self.pending:
+            assert self.buckets is not None
+            _into_counted(self.buckets, Counter(self.pending))  # counted in C
+            self.pending = array("d")
 
     def _bucket(self, value: float) -> None:
         assert self.buckets is not None
@@ -100,6 +115,7 @@ class Quantiles:
     def percentile(self, pct: float) -> float:
         if self.buckets is None:
             return percentile(self.values, pct)
+        self._count_pending()
         rank = (self.count - 1) * pct / 100.0
         low, high = math.floor(rank), math.ceil(rank)
         found: dict[int, float] = {}
@@ -119,14 +135,17 @@ class Quantiles:
         return value_low + (value_high - value_low) * (rank - low)
 
 
-def _into(buckets: dict[int, int], values: Iterable[float]) -> None:
-    """Count ``values`` into ``buckets`` as :meth:`Quantiles._bucket` counts each."""
+def _into_counted(buckets: dict[int, int], counts: dict[float, int]) -> None:
+    """Count values (value -> how many times it came) into ``buckets`` as
+    :meth:`Quantiles._bucket` counts each."""
     log, floor, gamma, zero = math.log, math.floor, _LOG_GAMMA, _ZERO
-    for value in values:
+    for value, times in counts.items():
         index = zero if value <= 0 else floor(log(value) / gamma)
-        buckets[index] = buckets.get(index, 0) + 1
+        buckets[index] = buckets.get(index, 0) + times
 
 
+# Values held before they are counted into the buckets (8 bytes each).
+_PENDING = 8192
 _GAMMA = 1.01
 _LOG_GAMMA = math.log(_GAMMA)
 # The bucket of zero and negative values (a span of no measurable length).

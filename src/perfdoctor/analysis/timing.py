@@ -13,7 +13,8 @@ import math
 from collections.abc import Iterable
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.model import Trace
+from perfdoctor.model import Span, Trace
+from perfdoctor.store.layout import ShapedSpans
 
 # Span kind -> the bucket its time is counted in.
 BUCKETS = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
@@ -51,6 +52,21 @@ def covered_ms(intervals: Iterable[tuple[float, float]]) -> float:
 def breakdown(trace: Trace) -> dict[str, float]:
     """ms of ``trace``'s latency in each of :data:`NAMES`."""
     limit = latency_ms(trace)
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:  # decoded(trace)
+        # A store's trace comes with its spans listed by kind: when one kind of
+        # those counted is all there is (most requests only query), its list alone
+        # is swept, and the union of all is that kind's.
+        counted = None
+        for kind in spans.kinds:
+            if kind in BUCKETS:
+                if counted is not None:
+                    break  # several: every span swept, below
+                counted = kind
+        else:
+            if counted is None:
+                return _one_kind(trace, _NONE, "python", limit)
+            return _one_kind(trace, spans.kinds[counted], BUCKETS[counted], limit)
     # One pass, no pairs built and none sorted, while the spans kept come in start
     # order (a request's usually do): each bucket's union and the union of all are
     # swept as covered_ms sweeps sorted pairs, so the sums are the very same.
@@ -95,6 +111,44 @@ def breakdown(trace: Trace) -> dict[str, float]:
         run = runs.get(name)
         result[name] = run[0] + (run[2] - run[1]) if run is not None else 0.0
     covered = every[0] + (every[2] - every[1]) if every is not None else 0.0
+    result["python"] = max(0.0, limit - covered)
+    return result
+
+
+_NONE: list[Span] = []
+
+
+def _one_kind(trace: Trace, spans: list[Span], bucket: str, limit: float) -> dict[str, float]:
+    """:func:`breakdown` of a trace whose spans counted are ``spans``, all of one
+    bucket: the same sweep, the same sums."""
+    total = 0.0
+    first = end_so_far = math.nan  # no run yet: nothing compares greater than NaN
+    started = False
+    last = -math.inf
+    for span in spans:
+        start = span.start_ms
+        duration = span.duration_ms
+        if not (start < limit and duration > 0):
+            continue
+        if start < last:  # out of order: the pairs sorted as covered_ms sorts them
+            return _sorted_breakdown(trace, limit)
+        last = start
+        end = start + duration
+        if limit < end:
+            end = limit
+        if not started:
+            started = True
+            first, end_so_far = start, end
+        elif start > end_so_far:
+            total += end_so_far - first
+            first = start
+            end_so_far = end
+        elif end > end_so_far:
+            end_so_far = end
+    covered = total + (end_so_far - first) if started else 0.0
+    result = dict.fromkeys(NAMES[:-1], 0.0)
+    if started:
+        result[bucket] = covered
     result["python"] = max(0.0, limit - covered)
     return result
 

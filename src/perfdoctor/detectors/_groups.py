@@ -325,8 +325,14 @@ def _trace_db_spans(
     windows = request_windows(trace)
     if windows:
         return windows, [], {}
-    spans = of_kind(trace, "db")
-    return windows, spans, _shape_counts(spans)
+    # Runs per query shape counted a shape's spans at a time (they share it).
+    counts: dict[str | None, int] = {}
+    for runs in shapes(trace):
+        first = runs[0]
+        if first.kind == "db":
+            fingerprint = first.fingerprint
+            counts[fingerprint] = counts.get(fingerprint, 0) + len(runs)
+    return windows, of_kind(trace, "db"), counts
 
 
 _db_spans = PerTrace(_trace_db_spans)

@@ -8,9 +8,10 @@ whole chunk per detector.  The lists are shared: readers must not change them.
 from __future__ import annotations
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.analysis.shapes import decoded, shapes
+from perfdoctor.analysis.shapes import shapes
 from perfdoctor.detectors._sql import is_read
 from perfdoctor.model import Span, Trace
+from perfdoctor.store.layout import ShapedSpans
 
 _EMPTY: list[Span] = []
 
@@ -33,8 +34,9 @@ def of_kind(trace: Trace, kind: str) -> list[Span]:
     """``trace``'s spans of ``kind``, in their order (shared: not to be changed)."""
     # A store's traces come with the lists made (asked ~20 times per trace: the
     # look-up by trace is most of what a request without such spans costs).
-    spans = decoded(trace)
-    if spans is not None:
+    # (decoded(trace), inline: asked ~17 times per trace.)
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
         return spans.kinds.get(kind, _EMPTY)
     return _index(trace).get(kind, _EMPTY)
 

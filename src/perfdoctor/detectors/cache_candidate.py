@@ -129,6 +129,8 @@ class _Runs:
         return found if isinstance(found, Location) else None
 
 
+_UNSEEN = object()
+
 # A read seen once so far, as a tuple (most are never seen again: parameters new
 # in every request), made a _Runs when it comes back: (duration, at, trace id,
 # location, framework, statement, system, measured on a busy machine: None when
@@ -152,8 +154,11 @@ class _Session(Session):
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
-        all_runs, writes = self.runs, self.writes
+        all_runs, writes, settings = self.runs, self.writes, self.settings
         for trace in traces:
+            spans = of_kind(trace, "db")
+            if not spans:
+                continue
             offset = trace.started_at * 1000.0
             # When the trace's first cache miss started (reads from then on are
             # behind a cache); None: not looked for yet.
@@ -162,9 +167,16 @@ class _Session(Session):
             machine_read = False
             server = trace.kind == SERVER_KIND
             name, trace_id = trace.name, trace.id
-            for span in of_kind(trace, "db"):
+            # A shape's spans share their statement object: is_read asked once a run
+            # of them (the spans of a loop come one after another).
+            last: object = _UNSEEN
+            read = False
+            for span in spans:
                 statement = span.statement
-                if not is_read(statement):
+                if statement is not last:
+                    last = statement
+                    read = is_read(statement)
+                if not read:
                     if statement:
                         key = (statement, span.system)
                         times = writes.get(key)
@@ -175,6 +187,7 @@ class _Session(Session):
                 digest = span.params_digest
                 if server or digest is None:
                     continue
+                start = span.start_ms
                 if guarded is None:
                     # No cache operation (most requests): no miss to look for.
                     guarded = (
@@ -182,26 +195,53 @@ class _Session(Session):
                         if of_kind(trace, "cache")
                         else math.inf
                     )
-                start = span.start_ms
                 if guarded <= start:
                     continue
                 if not machine_read:
                     machine_read = True
                     sample = _machine.sample(trace)
-                    busy = None if sample is None else _machine.is_busy(sample, self.settings)
+                    busy = None if sample is None else _machine.is_busy(sample, settings)
                 runs_key = (name, span.fingerprint, digest)
-                runs = all_runs.get(runs_key)
-                if runs is None:
+                seen = all_runs.get(runs_key)
+                if seen is None:
                     all_runs[runs_key] = (
                         span.duration_ms, offset + start, trace_id, span.location,
-                        span.framework, span.statement, span.system, busy,
+                        span.framework, statement, span.system, busy,
                     )  # fmt: skip
                     continue
-                if isinstance(runs, tuple):
-                    runs = all_runs[runs_key] = _Runs.of(runs)
-                runs.add(
-                    span.duration_ms, span.location, span.framework, offset + start, trace_id, busy
-                )
+                if isinstance(seen, tuple):
+                    runs = all_runs[runs_key] = _Runs.of(seen)
+                else:
+                    runs = seen
+                # _Runs.add, inline (most reads come back request after request).
+                duration = span.duration_ms
+                at = offset + start
+                runs.durations.append(duration)
+                runs.total += duration
+                if at < runs.start:
+                    runs.start = at
+                if at > runs.end:
+                    runs.end = at
+                if runs.last != trace_id:
+                    runs.last = trace_id
+                    runs.requests += 1
+                    if busy is not None:
+                        runs.sampled += 1
+                        runs.busy += busy
+                location = span.location
+                if location is not None:
+                    tally = runs.locations
+                    if tally.counts is None and tally.value is location:
+                        tally.count += 1
+                    else:
+                        tally.add(location)
+                framework = span.framework
+                tally = runs.frameworks
+                # (Equal, not the same object: each trace's shapes decode their own.)
+                if tally.counts is None and tally.count and tally.value == framework:
+                    tally.count += 1
+                else:
+                    tally.add(framework)
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []

@@ -87,13 +87,15 @@ def _same_reads(
     return groups
 
 
-def _repeats(trace: Trace) -> bool:
+def _repeats(trace: Trace, looped: set[int]) -> bool:
     """Whether a read ran twice with the same parameters: looked for a shape at
-    a time, each shape's digests put in a set (in C), not span by span."""
+    a time, each shape's digests put in a set (in C), not span by span.  The
+    shapes whose list's id is in ``looped`` (an N+1 group that is the shape's
+    runs as they are) are left out: their spans are never a copy."""
     seen: dict[str | None, set[str | None]] = {}
     for runs in shapes(trace):
         first = runs[0]
-        if first.kind != "db" or not is_read(first.statement):
+        if first.kind != "db" or not is_read(first.statement) or id(runs) in looped:
             continue
         digests = [span.params_digest for span in runs]
         distinct = set(digests)
@@ -126,8 +128,13 @@ class DuplicateQuery(PerTraceDetector):
         """Each read ``trace`` ran at least ``duplicate_min_count`` times with the same
         parameters, outside its N+1 loops: (the query's fingerprint, its runs)."""
         least = settings.duplicate_min_count
-        if least >= 2 and not _repeats(trace):
-            return []  # most requests run no read twice with the same parameters
+        if least >= 2:
+            # A loop's queries (an N+1) repeat their parameters often (the same author
+            # for two articles) and are left out below: a loop that is one shape's runs
+            # is left out of the screen too.
+            looped = {id(group.spans) for group in n_plus_one_groups(trace, settings)}
+            if not _repeats(trace, looped):
+                return []  # most requests run no read twice with the same parameters
         groups = _same_reads(reads(trace), None)
         if max(map(len, groups.values()), default=0) < least:
             return []  # what the N+1 groups take out cannot make a group larger
