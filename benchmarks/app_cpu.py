@@ -19,6 +19,18 @@ requests kept and written, the rest dropped after the tail rule).  With
 ``--before-src`` the perfdoctor modes run again from that copy of the package.
 Reported: per mode the median over rounds of CPU ms per request, and its
 overhead over bare in the same round, per request and per query.
+
+``--wsgi MODULE:APP`` measures a WSGI app of one's own instead, page by page over
+its ``--path`` pages (``wsgi_pages.py``), in its own interpreter (``--python``)
+from its folder (``--cwd``).  ``--without INTEGRATION`` adds a ``nowriter`` side
+with that integration left out (a module name of ``perfdoctor.capture.auto``'s
+``INTEGRATIONS``, e.g. ``django.core.cache``), and ``--no-callsite`` one with the
+call-site search answering nothing: what each part costs a request::
+
+    python benchmarks/app_cpu.py --wsgi bakerydemo.wsgi:application --cwd ../bakerydemo \
+        --python ../bakerydemo/.venv/bin/python \
+        --env DJANGO_SETTINGS_MODULE=bakerydemo.settings.dev --path /breads/ \
+        --mode nowriter --without django.core.cache --no-callsite
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import capture_overhead  # noqa: E402 - a sibling script, found through the path above
+import wsgi_pages  # noqa: E402
 
 APPS = ("django", "fastapi")
 MODES = ("bare", "perfdoctor", "nowriter", "sampled")
@@ -98,7 +111,9 @@ def _fastapi_driver(module: Any) -> Any:
     return one
 
 
-def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any]:
+def run_worker(
+    app: str, mode: str, requests: int, warmup: int, args: argparse.Namespace
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="perfdoctor-appcpu-") as folder:
         os.environ["BENCH_DB"] = str(Path(folder) / "bench.db")
         sys.path.insert(0, str(HERE / "apps"))
@@ -106,7 +121,12 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
         perfdoctor: Any = None
         if mode != "bare":
             import perfdoctor
-            from perfdoctor.capture import context
+            from perfdoctor.capture import auto, context
+
+            for name in args.skip or []:
+                auto.INTEGRATIONS.pop(name, None)
+            if args.no_callsite:
+                context._capture_caller = lambda *a: ([], None, None)
 
             # ``sampled``: what a team leaves on, 5 % of requests kept (and every
             # slow or failed one), the same draws in every run.
@@ -120,7 +140,11 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
                     kept.update(span[0] for span in trace.spans)
 
                 context.state.on_finish = drop
-        if app == "django":
+        paths = 1
+        if app == "wsgi":
+            paths = len(args.path or ["/"])
+            one = wsgi_pages.driver(args.wsgi, args.path or ["/"], args.cwd)
+        elif app == "django":
             import list_django as module
 
             module.seed()
@@ -152,19 +176,30 @@ def run_worker(app: str, mode: str, requests: int, warmup: int) -> dict[str, Any
         "app": app,
         "mode": mode,
         "package": os.path.dirname(perfdoctor.__file__) if perfdoctor is not None else None,
-        "cpu_ms_per_request": cpu * 1000.0 / requests,
-        "wall_ms_per_request": wall * 1000.0 / requests,
+        "cpu_ms_per_request": cpu * 1000.0 / requests / paths,
+        "wall_ms_per_request": wall * 1000.0 / requests / paths,
         "db_spans_stored": stored,
         "spans_dropped": dict(kept),
     }
 
 
-def _spawn(app: str, mode: str, src: str | None, args: argparse.Namespace) -> dict[str, Any]:
+def _spawn(
+    app: str, mode: str, src: str | None, args: argparse.Namespace, part: str | None = None
+) -> dict[str, Any]:
     env = capture_overhead.worker_env()
     if src is not None:
         env["PYTHONPATH"] = src
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", app, mode]
+    command = [args.python or sys.executable, str(Path(__file__).resolve()), "--worker", app, mode]
     command += ["--requests", str(args.requests), "--warmup", str(args.warmup)]
+    if part == "callsite":
+        command += ["--no-callsite"]
+    elif part is not None:
+        command += ["--skip", part]
+    if args.wsgi:
+        env.update(wsgi_pages.environment(args.env))
+        command += ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
+        if args.cwd:
+            command += ["--cwd", str(Path(args.cwd).resolve())]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"worker {app}/{mode} ({src or 'this tree'}) failed:\n{done.stderr}")
@@ -180,22 +215,44 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--mode", action="append", choices=MODES, help="the modes run (all)")
+    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
+    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
+    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
+    parser.add_argument("--python", help="with --wsgi: the app's interpreter")
+    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    parser.add_argument(
+        "--without", action="append", metavar="INTEGRATION", help="a nowriter side without it"
+    )
+    parser.add_argument(
+        "--no-callsite", action="store_true", help="a nowriter side without the call-site search"
+    )
+    parser.add_argument("--skip", action="append", help=argparse.SUPPRESS)
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         app, mode = args.worker
-        print(json.dumps(run_worker(app, mode, args.requests, args.warmup)))
+        print(json.dumps(run_worker(app, mode, args.requests, args.warmup, args)))
         return
-    sides: list[tuple[str, str, str | None]] = [(m, m, None) for m in MODES]
+    if args.wsgi:
+        wsgi_pages.environment(args.env)  # a malformed one stops here
+        args.app = ["wsgi"]
+    modes = args.mode or list(MODES)
+    if "bare" not in modes:  # every overhead is over bare's, in the same round
+        modes.insert(0, "bare")
+    sides: list[tuple[str, str, str | None, str | None]] = [(m, m, None, None) for m in modes]
+    sides += [(f"nowriter without {name}", "nowriter", None, name) for name in args.without or []]
+    if args.no_callsite:
+        sides.append(("nowriter without call sites", "nowriter", None, "callsite"))
     if args.before_src:
-        sides += [(f"{m}-before", m, args.before_src) for m in MODES[1:]]
+        sides += [(f"{m}-before", m, args.before_src, None) for m in modes if m != "bare"]
     runs: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
     for round_ in range(args.rounds):
         for app in args.app or APPS:
             shift = round_ % len(sides)
-            for name, mode, src in sides[shift:] + sides[:shift]:
+            for name, mode, src, part in sides[shift:] + sides[:shift]:
                 print(f"round {round_ + 1}/{args.rounds}: {app} {name}", file=sys.stderr)
-                runs[(app, name)].append(_spawn(app, mode, src, args))
+                runs[(app, name)].append(_spawn(app, mode, src, args, part))
     rows = []
     for (app, name), results in runs.items():
         bare = runs[(app, "bare")]
@@ -211,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                 "runs": [round(r["cpu_ms_per_request"], 3) for r in results],
                 "over_bare_ms": None if name == "bare" else round(over, 3),
                 "over_bare_us_per_query": None
-                if name == "bare"
+                if name == "bare" or app not in QUERIES
                 else round(over * 1000.0 / QUERIES[app], 2),
                 "db_spans_stored": results[-1]["db_spans_stored"],
                 "spans_dropped": results[-1]["spans_dropped"],
@@ -225,8 +282,10 @@ def main(argv: list[str] | None = None) -> None:
         extra = ""
         if row["over_bare_ms"] is not None:
             per_query = row["over_bare_us_per_query"]
-            extra = f"  +{row['over_bare_ms']:.3f} ms  (+{per_query:.2f} µs/query)"
-        print(f"{row['app']:8} {row['side']:20} {row['cpu_ms_per_request']:7.3f}{extra}")
+            extra = f"  +{row['over_bare_ms']:.3f} ms"
+            if per_query is not None:
+                extra += f"  (+{per_query:.2f} µs/query)"
+        print(f"{row['app']:8} {row['side']:36} {row['cpu_ms_per_request']:7.3f}{extra}")
 
 
 if __name__ == "__main__":
