@@ -195,11 +195,7 @@ def _spawn(
         command += ["--no-callsite"]
     elif part is not None:
         command += ["--skip", part]
-    if args.wsgi:
-        env.update(wsgi_pages.environment(args.env))
-        command += ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
-        if args.cwd:
-            command += ["--cwd", str(Path(args.cwd).resolve())]
+    command += wsgi_pages.worker_options(args, env)
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"worker {app}/{mode} ({src or 'this tree'}) failed:\n{done.stderr}")
@@ -216,11 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--mode", action="append", choices=MODES, help="the modes run (all)")
-    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
-    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
-    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
-    parser.add_argument("--python", help="with --wsgi: the app's interpreter")
-    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    wsgi_pages.add_arguments(parser, spawns=True)
     parser.add_argument(
         "--without", action="append", metavar="INTEGRATION", help="a nowriter side without it"
     )

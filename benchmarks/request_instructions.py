@@ -147,11 +147,7 @@ def _count(app: str, mode: str, src: str | None, requests: int, args: Any, out: 
         "--warmup",
         str(args.warmup),
     ]
-    if args.wsgi:
-        env.update(wsgi_pages.environment(args.env))
-        command += ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
-        if args.cwd:
-            command += ["--cwd", str(Path(args.cwd).resolve())]
+    command += wsgi_pages.worker_options(args, env)
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -171,11 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
     parser.add_argument("--keep", help="keep the callgrind files in this folder")
-    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
-    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
-    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
-    parser.add_argument("--python", help="with --wsgi: the app's interpreter")
-    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    wsgi_pages.add_arguments(parser, spawns=True)
     parser.add_argument(
         "--queries", type=int, help="with --wsgi: queries a page, for per-query figures"
     )

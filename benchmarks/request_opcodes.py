@@ -35,6 +35,9 @@ from types import CodeType, FrameType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import wsgi_pages  # noqa: E402 - a sibling script, found through the path above
 
 
 def _driver(app: str, folder: Path) -> tuple[Callable[[], Any], int]:
@@ -84,17 +87,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="as a request --sample leaves out (not drawn, neither slow nor failed)",
     )
-    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
-    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
-    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
-    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    wsgi_pages.add_arguments(parser, spawns=False)
     parser.add_argument(
         "--frames", action="store_true", help="also count the call-site search's frame lookups"
     )
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
-    import wsgi_pages
-
     os.environ.update(wsgi_pages.environment(args.env))
 
     import perfdoctor

@@ -9,12 +9,37 @@ Run in the app's own interpreter (perfdoctor installed there), from its folder::
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import io
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser, spawns: bool) -> None:
+    """The options naming the app; ``spawns``: the script runs it in worker processes,
+    with the app's own interpreter (``--python``)."""
+    parser.add_argument("--wsgi", metavar="MODULE:APP", help="a WSGI app of one's own instead")
+    parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
+    parser.add_argument("--cwd", help="with --wsgi: the app's folder")
+    parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    if spawns:
+        parser.add_argument("--python", help="with --wsgi: the app's interpreter")
+
+
+def worker_options(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    """A worker's options for the app of ``args`` (none without ``--wsgi``); its
+    ``--env`` settings put into ``env``."""
+    if not args.wsgi:
+        return []
+    env.update(environment(args.env))
+    options = ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
+    if args.cwd:
+        options += ["--cwd", str(Path(args.cwd).resolve())]
+    return options
 
 
 def environment(pairs: list[str] | None) -> dict[str, str]:
