@@ -189,6 +189,7 @@ def extract(
 
 
 def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
+    """The kinds other than DRF's and Django templates' (:func:`extract` reads those)."""
     try:
         if kind == JINJA2:
             template = frame.f_globals.get("__jinja_template__")
@@ -198,16 +199,12 @@ def _extract(kind: str, frame: FrameType) -> RawTrigger | None:
         this = frame.f_locals.get("self")
         if this is None:
             return None
-        if kind == DRF:
-            return _drf(this)
         if kind == MARSHMALLOW:
             if hasattr(this, "dump_fields"):  # the schema itself
                 return (kind, type(this), None, None)
             parent = getattr(this, "parent", None)
             field = getattr(this, "name", None)
             return (kind, type(parent) if parent is not None else None, field, None)
-        if kind == DJANGO_TEMPLATE:
-            return _template(this)
     except Exception:
         return None
     return None
