@@ -15,6 +15,7 @@ from typing import Any
 from perfdoctor.detectors._sites import shown_path
 from perfdoctor.model import Finding
 from perfdoctor.orm.fix_django import render_calls
+from perfdoctor.orm.fix_sqlalchemy import options_imports
 
 
 def _key(finding: Finding) -> tuple[Any, ...] | None:
@@ -126,18 +127,17 @@ def _together(machines: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         if not any(other.startswith(f"{option}.") for other in options)
     ]
     options, chains = [options[i] for i in kept], [chains[i] for i in kept]
-    loaders = sorted({link["loader"] for chain in chains for link in chain if "loader" in link})
-    imports = [f"from sqlalchemy.orm import {', '.join(loaders)}"] if loaders else []
-    # A chain's later links name classes the view may not import, as each
-    # finding's own fix says.
-    others: dict[str, list[str]] = {}
+    # The classes a chain's later links name, by their key (module.Class).
+    classes = []
     for chain in chains:
         for link in chain[1:]:
             module, _, name = str(link.get("class") or "").rpartition(".")
-            names = others.setdefault(module, []) if module else []
-            if module and name not in names:
-                names.append(name)
-    imports += [f"from {module} import {', '.join(names)}" for module, names in others.items()]
+            if module:
+                classes.append((module, name))
+    imports = options_imports(
+        sorted({link["loader"] for chain in chains for link in chain if "loader" in link}),
+        classes,
+    )
     written = f".options({', '.join(options)})"
     if imports:
         written += f" ({'; '.join(imports)})"

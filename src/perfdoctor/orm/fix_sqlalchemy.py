@@ -15,6 +15,7 @@ the loop's queries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from perfdoctor.orm.catalog import Model
@@ -56,6 +57,21 @@ def _machine(kind: str, on: Model | None, **rest: Any) -> dict[str, Any]:
     return {"framework": "sqlalchemy", "kind": kind, "on": on.key if on else None, **rest}
 
 
+def options_imports(loaders: list[str], classes: Iterable[tuple[str, str]]) -> list[str]:
+    """What a pasted ``.options(...)`` needs imported: its ``loaders``, and the
+    ``classes`` (module, name) a chained option names after its first, which the
+    view may not import (a pasted joinedload(...).joinedload(UserProfile.user)
+    raised NameError on a real app)."""
+    imports = [f"from sqlalchemy.orm import {', '.join(loaders)}"] if loaders else []
+    others: dict[str, list[str]] = {}
+    for module, name in classes:
+        names = others.setdefault(module, [])
+        if name not in names:
+            names.append(name)
+    imports += [f"from {module} import {', '.join(names)}" for module, names in others.items()]
+    return imports
+
+
 def _eager(res: Resolution) -> Fix:
     chains = [_chain(res, p) for p in res.paths]
     options = [c[0] for c in chains]
@@ -70,16 +86,10 @@ def _eager(res: Resolution) -> Fix:
         why = "the related row comes in the same query through a JOIN."
     else:
         why = "one extra SELECT ... IN loads the collection for every row."
-    loaders = sorted({link["loader"] for c in chains for link in c[1]})
-    imports = [f"from sqlalchemy.orm import {', '.join(loaders)}"]
-    # A chained option names classes the view may not import (a pasted
-    # joinedload(...).joinedload(UserProfile.user) raised NameError on a real app).
-    others: dict[str, list[str]] = {}
-    for step in (s for p in res.paths for s in p[1:]):
-        names = others.setdefault(step.owner.module, [])
-        if step.owner.name not in names:
-            names.append(step.owner.name)
-    imports += [f"from {module} import {', '.join(names)}" for module, names in others.items()]
+    imports = options_imports(
+        sorted({link["loader"] for c in chains for link in c[1]}),
+        ((s.owner.module, s.owner.name) for p in res.paths for s in p[1:]),
+    )
     text = (
         f"Add .options({', '.join(options)}) to the query the loop iterates "
         f"({'; '.join(imports)}): {why}"
