@@ -78,10 +78,21 @@ class _Group:
     def add_evidence(self, evidence: dict[str, Any], requests: int = 1) -> None:
         means = evidence.get("mean_ms") if requests > 1 else None
         times = means if isinstance(means, dict) else evidence
+        # Called once per finding of a per-request detector, whose times are floats:
+        # no call for those, and no list made for a key already summed.
+        sums = self.sums
         for key in PER_REQUEST_MS:
-            value = _number(times.get(key))
-            if value is not None:
-                total = self.sums.setdefault(key, [0.0, 0])
+            value = times.get(key)
+            if value is None:
+                continue
+            if type(value) is not float:
+                value = _number(value)
+                if value is None:
+                    continue
+            total = sums.get(key)
+            if total is None:
+                sums[key] = [0.0 + value * requests, requests]
+            else:
                 total[0] += value * requests
                 total[1] += requests
 
@@ -131,23 +142,7 @@ class Merger:
             self._groups[fingerprint] = _Group(build())
             return
         group.seen += 1
-        # group.add_evidence(numbers), one request's: most findings of a per-request
-        # detector come here, and their times are floats.
-        sums = group.sums
-        for key in PER_REQUEST_MS:
-            value = numbers.get(key)
-            if value is None:
-                continue
-            if type(value) is not float:
-                value = _number(value)
-                if value is None:
-                    continue
-            total = sums.get(key)
-            if total is None:
-                sums[key] = [0.0 + value, 1]
-            else:
-                total[0] += value
-                total[1] += 1
+        group.add_evidence(numbers)
         rank = (SEVERITY_RANK[severity], _felt(numbers))
         if rank > group.rank:
             group.worst, group.rank = build(), rank
