@@ -219,9 +219,9 @@ class _Site:
         self.steps: tuple[int, ...] = ()
         self.by_first: dict[int, dict[tuple[int, int], _Known]] = {}
         # Paths with no user frame that end at the trace's anchor, by its distance
-        # (distances in the order first seen): a framework's
-        # own queries (a CMS routing a page, rendering its templates) are a dozen
-        # such paths a page, which one short list would forget every request.
+        # (distances in the order first seen): a framework's own queries (a CMS
+        # routing a page, rendering its templates) are a dozen such paths a page,
+        # which one short list would forget every request.
         self.bare_steps: tuple[int, ...] = ()
         self.bare_at: dict[int, _Known] = {}
         # Other paths with no user frame (the depth or the stack's end first).

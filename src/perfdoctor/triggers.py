@@ -172,15 +172,15 @@ def extract(
             this = frame.f_locals.get("self")
             if this is None:
                 return None
-            if names is None:
-                return (*(_drf(this) if kind == DRF else _template(this)), inside)
-            found = names.get(id(this))
-            if found is not None and found[0] is this and found[1] == inside:
-                return found[2]
+            if names is not None:
+                found = names.get(id(this))
+                if found is not None and found[0] is this and found[1] == inside:
+                    return found[2]
             raw = (*(_drf(this) if kind == DRF else _template(this)), inside)
-            if len(names) >= _MAX_NAMES:
-                names.clear()
-            names[id(this)] = (this, inside, raw)
+            if names is not None:
+                if len(names) >= _MAX_NAMES:
+                    names.clear()
+                names[id(this)] = (this, inside, raw)
             return raw
         except Exception:
             return None
