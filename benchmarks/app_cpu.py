@@ -229,6 +229,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.wsgi:
         wsgi_pages.environment(args.env)  # a malformed one stops here
         args.app = ["wsgi"]
+    from perfdoctor.capture.auto import INTEGRATIONS
+
+    unknown = [name for name in args.without or [] if name not in INTEGRATIONS]
+    if unknown:  # a side left out nothing: say so now, not in a table of figures
+        raise SystemExit(f"--without {unknown[0]}: not an integration ({', '.join(INTEGRATIONS)})")
     modes = args.mode or list(MODES)
     if "bare" not in modes:  # every overhead is over bare's, in the same round
         modes.insert(0, "bare")

@@ -28,3 +28,11 @@ def test_a_wsgi_app_of_ones_own_with_parts_left_out(tmp_path: Path) -> None:
         "bare", "nowriter", "nowriter without flask.app", "nowriter without call sites"
     }, done.stdout
     assert all(" ms" in rows[side] for side in rows if side != "bare"), done.stdout
+
+
+def test_leaving_out_an_integration_that_does_not_exist_is_one_line() -> None:
+    command = [sys.executable, str(SCRIPT), "--wsgi", "shop:app", "--without", "flask.ap"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.startswith("--without flask.ap: not an integration (sqlite3, ")
+    assert len(done.stderr.strip().splitlines()) == 1
