@@ -15,7 +15,8 @@ Modes, each a process of its own, rotating across ``--rounds``: ``bare`` (perfdo
 not imported), ``perfdoctor`` (captured and written to a store, flushed before the
 clock stops) and ``nowriter`` (captured, each finished trace counted and dropped:
 the request's own share) and ``sampled`` (``--sample 0.05``: a twentieth of the
-requests kept and written, the rest dropped after the tail rule).  With
+requests kept and written, the rest dropped after the tail rule) and ``summary``
+(the same under ``--sample-tail summary``: only the drawn requests captured).  With
 ``--before-src`` the perfdoctor modes run again from that copy of the package.
 Reported: per mode the median over rounds of CPU ms per request, and its
 overhead over bare in the same round, per request and per query.
@@ -55,7 +56,7 @@ import capture_overhead  # noqa: E402 - a sibling script, found through the path
 import wsgi_pages  # noqa: E402
 
 APPS = ("django", "fastapi")
-MODES = ("bare", "perfdoctor", "nowriter", "sampled")
+MODES = ("bare", "perfdoctor", "nowriter", "sampled", "summary")
 QUERIES = {"django": 43, "fastapi": 40}
 
 
@@ -131,8 +132,12 @@ def run_worker(
             # ``sampled``: what a team leaves on, 5 % of requests kept (and every
             # slow or failed one), the same draws in every run.
             os.environ["PERFDOCTOR_SAMPLE_SEED"] = "1"
+            # ``summary``: the same under ``--sample-tail summary`` (only drawn
+            # requests captured).
+            sampled = mode in ("sampled", "summary")
+            tail = {"sample_tail": "summary"} if mode == "summary" else {}
             perfdoctor.instrument(
-                traces=Path(folder) / "traces.db", sample=0.05 if mode == "sampled" else None
+                traces=Path(folder) / "traces.db", sample=0.05 if sampled else None, **tail
             )
             if mode == "nowriter":
 
@@ -159,14 +164,14 @@ def run_worker(
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(requests):
             one()
-        if perfdoctor is not None and mode in ("perfdoctor", "sampled"):
+        if perfdoctor is not None and mode in ("perfdoctor", "sampled", "summary"):
             perfdoctor.flush()
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
         stored = None
         if perfdoctor is not None:
             perfdoctor.uninstrument()
-            if mode in ("perfdoctor", "sampled"):
+            if mode in ("perfdoctor", "sampled", "summary"):
                 import sqlite3
 
                 conn = sqlite3.connect(str(Path(folder) / "traces.db"))

@@ -18,6 +18,7 @@ order rotating each round, so drift on a noisy machine hits every side alike::
     python benchmarks/app_overhead.py --before-src ../old/src --json
     python benchmarks/app_overhead.py --agent otel --agent sentry --agent ddtrace
     python benchmarks/app_overhead.py --sample 0.05     # also what a team leaves on
+    python benchmarks/app_overhead.py --sample 0.05 --sample-tail summary   # only drawn captured
 
 ``--serve`` measures an app of your own instead, served by your command (``{port}``
 in it is replaced), from ``--cwd``, with ``--python`` (the app's interpreter, which
@@ -131,9 +132,11 @@ def _start(
     traced: bool,
     agent: tuple[str, str] | None = None,
     sample: float | None = None,
+    tail: str | None = None,
 ) -> Side:
     """``agent``: (name, sink URL) of the tracing agent to serve the app under;
-    ``sample``: the share of requests ``perfdoctor run --sample`` keeps."""
+    ``sample``: the share of requests ``perfdoctor run --sample`` keeps, with
+    ``--sample-tail tail``."""
     external = app if isinstance(app, External) else None
     port = _free_port()
     command = _server(app, port)
@@ -144,6 +147,8 @@ def _start(
         run = [python, "-m", "perfdoctor", "run", "--traces", str(store)]
         if sample is not None:
             run += ["--sample", str(sample)]
+        if tail is not None:
+            run += ["--sample-tail", tail]
         command = [*run, "--", *command]
     env = _env(db, src)
     if external:
@@ -262,6 +267,7 @@ def measure_app(
     before_src: str | None,
     agents: tuple[str, ...] = (),
     sample: float | None = None,
+    tails: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="perfdoctor-app-bench-") as tmp:
         folder = Path(tmp)
@@ -283,6 +289,10 @@ def measure_app(
             if before_src is not None:
                 sides.append(
                     _start("sampled-before", app, db, folder, before_src, True, sample=sample)
+                )
+            for tail in tails:
+                sides.append(
+                    _start(f"sampled-{tail}", app, db, folder, here, True, sample=sample, tail=tail)
                 )
         for agent in agents:
             assert sink is not None
@@ -354,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="also serve the app under `perfdoctor run --sample RATE` (and the before side's)",
     )
+    parser.add_argument(
+        "--sample-tail",
+        action="append",
+        choices=("full", "summary"),
+        help="with --sample: also a side under `--sample-tail TAIL` (repeatable)",
+    )
     parser.add_argument("--serve", help="an app of your own: its serving command, with {port}")
     parser.add_argument("--cwd", default=".", help="--serve: where the command runs")
     parser.add_argument(
@@ -385,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             args.before_src,
             tuple(args.agent or ()),
             args.sample,
+            tuple(args.sample_tail or ()),
         )
         for app in apps
     ]

@@ -789,12 +789,15 @@ def run_worker(library: str, variant: str, plan: Plan) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
-def leave_out_requests(state: Any, on: bool = True) -> None:
+def leave_out_requests(state: Any, on: bool = True, summary: bool = False) -> None:
     """Make every request one ``--sample`` leaves out and drops (not drawn, and
     never slow: under valgrind a request takes ~50x its time), or undo it.
-    ``state``: ``perfdoctor.capture.context.state``."""
+    ``state``: ``perfdoctor.capture.context.state``; ``summary``: as under
+    ``--sample-tail summary`` (such a request is not captured)."""
     import random
 
+    if hasattr(state, "sample_summary"):  # not in a tree from before the option
+        state.sample_summary = on and summary
     state.sample_rate = 0.05 if on else 1.0
     state.sample_draw = (lambda: 1.0) if on else random.random
     state.tail.slow_ms = float("inf")

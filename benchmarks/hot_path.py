@@ -201,7 +201,7 @@ def run_worker(
         context.state.on_finish = drop
         block, own_trace = _workload(library)
 
-        undrawn = False
+        undrawn = summary = False
 
         @contextmanager
         def traced() -> Iterator[None]:
@@ -212,6 +212,8 @@ def run_worker(
                 trace = context.current()
                 if undrawn and trace is not None:
                     trace.sampled = False
+                    if summary:
+                        trace.detail = False
                 yield
 
         def leave_out(on: bool) -> None:
@@ -220,12 +222,20 @@ def run_worker(
             undrawn = on
             capture_overhead.leave_out_requests(context.state, on)
 
+        def leave_out_summary(on: bool) -> None:
+            # The same under ``--sample-tail summary``: the request records nothing.
+            nonlocal undrawn, summary
+            undrawn = summary = on
+            capture_overhead.leave_out_requests(context.state, on, summary=True)
+
         variants: dict[str, tuple[bool, Callable[[bool], None] | None]] = {
             "off": (False, None),
             "on": (True, None),
         }
         if undrawn_variant:
             variants["undrawn"] = (True, leave_out)
+            if "detail" in context.ActiveTrace.__slots__:  # a tree from before has none
+                variants["summary"] = (True, leave_out_summary)
         if steps:
             for name, switch in _step_variants(library).items():
                 variants[name] = (True, switch)

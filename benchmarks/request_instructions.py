@@ -24,7 +24,8 @@ which must have perfdoctor installed) from its folder (``--cwd``)::
 
 Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
 request thread's share: each finished trace dropped), ``undrawn`` (``--sample``'s
-usual request: left out by the head draw, neither slow nor failed), ``perfdoctor`` (the
+usual request: left out by the head draw, neither slow nor failed), ``summary`` (the
+same under ``--sample-tail summary``: not captured), ``perfdoctor`` (the
 recorder too; its batches depend on timing, so its count moves from run to run
 by up to a few percent).  Under valgrind a request is ~50x slower: the default
 50 requests per side take a few minutes.  The callgrind files are kept with
@@ -102,10 +103,11 @@ def run_worker(
             machine.INTERVAL_S = 1e9
             if mode == "nowriter":
                 context.state.on_finish = lambda trace: None
-            elif mode == "undrawn":
+            elif mode in ("undrawn", "summary"):
                 # ``--sample``'s common case: the head draw leaves the request out
-                # and it is neither slow nor failed, so it is counted and dropped.
-                capture_overhead.leave_out_requests(context.state)
+                # and it is neither slow nor failed, so it is counted and dropped
+                # (``summary``: under ``--sample-tail summary``, not captured at all).
+                capture_overhead.leave_out_requests(context.state, summary=mode == "summary")
         if wsgi is not None:
             one = wsgi_pages.driver(*wsgi)
         elif app == "sqlite3":
@@ -159,7 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", choices=tuple(QUERIES), default="django")
     parser.add_argument(
-        "--mode", action="append", choices=("bare", "nowriter", "undrawn", "perfdoctor")
+        "--mode",
+        action="append",
+        choices=("bare", "nowriter", "undrawn", "summary", "perfdoctor"),
     )
     parser.add_argument("--before-src", help="another copy of the package's src, counted too")
     parser.add_argument("--small", type=int, default=10)

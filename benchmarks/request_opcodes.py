@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="as a request --sample leaves out (not drawn, neither slow nor failed)",
     )
+    parser.add_argument(
+        "--summary", action="store_true", help="with --undrawn: under --sample-tail summary"
+    )
     wsgi_pages.add_arguments(parser, spawns=False)
     parser.add_argument(
         "--frames", action="store_true", help="also count the call-site search's frame lookups"
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, str(HERE))
         import capture_overhead
 
-        capture_overhead.leave_out_requests(context.state)
+        capture_overhead.leave_out_requests(context.state, summary=args.summary)
     if args.wsgi:
         paths = args.path or ["/"]
         one, queries = wsgi_pages.driver(args.wsgi, paths, args.cwd), 0

@@ -133,6 +133,15 @@ def main() -> None:
     "one; reports scale their counts (default 1: all, or sample_rate in [tool.perfdoctor]).",
 )
 @click.option(
+    "--sample-tail",
+    default=None,
+    metavar="full|summary",
+    help="With --sample, what a slow or failed request the draw left out keeps. full: its "
+    "queries and lines (every request is captured as it runs: sampling saves storage, not "
+    "the app's time); summary: its endpoint, status and timings (only drawn requests are "
+    "captured: cheap enough to leave on). Default: sample_tail in [tool.perfdoctor], full.",
+)
+@click.option(
     "--live/--no-live",
     default=None,
     help="A line on stderr per finished request: status, time, queries, findings with "
@@ -154,6 +163,7 @@ def run(
     exit_timeout: float | None,
     max_store_mb: float | None,
     sample: str | None,
+    sample_tail: str | None,
     live: bool | None,
     server_timing: bool,
     command: tuple[str, ...],
@@ -174,6 +184,7 @@ def run(
     exit_timeout = settings.exit_flush_timeout_s if exit_timeout is None else exit_timeout
     rate = _sample_rate(sample, settings.sample_rate)
     slow_ms, own_budgets = _tail_thresholds(settings) if rate < 1.0 else (None, None)
+    tail = _sample_tail(sample_tail, settings.sample_tail)
     if clear:
         store.clear(path)
     code = runner.run(
@@ -187,6 +198,7 @@ def run(
         sample=rate,
         sample_slow_ms=slow_ms,
         sample_budgets=own_budgets,
+        sample_tail=tail if rate < 1.0 else None,
         server_timing=server_timing,
         live=settings if (runner.live_by_default() if live is None else live) else None,
     )
@@ -203,6 +215,16 @@ def _tail_thresholds(settings: Settings) -> tuple[float, dict[str, float]]:
     slow_ms = settings.sample_slow_ms if default is None else min(settings.sample_slow_ms, default)
     own = {n: limits["p95_ms"] for n, limits in budgets.endpoints.items() if "p95_ms" in limits}
     return slow_ms, own
+
+
+def _sample_tail(option: str | None, setting: str) -> str:
+    from perfdoctor.capture.sampling import parse_tail
+
+    try:
+        return parse_tail(option if option is not None else setting)
+    except ValueError as exc:
+        where = "--sample-tail" if option is not None else "sample_tail in [tool.perfdoctor]"
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _sample_rate(option: str | None, setting: float) -> float:

@@ -36,7 +36,12 @@ from perfdoctor.capture.auto import (
 )
 from perfdoctor.capture.privacy import ENV_DIGEST_KEY
 from perfdoctor.capture.recorder import ENV_EXIT_TIMEOUT
-from perfdoctor.capture.sampling import ENV_SAMPLE, ENV_SAMPLE_BUDGETS, ENV_SAMPLE_SLOW_MS
+from perfdoctor.capture.sampling import (
+    ENV_SAMPLE,
+    ENV_SAMPLE_BUDGETS,
+    ENV_SAMPLE_SLOW_MS,
+    ENV_SAMPLE_TAIL,
+)
 from perfdoctor.capture.server_timing import ENV_SERVER_TIMING
 from perfdoctor.errors import UsageError
 from perfdoctor.store import retention
@@ -66,6 +71,7 @@ def capture_environment(
     sample_slow_ms: float | None = None,
     sample_budgets: dict[str, float] | None = None,
     server_timing: bool = False,
+    sample_tail: str | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     existing = env.get("PYTHONPATH", "")
@@ -95,6 +101,8 @@ def capture_environment(
         env[ENV_SAMPLE_SLOW_MS] = repr(float(sample_slow_ms))
     if sample_budgets:
         env[ENV_SAMPLE_BUDGETS] = json.dumps(sample_budgets)
+    if sample_tail is not None:
+        env[ENV_SAMPLE_TAIL] = sample_tail
     if server_timing:
         env[ENV_SERVER_TIMING] = "1"
     else:
@@ -116,6 +124,7 @@ def run(
     sample_budgets: dict[str, float] | None = None,
     server_timing: bool = False,
     live: Settings | None = None,
+    sample_tail: str | None = None,
 ) -> int:
     """Run ``command`` to completion under capture; returns its exit code.
 
@@ -145,6 +154,7 @@ def run(
             sample_slow_ms=sample_slow_ms,
             sample_budgets=sample_budgets,
             server_timing=server_timing,
+            sample_tail=sample_tail,
         )
         tail = _live_tail(traces, live)
         try:

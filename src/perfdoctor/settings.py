@@ -237,6 +237,12 @@ class Settings:
     # With sampling, a request at least this slow is always kept (the tail rule):
     # the endpoint budget, so no request over it goes unseen.
     sample_slow_ms: float = 500.0
+    # What a slow or failed request the head draw left out keeps. "full": every
+    # request is captured as it runs, so those keep their queries and lines, and
+    # sampling saves only the encoding and storing. "summary": only drawn requests
+    # are captured, the others keep their endpoint, status and timings; what is
+    # cheap enough to leave on (benchmarks/RESULTS.md, --sample-tail).
+    sample_tail: str = "full"
 
     # --- perfdoctor run --live: a line per request on the terminal ---
     # Ten lines a second is a screenful in three seconds, faster than anyone reads

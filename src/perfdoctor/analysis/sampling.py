@@ -35,6 +35,14 @@ def weight(trace: Trace) -> float:
     return 1.0
 
 
+def has_detail(trace: Trace) -> bool:
+    """Whether ``trace`` recorded its operations: not one the tail rule kept from a
+    request the draw left out under ``--sample-tail summary`` (its name, status and
+    timings only)."""
+    sample = trace.attrs.get("sample")
+    return not (isinstance(sample, dict) and sample.get("summary"))
+
+
 def is_sampled(trace: Trace) -> bool:
     return isinstance(trace.attrs.get("sample"), dict)
 
@@ -65,9 +73,14 @@ class Sampled:
     seen: int
     kept: int
     rate: float
+    # Of those kept, traces without their operations (``--sample-tail summary``).
+    summary: int = 0
 
     def line(self, name: str) -> str:
-        return f"{name}: kept {self.kept} of {self.seen} requests (sample rate {_rate(self.rate)})"
+        text = f"{name}: kept {self.kept} of {self.seen} requests (sample rate {_rate(self.rate)})"
+        if self.summary:
+            text += f"; {self.summary} slow or failed without their operations"
+        return text
 
 
 class Held:
@@ -78,6 +91,7 @@ class Held:
         self.unsampled: dict[str, int] = {}
         self.rates: dict[str, float] = {}
         self.held: dict[str, int] = {}
+        self.summaries: dict[str, int] = {}
 
     def feed(self, traces: Iterable[Trace]) -> None:
         held, rates, unsampled = self.held, self.rates, self.unsampled
@@ -88,6 +102,8 @@ class Held:
                 rate = sample.get("rate")
                 if isinstance(rate, (int, float)):
                     rates[trace.name] = min(rates.get(trace.name, 1.0), float(rate))
+                if sample.get("summary"):
+                    self.summaries[trace.name] = self.summaries.get(trace.name, 0) + 1
             else:
                 unsampled[trace.name] = unsampled.get(trace.name, 0) + 1
 
@@ -100,6 +116,7 @@ class Held:
                 seen=seen + self.unsampled.get(name, 0),
                 kept=self.held.get(name, 0),
                 rate=self.rates.get(name, run_rate),
+                summary=self.summaries.get(name, 0),
             )
             for name, (seen, _kept) in counts.items()
         }
@@ -125,10 +142,17 @@ def note(sampled: dict[str, Sampled]) -> str | None:
     seen = sum(s.seen for s in sampled.values())
     kept = sum(s.kept for s in sampled.values())
     rates = sorted({_rate(s.rate) for s in sampled.values()})
+    summary = sum(s.summary for s in sampled.values())
+    without = (
+        f" {summary} of them, slow or failed and not drawn, were kept without their "
+        "operations (--sample-tail summary): q/req and the time by kind are over the others."
+        if summary
+        else ""
+    )
     return (
         f"Sampled: {kept} traces kept of {seen} requests seen (rate {', '.join(rates)}; "
         "slow and failed requests always kept). Request counts are as seen; percentiles, "
-        "q/req and means are estimates weighted by the sample rate."
+        "q/req and means are estimates weighted by the sample rate." + without
     )
 
 

@@ -284,9 +284,12 @@ def _sampled(reports: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Sampled
                 continue
             was = sampled.get(name)
             seen, kept, rate = int(row["seen"]), int(row["kept"]), float(row["rate"])
+            summary = int(row["summary"]) if _is_number(row.get("summary")) else 0
             sampled[name] = (
-                Sampled(seen, kept, rate)
+                Sampled(seen, kept, rate, summary)
                 if was is None
-                else Sampled(was.seen + seen, was.kept + kept, min(was.rate, rate))
+                else Sampled(
+                    was.seen + seen, was.kept + kept, min(was.rate, rate), was.summary + summary
+                )
             )
     return sampled

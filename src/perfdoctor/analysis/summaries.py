@@ -20,13 +20,16 @@ from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
 class EndpointSummary:
     """One endpoint's requests so far: latencies, weights, and weighted sums."""
 
-    __slots__ = ("latencies", "name", "queries", "sums", "total", "weights")
+    __slots__ = ("detailed", "latencies", "name", "queries", "sums", "total", "weights")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.latencies = array("d")
         self.weights = array("d")
         self.total = 0.0
+        # The weight of the requests whose operations were recorded: what the
+        # per-request means of queries and time by kind are over.
+        self.detailed = 0.0
         self.sums = dict.fromkeys(timing.NAMES, 0.0)
         self.queries = 0.0
 
@@ -35,6 +38,9 @@ class EndpointSummary:
         self.latencies.append(timing.latency_ms(trace))
         self.weights.append(weight)
         self.total += weight
+        if not sampling.has_detail(trace):
+            return
+        self.detailed += weight
         sums = self.sums
         for bucket, ms in timing.shared_breakdown(trace).items():
             sums[bucket] += ms * weight
@@ -49,8 +55,12 @@ class EndpointSummary:
         else:
             p50, p95, p99 = (percentile(durations, q) for q in (50, 95, 99))
 
+        # Over the requests with their operations recorded (all of them, unless
+        # ``--sample-tail summary`` kept some without).
+        detailed = self.detailed or 1.0
+
         def mean(bucket: str) -> float:
-            return round(self.sums[bucket] / total, 2)
+            return round(self.sums[bucket] / detailed, 2)
 
         return EndpointStats(
             name=self.name,
@@ -58,7 +68,7 @@ class EndpointSummary:
             p50_ms=round(p50, 2),
             p95_ms=round(p95, 2),
             p99_ms=round(p99, 2),
-            queries_per_request=round(self.queries / total, 2),
+            queries_per_request=round(self.queries / detailed, 2),
             db_ms=mean("db"),
             http_ms=mean("http"),
             cache_ms=mean("cache"),

@@ -328,6 +328,7 @@ def instrument(
     profile: bool = False,
     max_store_mb: float | None = None,
     sample: float | None = None,
+    sample_tail: str | None = None,
 ) -> Path:
     """Start capturing in this process; returns the path traces are written to.
 
@@ -340,7 +341,9 @@ def instrument(
     :mod:`perfdoctor.store.retention`).  ``sample`` keeps that share of requests
     (0 < sample <= 1; by default ``PERFDOCTOR_SAMPLE``, else 1: all), and every
     failed or slow one (see :mod:`perfdoctor.capture.sampling`); a bad value is a
-    ValueError.
+    ValueError.  ``sample_tail`` "summary" captures only the requests the draw
+    keeps, and keeps a slow or failed other one without its operations (by default
+    ``PERFDOCTOR_SAMPLE_TAIL``, else "full"; see ``Settings.sample_tail``).
     """
     global _recorder
     from perfdoctor.settings import Settings
@@ -355,7 +358,7 @@ def instrument(
         # before the recorder writes its final batch.
         atexit.register(context.finish_process_trace)
     settings = Settings()
-    sampling.from_env(sample, settings.sample_slow_ms)
+    sampling.from_env(sample, settings.sample_slow_ms, sample_tail)
     context.state.on_drop = _recorder.dropped
     _recorder.retention.max_bytes = (
         retention.cap_bytes(max_store_mb)
@@ -424,6 +427,7 @@ def uninstrument() -> None:
     context.state.on_finish = None
     context.state.on_drop = None
     context.state.sample_rate = 1.0
+    context.state.sample_summary = False
     context.state.on_start = None
     context.state.process_trace_name = None
     if _memory_tracker is not None:

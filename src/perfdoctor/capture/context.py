@@ -43,6 +43,7 @@ class ActiveTrace:
         "anchor",
         "attrs",
         "cpu0",
+        "detail",
         "dropped",
         "finished",
         "id",
@@ -71,6 +72,9 @@ class ActiveTrace:
         # The head decision (``--sample``): kept whatever happens, or only if
         # the request turns out slow or failed.
         self.sampled = True
+        # False: a request the draw left out under ``--sample-tail summary``: its
+        # operations are not recorded, only its name, status and timings.
+        self.detail = True
         self.anchor: callsite.Anchor | None = None
         # Attributes the trace's next db span carries (an ORM hook names there the
         # relation a relationship load is for): set before the query, taken by it.
@@ -101,6 +105,8 @@ class _State:
     # Sampling (``--sample``): the share of requests kept by the head draw, the
     # draw itself, and the tail rule with its counts (the recorder takes them).
     sample_rate = 1.0
+    # ``--sample-tail summary``: a request the draw leaves out is not captured.
+    sample_summary = False
     sample_draw: Callable[[], float] = random.random
     tail = Tally(1.0, 500.0)
     # Called when a request's trace is dropped (the recorder writes the counts).
@@ -111,9 +117,17 @@ state = _State()
 
 
 def current() -> ActiveTrace | None:
+    """The trace that records this context's operations, if any.
+
+    None inside a request that records nothing (``--sample-tail summary``), where
+    the integrations then do no work; the trace itself stays in ``_current``, so
+    that a framework's own hook opens no trace of its own in it.
+    """
     trace = _current.get()
-    if trace is not None or state.process_trace_name is None:
-        return trace
+    if trace is not None:
+        return trace if trace.detail else None
+    if state.process_trace_name is None:
+        return None
     if state.process_trace is None or state.process_pid != os.getpid():
         state.process_trace = ActiveTrace(state.process_trace_name, "script")
         state.process_pid = os.getpid()
@@ -130,14 +144,20 @@ def start(
     (:class:`perfdoctor.callsite.Anchor`).
     """
     trace = ActiveTrace(name, kind)
-    try:
-        trace.anchor = callsite.Anchor(_getframe(anchor_depth))
-    except Exception:  # pragma: no cover - a stack shallower than asked
-        pass
     if kind == "http":
         state.requests_started += 1
         if state.sample_rate < 1.0:
             trace.sampled = state.sample_draw() < state.sample_rate
+            if not trace.sampled and state.sample_summary:
+                # Current all the same (the integrations see a request under way and
+                # open no trace of their own), but recording nothing: no anchor, no
+                # per-request hooks (a profiler, the memory tracker).
+                trace.detail = False
+                return trace, _current.set(trace)
+    try:
+        trace.anchor = callsite.Anchor(_getframe(anchor_depth))
+    except Exception:  # pragma: no cover - a stack shallower than asked
+        pass
     if state.on_start is not None:
         state.on_start(trace)
     return trace, _current.set(trace)
@@ -214,6 +234,10 @@ def finish(
                 if drop is not None:
                     drop()
                 return
+            if not trace.detail:
+                # Kept by the tail rule with no operations recorded: reports leave it
+                # out of the per-request counts of queries and calls.
+                sample["summary"] = True
             trace.attrs["sample"] = sample
         trace.attrs.setdefault("cpu_ms", (time.thread_time() - trace.cpu0) * 1000.0)
         machine = _machine.reading(finished)
@@ -311,7 +335,7 @@ def record_db(
     it ran on a thread whose asyncio event loop it held up.
     """
     try:
-        if _muted.get():
+        if _muted.get() or not trace.detail:
             return
         announced = trace.next_db_attrs
         if announced is not None:
@@ -388,7 +412,7 @@ def record_span(
     anyway, being perfdoctor's own code).
     """
     try:
-        if _muted.get():
+        if _muted.get() or not trace.detail:
             return
         spans = trace.spans
         if len(spans) >= state.max_spans:

@@ -215,7 +215,7 @@ def _wrap_pre_exec(base: type) -> bool:
             trace = _current.get()
             if trace is None and settings.process_trace_name is not None:
                 trace = context.current()
-            if trace is not None:
+            if trace is not None and trace.detail:
                 try:
                     _on_select(trace, result[0], base)
                 except Exception:  # never break the app's query

@@ -139,9 +139,17 @@ class _TracedConnectionMixin:
     _pd_cursor: Any
 
     def cursor(self, factory: type = sqlite3.Cursor) -> Any:
+        trace = _current.get()
+        if trace is not None and not trace.detail:
+            # A request that records nothing (``--sample-tail summary``): the
+            # driver's own cursor, whose calls then pass through no Python code.
+            return self._pd_cursor(factory)
         return self._pd_cursor(traced_cursor_class(factory))
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
+        # The cursor may be the driver's own (cursor() above): no sentinel for it.
+        if parameters is _NO_PARAMETERS:
+            return self.cursor().execute(sql)
         return self.cursor().execute(sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:

@@ -49,7 +49,10 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         **(
             {
                 "sampled": {
+                    # "summary" (only when some): of those kept, traces without
+                    # their operations (`run --sample-tail summary`).
                     name: {"seen": s.seen, "kept": s.kept, "rate": s.rate}
+                    | ({"summary": s.summary} if s.summary else {})
                     for name, s in analysis.sampled.items()
                 }
             }
