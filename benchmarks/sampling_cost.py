@@ -13,7 +13,9 @@ each, rotated in every round so a machine's slow phase hits them alike:
 * ``bare``: no perfdoctor;
 * ``all``: ``perfdoctor.instrument()``, every request kept;
 * ``sample-R``: ``perfdoctor.instrument(sample=R)``, head sampling at rate R and
-  the tail rule (no request here is slow or fails, so the draw alone decides).
+  the tail rule (no request here is slow or fails, so the draw alone decides);
+* ``summary-R``: the same with ``sample_tail="summary"``: a request the draw
+  leaves out is not captured.
 
 Figures per variant (median over rounds of each worker's figure):
 
@@ -58,6 +60,9 @@ def _worker(variant: str, folder: Path, blocks: int, per_block: int) -> dict[str
         perfdoctor.instrument(traces=traces)
     elif variant.startswith("sample-"):
         perfdoctor.instrument(traces=traces, sample=float(variant.split("-", 1)[1]))
+    elif variant.startswith("summary-"):
+        rate = float(variant.split("-", 1)[1])
+        perfdoctor.instrument(traces=traces, sample=rate, sample_tail="summary")
     from flask import Flask
 
     db = folder / "app.db"
@@ -174,7 +179,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.blocks, args.per_block = 1, 3, 50
-    variants = ["bare", "all"] + [f"sample-{r}" for r in args.rates.split(",")]
+    rates = args.rates.split(",")
+    variants = ["bare", "all"] + [f"sample-{r}" for r in rates] + [f"summary-{r}" for r in rates]
     if args.before_src:
         variants += [f"sample-{r}{BEFORE}" for r in args.rates.split(",")]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}

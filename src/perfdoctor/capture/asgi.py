@@ -97,6 +97,25 @@ def _with_server_timing(
         return message
 
 
+def _request_facts(trace: context.ActiveTrace, scope: Scope) -> None:
+    """The query's parameter names and the user, on ``trace``.  Never raises."""
+    try:
+        query = scope.get("query_string") or b""
+        trace.attrs["query_names"] = query_names_of(query.decode("latin-1"))
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization")
+        cookie = headers.get(b"cookie")
+        identity.set_user(
+            trace,
+            identity.from_headers(
+                authorization.decode("latin-1") if authorization else None,
+                cookie.decode("latin-1") if cookie else None,
+            ),
+        )
+    except Exception:
+        pass
+
+
 class TraceMiddleware:
     def __init__(self, app: ASGIApp, framework: str | None = None) -> None:
         self.app = app
@@ -124,21 +143,8 @@ class TraceMiddleware:
         if self.framework:
             trace.attrs["framework"] = self.framework
         meter = BodyMeter()
-        try:
-            query = scope.get("query_string") or b""
-            trace.attrs["query_names"] = query_names_of(query.decode("latin-1"))
-            headers = dict(scope.get("headers") or [])
-            authorization = headers.get(b"authorization")
-            cookie = headers.get(b"cookie")
-            identity.set_user(
-                trace,
-                identity.from_headers(
-                    authorization.decode("latin-1") if authorization else None,
-                    cookie.decode("latin-1") if cookie else None,
-                ),
-            )
-        except Exception:
-            pass
+        if trace.detail:  # a summary (``--sample-tail summary``) keeps no user, no query names
+            _request_facts(trace, scope)
 
         async def recording_send(message: MutableMapping[str, Any]) -> None:
             if message.get("type") == "http.response.start":

@@ -106,6 +106,12 @@ def _end(started: tuple[context.ActiveTrace, Any], request: Any, response: Any) 
         page = _wagtail_page_type(match, response)
         if page is not None:
             trace.name = f"{trace.name} ({page})"
+        if not trace.detail and response is not None and not getattr(response, "streaming", False):
+            # Recorded nothing (``--sample-tail summary``): a name and a status are
+            # all a summary keeps.
+            trace.status = response.status_code
+            context.finish(trace, token)
+            return
         identity.set_user(trace, *identity.from_django_request(request))
         trace.attrs["framework"] = "django"
         trace.attrs["query_names"] = query_names_of(request.META.get("QUERY_STRING", ""))

@@ -147,9 +147,14 @@ class _TracedConnectionMixin:
         return self._pd_cursor(traced_cursor_class(factory))
 
     def execute(self, sql: str, parameters: Any = _NO_PARAMETERS, /) -> Any:
-        # The cursor may be the driver's own (cursor() above): no sentinel for it.
-        if parameters is _NO_PARAMETERS:
-            return self.cursor().execute(sql)
+        trace = _current.get()
+        if trace is not None and not trace.detail:
+            # As cursor() above, without the call to it the driver's own
+            # Connection.execute would make.
+            cursor = self._pd_cursor()
+            if parameters is _NO_PARAMETERS:
+                return cursor.execute(sql)
+            return cursor.execute(sql, parameters)
         return self.cursor().execute(sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:

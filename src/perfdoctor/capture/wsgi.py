@@ -123,14 +123,15 @@ def traced_call(
         finally:
             nested.end(mark, str(environ.get("REQUEST_METHOD") or "GET"))
     trace, token = context.start(request_name(environ), "http")
-    try:
-        identity.set_user(
-            trace,
-            identity.from_headers(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")),
-        )
-        trace.attrs["query_names"] = query_names_of(environ.get("QUERY_STRING", ""))
-    except Exception:
-        pass
+    if trace.detail:  # a summary (``--sample-tail summary``) keeps no user, no query names
+        try:
+            user = identity.from_headers(
+                environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")
+            )
+            identity.set_user(trace, user)
+            trace.attrs["query_names"] = query_names_of(environ.get("QUERY_STRING", ""))
+        except Exception:
+            pass
     meter = BodyMeter()
 
     def recording_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
