@@ -4,6 +4,7 @@ with its endpoint, status and timings but none of its operations."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,18 @@ def test_a_bad_tail_in_the_environment_keeps_the_full_tail(
             sampling.from_env(0.5, 500.0, "some")
     finally:
         sampling.configure(1.0, 500.0)
+
+
+def test_merged_shards_add_up_their_summaries(tmp_path: Path) -> None:
+    counts = []
+    for shard, seed in (("a", "7"), ("b", "8")):
+        folder = tmp_path / shard
+        folder.mkdir()
+        traces = _run(folder, "--sample", "0.1", "--sample-tail", "summary", seed=seed)
+        report = report_json(traces, cwd=folder)
+        (tmp_path / f"{shard}.json").write_text(json.dumps(report))
+        counts.append(report["sampled"]["GET /fail"]["summary"])
+    merged = run_perfdoctor("merge", "a.json", "b.json", "--format", "json", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    row = json.loads(merged.stdout)["sampled"]["GET /fail"]
+    assert row == {"seen": 2 * FAILED, "kept": 2 * FAILED, "rate": 0.1, "summary": sum(counts)}
