@@ -155,12 +155,17 @@ class _Session(Session):
     def __init__(self, detector: CacheCandidate, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
         self.runs: dict[tuple[object, ...], _Runs | _Once] = {}
+        # One copy of each endpoint name, fingerprint, system and framework for
+        # every read kept: each trace decodes its own, and a read kept holds them
+        # for the whole analysis.
+        self.strings: dict[str | None, str | None] = {}
         # (statement, system) of each write -> when it ran (ms, one clock for every trace).
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
         all_runs, writes, settings = self.runs, self.writes, self.settings
         floor = settings.cache_candidate_min_p50_ms
+        one = self.strings.setdefault
         for trace in traces:
             spans = of_kind(trace, "db")
             if not spans:
@@ -210,9 +215,10 @@ class _Session(Session):
                 runs_key = (name, span.fingerprint, digest)
                 seen = all_runs.get(runs_key)
                 if seen is None:
-                    all_runs[runs_key] = (
+                    fingerprint, framework, system = span.fingerprint, span.framework, span.system
+                    all_runs[(one(name, name), one(fingerprint, fingerprint), digest)] = (
                         span.duration_ms, offset + start, trace_id, span.location,
-                        span.framework, statement, span.system, busy,
+                        one(framework, framework), statement, one(system, system), busy,
                     )  # fmt: skip
                     continue
                 if isinstance(seen, tuple):
