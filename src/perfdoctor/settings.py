@@ -379,9 +379,10 @@ class Settings:
     # holds in memory is one chunk plus per-shape summaries.  Each of ~25 readers
     # walks the whole chunk in turn, so a chunk that stays in the CPU's caches
     # between them is read faster: 100 traces of ~20 spans (~2,000 model spans,
-    # under 1 MB) took ~15% less CPU than 500 on a 1M-span store; 50 was no
-    # faster, and past that the per-chunk steps (a query, ~25 calls) start to
-    # count (benchmarks/analysis_scale.py, RESULTS.md).
+    # under 1 MB) took 15-25% less CPU than 500 on a 1M-span store (the more,
+    # the busier the machine's shared cache); 50 was no faster, and past that
+    # the per-chunk steps (a query, ~25 calls) start to count
+    # (benchmarks/analysis_scale.py, RESULTS.md).
     analysis_chunk_traces: int = 100
     # A query shape's durations are kept exactly up to this many runs (8 bytes a
     # run: 800 KB), so the slow-query percentiles of any store of today's size are
