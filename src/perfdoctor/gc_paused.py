@@ -44,13 +44,17 @@ def gc_spaced() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-# While collecting at chunk boundaries: the youngest generation after every
-# chunk, the middle one every CHUNKS_PER_MIDDLE chunks, all of them every
-# CHUNKS_PER_FULL (about the pace SPACED_THRESHOLDS gave on a big store, where a
-# chunk made four young collections); and, as a safety net, the automatic
-# collector for a chunk that allocates far more than most.
-CHUNKS_PER_MIDDLE = 5
-CHUNKS_PER_FULL = 100
+# While collecting at chunk boundaries: the youngest generation once
+# TRACES_PER_YOUNG traces have been let go since it was last collected, the
+# middle one every TRACES_PER_MIDDLE traces, all of them every TRACES_PER_FULL
+# (about the pace SPACED_THRESHOLDS gave on a big store, where a chunk of 500
+# traces made four young collections); and, as a safety net, the automatic
+# collector for a chunk that allocates far more than most.  Counted in traces,
+# not chunks: the pace does not change with the chunk size (a full collection
+# scans everything the detectors keep, which grows with the store).
+TRACES_PER_YOUNG = 500
+TRACES_PER_MIDDLE = 2_500
+TRACES_PER_FULL = 50_000
 SAFETY_THRESHOLDS = (1_000_000, 20, 20)
 
 
@@ -58,16 +62,21 @@ class ChunkCollector:
     """Collects when the caller says a chunk is done (:func:`gc_per_chunk`)."""
 
     def __init__(self) -> None:
-        self.chunks = 0
+        self.traces = 0
+        self.young = self.middle = self.full = 0
 
-    def chunk_done(self) -> None:
-        self.chunks += 1
-        if self.chunks % CHUNKS_PER_FULL == 0:
+    def chunk_done(self, traces: int = TRACES_PER_YOUNG) -> None:
+        """A chunk of ``traces`` traces has been let go."""
+        self.traces += traces
+        if self.traces - self.full >= TRACES_PER_FULL:
             gc.collect(2)
-        elif self.chunks % CHUNKS_PER_MIDDLE == 0:
+            self.young = self.middle = self.full = self.traces
+        elif self.traces - self.middle >= TRACES_PER_MIDDLE:
             gc.collect(1)
-        else:
+            self.young = self.middle = self.traces
+        elif self.traces - self.young >= TRACES_PER_YOUNG:
             gc.collect(0)
+            self.young = self.traces
 
 
 @contextmanager

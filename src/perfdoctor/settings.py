@@ -382,10 +382,14 @@ class Settings:
 
     # --- analysis ---
     # Traces of one endpoint analysed at a time (perfdoctor.analysis.analyze): what report
-    # holds in memory is one chunk plus per-shape summaries. 500 traces of ~40
-    # spans are ~20k model spans, ~15 MB; larger chunks were no faster
-    # (benchmarks/analysis_scale.py): the cost is per span, not per chunk.
-    analysis_chunk_traces: int = 500
+    # holds in memory is one chunk plus per-shape summaries.  Each of ~25 readers
+    # walks the whole chunk in turn, so a chunk that stays in the CPU's caches
+    # between them is read faster: 100 traces of ~20 spans (~2,000 model spans,
+    # under 1 MB) took 15-25% less CPU than 500 on a 1M-span store (the more,
+    # the busier the machine's shared cache); 50 was no faster, and past that
+    # the per-chunk steps (a query, ~25 calls) start to count
+    # (benchmarks/analysis_scale.py, RESULTS.md).
+    analysis_chunk_traces: int = 100
     # A query shape's durations are kept exactly up to this many runs (8 bytes a
     # run: 800 KB), so the slow-query percentiles of any store of today's size are
     # exact; past it they go into 1%-wide buckets (perfdoctor.analysis.stats.Quantiles: a

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from perfdoctor.analysis.analyze import analyze
-from perfdoctor.analysis.stats import Quantiles, percentile
+from perfdoctor.analysis.stats import FloorMedian, Quantiles, percentile
+from perfdoctor.model import Location, Span, Trace
 from perfdoctor.settings import Settings
 from tests.analysis.test_chunked import all_traces
 
@@ -100,3 +101,79 @@ def test_repeated_durations_past_the_limit_give_what_one_by_one_gives() -> None:
     ]
     assert batched.buckets == one_by_one.buckets
     assert (len(batched), batched.largest) == (len(one_by_one), one_by_one.largest)
+
+
+# --- the median against a floor (cache-candidate) ----------------------------
+
+
+def test_a_floor_median_is_the_exact_median_whenever_it_reaches_the_floor() -> None:
+    rng = random.Random(5)
+    for _ in range(20_000):
+        floor = rng.choice([10.0, 0.0, 2.5])
+        near = [floor, floor - 1e-9, floor + 1e-9, 0.0]
+        data = [
+            rng.choice([rng.uniform(0, 20), round(rng.uniform(0, 20), 3), rng.choice(near)])
+            for _ in range(rng.randint(0, 9))
+        ]
+        kept = FloorMedian(floor)
+        for value in data:
+            kept.add(value)
+        exact = percentile(data, 50)
+        median = kept.median()
+        assert len(kept) == len(data)
+        if median is None:
+            assert exact < floor, data
+        else:
+            assert median == exact, data
+
+
+def _reads(durations: list[float]) -> list[Trace]:
+    """One request per duration, each running the same read with the same parameters."""
+    traces = []
+    for i, duration in enumerate(durations):
+        read = Span(
+            kind="db",
+            start_ms=1.0,
+            duration_ms=duration,
+            system="sqlite",
+            statement="SELECT * FROM report WHERE id = ?",
+            fingerprint="f-report",
+            params_digest="p-1",
+            location=Location("/app/views.py", 12, "report"),
+        )
+        trace = Trace(
+            id=f"t{i}",
+            name="GET /report",
+            kind="http",
+            started_at=float(i),
+            duration_ms=duration + 2.0,
+            spans=[read],
+        )
+        traces.append(trace)
+    return traces
+
+
+@pytest.mark.parametrize(
+    ("durations", "flagged"),
+    [
+        ([1.0, 9.5, 10.5, 40.0], True),  # the middle two straddle the floor: 10.0
+        ([1.0, 2.0, 9.99, 10.0, 40.0, 50.0], False),  # ... and stay under it
+        ([1.0, 2.0, 3.0, 4.0, 40.0, 50.0], False),  # both under it
+        ([12.0, 1.0, 30.0, 11.0, 2.0], True),
+        ([10.0] * 3 + [0.5] * 2, True),
+    ],
+)
+def test_cache_candidate_keeps_the_fast_runs_as_a_count(
+    durations: list[float], flagged: bool
+) -> None:
+    exact = percentile(durations, 50)
+    assert (exact >= Settings().cache_candidate_min_p50_ms) == flagged
+    found = [
+        f for f in analyze(_reads(durations), Settings()).findings if f.id == "cache-candidate"
+    ]
+    if not flagged:
+        assert found == []
+    else:
+        [finding] = found
+        assert finding.evidence["p50_ms"] == round(exact, 3)
+        assert finding.evidence["runs"] == len(durations)

@@ -179,7 +179,8 @@ def analyze_chunks(
     with gc_per_chunk() as collector:
         for chunk in chunks:
             pertrace.forget()
-            count += len(chunk)
+            size = len(chunk)
+            count += size
             for trace in chunk:
                 if earliest is None or trace.started_at < earliest:
                     earliest = trace.started_at
@@ -192,7 +193,7 @@ def analyze_chunks(
             if type(chunk) is Chunk:
                 chunk.clear()
             pertrace.forget()
-            collector.chunk_done()
+            collector.chunk_done(size)
     pertrace.forget()
     findings = [_present(f) for f in merge(f for s in sessions for f in s.findings())]
     findings.sort(key=sort_key)

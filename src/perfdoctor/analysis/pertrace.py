@@ -19,7 +19,7 @@ from perfdoctor.model import Trace
 T = TypeVar("T")
 
 _MEMOS: list[PerTrace[object]] = []
-# Traces remembered at most: a chunk's (settings.analysis_chunk_traces, 500 by
+# Traces remembered at most: a chunk's (settings.analysis_chunk_traces, 100 by
 # default) with room to spare; a larger chunk is only computed twice more often.
 _MOST = 2048
 

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from perfdoctor.analysis.stats import percentile
+from perfdoctor.analysis.stats import FloorMedian
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._kinds import of_kind
@@ -29,45 +29,46 @@ from perfdoctor.settings import Settings
 _WARNING_TOTAL_MS = 1000.0
 
 
-class _Tally:
-    """Counts per value in order of first appearance, as a dict would keep them,
-    but a single value (the usual case) costs no dict: there is one of these per
-    (endpoint, shape, parameters), and parameters are often new in every request."""
-
-    __slots__ = ("count", "counts", "value")
-
-    def __init__(self) -> None:
-        self.value: object = None
-        self.count = 0
-        self.counts: dict[object, int] | None = None
-
-    def add(self, value: object) -> None:
-        if self.counts is not None:
-            self.counts[value] = self.counts.get(value, 0) + 1
-        elif not self.count:
-            self.value, self.count = value, 1
-        elif value is self.value or value == self.value:  # most often the very same object
-            self.count += 1
-        else:
-            self.counts = {self.value: self.count, value: 1}
-
-    def most_common(self) -> object:
-        """The most frequent value, the first seen of equally frequent ones (None: none)."""
-        if self.counts is not None:
-            return max(self.counts.items(), key=lambda item: item[1])[0]
-        return self.value
+def _tallied(
+    counts: dict[object, int] | None, value: object, count: int, new: object
+) -> dict[object, int]:
+    """Counts per value in order of first appearance (as a dict keeps them): the
+    counts so far, or the one ``value`` seen ``count`` times, and ``new`` once more."""
+    if counts is None:
+        counts = {value: count}
+    counts[new] = counts.get(new, 0) + 1
+    return counts
 
 
-class _Runs:
+def _most_common(counts: dict[object, int] | None, value: object) -> object:
+    """The most frequent value, the first seen of equally frequent ones."""
+    if counts is not None:
+        return max(counts.items(), key=lambda item: item[1])[0]
+    return value
+
+
+class _Runs(FloorMedian):
     """One read (endpoint, shape, parameters) so far: what its finding needs,
-    gathered run by run (the runs' spans and traces are not kept)."""
+    gathered run by run (the runs' spans and traces are not kept).
+
+    Its durations are kept only as far as the median against the threshold needs
+    (it is a :class:`FloorMedian`): a read run in every request, fast as most are,
+    costs the same few bytes after a million runs as after three.  Its call sites
+    and frameworks are each one value and a count, and a dict only once a second
+    one comes (parameters are often new in every request).  All in one object:
+    the runs of a store's reads come in no order, and each object a run touches
+    is one more place in memory to fetch.
+    """
 
     __slots__ = (
         "busy",
-        "durations",
         "end",
+        "framework",
+        "framework_count",
         "frameworks",
         "last",
+        "location",
+        "location_count",
         "locations",
         "requests",
         "sampled",
@@ -77,28 +78,34 @@ class _Runs:
         "total",
     )
 
-    def __init__(self, statement: str | None, system: str | None) -> None:
-        self.durations = array("d")
+    def __init__(self, statement: str | None, system: str | None, floor: float) -> None:
+        super().__init__(floor)
         self.total = 0.0
         self.start = math.inf
         self.end = -math.inf
         self.requests = 0
         self.last: str | None = None
-        self.locations = _Tally()
-        self.frameworks = _Tally()
+        # The call site (and the framework) of every run so far while there is one,
+        # with how many runs; else None and the counts of each.
+        self.location: Location | None = None
+        self.location_count = 0
+        self.locations: dict[object, int] | None = None
+        self.framework: str | None = None
+        self.framework_count = 0
+        self.frameworks: dict[object, int] | None = None
         self.statement, self.system = statement, system
         # Requests with a machine sample, and those measured on a busy machine.
         self.sampled = 0
         self.busy = 0
 
     @classmethod
-    def of(cls, once: _Once) -> _Runs:
+    def of(cls, once: _Once, floor: float) -> _Runs:
         duration, at, trace_id, location, framework, statement, system, busy = once
-        runs = cls(statement, system)
-        runs.add(duration, location, framework, at, trace_id, busy)
+        runs = cls(statement, system, floor)
+        runs.add_run(duration, location, framework, at, trace_id, busy)
         return runs
 
-    def add(
+    def add_run(
         self,
         duration: float,
         location: Location | None,
@@ -107,7 +114,7 @@ class _Runs:
         trace_id: str,
         busy: bool | None,
     ) -> None:
-        self.durations.append(duration)
+        self.add(duration)
         self.total += duration
         if at < self.start:
             self.start = at
@@ -120,13 +127,37 @@ class _Runs:
                 self.sampled += 1
                 self.busy += busy
         if location is not None:
-            self.locations.add(location)
-        self.frameworks.add(framework)
+            self.add_location(location)
+        self.add_framework(framework)
 
-    def location(self) -> Location | None:
+    def add_location(self, location: Location) -> None:
+        if self.locations is None:
+            if not self.location_count:
+                self.location, self.location_count = location, 1
+                return
+            if location is self.location or location == self.location:
+                self.location_count += 1
+                return
+        self.locations = _tallied(self.locations, self.location, self.location_count, location)
+
+    def add_framework(self, framework: str | None) -> None:
+        if self.frameworks is None:
+            if not self.framework_count:
+                self.framework, self.framework_count = framework, 1
+                return
+            if framework is self.framework or framework == self.framework:
+                self.framework_count += 1
+                return
+        self.frameworks = _tallied(self.frameworks, self.framework, self.framework_count, framework)
+
+    def call_site(self) -> Location | None:
         # The first of equally common call sites, as most_common_location picks it.
-        found = self.locations.most_common()
+        found = _most_common(self.locations, self.location)
         return found if isinstance(found, Location) else None
+
+    def main_framework(self) -> str | None:
+        found = _most_common(self.frameworks, self.framework)
+        return found if isinstance(found, str) else None
 
 
 _UNSEEN = object()
@@ -150,11 +181,17 @@ class _Session(Session):
     def __init__(self, detector: CacheCandidate, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
         self.runs: dict[tuple[object, ...], _Runs | _Once] = {}
+        # One copy of each endpoint name, fingerprint, system and framework for
+        # every read kept: each trace decodes its own, and a read kept holds them
+        # for the whole analysis.
+        self.strings: dict[str | None, str | None] = {}
         # (statement, system) of each write -> when it ran (ms, one clock for every trace).
         self.writes: dict[tuple[str, str | None], array[float]] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
         all_runs, writes, settings = self.runs, self.writes, self.settings
+        floor = settings.cache_candidate_min_p50_ms
+        one = self.strings.setdefault
         for trace in traces:
             spans = of_kind(trace, "db")
             if not spans:
@@ -204,19 +241,27 @@ class _Session(Session):
                 runs_key = (name, span.fingerprint, digest)
                 seen = all_runs.get(runs_key)
                 if seen is None:
-                    all_runs[runs_key] = (
+                    fingerprint, framework, system = span.fingerprint, span.framework, span.system
+                    all_runs[(one(name, name), one(fingerprint, fingerprint), digest)] = (
                         span.duration_ms, offset + start, trace_id, span.location,
-                        span.framework, statement, span.system, busy,
+                        one(framework, framework), statement, one(system, system), busy,
                     )  # fmt: skip
                     continue
                 if isinstance(seen, tuple):
-                    runs = all_runs[runs_key] = _Runs.of(seen)
+                    runs = all_runs[runs_key] = _Runs.of(seen, floor)
                 else:
                     runs = seen
-                # _Runs.add, inline (most reads come back request after request).
+                # _Runs.add_run, inline (most reads come back request after request).
                 duration = span.duration_ms
                 at = offset + start
-                runs.durations.append(duration)
+                if duration < floor:  # FloorMedian.add
+                    runs.below += 1
+                    if duration >= runs.top_below:
+                        runs.top_below = duration
+                elif runs.above is None:
+                    runs.above = array("d", (duration,))
+                else:
+                    runs.above.append(duration)
                 runs.total += duration
                 if at < runs.start:
                     runs.start = at
@@ -230,18 +275,16 @@ class _Session(Session):
                         runs.busy += busy
                 location = span.location
                 if location is not None:
-                    tally = runs.locations
-                    if tally.counts is None and tally.value is location:
-                        tally.count += 1
+                    if runs.locations is None and runs.location is location:
+                        runs.location_count += 1
                     else:
-                        tally.add(location)
+                        runs.add_location(location)
                 framework = span.framework
-                tally = runs.frameworks
                 # (Equal, not the same object: each trace's shapes decode their own.)
-                if tally.counts is None and tally.count and tally.value == framework:
-                    tally.count += 1
+                if runs.frameworks is None and runs.framework_count and runs.framework == framework:
+                    runs.framework_count += 1
                 else:
-                    tally.add(framework)
+                    runs.add_framework(framework)
 
     def _written(self) -> list[tuple[frozenset[str], array[float]]]:
         found = []
@@ -259,12 +302,12 @@ class _Session(Session):
             if isinstance(seen, tuple):  # one run
                 if settings.cache_candidate_min_traces > 1:
                     continue
-                seen = _Runs.of(seen)
+                seen = _Runs.of(seen, settings.cache_candidate_min_p50_ms)
             runs = seen
             if runs.requests < settings.cache_candidate_min_traces:
                 continue
-            p50 = percentile(runs.durations, 50)
-            if p50 < settings.cache_candidate_min_p50_ms:
+            p50 = runs.median()
+            if p50 is None or p50 < settings.cache_candidate_min_p50_ms:
                 continue
             tables = tables_of(runs.statement or "", runs.system)
             if writes is None:
@@ -300,9 +343,8 @@ class CacheCandidate(Summarising):
     ) -> Finding:
         requests = runs.requests
         total = runs.total
-        location = runs.location()
-        found = runs.frameworks.most_common()
-        framework = found if isinstance(found, str) else None
+        location = runs.call_site()
+        framework = runs.main_framework()
         ttl = settings.cache_candidate_suggested_ttl_s
         severity: Severity = "warning" if total >= _WARNING_TOTAL_MS else "info"
         statement, system = runs.statement, runs.system
@@ -325,7 +367,7 @@ class CacheCandidate(Summarising):
             endpoint=endpoint,
             location=location,
             evidence={
-                "runs": len(runs.durations),
+                "runs": len(runs),
                 "traces": requests,
                 "requests_affected": requests,
                 "total_ms_all_requests": round(total, 3),

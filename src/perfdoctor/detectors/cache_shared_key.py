@@ -94,8 +94,12 @@ class _Session(Session):
             lambda: defaultdict(set)
         )
         self.seen = 0
+        # One copy of each system, key pattern and endpoint for every operation
+        # kept (each trace decodes its own; the operations are kept to the end).
+        self.strings: dict[object, object] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
+        one = self.strings.setdefault
         for trace in traces:
             self.seen += 1
             user = _user(trace)
@@ -106,10 +110,11 @@ class _Session(Session):
                     self.values[(op.system, op.key)][user].add(value)
                 if not op.key_digest or not (write or (op.is_hit() and user and value)):
                     continue
-                self.by_entry[(op.system, op.key_digest)].append(
+                system, key, name = op.system, op.key, trace.name
+                self.by_entry[(one(system, system), op.key_digest)].append(
                     _Op(
-                        op.at_ms, self.seen, write, user, value, op.system, op.key,
-                        op.location, trace.name, trace.id,
+                        op.at_ms, self.seen, write, user, value, one(system, system),
+                        one(key, key), op.location, str(one(name, name)), trace.id,
                     )
                 )
 
