@@ -44,6 +44,7 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
 _ASYNC = {f"a{name}": name for name in _PARAMETERS}
 # Asked first by every call: a backend's get_many calls its own get once per key.
 _current_operation = cache_operation.get
+_current_trace = context._current.get
 
 
 class _Django:
@@ -220,6 +221,10 @@ def _wrap_sync(cls: type, op: str) -> None:
         inner = _current_operation()
         if inner is not None:  # called by the backend itself, inside a recorded call
             inner.append(op)
+            return original(self, *args, **kwargs)
+        open_trace = _current_trace()
+        if open_trace is not None and not open_trace.detail:
+            # A request that records nothing (``--sample-tail summary``).
             return original(self, *args, **kwargs)
         started = _start(op, args, kwargs)
         if started is None:
