@@ -2,7 +2,7 @@
 slow ones and some failing ones.  Run under ``perfdoctor run`` (or with
 ``instrument`` as the first argument, switching capture on itself).
 
-Usage: sampled_app.py DB REQUESTS [instrument RATE TRACES]
+Usage: sampled_app.py DB REQUESTS [instrument RATE TRACES [TAIL]]
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 if len(sys.argv) > 3 and sys.argv[3] == "instrument":
     import perfdoctor
 
-    perfdoctor.instrument(sys.argv[5], sample=float(sys.argv[4]))
+    tail = sys.argv[6] if len(sys.argv) > 6 else None
+    perfdoctor.instrument(sys.argv[5], sample=float(sys.argv[4]), sample_tail=tail)
 
 from flask import Flask
 from items import seed

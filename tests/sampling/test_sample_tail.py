@@ -5,26 +5,23 @@ with its endpoint, status and timings but none of its operations."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from perfdoctor.capture import context, sampling
-from tests.capture.apps_support import app_env
 from tests.conftest import report_json, run_perfdoctor
 from tests.sampling.test_sampling import (
     APP,
     FAILED,
     FAST,
-    REQUESTS,
     SLOW,
     SLOW_40_MS,
     _counts,
     _kept,
-    _project,
     _run,
+    run_instrumented,
 )
 
 SOURCE = APP.read_text().splitlines()
@@ -108,31 +105,9 @@ def test_the_default_tail_keeps_the_operations(tmp_path: Path) -> None:
 
 
 def test_instrument_takes_the_tail_in_process(tmp_path: Path) -> None:
-    traces = tmp_path / "traces.db"
-    done = subprocess.run(
-        [sys.executable, "-c", _IN_PROCESS, str(APP.parent), str(tmp_path / "app.db"), str(traces)],
-        cwd=_project(tmp_path, SLOW_40_MS),
-        env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    kept = _kept(traces)
+    kept = _kept(run_instrumented(tmp_path, "summary"))
     assert len(kept["GET /fail"]) == FAILED
     assert any(t.attrs["sample"].get("summary") and not t.spans for t in kept["GET /fail"])
-
-
-# sampled_app.py's requests, under instrument(sample=0.1, sample_tail="summary").
-_IN_PROCESS = f"""
-import sys
-sys.path.insert(0, sys.argv[1])
-import perfdoctor
-perfdoctor.instrument(sys.argv[3], sample=0.1, sample_tail="summary")
-sys.argv = ["sampled_app.py", sys.argv[2], "{REQUESTS}"]
-import sampled_app
-sampled_app.main()
-"""
 
 
 @pytest.mark.parametrize("where", ["option", "pyproject"])

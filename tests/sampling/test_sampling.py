@@ -181,7 +181,8 @@ def test_without_sampling_every_request_is_kept_and_nothing_is_counted(
     assert not any("sampled" in f["evidence"] for f in report["findings"])
 
 
-def test_instrument_samples_in_process(tmp_path: Path) -> None:
+def run_instrumented(tmp_path: Path, *tail: str) -> Path:
+    """sampled_app.py switching capture on itself, instrument(sample=0.1[, sample_tail=TAIL])."""
     traces = tmp_path / "traces.db"
     done = subprocess.run(
         [
@@ -192,6 +193,7 @@ def test_instrument_samples_in_process(tmp_path: Path) -> None:
             "instrument",
             "0.1",
             str(traces),
+            *tail,
         ],
         cwd=_project(tmp_path, SLOW_40_MS),
         env=app_env(PERFDOCTOR_SAMPLE_SEED="7"),
@@ -200,6 +202,11 @@ def test_instrument_samples_in_process(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    return traces
+
+
+def test_instrument_samples_in_process(tmp_path: Path) -> None:
+    traces = run_instrumented(tmp_path)
     kept = _kept(traces)
     assert 0.05 * FAST <= len(kept["GET /items"]) <= 0.15 * FAST
     # The slow setting is read by `run` only: in-process, the 500 ms default
