@@ -251,6 +251,9 @@ class EndpointStats:
     # request's wall time (its own code, templates, serialisation, waiting).
     cache_ms: float = 0.0
     python_ms: float = 0.0
+    # Every request kept was a summary (``--sample-tail summary``): the queries and
+    # the time by kind were not recorded, so those means are no measurement.
+    summaries_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

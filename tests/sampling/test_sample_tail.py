@@ -75,6 +75,10 @@ def test_reports_count_queries_over_the_requests_captured(tmp_path: Path) -> Non
         "seen": SLOW, "kept": SLOW, "rate": 0.1, "summary": summaries["GET /slow"]
     }
     assert "summary" not in report["sampled"]["GET /items"]
+    # With this seed the draw left every slow request out: no means were measured.
+    assert summaries["GET /slow"] == SLOW
+    assert endpoints["GET /slow"]["summaries_only"] is True
+    assert "summaries_only" not in endpoints["GET /items"]
     # The drawn requests still find the N+1 at its line.
     [n_plus_one] = [f for f in report["findings"] if f["id"] == "n-plus-one-query"]
     assert n_plus_one["location"]["line"] == LOOP_LINE
@@ -82,6 +86,8 @@ def test_reports_count_queries_over_the_requests_captured(tmp_path: Path) -> Non
     text = run_perfdoctor("report", "--traces", str(traces), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     flat = " ".join(text.stdout.split())
+    slow_row = next(line for line in text.stdout.splitlines() if line.startswith("GET /slow "))
+    assert slow_row.split()[-6:] == ["-", "-", "-", "-", "-", "0"]
     both = summaries["GET /slow"] + summaries["GET /fail"]
     assert f"{both} of them, slow or failed and not drawn, were kept without" in flat
     assert (
@@ -146,15 +152,24 @@ def test_a_bad_tail_in_the_environment_keeps_the_full_tail(
 
 
 def test_merged_shards_add_up_their_summaries(tmp_path: Path) -> None:
-    counts = []
+    reports = {}
     for shard, seed in (("a", "7"), ("b", "8")):
         folder = tmp_path / shard
         folder.mkdir()
         traces = _run(folder, "--sample", "0.1", "--sample-tail", "summary", seed=seed)
-        report = report_json(traces, cwd=folder)
-        (tmp_path / f"{shard}.json").write_text(json.dumps(report))
-        counts.append(report["sampled"]["GET /fail"]["summary"])
+        reports[shard] = report_json(traces, cwd=folder)
+        (tmp_path / f"{shard}.json").write_text(json.dumps(reports[shard]))
     merged = run_perfdoctor("merge", "a.json", "b.json", "--format", "json", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
-    row = json.loads(merged.stdout)["sampled"]["GET /fail"]
+    data = json.loads(merged.stdout)
+    counts = [reports[shard]["sampled"]["GET /fail"]["summary"] for shard in "ab"]
+    row = data["sampled"]["GET /fail"]
     assert row == {"seen": 2 * FAILED, "kept": 2 * FAILED, "rate": 0.1, "summary": sum(counts)}
+    # With these seeds shard a kept /slow only as summaries, shard b drew one: the
+    # merged means are b's, not lowered by a's unmeasured zeros.
+    slow = [{e["name"]: e for e in reports[shard]["endpoints"]}["GET /slow"] for shard in "ab"]
+    assert slow[0].get("summaries_only") is True and "summaries_only" not in slow[1]
+    endpoints = {e["name"]: e for e in data["endpoints"]}
+    assert endpoints["GET /slow"]["queries_per_request"] == slow[1]["queries_per_request"] == 1.0
+    assert endpoints["GET /slow"]["requests"] == 2 * SLOW
+    assert endpoints["GET /items"]["queries_per_request"] == 9.0

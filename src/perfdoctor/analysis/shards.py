@@ -209,14 +209,19 @@ def _endpoints(
     stats = []
     for endpoint, entries in rows.items():
         requests = sum(int(e["requests"]) for e in entries)
-        weight = requests or 1
+        # A shard that kept the endpoint's requests only as summaries measured no means.
+        measured = [e for e in entries if not e.get("summaries_only")]
+        weight = sum(int(e["requests"]) for e in measured) or 1
 
-        def mean(key: str, entries: list[dict[str, Any]] = entries, weight: int = weight) -> float:
+        def mean(key: str, entries: list[dict[str, Any]] = measured, weight: int = weight) -> float:
             total = sum(float(e.get(key) or 0.0) * int(e["requests"]) for e in entries)
             return round(total / weight, 3)
 
         top = {k: max(float(e[k]) for e in entries) for k in PERCENTILES}
-        stats.append(EndpointStats(endpoint, requests, **top, **{k: mean(k) for k in MEANS}))
+        means = {k: mean(k) for k in MEANS}
+        stats.append(
+            EndpointStats(endpoint, requests, **top, **means, summaries_only=not measured)
+        )
     # As one analysis orders them: slowest p95 first.
     stats.sort(key=lambda s: (-s.p95_ms, s.name))
     return stats

@@ -73,6 +73,7 @@ class EndpointSummary:
             http_ms=mean("http"),
             cache_ms=mean("cache"),
             python_ms=mean("python"),
+            summaries_only=self.detailed == 0 and total > 0,
         )
 
 

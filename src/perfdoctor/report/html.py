@@ -88,6 +88,7 @@ def render_page(
             "python": e.python_ms,
         }
         for e in analysis.endpoints
+        if not e.summaries_only  # nothing recorded to break down
     ]
     compare_view = compare_summary(compare) if compare is not None else None
     if compare_view is not None:

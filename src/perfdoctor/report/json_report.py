@@ -27,6 +27,9 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
                 # Added in version 1 without breaking it: new keys only.
                 "cache_ms": e.cache_ms,
                 "python_ms": e.python_ms,
+                # Added in version 1: only when true (`run --sample-tail summary` kept
+                # none of its requests with their operations: the means are 0, unmeasured).
+                **({"summaries_only": True} if e.summaries_only else {}),
                 # Added in version 1: only with `run --profile` traces.
                 **(
                     {"hotspots": analysis.hotspots[e.name]}

@@ -51,6 +51,8 @@ def _rows(analysis: Analysis) -> list[tuple[str, dict[str, Text]]]:
             "cache": _ms(e.cache_ms),
             "python": _ms(e.python_ms),
         }
+        if e.summaries_only:  # not measured: no request kept its operations
+            cells.update(dict.fromkeys(("q/req", "db", "http", "cache", "python"), "-"))
         texts = {k: Text(v) for k, v in cells.items()}
         texts["findings"] = Text(str(n), style="bold red" if n else "green")
         rows.append((e.name, texts))

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from perfdoctor.analysis import timing
+from perfdoctor.analysis import sampling, timing
 from perfdoctor.errors import UsageError
 from perfdoctor.model import Finding, Trace
 from perfdoctor.watch.problems import Problem
@@ -80,7 +80,10 @@ class Metrics:
     def observe(self, fresh: Sequence[Trace]) -> None:
         for trace in fresh:
             self.latency.labels(trace.name).observe(timing.latency_ms(trace) / 1000)
-            self.queries.labels(trace.name).observe(sum(1 for s in trace.spans if s.kind == "db"))
+            if sampling.has_detail(trace):  # a summary's queries were not recorded
+                self.queries.labels(trace.name).observe(
+                    sum(1 for s in trace.spans if s.kind == "db")
+                )
             self.requests.labels(trace.name).inc()
             if (trace.status or 0) >= 500:
                 self.errors.labels(trace.name).inc()
