@@ -55,6 +55,7 @@ def test_an_app_of_ones_own_served_by_its_command(tmp_path: Path) -> None:
             "--python", sys.executable, "--path", "/articles/", "--path", "/articles/?page=1",
             # Seeded draws: about half, never all or none.
             "--env", f"BENCH_DB={db}", "--env", "PERFDOCTOR_SAMPLE_SEED=5", "--sample", "0.5",
+            "--sample-tail", "summary",
             "--rounds", "2", "--requests", "4", "--warmup", "2", "--json",
         ],
         capture_output=True,
@@ -64,8 +65,12 @@ def test_an_app_of_ones_own_served_by_its_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     (result,) = json.loads(done.stdout)["results"]
     assert result["app"] == "external"
-    assert [side["side"] for side in result["sides"]] == ["bare", "perfdoctor", "sampled"]
-    full, sampled = result["sides"][1]["stored"], result["sides"][2]["stored"]
+    sides = ["bare", "perfdoctor", "sampled", "sampled-summary"]
+    assert [side["side"] for side in result["sides"]] == sides
+    full, sampled, summary = (result["sides"][i]["stored"] for i in (1, 2, 3))
     # The probe, 2 warm-up and 2 rounds of 4: all stored, and about half of them.
     assert full["requests"] == 1 + 2 + 2 * 4, full
     assert 0 < sampled["requests"] < full["requests"], sampled
+    # Only the drawn ones captured (none here is slow or fails): each with its queries.
+    assert 0 < summary["requests"] < full["requests"], summary
+    assert all(n >= 40 for n in summary["db_spans_per_request"]), summary
