@@ -143,27 +143,32 @@ class TraceMiddleware:
         if self.framework:
             trace.attrs["framework"] = self.framework
         meter = BodyMeter()
-        if trace.detail:  # a summary (``--sample-tail summary``) keeps no user, no query names
+        # A summary (``--sample-tail summary``) keeps its name, status and timings:
+        # no user, query names, headers, body measures or handler.
+        detail = trace.detail
+        if detail:
             _request_facts(trace, scope)
 
         async def recording_send(message: MutableMapping[str, Any]) -> None:
             if message.get("type") == "http.response.start":
                 try:
                     trace.status = int(message.get("status", 0))
-                    kept = {
-                        k.decode("latin-1").lower(): v.decode("latin-1")
-                        for k, v in message.get("headers", [])
-                        if k.lower() in _KEPT_HEADERS
-                    }
-                    trace.attrs["response_headers"] = kept
-                    meter.headers(kept.get("content-type"), kept.get("content-length"))
+                    if detail:
+                        kept = {
+                            k.decode("latin-1").lower(): v.decode("latin-1")
+                            for k, v in message.get("headers", [])
+                            if k.lower() in _KEPT_HEADERS
+                        }
+                        trace.attrs["response_headers"] = kept
+                        meter.headers(kept.get("content-type"), kept.get("content-length"))
                 except Exception:
                     pass
                 if server_timing.switch.on:
                     message = _with_server_timing(trace, message)
             elif message.get("type") == "http.response.body":
                 try:
-                    meter.feed(message.get("body") or b"")
+                    if detail:
+                        meter.feed(message.get("body") or b"")
                     if not message.get("more_body", False):
                         # What the client waited for; background tasks run after it.
                         trace.attrs["response_ms"] = (context.perf_counter() - trace.start) * 1000.0
@@ -187,9 +192,10 @@ class TraceMiddleware:
                     # read keeps the templated path.)
                     trace.name = routes.name(method, routes.UNMATCHED)
                 endpoint = scope.get("endpoint")
-                if endpoint is not None:
+                if endpoint is not None and detail:
                     trace.attrs["handler"] = handler_location(endpoint)
             except Exception:
                 pass
-            meter.store(trace.attrs)
+            if detail:
+                meter.store(trace.attrs)
             context.finish(trace, token)
