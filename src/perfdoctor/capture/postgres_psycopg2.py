@@ -147,8 +147,11 @@ def _traced_connection(base: Any, classes: _Classes) -> type:
 
 def _trace_now() -> Any:
     trace = _current.get()
-    if trace is None and state.process_trace_name is not None:
-        trace = current()
+    if trace is None:
+        if state.process_trace_name is not None:
+            trace = current()
+    elif not trace.detail:  # a request that records nothing (--sample-tail summary)
+        return None
     return trace
 
 
