@@ -34,6 +34,7 @@ def finished() -> Iterator[list[context.ActiveTrace]]:
         context.state.on_drop,
         context.state.sample_rate,
         context.state.tail,
+        context.state.sample_summary,
     )
     context.state.on_finish = kept.append
     context.state.on_drop = None
@@ -48,6 +49,7 @@ def finished() -> Iterator[list[context.ActiveTrace]]:
             context.state.on_drop,
             context.state.sample_rate,
             context.state.tail,
+            context.state.sample_summary,
         ) = saved
         context.take_sample_counts()
 
@@ -88,6 +90,31 @@ def test_failed_and_slow_requests_are_always_kept(finished: list[context.ActiveT
         _request("GET /slow", sleep=0.025)
     assert [t.attrs["sample"]["kept"] for t in finished] == ["error"] * 30 + ["slow"] * 3
     assert sorted(context.take_sample_counts()) == [("GET /fail", 30, 30), ("GET /slow", 3, 3)]
+
+
+def test_a_summary_tail_records_nothing_in_a_request_the_draw_left_out(
+    finished: list[context.ActiveTrace],
+) -> None:
+    capture_sampling.configure(1 / 3, slow_ms=10_000.0, seed="1", tail="summary")
+    opened = []
+    for _ in range(30):
+        trace, token = context.start("GET /orders", "http")
+        opened.append(trace)
+        # What every integration asks, and what the drivers call with the trace itself.
+        assert (context.current() is trace) is trace.sampled
+        now = context.perf_counter()
+        context.record_db(trace, "sqlite", "SELECT 1", (), now, now, None)
+        context.record_span(trace, "cache", now, now, {"op": "get"})
+        trace.status = 500
+        context.finish(trace, token)
+    drawn = [t for t in opened if t.sampled]
+    assert 0 < len(drawn) < 30
+    # All kept (they failed): the drawn ones with their two spans, the others summaries.
+    assert finished == opened
+    for trace in finished:
+        assert len(trace.spans) == (2 if trace.sampled else 0)
+        assert trace.attrs["sample"].get("summary", False) is not trace.sampled
+        assert (trace.anchor is None) and trace.status == 500
 
 
 def test_an_endpoint_budget_lowers_its_own_slow_threshold(
