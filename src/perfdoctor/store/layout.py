@@ -370,7 +370,8 @@ def _spans(facts: list[ShapeFacts], value_rows: list[Any], check: bool) -> Shape
         span.params_digest = digest
         span.rows = rows
         span.connection_id = conn
-        span.attrs = dict(attrs) if attrs else {}
+        # (A copy of a dict: a third quicker than dict() of it.)
+        span.attrs = {} if not attrs else attrs.copy() if type(attrs) is dict else dict(attrs)
         append(span)
         if not same:
             listed.append(same)
