@@ -300,7 +300,6 @@ def report(
     perfdoctor report --format html -o report.html --compare compare.json
     perfdoctor report --format sarif -o perfdoctor.sarif
     """
-    from perfdoctor.bench.compare import load_comparison
     from perfdoctor.progress import Feedback
     from perfdoctor.report import render
     from perfdoctor.settings import load_settings
@@ -309,7 +308,11 @@ def report(
 
     settings = load_settings()
     # Read every input before the analysis, so a bad file fails fast.
-    comparison = load_comparison(compare_path) if compare_path else None
+    comparison = None
+    if compare_path:
+        from perfdoctor.bench.compare import load_comparison
+
+        comparison = load_comparison(compare_path)
     baseline = load_baseline(baseline_path) if baseline_path else None
     path = _traces_path(traces)
     feedback = Feedback.for_format(fmt)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from perfdoctor.model import SERVER_KIND, Trace
+
+if TYPE_CHECKING:  # the text report's; the analysis and other formats go without rich
+    from rich.text import Text
 
 TOP = 5
 
@@ -53,6 +54,8 @@ def endpoint_hotspots(traces: Sequence[Trace], top: int = TOP) -> dict[str, list
 
 def hotspot_lines(hotspots: dict[str, list[dict[str, Any]]]) -> list[Text]:
     """The text report's "hot spots" section (empty when nothing was profiled)."""
+    from rich.text import Text
+
     lines = []
     for name, spots in hotspots.items():
         if not spots:

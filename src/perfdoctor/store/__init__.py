@@ -691,9 +691,10 @@ def _decoded(
     catalogs: dict[str, str],
     damage: salvage.Damage,
 ) -> Iterator[Trace]:
+    memo = layout.ShapeMemo()
     for row in rows:
         try:
-            trace = _trace(row, stacks, statements, catalogs)
+            trace = _trace(row, stacks, statements, catalogs, memo)
         except salvage.DECODE_ERRORS:  # a hand-edited or half-written row
             damage.traces += 1
             continue
@@ -705,10 +706,11 @@ def _trace(
     stacks: dict[str, list[Location]],
     statements: dict[str, str],
     catalogs: dict[str, str],
+    memo: layout.ShapeMemo | None = None,
 ) -> Trace:
     trace_id, name, kind, started_at, duration_ms, status, pid, cpu_ms, attrs_text, spans = row
     attrs = layout.loads(attrs_text)
-    decoded, checked = layout.decode_checked(spans, stacks, statements)
+    decoded, checked = layout.decode_checked(spans, stacks, statements, memo)
     trace = Trace(
         id=trace_id,
         name=name,

@@ -30,6 +30,7 @@ from perfdoctor.store import (
     _reading,
     _trace,
     iter_traces,
+    layout,
     opening,
     salvage,
 )
@@ -80,6 +81,7 @@ class Reading:
             yield from self._whole()
             return
         stacks, statements, catalogs = store_rows.side_tables(conn, tables, self.damage)
+        memo = layout.ShapeMemo()
         for rowids in order.values():
             for start in range(0, len(rowids), self.size):
                 rows = _rows(conn, rowids[start : start + self.size])
@@ -89,7 +91,7 @@ class Reading:
                         self.damage.traces += 1
                         continue
                     try:
-                        chunk.append(_trace(row, stacks, statements, catalogs))
+                        chunk.append(_trace(row, stacks, statements, catalogs, memo))
                     except salvage.DECODE_ERRORS:  # a hand-edited or half-written row
                         self.damage.traces += 1
                 if chunk:

@@ -243,10 +243,18 @@ _ROWS = frozenset((int, float, type(None)))
 
 
 def decode_checked(
-    text: str, stacks: dict[str, list[Location]], statements: dict[str, str]
+    text: str,
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    memo: ShapeMemo | None = None,
 ) -> tuple[list[Span], bool]:
     """:func:`decode`, and whether every span's fields were type-checked on the way
-    (raising TypeError as ``check_trace`` does): schema 4's are, shape by shape."""
+    (raising TypeError as ``check_trace`` does): schema 4's are, shape by shape.
+    ``memo``: shapes already decoded by this read (of these stacks and statements)."""
+    if memo is not None:
+        split = memo.split(text, stacks, statements)
+        if split is not None:
+            return _spans(*split, True), True
     return _decode(text, stacks, statements, True)
 
 
@@ -256,9 +264,24 @@ def _decode(
     value = loads(text)
     if isinstance(value, list):
         return _schema3(value, stacks, statements), False
-    shapes: list[tuple[Any, ...]] = []
-    kinds: dict[str, list[Span]] = {}
-    for shape in value["shapes"]:
+    shapes = _shape_facts(value["shapes"], stacks, statements, check)
+    return _spans(shapes, value["spans"], check), check
+
+
+# What every span of one stored shape has, in Span's order: kind, location, stack,
+# framework, system, statement, fingerprint, connection_id, attrs (its spans get a
+# copy each).
+ShapeFacts = tuple[Any, ...]
+
+
+def _shape_facts(
+    shapes: list[list[Any]],
+    stacks: dict[str, list[Location]],
+    statements: dict[str, str],
+    check: bool,
+) -> list[ShapeFacts]:
+    facts = []
+    for shape in shapes:
         if len(shape) > len(SHAPE_FIELDS):
             raise ValueError("a span shape with more fields than it has")
         kind, framework, system, fingerprint, conn, stack_id, attrs = (shape + _PAD)[:7]
@@ -271,12 +294,8 @@ def _decode(
         ):
             raise TypeError("a span shape holds a value of the wrong type")
         stack = stacks.get(stack_id, _NO_STACK) if stack_id is not None else _NO_STACK
-        same_kind = kinds.get(kind)
-        if same_kind is None:
-            same_kind = kinds[kind] = []
-        # What every span of this shape has (spans of one call site share the
-        # parsed stack: readers never change it), its spans, its kind's.
-        shapes.append(
+        # Spans of one call site share the parsed stack: readers never change it.
+        facts.append(
             (
                 kind,
                 stack[0] if stack else None,
@@ -287,15 +306,26 @@ def _decode(
                 fingerprint,
                 conn,
                 attrs,
-                [],
-                same_kind,
             )
         )
+    return facts
+
+
+def _spans(facts: list[ShapeFacts], value_rows: list[Any], check: bool) -> ShapedSpans:
+    # Each shape's facts, its spans, its kind's spans (kinds in order of their
+    # first shape).
+    kinds: dict[str, list[Span]] = {}
+    shapes = []
+    for fact in facts:
+        same_kind = kinds.get(fact[0])
+        if same_kind is None:
+            same_kind = kinds[fact[0]] = []
+        shapes.append((*fact, [], same_kind))
     out = ShapedSpans()
     append = out.append
     new = object.__new__
     listed: list[list[Span]] = []  # each shape's spans, in order of its first one
-    for row in value["spans"]:
+    for row in value_rows:
         (
             kind,
             location,
@@ -340,7 +370,8 @@ def _decode(
         span.params_digest = digest
         span.rows = rows
         span.connection_id = conn
-        span.attrs = dict(attrs) if attrs else {}
+        # (A copy of a dict: a third quicker than dict() of it.)
+        span.attrs = {} if not attrs else attrs.copy() if type(attrs) is dict else dict(attrs)
         append(span)
         if not same:
             listed.append(same)
@@ -350,7 +381,88 @@ def _decode(
     # A kind whose shapes have no span (a hand-edited value) is not listed.
     out.kinds = {kind: spans for kind, spans in kinds.items() if spans}
     out.size = len(out)
-    return out, check
+    return out
+
+
+class ShapeMemo:
+    """The shapes of the spans values one read has decoded, by their text.
+
+    A value is written as ``{"shapes":[...],"spans":[...]}``, and the traces of
+    one code path mostly store the same shapes text: their JSON is parsed, and
+    their stacks and statements looked up, once per read instead of once per
+    trace.  A value laid out otherwise, or a text that does not parse, is left to
+    :func:`_decode` (which says what is wrong with it).
+    """
+
+    __slots__ = ("known", "lookups", "misses", "stacks", "statements")
+
+    def __init__(self) -> None:
+        self.known: dict[str, list[ShapeFacts]] = {}
+        self.stacks: object = None
+        self.statements: object = None
+        self.lookups = self.misses = 0
+
+    def split(
+        self, text: object, stacks: dict[str, list[Location]], statements: dict[str, str]
+    ) -> tuple[list[ShapeFacts], list[Any]] | None:
+        """The facts of each shape of ``text`` and its span rows, exactly as
+        :func:`_decode` would read them; None to leave ``text`` to it."""
+        if type(text) is not str or not text.startswith(_HEAD):
+            return None
+        if stacks is not self.stacks or statements is not self.statements:
+            self.known.clear()  # another read's: start again
+            self.lookups = self.misses = 0
+            self.stacks, self.statements = stacks, statements
+        # The first '],"spans":[' ends the shapes unless it lies inside one of
+        # their strings, and then the text before it is no complete JSON array,
+        # so never a key of ``known``: a text found there is the shapes array.
+        cut = text.find(_JOIN, _SHAPES_AT)
+        if cut < 0:
+            return None
+        key = text[_SHAPES_AT : cut + 1]
+        facts = self.known.get(key)
+        self.lookups += 1
+        if facts is None and self.misses > _MEMO_MISSES and self.misses * 2 > self.lookups:
+            return None  # shapes that seldom repeat: not worth the keys
+        try:
+            rows, end = _scan(text, cut + _ROWS_AFTER_CUT)
+        except (StopIteration, ValueError):
+            return None
+        if end != len(text) - 1 or text[end] != "}":
+            return None
+        if facts is None:
+            self.misses += 1
+            try:
+                shapes, end = _scan(key, 0)
+            except (StopIteration, ValueError):
+                return None
+            if end != len(key) or type(shapes) is not list:
+                return None
+            facts = _shape_facts(shapes, stacks, statements, True)
+            # Spans get a shallow copy of their shape's attrs: attrs holding a
+            # list or a dict are not shared beyond one trace.
+            if all(_flat(fact[8]) for fact in facts):
+                if len(self.known) >= _MEMO_SIZE:
+                    self.known.clear()
+                self.known[key] = facts
+        return facts, rows
+
+
+_HEAD = '{"shapes":['
+_JOIN = '],"spans":['
+_SHAPES_AT = len('{"shapes":')
+_ROWS_AFTER_CUT = len('],"spans":')
+# Distinct shapes texts kept (a few kB each), and misses before a read whose
+# shapes seldom repeat parses no more than every other new text for the memo.
+_MEMO_SIZE = 512
+_MEMO_MISSES = 1000
+_FLAT = frozenset((str, int, float, bool, type(None)))
+
+
+def _flat(attrs: Any) -> bool:
+    return attrs is None or (
+        type(attrs) is dict and all(type(value) in _FLAT for value in attrs.values())
+    )
 
 
 def _schema3(

@@ -1,0 +1,126 @@
+"""A read's shapes decoded once per distinct text (``layout.ShapeMemo``): the spans
+are those a decode without it gives, values laid out otherwise included."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from perfdoctor.model import Location
+from perfdoctor.store import layout
+
+HERE = Location("/app/views.py", 12, "index")
+STACKS = {"s1": [HERE, Location("/app/urls.py", 3, "route")]}
+STATEMENTS = {"f1": "SELECT * FROM t WHERE id = ?"}
+SHAPES = '[["db","django","sqlite","f1",1,"s1"],["cache",null,"redis",null,null,null,{"op":"get"}]]'
+
+
+def _value(shapes: str = SHAPES, rows: str = '[[0,10,5,"d1",1],[1,20,3],[0,30,4,"d2",2]]') -> str:
+    return f'{{"shapes":{shapes},"spans":{rows}}}'
+
+
+def _read(text: Any, memo: layout.ShapeMemo | None) -> Any:
+    try:
+        spans, checked = layout.decode_checked(text, STACKS, STATEMENTS, memo)
+    except Exception as exc:  # the same failure either way is the point
+        return type(exc)
+    shaped: Any = spans
+    return (
+        [dataclasses.astuple(span) for span in spans],
+        checked,
+        [[spans.index(s) for s in same] for same in getattr(shaped, "shapes", [])],
+        {kind: [spans.index(s) for s in same] for kind, same in getattr(shaped, "kinds", {}).items()},
+    )
+
+
+def _same_either_way(text: Any, memo: layout.ShapeMemo) -> Any:
+    expected = _read(text, None)
+    assert _read(text, memo) == expected
+    assert _read(text, memo) == expected  # from the memo, when it keeps the shapes
+    return expected
+
+
+def test_a_repeated_shapes_text_is_decoded_once_and_read_the_same() -> None:
+    memo = layout.ShapeMemo()
+    first, _, _, kinds = _same_either_way(_value(), memo)
+    _same_either_way(_value(rows='[[1,1,1],[1,2,2]]'), memo)
+    assert (memo.lookups, memo.misses, len(memo.known)) == (4, 1, 1)
+    assert first[0][7] == STATEMENTS["f1"] and first[0][3] == dataclasses.astuple(HERE)
+    assert kinds == {"db": [0, 2], "cache": [1]}
+
+
+def test_spans_of_the_memo_get_attrs_of_their_own() -> None:
+    memo = layout.ShapeMemo()
+    one, _ = layout.decode_checked(_value(), STACKS, STATEMENTS, memo)
+    two, _ = layout.decode_checked(_value(), STACKS, STATEMENTS, memo)
+    one[1].attrs["op"] = "set"
+    assert two[1].attrs == {"op": "get"}
+    assert one[0].attrs is not two[0].attrs
+
+
+def test_shapes_with_nested_attrs_are_not_kept() -> None:
+    """A span's attrs are a shallow copy of its shape's: a nested value kept would
+    be shared by every trace of the read."""
+    memo = layout.ShapeMemo()
+    nested = '[["db",null,"sqlite",null,null,null,{"trigger":{"kind":"drf-serializer"}}]]'
+    _same_either_way(_value(nested, "[[0,1,1]]"), memo)
+    assert not memo.known
+    one, _ = layout.decode_checked(_value(nested, "[[0,1,1]]"), STACKS, STATEMENTS, memo)
+    two, _ = layout.decode_checked(_value(nested, "[[0,1,1]]"), STACKS, STATEMENTS, memo)
+    assert one[0].attrs["trigger"] is not two[0].attrs["trigger"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The separator inside a string of the shapes: the text before it is no array.
+        _value('[["db",null,null,null,null,null,{"note":"],\\"spans\\":["}]]', "[[0,1,2]]"),
+        _value('[["db",null,null,null,null,null,{"note":"],"}]]', "[[0,1,2]]"),
+        _value(rows="[[0,1,2]] "),  # whitespace after the rows
+        _value() + " ",
+        _value(rows='[[0,1,"slow"]]'),  # a text duration
+        _value(rows="[[0,1,2,3]]"),  # a number for the parameters digest
+        _value(rows="[[5,1,2]]"),  # a shape that is not there
+        _value(rows="[[0,1,2,null,1,0]]"),  # a field too many
+        _value(rows="[[0,1"),  # cut short
+        _value(rows="{}"),
+        _value('[["db",1]]', "[[0,1,2]]"),  # a number for a framework
+        _value('[["db",null,null,null,null,null,{},null]]', "[[0,1,2]]"),  # a field too many
+        _value('[["db",null,null,null,null,null,"{}"]]', "[[0,1,2]]"),  # attrs a string
+        _value("[]", "[]"),
+        '{"shapes":[],"spans":[],"more":1}',
+        '{"spans":[],"shapes":[]}',
+        '{"shapes":[["db"]],"spans":[[0,1,2]]',
+        '{"shapes":[["db"],"spans":[[0,1,2]]}',
+        '[["db",0.5,1.0,null,null,null,null,null,null,null,null]]',
+        b'{"shapes":[],"spans":[]}',
+    ],
+)
+def test_a_value_reads_the_same_with_the_memo_as_without(text: Any) -> None:
+    memo = layout.ShapeMemo()
+    _same_either_way(text, memo)
+    _same_either_way(_value(), memo)  # and the memo still reads the usual ones
+    _same_either_way(text, memo)
+
+
+def test_another_reads_stacks_start_the_memo_again() -> None:
+    memo = layout.ShapeMemo()
+    layout.decode_checked(_value(), STACKS, STATEMENTS, memo)
+    other = {"s1": [Location("/app/other.py", 1, "f")]}
+    spans, _ = layout.decode_checked(_value(), other, STATEMENTS, memo)
+    assert spans[0].location == Location("/app/other.py", 1, "f")
+    assert len(memo.known) == 1
+
+
+def test_shapes_that_seldom_repeat_stop_being_kept() -> None:
+    memo = layout.ShapeMemo()
+    for n in range(3000):
+        shapes = f'[["db",null,"sqlite","f{n}"]]'
+        layout.decode_checked(_value(shapes, "[[0,1,2]]"), STACKS, STATEMENTS, memo)
+    # Past the first thousand, at most every other text is parsed for the memo.
+    assert memo.misses <= 1501 and len(memo.known) <= 512
+    assert _read(_value('[["db",null,"sqlite","new"]]', "[[0,1,2]]"), memo) == _read(
+        _value('[["db",null,"sqlite","new"]]', "[[0,1,2]]"), None
+    )
