@@ -8,6 +8,7 @@ with perfdoctor.trace("nightly-job"):
 
 from typing import TYPE_CHECKING, Any
 
+from perfdoctor.capture import from_auto as _from_auto
 from perfdoctor.model import Finding, Location, Span, Trace
 
 if TYPE_CHECKING:
@@ -34,10 +35,4 @@ _CAPTURE = frozenset(("flush", "instrument", "trace", "uninstrument"))
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CAPTURE:
-        from perfdoctor.capture import auto
-
-        value = getattr(auto, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _from_auto(name, _CAPTURE, globals(), __name__)

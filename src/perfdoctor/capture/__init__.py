@@ -13,11 +13,17 @@ __all__ = ["instrument", "is_instrumented", "trace", "uninstrument"]
 _AUTO = frozenset(__all__)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _AUTO:
+def from_auto(name: str, names: frozenset[str], namespace: dict[str, Any], module: str) -> Any:
+    """A module's ``__getattr__``: ``name`` from ``capture.auto`` if it is one of
+    ``names``, imported now and kept in the module's ``namespace``."""
+    if name in names:
         from perfdoctor.capture import auto
 
         value = getattr(auto, name)
-        globals()[name] = value
+        namespace[name] = value
         return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> Any:
+    return from_auto(name, _AUTO, globals(), __name__)
