@@ -185,6 +185,11 @@ def run(
     rate = _sample_rate(sample, settings.sample_rate)
     slow_ms, own_budgets = _tail_thresholds(settings) if rate < 1.0 else (None, None)
     tail = _sample_tail(sample_tail, settings.sample_tail)
+    if sample_tail is not None and rate >= 1.0:
+        click.echo(
+            "perfdoctor: --sample-tail has no effect without --sample: every request is captured",
+            err=True,
+        )
     if clear:
         store.clear(path)
     code = runner.run(

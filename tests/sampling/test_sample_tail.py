@@ -116,6 +116,18 @@ def test_instrument_takes_the_tail_in_process(tmp_path: Path) -> None:
     assert any(t.attrs["sample"].get("summary") and not t.spans for t in kept["GET /fail"])
 
 
+def test_a_tail_without_sampling_says_it_does_nothing(tmp_path: Path) -> None:
+    result = run_perfdoctor(
+        "run", "--traces", str(tmp_path / "t.db"), "--sample-tail", "summary", "--",
+        sys.executable, "-c", "pass",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "perfdoctor: --sample-tail has no effect without --sample: every request is captured"
+    ]
+
+
 @pytest.mark.parametrize("where", ["option", "pyproject"])
 def test_a_bad_tail_is_one_line_and_exit_2(tmp_path: Path, where: str) -> None:
     options = ["--sample", "0.1"]
