@@ -225,20 +225,31 @@ def _tail_thresholds(settings: Settings) -> tuple[float, dict[str, float]]:
 def _sample_tail(option: str | None, setting: str) -> str:
     from perfdoctor.capture.sampling import parse_tail
 
-    try:
-        return parse_tail(option if option is not None else setting)
-    except ValueError as exc:
-        where = "--sample-tail" if option is not None else "sample_tail in [tool.perfdoctor]"
-        raise UsageError(f"{where}: {exc}") from None
+    return _option_or_setting(option, setting, parse_tail, "--sample-tail", "sample_tail")
 
 
 def _sample_rate(option: str | None, setting: float) -> float:
     from perfdoctor.capture.sampling import parse_rate
 
+    return _option_or_setting(option, setting, parse_rate, "--sample", "sample_rate")
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _option_or_setting(
+    option: str | None,
+    setting: object,
+    parse: Callable[[object], _Parsed],
+    flag: str,
+    key: str,
+) -> _Parsed:
+    """``option`` when given, else the ``key`` setting, read by ``parse``; a bad
+    value is a one-line usage error that names where it came from."""
     try:
-        return parse_rate(setting if option is None else option)
+        return parse(setting if option is None else option)
     except ValueError as exc:
-        where = "--sample" if option is not None else "sample_rate in [tool.perfdoctor]"
+        where = flag if option is not None else f"{key} in [tool.perfdoctor]"
         raise UsageError(f"{where}: {exc}") from None
 
 
