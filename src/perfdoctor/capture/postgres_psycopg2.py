@@ -22,12 +22,10 @@ from types import ModuleType
 from typing import Any
 
 from perfdoctor.capture.context import (
-    _current,
     current,
     perf_counter,
     record_connect,
     record_db,
-    state,
 )
 from perfdoctor.capture.dbapi import MARK, _rows_fetched, _statement
 
@@ -145,16 +143,6 @@ def _traced_connection(base: Any, classes: _Classes) -> type:
     return type("TracedConnection", (base,), {"__module__": base.__module__, "cursor": cursor})
 
 
-def _trace_now() -> Any:
-    trace = _current.get()
-    if trace is None:
-        if state.process_trace_name is not None:
-            trace = current()
-    elif not trace.detail:  # a request that records nothing (--sample-tail summary)
-        return None
-    return trace
-
-
 def _record(
     trace: Any, cursor: Any, query: Any, params: Any, started: float, rows: Any = None
 ) -> None:
@@ -169,7 +157,7 @@ def _traced_cursor(base: Any) -> type:
     base_executemany = base.executemany
 
     def execute(self: Any, query: Any, vars: Any = None) -> Any:
-        trace = _trace_now()
+        trace = current()
         if trace is None:
             return base_execute(self, query, vars)
         started = perf_counter()
@@ -182,7 +170,7 @@ def _traced_cursor(base: Any) -> type:
             _record(trace, self, query, vars, started, rows)
 
     def executemany(self: Any, query: Any, vars_list: Any) -> Any:
-        trace = _trace_now()
+        trace = current()
         if trace is None:
             return base_executemany(self, query, vars_list)
         started = perf_counter()
@@ -203,7 +191,7 @@ def _traced_named_cursor(traced: Any) -> type:
     base_execute = traced.__mro__[1].execute
 
     def execute(self: Any, query: Any, vars: Any = None) -> Any:
-        trace = _trace_now()
+        trace = current()
         if trace is None:
             self._pd_rows = None
             return base_execute(self, query, vars)
