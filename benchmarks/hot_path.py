@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import gc
 import json
 import os
@@ -216,17 +217,13 @@ def run_worker(
                         trace.detail = False
                 yield
 
-        def leave_out(on: bool) -> None:
-            # ``--sample``'s usual request: not drawn, neither slow nor failed.
-            nonlocal undrawn
-            undrawn = on
-            capture_overhead.leave_out_requests(context.state, on)
-
-        def leave_out_summary(on: bool) -> None:
-            # The same under ``--sample-tail summary``: the request records nothing.
+        def leave_out(on: bool, tail_summary: bool = False) -> None:
+            # ``--sample``'s usual request: not drawn, neither slow nor failed
+            # (``tail_summary``: under ``--sample-tail summary``, recording nothing).
             nonlocal undrawn, summary
-            undrawn = summary = on
-            capture_overhead.leave_out_requests(context.state, on, summary=True)
+            undrawn = on
+            summary = on and tail_summary
+            capture_overhead.leave_out_requests(context.state, on, summary=tail_summary)
 
         variants: dict[str, tuple[bool, Callable[[bool], None] | None]] = {
             "off": (False, None),
@@ -235,7 +232,7 @@ def run_worker(
         if undrawn_variant:
             variants["undrawn"] = (True, leave_out)
             if "detail" in context.ActiveTrace.__slots__:  # a tree from before has none
-                variants["summary"] = (True, leave_out_summary)
+                variants["summary"] = (True, functools.partial(leave_out, tail_summary=True))
         if steps:
             for name, switch in _step_variants(library).items():
                 variants[name] = (True, switch)

@@ -63,19 +63,20 @@ def test_psycopg(tmp_path: Path, postgres_url: str) -> None:
     assert kinds[True].count("db") == 2 and "db.connect" in kinds[True]
 
 
+def _select_one(conn: Any) -> None:
+    """A DB-API connection's one query, then closed."""
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+    finally:
+        conn.close()
+
+
 def test_psycopg2(tmp_path: Path, postgres_url: str) -> None:
     import psycopg2
 
-    def work() -> None:
-        conn = psycopg2.connect(postgres_url)
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchall()
-        finally:
-            conn.close()
-
-    kinds = _both(tmp_path / "t.db", work)
+    kinds = _both(tmp_path / "t.db", lambda: _select_one(psycopg2.connect(postgres_url)))
     assert kinds[False] == []
     assert kinds[True].count("db") == 1
 
@@ -84,13 +85,7 @@ def test_pymysql(tmp_path: Path, mysql_database: dict[str, Any]) -> None:
     import pymysql
 
     def work() -> None:
-        conn = pymysql.connect(**mysql_database, autocommit=True)
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchall()
-        finally:
-            conn.close()
+        _select_one(pymysql.connect(**mysql_database, autocommit=True))
 
     kinds = _both(tmp_path / "t.db", work)
     assert kinds[False] == []
