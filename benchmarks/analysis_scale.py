@@ -14,7 +14,9 @@ with the same parameters, repeated identical reads across requests, outbound
 HTTP calls (the same GET with the same answer, a POST without a timeout), cache
 reads and writes (some with no expiry), a dashboard of forty SQL shapes, IN
 lists of every length and literals that differ in every request (normalised as
-capture does), deep stacks, latencies spread over two orders of magnitude.
+capture does), deep stacks, latencies spread over two orders of magnitude,
+and on every trace a machine sample as capture attaches one (read once a
+second, a load that wanders between quiet and busy).
 They are built once and kept under the temp folder (``--store-dir``).
 
 Each figure is ``perfdoctor report --format json`` run end to end in a fresh
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import random
 import sqlite3
@@ -64,7 +67,7 @@ from perfdoctor.fingerprint import normalize
 from perfdoctor.model import Location, Span, Trace
 
 # Bump when the generated workload changes: cached stores of an older one are rebuilt.
-WORKLOAD_VERSION = 1
+WORKLOAD_VERSION = 2
 REPO = Path(__file__).resolve().parent.parent
 APP = "/srv/app/blog"
 
@@ -119,6 +122,12 @@ class Workload:
         self.rng = random.Random(seed)
         self.started = 1_760_000_000.0
         self.count = 0
+        # The machine as capture samples it: read at most once a second and shared
+        # by the traces that finish within it (v2; v1's traces carried none, which
+        # left out what the machine evidence keeps per trace).
+        self.machine: dict[str, float] = {}
+        self.machine_second = -1
+        self.load = 0.0
 
     def _db(self, sql: str, stack: str, start: float, ms: float, rows: int = 1) -> Span:
         shape = normalize(sql)
@@ -176,6 +185,18 @@ class Workload:
         self.count += 1
         self.started += self.rng.expovariate(20.0)
         end = max((s.end_ms for s in spans), default=0.0) + tail_ms
+        second = int(self.started)
+        if second != self.machine_second:
+            self.machine_second = second
+            # A load that swings between quiet and busy on 4 CPUs over a quarter of an
+            # hour, busy (over 4) a little more than half of the time.
+            self.load = max(0.0, 4.5 + 2.5 * math.sin(second / 150.0) + self.rng.gauss(0, 0.1))
+            self.machine = {
+                "load1": round(self.load, 2),
+                "cpus": 4,
+                "cpu_pressure": round(max(0.0, self.load - 2.0) * 7.5, 2),
+                "steal_pct": round(self.rng.random() * 0.4, 1),
+            }
         return Trace(
             id=f"{self.count:032x}",
             name=name,
@@ -191,6 +212,7 @@ class Workload:
                 "handler": {"path": f"{APP}/views.py", "line": 10, "function": name.split()[-1]},
                 "response": {"bytes": 2048 + self.count % 100, "items": 20},
                 "response_headers": {"content-type": "application/json"},
+                "machine": self.machine,
             },
         )
 

@@ -11,6 +11,7 @@ import pytest
 
 from perfdoctor import store
 from perfdoctor.analysis import sampling
+from perfdoctor.analysis.stats import weighted_percentile
 from perfdoctor.capture import context
 from perfdoctor.capture import sampling as capture_sampling
 from perfdoctor.model import Trace
@@ -202,9 +203,9 @@ def test_weights_head_kept_traces_by_the_rate() -> None:
     # Ten fast kept (standing for 100) and five slow: the p50 is fast, the p99 slow.
     values = [1.0] * 10 + [900.0] * 5
     weights = [10.0] * 10 + [1.0] * 5
-    assert sampling.weighted_percentile(values, weights, 50) == 1.0
-    assert sampling.weighted_percentile(values, weights, 99) == 900.0
-    assert sampling.weighted_percentile([], [], 50) == 0.0
+    assert weighted_percentile(values, weights, 50) == 1.0
+    assert weighted_percentile(values, weights, 99) == 900.0
+    assert weighted_percentile([], [], 50) == 0.0
 
 
 def test_summarise_adds_unsampled_traces_of_earlier_runs() -> None:

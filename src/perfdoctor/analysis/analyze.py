@@ -172,7 +172,8 @@ def analyze_chunks(
     (budget measures)."""
     detectors = all_detectors()
     sessions = [detector.session(settings) for detector in detectors]
-    endpoints, held, profiles = Endpoints(), sampling.Held(), Profiles()
+    endpoints = Endpoints(settings.exact_percentile_values)
+    held, profiles = sampling.Held(), Profiles()
     readers: list[Feeder] = [*sessions, endpoints, held, profiles, *also]
     count = 0
     earliest: float | None = None

@@ -21,7 +21,6 @@ The figures come from :class:`perfdoctor.settings.Settings`, so a changed
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfdoctor import _toml
 from perfdoctor.analysis import sampling, timing
-from perfdoctor.analysis.stats import percentile
+from perfdoctor.analysis.stats import Quantiles, Weighted
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import JOB_KIND, SERVER_KIND, Finding, Location, Trace
 from perfdoctor.settings import Settings, find_pyproject
@@ -171,16 +170,16 @@ class BudgetRow:
 
 
 class Measure:
-    """One endpoint's figures for its budget, gathered trace by trace (arrays of
-    floats: a store is analysed chunk by chunk, its traces not kept)."""
+    """One endpoint's figures for its budget, gathered trace by trace (bounded
+    values: a store is analysed chunk by chunk, its traces not kept)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.queries: int | None = None
-        self.durations = array("d")
+        exact = Settings.exact_percentile_values
+        self.durations = Quantiles(exact)
         self.peak: float | None = None
-        self.latencies = array("d")
-        self.weights = array("d")
+        self.latencies = Weighted(exact)
         self.handler: Location | None = None
 
     def add(self, trace: Trace) -> None:
@@ -188,14 +187,13 @@ class Measure:
         for span in trace.spans:
             if span.kind == "db":
                 queries += 1
-                self.durations.append(span.duration_ms)
+                self.durations.add(span.duration_ms)
         self.queries = queries if self.queries is None else max(self.queries, queries)
         memory = trace.attrs.get("memory")
         if isinstance(memory, dict) and isinstance(memory.get("peak_kb"), (int, float)):
             peak = float(memory["peak_kb"])
             self.peak = peak if self.peak is None else max(self.peak, peak)
-        self.latencies.append(timing.latency_ms(trace))
-        self.weights.append(sampling.weight(trace))
+        self.latencies.add(timing.latency_ms(trace), sampling.weight(trace))
         if self.handler is None:
             from perfdoctor.detectors._responses import handler
 
@@ -203,20 +201,20 @@ class Measure:
 
     def result(self) -> dict[str, float | None]:
         """Each limit's measured value over the endpoint's requests (None: not captured)."""
-        latencies, weights, durations = self.latencies, self.weights, self.durations
+        latencies, durations = self.latencies, self.durations
         # A sampled run kept every slow request but a share of the rest: weighted,
         # the p95 estimates all requests' rather than the kept ones'.
         p95 = (
-            sampling.weighted_percentile(latencies, weights, 95)
-            if sum(weights) > len(latencies)
-            else percentile(latencies, 95)
+            latencies.weighted_percentile(95)
+            if latencies.total > len(latencies)
+            else latencies.percentile(95)
         )
         return {
             "p95_ms": round(p95, 2),
             "max_queries": float(self.queries) if self.queries is not None else 0.0,
             # Peak memory is captured with `perfdoctor run --memory` only.
             "max_memory_mb": round(self.peak / 1024, 2) if self.peak is not None else None,
-            "query_p95_ms": round(percentile(durations, 95), 2) if durations else None,
+            "query_p95_ms": round(durations.percentile(95), 2) if durations else None,
         }
 
 
@@ -293,7 +291,7 @@ def _finding(row: BudgetRow, endpoint: Measure) -> Finding:
             "limit": row.limit,
             "budget": row.budget,
             "measured": row.measured,
-            "requests": round(sum(endpoint.weights)),
+            "requests": round(endpoint.latencies.total),
         },
         fix=FIXES[row.limit],
         fingerprint=finding_fingerprint(FINDING_ID, row.endpoint, row.limit),

@@ -47,25 +47,6 @@ def is_sampled(trace: Trace) -> bool:
     return isinstance(trace.attrs.get("sample"), dict)
 
 
-def weighted_percentile(values: Sequence[float], weights: Sequence[float], pct: float) -> float:
-    """The value under which ``pct`` percent of the total weight lies (0 for none).
-
-    >>> weighted_percentile([10, 20], [1, 3], 50)
-    20.0
-    """
-    if not values:
-        return 0.0
-    pairs = sorted(zip(values, weights))
-    total = sum(w for _, w in pairs)
-    target = total * pct / 100.0
-    running = 0.0
-    for value, w in pairs:
-        running += w
-        if running >= target - 1e-9:
-            return float(value)
-    return float(pairs[-1][0])
-
-
 @dataclass
 class Sampled:
     """One endpoint of a sampled capture: the requests seen and the traces kept."""

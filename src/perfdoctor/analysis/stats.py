@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -110,7 +111,7 @@ class Quantiles:
     exact figure.
     """
 
-    __slots__ = ("buckets", "count", "exact", "largest", "pending", "values")
+    __slots__ = ("buckets", "count", "exact", "largest", "pending", "running", "values")
 
     def __init__(self, exact: int) -> None:
         self.exact = exact
@@ -121,6 +122,8 @@ class Quantiles:
         self.pending = array("d")
         self.count = 0
         self.largest = -math.inf
+        # The sum, once past ``exact`` (before, the values' own sum).
+        self.running = 0.0
 
     def __len__(self) -> int:
         return self.count
@@ -133,10 +136,12 @@ class Quantiles:
             self.values.append(value)
             if len(self.values) > self.exact:
                 self.buckets = {}
+                self.running = sum(self.values)
                 for kept in self.values:
                     self._bucket(kept)
                 self.values = array("d")
             return
+        self.running += value
         self._bucket(value)
 
     def extend(self, values: Sequence[float]) -> None:
@@ -161,7 +166,9 @@ class Quantiles:
             kept = self.values
             self.values = array("d")
             buckets = self.buckets = {}
+            self.running = sum(kept)
             _into_counted(buckets, Counter(kept))
+        self.running += sum(values)
         for value in values:
             if value > largest:
                 largest = value
@@ -179,35 +186,147 @@ class Quantiles:
 
     def _bucket(self, value: float) -> None:
         assert self.buckets is not None
-        index = _ZERO if value <= 0 else math.floor(math.log(value) / _LOG_GAMMA)
+        index = _index(value)
         self.buckets[index] = self.buckets.get(index, 0) + 1
+
+    def median(self) -> float:
+        """``statistics.median`` of the values while they are kept exactly, then the
+        50th percentile of the buckets (0.0 for none)."""
+        if self.buckets is None:
+            return float(statistics.median(self.values)) if self.values else 0.0
+        return self.percentile(50)
+
+    def total(self) -> float:
+        """The values' sum (exactly ``sum()`` of them while they are kept)."""
+        if self.buckets is None:
+            return sum(self.values)
+        return self.running
 
     def percentile(self, pct: float) -> float:
         if self.buckets is None:
             return percentile(self.values, pct)
         self._count_pending()
-        rank = (self.count - 1) * pct / 100.0
-        low, high = math.floor(rank), math.ceil(rank)
-        found: dict[int, float] = {}
-        seen = 0
-        for index in sorted(self.buckets):
-            seen += self.buckets[index]
-            middle = 0.0 if index == _ZERO else min(_GAMMA ** (index + 0.5), self.largest)
-            for wanted in (low, high):
-                if wanted not in found and seen > wanted:
-                    found[wanted] = middle
-            if high in found:
+        return _bucket_percentile(self.buckets, self.count, self.largest, pct)
+
+
+def _bucket_percentile(buckets: dict[int, int], count: int, largest: float, pct: float) -> float:
+    """:func:`percentile` of ``count`` values counted into ``buckets``: the middle of
+    the bucket holding each rank (the largest value for the top one)."""
+    rank = (count - 1) * pct / 100.0
+    low, high = math.floor(rank), math.ceil(rank)
+    found: dict[int, float] = {}
+    seen = 0
+    for index in sorted(buckets):
+        seen += buckets[index]
+        middle = _middle(index, largest)
+        for wanted in (low, high):
+            if wanted not in found and seen > wanted:
+                found[wanted] = middle
+        if high in found:
+            break
+    if high == count - 1:
+        found[high] = largest
+    value_low, value_high = found.get(low, largest), found.get(high, largest)
+    # Between two ranks as percentile() interpolates.
+    return value_low + (value_high - value_low) * (rank - low)
+
+
+def _middle(index: int, largest: float) -> float:
+    return 0.0 if index == _ZERO else min(_GAMMA ** (index + 0.5), largest)
+
+
+def _index(value: float) -> int:
+    return _ZERO if value <= 0 else math.floor(math.log(value) / _LOG_GAMMA)
+
+
+def weighted_percentile(values: Sequence[float], weights: Sequence[float], pct: float) -> float:
+    """The value under which ``pct`` percent of the total weight lies (0 for none).
+
+    >>> weighted_percentile([10, 20], [1, 3], 50)
+    20.0
+    """
+    if not values:
+        return 0.0
+    pairs = sorted(zip(values, weights))
+    total = sum(w for _, w in pairs)
+    target = total * pct / 100.0
+    running = 0.0
+    for value, w in pairs:
+        running += w
+        if running >= target - 1e-9:
+            return float(value)
+    return float(pairs[-1][0])
+
+
+class Weighted:
+    """Values with a weight each (a sampled request stands for the requests the
+    draw left out), for plain and weighted percentiles in bounded memory: up to
+    ``exact`` values are kept as they are (16 bytes each) and the percentiles are
+    exact; past that, counts and weights go into :class:`Quantiles`' 1%-wide
+    buckets (a percentile within 0.5%).
+    """
+
+    __slots__ = ("count", "counts", "exact", "largest", "mass", "total", "values", "weights")
+
+    def __init__(self, exact: int) -> None:
+        self.exact = exact
+        self.values = array("d")
+        self.weights = array("d")
+        self.counts: dict[int, int] | None = None
+        self.mass: dict[int, float] = {}
+        self.count = 0
+        self.total = 0.0
+        self.largest = -math.inf
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, value: float, weight: float) -> None:
+        self.count += 1
+        self.total += weight
+        if value > self.largest:
+            self.largest = value
+        if self.counts is None:
+            self.values.append(value)
+            self.weights.append(weight)
+            if len(self.values) <= self.exact:
+                return
+            self.counts = {}
+            for kept, kept_weight in zip(self.values, self.weights):
+                self._bucket(kept, kept_weight)
+            self.values, self.weights = array("d"), array("d")
+            return
+        self._bucket(value, weight)
+
+    def _bucket(self, value: float, weight: float) -> None:
+        assert self.counts is not None
+        index = _index(value)
+        self.counts[index] = self.counts.get(index, 0) + 1
+        self.mass[index] = self.mass.get(index, 0.0) + weight
+
+    def percentile(self, pct: float) -> float:
+        """:func:`percentile` of the values, their weights aside."""
+        if self.counts is None:
+            return percentile(self.values, pct)
+        return _bucket_percentile(self.counts, self.count, self.largest, pct)
+
+    def weighted_percentile(self, pct: float) -> float:
+        """:func:`weighted_percentile` of the values by their weights."""
+        if self.counts is None:
+            return weighted_percentile(self.values, self.weights, pct)
+        target = sum(self.mass.values()) * pct / 100.0
+        running = 0.0
+        index = _ZERO
+        for index in sorted(self.mass):
+            running += self.mass[index]
+            if running >= target - 1e-9:
                 break
-        if high == self.count - 1:
-            found[high] = self.largest
-        value_low, value_high = found.get(low, self.largest), found.get(high, self.largest)
-        # Between two ranks as percentile() interpolates.
-        return value_low + (value_high - value_low) * (rank - low)
+        return _middle(index, self.largest)
 
 
 def _into_counted(buckets: dict[int, int], counts: dict[float, int]) -> None:
     """Count values (value -> how many times it came) into ``buckets`` as
-    :meth:`Quantiles._bucket` counts each."""
+    :func:`_index` places each."""
     log, floor, gamma, zero = math.log, math.floor, _LOG_GAMMA, _ZERO
     for value, times in counts.items():
         index = zero if value <= 0 else floor(log(value) / gamma)

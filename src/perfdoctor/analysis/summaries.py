@@ -1,32 +1,32 @@
 """Per-endpoint figures gathered while a store is read chunk by chunk.
 
-What is kept per trace is a few floats in arrays (its latency and weight, for
-exact percentiles; 16 bytes a trace), never the trace: the traces of a chunk
-can go once the chunk is read.  Sums are added in the order the traces come,
-as the one-piece computation added them, so the figures are the same.
+What is kept per trace is its latency and weight (16 bytes, for exact
+percentiles, up to ``exact_percentile_values`` requests of an endpoint; past
+that, 1%-wide buckets: :class:`perfdoctor.analysis.stats.Weighted`), never the
+trace: the traces of a chunk can go once the chunk is read.  Sums are added in
+the order the traces come, as the one-piece computation added them, so the
+figures are the same.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
 
 from perfdoctor.analysis import sampling, timing
-from perfdoctor.analysis.stats import percentile
+from perfdoctor.analysis.stats import Weighted
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
+from perfdoctor.settings import Settings
 
 
 class EndpointSummary:
     """One endpoint's requests so far: latencies, weights, and weighted sums."""
 
-    __slots__ = ("detailed", "latencies", "name", "queries", "sums", "total", "weights")
+    __slots__ = ("detailed", "latencies", "name", "queries", "sums")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, exact: int) -> None:
         self.name = name
-        self.latencies = array("d")
-        self.weights = array("d")
-        self.total = 0.0
+        self.latencies = Weighted(exact)
         # The weight of the requests whose operations were recorded: what the
         # per-request means of queries and time by kind are over.
         self.detailed = 0.0
@@ -35,9 +35,7 @@ class EndpointSummary:
 
     def add(self, trace: Trace) -> None:
         weight = sampling.weight(trace)
-        self.latencies.append(timing.latency_ms(trace))
-        self.weights.append(weight)
-        self.total += weight
+        self.latencies.add(timing.latency_ms(trace), weight)
         if not sampling.has_detail(trace):
             return
         self.detailed += weight
@@ -47,13 +45,12 @@ class EndpointSummary:
         self.queries += len(of_kind(trace, "db")) * weight
 
     def stats(self, seen: sampling.Sampled | None) -> EndpointStats:
-        durations, weights, total = self.latencies, self.weights, self.total
+        durations = self.latencies
+        total = durations.total
         if total > len(durations):
-            p50, p95, p99 = (
-                sampling.weighted_percentile(durations, weights, q) for q in (50, 95, 99)
-            )
+            p50, p95, p99 = (durations.weighted_percentile(q) for q in (50, 95, 99))
         else:
-            p50, p95, p99 = (percentile(durations, q) for q in (50, 95, 99))
+            p50, p95, p99 = (durations.percentile(q) for q in (50, 95, 99))
 
         # Over the requests with their operations recorded (all of them, unless
         # ``--sample-tail summary`` kept some without).
@@ -80,8 +77,9 @@ class EndpointSummary:
 class Endpoints:
     """Every endpoint's summary; a server's own work outside requests is left out."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact: int = Settings.exact_percentile_values) -> None:
         self.summaries: dict[str, EndpointSummary] = {}
+        self.exact = exact
 
     def feed(self, traces: Iterable[Trace]) -> None:
         summaries = self.summaries
@@ -90,7 +88,7 @@ class Endpoints:
                 continue
             summary = summaries.get(trace.name)
             if summary is None:
-                summary = summaries[trace.name] = EndpointSummary(trace.name)
+                summary = summaries[trace.name] = EndpointSummary(trace.name, self.exact)
             summary.add(trace)
 
     def stats(self, sampled: dict[str, sampling.Sampled] | None = None) -> list[EndpointStats]:

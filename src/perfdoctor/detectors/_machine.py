@@ -11,13 +11,12 @@ machine's and a quiet re-run may tell a different story.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from perfdoctor.analysis import timing
+from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.model import Trace
 from perfdoctor.settings import Settings
 
@@ -58,24 +57,67 @@ def is_busy(machine: dict[str, float], settings: Settings) -> bool:
     )
 
 
-def summary(traces: Iterable[Trace]) -> dict[str, Any] | None:
-    """Evidence: the machine over the traces that carry a sample; None when none does."""
-    samples = [s for s in map(sample, traces) if s is not None]
-    if not samples:
-        return None
-    out: dict[str, Any] = {"samples": len(samples)}
-    loads = [s["load1"] for s in samples if "load1" in s]
-    if loads:
-        out["load1_max"] = round(max(loads), 2)
-        out["load1_median"] = round(statistics.median(loads), 2)
-    cpus = Counter(int(s["cpus"]) for s in samples if "cpus" in s)
-    if cpus:
-        out["cpus"] = cpus.most_common(1)[0][0]
-    for key, digits in (("cpu_pressure", 2), ("steal_pct", 1)):
-        values = [s[key] for s in samples if key in s]
-        if values:
-            out[f"{key}_max"] = round(max(values), digits)
-    return out
+class MachineSeen:
+    """The machine over the traces that carry a sample, gathered one sample at a
+    time: counts, maxima and the load averages seen (each distinct one once, with
+    how often: capture reads the load once a second, to two decimals), never the
+    traces, so a store's millionth trace costs what its first did."""
+
+    __slots__ = ("cpus", "loads", "most", "samples")
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.loads: dict[float, int] = {}
+        self.cpus: Counter[int] = Counter()
+        self.most: dict[str, float] = {}
+
+    def add(self, machine: dict[str, float]) -> None:
+        """One trace's :func:`sample`."""
+        self.samples += 1
+        load = machine.get("load1")
+        if load is not None:
+            self.loads[load] = self.loads.get(load, 0) + 1
+        cpus = machine.get("cpus")
+        if cpus is not None:
+            self.cpus[int(cpus)] += 1
+        most = self.most
+        for key in _MAXED:
+            value = machine.get(key)
+            if value is not None and (key not in most or value > most[key]):
+                most[key] = value
+
+    def summary(self) -> dict[str, Any] | None:
+        """Evidence: the machine over the samples added; None when none was."""
+        if not self.samples:
+            return None
+        out: dict[str, Any] = {"samples": self.samples}
+        if self.loads:
+            out["load1_max"] = round(self.most["load1"], 2)
+            out["load1_median"] = round(_median_of_counts(self.loads), 2)
+        if self.cpus:
+            out["cpus"] = self.cpus.most_common(1)[0][0]
+        for key, digits in (("cpu_pressure", 2), ("steal_pct", 1)):
+            if key in self.most:
+                out[f"{key}_max"] = round(self.most[key], digits)
+        return out
+
+
+_MAXED = ("load1", "cpu_pressure", "steal_pct")
+
+
+def _median_of_counts(counts: dict[float, int]) -> float:
+    """``statistics.median`` of the values each counted as often as ``counts`` says."""
+    size = sum(counts.values())
+    wanted = (size // 2,) if size % 2 else (size // 2 - 1, size // 2)
+    found: list[float] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while len(found) < len(wanted) and seen > wanted[len(found)]:
+            found.append(value)
+        if len(found) == len(wanted):
+            break
+    return found[0] if size % 2 else (found[0] + found[1]) / 2
 
 
 def cpu_ms(trace: Trace) -> float | None:
@@ -142,75 +184,81 @@ class Busy:
         return head + (f": {detail}; " if detail else ": ") + (_AGAIN if self.explains else _STANDS)
 
 
-def busy_while_slow(
-    slow: Sequence[tuple[float, Trace]], budget: float, settings: Settings
-) -> Busy | None:
-    """How busy the machine was for the slow traces (each with its duration over
-    ``budget``), when enough of them were measured on a busy machine."""
-    sampled = [(ms, t, s) for ms, t in slow if (s := sample(t)) is not None]
-    busy = [(ms, t, s) for ms, t, s in sampled if is_busy(s, settings)]
-    enough = settings.machine_busy_min_share * len(sampled)
-    if not busy or len(busy) < enough:
-        return None
-    blamed = sum(1 for ms, t, _ in busy if quiet_floor(ms, t) < budget)
+class SlowSeen:
+    """The slow traces (each with its duration over ``budget``) gathered one at a
+    time for what the evidence says of them: how busy the machine was while they
+    ran, and (``detail``) their median wall and CPU times.  Counts, maxima and
+    bounded values (:class:`Quantiles`, exact up to ``detail`` traces), never the
+    traces."""
 
-    def most(key: str) -> float | None:
-        values = [s[key] for _, _, s in busy if key in s]
-        return max(values) if values else None
+    __slots__ = ("blamed", "budget", "busy", "cpus", "sampled", "settings", "walls")
 
-    cpus = Counter(int(s["cpus"]) for _, _, s in busy if "cpus" in s)
-    return Busy(
-        busy=len(busy),
-        sampled=len(sampled),
-        explains=blamed > 0 and blamed >= enough,
-        load1=most("load1"),
-        cpus=cpus.most_common(1)[0][0] if cpus else None,
-        cpu_pressure=most("cpu_pressure"),
-        steal_pct=most("steal_pct"),
-    )
+    def __init__(self, budget: float, settings: Settings, detail: bool = False) -> None:
+        self.budget, self.settings = budget, settings
+        self.sampled = 0
+        self.blamed = 0
+        # The samples of the slow traces measured on a busy machine.
+        self.busy = MachineSeen()
+        exact = settings.exact_percentile_values
+        self.walls = Quantiles(exact) if detail else None
+        self.cpus = Quantiles(exact) if detail else None
 
+    def add(self, duration_ms: float, trace: Trace) -> None:
+        if self.walls is not None and self.cpus is not None:
+            cpu = cpu_ms(trace)
+            if cpu is not None:
+                self.walls.add(timing.latency_ms(trace))
+                self.cpus.add(cpu)
+        machine = sample(trace)
+        if machine is None:
+            return
+        self.sampled += 1
+        if not is_busy(machine, self.settings):
+            return
+        self.busy.add(machine)
+        if quiet_floor(duration_ms, trace) < self.budget:
+            self.blamed += 1
 
-def cpu_detail(slow: Sequence[Trace], noun: str) -> str:
-    """How the slow traces spent their time: "those requests took 520 ms with 78 ms of CPU
-    time (medians)", or "" when none has a CPU time of its own."""
-    pairs = [(timing.latency_ms(t), cpu) for t in slow if (cpu := cpu_ms(t)) is not None]
-    if not pairs:
-        return ""
-    wall = statistics.median(p[0] for p in pairs)
-    cpu = statistics.median(p[1] for p in pairs)
-    return f"those {noun} took {wall:.0f} ms with {cpu:.0f} ms of CPU time (medians)"
+    def busy_machine(self) -> Busy | None:
+        """How busy the machine was for the slow traces, when enough of them were
+        measured on a busy machine."""
+        busy = self.busy
+        enough = self.settings.machine_busy_min_share * self.sampled
+        if not busy.samples or busy.samples < enough:
+            return None
+        most = busy.most.get
+        return Busy(
+            busy=busy.samples,
+            sampled=self.sampled,
+            explains=self.blamed > 0 and self.blamed >= enough,
+            load1=most("load1"),
+            cpus=busy.cpus.most_common(1)[0][0] if busy.cpus else None,
+            cpu_pressure=most("cpu_pressure"),
+            steal_pct=most("steal_pct"),
+        )
+
+    def cpu_detail(self, noun: str) -> str:
+        """How the slow traces spent their time: "those requests took 520 ms with 78 ms
+        of CPU time (medians)", or "" when none has a CPU time of its own."""
+        if not self.walls or self.cpus is None:
+            return ""
+        wall, cpu = self.walls.median(), self.cpus.median()
+        return f"those {noun} took {wall:.0f} ms with {cpu:.0f} ms of CPU time (medians)"
 
 
 def off_cpu(
-    group: Sequence[Trace],
-    parts: Sequence[dict[str, float]],
-    settings: Settings,
-    machine: str | None,
+    waits: Quantiles, walls: Quantiles, settings: Settings, machine: str | None
 ) -> tuple[float, str] | None:
     """The median request's time outside every span and off the CPU, when it is most of it.
 
-    ``parts``: :func:`perfdoctor.analysis.timing.breakdown` of each trace of ``group``;
-    ``machine``: "busy", "quiet", or None when no trace says.  The request
-    thread's CPU time covers the driver's work inside spans too, so what is left
-    is, if anything, less than the real wait.
+    ``waits`` and ``walls``: each request's wait off the CPU and wall time (the
+    requests with a CPU time of their own); ``machine``: "busy", "quiet", or None
+    when no trace says.  The request thread's CPU time covers the driver's work
+    inside spans too, so what is left is, if anything, less than the real wait.
     """
-    waits, walls = [], []
-    for trace, part in zip(group, parts):
-        cpu = cpu_ms(trace)
-        if cpu is not None:
-            waits.append(max(0.0, part["python"] - cpu))
-            walls.append(timing.latency_ms(trace))
-    return off_cpu_of(waits, walls, settings, machine)
-
-
-def off_cpu_of(
-    waits: Sequence[float], walls: Sequence[float], settings: Settings, machine: str | None
-) -> tuple[float, str] | None:
-    """:func:`off_cpu` from each request's wait off the CPU and wall time (the
-    requests with a CPU time of their own)."""
     if not waits:
         return None
-    wait, wall = statistics.median(waits), statistics.median(walls)
+    wait, wall = waits.median(), walls.median()
     if wall <= 0 or wait < settings.off_cpu_min_share * wall:
         return None
     text = (
@@ -229,18 +277,3 @@ def off_cpu_of(
     else:
         text += f"it waited for a CPU or for {uncaptured}"
     return wait, text
-
-
-def shell(trace: Trace, keys: tuple[str, ...] = ("machine", "async")) -> Trace:
-    """What the machine evidence reads of a trace (latency, CPU time, the ``keys``
-    of its attrs): kept for a finding's evidence instead of the whole trace."""
-    attrs: dict[str, Any] = {k: trace.attrs[k] for k in keys if k in trace.attrs}
-    return Trace(
-        trace.id,
-        trace.name,
-        trace.kind,
-        trace.started_at,
-        trace.duration_ms,
-        cpu_ms=trace.cpu_ms,
-        attrs=attrs,
-    )

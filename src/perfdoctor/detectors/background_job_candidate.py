@@ -10,11 +10,11 @@ after the response was sent (FastAPI/Starlette BackgroundTasks) do not count.
 
 from __future__ import annotations
 
-from array import array
+import functools
 from collections import Counter
 
 from perfdoctor.analysis import timing
-from perfdoctor.analysis.stats import percentile
+from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import register
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._responses import Endpoint, pick
@@ -79,13 +79,14 @@ def _deferrable(trace: Trace, settings: Settings) -> list[Span]:
 
 class _Endpoint:
     """One endpoint's requests so far: per request its latency and the time spent
-    on deferrable calls (floats), and those calls' targets and call sites (counts)."""
+    on deferrable calls (floats, exact up to ``exact`` requests, then bounded), and
+    those calls' targets and call sites (counts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact: int) -> None:
         self.endpoint = Endpoint()
-        self.latencies = array("d")
-        self.deferred = array("d")
-        self.shares = array("d")
+        self.latencies = Quantiles(exact)
+        self.deferred = Quantiles(exact)
+        self.shares = Quantiles(exact)
         self.calls = 0
         self.targets: Counter[str] = Counter()
         self.locations: dict[Location, int] = {}
@@ -99,9 +100,9 @@ class _Endpoint:
             if spans
             else 0.0  # what covered_ms gives for none, without sorting nothing
         )
-        self.latencies.append(latency)
-        self.deferred.append(deferred)
-        self.shares.append(deferred / latency if latency > 0 else 0.0)
+        self.latencies.add(latency)
+        self.deferred.add(deferred)
+        self.shares.add(deferred / latency if latency > 0 else 0.0)
         for span in spans:
             self.calls += 1
             target = span.attrs.get("url") or span.attrs.get("host")
@@ -121,14 +122,16 @@ class BackgroundJobCandidate(Summarising):
     description = "a slow request waiting on outbound writes its response does not need"
 
     def session(self, settings: Settings) -> Session:
-        return _Session(self.judge, settings, _Endpoint)
+        return _Session(
+            self.judge, settings, functools.partial(_Endpoint, settings.exact_percentile_values)
+        )
 
     def judge(self, endpoint: str, seen: _Endpoint, settings: Settings) -> Finding | None:
         latencies = seen.latencies
-        p95 = percentile(latencies, 95)
+        p95 = latencies.percentile(95)
         if p95 < settings.background_job_min_ms:
             return None
-        share = percentile(seen.shares, 50)
+        share = seen.shares.percentile(50)
         if share < settings.background_job_min_share:
             return None
         requests = len(latencies)
@@ -139,7 +142,7 @@ class BackgroundJobCandidate(Summarising):
             id=self.id,
             severity="warning",
             title=(
-                f"{endpoint} waits {percentile(seen.deferred, 50):.0f} ms "
+                f"{endpoint} waits {seen.deferred.percentile(50):.0f} ms "
                 f"({share:.0%} of the request) on outbound writes it could hand to a "
                 "background job"
             ),
@@ -148,9 +151,9 @@ class BackgroundJobCandidate(Summarising):
             evidence={
                 "requests": requests,
                 "requests_affected": requests,
-                "p50_ms": round(percentile(latencies, 50), 1),
+                "p50_ms": round(latencies.percentile(50), 1),
                 "p95_ms": round(p95, 1),
-                "deferrable_ms": round(percentile(seen.deferred, 50), 1),
+                "deferrable_ms": round(seen.deferred.percentile(50), 1),
                 "share": round(share, 2),
                 "calls_per_request": round(seen.calls / requests, 2),
                 "calls": [name for name, _ in seen.targets.most_common(5)],

@@ -10,15 +10,13 @@ that sampled one or ran over the budget; never the traces.
 
 from __future__ import annotations
 
-import statistics
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from perfdoctor.analysis import timing
 from perfdoctor.analysis.shapes import shapes
-from perfdoctor.analysis.stats import percentile
+from perfdoctor.analysis.stats import Quantiles
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
 from perfdoctor.detectors._sites import Sites
@@ -67,46 +65,45 @@ JOB_FIXES = {
 _LOCATED = {"db": "db", "db.connect": "db", "http": "http", "cache": "cache"}
 
 
-def _shell(trace: Trace) -> Trace:
-    """What the machine evidence reads of a trace (latency, CPU time, machine sample)."""
-    return _machine.shell(trace, ("machine", "async", "response_ms"))
-
-
 class _Group:
-    """One endpoint's (or task's) requests so far: a few floats per request, the
-    machine facts of the sampled and the slow ones, call-site counts per bucket."""
+    """One endpoint's (or task's) requests so far: a few floats per request (exact
+    up to ``exact_percentile_values`` requests, then bounded), the machine facts
+    of the sampled and the slow ones, call-site counts per bucket."""
 
-    def __init__(self, kind: str, budget: float, fixes: dict[str, str]) -> None:
+    def __init__(self, kind: str, budget: float, fixes: dict[str, str], settings: Settings) -> None:
         self.kind, self.budget, self.fixes = kind, budget, fixes
-        self.latencies = array("d")
+        exact = settings.exact_percentile_values
+        self.latencies = Quantiles(exact)
         self.sums = dict.fromkeys(timing.NAMES, 0.0)
         self.statuses: Counter[int | None] = Counter()
-        self.cpus = array("d")
-        self.waits = array("d")
-        self.walls = array("d")
-        self.sampled: list[Trace] = []
-        self.slow: list[tuple[float, Trace]] = []
+        self.cpus = Quantiles(exact)
+        self.waits = Quantiles(exact)
+        self.walls = Quantiles(exact)
+        self.machines = _machine.MachineSeen()
+        self.slow = _machine.SlowSeen(budget, settings, detail=True)
+        # Requests over the budget: the ones a user waited too long for.
+        self.over = 0
         self.locations = {"db": Sites(), "http": Sites(), "cache": Sites()}
         self.endpoint = Endpoint()
 
     def add(self, trace: Trace) -> None:
         latency = timing.latency_ms(trace)
-        self.latencies.append(latency)
+        self.latencies.add(latency)
         part = timing.shared_breakdown(trace)
         for name in timing.NAMES:
             self.sums[name] += part[name]
         self.statuses[trace.status] += 1
         cpu = _machine.cpu_ms(trace)
         if cpu is not None:
-            self.cpus.append(cpu)
-            self.waits.append(max(0.0, part["python"] - cpu))
-            self.walls.append(latency)
-        shell = None
-        if _machine.sample(trace) is not None:
-            shell = _shell(trace)
-            self.sampled.append(shell)
+            self.cpus.add(cpu)
+            self.waits.add(max(0.0, part["python"] - cpu))
+            self.walls.add(latency)
+        machine = _machine.sample(trace)
+        if machine is not None:
+            self.machines.add(machine)
         if latency >= self.budget:
-            self.slow.append((latency, shell or _shell(trace)))
+            self.over += 1
+            self.slow.add(latency, trace)
         # A shape's runs share their kind and call site: counted at once.
         for runs in shapes(trace):
             first = runs[0]
@@ -127,17 +124,17 @@ class _Group:
         """CPU time, the machine while measured, and what they explain; and whether it was busy."""
         evidence: dict[str, Any] = {}
         if self.cpus:
-            evidence["cpu_p50_ms"] = round(statistics.median(self.cpus), 1)
-        machine = _machine.summary(self.sampled)
+            evidence["cpu_p50_ms"] = round(self.cpus.median(), 1)
+        machine = self.machines.summary()
         if machine is not None:
             evidence["machine"] = machine
-        busy = _machine.busy_while_slow(self.slow, self.budget, settings)
+        busy = self.slow.busy_machine()
         noun = "runs" if self.kind == JOB_KIND else "requests"
         if busy is not None:
-            detail = _machine.cpu_detail([t for _, t in self.slow], noun)
+            detail = self.slow.cpu_detail(noun)
             evidence["busy_machine"] = busy.sentence(settings, f"{noun} over the budget", detail)
         state = "busy" if busy is not None else ("quiet" if machine is not None else None)
-        waiting = _machine.off_cpu_of(self.waits, self.walls, settings, state)
+        waiting = _machine.off_cpu(self.waits, self.walls, settings, state)
         if waiting is not None:
             evidence["off_cpu_ms"] = round(waiting[0], 1)
             evidence["off_cpu"] = waiting[1]
@@ -164,7 +161,7 @@ class _Session(Session):
             key = (trace.name, trace.kind)
             group = self.groups.get(key)
             if group is None:
-                group = self.groups[key] = _Group(trace.kind, budget, fixes)
+                group = self.groups[key] = _Group(trace.kind, budget, fixes, settings)
             group.add(trace)
 
     def findings(self) -> list[Finding]:
@@ -188,13 +185,13 @@ class SlowEndpoint(Summarising):
 
     def judge(self, endpoint: str, group: _Group, settings: Settings) -> Finding | None:
         latencies, budget = group.latencies, group.budget
-        p95 = percentile(latencies, 95)
+        p95 = latencies.percentile(95)
         if p95 < budget:
             return None
         count = len(latencies)
         mean = {name: group.sums[name] / count for name in timing.NAMES}
         biggest = timing.biggest_share(mean)
-        total = sum(latencies) / count
+        total = latencies.total() / count
         severity: Severity = (
             "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
         )
@@ -212,10 +209,10 @@ class SlowEndpoint(Summarising):
             evidence={
                 "requests": count,
                 # Those over the budget: the ones a user waited too long for.
-                "requests_affected": len(group.slow),
-                "p50_ms": round(percentile(latencies, 50), 1),
+                "requests_affected": group.over,
+                "p50_ms": round(latencies.percentile(50), 1),
                 "p95_ms": round(p95, 1),
-                "p99_ms": round(percentile(latencies, 99), 1),
+                "p99_ms": round(latencies.percentile(99), 1),
                 "budget_ms": budget,
                 "db_ms": round(mean["db"], 1),
                 "http_ms": round(mean["http"], 1),

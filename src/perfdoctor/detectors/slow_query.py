@@ -2,8 +2,8 @@
 
 A store is read in chunks: per shape, what is kept is its durations (exact
 percentiles up to ``exact_percentile_values`` runs, then a histogram), counts
-per endpoint and call site, and the machine facts of the traces that carried a
-machine sample, never the traces themselves.
+per endpoint and call site, and what the evidence says of the machine while
+the traces that ran it were measured (counts and maxima), never the traces.
 """
 
 from __future__ import annotations
@@ -32,23 +32,18 @@ class _Shape:
     """One query shape's runs so far: durations (bounded), where and from
     which endpoints it ran, and the machine of the runs' traces that sampled one."""
 
-    __slots__ = ("durations", "endpoints", "first", "last", "locations", "machines", "slowest")
+    __slots__ = ("durations", "endpoints", "first", "last", "locations", "machines", "slow")
 
-    def __init__(self, span: Span, exact: int) -> None:
-        self.durations = Quantiles(exact)
+    def __init__(self, span: Span, settings: Settings) -> None:
+        self.durations = Quantiles(settings.exact_percentile_values)
         self.endpoints: Counter[str] = Counter()
         self.locations = Sites()
         self.first = (span.statement, span.system)
-        # Shells (machine facts only) of the traces with a machine sample, once each.
-        self.machines: list[Trace] = []
+        # The machine samples of the traces that ran it, once each.
+        self.machines = _machine.MachineSeen()
         self.last: str | None = None
         # Per trace with a sample, its slowest run over the budget.
-        self.slowest: dict[str, tuple[float, Trace]] = {}
-
-
-def _shell(trace: Trace) -> Trace | None:
-    """What the machine evidence reads of a trace, None when it has no machine sample."""
-    return _machine.shell(trace) if _machine.sample(trace) is not None else None
+        self.slow = _machine.SlowSeen(settings.slow_query_p95_ms, settings)
 
 
 class _Session(Session):
@@ -57,15 +52,15 @@ class _Session(Session):
         self.shapes: dict[str | None, _Shape] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
-        shapes, budget = self.shapes, self.settings.slow_query_p95_ms
-        exact = self.settings.exact_percentile_values
+        settings = self.settings
+        shapes, budget = self.shapes, settings.slow_query_p95_ms
         for trace in traces:
             spans = of_kind(trace, "db")
             if not spans:
                 continue
-            shell = _shell(trace)
+            machine = _machine.sample(trace)
             name = trace.name
-            if shell is None:
+            if machine is None:
                 # No machine facts to keep per run: each shape's runs are counted
                 # at once (their fingerprint and call site are the same).
                 for runs in by_shape(trace):
@@ -74,28 +69,30 @@ class _Session(Session):
                         continue
                     shape = shapes.get(first.fingerprint)
                     if shape is None:
-                        shape = shapes[first.fingerprint] = _Shape(first, exact)
+                        shape = shapes[first.fingerprint] = _Shape(first, settings)
                     shape.durations.extend([span.duration_ms for span in runs])
                     shape.endpoints[name] += len(runs)
                     if first.location is not None:
                         shape.locations.add(first.location, len(runs))
                 continue
+            # Each shape's slowest run over the budget in this trace.
+            slowest: dict[_Shape, float] = {}
             for span in spans:
                 shape = shapes.get(span.fingerprint)
                 if shape is None:
-                    shape = shapes[span.fingerprint] = _Shape(span, exact)
+                    shape = shapes[span.fingerprint] = _Shape(span, settings)
                 duration = span.duration_ms
                 shape.durations.add(duration)
                 shape.endpoints[name] += 1
                 if span.location is not None:
                     shape.locations.add(span.location)
-                if shell is None:
-                    continue
                 if shape.last != trace.id:  # a trace's runs come one after another
                     shape.last = trace.id
-                    shape.machines.append(shell)
-                if duration >= budget and duration > shape.slowest.get(trace.id, (0.0,))[0]:
-                    shape.slowest[trace.id] = (duration, shell)
+                    shape.machines.add(machine)
+                if duration >= budget and duration > slowest.get(shape, 0.0):
+                    slowest[shape] = duration
+            for shape, duration in slowest.items():
+                shape.slow.add(duration, trace)
 
     def findings(self) -> list[Finding]:
         return [
@@ -105,16 +102,14 @@ class _Session(Session):
         ]
 
 
-def _machine_evidence(
-    shape: _Shape, budget: float, settings: Settings
-) -> tuple[dict[str, Any], bool]:
+def _machine_evidence(shape: _Shape, settings: Settings) -> tuple[dict[str, Any], bool]:
     """The machine while the requests that ran the query were measured; whether it was busy."""
     evidence: dict[str, Any] = {}
-    machine = _machine.summary(shape.machines)
+    machine = shape.machines.summary()
     if machine is None:
         return evidence, False
     evidence["machine"] = machine
-    busy = _machine.busy_while_slow(list(shape.slowest.values()), budget, settings)
+    busy = shape.slow.busy_machine()
     if busy is not None:
         evidence["busy_machine"] = busy.sentence(settings, "requests where it ran over the budget")
     return evidence, busy is not None and busy.explains
@@ -143,7 +138,7 @@ class SlowQuery(Summarising):
         )
         too_slow = p95 >= budget * settings.slow_query_error_factor
         severity: Severity = "error" if too_slow else "warning"
-        machine, busy = _machine_evidence(shape, budget, settings)
+        machine, busy = _machine_evidence(shape, settings)
         title = f"Slow query: p95 {p95:.0f} ms against a budget of {budget:.0f} ms"
         statement, system = shape.first
         return Finding(
