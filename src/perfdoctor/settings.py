@@ -390,11 +390,15 @@ class Settings:
     # the per-chunk steps (a query, ~25 calls) start to count
     # (benchmarks/analysis_scale.py, RESULTS.md).
     analysis_chunk_traces: int = 100
-    # A query shape's durations are kept exactly up to this many runs (8 bytes a
-    # run: 800 KB), so the slow-query percentiles of any store of today's size are
-    # exact; past it they go into 1%-wide buckets (perfdoctor.analysis.stats.Quantiles: a
-    # few KB, percentiles within 0.5%), so memory stops growing with the runs.
-    exact_percentile_values: int = 100_000
+    # Values kept exactly for a percentile or a median: a query shape's durations, an
+    # endpoint's latencies (with their sampling weights), CPU and off-CPU times.  Past
+    # this many (8 bytes each: 80 KB), they go into 1%-wide buckets
+    # (perfdoctor.analysis.stats.Quantiles and Weighted: a few KB, percentiles within
+    # 0.5%), so report's memory stops growing with the traces.  A day of a service
+    # at 100 requests/s over 100 endpoints is ~86k requests an endpoint: 100,000
+    # held ~480 MB of latencies, CPU and wait times for it; 10,000 holds ~56 MB at
+    # most, and a p95 past it is as good as a run-to-run difference can tell.
+    exact_percentile_values: int = 10_000
 
     # [[tool.perfdoctor.ignore]] rules (perfdoctor.suppress.rules): not a threshold,
     # but read with them so every command that analyses honours the same ignores.
