@@ -59,38 +59,30 @@ class _Session(Session):
             if not spans:
                 continue
             machine = _machine.sample(trace)
-            name = trace.name
-            if machine is None:
-                # No machine facts to keep per run: each shape's runs are counted
-                # at once (their fingerprint and call site are the same).
-                for runs in by_shape(trace):
-                    first = runs[0]
-                    if first.kind != "db":
-                        continue
-                    shape = shapes.get(first.fingerprint)
-                    if shape is None:
-                        shape = shapes[first.fingerprint] = _Shape(first, settings)
-                    shape.durations.extend([span.duration_ms for span in runs])
-                    shape.endpoints[name] += len(runs)
-                    if first.location is not None:
-                        shape.locations.add(first.location, len(runs))
-                continue
+            name, trace_id = trace.name, trace.id
             # Each shape's slowest run over the budget in this trace.
             slowest: dict[_Shape, float] = {}
-            for span in spans:
-                shape = shapes.get(span.fingerprint)
+            # A shape's runs share their fingerprint and call site: counted at once.
+            for runs in by_shape(trace):
+                first = runs[0]
+                if first.kind != "db":
+                    continue
+                shape = shapes.get(first.fingerprint)
                 if shape is None:
-                    shape = shapes[span.fingerprint] = _Shape(span, settings)
-                duration = span.duration_ms
-                shape.durations.add(duration)
-                shape.endpoints[name] += 1
-                if span.location is not None:
-                    shape.locations.add(span.location)
-                if shape.last != trace.id:  # a trace's runs come one after another
-                    shape.last = trace.id
+                    shape = shapes[first.fingerprint] = _Shape(first, settings)
+                durations = [span.duration_ms for span in runs]
+                shape.durations.extend(durations)
+                shape.endpoints[name] += len(runs)
+                if first.location is not None:
+                    shape.locations.add(first.location, len(runs))
+                if machine is None:
+                    continue
+                if shape.last != trace_id:  # (one query from two call sites: two shapes)
+                    shape.last = trace_id
                     shape.machines.add(machine)
-                if duration >= budget and duration > slowest.get(shape, 0.0):
-                    slowest[shape] = duration
+                top = max(durations)
+                if top >= budget and top > slowest.get(shape, 0.0):
+                    slowest[shape] = top
             for shape, duration in slowest.items():
                 shape.slow.add(duration, trace)
 
