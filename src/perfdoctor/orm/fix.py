@@ -63,14 +63,23 @@ def _write(res: Resolution) -> Fix:
     return fix or fix_raw.look_for(res)
 
 
-def shapes_before(trace: Trace, child: Span) -> list[Shape]:
-    """The distinct reads the trace ran before ``child``."""
+def statements_before(trace: Trace, child: Span) -> frozenset[tuple[str, str | None]]:
+    """The distinct statements (and their systems) the trace ran before ``child``."""
     statements: set[tuple[str, str | None]] = set()
     for span in trace.spans:
         if span is child:
             break
         if span.kind == "db" and span.statement:
             statements.add((span.statement, span.system))
+    return frozenset(statements)
+
+
+def shapes_before(trace: Trace, child: Span) -> list[Shape]:
+    """The distinct reads the trace ran before ``child``."""
+    return _shapes(statements_before(trace, child))
+
+
+def _shapes(statements: frozenset[tuple[str, str | None]]) -> list[Shape]:
     return [s for s in (shape(st, system) for st, system in statements) if s is not None]
 
 
@@ -91,17 +100,51 @@ def fix_for(
     if not trace.orm:
         res, fix = _without_models(child, parent)
     else:
-        earlier = shapes_before(trace, child)
-        loaded = frozenset(t for s in earlier for t in s.tables)
-        source = call_site_source(child)
-        res = resolve(child, parent, trace.orm, source, loaded, earlier)
-        fix = write(res)
+        res, fix = _with_models(trace, child, parent)
     trigger = child.attrs.get("trigger")
     if library_loop and isinstance(trigger, dict) and trigger.get("kind") == GRAPHQL:
         about = trace.attrs.get("graphql")
         library = about.get("library") if isinstance(about, dict) else None
         return fix_graphql.write(fix, res, trigger, library, root)
     return fix
+
+
+# With the app's models a fix depends on the two queries, the call site's line,
+# the models and the reads the request ran before the loop: resolved once per
+# distinct set of those.  A list page's N+1 comes back in every request of it,
+# and a resolution walks the model graph: Wagtail's bakery demo took ~3 ms a
+# walk, 93% of a report of 3,000 requests.  Shared as _NO_MODELS' are.
+_WITH_MODELS: dict[tuple[object, ...], tuple[tuple[object, ...], Resolution, Fix]] = {}
+_MOST_WITH_MODELS = 4096
+
+
+def _with_models(trace: Trace, child: Span, parent: Span | None) -> tuple[Resolution, Fix]:
+    before = statements_before(trace, child)
+    source = call_site_source(child)
+    catalogs = trace.orm
+    key = (
+        child.statement,
+        child.system,
+        child.framework,
+        parent.statement if parent else None,
+        parent.system if parent else None,
+        # The catalogs by identity (a store's traces share each parsed one), held
+        # with the entry so that an id is theirs.
+        tuple(map(id, catalogs)),
+        source,
+        before,
+    )
+    found = _WITH_MODELS.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], catalogs)):
+        return found[1], found[2]
+    earlier = _shapes(before)
+    loaded = frozenset(t for s in earlier for t in s.tables)
+    res = resolve(child, parent, catalogs, source, loaded, earlier)
+    fix = write(res)
+    if len(_WITH_MODELS) >= _MOST_WITH_MODELS:
+        _WITH_MODELS.clear()
+    _WITH_MODELS[key] = (catalogs, res, fix)
+    return res, fix
 
 
 # Without the app's models a fix depends only on these fields of the two queries:
