@@ -18,13 +18,14 @@ that query's time (``query_ms``) instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from perfdoctor import callsite
 from perfdoctor.detectors import register
+from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._responses import handler
-from perfdoctor.detectors.base import Detector, finding_fingerprint
+from perfdoctor.detectors.base import Session, Summarising, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
 from perfdoctor.settings import Settings
 
@@ -36,8 +37,6 @@ QUERY_KIND = "orm.eager.query"
 class _Load:
     """One eager load of one request, with what the trace shows of its cost."""
 
-    trace: Trace
-    span: Span
     rows: int | None
     query_ms: float | None = None
     extra_ms: float | None = None
@@ -47,15 +46,60 @@ class _Load:
 
 
 @dataclass
+class _Example:
+    """What a finding shows of the load it names (the one with the most rows)."""
+
+    load: _Load
+    attrs: dict[str, Any]
+    location: Location | None
+    endpoint: str
+    trace_id: str
+
+
+@dataclass
 class _Group:
-    loads: list[_Load] = field(default_factory=list)
+    """One load (endpoint, call site, option as written) so far: whether any
+    request read it, and, while none has, what its finding needs (sums and
+    counts, one example), not the requests."""
+
     used: bool = False
+    loads: int = 0
+    example: _Example | None = None
+    most_rows: int | None = None
+    requests: int = 0
+    last: int = -1
+    extra_ms: float = 0.0
+    extra_count: int = 0
+    query_ms: float = 0.0
+    query_count: int = 0
+    # The view that answered, from the first request that says.
+    handler: Location | None = None
+
+    def add(self, trace: Trace, number: int, span: Span, load: _Load) -> None:
+        """``load`` of ``span``, in the session's ``number``th trace."""
+        self.loads += 1
+        if self.last != number:  # a trace's loads come one after another
+            self.last = number
+            self.requests += 1
+        # The first load of the most rows, as max() picks it.
+        if self.example is None or (load.rows or 0) > (self.example.load.rows or 0):
+            self.example = _Example(load, span.attrs, span.location, trace.name, trace.id)
+        if load.extra_ms is not None:
+            self.extra_ms += load.extra_ms
+            self.extra_count += 1
+        if load.query_ms is not None:
+            self.query_ms += load.query_ms
+            self.query_count += 1
+        if self.handler is None:
+            self.handler = handler([trace])
+        if load.rows is not None:
+            self.most_rows = load.rows if self.most_rows is None else max(self.most_rows, load.rows)
 
 
 def _measure(trace: Trace, index: int, span: Span) -> _Load:
     spans = trace.spans
     attrs = span.attrs
-    load = _Load(trace, span, attrs.get("rows"))
+    load = _Load(attrs.get("rows"))
     if attrs.get("orm") == "django":
         if attrs.get("cost") == "query":
             # The prefetch's queries ran inside the span.
@@ -144,88 +188,102 @@ def remedy(attrs: dict[str, Any]) -> str:
     )
 
 
-def _finding(loads: list[_Load], settings: Settings) -> Finding:
-    example = max(loads, key=lambda load: load.rows or 0)
-    span = example.span
-    attrs = span.attrs
-    rows = example.rows
+def _finding(group: _Group, settings: Settings) -> Finding:
+    example = group.example
+    assert example is not None
+    attrs = example.attrs
+    rows = example.load.rows
     evidence: dict[str, Any] = {
         "relation": attrs.get("relation"),
         "written": attrs.get("written"),
         "method": attrs.get("method"),
         "model": attrs.get("model"),
         "rows": rows,
-        "requests_affected": len({id(load.trace) for load in loads}),
+        "requests_affected": group.requests,
         "framework": attrs.get("orm"),
     }
     if attrs.get("related_rows") is not None:
         evidence["related_rows"] = attrs["related_rows"]
-    extra = [load.extra_ms for load in loads if load.extra_ms is not None]
-    if extra:
-        evidence["extra_queries"] = example.extra_queries
-        evidence["extra_query_ms"] = round(sum(extra) / len(extra), 3)
+    if group.extra_count:
+        evidence["extra_queries"] = example.load.extra_queries
+        evidence["extra_query_ms"] = round(group.extra_ms / group.extra_count, 3)
         # What the load wastes per request, for ranking.
         evidence["wasted_ms"] = evidence["extra_query_ms"]
-    query = [load.query_ms for load in loads if load.query_ms is not None]
-    if query:
-        evidence["query_ms"] = round(sum(query) / len(query), 3)
-    if example.statement:
-        evidence["statement"] = example.statement
+    if group.query_count:
+        evidence["query_ms"] = round(group.query_ms / group.query_count, 3)
+    if example.load.statement:
+        evidence["statement"] = example.load.statement
     severity: Severity = (
         "warning" if (rows or 0) >= settings.unused_eager_load_warning_rows else "info"
     )
     # No frame of the user's code when the queryset was evaluated (a DRF view's
     # `queryset =`, evaluated inside the library): the view that answered, if the
     # user wrote it (not DRF's own ListAPIView.get).
-    location: Location | None = span.location
+    location: Location | None = example.location
     if location is None:
-        view = handler([load.trace for load in loads])
+        view = group.handler
         location = view if view and callsite.classify(view.path) == callsite.USER else None
     row_text = "1 row" if rows == 1 else f"{rows} rows" if rows else "its rows"
     return Finding(
         id=UnusedEagerLoad.id,
         severity=severity,
         title=f"Unused eager load: {attrs.get('written')} loaded for {row_text}, never read",
-        endpoint=example.trace.name,
+        endpoint=example.endpoint,
         location=location,
         evidence=evidence,
         fix=remedy(attrs),
         fingerprint=finding_fingerprint(
             UnusedEagerLoad.id,
-            example.trace.name,
+            example.endpoint,
             attrs.get("written"),
             location,
         ),
-        trace_id=example.trace.id,
+        trace_id=example.trace_id,
     )
 
 
-@register
-class UnusedEagerLoad(Detector):
-    id = "unused-eager-load"
-    description = "a select_related/prefetch_related/joinedload/selectinload nothing reads"
-    reads = frozenset({KIND})
-    # _measure reads the spans after the load: the trace is kept whole.
-    slim = False
+class _Session(Session):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.groups: dict[tuple[Any, ...], _Group] = {}
+        self.seen = 0
 
-    def analyze(self, traces: Sequence[Trace], settings: Settings) -> list[Finding]:
-        groups: dict[tuple[Any, ...], _Group] = {}
+    def feed(self, traces: Sequence[Trace]) -> None:
+        groups = self.groups
         for trace in traces:
+            self.seen += 1
+            if not of_kind(trace, KIND):
+                continue
+            # _measure reads the spans after the load: by their index in the trace.
             for index, span in enumerate(trace.spans):
                 if span.kind != KIND:
                     continue
-                group = groups.setdefault(_key(trace, span), _Group())
+                key = _key(trace, span)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group()
                 if span.attrs.get("used"):
                     group.used = True
-                else:
-                    group.loads.append(_measure(trace, index, span))
+                elif not group.used:
+                    group.add(trace, self.seen, span, _measure(trace, index, span))
+
+    def findings(self) -> list[Finding]:
         found = []
-        for group in groups.values():
+        for group in self.groups.values():
             if group.used or not group.loads:
                 continue
-            counts = [load.rows for load in group.loads if load.rows is not None]
             # A count unknown (a driver that does not report rows) is not a reason to stay quiet.
-            if counts and max(counts) < settings.unused_eager_load_min_rows:
+            most = group.most_rows
+            if most is not None and most < self.settings.unused_eager_load_min_rows:
                 continue
-            found.append(_finding(group.loads, settings))
+            found.append(_finding(group, self.settings))
         return found
+
+
+@register
+class UnusedEagerLoad(Summarising):
+    id = "unused-eager-load"
+    description = "a select_related/prefetch_related/joinedload/selectinload nothing reads"
+
+    def session(self, settings: Settings) -> Session:
+        return _Session(settings)
