@@ -100,3 +100,59 @@ class Spill:
             except sqlite3.Error:
                 pass
             self.conn = None
+
+
+class Distinct:
+    """How many distinct values each group has (the requests or the users of a
+    finding, which grow with the traffic): the values in a temporary database
+    past a batch, counted there at the end.  In memory if it cannot be written."""
+
+    _BATCH = 4096
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection] = temporary) -> None:
+        self.spill = Spill(("CREATE TABLE seen (grp, value)",), opener)
+        self.batch: list[tuple[int, object]] = []
+        # Each group's values, once the database failed.
+        self.sets: dict[int, set[object]] | None = None
+
+    def add(self, group: int, value: object) -> None:
+        if self.sets is not None:
+            self.sets.setdefault(group, set()).add(value)
+            return
+        self.batch.append((group, value))
+        if len(self.batch) >= self._BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        if self.spill.write((("INSERT INTO seen VALUES (?, ?)", self.batch),)):
+            self.batch.clear()
+            return
+        self._in_memory()
+
+    def _in_memory(self) -> None:
+        sets: dict[int, set[object]] = {}
+        for group, value in self.spill.rows("SELECT grp, value FROM seen"):
+            sets.setdefault(group, set()).add(value)
+        for group, value in self.batch:
+            sets.setdefault(group, set()).add(value)
+        self.batch.clear()
+        self.sets = sets
+        self.spill.close()
+
+    def counts(self) -> dict[int, int]:
+        try:
+            if self.sets is None and self.spill.used:
+                if self.batch:
+                    self._write()
+                if self.sets is None:
+                    try:
+                        query = "SELECT grp, COUNT(DISTINCT value) FROM seen GROUP BY grp"
+                        return dict(self.spill.rows(query))
+                    except ERRORS:  # no room to sort them: counted here
+                        self._in_memory()
+            if self.sets is None:  # a batch at most: never written
+                self._in_memory()
+            assert self.sets is not None
+            return {group: len(values) for group, values in self.sets.items()}
+        finally:
+            self.spill.close()

@@ -89,13 +89,17 @@ _IN_ORDER = (
 
 @dataclass
 class _Leak:
-    """Reads of one key pattern, in one view, that returned another user's value."""
+    """Reads of one key pattern, in one view, that returned another user's value.
+    Its requests and users (as many as the traffic has) are counted apart, in
+    a :class:`perfdoctor.detectors._spill.Distinct` (``2 * number`` and
+    ``2 * number + 1``)."""
 
+    number: int
     reads: int = 0
-    requests: set[str] = field(default_factory=set)
     write_locations: set[int] = field(default_factory=set)
     writer_endpoints: set[int] = field(default_factory=set)
-    users: set[str] = field(default_factory=set)
+    requests: int = 0
+    users: int = 0
 
 
 class _Session(Session):
@@ -200,6 +204,7 @@ class _Session(Session):
 
     def leaks(self) -> dict[tuple[int, int, int, int], _Leak]:
         leaks: dict[tuple[int, int, int, int], _Leak] = {}
+        distinct = _spill.Distinct(self.spill.opener)
         last_write: _Row | None = None
         entry: tuple[int, str] | None = None
         for op in self._in_order():
@@ -219,12 +224,18 @@ class _Session(Session):
                 continue
             leak = leaks.get((system, key, endpoint, location))
             if leak is None:
-                leak = leaks[(system, key, endpoint, location)] = _Leak()
+                leak = leaks[(system, key, endpoint, location)] = _Leak(len(leaks))
             leak.reads += 1
-            leak.requests.add(trace_id)
             leak.write_locations.add(last_write[9])
             leak.writer_endpoints.add(last_write[10])
-            leak.users.update((writer, reader))
+            distinct.add(2 * leak.number, trace_id)
+            distinct.add(2 * leak.number + 1, writer)
+            distinct.add(2 * leak.number + 1, reader)
+        if leaks:
+            counts = distinct.counts()
+            for leak in leaks.values():
+                leak.requests = counts[2 * leak.number]
+                leak.users = counts[2 * leak.number + 1]
         return leaks
 
     def differ(self, system: int, key: int) -> bool:
@@ -277,7 +288,7 @@ class _Session(Session):
         found = []
         differ: dict[tuple[int, int], bool] = {}
         for (system_id, key_id, endpoint_id, location_id), leak in leaks.items():
-            if len(leak.users) < self.settings.cache_shared_key_min_users:
+            if leak.users < self.settings.cache_shared_key_min_users:
                 continue
             system, pattern, endpoint = objects[system_id], objects[key_id], objects[endpoint_id]
             personal = names_personal_data(str(pattern)) or names_personal_data(str(endpoint))
@@ -328,7 +339,7 @@ class CacheSharedKey(Summarising):
             id=self.id,
             severity="error",
             title=(
-                f"Cache key {pattern!s} has no user part: {len(leak.users)} users were served "
+                f"Cache key {pattern!s} has no user part: {leak.users} users were served "
                 "data cached during another user's request"
             ),
             endpoint=endpoint,
@@ -339,9 +350,9 @@ class CacheSharedKey(Summarising):
                 "view": endpoint,
                 "call_site": call_site(location),
                 "write_sites": write_sites,
-                "users": len(leak.users),
+                "users": leak.users,
                 "reads_of_another_users_value": leak.reads,
-                "requests_affected": len(leak.requests),
+                "requests_affected": leak.requests,
                 "writer_endpoints": sorted(set(writer_endpoints)),
             },
             fix=_fix(django),
