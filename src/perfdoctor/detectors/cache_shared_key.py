@@ -294,7 +294,12 @@ class _Session(Session):
             personal = names_personal_data(str(pattern)) or names_personal_data(str(endpoint))
             if not personal:
                 if (system_id, key_id) not in differ:
-                    differ[(system_id, key_id)] = self.differ(system_id, key_id)
+                    try:
+                        differ[(system_id, key_id)] = self.differ(system_id, key_id)
+                    except _spill.ERRORS:  # the leaks are found: their values only
+                        self._values_back()
+                        self.spill.failed = True
+                        differ[(system_id, key_id)] = self.differ(system_id, key_id)
                 if not differ[(system_id, key_id)]:
                     continue
             location = objects[location_id]
