@@ -396,9 +396,9 @@ class Settings:
     # few KB, percentiles within 0.5%), so memory stops growing with the runs.
     exact_percentile_values: int = 100_000
     # cache-candidate keeps each distinct read (endpoint, statement, parameters)
-    # it has seen once, waiting for it to come back: ~400 bytes each, and reads
+    # it has seen once, waiting for it to come back: ~300 bytes each, and reads
     # whose parameters are new in every request (a user's id) add one per request.
-    # Past this many (~20 MB), the oldest of them are forgotten (reads seen twice
+    # Past this many (~15 MB), the oldest of them are forgotten (reads seen twice
     # or more are all kept): a read that comes back only after this many other
     # new reads is counted from its return, one run short, or not at all.
     cache_candidate_max_reads: int = 50_000
