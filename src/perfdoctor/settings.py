@@ -399,6 +399,13 @@ class Settings:
     # held ~480 MB of latencies, CPU and wait times for it; 10,000 holds ~56 MB at
     # most, and a p95 past it is as good as a run-to-run difference can tell.
     exact_percentile_values: int = 10_000
+    # cache-candidate keeps each distinct read (endpoint, statement, parameters)
+    # it has seen once, waiting for it to come back: ~300 bytes each, and reads
+    # whose parameters are new in every request (a user's id) add one per request.
+    # Past this many (~15 MB), the oldest of them are forgotten (reads seen twice
+    # or more are all kept): a read that comes back only after this many other
+    # new reads is counted from its return, one run short, or not at all.
+    cache_candidate_max_reads: int = 50_000
 
     # [[tool.perfdoctor.ignore]] rules (perfdoctor.suppress.rules): not a threshold,
     # but read with them so every command that analyses honours the same ignores.

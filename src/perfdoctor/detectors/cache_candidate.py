@@ -7,17 +7,33 @@ that a cache already guards (a cache miss just before) are not counted: that
 read has a cache in front of it.
 
 Outbound GETs repeated across requests are ``uncached-external``'s.
+
+What it keeps is bounded whatever the store's size, but for the reads seen
+twice or more (one small summary each, however many runs):
+
+* the writes' times (to tell whether a read's tables changed between its runs)
+  go to a temporary database (:mod:`perfdoctor.detectors._spill`) once there
+  are more than a few thousand, and are looked up there at the end: the same
+  answer as in memory;
+* the distinct reads seen only once (most parameters are new in every request)
+  are kept up to ``cache_candidate_max_reads``.  Past it the oldest of them is
+  forgotten for each new one: a read whose parameters come back only after that
+  many other new reads is counted from its return (one run short; with
+  ``cache_candidate_min_traces`` requests needed, a read repeated that far
+  apart may not be found, or is found with a request fewer).  Under the cap
+  the findings are the same as without it.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Optional
 
 from perfdoctor.analysis.stats import FloorMedian
-from perfdoctor.detectors import _machine, register
+from perfdoctor.detectors import _machine, _spill, register
 from perfdoctor.detectors._cache import call_site, operations
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sql import is_read, tables_of
@@ -27,6 +43,12 @@ from perfdoctor.settings import Settings
 
 # From this much time spent on the same result, the finding is a warning.
 _WARNING_TOTAL_MS = 1000.0
+# Write times kept in memory (8 bytes each) before they go to the temporary
+# database: a store of today's size never gets there, and the look-ups at the end
+# stay in memory.
+_WRITE_TIMES_IN_MEMORY = 65_536
+
+_WRITES_SCHEMA = ("CREATE TABLE writes (statement INTEGER, at REAL)",)
 
 
 def _tallied(
@@ -185,13 +207,21 @@ class _Session(Session):
         # every read kept: each trace decodes its own, and a read kept holds them
         # for the whole analysis.
         self.strings: dict[str | None, str | None] = {}
-        # (statement, system) of each write -> when it ran (ms, one clock for every trace).
+        # (statement, system) of each write -> when it ran (ms, one clock for every
+        # trace), the times not yet in the temporary database.
         self.writes: dict[tuple[str, str | None], array[float]] = {}
+        self.write_times_in_memory = _WRITE_TIMES_IN_MEMORY
+        self.spill = _spill.Spill(_WRITES_SCHEMA)
+        # The reads seen once (tuples in ``runs``), oldest first: the keys of those
+        # seen again since (now a _Runs) are skipped when the oldest is forgotten.
+        self.once = 0
+        self.singles: deque[tuple[object, ...]] = deque()
 
     def feed(self, traces: Sequence[Trace]) -> None:
         all_runs, writes, settings = self.runs, self.writes, self.settings
         floor = settings.cache_candidate_min_p50_ms
         one = self.strings.setdefault
+        once, singles, cap = self.once, self.singles, settings.cache_candidate_max_reads
         for trace in traces:
             spans = of_kind(trace, "db")
             if not spans:
@@ -242,12 +272,24 @@ class _Session(Session):
                 seen = all_runs.get(runs_key)
                 if seen is None:
                     fingerprint, framework, system = span.fingerprint, span.framework, span.system
-                    all_runs[(one(name, name), one(fingerprint, fingerprint), digest)] = (
+                    new_key = (one(name, name), one(fingerprint, fingerprint), digest)
+                    all_runs[new_key] = (
                         span.duration_ms, offset + start, trace_id, span.location,
                         one(framework, framework), statement, one(system, system), busy,
                     )  # fmt: skip
+                    singles.append(new_key)
+                    once += 1
+                    if once > cap:
+                        # Forget the oldest read still seen only once.
+                        while True:
+                            oldest = singles.popleft()
+                            if isinstance(all_runs.get(oldest), tuple):
+                                del all_runs[oldest]
+                                break
+                        once -= 1
                     continue
                 if isinstance(seen, tuple):
+                    once -= 1
                     runs = all_runs[runs_key] = _Runs.of(seen, floor)
                 else:
                     runs = seen
@@ -285,18 +327,78 @@ class _Session(Session):
                     runs.framework_count += 1
                 else:
                     runs.add_framework(framework)
+        self.once = once
+        if len(singles) > 2 * once + 4096:
+            # Most keys left are of reads seen again since: keep the others only.
+            self.singles = deque(k for k in singles if isinstance(all_runs.get(k), tuple))
+        if (
+            writes
+            and not self.spill.failed
+            and sum(map(len, writes.values())) > self.write_times_in_memory
+        ):
+            self._spill_writes()
 
-    def _written(self) -> list[tuple[frozenset[str], array[float]]]:
+    def _spill_writes(self) -> None:
+        """The write times to the temporary database (they stay here if it fails).
+        A statement's number is its place in ``writes`` (never removed from)."""
+        rows = (
+            (number, at) for number, times in enumerate(self.writes.values()) for at in times
+        )
+        if self.spill.write((("INSERT INTO writes VALUES (?, ?)", rows),)):
+            for times in self.writes.values():
+                del times[:]
+
+    def _written(self) -> list[tuple[frozenset[str], array[float], int]]:
         found = []
-        for (statement, system), times in self.writes.items():
+        for number, ((statement, system), times) in enumerate(self.writes.items()):
             tables = tables_of(statement, system)
             if tables:
-                found.append((tables, times))
+                found.append((tables, times, number))
         return found
 
+    def _changed(
+        self,
+        tables: frozenset[str],
+        start: float,
+        end: float,
+        writes: list[tuple[frozenset[str], array[float], int]],
+    ) -> bool:
+        """Whether any of ``tables`` was written between ``start`` and ``end``."""
+        spilled = []
+        for written, times, number in writes:
+            if tables & written:
+                if any(start <= at <= end for at in times):
+                    return True
+                spilled.append(number)
+        if not self.spill.used:
+            return False
+        query = "SELECT 1 FROM writes WHERE statement = ? AND at BETWEEN ? AND ? LIMIT 1"
+        return any(any(True for _ in self.spill.rows(query, (n, start, end))) for n in spilled)
+
+    def _times_back(self) -> None:
+        """The spilled write times back in memory (the database could not answer)."""
+        keys = list(self.writes)
+        for number, at in self.spill.rows("SELECT statement, at FROM writes"):
+            self.writes[keys[number]].append(at)
+        self.spill.close()
+        self.spill.failed = True
+        self.spill.used = False
+
     def findings(self) -> list[Finding]:
+        try:
+            if self.spill.used:
+                # One look-up per candidate: by statement and time.
+                self.spill.execute("CREATE INDEX IF NOT EXISTS at ON writes (statement, at)")
+            return self._findings()
+        except _spill.ERRORS:
+            self._times_back()
+            return self._findings()
+        finally:
+            self.spill.close()
+
+    def _findings(self) -> list[Finding]:
         settings = self.settings
-        writes: list[tuple[frozenset[str], array[float]]] | None = None
+        writes: list[tuple[frozenset[str], array[float], int]] | None = None
         found = []
         for (endpoint, fingerprint, _params), seen in self.runs.items():
             if isinstance(seen, tuple):  # one run
@@ -312,11 +414,7 @@ class _Session(Session):
             tables = tables_of(runs.statement or "", runs.system)
             if writes is None:
                 writes = self._written()
-            start, end = runs.start, runs.end
-            if any(
-                tables & written and any(start <= at <= end for at in times)
-                for written, times in writes
-            ):
+            if self._changed(tables, runs.start, runs.end, writes):
                 continue  # the data changed between runs: a cache would need invalidating
             found.append(
                 self.detector._finding(str(endpoint), fingerprint, runs, p50, tables, settings)
