@@ -321,40 +321,44 @@ def capture_caller(
         first = _getframe(skip + 1)
     except ValueError:
         return [], None, None
-    code = first.f_code
-    key = (id(code), first.f_lasti)
+    key = (id(first.f_code), first.f_lasti)
     site = _paths.get(key)
     base = skip + 1
     if site is not None:
         hot = site.hot
-        if hot is not None and hot[0] == depth:
+        if hot is not None:
             # The path answered last: its user frames where they were, then its end,
             # with no lookup by first user frame and the answer at hand.
-            try:
-                frame = first
-                for step, user_code, offset in hot[1]:
-                    frame = _getframe(base + step)
-                    if frame.f_code is not user_code or frame.f_lasti != offset:
-                        break
-                else:
-                    anchor_step = hot[2]
-                    if anchor_step >= 0:
+            hot_depth, checks, anchor_step, hot_anchor, own, trigger_at, hot_answer = hot
+            if hot_depth == depth:
+                try:
+                    frame = first
+                    for step, user_code, offset in checks:
+                        frame = _getframe(base + step)
+                        if frame.f_code is not user_code or frame.f_lasti != offset:
+                            break
+                    else:
+                        if anchor_step < 0:
+                            # The depth limit, or the bottom of the thread's stack there.
+                            if (
+                                anchor_step == -1
+                                or _getframe(base - anchor_step - 2).f_back is None
+                            ):
+                                return hot_answer
                         # The answer was joined with this very anchor (so it is not None).
-                        if hot[3] is anchor and (
-                            _getframe(base + anchor_step) if hot[4] else frame
+                        elif hot_anchor is anchor and (
+                            _getframe(base + anchor_step) if own else frame
                         ) is anchor.frame:  # type: ignore[union-attr]
-                            trigger_at = hot[5]
                             if trigger_at is None:
-                                return hot[6]
+                                return hot_answer
                             step = trigger_at[0]
                             trigger_frame = _getframe(base + step) if step else first
                             if trigger_frame.f_code is trigger_at[1]:
-                                answered = hot[6]
                                 if not names:
-                                    return answered
+                                    return hot_answer
                                 return (
-                                    answered[0],
-                                    answered[1],
+                                    hot_answer[0],
+                                    hot_answer[1],
                                     triggers.extract(
                                         trigger_at[2],
                                         trigger_frame,
@@ -362,10 +366,8 @@ def capture_caller(
                                         anchor.names,  # type: ignore[union-attr]
                                     ),
                                 )
-                    elif anchor_step == -1 or _getframe(base - anchor_step - 2).f_back is None:
-                        return hot[6]
-            except ValueError:  # a shallower stack than the path's
-                pass
+                except ValueError:  # a shallower stack than the path's
+                    pass
     known = None
     found_at = first
     # Found by the anchor's distance: each of those paths ends there, so the anchor
@@ -533,7 +535,7 @@ def capture_caller(
     frames, framework, trigger = capture(first, depth, anchor)
     learnt = _learn(first, depth, anchor, framework)
     if learnt is not None:
-        _remember(key, code, learnt)
+        _remember(key, first.f_code, learnt)
     return frames, framework, trigger
 
 
