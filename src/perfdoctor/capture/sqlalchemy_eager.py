@@ -115,48 +115,29 @@ def _first_level(options: Any) -> Iterator[tuple[Any, Any, str]]:
                 yield getattr(parent, "mapper", parent), attrs[0].property, strategy
 
 
-# What a statement's load path says (:func:`_path_attrs`), by the path's id: the
-# path (held, so that the id is not reused while remembered) and the relation's
-# attributes, or _ROOT, or None for a load that names no relation.
-_paths: dict[int, tuple[Any, dict[str, str] | None]] = {}
+# A relationship load's path -> the attributes its db span carries, by the path's
+# id: the path is held, so that the id is not reused while remembered.
+_paths: dict[int, tuple[Any, dict[str, str]]] = {}
 _MAX_PATHS = 4096
-_ROOT: dict[str, str] = {}
-
-
-def _path_attrs(path: Any) -> dict[str, str] | None:
-    """A load path's relation attributes; _ROOT for a statement's own (root) path.
-
-    A lazy loader's statement carries the same path object on every load of its
-    relationship (SQLAlchemy keeps its paths): the path is read once.
-    """
-    if path.is_root:
-        attrs: dict[str, str] | None = _ROOT
-    else:
-        natural: tuple[Any, ...] = getattr(path, "natural_path", ())
-        attrs = (
-            _relation_attrs(natural[-1])
-            if len(natural) >= 2 and hasattr(natural[-1], "key")
-            else None
-        )
-    if len(_paths) >= _MAX_PATHS:
-        _paths.clear()
-    _paths[id(path)] = (path, attrs)
-    return attrs
 
 
 def _on_select(trace: context.ActiveTrace, statement: Any, base: type) -> None:
     """An ORM SELECT about to be executed: a relationship load's, or one to judge."""
     path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
-    if path is not None:
-        known = _paths.get(id(path))
-        attrs = known[1] if known is not None and known[0] is path else _path_attrs(path)
-        if attrs is not _ROOT:
-            # Named on the load's own db span, the trace's next one: a span of its
-            # own, with a call-site walk through the loader's frames, cost more than
-            # the query's capture (every lazy load of an N+1 comes here).
-            if attrs is not None:
-                trace.next_db_attrs = attrs
-            return
+    if path is not None and not path.is_root:
+        natural: tuple[Any, ...] = getattr(path, "natural_path", ())
+        # Named on the load's own db span, the trace's next one: a span of its
+        # own, with a call-site walk through the loader's frames, cost more than
+        # the query's capture (every lazy load of an N+1 comes here).
+        if len(natural) >= 2 and hasattr(natural[-1], "key"):
+            attrs = _relation_attrs(natural[-1])
+            # A lazy loader's statement carries the same path object on every load
+            # of its relationship (SQLAlchemy keeps its paths): read once.
+            if len(_paths) >= _MAX_PATHS:
+                _paths.clear()
+            _paths[id(path)] = (path, attrs)
+            trace.next_db_attrs = attrs
+        return
     options = getattr(statement, "_with_options", ())
     if options:
         _judge(trace, options, base)
@@ -266,11 +247,10 @@ def _wrap_pre_exec(base: type) -> bool:
                         except AttributeError:
                             path = None
                         known = _paths.get(id(path))
-                        if known is not None and known[0] is path and known[1] is not _ROOT:
+                        if known is not None and known[0] is path:
                             # A relationship's load seen before (every lazy load of an
                             # N+1): _on_select's answer, without the call.
-                            if known[1] is not None:
-                                trace.next_db_attrs = known[1]
+                            trace.next_db_attrs = known[1]
                         else:
                             _on_select(trace, statement, base)
                     except Exception:  # never break the app's query
