@@ -368,6 +368,26 @@ def capture_caller(
                                 )
                 except ValueError:  # a shallower stack than the path's
                     pass
+    # One frame deeper there: the same frames are one level further.
+    return _search(first, key, site, base + 1, depth, anchor, names)
+
+
+def _search(
+    first: FrameType,
+    key: tuple[int, int],
+    site: _Site | None,
+    base: int,
+    depth: int,
+    anchor: Anchor | None,
+    names: bool,
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
+    """:func:`capture_caller` past the path found last: the site's paths looked up
+    by first user frame (or by the anchor's distance), else the walk, learnt.
+
+    A function of its own so that the one above, run for every operation, has a
+    frame of few locals to set up and clear.  ``base``: ``sys._getframe(base)``
+    here is the frame that issued the operation, ``first``.
+    """
     known = None
     found_at = first
     # Found by the anchor's distance: each of those paths ends there, so the anchor
