@@ -178,13 +178,25 @@ def capture(
 # The path ends with the depth it was walked with, the frames it records (one
 # list, shared by every span of the path: nothing changes a span's frames) and
 # its user frames after the first (the first is the one its site found it by);
-# last, whether the anchor is a frame of its own to take (not its last user frame).
+# whether the anchor is a frame of its own to take (not its last user frame); last,
+# the user frames to look up when the site itself is all that is known (all of
+# them, but for a first one that is the issuing frame: the site's key).
 _Trigger = tuple[int, CodeType, str, int]
 _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
     "list[RawFrame]", tuple[tuple[int, CodeType, int], ...], bool,
+    tuple[tuple[int, CodeType, int], ...],
 ]
 _Known = list[tuple[CodeType, _Path]]
+# A site's path answered last (_Site.hot): the depth it was walked with, the user
+# frames to look up (_Path's last), the anchor's distance (as _Path's), the anchor
+# its answer was joined with (None for a path that does not end at one), whether
+# the anchor is a frame of its own to take, the trigger frame, and the answer
+# (with no trigger: a trigger's names are read from its frame each time).
+_Hot = tuple[
+    int, tuple[tuple[int, CodeType, int], ...], int, "Anchor | None", bool,
+    "_Trigger | None", "_Answer",
+]
 _MAX_SITES = 5_000
 # Paths tried per first user frame (the same line reached through different
 # library frames: a queryset iterated, counted, sliced): a miss costs a frame.
@@ -208,7 +220,7 @@ class _Site:
 
     __slots__ = (
         "after", "bare", "bare_at", "bare_steps", "by_first", "code", "count", "first_step",
-        "last", "steps",
+        "hot", "last", "steps",
     )
 
     def __init__(self, code: CodeType) -> None:
@@ -238,6 +250,10 @@ class _Site:
         # (its 16 anchor distances alternate), and scanned half of them.
         self.after: dict[int, int] = {}
         self.last = -1
+        # The path answered last, with its answer, checked before any lookup: most
+        # queries of a site come from where the one before came from (a loop's
+        # body, a list's rows).  Replaced whole, never changed: see _Hot.
+        self.hot: _Hot | None = None
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
@@ -245,6 +261,8 @@ class _Site:
             self.steps, self.by_first, self.bare, self.count = (), {}, [], 0
             self.bare_steps, self.bare_at, self.after, self.first_step = (), {}, {}, -1
         self.count += 1
+        # A new path goes first where the lookups below would try it.
+        self.hot = None
         if not users:
             anchor_step = path[1]
             if anchor_step < 0:
@@ -303,11 +321,74 @@ def capture_caller(
         first = _getframe(skip + 1)
     except ValueError:
         return [], None, None
-    code = first.f_code
-    key = (id(code), first.f_lasti)
+    key = (id(first.f_code), first.f_lasti)
     site = _paths.get(key)
-    known = None
     base = skip + 1
+    if site is not None:
+        hot = site.hot
+        if hot is not None:
+            # The path answered last: its user frames where they were, then its end,
+            # with no lookup by first user frame and the answer at hand.
+            hot_depth, checks, anchor_step, hot_anchor, own, trigger_at, hot_answer = hot
+            if hot_depth == depth:
+                try:
+                    frame = first
+                    for step, user_code, offset in checks:
+                        frame = _getframe(base + step)
+                        if frame.f_code is not user_code or frame.f_lasti != offset:
+                            break
+                    else:
+                        if anchor_step < 0:
+                            # The depth limit, or the bottom of the thread's stack there.
+                            if (
+                                anchor_step == -1
+                                or _getframe(base - anchor_step - 2).f_back is None
+                            ):
+                                return hot_answer
+                        # The answer was joined with this very anchor (so it is not None).
+                        elif hot_anchor is anchor and (
+                            _getframe(base + anchor_step) if own else frame
+                        ) is anchor.frame:  # type: ignore[union-attr]
+                            if trigger_at is None:
+                                return hot_answer
+                            step = trigger_at[0]
+                            trigger_frame = _getframe(base + step) if step else first
+                            if trigger_frame.f_code is trigger_at[1]:
+                                if not names:
+                                    return hot_answer
+                                return (
+                                    hot_answer[0],
+                                    hot_answer[1],
+                                    triggers.extract(
+                                        trigger_at[2],
+                                        trigger_frame,
+                                        trigger_at[3],
+                                        anchor.names,  # type: ignore[union-attr]
+                                    ),
+                                )
+                except ValueError:  # a shallower stack than the path's
+                    pass
+    # One frame deeper there: the same frames are one level further.
+    return _search(first, key, site, base + 1, depth, anchor, names)
+
+
+def _search(
+    first: FrameType,
+    key: tuple[int, int],
+    site: _Site | None,
+    base: int,
+    depth: int,
+    anchor: Anchor | None,
+    names: bool,
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None]:
+    """:func:`capture_caller` past the path found last: the site's paths looked up
+    by first user frame (or by the anchor's distance), else the walk, learnt.
+
+    A function of its own so that the one above, run for every operation, has a
+    frame of few locals to set up and clear.  ``base``: ``sys._getframe(base)``
+    here is the frame that issued the operation, ``first``.
+    """
+    known = None
     found_at = first
     # Found by the anchor's distance: each of those paths ends there, so the anchor
     # is not looked for again.
@@ -404,12 +485,18 @@ def capture_caller(
                             if known[0][1] is not path:
                                 _promote(known, path)
                             found = anchor._joined.get(id(path))
+                            joined: _Answer | None
                             if found is not None and found[0] is path:
-                                return found[1]
-                            joined = anchor.joined(path)
-                            if joined is not None:
-                                return joined
-                            continue
+                                joined = found[1]
+                            else:
+                                joined = anchor.joined(path)
+                                if joined is None:
+                                    continue
+                            if site is not None and (path[0] or not site.steps):
+                                site.hot = (
+                                    depth, path[8], anchor_step, anchor, path[7], None, joined
+                                )
+                            return joined
                         if anchor_step == -1 or (
                             # The bottom of the thread's stack there (a worker
                             # thread's): the frame before it is the last one.
@@ -417,7 +504,12 @@ def capture_caller(
                         ):
                             if known[0][1] is not path:
                                 _promote(known, path)
-                            return path[5], path[2], None
+                            ended = path[5], path[2], None
+                            if path[0] and site is not None:
+                                site.hot = (
+                                    depth, path[8], anchor_step, None, path[7], None, ended
+                                )
+                            return ended
                         continue
                     elif anchor_step >= 0:
                         # A trigger frame inside the anchor (a DRF list's row queries):
@@ -439,6 +531,10 @@ def capture_caller(
                                 continue
                         if known[0][1] is not path:
                             _promote(known, path)
+                        if site is not None and (path[0] or not site.steps):
+                            site.hot = (
+                                depth, path[8], anchor_step, anchor, path[7], trigger_at, joined
+                            )
                         if not names:
                             return joined[0], joined[1], None
                         return (
@@ -459,7 +555,7 @@ def capture_caller(
     frames, framework, trigger = capture(first, depth, anchor)
     learnt = _learn(first, depth, anchor, framework)
     if learnt is not None:
-        _remember(key, code, learnt)
+        _remember(key, first.f_code, learnt)
     return frames, framework, trigger
 
 
@@ -486,7 +582,7 @@ def _answer(
     ``base``: ``sys._getframe(base)`` here is the frame that issued the operation.
     May raise ValueError (a shallower stack).
     """
-    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest, _own = path
+    _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest, _own, _checks = path
     trigger_frame = None
     if trigger_at is not None:
         step = trigger_at[0]
@@ -567,7 +663,8 @@ def _path(
     found = tuple(users)
     frames = [(code, offset) for _, code, offset in users]
     own_anchor = not users or users[-1][0] != anchor_step
-    return found, anchor_step, framework, trigger_at, depth, frames, found[1:], own_anchor
+    checks = found[1:] if users and not users[0][0] else found
+    return found, anchor_step, framework, trigger_at, depth, frames, found[1:], own_anchor, checks
 
 
 def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:

@@ -253,3 +253,31 @@ def test_a_template_nodes_names_are_read_once_per_trace() -> None:
     assert triggers.extract(triggers.DJANGO_TEMPLATE, render(node), 0) == first
     anchor.release()
     assert anchor.names == {}
+
+
+def test_the_path_found_last_answers_only_for_its_own_trace_and_depth() -> None:
+    # Each query first tries the path its site answered last, with that answer
+    # joined to the frames outside its trace: a new trace from another caller, or
+    # another depth, must not get it.
+    def query(depth: int, anchor: callsite.Anchor) -> tuple[Any, Any]:
+        return callsite.capture_caller(0, depth, anchor), callsite.capture(sys._getframe(0), depth)
+
+    def opened_here(depth: int) -> list[tuple[Any, Any]]:
+        anchor = callsite.Anchor(sys._getframe(0))
+        try:
+            return [query(depth, anchor) for _ in range(3)]
+        finally:
+            anchor.release()
+
+    def opened_there(depth: int) -> list[tuple[Any, Any]]:
+        return _nested(1, lambda: opened_here(depth))  # type: ignore[return-value]
+
+    here, there = opened_here(5), opened_there(5)
+    shallow, again = opened_there(2), opened_here(5)
+    for answers in (here, there, shallow, again):
+        assert all(_same_site(hot, full) for hot, full in answers)
+        # Within a trace, one answer (the path found last, from the second query on).
+        assert len({tuple(frames) for (frames, _, _), _ in answers}) == 1
+    # The frames outside each trace's anchor are its own.
+    assert here[0][0][0][2:] != there[0][0][0][2:]
+    assert [len(frames) for (frames, _, _), _ in shallow] == [2, 2, 2]

@@ -347,23 +347,24 @@ def record_db(
         frames, framework, trigger = _capture_caller(2, state.stack_depth, trace.anchor)
         # params_key(sql, params), without a call for the usual tuple of parameters.
         key: int | None
-        if type(params) is tuple:
-            try:
-                key = hash((sql, params))
-            except TypeError:
-                key = params_key(sql, params)
-        else:
+        try:
+            key = hash((sql, params)) if type(params) is tuple else params_key(sql, params)
+        except TypeError:
             key = params_key(sql, params)
         extra = _BLOCKED_LOOP if blocking and _running_loop() is not None else None
-        if type(sql) is str:
+        # Whether a statement has an OFFSET: remembered for statements that are str
+        # (not a subclass), so a hit needs no test of the type first.
+        try:
             has_offset = _offset_statements.get(sql)
-            if has_offset is None:
-                has_offset = _remember_offset(sql)
-            if has_offset:
-                # Kept as a number only (``large-offset``): literals are stripped later.
-                offset = offset_param(sql, params)
-                if offset is not None:
-                    extra = {"offset": offset, **(extra or {})}
+        except Exception:  # an unhashable statement object
+            has_offset = False
+        if has_offset is None:
+            has_offset = type(sql) is str and _remember_offset(sql)
+        if has_offset and type(sql) is str:
+            # Kept as a number only (``large-offset``): literals are stripped later.
+            offset = offset_param(sql, params)
+            if offset is not None:
+                extra = {"offset": offset, **(extra or {})}
         if announced is not None:
             extra = announced if extra is None else {**announced, **extra}
         if trigger is not None:

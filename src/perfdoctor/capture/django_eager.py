@@ -223,6 +223,14 @@ def install(module: ModuleType) -> None:
             return fetch_all(self)  # type: ignore[no-any-return]
         if not settings.enabled:
             return fetch_all(self)  # type: ignore[no-any-return]
+        # Timed only for a select_related() (most querysets have none): read from
+        # the query itself, as the ``query`` property would apply a deferred filter.
+        try:
+            joined = self._query.select_related
+        except AttributeError:  # a QuerySet with no _query behind its query
+            joined = True
+        if not joined:
+            return fetch_all(self)  # type: ignore[no-any-return]
         started = perf_counter()
         fetch_all(self)
         try:

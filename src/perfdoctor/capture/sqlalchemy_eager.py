@@ -22,6 +22,7 @@ is not an option on the statement, and is not judged.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -114,6 +115,12 @@ def _first_level(options: Any) -> Iterator[tuple[Any, Any, str]]:
                 yield getattr(parent, "mapper", parent), attrs[0].property, strategy
 
 
+# A relationship load's path -> the attributes its db span carries, by the path's
+# id: the path is held, so that the id is not reused while remembered.
+_paths: dict[int, tuple[Any, dict[str, str]]] = {}
+_MAX_PATHS = 4096
+
+
 def _on_select(trace: context.ActiveTrace, statement: Any, base: type) -> None:
     """An ORM SELECT about to be executed: a relationship load's, or one to judge."""
     path = getattr(getattr(statement, "_compile_options", None), "_current_path", None)
@@ -123,7 +130,13 @@ def _on_select(trace: context.ActiveTrace, statement: Any, base: type) -> None:
         # own, with a call-site walk through the loader's frames, cost more than
         # the query's capture (every lazy load of an N+1 comes here).
         if len(natural) >= 2 and hasattr(natural[-1], "key"):
-            trace.next_db_attrs = _relation_attrs(natural[-1])
+            attrs = _relation_attrs(natural[-1])
+            # A lazy loader's statement carries the same path object on every load
+            # of its relationship (SQLAlchemy keeps its paths): read once.
+            if len(_paths) >= _MAX_PATHS:
+                _paths.clear()
+            _paths[id(path)] = (path, attrs)
+            trace.next_db_attrs = attrs
         return
     options = getattr(statement, "_with_options", ())
     if options:
@@ -206,6 +219,47 @@ def _wrap_pre_exec(base: type) -> bool:
         return True
     _current = context._current
     settings = context.state
+    if _parameters(original) == _PRE_EXEC_PARAMETERS:
+        # The signature of SQLAlchemy 2.x, whose calls pass the six arguments by
+        # position: no packing and unpacking of them on every ORM execution.
+        def orm_pre_session_exec_fast(
+            cls: Any,
+            session: Any,
+            statement: Any,
+            params: Any,
+            execution_options: Any,
+            bind_arguments: Any,
+            is_pre_event: Any,
+        ) -> Any:
+            result = original(
+                cls, session, statement, params, execution_options, bind_arguments, is_pre_event
+            )
+            # True for the pass ahead of an app's own listeners, which runs nothing.
+            if settings.enabled and not is_pre_event:
+                trace = _current.get()
+                if trace is None and settings.process_trace_name is not None:
+                    trace = context.current()
+                if trace is not None and trace.detail:
+                    try:
+                        statement = result[0]
+                        try:
+                            path = statement._compile_options._current_path
+                        except AttributeError:
+                            path = None
+                        known = _paths.get(id(path))
+                        if known is not None and known[0] is path:
+                            # A relationship's load seen before (every lazy load of an
+                            # N+1): _on_select's answer, without the call.
+                            trace.next_db_attrs = known[1]
+                        else:
+                            _on_select(trace, statement, base)
+                    except Exception:  # never break the app's query
+                        pass
+            return result
+
+        setattr(orm_pre_session_exec_fast, _MARK, True)
+        select_state.orm_pre_session_exec = classmethod(orm_pre_session_exec_fast)
+        return True
 
     def orm_pre_session_exec(cls: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(cls, *args, **kwargs)
@@ -225,6 +279,22 @@ def _wrap_pre_exec(base: type) -> bool:
     setattr(orm_pre_session_exec, _MARK, True)
     select_state.orm_pre_session_exec = classmethod(orm_pre_session_exec)
     return True
+
+
+_PRE_EXEC_PARAMETERS = (
+    "cls", "session", "statement", "params", "execution_options", "bind_arguments", "is_pre_event",
+)
+
+
+def _parameters(function: Any) -> tuple[str, ...] | None:
+    """The names of ``function``'s parameters, if all are positional and required."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty for p in parameters):
+        return None
+    return tuple(p.name for p in parameters)
 
 
 def install(orm: ModuleType) -> None:
