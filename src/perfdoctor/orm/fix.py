@@ -123,11 +123,7 @@ def _with_models(trace: Trace, child: Span, parent: Span | None) -> tuple[Resolu
     source = call_site_source(child)
     catalogs = trace.orm
     key = (
-        child.statement,
-        child.system,
-        child.framework,
-        parent.statement if parent else None,
-        parent.system if parent else None,
+        *_queries(child, parent),
         # The catalogs by identity (a store's traces share each parsed one), held
         # with the entry so that an id is theirs.
         tuple(map(id, catalogs)),
@@ -154,14 +150,19 @@ _NO_MODELS: dict[tuple[str | None, ...], tuple[Resolution, Fix]] = {}
 _MOST_NO_MODELS = 4096
 
 
-def _without_models(child: Span, parent: Span | None) -> tuple[Resolution, Fix]:
-    key = (
+def _queries(child: Span, parent: Span | None) -> tuple[str | None, ...]:
+    """What a fix reads of the two queries."""
+    return (
         child.statement,
         child.system,
         child.framework,
         parent.statement if parent else None,
         parent.system if parent else None,
     )
+
+
+def _without_models(child: Span, parent: Span | None) -> tuple[Resolution, Fix]:
+    key = _queries(child, parent)
     found = _NO_MODELS.get(key)
     if found is None:
         if len(_NO_MODELS) >= _MOST_NO_MODELS:
