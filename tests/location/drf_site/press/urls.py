@@ -24,6 +24,7 @@ urlpatterns = [
     path("list-page/fixed/", views.FixedPostListPage.as_view()),
     path("details/", views.details_page),
     path("details/fixed/", views.fixed_details_page),
+    path("cached/", views.cached_page),
     path("dashboard/", views.dashboard),
     # No view of the app's own: Django's TemplateView renders the app's template
     # (as Wagtail's serve() renders every page), a fresh queryset per request.

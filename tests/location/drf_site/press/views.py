@@ -94,6 +94,12 @@ def fixed_details_page(request: HttpRequest) -> HttpResponse:
     return render(request, "press/details.html", {"posts": posts})
 
 
+def cached_page(request: HttpRequest) -> HttpResponse:
+    """Each post's author read a row at a time in every request, its comments only
+    until the template's cache holds them (as Wagtail caches image renditions)."""
+    return render(request, "press/cached.html", {"posts": Post.objects.order_by("id")})
+
+
 class PostListPage(ListView):
     template_name = "press/posts.html"
     context_object_name = "posts"
