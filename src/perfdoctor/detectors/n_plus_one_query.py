@@ -115,10 +115,14 @@ class _Session(Session):
     def __init__(self, detector: NPlusOneQuery, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
         self.merged = Merger()
+        # Requests per endpoint, those without an N+1 too.
+        self.requests: dict[str, int] = {}
 
     def feed(self, traces: Sequence[Trace]) -> None:
         detector, settings, merged = self.detector, self.settings, self.merged
+        requests = self.requests
         for trace in traces:
+            requests[trace.name] = requests.get(trace.name, 0) + 1
             groups = n_plus_one_groups(trace, settings)
             if not groups:
                 continue
@@ -159,4 +163,24 @@ class _Session(Session):
     def findings(self) -> list[Finding]:
         findings = self.merged.findings()
         combine(findings)
+        for finding in findings:
+            _seldom(finding, self.requests.get(finding.endpoint or "", 0), self.settings)
         return findings
+
+
+_LESS: dict[str, Severity] = {"error": "warning", "warning": "info", "info": "info"}
+
+
+def _seldom(finding: Finding, requests: int, settings: Settings) -> None:
+    """A step less severe, and saying so, when few of the endpoint's requests ran it."""
+    affected = finding.evidence.get("requests_affected")
+    if not isinstance(affected, int) or requests < settings.n_plus_one_seldom_min_requests:
+        return
+    if affected >= settings.n_plus_one_seldom_share * requests:
+        return
+    finding.severity = _LESS[finding.severity]
+    finding.evidence["seldom"] = (
+        f"in {affected} of the endpoint's {requests} requests: the others ran without it "
+        "(a cache in front of the rows, or data few requests have). Measure the fix "
+        "where it happens: an eager load costs every request."
+    )

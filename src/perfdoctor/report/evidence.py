@@ -58,7 +58,7 @@ _STEP = "query {n} of {of} per row"
 
 
 # The labels of evidence_texts that are sentences to read, not code to look at.
-PROSE_LABELS = frozenset(("machine busy", "waiting"))
+PROSE_LABELS = frozenset(("machine busy", "waiting", "seldom"))
 
 
 def is_prose(label: str) -> bool:
@@ -119,6 +119,10 @@ def evidence_texts(evidence: dict[str, Any], limit: int = 400) -> list[tuple[str
     sampled = evidence.get("sampled")
     if sampled:
         texts.append(("sampled", str(sampled)))
+    # n-plus-one-query: in few of its endpoint's requests
+    seldom = evidence.get("seldom")
+    if seldom:
+        texts.append(("seldom", shorten(str(seldom), limit)))
     # slow-endpoint, slow-query: the caveat that comes before any other evidence
     busy = evidence.get("busy_machine")
     if busy:
