@@ -188,8 +188,8 @@ class SlowSeen:
     """The slow traces (each with its duration over ``budget``) gathered one at a
     time for what the evidence says of them: how busy the machine was while they
     ran, and (``detail``) their median wall and CPU times.  Counts, maxima and
-    bounded values (:class:`Quantiles`, exact up to ``detail`` traces), never the
-    traces."""
+    bounded values (:class:`Quantiles`, exact up to ``exact_percentile_values``
+    traces), never the traces."""
 
     __slots__ = ("blamed", "budget", "busy", "cpus", "sampled", "settings", "walls")
 
@@ -203,13 +203,13 @@ class SlowSeen:
         self.walls = Quantiles(exact) if detail else None
         self.cpus = Quantiles(exact) if detail else None
 
-    def add(self, duration_ms: float, trace: Trace) -> None:
+    def add(self, duration_ms: float, trace: Trace, machine: dict[str, float] | None) -> None:
+        """One slow trace, with its :func:`sample` (the caller has read it already)."""
         if self.walls is not None and self.cpus is not None:
             cpu = cpu_ms(trace)
             if cpu is not None:
                 self.walls.add(timing.latency_ms(trace))
                 self.cpus.add(cpu)
-        machine = sample(trace)
         if machine is None:
             return
         self.sampled += 1

@@ -103,7 +103,7 @@ class _Group:
             self.machines.add(machine)
         if latency >= self.budget:
             self.over += 1
-            self.slow.add(latency, trace)
+            self.slow.add(latency, trace, machine)
         # A shape's runs share their kind and call site: counted at once.
         for runs in shapes(trace):
             first = runs[0]

@@ -84,7 +84,7 @@ class _Session(Session):
                 if top >= budget and top > slowest.get(shape, 0.0):
                     slowest[shape] = top
             for shape, duration in slowest.items():
-                shape.slow.add(duration, trace)
+                shape.slow.add(duration, trace, machine)
 
     def findings(self) -> list[Finding]:
         return [

@@ -63,7 +63,7 @@ class _Group:
     counts, one example), not the requests."""
 
     used: bool = False
-    loads: int = 0
+    # None until a load is added.
     example: _Example | None = None
     most_rows: int | None = None
     requests: int = 0
@@ -77,7 +77,6 @@ class _Group:
 
     def add(self, trace: Trace, number: int, span: Span, load: _Load) -> None:
         """``load`` of ``span``, in the session's ``number``th trace."""
-        self.loads += 1
         if self.last != number:  # a trace's loads come one after another
             self.last = number
             self.requests += 1
@@ -270,7 +269,7 @@ class _Session(Session):
     def findings(self) -> list[Finding]:
         found = []
         for group in self.groups.values():
-            if group.used or not group.loads:
+            if group.used or group.example is None:
                 continue
             # A count unknown (a driver that does not report rows) is not a reason to stay quiet.
             most = group.most_rows
