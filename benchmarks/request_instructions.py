@@ -11,7 +11,8 @@ instructions per request, start-up and seeding cancelled out::
     python benchmarks/request_instructions.py --app django --before-src OTHER/src
 
 ``--app sqlite3`` is a "request" of 100 raw sqlite3 point lookups (in one trace
-when captured), so its figures read per query.
+when captured), ``--app django-orm`` a Django request of 100 ORM point lookups
+(``hot_path.py``'s Django workload): their figures read per query.
 
 ``--wsgi MODULE:APP`` counts a WSGI app of one's own instead (``wsgi_pages.py``),
 page by page over the ``--path`` pages, in its own interpreter (``--python``,
@@ -51,7 +52,7 @@ sys.path.insert(0, str(HERE))
 import capture_overhead  # noqa: E402 - a sibling script, found through the path above
 import wsgi_pages  # noqa: E402
 
-QUERIES = {"django": 43, "fastapi": 40, "sqlite3": 100}
+QUERIES = {"django": 43, "fastapi": 40, "sqlite3": 100, "django-orm": 100}
 
 
 def _sqlite3_driver(traced: bool) -> Any:
@@ -80,6 +81,13 @@ def _sqlite3_driver(traced: bool) -> Any:
             block()
 
     return traced_block
+
+
+def django_orm_driver() -> Any:
+    """A Django request of 100 ORM point lookups (``hot_path.py``'s Django
+    workload), so its figures read per query through the ORM."""
+    work = capture_overhead.WORKLOADS["django"]("perfdoctor")
+    return lambda: work.block(QUERIES["django-orm"], 0)
 
 
 def run_worker(
@@ -112,6 +120,8 @@ def run_worker(
             one = wsgi_pages.driver(*wsgi)
         elif app == "sqlite3":
             one = _sqlite3_driver(perfdoctor is not None)
+        elif app == "django-orm":
+            one = django_orm_driver()
         elif app == "django":
             import app_cpu
             import list_django as module

@@ -52,6 +52,10 @@ def _driver(app: str, folder: Path) -> tuple[Callable[[], Any], int]:
 
         list_django.seed()
         return app_cpu._django_driver(list_django), app_cpu.QUERIES[app]
+    if app == "django-orm":
+        import request_instructions
+
+        return request_instructions.django_orm_driver(), 100
     if app == "fastapi":
         import list_fastapi
 
@@ -78,7 +82,8 @@ def _driver(app: str, folder: Path) -> tuple[Callable[[], Any], int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--app", choices=("django", "fastapi", "sqlite3"), default="django")
+    apps = ("django", "fastapi", "sqlite3", "django-orm")
+    parser.add_argument("--app", choices=apps, default="django")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--top", type=int, default=15, help="functions listed")
@@ -132,6 +137,11 @@ def main(argv: list[str] | None = None) -> None:
             return getframe(depth + 1)
 
         callsite._getframe = counted
+        if callsite.capture_caller is not callsite.python_capture_caller:
+            # The compiled first try looks frames up too (its opcodes are not counted).
+            from perfdoctor import _speedups
+
+            _speedups.bind(vars(callsite), counted)
     stop = _count_opcodes(package, opcodes, calls)
     try:
         for _ in range(args.requests):
@@ -141,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         perfdoctor.uninstrument()
     per = args.requests * len(paths)
     total = sum(opcodes.values()) / per
-    unit = "block of 100 queries" if args.app == "sqlite3" and not args.wsgi else "request"
+    per_query = args.app in ("sqlite3", "django-orm")
+    unit = "block of 100 queries" if per_query and not args.wsgi else "request"
     what = f"{args.wsgi} {' '.join(paths)}" if args.wsgi else args.app
     print(f"{what}: perfdoctor's opcodes per {unit}: {total:.0f}", end="")
     print(f" ({total / queries:.0f} a query)" if queries else "")

@@ -12,11 +12,14 @@ pip's cache, so a rebuild downloads nothing new.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,8 +84,45 @@ def editable_wheel(pip: Path) -> Path:
     )
     python = pip.parent / "python"
     name = run(python, "-c", backend, system["build-backend"], out, log=log, cwd=ROOT)
+    wheel = out / name.strip().splitlines()[-1]
+    if not wheel.name.endswith("-py3-none-any.whl"):
+        wheel = _any_python(wheel)
     (out / STAMP).write_text(key + "\n")
-    return out / name.strip().splitlines()[-1]
+    return wheel
+
+
+def _any_python(wheel: Path) -> Path:
+    """The editable wheel tagged for every Python.  Built with the C speedups, it is
+    tagged for the building interpreter alone, but holds none of them: they are
+    compiled into src/, beside the code its .pth names, and a twin's Python
+    imports them only where they were built for it."""
+    parts = wheel.name[: -len(".whl")].split("-")
+    renamed = wheel.with_name("-".join([*parts[:-3], "py3", "none", "any"]) + ".whl")
+    deflated = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(renamed, "w", deflated) as target:
+        names = source.namelist()
+        metadata = next(n for n in names if n.endswith(".dist-info/WHEEL"))
+        record = next(n for n in names if n.endswith(".dist-info/RECORD"))
+        lines = source.read(metadata).decode().splitlines()
+        replaced = ("Tag:", "Root-Is-Purelib:")
+        lines = [line for line in lines if line and not line.startswith(replaced)]
+        lines += ["Root-Is-Purelib: true", "Tag: py3-none-any"]
+        described = ("\n".join(lines) + "\n").encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(described).digest()).rstrip(b"=")
+        entry = f"{metadata},sha256={digest.decode()},{len(described)}"
+        rows = [
+            entry if row.startswith(metadata + ",") else row
+            for row in source.read(record).decode().splitlines()
+        ]
+        for name in names:
+            if name == metadata:
+                target.writestr(name, described)
+            elif name == record:
+                target.writestr(name, "\n".join(rows) + "\n")
+            else:
+                target.writestr(name, source.read(name))
+    wheel.unlink()
+    return renamed
 
 
 def compile_perfdoctor(python: str) -> None:

@@ -9,6 +9,7 @@ user's code as far as reports are concerned.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import sys
 import sysconfig
@@ -681,6 +682,30 @@ def _remember(key: tuple[int, int], code: CodeType, path: _Path) -> None:
 # CO_ASYNC_GENERATOR).
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 
+# ``with`` on a ``@contextmanager`` function runs its generator from this frame.
+_CONTEXTMANAGER_ENTER = contextlib._GeneratorContextManager.__enter__.__code__
+
+
+def anchor_frame(frame: FrameType) -> FrameType:
+    """The frame that runs for as long as a trace opened from ``frame`` does.
+
+    A trace opened inside the user's own ``@contextmanager`` function (a job
+    runner's ``with task_scope(name):``) is opened from a generator: suspended at
+    its ``yield`` while the ``with`` block runs, so never on a query's stack and
+    no anchor at all.  The frame holding the ``with`` runs for the whole block
+    instead (an ``async with`` holder is a coroutine, left as it is).
+    """
+    while frame.f_code.co_flags & 0x20:  # CO_GENERATOR
+        caller = frame.f_back
+        if caller is None or caller.f_code is not _CONTEXTMANAGER_ENTER:
+            break
+        holder = caller.f_back
+        if holder is None:
+            break
+        frame = holder
+    return frame
+
+
 # What lies outside an anchor: user frames and the framework, each with its
 # distance from the anchor's caller, so the walk's limit applies as before.
 _Outer = tuple[list[tuple[int, RawFrame]], "tuple[int, str] | None"]
@@ -833,3 +858,27 @@ def display_path(filename: str) -> str:
     except ValueError:
         return filename
     return filename if rel.startswith("..") else rel
+
+
+def _compiled() -> object:
+    """The compiled first try, where it was built for this interpreter and is not
+    turned off (``PERFDOCTOR_PURE_PYTHON=1``); None otherwise."""
+    if os.environ.get("PERFDOCTOR_PURE_PYTHON") == "1":
+        return None
+    try:
+        from perfdoctor import _speedups
+    except ImportError:
+        return None
+    found = getattr(_speedups, "capture_caller", None)
+    if found is None:  # built for a Python before 3.11
+        return None
+    _speedups.bind(globals(), sys._getframe)
+    return found
+
+
+# The Python version, kept for the tests that compare the two and for anyone
+# who turns the compiled one off.
+python_capture_caller = capture_caller
+_fast = _compiled()
+if _fast is not None:
+    capture_caller = _fast  # type: ignore[assignment]

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+import pytest
+
 from perfdoctor import callsite, triggers
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here with each call-site first try: the compiled one (where it
+    was built) and the Python one, which must give the same answers."""
+    if request.param == "python":
+        monkeypatch.setattr(callsite, "capture_caller", callsite.python_capture_caller)
+    elif callsite.capture_caller is callsite.python_capture_caller:
+        if sys.version_info >= (3, 11) and os.environ.get("CI"):
+            pytest.fail("perfdoctor._speedups was not built: pip install -e . compiles it")
+        pytest.skip("perfdoctor._speedups is not built here")
+    return str(request.param)
 
 
 def _frames_with_lines(frame: FrameType | None) -> list[tuple[int, int]]:
@@ -259,8 +276,13 @@ def test_the_path_found_last_answers_only_for_its_own_trace_and_depth() -> None:
     # Each query first tries the path its site answered last, with that answer
     # joined to the frames outside its trace: a new trace from another caller, or
     # another depth, must not get it.
+    def asked(depth: int, anchor: callsite.Anchor) -> Any:
+        # For its caller, as record_db asks (a frame calling a C function shows
+        # two instructions on 3.11, before and after the call is specialised).
+        return callsite.capture_caller(1, depth, anchor)
+
     def query(depth: int, anchor: callsite.Anchor) -> tuple[Any, Any]:
-        return callsite.capture_caller(0, depth, anchor), callsite.capture(sys._getframe(0), depth)
+        return asked(depth, anchor), callsite.capture(sys._getframe(0), depth)
 
     def opened_here(depth: int) -> list[tuple[Any, Any]]:
         anchor = callsite.Anchor(sys._getframe(0))
@@ -281,3 +303,47 @@ def test_the_path_found_last_answers_only_for_its_own_trace_and_depth() -> None:
     # The frames outside each trace's anchor are its own.
     assert here[0][0][0][2:] != there[0][0][0][2:]
     assert [len(frames) for (frames, _, _), _ in shallow] == [2, 2, 2]
+
+
+@contextlib.contextmanager
+def _scope(levels: int) -> Iterator[callsite.Anchor]:
+    """A job runner's own context manager around a trace (``with scope(name):``),
+    nested ``levels`` deep."""
+    if levels:
+        with _scope(levels - 1) as anchor:
+            yield anchor
+        return
+    yield callsite.Anchor(callsite.anchor_frame(sys._getframe(0)))
+
+
+def _asked_twice(anchor: callsite.Anchor) -> list[tuple[object, object]]:
+    walks: list[tuple[object, object]] = []
+
+    def query() -> None:
+        walks.append((callsite.capture_caller(0, 5, anchor), callsite.capture(sys._getframe(0), 5)))
+
+    _nested(3, query)
+    _nested(3, query)
+    return walks
+
+
+def test_a_trace_opened_in_the_users_contextmanager_anchors_at_the_with() -> None:
+    for levels in (0, 2):
+        with _scope(levels) as anchor:
+            # The generator is suspended at its yield: the frame holding the
+            # ``with`` runs the block, and is the anchor.
+            assert anchor.frame is sys._getframe(0)
+            walks = _asked_twice(anchor)
+        assert anchor.outer() is not None
+        assert len(walks) == 2
+        for anchored, full in walks:
+            assert _same_site(anchored, full)
+
+
+def test_a_generator_not_run_by_with_stays_its_own_anchor() -> None:
+    def gen() -> Iterator[FrameType]:
+        yield callsite.anchor_frame(sys._getframe(0))
+
+    frame = next(gen())
+    assert frame.f_code is gen.__code__
+    assert callsite.Anchor(frame).outer() is None

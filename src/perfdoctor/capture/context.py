@@ -155,7 +155,7 @@ def start(
                 trace.detail = False
                 return trace, _current.set(trace)
     try:
-        trace.anchor = callsite.Anchor(_getframe(anchor_depth))
+        trace.anchor = callsite.Anchor(callsite.anchor_frame(_getframe(anchor_depth)))
     except Exception:  # pragma: no cover - a stack shallower than asked
         pass
     if state.on_start is not None:

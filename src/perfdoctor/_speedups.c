@@ -1,0 +1,384 @@
+/* The call site's first try, compiled: perfdoctor.callsite.capture_caller.
+ *
+ * Every captured operation asks for its call site.  In steady state the answer
+ * is the path its site answered last (callsite._Site.hot): a few frames looked
+ * up by distance and compared by code object and instruction.  In Python that
+ * check is about a hundred opcodes and a generic attribute read for each frame
+ * field; here it is the same steps without the interpreter.  Anything past the
+ * first try (a new path, a trigger's names, a walk) is the Python code's:
+ * callsite._search and triggers.extract, called from here with the same
+ * arguments the Python version passes, so the two give the same answers
+ * (tests/unit/test_callsite.py runs both).
+ *
+ * Built only where the frame API it reads exists (Python 3.11+, where
+ * PyFrame_GetLasti is public); elsewhere the module has no capture_caller and
+ * the Python version runs.  The build is optional: without a compiler,
+ * perfdoctor installs and runs the same, a little slower.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+#if PY_VERSION_HEX >= 0x030B0000
+
+/* sys._getframe, and perfdoctor.callsite's globals (read at each use, so a
+ * test's monkeypatch of _search is seen as the Python version would see it). */
+static PyObject *getframe = NULL;
+static PyObject *globals = NULL;
+static PyObject *str_paths, *str_search, *str_triggers, *str_extract;
+static PyObject *str_hot, *str_frame, *str_names;
+
+/* sys._getframe(n) from the Python function that called capture_caller: new
+ * reference, or NULL with an exception set (ValueError: a shallower stack). */
+static PyObject *
+frame_at(Py_ssize_t n)
+{
+    PyObject *arg = PyLong_FromSsize_t(n);
+    if (arg == NULL) {
+        return NULL;
+    }
+    PyObject *frame = PyObject_Vectorcall(getframe, &arg, 1, NULL);
+    Py_DECREF(arg);
+    return frame;
+}
+
+/* 1 when frame runs code at offset, 0 when not. */
+static int
+frame_is(PyObject *frame, PyObject *code, PyObject *offset)
+{
+    PyCodeObject *found = PyFrame_GetCode((PyFrameObject *)frame);
+    int same = (PyObject *)found == code;
+    Py_DECREF(found);
+    if (!same) {
+        return 0;
+    }
+    return PyLong_AsLong(offset) == PyFrame_GetLasti((PyFrameObject *)frame);
+}
+
+/* The hot path's answer, a new reference; Py_None (new) for "not this path";
+ * NULL with an exception set for an error that is not a shallower stack. */
+static PyObject *
+try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
+        PyObject *anchor, int names)
+{
+    PyObject *frame = NULL, *other = NULL, *result = NULL;
+    if (!PyTuple_CheckExact(hot) || PyTuple_GET_SIZE(hot) != 7) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t hot_depth = PyLong_AsSsize_t(PyTuple_GET_ITEM(hot, 0));
+    if (hot_depth != depth) {
+        if (hot_depth == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *checks = PyTuple_GET_ITEM(hot, 1);
+    Py_ssize_t anchor_step = PyLong_AsSsize_t(PyTuple_GET_ITEM(hot, 2));
+    PyObject *hot_anchor = PyTuple_GET_ITEM(hot, 3);
+    int own = PyObject_IsTrue(PyTuple_GET_ITEM(hot, 4));
+    PyObject *trigger_at = PyTuple_GET_ITEM(hot, 5);
+    PyObject *answer = PyTuple_GET_ITEM(hot, 6);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    /* The shapes callsite._Site.hot is built with (anything else: not this path). */
+    if (!PyTuple_CheckExact(checks) || !PyTuple_CheckExact(answer)
+        || PyTuple_GET_SIZE(answer) != 3
+        || (trigger_at != Py_None
+            && (!PyTuple_CheckExact(trigger_at) || PyTuple_GET_SIZE(trigger_at) != 4))) {
+        Py_RETURN_NONE;
+    }
+    frame = Py_NewRef(first);
+    /* Its user frames where they were... */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(checks); i++) {
+        PyObject *check = PyTuple_GET_ITEM(checks, i);
+        if (!PyTuple_CheckExact(check) || PyTuple_GET_SIZE(check) != 3) {
+            goto not_this;
+        }
+        Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(check, 0));
+        Py_SETREF(frame, frame_at(base + step));
+        if (frame == NULL) {
+            goto missed;
+        }
+        if (!frame_is(frame, PyTuple_GET_ITEM(check, 1), PyTuple_GET_ITEM(check, 2))) {
+            goto not_this;
+        }
+    }
+    /* ...then its end. */
+    if (anchor_step < 0) {
+        /* The depth limit, or the bottom of the thread's stack there. */
+        if (anchor_step == -1) {
+            goto hit;
+        }
+        other = frame_at(base - anchor_step - 2);
+        if (other == NULL) {
+            goto missed;
+        }
+        PyFrameObject *back = PyFrame_GetBack((PyFrameObject *)other);
+        if (back == NULL) {
+            goto hit;
+        }
+        Py_DECREF(back);
+        goto not_this;
+    }
+    /* The answer was joined with this very anchor. */
+    if (hot_anchor != anchor || anchor == Py_None) {
+        goto not_this;
+    }
+    if (own) {
+        other = frame_at(base + anchor_step);
+        if (other == NULL) {
+            goto missed;
+        }
+    }
+    PyObject *stop = PyObject_GetAttr(anchor, str_frame);
+    if (stop == NULL) {
+        goto done;
+    }
+    int at_anchor = (own ? other : frame) == stop;
+    Py_DECREF(stop);
+    if (!at_anchor) {
+        goto not_this;
+    }
+    if (trigger_at == Py_None) {
+        goto hit;
+    }
+    {
+        Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(trigger_at, 0));
+        PyObject *trigger_frame = step ? frame_at(base + step) : Py_NewRef(first);
+        if (trigger_frame == NULL) {
+            goto missed;
+        }
+        PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)trigger_frame);
+        int same = (PyObject *)code == PyTuple_GET_ITEM(trigger_at, 1);
+        Py_DECREF(code);
+        if (!same) {
+            Py_DECREF(trigger_frame);
+            goto not_this;
+        }
+        if (!names) {
+            Py_DECREF(trigger_frame);
+            goto hit;
+        }
+        PyObject *triggers = PyDict_GetItemWithError(globals, str_triggers);
+        PyObject *extract = triggers ? PyObject_GetAttr(triggers, str_extract) : NULL;
+        PyObject *anchor_names = extract ? PyObject_GetAttr(anchor, str_names) : NULL;
+        PyObject *extracted = NULL;
+        if (anchor_names != NULL) {
+            extracted = PyObject_CallFunctionObjArgs(
+                extract, PyTuple_GET_ITEM(trigger_at, 2), trigger_frame,
+                PyTuple_GET_ITEM(trigger_at, 3), anchor_names, NULL);
+        }
+        Py_XDECREF(anchor_names);
+        Py_XDECREF(extract);
+        Py_DECREF(trigger_frame);
+        if (extracted == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "perfdoctor.callsite has no triggers");
+            }
+            goto done;
+        }
+        result = PyTuple_Pack(
+            3, PyTuple_GET_ITEM(answer, 0), PyTuple_GET_ITEM(answer, 1), extracted);
+        Py_DECREF(extracted);
+        goto done;
+    }
+hit:
+    result = Py_NewRef(answer);
+    goto done;
+missed:
+    if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+        goto done;  /* result NULL: the error goes up */
+    }
+    PyErr_Clear();  /* a shallower stack than the path's */
+not_this:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(frame);
+    Py_XDECREF(other);
+    return result;
+}
+
+static PyObject *
+capture_caller(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *arg_skip, *arg_depth, *anchor, *arg_names;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "capture_caller(skip, depth, anchor=None, names=True)");
+        return NULL;
+    }
+    PyObject *slots[4] = {NULL, NULL, Py_None, Py_True};
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        slots[i] = args[i];
+    }
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        const char *name = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, i));
+        Py_ssize_t at = -1;
+        if (name == NULL) {
+            return NULL;
+        }
+        if (strcmp(name, "skip") == 0) at = 0;
+        else if (strcmp(name, "depth") == 0) at = 1;
+        else if (strcmp(name, "anchor") == 0) at = 2;
+        else if (strcmp(name, "names") == 0) at = 3;
+        if (at < 0 || at < nargs) {
+            PyErr_Format(PyExc_TypeError, "capture_caller() got an unexpected argument %R",
+                         PyTuple_GET_ITEM(kwnames, i));
+            return NULL;
+        }
+        slots[at] = args[nargs + i];
+    }
+    arg_skip = slots[0];
+    arg_depth = slots[1];
+    anchor = slots[2];
+    arg_names = slots[3];
+    if (arg_skip == NULL || arg_depth == NULL) {
+        PyErr_SetString(PyExc_TypeError, "capture_caller(skip, depth, anchor=None, names=True)");
+        return NULL;
+    }
+    if (globals == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "perfdoctor._speedups is not bound");
+        return NULL;
+    }
+    Py_ssize_t skip = PyLong_AsSsize_t(arg_skip);
+    Py_ssize_t depth = PyLong_AsSsize_t(arg_depth);
+    int names = PyObject_IsTrue(arg_names);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *first = frame_at(skip);
+    if (first == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        PyObject *frames = PyList_New(0);
+        if (frames == NULL) {
+            return NULL;
+        }
+        PyObject *empty = PyTuple_Pack(3, frames, Py_None, Py_None);
+        Py_DECREF(frames);
+        return empty;
+    }
+    PyObject *result = NULL, *key = NULL, *site = NULL;
+    PyCodeObject *code = PyFrame_GetCode((PyFrameObject *)first);
+    PyObject *code_id = PyLong_FromVoidPtr(code);
+    Py_DECREF(code);
+    PyObject *offset = code_id ? PyLong_FromLong(PyFrame_GetLasti((PyFrameObject *)first)) : NULL;
+    if (offset != NULL) {
+        key = PyTuple_Pack(2, code_id, offset);
+    }
+    Py_XDECREF(code_id);
+    Py_XDECREF(offset);
+    if (key == NULL) {
+        goto done;
+    }
+    PyObject *paths = PyDict_GetItemWithError(globals, str_paths);
+    if (paths == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "perfdoctor.callsite has no _paths");
+        }
+        goto done;
+    }
+    site = PyDict_GetItemWithError(paths, key);
+    if (site == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    Py_XINCREF(site);
+    if (site != NULL) {
+        PyObject *hot = PyObject_GetAttr(site, str_hot);
+        if (hot == NULL) {
+            goto done;
+        }
+        if (hot != Py_None) {
+            result = try_hot(hot, first, skip, depth, anchor, names);
+            Py_DECREF(hot);
+            if (result == NULL) {
+                goto done;
+            }
+            if (result != Py_None) {
+                goto done;
+            }
+            Py_CLEAR(result);
+        }
+        else {
+            Py_DECREF(hot);
+        }
+    }
+    {
+        /* One frame deeper there: _search's own frame sits above the caller's. */
+        PyObject *search = PyDict_GetItemWithError(globals, str_search);
+        if (search == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "perfdoctor.callsite has no _search");
+            }
+            goto done;
+        }
+        PyObject *base = PyLong_FromSsize_t(skip + 1);
+        if (base == NULL) {
+            goto done;
+        }
+        PyObject *call[7] = {
+            first, key, site ? site : Py_None, base, arg_depth, anchor,
+            names ? Py_True : Py_False,
+        };
+        result = PyObject_Vectorcall(search, call, 7, NULL);
+        Py_DECREF(base);
+    }
+done:
+    Py_XDECREF(site);
+    Py_XDECREF(key);
+    Py_DECREF(first);
+    return result;
+}
+
+static PyObject *
+bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyCallable_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bind(callsite globals, sys._getframe)");
+        return NULL;
+    }
+    Py_XSETREF(globals, Py_NewRef(args[0]));
+    Py_XSETREF(getframe, Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
+#endif
+
+static PyMethodDef methods[] = {
+#if PY_VERSION_HEX >= 0x030B0000
+    {"capture_caller", (PyCFunction)(void (*)(void))capture_caller,
+     METH_FASTCALL | METH_KEYWORDS,
+     "perfdoctor.callsite.capture_caller's first try, compiled."},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(callsite globals, sys._getframe)"},
+#endif
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups = {
+    PyModuleDef_HEAD_INIT, "perfdoctor._speedups",
+    "Compiled parts of perfdoctor's capture hot path (optional).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    str_paths = PyUnicode_InternFromString("_paths");
+    str_search = PyUnicode_InternFromString("_search");
+    str_triggers = PyUnicode_InternFromString("triggers");
+    str_extract = PyUnicode_InternFromString("extract");
+    str_hot = PyUnicode_InternFromString("hot");
+    str_frame = PyUnicode_InternFromString("frame");
+    str_names = PyUnicode_InternFromString("names");
+    if (!str_paths || !str_search || !str_triggers || !str_extract || !str_hot
+        || !str_frame || !str_names) {
+        return NULL;
+    }
+#endif
+    return PyModule_Create(&speedups);
+}
