@@ -11,15 +11,16 @@
  * (tests/unit/test_callsite.py runs both).
  *
  * Built only where the frame API it reads exists (Python 3.11+, where
- * PyFrame_GetLasti is public); elsewhere the module has no capture_caller and
- * the Python version runs.  The build is optional: without a compiler,
+ * PyFrame_GetLasti is public) and the GIL guards its state; elsewhere the
+ * module has no capture_caller and the Python version runs (a free-threaded
+ * Python imports it without turning its GIL back on).  The build is optional: without a compiler,
  * perfdoctor installs and runs the same, a little slower.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
 
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
 
 /* sys._getframe, and perfdoctor.callsite's globals (read at each use, so a
  * test's monkeypatch of _search is seen as the Python version would see it). */
@@ -348,7 +349,7 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 #endif
 
 static PyMethodDef methods[] = {
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
     {"capture_caller", (PyCFunction)(void (*)(void))capture_caller,
      METH_FASTCALL | METH_KEYWORDS,
      "perfdoctor.callsite.capture_caller's first try, compiled."},
@@ -367,7 +368,7 @@ static struct PyModuleDef speedups = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
     str_paths = PyUnicode_InternFromString("_paths");
     str_search = PyUnicode_InternFromString("_search");
     str_triggers = PyUnicode_InternFromString("triggers");
@@ -380,5 +381,11 @@ PyInit__speedups(void)
         return NULL;
     }
 #endif
-    return PyModule_Create(&speedups);
+    PyObject *module = PyModule_Create(&speedups);
+#ifdef Py_GIL_DISABLED
+    if (module != NULL && PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_CLEAR(module);
+    }
+#endif
+    return module;
 }

@@ -870,9 +870,12 @@ def _compiled() -> object:
     except ImportError:
         return None
     found = getattr(_speedups, "capture_caller", None)
-    if found is None:  # built for a Python before 3.11
+    if found is None:  # built for a Python before 3.11, or without a GIL
         return None
-    _speedups.bind(globals(), sys._getframe)
+    try:
+        _speedups.bind(globals(), sys._getframe)
+    except Exception:  # pragma: no cover - a module from another perfdoctor
+        return None
     return found
 
 
