@@ -33,6 +33,15 @@ REDIS_URL = os.environ.get("PERFDOCTOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 APPS = Path(__file__).parent / "apps"
 
+# Under pytest-xdist (make test) each file goes whole to a worker when that worker
+# is free, in collection order: the longest file (thousands of forks, about 90 s on
+# a 2-CPU machine) starts first rather than ending the run alone on one worker.
+FIRST = ("tests/reliability/test_fork_safety.py::",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))
+
 
 def _missing(service: str, reason: str) -> None:
     message = f"{service} is not reachable ({reason}); start it as DEVELOPERS.md says"
