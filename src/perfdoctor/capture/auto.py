@@ -450,8 +450,9 @@ def trace(name: str, kind: str = "job") -> Iterator[None]:
     """
     if not context.state.enabled:
         instrument()
-    # The anchor is the frame holding the ``with`` (past contextmanager's __enter__).
-    active, token = context.start(name, kind, anchor_depth=3)
+    # Opened from this generator: the anchor is the frame holding the ``with``
+    # (callsite.anchor_frame steps past contextmanager's __enter__).
+    active, token = context.start(name, kind)
     try:
         yield
     finally:
