@@ -60,16 +60,74 @@ def test_spans_of_the_memo_get_attrs_of_their_own() -> None:
     assert one[0].attrs is not two[0].attrs
 
 
-def test_shapes_with_nested_attrs_are_not_kept() -> None:
-    """A span's attrs are a shallow copy of its shape's: a nested value kept would
-    be shared by every trace of the read."""
+def test_shapes_with_nested_attrs_are_kept_and_each_trace_gets_its_own() -> None:
+    """A span's attrs are a shallow copy of its shape's: what is nested in them is
+    new for every trace, as a decode of the text makes it."""
     memo = layout.ShapeMemo()
-    nested = '[["db",null,"sqlite",null,null,null,{"trigger":{"kind":"drf-serializer"}}]]'
+    nested = (
+        '[["db",null,"sqlite",null,null,null,{"trigger":{"kind":"drf-serializer",'
+        '"names":["a",{"b":1}]}}]]'
+    )
     _same_either_way(_value(nested, "[[0,1,1]]"), memo)
-    assert not memo.known
+    assert len(memo.known) == 1
     one, _ = layout.decode_checked(_value(nested, "[[0,1,1]]"), STACKS, STATEMENTS, memo)
     two, _ = layout.decode_checked(_value(nested, "[[0,1,1]]"), STACKS, STATEMENTS, memo)
     assert one[0].attrs["trigger"] is not two[0].attrs["trigger"]
+    assert one[0].attrs["trigger"]["names"][1] is not two[0].attrs["trigger"]["names"][1]
+    one[0].attrs["trigger"]["names"][1]["b"] = 2
+    three, _ = layout.decode_checked(_value(nested, "[[0,1,1]]"), STACKS, STATEMENTS, memo)
+    assert three[0].attrs["trigger"] == {"kind": "drf-serializer", "names": ["a", {"b": 1}]}
+
+
+# Two requests of one Django view, each on a connection of its own (CONN_MAX_AGE = 0):
+# the same shapes but for the connection ids, as the bakery demo's store holds them.
+_REQUEST = (
+    '[["db.connect","django","sqlite",null,{conn},null,{{"thread":"MainThread"}}],'
+    '["db","django","sqlite","f1",{conn},"s1"],'
+    '["db","django","sqlite","f1",{conn},"s1",{{"trigger":{{"kind":"django-template",'
+    '"path":"/app/t.html","line":15,"inside":0}}}}],'
+    '["cache","django","django-cache",null,null,null,{{"op":"get","hit":true}}]]'
+)
+_REQUEST_ROWS = '[[0,0,5],[1,10,5,"d1",1],[2,20,4,"d2",1],[3,30,1]]'
+
+
+def test_shapes_differing_only_in_connection_ids_are_parsed_once() -> None:
+    memo = layout.ShapeMemo()
+    first = _same_either_way(_value(_REQUEST.format(conn=140700379131472), _REQUEST_ROWS), memo)
+    other = _value(_REQUEST.format(conn=-5), _REQUEST_ROWS)
+    assert _read(other, memo) == _read(other, None)
+    again = _value(_REQUEST.format(conn=140700405781840), _REQUEST_ROWS)
+    assert _read(again, memo) == _read(again, None)
+    assert memo.misses == 1
+    assert [span[11] for span in _read(again, None)[0]] == [140700405781840] * 3 + [None]
+    assert first[0][0][11] == 140700379131472
+
+
+@pytest.mark.parametrize(
+    ("shapes", "rows"),
+    [
+        # A number in the attrs laid out as a shape's connection id would be.
+        (
+            '[["db",null,"sqlite","f1",7],["cache",null,null,null,null,null,'
+            '{"path":[null,null,null,null,7]}]]',
+            "[[0,1,2],[1,3,4]]",
+        ),
+        # The same inside a string.
+        (
+            '[["db",null,"sqlite","f1",7],["cache",null,null,null,null,null,'
+            '{"note":"[null,null,null,null,7]"}]]',
+            "[[0,1,2],[1,3,4]]",
+        ),
+        # Connection ids that are no integers.
+        ('[["db",null,"sqlite","f1",7.5]]', "[[0,1,2]]"),
+        ('[["db",null,"sqlite","f1","c7"]]', "[[0,1,2]]"),
+    ],
+)
+def test_only_connection_ids_are_set_aside(shapes: str, rows: str) -> None:
+    memo = layout.ShapeMemo()
+    _same_either_way(_value(shapes, rows), memo)
+    changed = _value(shapes.replace("7", "8"), rows)
+    assert _read(changed, memo) == _read(changed, None)
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,9 @@ here each of them counts as a write of its own, at the pipeline's call site.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import Location, Span, Trace
 
@@ -23,17 +22,25 @@ EXPIRES = frozenset({"expire", "pexpire", "expireat", "pexpireat", "touch"})
 VALUE_READS = frozenset({"get", "getdel", "getex", "get_or_set"})
 
 
-@dataclass(frozen=True)
 class CacheOp:
-    """One cache operation as the detectors see it (a pipeline's writes unpacked)."""
+    """One cache operation as the detectors see it (a pipeline's writes unpacked).
 
-    trace: Trace
-    span: Span
-    attrs: dict[str, Any]
+    Made once per trace and shared by every cache detector (:func:`operations`):
+    readers must not change it.  A class with slots, its ``op`` read once: a
+    real app's page makes dozens of cache operations, each asked several
+    questions by three detectors.
+    """
 
-    @property
-    def op(self) -> str:
-        return str(self.attrs.get("op") or "")
+    __slots__ = ("attrs", "op", "span", "trace")
+
+    def __init__(self, trace: Trace, span: Span, attrs: dict[str, Any]) -> None:
+        self.trace = trace
+        self.span = span
+        self.attrs = attrs
+        self.op = str(attrs.get("op") or "")
+
+    def __repr__(self) -> str:
+        return f"CacheOp(op={self.op!r}, span={self.span!r})"
 
     @property
     def system(self) -> str | None:
@@ -60,11 +67,12 @@ class CacheOp:
 
     def is_write(self) -> bool:
         """It stored a value (an ``add`` that found the key, or a cache hit, did not)."""
-        if self.op == "get_or_set":
+        op = self.op
+        if op == "get_or_set":
             return self.attrs.get("written") is True
-        if self.op == "add":
+        if op == "add":
             return self.attrs.get("written", True) is not False
-        return self.op in VALUE_WRITES
+        return op in VALUE_WRITES
 
     def is_hit(self) -> bool:
         return self.op in VALUE_READS and self.attrs.get("hit") is True
@@ -78,15 +86,27 @@ class CacheOp:
         return self.attrs.get("ttl") is not None or bool(self.attrs.get("ttl_kept"))
 
 
-def operations(trace: Trace) -> Iterator[CacheOp]:
+def _operations(trace: Trace) -> list[CacheOp]:
+    ops: list[CacheOp] = []
     for span in of_kind(trace, "cache"):
-        writes = span.attrs.get("writes")
-        if span.attrs.get("op") == "pipeline" and isinstance(writes, list):
-            for write in writes:
-                if isinstance(write, dict):
-                    yield CacheOp(trace, span, write)
+        attrs = span.attrs
+        writes = attrs.get("writes")
+        if attrs.get("op") == "pipeline" and isinstance(writes, list):
+            ops.extend(CacheOp(trace, span, write) for write in writes if isinstance(write, dict))
         else:
-            yield CacheOp(trace, span, span.attrs)
+            ops.append(CacheOp(trace, span, attrs))
+    return ops
+
+
+# Three detectors read every trace's cache operations: made once per trace.
+_operations_of = PerTrace(_operations)
+
+
+def operations(trace: Trace) -> list[CacheOp]:
+    """The trace's cache operations in order, a pipeline's writes each one."""
+    if not of_kind(trace, "cache"):
+        return []
+    return _operations_of(trace)
 
 
 def call_site(location: Location | None) -> str | None:

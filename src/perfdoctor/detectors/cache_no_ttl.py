@@ -40,7 +40,7 @@ class _Writes:
 
 def _unexpired_writes(trace: Trace) -> list[CacheOp]:
     """Writes with no expiry that no later EXPIRE/touch in the same request fixed."""
-    ops = list(operations(trace))
+    ops = operations(trace)
     found = []
     for index, op in enumerate(ops):
         if not op.is_write() or op.has_ttl():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -392,12 +393,23 @@ class ShapeMemo:
     their stacks and statements looked up, once per read instead of once per
     trace.  A value laid out otherwise, or a text that does not parse, is left to
     :func:`_decode` (which says what is wrong with it).
+
+    Two requests of one code path may store shapes that differ only in their
+    connection ids: Django closes its connection after each request by default
+    (``CONN_MAX_AGE = 0``), so each request's connection is a new object, and
+    the bakery demo's 3,048 requests stored 307 shapes texts, 17 once the ids
+    are set aside.  A text is also kept with its connection ids cut out
+    (``templates``), and a text that matches it there takes its shapes with
+    its own ids put back.
     """
 
-    __slots__ = ("known", "lookups", "misses", "stacks", "statements")
+    __slots__ = ("known", "lookups", "misses", "stacks", "statements", "templates")
 
     def __init__(self) -> None:
-        self.known: dict[str, list[ShapeFacts]] = {}
+        self.known: dict[str, _Kept] = {}
+        # The shapes text with each connection id cut out -> its facts, the
+        # facts that hold a connection id (in the order of the ids in the text).
+        self.templates: dict[str, tuple[_Kept, tuple[int, ...]]] = {}
         self.stacks: object = None
         self.statements: object = None
         self.lookups = self.misses = 0
@@ -411,6 +423,7 @@ class ShapeMemo:
             return None
         if stacks is not self.stacks or statements is not self.statements:
             self.known.clear()  # another read's: start again
+            self.templates.clear()
             self.lookups = self.misses = 0
             self.stacks, self.statements = stacks, statements
         # The first '],"spans":[' ends the shapes unless it lies inside one of
@@ -420,9 +433,11 @@ class ShapeMemo:
         if cut < 0:
             return None
         key = text[_SHAPES_AT : cut + 1]
-        facts = self.known.get(key)
+        kept = self.known.get(key)
         self.lookups += 1
-        if facts is None and self.misses > _MEMO_MISSES and self.misses * 2 > self.lookups:
+        if kept is None and self.templates:
+            kept = self._from_template(key)
+        if kept is None and self.misses > _MEMO_MISSES and self.misses * 2 > self.lookups:
             return None  # shapes that seldom repeat: not worth the keys
         try:
             rows, end = _scan(text, cut + _ROWS_AFTER_CUT)
@@ -430,7 +445,7 @@ class ShapeMemo:
             return None
         if end != len(text) - 1 or text[end] != "}":
             return None
-        if facts is None:
+        if kept is None:
             self.misses += 1
             try:
                 shapes, end = _scan(key, 0)
@@ -439,14 +454,79 @@ class ShapeMemo:
             if end != len(key) or type(shapes) is not list:
                 return None
             facts = _shape_facts(shapes, stacks, statements, True)
-            # Spans get a shallow copy of their shape's attrs: attrs holding a
-            # list or a dict are not shared beyond one trace.
-            if all(_flat(fact[8]) for fact in facts):
-                if len(self.known) >= _MEMO_SIZE:
-                    self.known.clear()
-                self.known[key] = facts
+            nested = tuple(
+                (i, _plan(fact[8]))
+                for i, fact in enumerate(facts)
+                if type(fact[8]) in _CONTAINERS and not _flat(fact[8])
+            )
+            kept = (facts, nested)
+            self._keep(key, kept)
+            self._keep_template(key, shapes, kept)
+        facts, nested = kept
+        if nested:
+            # Spans get a shallow copy of their shape's attrs: what is nested in
+            # them is each trace's own, as a decode of the text would make it.
+            facts = facts.copy()
+            for index, plan in nested:
+                fact = facts[index]
+                facts[index] = (*fact[:8], _copied(fact[8], plan))
         return facts, rows
 
+    def _keep(self, key: str, kept: _Kept) -> None:
+        if len(self.known) >= _MEMO_SIZE:
+            self.known.clear()
+        self.known[key] = kept
+
+    def _from_template(self, key: str) -> _Kept | None:
+        found = self.templates.get(_CONNECTION.sub(_HOLE, key))
+        if found is None:
+            return None
+        (facts, nested), holders = found
+        ids = _CONNECTION.findall(key)
+        if len(ids) != len(holders):
+            return None
+        facts = facts.copy()
+        for index, (_, number) in zip(holders, ids):
+            fact = facts[index]
+            facts[index] = (*fact[:7], int(number), fact[8])
+        kept = (facts, nested)
+        self._keep(key, kept)
+        return kept
+
+    def _keep_template(self, key: str, shapes: list[Any], kept: _Kept) -> None:
+        """``key`` kept with its connection ids cut out, when exactly the connection
+        ids are what the cuts take: the text with every cut number one more must
+        read as these shapes with each connection id one more, and nothing else."""
+        ids = _CONNECTION.findall(key)
+        if not ids:
+            return
+        facts = kept[0]
+        holders = tuple(i for i, fact in enumerate(facts) if type(fact[7]) is int)
+        if len(holders) != len(ids):
+            return
+        probe = _CONNECTION.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", key)
+        try:
+            moved, end = _scan(probe, 0)
+        except (StopIteration, ValueError):
+            return
+        if end != len(probe) or type(moved) is not list or len(moved) != len(shapes):
+            return
+        for index, (was, now) in enumerate(zip(shapes, moved)):
+            if index in holders:
+                if len(now) != len(was) or now[4] != was[4] + 1 or now[:4] != was[:4]:
+                    return
+                if now[5:] != was[5:]:
+                    return
+            elif now != was:
+                return
+        if len(self.templates) >= _MEMO_SIZE:
+            self.templates.clear()
+        self.templates[_CONNECTION.sub(_HOLE, key)] = (kept, holders)
+
+
+# A shape's facts, and the place of each whose attrs hold a list or a dict with
+# where those are in it (:func:`_plan`).
+_Kept = tuple[list[ShapeFacts], tuple[tuple[int, "_Plan"], ...]]
 
 _HEAD = '{"shapes":['
 _JOIN = '],"spans":['
@@ -457,12 +537,41 @@ _ROWS_AFTER_CUT = len('],"spans":')
 _MEMO_SIZE = 512
 _MEMO_MISSES = 1000
 _FLAT = frozenset((str, int, float, bool, type(None)))
+_CONTAINERS = frozenset((dict, list))
+# A shape's connection id, an integer after its kind, framework, system and
+# fingerprint (each a string or null); checked against the parsed shapes before
+# a text is kept by it (ShapeMemo._keep_template).
+_TEXT_OR_NULL = r'(?:"(?:[^"\\]|\\.)*"|null)'
+_CONNECTION = re.compile(
+    rf"(\[{_TEXT_OR_NULL},{_TEXT_OR_NULL},{_TEXT_OR_NULL},{_TEXT_OR_NULL},)"
+    r"(-?(?:0|[1-9][0-9]*))(?=[,\]])"
+)
+_HOLE = r"\g<1>#"
 
 
 def _flat(attrs: Any) -> bool:
     return attrs is None or (
         type(attrs) is dict and all(type(value) in _FLAT for value in attrs.values())
     )
+
+
+# Where a decoded JSON list or dict holds more of them: (key or index, where
+# those hold more), empty for one that holds none.
+_Plan = tuple[tuple[Any, "_Plan"], ...]
+
+
+def _plan(value: Any) -> _Plan:
+    items = value.items() if type(value) is dict else enumerate(value)
+    return tuple((key, _plan(item)) for key, item in items if type(item) not in _FLAT)
+
+
+def _copied(value: Any, plan: _Plan) -> Any:
+    """A copy of a decoded JSON list or dict, each list and dict in it a new one
+    (``plan``: where they are, from :func:`_plan` of it or of one laid out alike)."""
+    out = value.copy()
+    for key, inner in plan:
+        out[key] = _copied(out[key], inner)
+    return out
 
 
 def _schema3(
