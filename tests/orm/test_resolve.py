@@ -616,3 +616,28 @@ def test_a_nested_path_through_rows_never_loaded_is_no_relation() -> None:
     links = 'SELECT "catalogue_link"."id", "catalogue_link"."product_id" FROM "catalogue_link" WHERE "catalogue_link"."category_id" = ?'
     res = resolve(child, parent, (catalog,), "", earlier=(shape(categories, "sqlite"), shape(links, "sqlite")))
     assert res.kind == "relation", res
+
+
+def test_each_catalog_gets_its_own_paths_when_one_query_is_resolved_again() -> None:
+    """The paths found for a query are remembered per catalog (a page's N+1 is
+    resolved again for each set of statements read before its loop): another
+    catalog with the same tables names its own relation."""
+    renamed = Catalog.from_dict(
+        {
+            "framework": "django",
+            "models": [
+                model(
+                    "blog.Article",
+                    "blog_article",
+                    ["id", "title", "writer_id"],
+                    rel("writer", "fk", "auth.User", column="writer_id", remote_column="id"),
+                ),
+                model("auth.User", "auth_user", ["id", "username"]),
+            ],
+        }
+    )
+    first = fix_of(USER_BY_PK, ARTICLES, "a.editor.username")
+    other = fix_of(USER_BY_PK, ARTICLES, "a.writer.username", catalogs=(renamed,))
+    again = fix_of(USER_BY_PK, ARTICLES, "a.editor.username")
+    assert first.machine["calls"][0]["args"] == ["editor"] == again.machine["calls"][0]["args"]
+    assert other.machine["calls"][0]["args"] == ["writer"]

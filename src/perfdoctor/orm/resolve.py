@@ -25,6 +25,7 @@ lists them for the fix to name as what to look for.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -152,6 +153,27 @@ def _paths(catalog: Catalog, loop: Model, sql: Shape) -> Iterator[Path]:
             yield from walk(nxt, (*prefix, Step(model, rel, nxt)), seen | {_name(nxt.table)})
 
     yield from walk(loop, (), frozenset({_name(loop.table)}))
+
+
+# (catalog, loop model, query shape) -> the paths found.  One N+1 is resolved
+# again for each set of statements read before its loop, and each time the paths
+# from every model of the loop's table were walked anew: on the bakery demo, 41
+# resolutions of the same few queries, from each of Wagtail's page types.
+_WALKS: dict[tuple[int, int, Shape], tuple[weakref.ref[Catalog], Model, tuple[Path, ...]]] = {}
+_MOST_WALKS = 4096
+
+
+def _walked(catalog: Catalog, loop: Model, sql: Shape) -> tuple[Path, ...]:
+    """:func:`_paths`, remembered (the same catalog and model objects, an equal shape)."""
+    key = (id(catalog), id(loop), sql)
+    hit = _WALKS.get(key)
+    if hit is not None and hit[0]() is catalog and hit[1] is loop:
+        return hit[2]
+    found = tuple(_paths(catalog, loop, sql))
+    if len(_WALKS) >= _MOST_WALKS:
+        _WALKS.clear()
+    _WALKS[key] = (weakref.ref(catalog), loop, found)
+    return found
 
 
 def _names(step: Step) -> set[str]:
@@ -358,7 +380,7 @@ def resolve(
     members = _membership(catalog, sql, source)
     if len(members) == 1:
         return replace(base, kind="membership", paths=(members[0],))
-    found = [path for loop in loops for path in _paths(catalog, loop, sql)]
+    found = [path for loop in loops for path in _walked(catalog, loop, sql)]
     # Any table fits a GenericForeignKey, so the SQL proves nothing: only a call
     # site that names it (django-oscar's thumbnail key-value lookups per image
     # were "attribute_values.value_entity").
