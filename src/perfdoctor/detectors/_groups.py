@@ -102,18 +102,13 @@ def loop_groups(trace: Trace, least: int = 1) -> list[SpanGroup]:
 
 
 def _runs(
-    trace: Trace, windows: list[tuple[float, float]], keys: set[tuple[object, ...]] | None = None
+    trace: Trace, windows: list[tuple[float, float]]
 ) -> dict[tuple[object, ...], list[Span]]:
     """The reads of each (request, query shape, call site), in order of first
-    appearance; only those of ``keys`` when given."""
+    appearance (a trace of several requests: ``windows``)."""
     runs: dict[tuple[object, ...], list[Span]] = {}
-    request = None  # one request (no windows): every span's
     for span in reads(trace):
-        if windows:
-            request = request_of(span, windows)
-        key = _run_key(request, span)
-        if keys is not None and key not in keys:
-            continue
+        key = _run_key(request_of(span, windows), span)
         spans = runs.get(key)
         if spans is None:
             runs[key] = [span]
@@ -152,18 +147,31 @@ def _runs_by_shape(
     of several shapes' spans."""
     runs: dict[tuple[object, ...], list[Span]] = {}
     mixed: set[tuple[object, ...]] = set()  # keys of several shapes
+    keyed: list[tuple[tuple[object, ...], list[Span]]] = []
     for spans in shapes(trace):
         first = spans[0]
         if first.kind != "db" or not is_read(first.statement):
             continue
         key = _run_key(None, first)
+        keyed.append((key, spans))
         if key in runs:
             mixed.add(key)
         else:
             runs[key] = spans
     if mixed:
-        # Spans of several shapes (another connection, other attrs) in trace order.
-        runs.update(_runs(trace, [], mixed))
+        # Spans of several shapes (another connection, other attrs) in trace order;
+        # each span's key is its shape's, made above.
+        key_of = {id(span): key for key, spans in keyed if key in mixed for span in spans}
+        together: dict[tuple[object, ...], list[Span]] = {}
+        for span in reads(trace):
+            found = key_of.get(id(span))
+            if found is not None:
+                same = together.get(found)
+                if same is None:
+                    together[found] = [span]
+                else:
+                    same.append(span)
+        runs.update(together)
     return runs, mixed
 
 
