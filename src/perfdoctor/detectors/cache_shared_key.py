@@ -199,6 +199,9 @@ class _Session(Session):
             for ops in by_entry.values():
                 yield from sorted(ops, key=itemgetter(3))
             return
+        # Without it the join scans every operation once per entry: 0.22 s for the
+        # bakery demo's 26k operations, and entries times operations past that.
+        self.spill.execute("CREATE INDEX IF NOT EXISTS ops_entry ON ops (system, digest)")
         for row in self.spill.rows(_IN_ORDER):
             yield row
 
