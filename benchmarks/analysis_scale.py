@@ -6,6 +6,8 @@
     python benchmarks/analysis_scale.py --json                  # the same figures as JSON
     python benchmarks/analysis_scale.py --parts --sizes 1000000 --baseline-ref main
                                                                 # where the time goes, in-process
+    python benchmarks/analysis_scale.py --store traces.db --baseline-ref main
+                                                                # a store captured from a real app
 
 The stores are written through the real store writer (``store.write_traces``)
 from generated traces of a web app: six endpoints and a queued task, with an
@@ -703,6 +705,14 @@ def main() -> None:
         help="do not compile the sides first: with PYTHONDONTWRITEBYTECODE set, every run "
         "then compiles perfdoctor again (how RESULTS.md's earlier figures were measured)",
     )
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="measure this store (one captured from a real app) instead of the generated "
+        "ones; repeatable",
+    )
     parser.add_argument("--parts-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.parts_of:  # the child of --parts
@@ -710,13 +720,20 @@ def main() -> None:
         return
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = 1 if args.quick else args.runs
-    folder = Path(args.store_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_app_source()
     stores = []
-    for size in sizes:
-        path = cached_store(folder, size)
-        stores.append((path, *stored_spans(path)))
+    if args.store:
+        for given in args.store:
+            path = Path(given)
+            if not path.is_file():
+                parser.error(f"--store {given}: no such file")
+            stores.append((path, *stored_spans(path)))
+    else:
+        folder = Path(args.store_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_app_source()
+        for size in sizes:
+            path = cached_store(folder, size)
+            stores.append((path, *stored_spans(path)))
     with tempfile.TemporaryDirectory() as tmp:
         sides: dict[str, Path | None] = {}
         if args.baseline_ref:

@@ -55,3 +55,46 @@ def test_analysis_scale_parts_times_every_reader(tmp_path: Path) -> None:
     # The reading, every detector session and the summaries, each timed apart.
     assert {"reading", "n-plus-one-query", "slow-query", "endpoint statistics"} <= set(parts)
     assert row["spans_per_s"] > 0 and row["cpu_s"] > 0
+
+
+def test_analysis_scale_measures_a_store_it_is_given(tmp_path: Path) -> None:
+    """``--store``: a store captured from a real app, measured as the generated ones."""
+    from perfdoctor import store
+    from perfdoctor.model import Span, Trace
+
+    path = tmp_path / "app.db"
+    conn = store.open_for_writing(path)
+    traces = [
+        Trace(
+            f"t{n}",
+            "GET /posts/",
+            "http",
+            1.0 + n,
+            5.0,
+            200,
+            spans=[
+                Span("db", 0.1, 0.2, system="sqlite", statement="SELECT id FROM posts"),
+                Span("db", 0.4, 0.2, system="sqlite", statement="SELECT id FROM users"),
+            ],
+        )
+        for n in range(30)
+    ]
+    store.write_traces(conn, traces)
+    conn.close()
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--store", str(path), "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["rows"]
+    assert (row["traces"], row["spans"]) == (30, 60)
+    assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
+    missing = subprocess.run(
+        [sys.executable, str(SCRIPT), "--store", str(tmp_path / "none.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "no such file" in missing.stderr
