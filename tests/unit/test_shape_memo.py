@@ -118,6 +118,11 @@ def test_shapes_differing_only_in_connection_ids_are_parsed_once() -> None:
             '{"note":"[null,null,null,null,7]"}]]',
             "[[0,1,2],[1,3,4]]",
         ),
+        # A '#' of the text's own, the mark a connection id's place gets.
+        (
+            '[["db",null,"sqlite","f1",7],["cache",null,null,null,null,null,{"note":"#"}]]',
+            "[[0,1,2],[1,3,4]]",
+        ),
         # Connection ids that are no integers.
         ('[["db",null,"sqlite","f1",7.5]]', "[[0,1,2]]"),
         ('[["db",null,"sqlite","f1","c7"]]', "[[0,1,2]]"),

@@ -498,7 +498,8 @@ class ShapeMemo:
         ids are what the cuts take: the text with every cut number one more must
         read as these shapes with each connection id one more, and nothing else."""
         ids = _CONNECTION.findall(key)
-        if not ids:
+        # A '#' of its own would let a text whose hole holds one match it.
+        if not ids or "#" in key:
             return
         facts = kept[0]
         holders = tuple(i for i, fact in enumerate(facts) if type(fact[7]) is int)
