@@ -187,3 +187,45 @@ def test_shapes_that_seldom_repeat_stop_being_kept() -> None:
     assert _read(_value('[["db",null,"sqlite","new"]]', "[[0,1,2]]"), memo) == _read(
         _value('[["db",null,"sqlite","new"]]', "[[0,1,2]]"), None
     )
+
+
+def test_requests_on_connections_of_their_own_read_back_with_their_own_ids(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Django runs by default (CONN_MAX_AGE = 0): each request opens its own
+    connection, so each stored request's shapes differ only in its id.  Read back,
+    every span has its own request's connection id, and the shapes were parsed
+    once, not once per request."""
+    import sqlite3
+
+    import perfdoctor
+    from tests.inprocess import capturing, load, seed_blog
+
+    database = tmp_path / "blog.db"
+    seed = sqlite3.connect(database)
+    seed_blog(seed, articles=20)
+    seed.commit()
+    seed.close()
+    path = tmp_path / "traces.db"
+    kept = []  # each request's connection left open: no id reused
+    with capturing(path):
+        for n in range(12):
+            with perfdoctor.trace("GET /articles/"):
+                conn = sqlite3.connect(database)
+                conn.execute("SELECT id, title FROM article WHERE id > ?", (n,)).fetchall()
+                conn.execute("SELECT name FROM author WHERE id = ?", (n % 10 + 1,)).fetchall()
+                kept.append(conn)
+    ids = [id(conn) for conn in kept]
+    parsed = []
+    shape_facts = layout._shape_facts
+    monkeypatch.setattr(
+        layout, "_shape_facts", lambda *args: parsed.append(1) or shape_facts(*args)
+    )
+    traces = sorted(load(path), key=lambda t: t.started_at)
+    assert len(traces) == 12 and len(set(ids)) == 12
+    for trace, conn_id in zip(traces, ids):
+        queries = [s for s in trace.spans if s.kind == "db"]
+        assert [s.connection_id for s in queries] == [conn_id, conn_id]
+    assert len(parsed) == 1
+    for conn in kept:
+        conn.close()
