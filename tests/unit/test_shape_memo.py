@@ -103,6 +103,13 @@ def test_shapes_differing_only_in_connection_ids_are_parsed_once() -> None:
     assert first[0][0][11] == 140700379131472
 
 
+def test_a_connection_id_past_the_digits_limit_fails_as_without_the_memo() -> None:
+    memo = layout.ShapeMemo()
+    _same_either_way(_value(_REQUEST.format(conn=7), _REQUEST_ROWS), memo)
+    huge = _value(_REQUEST.format(conn="9" * 5000), _REQUEST_ROWS)
+    assert _read(huge, memo) == _read(huge, None) == ValueError
+
+
 @pytest.mark.parametrize(
     ("shapes", "rows"),
     [

@@ -486,9 +486,12 @@ class ShapeMemo:
         if len(ids) != len(holders):
             return None
         facts = facts.copy()
-        for index, (_, number) in zip(holders, ids):
-            fact = facts[index]
-            facts[index] = (*fact[:7], int(number), fact[8])
+        try:
+            for index, (_, number) in zip(holders, ids):
+                fact = facts[index]
+                facts[index] = (*fact[:7], int(number), fact[8])
+        except ValueError:  # past int()'s digits limit: left to the decoder, as json is
+            return None
         kept = (facts, nested)
         self._keep(key, kept)
         return kept
@@ -505,8 +508,8 @@ class ShapeMemo:
         holders = tuple(i for i, fact in enumerate(facts) if type(fact[7]) is int)
         if len(holders) != len(ids):
             return
-        probe = _CONNECTION.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", key)
         try:
+            probe = _CONNECTION.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", key)
             moved, end = _scan(probe, 0)
         except (StopIteration, ValueError):
             return
