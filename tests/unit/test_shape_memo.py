@@ -125,6 +125,14 @@ def test_a_connection_id_past_the_digits_limit_fails_as_without_the_memo() -> No
             '{"note":"[null,null,null,null,7]"}]]',
             "[[0,1,2],[1,3,4]]",
         ),
+        # The id as a number between commas inside a string.
+        (
+            '[["db",null,"sqlite","f1",7],["cache",null,null,null,null,null,{"note":"a,7,b"}]]',
+            "[[0,1,2],[1,3,4]]",
+        ),
+        # Two connections: the first one's id is cut out, the other's read as it is.
+        ('[["db",null,"sqlite","f1",7],["db",null,"sqlite","f2",9]]', "[[0,1,2],[1,3,4]]"),
+        ('[["db",null,"sqlite","f1",9],["db",null,"sqlite","f2",7]]', "[[0,1,2],[1,3,4]]"),
         # A '#' of the text's own, the mark a connection id's place gets.
         (
             '[["db",null,"sqlite","f1",7],["cache",null,null,null,null,null,{"note":"#"}]]',

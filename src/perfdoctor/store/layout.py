@@ -398,9 +398,10 @@ class ShapeMemo:
     connection ids: Django closes its connection after each request by default
     (``CONN_MAX_AGE = 0``), so each request's connection is a new object, and
     the bakery demo's 3,048 requests stored 307 shapes texts, 17 once the ids
-    are set aside.  A text is also kept with its connection ids cut out
-    (``templates``), and a text that matches it there takes its shapes with
-    its own ids put back.
+    are set aside.  A text is also kept with its connection's id cut out (a
+    request's queries share one connection: the first id found, cut wherever
+    it stands as a number), and a text that matches it there takes its shapes
+    with its own id put back.
     """
 
     __slots__ = ("known", "lookups", "misses", "stacks", "statements", "templates")
@@ -478,54 +479,66 @@ class ShapeMemo:
         self.known[key] = kept
 
     def _from_template(self, key: str) -> _Kept | None:
-        found = self.templates.get(_CONNECTION.sub(_HOLE, key))
+        cut = _cut(key)
+        if cut is None:
+            return None
+        number, holed = cut
+        found = self.templates.get(holed)
         if found is None:
             return None
         (facts, nested), holders = found
-        ids = _CONNECTION.findall(key)
-        if len(ids) != len(holders):
-            return None
-        facts = facts.copy()
         try:
-            for index, (_, number) in zip(holders, ids):
-                fact = facts[index]
-                facts[index] = (*fact[:7], int(number), fact[8])
+            conn = int(number)
         except ValueError:  # past int()'s digits limit: left to the decoder, as json is
             return None
+        facts = facts.copy()
+        for index in holders:
+            fact = facts[index]
+            facts[index] = (*fact[:7], conn, fact[8])
         kept = (facts, nested)
         self._keep(key, kept)
         return kept
 
     def _keep_template(self, key: str, shapes: list[Any], kept: _Kept) -> None:
-        """``key`` kept with its connection ids cut out, when exactly the connection
-        ids are what the cuts take: the text with every cut number one more must
-        read as these shapes with each connection id one more, and nothing else."""
-        ids = _CONNECTION.findall(key)
-        # A '#' of its own would let a text whose hole holds one match it.
-        if not ids or "#" in key:
+        """``key`` kept with its first connection id cut out wherever it stands as a
+        number, when exactly the connection ids are what the cuts take: the text
+        with that number one more in each cut must read as these shapes with those
+        connection ids one more, and nothing else changed."""
+        cut = _cut(key)
+        if cut is None:
             return
-        facts = kept[0]
-        holders = tuple(i for i, fact in enumerate(facts) if type(fact[7]) is int)
-        if len(holders) != len(ids):
-            return
+        number, holed = cut
         try:
-            probe = _CONNECTION.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", key)
+            conn = int(number)
+            probe = _filled(key, number, str(conn + 1))
             moved, end = _scan(probe, 0)
         except (StopIteration, ValueError):
             return
         if end != len(probe) or type(moved) is not list or len(moved) != len(shapes):
             return
+        holders = []
         for index, (was, now) in enumerate(zip(shapes, moved)):
-            if index in holders:
-                if len(now) != len(was) or now[4] != was[4] + 1 or now[:4] != was[:4]:
-                    return
-                if now[5:] != was[5:]:
-                    return
-            elif now != was:
+            if was == now:
+                continue
+            if (
+                len(now) != len(was)
+                or len(was) < 5
+                or type(was[4]) is not int
+                or was[4] != conn
+                or now[4] != conn + 1
+                or now[:4] != was[:4]
+                or now[5:] != was[5:]
+            ):
                 return
+            holders.append(index)
+        # Every shape on that connection is a holder: one whose id the cut missed
+        # would keep this connection's id in a text that reads with another's.
+        on_it = [i for i, fact in enumerate(kept[0]) if type(fact[7]) is int and fact[7] == conn]
+        if holders != on_it:
+            return
         if len(self.templates) >= _MEMO_SIZE:
             self.templates.clear()
-        self.templates[_CONNECTION.sub(_HOLE, key)] = (kept, holders)
+        self.templates[holed] = (kept, tuple(holders))
 
 
 # A shape's facts, and the place of each whose attrs hold a list or a dict with
@@ -543,14 +556,33 @@ _MEMO_MISSES = 1000
 _FLAT = frozenset((str, int, float, bool, type(None)))
 _CONTAINERS = frozenset((dict, list))
 # A shape's connection id, an integer after its kind, framework, system and
-# fingerprint (each a string or null); checked against the parsed shapes before
-# a text is kept by it (ShapeMemo._keep_template).
+# fingerprint (each a string or null): the first one found is the one cut out
+# (_cut), and a text is kept by its cuts only once a probe shows they are
+# exactly that connection's ids (ShapeMemo._keep_template).
 _TEXT_OR_NULL = r'(?:"(?:[^"\\]|\\.)*"|null)'
 _CONNECTION = re.compile(
     rf"(\[{_TEXT_OR_NULL},{_TEXT_OR_NULL},{_TEXT_OR_NULL},{_TEXT_OR_NULL},)"
     r"(-?(?:0|[1-9][0-9]*))(?=[,\]])"
 )
-_HOLE = r"\g<1>#"
+
+
+def _filled(key: str, number: str, by: str) -> str:
+    """``key`` with ``number`` replaced by ``by`` wherever it stands as a number
+    after a comma (each shape's connection id does)."""
+    return key.replace(f",{number},", f",{by},").replace(f",{number}]", f",{by}]")
+
+
+def _cut(key: str) -> tuple[str, str] | None:
+    """The text's first connection id, and the text with it cut out (``#``); None
+    for a text with no connection id or a ``#`` of its own (which would let a text
+    whose hole holds one match it)."""
+    if "#" in key:
+        return None
+    first = _CONNECTION.search(key)
+    if first is None:
+        return None
+    number = first.group(2)
+    return number, _filled(key, number, "#")
 
 
 def _flat(attrs: Any) -> bool:
