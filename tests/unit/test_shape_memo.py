@@ -107,7 +107,7 @@ def test_a_connection_id_past_the_digits_limit_fails_as_without_the_memo() -> No
     memo = layout.ShapeMemo()
     _same_either_way(_value(_REQUEST.format(conn=7), _REQUEST_ROWS), memo)
     huge = _value(_REQUEST.format(conn="9" * 5000), _REQUEST_ROWS)
-    assert _read(huge, memo) == _read(huge, None) == ValueError
+    assert _read(huge, memo) is _read(huge, None) is ValueError
 
 
 @pytest.mark.parametrize(
