@@ -30,3 +30,18 @@ def test_a_summary_counts_as_a_request_but_not_as_one_without_queries() -> None:
     # Its queries were not recorded: the histogram has the two requests that were.
     assert samples[("perfdoctor_queries_per_request_count", "GET /items")] == 2
     assert samples[("perfdoctor_queries_per_request_sum", "GET /items")] == 18
+
+
+def test_a_server_process_own_trace_is_no_request() -> None:
+    """gunicorn's worker leaves a trace of its own work outside requests (its
+    startup's queries), as long as the process lived: not a request to count."""
+    metrics = Metrics()
+    process = Trace("p1", "gunicorn", "server", 0.0, 122_000.0, None)
+    metrics.observe([_trace(1, 9, False), process])
+    samples = {
+        (s.name, s.labels.get("endpoint"))
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for s in family.samples
+    }
+    assert ("perfdoctor_requests_total", "GET /items") in samples
+    assert not any(endpoint == "gunicorn" for _, endpoint in samples)

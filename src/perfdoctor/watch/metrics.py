@@ -13,7 +13,7 @@ from typing import Any
 
 from perfdoctor.analysis import sampling, timing
 from perfdoctor.errors import UsageError
-from perfdoctor.model import Finding, Trace
+from perfdoctor.model import SERVER_KIND, Finding, Trace
 from perfdoctor.watch.problems import Problem
 
 # Seconds: from a cache hit to a request that timed out behind a proxy.
@@ -79,6 +79,10 @@ class Metrics:
 
     def observe(self, fresh: Sequence[Trace]) -> None:
         for trace in fresh:
+            if trace.kind == SERVER_KIND:
+                # A server process's own work outside requests, over its whole life
+                # (gunicorn's 2-minute trace on the bakery demo): no request.
+                continue
             self.latency.labels(trace.name).observe(timing.latency_ms(trace) / 1000)
             if sampling.has_detail(trace):  # a summary's queries were not recorded
                 self.queries.labels(trace.name).observe(
