@@ -459,6 +459,39 @@ def stored_spans(path: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def scaled_copy(source: Path, times: int, target: Path) -> Path:
+    """A copy of ``source`` holding each trace ``times`` times: copy k of a trace
+    gets a new id and starts k store-lengths (plus a second) later, so the copies
+    are that traffic again, later; what the traces share (stacks, statements,
+    catalogs) is the store's as it is, and a sampled store's counts are scaled."""
+    conn = sqlite3.connect(source)
+    try:
+        conn.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        conn.close()
+    conn = sqlite3.connect(target)
+    try:
+        first, last = conn.execute("SELECT min(started_at), max(started_at) FROM traces").fetchone()
+        length = (last or 0.0) - (first or 0.0) + 1.0
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(traces)")]
+        copied = ", ".join(
+            "id || :suffix" if c == "id" else "started_at + :shift" if c == "started_at" else c
+            for c in columns
+        )
+        original = conn.execute("SELECT max(rowid) FROM traces").fetchone()[0] or 0
+        with conn:
+            for k in range(1, times):
+                conn.execute(
+                    f"INSERT INTO traces ({', '.join(columns)}) "
+                    f"SELECT {copied} FROM traces WHERE rowid <= :original ORDER BY rowid",
+                    {"suffix": f"~{k}", "shift": k * length, "original": original},
+                )
+            conn.execute("UPDATE sampling SET seen = seen * ?, kept = kept * ?", (times, times))
+    finally:
+        conn.close()
+    return target
+
+
 def cached_store(folder: Path, spans: int) -> Path:
     path = folder / f"analysis-scale-v{WORKLOAD_VERSION}-{spans}.sqlite"
     if not path.exists():
@@ -713,6 +746,14 @@ def main() -> None:
         help="measure this store (one captured from a real app) instead of the generated "
         "ones; repeatable",
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --store: measure a copy holding each trace N times (the copies later "
+        "in time), a real app's traffic at N times its size",
+    )
     parser.add_argument("--parts-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.parts_of:  # the child of --parts
@@ -721,11 +762,16 @@ def main() -> None:
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = 1 if args.quick else args.runs
     stores = []
+    if args.scale < 1 or (args.scale > 1 and not args.store):
+        parser.error("--scale N: N >= 1, with --store")
+    scaled = tempfile.TemporaryDirectory(prefix="perfdoctor-scaled-")
     if args.store:
-        for given in args.store:
+        for number, given in enumerate(args.store):
             path = Path(given)
             if not path.is_file():
                 parser.error(f"--store {given}: no such file")
+            if args.scale > 1:
+                path = scaled_copy(path, args.scale, Path(scaled.name) / f"{number}-{path.name}")
             stores.append((path, *stored_spans(path)))
     else:
         folder = Path(args.store_dir)

@@ -91,6 +91,17 @@ def test_analysis_scale_measures_a_store_it_is_given(tmp_path: Path) -> None:
     [row] = json.loads(done.stdout)["rows"]
     assert (row["traces"], row["spans"]) == (30, 60)
     assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
+    # --scale: the same traffic three times over, later.
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--store", str(path), "--scale", "3", "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["rows"]
+    assert (row["traces"], row["spans"]) == (90, 180)
+    assert store.count_traces(path) == 30  # the store given is left as it was
     missing = subprocess.run(
         [sys.executable, str(SCRIPT), "--store", str(tmp_path / "none.db")],
         capture_output=True,
