@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analysis_scale.py"
 
@@ -81,25 +82,19 @@ def test_analysis_scale_measures_a_store_it_is_given(tmp_path: Path) -> None:
     ]
     store.write_traces(conn, traces)
     conn.close()
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--store", str(path), "--runs", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    [row] = json.loads(done.stdout)["rows"]
+
+    def measured(*more: str) -> dict[str, Any]:
+        command = [sys.executable, str(SCRIPT), "--store", str(path), "--runs", "1", "--json"]
+        done = subprocess.run([*command, *more], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        [row] = json.loads(done.stdout)["rows"]
+        return dict(row)
+
+    row = measured()
     assert (row["traces"], row["spans"]) == (30, 60)
     assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
     # --scale: the same traffic three times over, later.
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--store", str(path), "--scale", "3", "--runs", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    [row] = json.loads(done.stdout)["rows"]
+    row = measured("--scale", "3")
     assert (row["traces"], row["spans"]) == (90, 180)
     assert store.count_traces(path) == 30  # the store given is left as it was
     missing = subprocess.run(
