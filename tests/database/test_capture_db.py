@@ -226,3 +226,37 @@ def test_offset_words_that_are_not_an_offset_clause_keep_nothing(tmp_path: Path,
             conn.execute(sql).fetchall()
     [span] = _only(load(traces)).db_spans()
     assert "offset" not in span.attrs
+
+
+def test_a_statement_built_anew_for_each_query_is_kept_once_per_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ORM builds its SQL string again for every query (Django does): a request's
+    spans share the first string of each text instead of each keeping its own until
+    the request ends, and the statements read back are the same."""
+    from perfdoctor.capture import context
+
+    traces = tmp_path / "t.db"
+    finished: list[Any] = []
+    with capturing(traces):
+        handler = context.state.on_finish
+        assert handler is not None
+
+        def keep(trace: Any) -> None:
+            finished.append(trace)
+            handler(trace)
+
+        monkeypatch.setattr(context.state, "on_finish", keep)
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE n (v INTEGER)")
+        with perfdoctor.trace("t", "http"):
+            for value in range(200):
+                sql = " ".join(["SELECT", "v", "FROM", "n", "WHERE", "v", "=", "?"])
+                conn.execute(sql, (value,)).fetchall()
+            conn.execute(" ".join(["SELECT v FROM n LIMIT ? OFFSET ?"]), (5, 300)).fetchall()
+    [active] = [t for t in finished if t.name == "t"]
+    selects = [span for span in active.spans if span[0] == "db" and "WHERE" in span[6]]
+    assert len(selects) == 200 and len({id(span[6]) for span in selects}) == 1
+    spans = _only(load(traces)).db_spans()
+    assert {s.statement for s in spans[:200]} == {"SELECT v FROM n WHERE v = ?"}
+    assert spans[200].attrs.get("offset") == 300

@@ -22,9 +22,9 @@ from typing import Any
 
 from perfdoctor import callsite
 from perfdoctor.capture.machine import sampler as _machine
-from perfdoctor.capture.offset import has_offset as _offset_statements
 from perfdoctor.capture.offset import offset_param
-from perfdoctor.capture.offset import remember as _remember_offset
+from perfdoctor.capture.offset import remember as _remember_statement
+from perfdoctor.capture.offset import statements as _statements
 from perfdoctor.capture.tally import Tally
 from perfdoctor.model import SERVER_KIND
 
@@ -352,15 +352,17 @@ def record_db(
         except TypeError:
             key = params_key(sql, params)
         extra = _BLOCKED_LOOP if blocking and _running_loop() is not None else None
-        # Whether a statement has an OFFSET: remembered for statements that are str
-        # (not a subclass), so a hit needs no test of the type first.
-        try:
-            has_offset = _offset_statements.get(sql)
-        except Exception:  # an unhashable statement object
-            has_offset = False
-        if has_offset is None:
-            has_offset = type(sql) is str and _remember_offset(sql)
-        if has_offset and type(sql) is str:
+        # The statement as first seen, and whether it has an OFFSET: remembered for
+        # statements that are str (another object, a str subclass among them, is kept
+        # as it is and not looked at for an OFFSET).
+        statement = sql
+        has_offset = False
+        if type(sql) is str:
+            known = _statements.get(sql)
+            if known is None:
+                known = _remember_statement(sql)
+            statement, has_offset = known
+        if has_offset:
             # Kept as a number only (``large-offset``): literals are stripped later.
             offset = offset_param(sql, params)
             if offset is not None:
@@ -378,7 +380,7 @@ def record_db(
                 frames,
                 framework,
                 system,
-                sql,
+                statement,
                 key,
                 params if state.capture_params else None,
                 # an int, or a one-item list a cursor keeps counting fetched rows into
