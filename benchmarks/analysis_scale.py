@@ -764,13 +764,14 @@ def main() -> None:
     stores = []
     if args.scale < 1 or (args.scale > 1 and not args.store):
         parser.error("--scale N: N >= 1, with --store")
-    scaled = tempfile.TemporaryDirectory(prefix="perfdoctor-scaled-")
+    # The scaled copies live as long as this process (the folder goes with it).
+    scaled = tempfile.TemporaryDirectory(prefix="perfdoctor-scaled-") if args.scale > 1 else None
     if args.store:
         for number, given in enumerate(args.store):
             path = Path(given)
             if not path.is_file():
                 parser.error(f"--store {given}: no such file")
-            if args.scale > 1:
+            if scaled is not None:
                 path = scaled_copy(path, args.scale, Path(scaled.name) / f"{number}-{path.name}")
             stores.append((path, *stored_spans(path)))
     else:

@@ -408,8 +408,8 @@ class ShapeMemo:
 
     def __init__(self) -> None:
         self.known: dict[str, _Kept] = {}
-        # The shapes text with each connection id cut out -> its facts, the
-        # facts that hold a connection id (in the order of the ids in the text).
+        # The shapes text with its first connection's id cut out (_cut) -> its
+        # facts, and the places of the facts on that connection.
         self.templates: dict[str, tuple[_Kept, tuple[int, ...]]] = {}
         self.stacks: object = None
         self.statements: object = None
