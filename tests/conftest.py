@@ -144,10 +144,31 @@ def redis_url() -> str:
     return require_redis()
 
 
+# Each pytest-xdist worker hands out ports from its own block below Linux's
+# ephemeral range (32768 up). A port the kernel picks (bind to 0) and releases can
+# be picked again at once for another worker's server: a server that then failed to
+# bind left the test talking to the other worker's app. Where in its block a worker
+# starts depends on its process id, so two test runs at once seldom meet either.
+_PORT_BLOCK = 1000
+_PORTS_FROM = 20000
+_next_port = os.getpid() % _PORT_BLOCK
+
+
 def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    block = int(worker) if worker.isdigit() else 0
+    first = _PORTS_FROM + (block % 12) * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = first + _next_port
+        _next_port = (_next_port + 1) % _PORT_BLOCK
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + _PORT_BLOCK - 1}")
 
 
 def perfdoctor_cmd(*args: str) -> list[str]:
