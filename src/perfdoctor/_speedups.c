@@ -27,7 +27,7 @@
 static PyObject *getframe = NULL;
 static PyObject *globals = NULL;
 static PyObject *str_paths, *str_search, *str_triggers, *str_extract;
-static PyObject *str_hot, *str_frame, *str_names;
+static PyObject *str_hot, *str_frame, *str_names, *str_last;
 
 /* sys._getframe(n) from the Python function that called capture_caller: new
  * reference, or NULL with an exception set (ValueError: a shallower stack). */
@@ -60,10 +60,10 @@ frame_is(PyObject *frame, PyObject *code, PyObject *offset)
  * NULL with an exception set for an error that is not a shallower stack. */
 static PyObject *
 try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
-        PyObject *anchor, int names)
+        PyObject *anchor, int names, PyObject *site)
 {
     PyObject *frame = NULL, *other = NULL, *result = NULL;
-    if (!PyTuple_CheckExact(hot) || PyTuple_GET_SIZE(hot) != 7) {
+    if (!PyTuple_CheckExact(hot) || PyTuple_GET_SIZE(hot) != 9) {
         Py_RETURN_NONE;
     }
     Py_ssize_t hot_depth = PyLong_AsSsize_t(PyTuple_GET_ITEM(hot, 0));
@@ -79,8 +79,54 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
     int own = PyObject_IsTrue(PyTuple_GET_ITEM(hot, 4));
     PyObject *trigger_at = PyTuple_GET_ITEM(hot, 5);
     PyObject *answer = PyTuple_GET_ITEM(hot, 6);
+    PyObject *absent = PyTuple_GET_ITEM(hot, 7);
+    PyObject *last = PyTuple_GET_ITEM(hot, 8);
     if (PyErr_Occurred()) {
         return NULL;
+    }
+    /* None of the site's first user frames where they were (a path with no user
+     * frame, at a site that has paths with some: _search looks those up first). */
+    if (!PyTuple_CheckExact(absent)) {
+        Py_RETURN_NONE;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(absent); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(absent, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
+            || !PyDict_Check(PyTuple_GET_ITEM(entry, 1))) {
+            Py_RETURN_NONE;
+        }
+        Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 0));
+        if (step == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        PyObject *there = frame_at(base + step);
+        if (there == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return NULL;
+            }
+            PyErr_Clear();  /* a shallower stack: no user frame there */
+            continue;
+        }
+        PyCodeObject *there_code = PyFrame_GetCode((PyFrameObject *)there);
+        PyObject *code_id = PyLong_FromVoidPtr(there_code);
+        Py_DECREF(there_code);
+        PyObject *offset = code_id ? PyLong_FromLong(PyFrame_GetLasti((PyFrameObject *)there))
+                                   : NULL;
+        Py_DECREF(there);
+        PyObject *key = offset ? PyTuple_Pack(2, code_id, offset) : NULL;
+        Py_XDECREF(code_id);
+        Py_XDECREF(offset);
+        if (key == NULL) {
+            return NULL;
+        }
+        int known = PyDict_Contains(PyTuple_GET_ITEM(entry, 1), key);
+        Py_DECREF(key);
+        if (known < 0) {
+            return NULL;
+        }
+        if (known) {
+            Py_RETURN_NONE;
+        }
     }
     /* The shapes callsite._Site.hot is built with (anything else: not this path). */
     if (!PyTuple_CheckExact(checks) || !PyTuple_CheckExact(answer)
@@ -182,10 +228,16 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
         result = PyTuple_Pack(
             3, PyTuple_GET_ITEM(answer, 0), PyTuple_GET_ITEM(answer, 1), extracted);
         Py_DECREF(extracted);
-        goto done;
+        goto found;
     }
 hit:
     result = Py_NewRef(answer);
+found:
+    /* The anchor's distance a path with no user frame was found at, for _search's
+     * guess of the next one (_Site.last). */
+    if (result != NULL && last != Py_None && PyObject_SetAttr(site, str_last, last) < 0) {
+        Py_CLEAR(result);
+    }
     goto done;
 missed:
     if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
@@ -292,19 +344,23 @@ capture_caller(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObje
         if (hot == NULL) {
             goto done;
         }
-        if (hot != Py_None) {
-            result = try_hot(hot, first, skip, depth, anchor, names);
-            Py_DECREF(hot);
-            if (result == NULL) {
-                goto done;
+        /* The paths held for the first try, newest first (_Site.hot). */
+        if (PyTuple_CheckExact(hot)) {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(hot); i++) {
+                result = try_hot(PyTuple_GET_ITEM(hot, i), first, skip, depth, anchor, names,
+                                 site);
+                if (result == NULL || result != Py_None) {
+                    break;
+                }
+                Py_CLEAR(result);
             }
-            if (result != Py_None) {
-                goto done;
-            }
-            Py_CLEAR(result);
         }
-        else {
-            Py_DECREF(hot);
+        Py_DECREF(hot);
+        if (result != NULL) {
+            goto done;
+        }
+        if (PyErr_Occurred()) {
+            goto done;
         }
     }
     {
@@ -376,8 +432,9 @@ PyInit__speedups(void)
     str_hot = PyUnicode_InternFromString("hot");
     str_frame = PyUnicode_InternFromString("frame");
     str_names = PyUnicode_InternFromString("names");
+    str_last = PyUnicode_InternFromString("last");
     if (!str_paths || !str_search || !str_triggers || !str_extract || !str_hot
-        || !str_frame || !str_names) {
+        || !str_frame || !str_names || !str_last) {
         return NULL;
     }
 #endif

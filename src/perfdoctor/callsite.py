@@ -189,14 +189,20 @@ _Path = tuple[
     tuple[tuple[int, CodeType, int], ...],
 ]
 _Known = list[tuple[CodeType, _Path]]
-# A site's path answered last (_Site.hot): the depth it was walked with, the user
-# frames to look up (_Path's last), the anchor's distance (as _Path's), the anchor
-# its answer was joined with (None for a path that does not end at one), whether
-# the anchor is a frame of its own to take, the trigger frame, and the answer
-# (with no trigger: a trigger's names are read from its frame each time).
+# A path a site answered, ready for the first try (_Site.hot): the depth it was
+# walked with, the user frames to look up (_Path's last), the anchor's distance (as
+# _Path's), the anchor its answer was joined with (None for a path that does not
+# end at one), whether the anchor is a frame of its own to take, the trigger frame,
+# the answer (with no trigger: a trigger's names are read from its frame each
+# time); the site's first user frames that must not be where they were (each
+# distance with its table of _Site.by_first: a path with no user frame, at a site
+# that has paths with some, is taken only where none of those is found, as
+# _search takes it); and the anchor's distance to keep as _Site.last when it
+# answers (a path with no user frame that ends at the anchor), else None.
 _Hot = tuple[
     int, tuple[tuple[int, CodeType, int], ...], int, "Anchor | None", bool,
-    "_Trigger | None", "_Answer",
+    "_Trigger | None", "_Answer", "tuple[tuple[int, dict[tuple[int, int], _Known]], ...]",
+    "int | None",
 ]
 _MAX_SITES = 5_000
 # Paths tried per first user frame (the same line reached through different
@@ -205,6 +211,13 @@ _MAX_PATHS_PER_SITE = 8
 # Paths remembered per operation site, all first user frames together: past it
 # the site starts again (a generic helper called from thousands of lines).
 _MAX_PATHS_PER_ISSUER = 512
+# Paths the first try holds per site, tried newest first: the one answered last,
+# and ahead of it the paths with no user frame expected next (a page's framework
+# queries come in the same order every request, a loop's rows repeat theirs). A
+# miss costs a frame or two; a path past all of them, _search (about 6 us a
+# query on a CMS page, against under one for a hit).
+_HOT_PER_SITE = 6
+_HOT_AHEAD = 4
 
 
 class _Site:
@@ -251,10 +264,9 @@ class _Site:
         # (its 16 anchor distances alternate), and scanned half of them.
         self.after: dict[int, int] = {}
         self.last = -1
-        # The path answered last, with its answer, checked before any lookup: most
-        # queries of a site come from where the one before came from (a loop's
-        # body, a list's rows).  Replaced whole, never changed: see _Hot.
-        self.hot: _Hot | None = None
+        # The paths answered last and expected next, with their answers, checked
+        # before any lookup (see _HOT_PER_SITE).  Replaced whole, never changed.
+        self.hot: tuple[_Hot, ...] | None = None
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
@@ -326,51 +338,135 @@ def capture_caller(
     site = _paths.get(key)
     base = skip + 1
     if site is not None:
-        hot = site.hot
-        if hot is not None:
-            # The path answered last: its user frames where they were, then its end,
-            # with no lookup by first user frame and the answer at hand.
-            hot_depth, checks, anchor_step, hot_anchor, own, trigger_at, hot_answer = hot
-            if hot_depth == depth:
-                try:
-                    frame = first
-                    for step, user_code, offset in checks:
-                        frame = _getframe(base + step)
-                        if frame.f_code is not user_code or frame.f_lasti != offset:
-                            break
-                    else:
-                        if anchor_step < 0:
-                            # The depth limit, or the bottom of the thread's stack there.
-                            if (
-                                anchor_step == -1
-                                or _getframe(base - anchor_step - 2).f_back is None
-                            ):
-                                return hot_answer
-                        # The answer was joined with this very anchor (so it is not None).
-                        elif hot_anchor is anchor and (
-                            _getframe(base + anchor_step) if own else frame
-                        ) is anchor.frame:  # type: ignore[union-attr]
-                            if trigger_at is None:
-                                return hot_answer
-                            step = trigger_at[0]
-                            trigger_frame = _getframe(base + step) if step else first
-                            if trigger_frame.f_code is trigger_at[1]:
-                                if not names:
-                                    return hot_answer
-                                return (
-                                    hot_answer[0],
-                                    hot_answer[1],
-                                    triggers.extract(
-                                        trigger_at[2],
-                                        trigger_frame,
-                                        trigger_at[3],
-                                        anchor.names,  # type: ignore[union-attr]
-                                    ),
-                                )
-                except ValueError:  # a shallower stack than the path's
-                    pass
+        hots = site.hot
+        if hots is not None:
+            for hot in hots:
+                # One frame deeper there, as for _search below.
+                found = _try_hot(hot, first, base + 1, depth, anchor, names, site)
+                if found is not None:
+                    return found
     # One frame deeper there: the same frames are one level further.
     return _search(first, key, site, base + 1, depth, anchor, names)
+
+
+def _try_hot(
+    hot: _Hot,
+    first: FrameType,
+    base: int,
+    depth: int,
+    anchor: Anchor | None,
+    names: bool,
+    site: _Site,
+) -> tuple[list[RawFrame], str | None, triggers.RawTrigger | None] | None:
+    """A path held for the first try: its answer where its frames are found again
+    (its user frames where they were, none of the site's where they must not be,
+    then its end), else None."""
+    hot_depth, checks, anchor_step, hot_anchor, own, trigger_at, hot_answer, absent, last = hot
+    if hot_depth != depth:
+        return None
+    for step, table in absent:
+        try:
+            frame = _getframe(base + step)
+        except ValueError:  # a shallower stack: no user frame there
+            continue
+        if (id(frame.f_code), frame.f_lasti) in table:
+            return None
+    try:
+        frame = first
+        for step, user_code, offset in checks:
+            frame = _getframe(base + step)
+            if frame.f_code is not user_code or frame.f_lasti != offset:
+                return None
+        if anchor_step < 0:
+            # The depth limit, or the bottom of the thread's stack there.
+            if anchor_step == -1 or _getframe(base - anchor_step - 2).f_back is None:
+                return hot_answer
+            return None
+        # The answer was joined with this very anchor (so it is not None).
+        if hot_anchor is not anchor or (
+            _getframe(base + anchor_step) if own else frame
+        ) is not anchor.frame:  # type: ignore[union-attr]
+            return None
+        if trigger_at is None:
+            answer = hot_answer
+        else:
+            step = trigger_at[0]
+            trigger_frame = _getframe(base + step) if step else first
+            if trigger_frame.f_code is not trigger_at[1]:
+                return None
+            if not names:
+                answer = hot_answer
+            else:
+                answer = (
+                    hot_answer[0],
+                    hot_answer[1],
+                    triggers.extract(
+                        trigger_at[2],
+                        trigger_frame,
+                        trigger_at[3],
+                        anchor.names,  # type: ignore[union-attr]
+                    ),
+                )
+        if last is not None:
+            site.last = last
+        return answer
+    except ValueError:  # a shallower stack than the path's
+        return None
+
+
+def _hold(
+    site: _Site,
+    path: _Path,
+    anchor: Anchor | None,
+    answer: _Answer,
+    anchored: bool,
+) -> None:
+    """Hold the path just answered for the first try, and ahead of it the paths
+    with no user frame that followed it last time (the site's ``after``)."""
+    absent = _absent(site) if not path[0] else ()
+    held = [_held(site, path, anchor, answer, absent, anchored)]
+    if anchored and anchor is not None:
+        step = path[1]
+        for _ in range(_HOT_AHEAD):
+            step = site.after.get(step, -1)
+            known = site.bare_at.get(step) if step >= 0 else None
+            if not known:
+                break
+            following = known[0][1]
+            if following[4] != path[4]:
+                break
+            joined = anchor.joined(following)
+            if joined is None:
+                break
+            held.insert(0, _held(site, following, anchor, joined, absent, True))
+    answers = {id(hot[6]) for hot in held}
+    for hot in site.hot or ():
+        if len(held) >= _HOT_PER_SITE:
+            break
+        # Another trace's paths are of no use to this one.
+        if hot[3] is anchor and id(hot[6]) not in answers:
+            held.append(hot)
+    site.hot = tuple(held)
+
+
+def _absent(site: _Site) -> tuple[tuple[int, dict[tuple[int, int], _Known]], ...]:
+    by_first = site.by_first
+    return tuple((step, by_first[step]) for step in site.steps if step in by_first)
+
+
+def _held(
+    site: _Site,
+    path: _Path,
+    anchor: Anchor | None,
+    answer: _Answer,
+    absent: tuple[tuple[int, dict[tuple[int, int], _Known]], ...],
+    anchored: bool,
+) -> _Hot:
+    anchor_step = path[1]
+    return (
+        path[4], path[8], anchor_step, anchor if anchor_step >= 0 else None, path[7], path[3],
+        answer, absent, anchor_step if anchored else None,
+    )
 
 
 def _search(
@@ -493,10 +589,8 @@ def _search(
                                 joined = anchor.joined(path)
                                 if joined is None:
                                     continue
-                            if site is not None and (path[0] or not site.steps):
-                                site.hot = (
-                                    depth, path[8], anchor_step, anchor, path[7], None, joined
-                                )
+                            if site is not None:
+                                _hold(site, path, anchor, joined, anchored)
                             return joined
                         if anchor_step == -1 or (
                             # The bottom of the thread's stack there (a worker
@@ -507,9 +601,7 @@ def _search(
                                 _promote(known, path)
                             ended = path[5], path[2], None
                             if path[0] and site is not None:
-                                site.hot = (
-                                    depth, path[8], anchor_step, None, path[7], None, ended
-                                )
+                                _hold(site, path, None, ended, False)
                             return ended
                         continue
                     elif anchor_step >= 0:
@@ -532,10 +624,8 @@ def _search(
                                 continue
                         if known[0][1] is not path:
                             _promote(known, path)
-                        if site is not None and (path[0] or not site.steps):
-                            site.hot = (
-                                depth, path[8], anchor_step, anchor, path[7], trigger_at, joined
-                            )
+                        if site is not None:
+                            _hold(site, path, anchor, joined, anchored)
                         if not names:
                             return joined[0], joined[1], None
                         return (

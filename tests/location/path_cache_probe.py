@@ -4,8 +4,9 @@ seen) and by the full walk from the same frame, with no anchor and no cache.
 
 Run under ``perfdoctor run`` as ``python path_cache_probe.py OUT SITE_DIR PATHS...``;
 writes to OUT, as JSON, how many operations were captured, how many of them the
-hot path answered without walking, how many frames it looked up (``sys._getframe``)
-for them all, and every one where the answers differ.
+hot path answered without walking, how many went past its first try
+(``_search``), how many frames it looked up (``sys._getframe``) for them all, and
+every one where the answers differ.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from perfdoctor import callsite
 from perfdoctor.capture import context
 
 out, site = sys.argv[1], sys.argv[2]
-stats: dict[str, Any] = {"operations": 0, "walked": 0, "frames": 0, "mismatches": []}
+stats: dict[str, Any] = {
+    "operations": 0, "walked": 0, "frames": 0, "searched": 0, "mismatches": [],
+}
 hot_path = callsite.capture_caller
 walk = callsite.capture
 comparing = [False]
@@ -73,7 +76,17 @@ def counted_getframe(depth: int = 0) -> Any:
     return getframe(depth + 1)
 
 
+search = callsite._search
+
+
+def counted_search(first: Any, key: Any, site: Any, base: int, *rest: Any) -> Any:
+    # An operation the first try did not answer (a frame deeper: base + 1).
+    stats["searched"] += 1
+    return search(first, key, site, base + 1, *rest)
+
+
 callsite.capture = counted_walk  # type: ignore[assignment]
+callsite._search = counted_search
 callsite._getframe = counted_getframe
 context._capture_caller = compared
 atexit.register(write)

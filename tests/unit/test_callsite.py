@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import sys
@@ -347,3 +348,63 @@ def test_a_generator_not_run_by_with_stays_its_own_anchor() -> None:
     frame = next(gen())
     assert frame.f_code is gen.__code__
     assert callsite.Anchor(frame).outer() is None
+
+
+class _Leaf:
+    """A value whose copy asks for its call site, as a query asks for one."""
+
+    answers: list[tuple[Any, Any]] = []
+    anchor: callsite.Anchor | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Leaf:
+        if _Leaf.anchor is None:
+            # The list copy around every row (copy._deepcopy_list), three frames out
+            # from the copy that asks: the trace's anchor, a library frame.
+            _Leaf.anchor = callsite.Anchor(sys._getframe(4))
+        _Leaf.answers.append(
+            (callsite.capture_caller(1, 5, _Leaf.anchor), callsite.capture(sys._getframe(1), 5))
+        )
+        return self
+
+
+class _Holder:
+    """A value whose own copy copies a leaf: a user frame where a list's copy
+    frame stands for a bare row, at the same distance from the anchor."""
+
+    def __init__(self) -> None:
+        self.leaf = _Leaf()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Holder:
+        copy.deepcopy(self.leaf, memo)
+        return self
+
+
+def test_a_path_without_user_frames_is_not_taken_where_a_user_frame_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # copy.deepcopy asks each row's leaf from one frame (the site): a row that is a
+    # list reaches it through the library only (no user frame before the anchor),
+    # a _Holder row through its own __deepcopy__, one frame in, the anchor at the
+    # same distance. Held for the first try, the bare path must not answer the
+    # other row: _search looks the site's first user frames up before a bare path.
+    _Leaf.answers, _Leaf.anchor = [], None
+    searched = []
+    search = callsite._search
+
+    def counted(first: Any, key: Any, site: Any, base: int, *rest: Any) -> Any:
+        searched.append(len(_Leaf.answers))
+        return search(first, key, site, base + 1, *rest)  # a frame deeper
+
+    monkeypatch.setattr(callsite, "_search", counted)
+    rows: list[object] = [[_Leaf()] if i % 2 else _Holder() for i in range(12)]
+    copy.deepcopy(rows)
+    assert _Leaf.anchor is not None
+    _Leaf.anchor.release()
+    assert len(_Leaf.answers) == 12
+    for hot, full in _Leaf.answers:
+        assert [code.co_name for code, _ in hot[0]] == [code.co_name for code, _ in full[0]]
+    users = [len(hot[0]) for hot, _ in _Leaf.answers]
+    assert users[0] > users[1]  # the holder's row has one user frame more
+    # Both paths are held, each taken only where it is: after the first four rows
+    # (each path walked once, then looked up once), the first try answers them all.
+    assert [row for row in searched if row >= 4] == [], searched
