@@ -132,7 +132,7 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
     if (!PyTuple_CheckExact(checks) || !PyTuple_CheckExact(answer)
         || PyTuple_GET_SIZE(answer) != 3
         || (trigger_at != Py_None
-            && (!PyTuple_CheckExact(trigger_at) || PyTuple_GET_SIZE(trigger_at) != 4))) {
+            && (!PyTuple_CheckExact(trigger_at) || PyTuple_GET_SIZE(trigger_at) != 6))) {
         Py_RETURN_NONE;
     }
     frame = Py_NewRef(first);
@@ -202,6 +202,26 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
         if (!same) {
             Py_DECREF(trigger_frame);
             goto not_this;
+        }
+        if (step) {
+            /* The frame it called, at the instruction it stood at (see
+             * callsite._trigger_frame): another template node further out
+             * renders its children from elsewhere. */
+            PyObject *called = step > 1 ? frame_at(base + step - 1) : Py_NewRef(first);
+            if (called == NULL) {
+                Py_DECREF(trigger_frame);
+                goto missed;
+            }
+            same = frame_is(called, PyTuple_GET_ITEM(trigger_at, 4), PyTuple_GET_ITEM(trigger_at, 5));
+            Py_DECREF(called);
+            if (!same) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(trigger_frame);
+                    goto done;
+                }
+                Py_DECREF(trigger_frame);
+                goto not_this;
+            }
         }
         if (!names) {
             Py_DECREF(trigger_frame);

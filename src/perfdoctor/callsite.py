@@ -174,15 +174,16 @@ def capture(
 # steps away the trace's anchor was (-1: the walk stopped at the depth limit
 # before it; -n - 1: the stack ended n steps away, with no usable anchor met);
 # the framework met before the first user frame; and the trigger frame, if any,
-# as (steps, code, trigger kind, user frames inside it): the names it records
-# are read from that frame again each time.
+# as (steps, code, trigger kind, user frames inside it, and the code and
+# instruction of the frame it called: None and -1 when it is the operation's own
+# frame): the names it records are read from that frame again each time.
 # The path ends with the depth it was walked with, the frames it records (one
 # list, shared by every span of the path: nothing changes a span's frames) and
 # its user frames after the first (the first is the one its site found it by);
 # whether the anchor is a frame of its own to take (not its last user frame); last,
 # the user frames to look up when the site itself is all that is known (all of
 # them, but for a first one that is the issuing frame: the site's key).
-_Trigger = tuple[int, CodeType, str, int]
+_Trigger = tuple[int, CodeType, str, int, "CodeType | None", int]
 _Path = tuple[
     tuple[tuple[int, CodeType, int], ...], int, "str | None", "_Trigger | None", int,
     "list[RawFrame]", tuple[tuple[int, CodeType, int], ...], bool,
@@ -390,9 +391,8 @@ def _try_hot(
         if trigger_at is None:
             answer = hot_answer
         else:
-            step = trigger_at[0]
-            trigger_frame = _getframe(base + step) if step else first
-            if trigger_frame.f_code is not trigger_at[1]:
+            trigger_frame = _trigger_frame(trigger_at, base + 1, first)
+            if trigger_frame is None:
                 return None
             if not names:
                 answer = hot_answer
@@ -607,10 +607,9 @@ def _search(
                     elif anchor_step >= 0:
                         # A trigger frame inside the anchor (a DRF list's row queries):
                         # _answer's check, without the call.
-                        step = trigger_at[0]
-                        trigger_frame = _getframe(base + step) if step else first
+                        trigger_frame = _trigger_frame(trigger_at, base + 1, first)
                         if (
-                            trigger_frame.f_code is not trigger_at[1]
+                            trigger_frame is None
                             or anchor is None
                             or not (anchored or _getframe(base + anchor_step) is anchor.frame)
                         ):
@@ -676,9 +675,8 @@ def _answer(
     _users, anchor_step, framework, trigger_at, _depth, path_frames, _rest, _own, _checks = path
     trigger_frame = None
     if trigger_at is not None:
-        step = trigger_at[0]
-        trigger_frame = _getframe(base + step) if step else first
-        if trigger_frame.f_code is not trigger_at[1]:
+        trigger_frame = _trigger_frame(trigger_at, base + 1, first)
+        if trigger_frame is None:
             return None
     # The trigger's names are read last, once the whole path is known to be this
     # one: several paths of one site can share their user frames (a DRF list's
@@ -707,6 +705,32 @@ def _answer(
     return frames, framework, trigger
 
 
+def _trigger_frame(trigger_at: _Trigger, base: int, first: FrameType) -> FrameType | None:
+    """A path's trigger frame on this stack, or None where it is not the one.
+
+    The frame at the trigger's distance must run the trigger's code, and the frame
+    it called must stand at the instruction it stood at: every Django template
+    node renders through one function, so on another stack a node further out can
+    stand at that distance while the query came from a node inside it (Wagtail's
+    bakery demo: an ``{% if %}``'s own query learnt, then a ``{% for %}`` inside it
+    read as the ``{% if %}``'s line). That outer node is then rendering its
+    children, at another instruction than where it queried.  ``base``:
+    ``sys._getframe(base)`` here is the operation's frame (its callers pass their
+    own base plus one: this frame is one deeper).  May raise ValueError (a
+    shallower stack).
+    """
+    step = trigger_at[0]
+    if not step:
+        return first if first.f_code is trigger_at[1] else None
+    frame = _getframe(base + step)
+    if frame.f_code is not trigger_at[1]:
+        return None
+    called = _getframe(base + step - 1) if step > 1 else first
+    if called.f_code is not trigger_at[4] or called.f_lasti != trigger_at[5]:
+        return None
+    return frame
+
+
 def _learn(
     frame: FrameType | None, depth: int, anchor: Anchor | None, framework: str | None
 ) -> _Path | None:
@@ -715,6 +739,7 @@ def _learn(
     stop = anchor.frame if anchor is not None else None
     users: list[tuple[int, CodeType, int]] = []
     trigger_at: _Trigger | None = None
+    inner: FrameType | None = None  # the frame this one called
     for step in _WALK:
         if frame is None:
             # The bottom of the thread's stack (a worker thread's, or past an
@@ -730,7 +755,11 @@ def _learn(
                 kind = _underlying.get(code.co_filename, SKIP)
             else:
                 if trigger_at is None:
-                    trigger_at = (step, code, found, len(users))
+                    trigger_at = (
+                        step, code, found, len(users),
+                        inner.f_code if inner is not None else None,
+                        inner.f_lasti if inner is not None else -1,
+                    )
                 kind = SKIP
         if kind == USER:
             users.append((step, code, frame.f_lasti))
@@ -740,6 +769,7 @@ def _learn(
             if anchor is not None and anchor.outer() is not None:
                 return _path(users, step, framework, trigger_at, depth)
             stop = None  # walked through, as capture() does
+        inner = frame
         frame = frame.f_back
     return None
 

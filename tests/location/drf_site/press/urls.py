@@ -44,5 +44,13 @@ urlpatterns = [
             extra_context={"posts": lambda: Post.objects.order_by("id")},
         ),
     ),
+    # A template node inside another, whose queries' stacks line up (see the template).
+    path(
+        "nested-if-page/",
+        TemplateView.as_view(
+            template_name="press/nested_if.html",
+            extra_context={"posts": lambda: list(Post.objects.order_by("id"))},
+        ),
+    ),
     *router.urls,
 ]
