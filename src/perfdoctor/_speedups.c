@@ -56,11 +56,65 @@ frame_is(PyObject *frame, PyObject *code, PyObject *offset)
     return PyLong_AsLong(offset) == PyFrame_GetLasti((PyFrameObject *)frame);
 }
 
+/* 1 when none of a site's first user frames stands where ``absent`` lists them
+ * (callsite._Hot's absent: a path with no user frame, at a site that has paths
+ * with some, is taken only then, as _search takes it), 0 when one does, -1 with
+ * an exception set.  ``verified``: the absent tuple this operation has already
+ * passed (every held path of a site shares one), checked once per operation. */
+static int
+absent_holds(PyObject *absent, Py_ssize_t base, PyObject **verified)
+{
+    if (absent == *verified) {
+        return 1;
+    }
+    if (!PyTuple_CheckExact(absent)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(absent); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(absent, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
+            || !PyDict_Check(PyTuple_GET_ITEM(entry, 1))) {
+            return 0;
+        }
+        Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 0));
+        if (step == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *there = frame_at(base + step);
+        if (there == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return -1;
+            }
+            PyErr_Clear();  /* a shallower stack: no user frame there */
+            continue;
+        }
+        PyCodeObject *there_code = PyFrame_GetCode((PyFrameObject *)there);
+        PyObject *code_id = PyLong_FromVoidPtr(there_code);
+        Py_DECREF(there_code);
+        PyObject *offset = code_id ? PyLong_FromLong(PyFrame_GetLasti((PyFrameObject *)there))
+                                   : NULL;
+        Py_DECREF(there);
+        PyObject *key = offset ? PyTuple_Pack(2, code_id, offset) : NULL;
+        Py_XDECREF(code_id);
+        Py_XDECREF(offset);
+        if (key == NULL) {
+            return -1;
+        }
+        int known = PyDict_Contains(PyTuple_GET_ITEM(entry, 1), key);
+        Py_DECREF(key);
+        if (known) {
+            return known < 0 ? -1 : 0;
+        }
+    }
+    *verified = absent;
+    return 1;
+}
+
 /* The hot path's answer, a new reference; Py_None (new) for "not this path";
  * NULL with an exception set for an error that is not a shallower stack. */
 static PyObject *
 try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
-        PyObject *anchor, int names, PyObject *site)
+        PyObject *anchor, int names, PyObject *site, PyObject **verified)
 {
     PyObject *frame = NULL, *other = NULL, *result = NULL;
     if (!PyTuple_CheckExact(hot) || PyTuple_GET_SIZE(hot) != 9) {
@@ -83,50 +137,6 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
     PyObject *last = PyTuple_GET_ITEM(hot, 8);
     if (PyErr_Occurred()) {
         return NULL;
-    }
-    /* None of the site's first user frames where they were (a path with no user
-     * frame, at a site that has paths with some: _search looks those up first). */
-    if (!PyTuple_CheckExact(absent)) {
-        Py_RETURN_NONE;
-    }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(absent); i++) {
-        PyObject *entry = PyTuple_GET_ITEM(absent, i);
-        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
-            || !PyDict_Check(PyTuple_GET_ITEM(entry, 1))) {
-            Py_RETURN_NONE;
-        }
-        Py_ssize_t step = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 0));
-        if (step == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        PyObject *there = frame_at(base + step);
-        if (there == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
-                return NULL;
-            }
-            PyErr_Clear();  /* a shallower stack: no user frame there */
-            continue;
-        }
-        PyCodeObject *there_code = PyFrame_GetCode((PyFrameObject *)there);
-        PyObject *code_id = PyLong_FromVoidPtr(there_code);
-        Py_DECREF(there_code);
-        PyObject *offset = code_id ? PyLong_FromLong(PyFrame_GetLasti((PyFrameObject *)there))
-                                   : NULL;
-        Py_DECREF(there);
-        PyObject *key = offset ? PyTuple_Pack(2, code_id, offset) : NULL;
-        Py_XDECREF(code_id);
-        Py_XDECREF(offset);
-        if (key == NULL) {
-            return NULL;
-        }
-        int known = PyDict_Contains(PyTuple_GET_ITEM(entry, 1), key);
-        Py_DECREF(key);
-        if (known < 0) {
-            return NULL;
-        }
-        if (known) {
-            Py_RETURN_NONE;
-        }
     }
     /* The shapes callsite._Site.hot is built with (anything else: not this path). */
     if (!PyTuple_CheckExact(checks) || !PyTuple_CheckExact(answer)
@@ -155,7 +165,7 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
     if (anchor_step < 0) {
         /* The depth limit, or the bottom of the thread's stack there. */
         if (anchor_step == -1) {
-            goto hit;
+            goto checked;
         }
         other = frame_at(base - anchor_step - 2);
         if (other == NULL) {
@@ -163,7 +173,7 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
         }
         PyFrameObject *back = PyFrame_GetBack((PyFrameObject *)other);
         if (back == NULL) {
-            goto hit;
+            goto checked;
         }
         Py_DECREF(back);
         goto not_this;
@@ -186,6 +196,16 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
     Py_DECREF(stop);
     if (!at_anchor) {
         goto not_this;
+    }
+    {
+        /* Last, as the costliest check and the same for every path of the site. */
+        int holds = absent_holds(absent, base, verified);
+        if (holds < 0) {
+            goto done;
+        }
+        if (!holds) {
+            goto not_this;
+        }
     }
     if (trigger_at == Py_None) {
         goto hit;
@@ -249,6 +269,16 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
             3, PyTuple_GET_ITEM(answer, 0), PyTuple_GET_ITEM(answer, 1), extracted);
         Py_DECREF(extracted);
         goto found;
+    }
+checked:
+    {
+        int holds = absent_holds(absent, base, verified);
+        if (holds < 0) {
+            goto done;
+        }
+        if (!holds) {
+            goto not_this;
+        }
     }
 hit:
     result = Py_NewRef(answer);
@@ -366,9 +396,10 @@ capture_caller(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObje
         }
         /* The paths held for the first try, newest first (_Site.hot). */
         if (PyTuple_CheckExact(hot)) {
+            PyObject *verified = NULL;
             for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(hot); i++) {
                 result = try_hot(PyTuple_GET_ITEM(hot, i), first, skip, depth, anchor, names,
-                                 site);
+                                 site, &verified);
                 if (result == NULL || result != Py_None) {
                     break;
                 }

@@ -212,13 +212,15 @@ _MAX_PATHS_PER_SITE = 8
 # Paths remembered per operation site, all first user frames together: past it
 # the site starts again (a generic helper called from thousands of lines).
 _MAX_PATHS_PER_ISSUER = 512
-# Paths the first try holds per site, tried newest first: the one answered last,
-# and ahead of it the paths with no user frame expected next (a page's framework
-# queries come in the same order every request, a loop's rows repeat theirs). A
-# miss costs a frame or two; a path past all of them, _search (about 6 us a
-# query on a CMS page, against under one for a hit).
-_HOT_PER_SITE = 6
+# Paths the first try holds per site: ahead, the paths with no user frame expected
+# next (a page's framework queries come in the same order every request, a loop's
+# rows repeat theirs), up to _HOT_AT_A_DISTANCE at each of the _HOT_AHEAD anchor
+# distances that followed last time; then the one answered last, and those held
+# before it. A miss costs a frame or two; a path past all of them, _search (about
+# 6 us a query on a CMS page).
+_HOT_PER_SITE = 8
 _HOT_AHEAD = 4
+_HOT_AT_A_DISTANCE = 2
 
 
 class _Site:
@@ -365,13 +367,6 @@ def _try_hot(
     hot_depth, checks, anchor_step, hot_anchor, own, trigger_at, hot_answer, absent, last = hot
     if hot_depth != depth:
         return None
-    for step, table in absent:
-        try:
-            frame = _getframe(base + step)
-        except ValueError:  # a shallower stack: no user frame there
-            continue
-        if (id(frame.f_code), frame.f_lasti) in table:
-            return None
     try:
         frame = first
         for step, user_code, offset in checks:
@@ -381,12 +376,15 @@ def _try_hot(
         if anchor_step < 0:
             # The depth limit, or the bottom of the thread's stack there.
             if anchor_step == -1 or _getframe(base - anchor_step - 2).f_back is None:
-                return hot_answer
+                return hot_answer if _none_there(absent, base) else None
             return None
         # The answer was joined with this very anchor (so it is not None).
         if hot_anchor is not anchor or (
             _getframe(base + anchor_step) if own else frame
         ) is not anchor.frame:  # type: ignore[union-attr]
+            return None
+        # Last, as the costliest check.
+        if not _none_there(absent, base):
             return None
         if trigger_at is None:
             answer = hot_answer
@@ -414,6 +412,21 @@ def _try_hot(
         return None
 
 
+def _none_there(
+    absent: tuple[tuple[int, dict[tuple[int, int], _Known]], ...], base: int
+) -> bool:
+    """No first user frame of the site where ``absent`` lists them (see _Hot).
+    ``base``: the caller's own (this frame is one deeper)."""
+    for step, table in absent:
+        try:
+            frame = _getframe(base + 1 + step)
+        except ValueError:  # a shallower stack: no user frame there
+            continue
+        if (id(frame.f_code), frame.f_lasti) in table:
+            return False
+    return True
+
+
 def _hold(
     site: _Site,
     path: _Path,
@@ -422,9 +435,11 @@ def _hold(
     anchored: bool,
 ) -> None:
     """Hold the path just answered for the first try, and ahead of it the paths
-    with no user frame that followed it last time (the site's ``after``)."""
+    with no user frame expected next: those at the anchor distances that followed
+    this one last time (the site's ``after``), nearest first, up to two a distance
+    (an ``{% if %}``'s own query and one inside it end at the same distance)."""
     absent = _absent(site) if not path[0] else ()
-    held = [_held(site, path, anchor, answer, absent, anchored)]
+    held: list[_Hot] = []
     if anchored and anchor is not None:
         step = path[1]
         for _ in range(_HOT_AHEAD):
@@ -432,21 +447,23 @@ def _hold(
             known = site.bare_at.get(step) if step >= 0 else None
             if not known:
                 break
-            following = known[0][1]
-            if following[4] != path[4]:
-                break
-            joined = anchor.joined(following)
-            if joined is None:
-                break
-            held.insert(0, _held(site, following, anchor, joined, absent, True))
-    answers = {id(hot[6]) for hot in held}
-    for hot in site.hot or ():
-        if len(held) >= _HOT_PER_SITE:
-            break
+            for _code, following in known[:_HOT_AT_A_DISTANCE]:
+                if following is path or following[4] != path[4]:
+                    continue
+                joined = anchor.joined(following)
+                if joined is not None:
+                    held.append(_held(site, following, anchor, joined, absent, True))
+    held.append(_held(site, path, anchor, answer, absent, anchored))
+    kept: list[_Hot] = []
+    answers: set[int] = set()
+    for hot in (*held, *(site.hot or ())):
         # Another trace's paths are of no use to this one.
         if hot[3] is anchor and id(hot[6]) not in answers:
-            held.append(hot)
-    site.hot = tuple(held)
+            answers.add(id(hot[6]))
+            kept.append(hot)
+            if len(kept) >= _HOT_PER_SITE:
+                break
+    site.hot = tuple(kept)
 
 
 def _absent(site: _Site) -> tuple[tuple[int, dict[tuple[int, int], _Known]], ...]:
