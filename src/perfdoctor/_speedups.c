@@ -1,8 +1,9 @@
 /* The call site's first try, compiled: perfdoctor.callsite.capture_caller.
  *
  * Every captured operation asks for its call site.  In steady state the answer
- * is the path its site answered last (callsite._Site.hot): a few frames looked
- * up by distance and compared by code object and instruction.  In Python that
+ * is one of the paths its site holds (callsite._Site.hot: those expected next,
+ * the one answered last): a few frames looked up by distance and compared by
+ * code object and instruction.  In Python that
  * check is about a hundred opcodes and a generic attribute read for each frame
  * field; here it is the same steps without the interpreter.  Anything past the
  * first try (a new path, a trigger's names, a walk) is the Python code's:
@@ -394,7 +395,7 @@ capture_caller(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObje
         if (hot == NULL) {
             goto done;
         }
-        /* The paths held for the first try, newest first (_Site.hot). */
+        /* The paths held for the first try, in the order held (_Site.hot). */
         if (PyTuple_CheckExact(hot)) {
             PyObject *verified = NULL;
             for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(hot); i++) {
