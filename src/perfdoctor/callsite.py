@@ -376,7 +376,7 @@ def _try_hot(
         if anchor_step < 0:
             # The depth limit, or the bottom of the thread's stack there.
             if anchor_step == -1 or _getframe(base - anchor_step - 2).f_back is None:
-                return hot_answer if _none_there(absent, base) else None
+                return hot_answer if _none_there(absent, base + 1) else None
             return None
         # The answer was joined with this very anchor (so it is not None).
         if hot_anchor is not anchor or (
@@ -384,7 +384,7 @@ def _try_hot(
         ) is not anchor.frame:  # type: ignore[union-attr]
             return None
         # Last, as the costliest check.
-        if not _none_there(absent, base):
+        if not _none_there(absent, base + 1):
             return None
         if trigger_at is None:
             answer = hot_answer
@@ -416,10 +416,11 @@ def _none_there(
     absent: tuple[tuple[int, dict[tuple[int, int], _Known]], ...], base: int
 ) -> bool:
     """No first user frame of the site where ``absent`` lists them (see _Hot).
-    ``base``: the caller's own (this frame is one deeper)."""
+    ``base``: ``sys._getframe(base)`` here is the operation's frame (its callers
+    pass their own base plus one: this frame is one deeper)."""
     for step, table in absent:
         try:
-            frame = _getframe(base + 1 + step)
+            frame = _getframe(base + step)
         except ValueError:  # a shallower stack: no user frame there
             continue
         if (id(frame.f_code), frame.f_lasti) in table:
@@ -452,8 +453,8 @@ def _hold(
                     continue
                 joined = anchor.joined(following)
                 if joined is not None:
-                    held.append(_held(site, following, anchor, joined, absent, True))
-    held.append(_held(site, path, anchor, answer, absent, anchored))
+                    held.append(_held(following, anchor, joined, absent, True))
+    held.append(_held(path, anchor, answer, absent, anchored))
     kept: list[_Hot] = []
     answers: set[int] = set()
     for hot in (*held, *(site.hot or ())):
@@ -472,13 +473,13 @@ def _absent(site: _Site) -> tuple[tuple[int, dict[tuple[int, int], _Known]], ...
 
 
 def _held(
-    site: _Site,
     path: _Path,
     anchor: Anchor | None,
     answer: _Answer,
     absent: tuple[tuple[int, dict[tuple[int, int], _Known]], ...],
     anchored: bool,
 ) -> _Hot:
+    """``path`` as the first try checks it (see _Hot)."""
     anchor_step = path[1]
     return (
         path[4], path[8], anchor_step, anchor if anchor_step >= 0 else None, path[7], path[3],
