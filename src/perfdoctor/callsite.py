@@ -236,8 +236,8 @@ class _Site:
     """
 
     __slots__ = (
-        "after", "bare", "bare_at", "bare_steps", "by_first", "code", "count", "first_step",
-        "hot", "last", "steps",
+        "absent", "after", "bare", "bare_at", "bare_steps", "by_first", "code", "count",
+        "first_step", "hot", "last", "steps",
     )
 
     def __init__(self, code: CodeType) -> None:
@@ -270,6 +270,10 @@ class _Site:
         # The paths answered last and expected next, with their answers, checked
         # before any lookup (see _HOT_PER_SITE).  Replaced whole, never changed.
         self.hot: tuple[_Hot, ...] | None = None
+        # The site's first user frames as _Hot lists them (see _absent), made once
+        # per set of paths: one object, so the compiled first try checks it once
+        # per operation whichever held path it tries.
+        self.absent: tuple[tuple[int, dict[tuple[int, int], _Known]], ...] | None = None
 
     def add(self, code: CodeType, path: _Path) -> None:
         users = path[0]
@@ -278,7 +282,7 @@ class _Site:
             self.bare_steps, self.bare_at, self.after, self.first_step = (), {}, {}, -1
         self.count += 1
         # A new path goes first where the lookups below would try it.
-        self.hot = None
+        self.hot = self.absent = None
         if not users:
             anchor_step = path[1]
             if anchor_step < 0:
@@ -468,8 +472,13 @@ def _hold(
 
 
 def _absent(site: _Site) -> tuple[tuple[int, dict[tuple[int, int], _Known]], ...]:
-    by_first = site.by_first
-    return tuple((step, by_first[step]) for step in site.steps if step in by_first)
+    absent = site.absent
+    if absent is None:
+        by_first = site.by_first
+        absent = site.absent = tuple(
+            (step, by_first[step]) for step in site.steps if step in by_first
+        )
+    return absent
 
 
 def _held(
