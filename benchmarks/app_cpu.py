@@ -19,7 +19,10 @@ requests kept and written, the rest dropped after the tail rule) and ``summary``
 (the same under ``--sample-tail summary``: only the drawn requests captured).  With
 ``--before-src`` the perfdoctor modes run again from that copy of the package.
 Reported: per mode the median over rounds of CPU ms per request, and its
-overhead over bare in the same round, per request and per query.
+overhead over bare in the same round, per request and per query; beside it the
+cyclic garbage collector's time a request and its full collections a thousand
+requests (a trace waiting for the recorder can bring those on sooner: they run
+in the app's threads, and they are steadier than the CPU figure).
 
 ``--wsgi MODULE:APP`` measures a WSGI app of one's own instead, page by page over
 its ``--path`` pages (``wsgi_pages.py``), in its own interpreter (``--python``)
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import json
 import os
 import statistics
@@ -161,6 +165,8 @@ def run_worker(
             one = _fastapi_driver(module)
         for _ in range(warmup):
             one()
+        collector = _Collections()
+        gc.callbacks.append(collector.seen)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(requests):
             one()
@@ -168,6 +174,7 @@ def run_worker(
             perfdoctor.flush()
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
+        gc.callbacks.remove(collector.seen)
         stored = None
         if perfdoctor is not None:
             perfdoctor.uninstrument()
@@ -185,7 +192,29 @@ def run_worker(
         "wall_ms_per_request": wall * 1000.0 / requests / paths,
         "db_spans_stored": stored,
         "spans_dropped": dict(kept),
+        "gc_ms_per_request": collector.seconds * 1000.0 / requests / paths,
+        "full_collections_per_1000": collector.full * 1000.0 / requests / paths,
     }
+
+
+class _Collections:
+    """The cyclic collector's runs while the requests are served: how long they
+    took, and how many were full ones (the whole heap walked).  A trace waiting
+    for the recorder moves its objects to the oldest generation and brings full
+    collections on sooner; they run in whichever thread allocates, mostly the
+    app's."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.full += info["generation"] == 2
 
 
 def _spawn(
@@ -274,12 +303,19 @@ def main(argv: list[str] | None = None) -> None:
                 else round(over * 1000.0 / QUERIES[app], 2),
                 "db_spans_stored": results[-1]["db_spans_stored"],
                 "spans_dropped": results[-1]["spans_dropped"],
+                "gc_ms_per_request": round(
+                    statistics.median(r.get("gc_ms_per_request", 0.0) for r in results), 3
+                ),
+                "full_collections_per_1000": round(
+                    statistics.median(r.get("full_collections_per_1000", 0.0) for r in results), 1
+                ),
             }
         )
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(f"process CPU ms per request, median over {args.rounds} rounds of {args.requests}")
+    print("(gc: the cyclic collector's ms a request, and its full collections a 1000 requests)")
     for row in rows:
         extra = ""
         if row["over_bare_ms"] is not None:
@@ -287,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
             extra = f"  +{row['over_bare_ms']:.3f} ms"
             if per_query is not None:
                 extra += f"  (+{per_query:.2f} µs/query)"
+        extra += f"  gc {row['gc_ms_per_request']:.3f} ms"
+        extra += f", {row['full_collections_per_1000']:g} full"
         print(f"{row['app']:8} {row['side']:36} {row['cpu_ms_per_request']:7.3f}{extra}")
 
 

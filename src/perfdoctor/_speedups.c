@@ -16,6 +16,9 @@
  * module has no capture_caller and the Python version runs (a free-threaded
  * Python imports it without turning its GIL back on).  The build is optional: without a compiler,
  * perfdoctor installs and runs the same, a little slower.
+ *
+ * Also here: untrack_spans, which the recorder calls on each finished trace
+ * (see below; any Python with a GIL).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -456,6 +459,81 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 #endif
 
+#ifndef Py_GIL_DISABLED
+/* untrack_spans(spans): a finished trace's spans taken out of the cyclic
+ * garbage collector's view, as perfdoctor.capture.recorder hands them over.
+ *
+ * A trace waits in the recorder's queue until its next cycle (0.1 to 1 s), long
+ * enough for its span tuples, their running row counts and attribute dicts
+ * (about three objects a query) to survive two collections and be moved to the
+ * oldest generation, where they add to the count that starts a full collection
+ * of the app's whole heap.  So do the lists of frames joined for this request
+ * (callsite.Anchor.joined), which the encoder's cache then keeps.  None of them
+ * can be part of a reference cycle: only the trace's list holds a span, nothing
+ * a span holds refers back to it (strings, numbers, code objects, facts made of
+ * those, a trigger's names with its class, template or schema: long-lived
+ * objects, by design of perfdoctor.triggers, and still tracked themselves), and
+ * a list of frames holds (code, offset) pairs only.  Reference counting frees
+ * them as it did; the collector no longer walks them.  (Parameter values, kept
+ * only when asked for, stay tracked.)
+ *
+ * Positions are those of context.record_db's tuple (12 items: the frames at 3,
+ * the row count at 9, the attributes at 11) and record_span's (6 items: the
+ * frames at 3, the attributes at 5).  Anything else is left as it is. */
+static void
+untrack_exact(PyObject *item, PyTypeObject *type)
+{
+    if (Py_IS_TYPE(item, type)) {
+        PyObject_GC_UnTrack(item);
+    }
+}
+
+/* A span's attributes, and the tuples among their values (a trigger's names
+ * with its class or template, which the collector would keep walking). */
+static void
+untrack_attributes(PyObject *attributes)
+{
+    if (!PyDict_CheckExact(attributes)) {
+        return;
+    }
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(attributes, &position, &key, &value)) {
+        untrack_exact(value, &PyTuple_Type);
+    }
+    PyObject_GC_UnTrack(attributes);
+}
+
+static PyObject *
+untrack_spans(PyObject *module, PyObject *spans)
+{
+    if (!PyList_CheckExact(spans)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(spans);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *span = PyList_GET_ITEM(spans, i);
+        if (!PyTuple_CheckExact(span)) {
+            continue;
+        }
+        Py_ssize_t size = PyTuple_GET_SIZE(span);
+        if (size == 12 || size == 6) {
+            untrack_exact(PyTuple_GET_ITEM(span, 3), &PyList_Type);
+        }
+        if (size == 12) {
+            untrack_exact(PyTuple_GET_ITEM(span, 9), &PyList_Type);
+            untrack_attributes(PyTuple_GET_ITEM(span, 11));
+        }
+        else if (size == 6) {
+            untrack_attributes(PyTuple_GET_ITEM(span, 5));
+        }
+        PyObject_GC_UnTrack(span);
+    }
+    PyObject_GC_UnTrack(spans);
+    Py_RETURN_NONE;
+}
+#endif
+
 static PyMethodDef methods[] = {
 #if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
     {"capture_caller", (PyCFunction)(void (*)(void))capture_caller,
@@ -463,6 +541,10 @@ static PyMethodDef methods[] = {
      "perfdoctor.callsite.capture_caller's first try, compiled."},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(callsite globals, sys._getframe)"},
+#endif
+#ifndef Py_GIL_DISABLED
+    {"untrack_spans", untrack_spans, METH_O,
+     "untrack_spans(spans): a finished trace's spans out of the cyclic collector's view."},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -55,9 +55,13 @@ class Encoder:
         # nested code objects included (a module's code hashes every function in
         # it), and it is computed again on every call: tens of µs for one stack.
         self._stacks: dict[tuple[int, ...], tuple[str, str, list[RawFrame]]] = {}
-        # id of a frames list -> the same, with that list: the hot path hands every
-        # span of a remembered call path the same list (perfdoctor.callsite).
-        self._stack_lists: dict[int, tuple[str, str, list[RawFrame]]] = {}
+        # id of a frames list -> that list, and its entry in _stacks: the hot path
+        # hands every span of a remembered call path the same list
+        # (perfdoctor.callsite).  Two dicts, not a tuple per list: most lists are
+        # a request's own, and a tuple holding one would stay in the collector's
+        # view (the recorder takes the lists themselves out of it).
+        self._stack_lists: dict[int, list[RawFrame]] = {}
+        self._stack_found: dict[int, tuple[str, str, list[RawFrame]]] = {}
         # statement text as issued -> (fingerprint, normalised statement)
         self._statements: dict[str, tuple[str, str]] = {}
         # a db span's extra attributes (as items) -> their JSON
@@ -114,8 +118,8 @@ class Encoder:
     def _stack(self, frames: list[RawFrame], batch: store.Batch) -> str | None:
         if not frames:
             return None
-        found = self._stack_lists.get(id(frames))
-        if found is None or found[2] is not frames:
+        found = self._stack_found.get(id(frames))
+        if found is None or self._stack_lists.get(id(frames)) is not frames:
             key = tuple([id(code) for code, _ in frames] + [offset for _, offset in frames])
             found = self._stacks.get(key)
             if found is None:
@@ -125,7 +129,9 @@ class Encoder:
                 found = self._stacks[key] = (store.content_id(text), text, frames)
             if len(self._stack_lists) >= _MAX_STACK_LISTS:
                 self._stack_lists.clear()
-            self._stack_lists[id(frames)] = (found[0], found[1], frames)
+                self._stack_found.clear()
+            self._stack_lists[id(frames)] = frames
+            self._stack_found[id(frames)] = found
         stack_id = found[0]
         if stack_id not in self.written_stacks:
             batch.stacks[stack_id] = found[1]

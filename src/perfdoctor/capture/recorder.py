@@ -37,7 +37,9 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perfdoctor import store
 from perfdoctor.capture.context import ActiveTrace, take_sample_counts
@@ -98,6 +100,25 @@ class _Pending:
     size: int
 
 
+def _compiled_untrack() -> Callable[[list[Any]], None] | None:
+    """The compiled ``untrack_spans`` (see ``_speedups.c``), where it was built and
+    ``PERFDOCTOR_PURE_PYTHON`` is not set; None otherwise (then the queued spans stay
+    in the collector's view, which costs the app more full collections)."""
+    if os.environ.get("PERFDOCTOR_PURE_PYTHON") == "1":
+        return None
+    try:
+        from perfdoctor import _speedups
+    except ImportError:
+        return None
+    return getattr(_speedups, "untrack_spans", None)
+
+
+# Measured with the DRF list app (benchmarks/RESULTS.md, 2026-12-06): queued
+# traces had 137 objects a request moved to the oldest generation instead of 30,
+# and six full collections a thousand requests instead of one.
+_untrack_spans = _compiled_untrack()
+
+
 def _size(batch: store.Batch) -> int:
     size = sum(len(v) for row in batch.traces for v in row if isinstance(v, (str, bytes)))
     for table in (batch.stacks, batch.statements, batch.orm_catalogs):
@@ -153,6 +174,8 @@ class Recorder:
         self._lost_reason = ""
 
     def submit(self, trace: ActiveTrace) -> None:
+        if _untrack_spans is not None:
+            _untrack_spans(trace.spans)
         self._queue.append(trace)
         if self._stopping:
             # Interpreter shutdown: no thread will come, write now.
