@@ -314,8 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"process CPU ms per request, median over {args.rounds} rounds of {args.requests}")
-    print("(gc: the cyclic collector's ms a request, and its full collections a 1000 requests)")
+    print(
+        f"process CPU ms per request, median over {args.rounds} rounds of {args.requests}"
+        " (gc: the cyclic collector's ms a request, and its full collections a 1000)"
+    )
     for row in rows:
         extra = ""
         if row["over_bare_ms"] is not None:

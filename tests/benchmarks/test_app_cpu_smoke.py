@@ -2,11 +2,12 @@
 that leave one part of the capture out (``--without``, ``--no-callsite``).
 
 No figure is asserted (they live in benchmarks/RESULTS.md): each side must run
-and be reported.
+and be reported, with the garbage collector's time and full collections beside.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,10 @@ def test_a_wsgi_app_of_ones_own_with_parts_left_out(tmp_path: Path) -> None:
         "bare", "nowriter", "nowriter without flask.app", "nowriter without call sites"
     }, done.stdout
     assert all(" ms" in rows[side] for side in rows if side != "bare"), done.stdout
+    # The collector's share beside each side's CPU.
+    assert all(re.search(r" gc \d+\.\d{3} ms, [\d.]+ full$", row) for row in rows.values()), (
+        done.stdout
+    )
 
 
 def test_leaving_out_an_integration_that_does_not_exist_is_one_line() -> None:

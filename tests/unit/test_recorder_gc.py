@@ -89,8 +89,9 @@ def _request(traces: Path, url: str) -> context.ActiveTrace:
                 cursor.fetchone()
             page.render(
                 ids=[1, 2, 3],
-                name_of=lambda i: conn.execute("SELECT name FROM author WHERE id = ?", (i,))
-                .fetchone()[0],
+                name_of=lambda i: conn.execute(
+                    "SELECT name FROM author WHERE id = ?", (i,)
+                ).fetchone()[0],
             )
             with urllib.request.urlopen(url, timeout=10) as response:
                 response.read()
