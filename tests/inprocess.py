@@ -9,6 +9,7 @@ from pathlib import Path
 
 import perfdoctor
 from perfdoctor import store
+from perfdoctor.capture import context
 from perfdoctor.capture import sqlite as sqlite_capture
 from perfdoctor.model import Trace
 
@@ -22,6 +23,23 @@ def capturing(traces: Path) -> Iterator[Path]:
     finally:
         perfdoctor.uninstrument()
         sqlite_capture.uninstall()
+
+
+@contextmanager
+def capturing_kept(traces: Path) -> Iterator[list[context.ActiveTrace]]:
+    """:func:`capturing`, and every finished trace also put in the list yielded,
+    as the recorder was handed it (the recorder still writes it)."""
+    kept: list[context.ActiveTrace] = []
+    with capturing(traces):
+        submit = context.state.on_finish
+        assert submit is not None
+
+        def keep(trace: context.ActiveTrace) -> None:
+            kept.append(trace)
+            submit(trace)
+
+        context.state.on_finish = keep
+        yield kept
 
 
 def load(traces: Path) -> list[Trace]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from perfdoctor.capture import context, machine
-from tests.inprocess import capturing, load
+from perfdoctor.capture import machine
+from tests.inprocess import capturing, capturing_kept, load
 from tests.machine.support import app
 
 
@@ -37,16 +37,7 @@ def test_requests_store_the_machine_they_ran_on(tmp_path: Path) -> None:
 
 
 def test_the_machine_is_read_at_most_once_a_second(tmp_path: Path) -> None:
-    finished: list[context.ActiveTrace] = []
-    with capturing(tmp_path / "t.db"):
-        submit = context.state.on_finish
-        assert submit is not None
-
-        def keep(trace: context.ActiveTrace) -> None:
-            finished.append(trace)
-            submit(trace)
-
-        context.state.on_finish = keep
+    with capturing_kept(tmp_path / "t.db") as finished:
         client = app().test_client()
         # The next request reads the machine afresh, as after a quiet second.
         machine.sampler.at = float("-inf")

@@ -5,12 +5,12 @@ collections on sooner (see ``untrack_spans`` in ``_speedups.c``)."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import http.server
 import os
 import sqlite3
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +21,8 @@ import pytest
 
 import perfdoctor
 from perfdoctor.capture import context, recorder
-from tests.inprocess import capturing, load, seed_blog
+from tests.conftest import serving
+from tests.inprocess import capturing_kept, load, seed_blog
 
 
 @pytest.fixture
@@ -32,29 +33,13 @@ def compiled() -> None:
         pytest.skip("perfdoctor._speedups is not built here")
 
 
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def api() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/rates"
-    finally:
-        server.shutdown()
-        server.server_close()
+def api(tmp_path: Path) -> Iterator[str]:
+    """A remote API on 127.0.0.1: a JSON file served by the standard library."""
+    (tmp_path / "rates.json").write_text('{"ok": true}')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield f"{url}/rates.json"
 
 
 def _request(traces: Path, url: str) -> context.ActiveTrace:
@@ -70,16 +55,7 @@ def _request(traces: Path, url: str) -> context.ActiveTrace:
     page = jinja2.Environment(loader=jinja2.FileSystemLoader(templates)).get_template(
         "authors.html"
     )
-    handed: list[context.ActiveTrace] = []
-    with capturing(traces):
-        submit = context.state.on_finish
-        assert submit is not None
-
-        def keep(trace: context.ActiveTrace) -> None:
-            handed.append(trace)
-            submit(trace)
-
-        context.state.on_finish = keep
+    with capturing_kept(traces) as handed:
         conn = sqlite3.connect(":memory:")
         seed_blog(conn, articles=30)
         with perfdoctor.trace("GET /articles", kind="http"):
@@ -133,7 +109,7 @@ def test_a_queued_traces_spans_are_not_walked_by_the_collector(
         ("jinja2-template", "authors.html", 3)
     ] * 3
     (get,) = [s for s in stored.spans if s.kind == "http"]
-    assert get.attrs["url"].endswith("/rates") and get.attrs["status"] == 200
+    assert get.attrs["url"].endswith("/rates.json") and get.attrs["status"] == 200
 
 
 def test_without_the_compiled_module_the_spans_stay_tracked_and_are_written_the_same(
