@@ -239,11 +239,10 @@ try_hot(PyObject *hot, PyObject *first, Py_ssize_t base, Py_ssize_t depth,
             same = frame_is(called, PyTuple_GET_ITEM(trigger_at, 4), PyTuple_GET_ITEM(trigger_at, 5));
             Py_DECREF(called);
             if (!same) {
+                Py_DECREF(trigger_frame);
                 if (PyErr_Occurred()) {
-                    Py_DECREF(trigger_frame);
                     goto done;
                 }
-                Py_DECREF(trigger_frame);
                 goto not_this;
             }
         }

@@ -15,6 +15,7 @@ import sys
 import sysconfig
 from collections.abc import Iterator
 from types import CodeType, FrameType
+from typing import Any
 
 from perfdoctor import triggers
 
@@ -1007,20 +1008,27 @@ def display_path(filename: str) -> str:
     return filename if rel.startswith("..") else rel
 
 
-def _compiled() -> object:
-    """The compiled first try, where it was built for this interpreter and is not
-    turned off (``PERFDOCTOR_PURE_PYTHON=1``); None otherwise."""
+def compiled(name: str) -> Any:
+    """The function ``name`` of the compiled module (``_speedups.c``), where it was
+    built for this interpreter and is not turned off (``PERFDOCTOR_PURE_PYTHON=1``);
+    None otherwise."""
     if os.environ.get("PERFDOCTOR_PURE_PYTHON") == "1":
         return None
     try:
         from perfdoctor import _speedups
     except ImportError:
         return None
-    found = getattr(_speedups, "capture_caller", None)
-    if found is None:  # built for a Python before 3.11, or without a GIL
+    return getattr(_speedups, name, None)
+
+
+def _compiled() -> object:
+    """The compiled first try, where it was built (for Python 3.11+ with a GIL) and
+    is not turned off; None otherwise."""
+    found = compiled("capture_caller")
+    if found is None:
         return None
     try:
-        _speedups.bind(globals(), sys._getframe)
+        compiled("bind")(globals(), sys._getframe)
     except Exception:  # pragma: no cover - a module from another perfdoctor
         return None
     return found

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfdoctor import store
+from perfdoctor import callsite, store
 from perfdoctor.capture.context import ActiveTrace, take_sample_counts
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
@@ -100,23 +100,12 @@ class _Pending:
     size: int
 
 
-def _compiled_untrack() -> Callable[[list[Any]], None] | None:
-    """The compiled ``untrack_spans`` (see ``_speedups.c``), where it was built and
-    ``PERFDOCTOR_PURE_PYTHON`` is not set; None otherwise (then the queued spans stay
-    in the collector's view, which costs the app more full collections)."""
-    if os.environ.get("PERFDOCTOR_PURE_PYTHON") == "1":
-        return None
-    try:
-        from perfdoctor import _speedups
-    except ImportError:
-        return None
-    return getattr(_speedups, "untrack_spans", None)
-
-
+# The compiled ``untrack_spans`` (see ``_speedups.c``), or None: then the queued
+# spans stay in the collector's view, which costs the app more full collections.
 # Measured with the DRF list app (benchmarks/RESULTS.md, 2026-12-06): queued
 # traces had 137 objects a request moved to the oldest generation instead of 30,
 # and six full collections a thousand requests instead of one.
-_untrack_spans = _compiled_untrack()
+_untrack_spans: Callable[[list[Any]], None] | None = callsite.compiled("untrack_spans")
 
 
 def _size(batch: store.Batch) -> int:
