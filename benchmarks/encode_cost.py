@@ -13,6 +13,14 @@ every worker first), so that two trees can be checked to write the same rows::
     python benchmarks/encode_cost.py --library sqlalchemy
     python benchmarks/encode_cost.py --library django --before-src OTHER/src
 
+``--library drf-list`` and ``--library fastapi-list`` take the traces of the
+list apps of ``app_cpu.py`` instead (``benchmarks/apps``: a DRF serializer's or a
+lazy load's query per row, each with its trigger, and a 10 KB JSON answer), and
+time each pass with the response's summary made anew, as the recorder makes it
+(``--queries`` does not apply)::
+
+    python benchmarks/encode_cost.py --library drf-list --before-src OTHER/src
+
 With ``--before-src`` the worker also runs from another copy of the package, the
 two alternating over ``--rounds`` (drift hits both alike); the summary gives each
 tree's median over every pass of every round, their ratio, and whether the
@@ -37,10 +45,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
+LIST_APPS = ("drf-list", "fastapi-list")
 
 
 def _deterministic(traces: list[Any]) -> None:
-    """Ids, clocks and connection ids as every worker would make them."""
+    """Ids, clocks and connection ids as every worker would make them (connections
+    numbered within each trace: an app that opens one a request may be given a
+    freed one's address, at a point that differs from run to run)."""
     conns: dict[Any, int] = {}
 
     def conn_of(value: Any) -> Any:
@@ -49,11 +60,17 @@ def _deterministic(traces: list[Any]) -> None:
         return conns.setdefault(value, len(conns) + 1)
 
     for i, trace in enumerate(traces):
+        conns.clear()
         trace.id = f"{i:032x}"
         trace.started_at = 1.8e9 + i
         trace.start = 0.0
         trace.finished = 0.05
         trace.attrs.pop("cpu_ms", None)
+        trace.attrs.pop("response_ms", None)
+        trace.attrs.pop("server_timing", None)
+        response = trace.attrs.get("response")
+        if type(response).__name__ == "BodySummary" and response._chunks is not None:
+            trace.attrs["response"] = _Body(response)
         if "machine" in trace.attrs:  # the load average when the trace finished
             trace.attrs["machine"] = {"load1": 1.5, "cpus": 2}
         spans = []
@@ -80,6 +97,9 @@ def _copy(trace: Any) -> Any:
     for name in ActiveTrace.__slots__:
         setattr(new, name, getattr(trace, name))
     new.attrs = dict(trace.attrs)
+    body = new.attrs.get("response")
+    if isinstance(body, _Body):  # summarised anew by each encoding, as once per request
+        new.attrs["response"] = body.summary()
     new.spans = [
         raw if raw[0] == "db" or len(raw) <= 5 or not isinstance(raw[5], dict)
         else (*raw[:5], dict(raw[5]), *raw[6:])
@@ -88,25 +108,71 @@ def _copy(trace: Any) -> Any:
     return new
 
 
+class _Body:
+    """A response body a trace held, to summarise again for each pass."""
+
+    def __init__(self, summary: Any) -> None:
+        self.size, self.as_json = summary.bytes, summary._json
+        self.body = b"".join(summary._chunks)
+
+    def summary(self) -> Any:
+        from perfdoctor.capture.response import BodySummary
+
+        return BodySummary(self.size, [self.body], self.as_json)
+
+
+def _list_app_traces(library: str, requests: int) -> list[Any]:
+    """Finished traces of ``requests`` requests to a list app (``app_cpu.py``'s)."""
+    sys.path.insert(0, str(HERE / "apps"))
+    os.environ["BENCH_DB"] = str(Path(tempfile.mkdtemp(prefix="pd-encode-app-")) / "bench.db")
+    import app_cpu
+
+    import perfdoctor
+    from perfdoctor.capture import context
+
+    perfdoctor.instrument(traces=Path(os.environ["BENCH_DB"]).with_name("traces.db"))
+    if library == "drf-list":
+        import list_django as module
+
+        module.seed()
+        one = app_cpu._django_driver(module)
+    else:
+        import list_fastapi as module
+
+        module.seed()
+        one = app_cpu._fastapi_driver(module)
+    for _ in range(20):  # call sites and statements met before
+        one()
+    kept: list[Any] = []
+    context.state.on_finish = kept.append
+    for _ in range(requests):
+        one()
+    context.state.on_finish = None
+    return kept
+
+
 def worker(library: str, requests: int, queries: int, passes: int) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
-    import capture_overhead
-
-    tracing = capture_overhead.PerfdoctorTracing(Path(tempfile.mkdtemp(prefix="pd-encode-")))
-    workload = capture_overhead.WORKLOADS[library]("perfdoctor")
-    around = tracing.request if workload.own_trace else tracing.block
     from perfdoctor import store
     from perfdoctor.capture import context, recorder
     from perfdoctor.capture.encode import Encoder
 
-    kept: list[Any] = []
-    context.state.on_finish = kept.append
-    start = 0
-    for _ in range(requests):
-        with around():
-            workload.block(queries, start)
-        start += queries
-    context.state.on_finish = None
+    if library in LIST_APPS:
+        kept = _list_app_traces(library, requests)
+    else:
+        import capture_overhead
+
+        tracing = capture_overhead.PerfdoctorTracing(Path(tempfile.mkdtemp(prefix="pd-encode-")))
+        workload = capture_overhead.WORKLOADS[library]("perfdoctor")
+        around = tracing.request if workload.own_trace else tracing.block
+        kept = []
+        context.state.on_finish = kept.append
+        start = 0
+        for _ in range(requests):
+            with around():
+                workload.block(queries, start)
+            start += queries
+        context.state.on_finish = None
     _deterministic(kept)
     spans = sum(len(trace.spans) for trace in kept)
     size = recorder.MAX_BATCH_TRACES
@@ -224,7 +290,7 @@ def spawn(src: Path, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--library", choices=("sqlite3", "sqlalchemy", "django"), default="sqlalchemy"
+        "--library", choices=("sqlite3", "sqlalchemy", "django", *LIST_APPS), default="sqlalchemy"
     )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--queries", type=int, default=40)
@@ -260,7 +326,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"{args.library}: {args.requests} requests of {args.queries} queries, "
+    queries = "" if args.library in LIST_APPS else f" of {args.queries} queries"
+    print(f"{args.library}: {args.requests} requests{queries}, "
           f"load average {' '.join(f'{x:.2f}' for x in summary['load'])}")
     for name, row in summary["trees"].items():
         rounds = " ".join(f"{x:.3f}" for x in row["round_medians"])

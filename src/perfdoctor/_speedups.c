@@ -18,11 +18,13 @@
  * perfdoctor installs and runs the same, a little slower.
  *
  * Also here: untrack_spans, which the recorder calls on each finished trace
- * (see below; any Python with a GIL).
+ * (see below; any Python with a GIL), and json_outline, which it calls on a
+ * JSON response's body (any Python).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <string.h>
 
 #if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
 
@@ -533,6 +535,386 @@ untrack_spans(PyObject *module, PyObject *spans)
 }
 #endif
 
+/* json_outline(body): what perfdoctor.capture.response.summarize_json needs of a
+ * JSON response body (how many items its list has), without building the
+ * body's objects: json.loads made every item's dict and strings only to count
+ * them, the recorder's largest cost on a list endpoint after its spans.
+ *
+ * The grammar is json.loads's own (strict strings, NaN and Infinity allowed).
+ * Returns None for a body json.loads rejects; Ellipsis where this scan cannot
+ * be sure to agree with it (a NUL among the first four bytes, which json.loads
+ * takes for UTF-16 or UTF-32; nesting past OUTLINE_MAX_DEPTH; a number of over
+ * OUTLINE_MAX_DIGITS characters, perhaps past int()'s digit limit): the caller parses
+ * then.  Else (non_ascii, outline): non_ascii is True when a byte is past
+ * ASCII (the caller checks the body decodes as UTF-8 as json.loads would); the
+ * outline is the top array's item count, or for a top object its members in
+ * order as (key, items) pairs: items is the member's array's count, -1 for any
+ * other value; the key is a str, or its raw bytes when it holds an escape or a
+ * byte past ASCII. */
+#define OUTLINE_MAX_DEPTH 500
+/* The least digit limit int() can be given (sys.set_int_max_str_digits). */
+#define OUTLINE_MAX_DIGITS 640
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+    int non_ascii;
+    int unsure;
+} Outline;
+
+static void
+outline_ws(Outline *s)
+{
+    while (s->p < s->end
+           && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) {
+        s->p++;
+    }
+}
+
+static int
+outline_word(Outline *s, const char *word)
+{
+    size_t size = strlen(word);
+    if ((size_t)(s->end - s->p) < size || memcmp(s->p, word, size) != 0) {
+        return -1;
+    }
+    s->p += size;
+    return 0;
+}
+
+static int
+outline_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Bytes a string's inside needs no look at: printable ASCII but the quote and
+ * the backslash (filled when the module is made). */
+static unsigned char outline_plain[256];
+
+static void
+outline_fill(void)
+{
+    for (int c = 0x20; c < 0x80; c++) {
+        outline_plain[c] = c != '"' && c != '\\';
+    }
+}
+
+/* After the opening quote; 1 in *escaped when the string holds an escape. */
+static int
+outline_string(Outline *s, int *escaped)
+{
+    while (s->p < s->end) {
+        const unsigned char *p = s->p, *end = s->end;
+        while (p < end && outline_plain[*p]) {
+            p++;
+        }
+        s->p = p;
+        if (p >= end) {
+            break;
+        }
+        unsigned char c = *s->p++;
+        if (c == '"') {
+            return 0;
+        }
+        if (c == '\\') {
+            if (s->p >= s->end) {
+                return -1;
+            }
+            *escaped = 1;
+            c = *s->p++;
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++) {
+                    if (s->p >= s->end || !outline_hex(*s->p)) {
+                        return -1;
+                    }
+                    s->p++;
+                }
+            }
+            else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+                return -1;
+            }
+        }
+        else if (c < 0x20) {
+            return -1;
+        }
+        else if (c >= 0x80) {
+            s->non_ascii = 1;
+        }
+    }
+    return -1;
+}
+
+static int
+outline_digits(Outline *s)
+{
+    const unsigned char *start = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        s->p++;
+    }
+    return s->p > start ? 0 : -1;
+}
+
+static int
+outline_number(Outline *s)
+{
+    const unsigned char *start = s->p;
+    if (*s->p == '-') {
+        s->p++;
+        if (s->p < s->end && *s->p == 'I') {
+            return outline_word(s, "Infinity");
+        }
+    }
+    if (s->p >= s->end) {
+        return -1;
+    }
+    if (*s->p == '0') {
+        s->p++;
+    }
+    else if (outline_digits(s) < 0) {
+        return -1;
+    }
+    /* A fraction or an exponent without digits ends the number before it, as
+     * json.loads reads it; what follows is then an unexpected character. */
+    if (s->end - s->p >= 2 && *s->p == '.' && s->p[1] >= '0' && s->p[1] <= '9') {
+        s->p++;
+        outline_digits(s);
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        const unsigned char *mark = s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
+            s->p++;
+        }
+        if (outline_digits(s) < 0) {
+            s->p = mark;
+        }
+    }
+    if (s->p - start > OUTLINE_MAX_DIGITS) {
+        s->unsure = 1;
+    }
+    return 0;
+}
+
+static int outline_value(Outline *s, int depth, Py_ssize_t *items);
+
+/* After '['; the item count in *items. */
+static int
+outline_array(Outline *s, int depth, Py_ssize_t *items)
+{
+    Py_ssize_t count = 0;
+    outline_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        *items = 0;
+        return 0;
+    }
+    for (;;) {
+        if (outline_value(s, depth, NULL) < 0) {
+            return -1;
+        }
+        count++;
+        outline_ws(s);
+        if (s->p >= s->end) {
+            return -1;
+        }
+        if (*s->p == ']') {
+            s->p++;
+            *items = count;
+            return 0;
+        }
+        if (*s->p != ',') {
+            return -1;
+        }
+        s->p++;
+        outline_ws(s);
+    }
+}
+
+/* After '{'; with members not NULL, each (key, items) appended to it. */
+static int
+outline_object(Outline *s, int depth, PyObject *members)
+{
+    outline_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"') {
+            return -1;
+        }
+        const unsigned char *key = ++s->p;
+        int escaped = 0, non_ascii = s->non_ascii;
+        s->non_ascii = 0;
+        if (outline_string(s, &escaped) < 0) {
+            return -1;
+        }
+        int plain = !escaped && !s->non_ascii;
+        s->non_ascii |= non_ascii;
+        Py_ssize_t key_size = (s->p - 1) - key;
+        outline_ws(s);
+        if (s->p >= s->end || *s->p != ':') {
+            return -1;
+        }
+        s->p++;
+        outline_ws(s);
+        Py_ssize_t items = -1;
+        if (outline_value(s, depth, members != NULL ? &items : NULL) < 0) {
+            return -1;
+        }
+        if (members != NULL) {
+            PyObject *name = plain
+                ? PyUnicode_DecodeASCII((const char *)key, key_size, NULL)
+                : PyBytes_FromStringAndSize((const char *)key, key_size);
+            if (name == NULL) {
+                return -2;
+            }
+            PyObject *pair = Py_BuildValue("(Nn)", name, items);
+            if (pair == NULL || PyList_Append(members, pair) < 0) {
+                Py_XDECREF(pair);
+                return -2;
+            }
+            Py_DECREF(pair);
+        }
+        outline_ws(s);
+        if (s->p >= s->end) {
+            return -1;
+        }
+        if (*s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',') {
+            return -1;
+        }
+        s->p++;
+        outline_ws(s);
+    }
+}
+
+/* One value at s->p; with items not NULL, an array's count in it. -1: not
+ * JSON, or unsure (s->unsure set); -2: a Python error. */
+static int
+outline_value(Outline *s, int depth, Py_ssize_t *items)
+{
+    if (s->p >= s->end) {
+        return -1;
+    }
+    if (depth >= OUTLINE_MAX_DEPTH) {
+        s->unsure = 1;
+        return -1;
+    }
+    unsigned char c = *s->p;
+    int escaped = 0;
+    Py_ssize_t count;
+    switch (c) {
+    case '{':
+        s->p++;
+        return outline_object(s, depth + 1, NULL);
+    case '[':
+        s->p++;
+        if (outline_array(s, depth + 1, &count) < 0) {
+            return -1;
+        }
+        if (items != NULL) {
+            *items = count;
+        }
+        return 0;
+    case '"':
+        s->p++;
+        return outline_string(s, &escaped);
+    case 'n':
+        return outline_word(s, "null");
+    case 't':
+        return outline_word(s, "true");
+    case 'f':
+        return outline_word(s, "false");
+    case 'N':
+        return outline_word(s, "NaN");
+    case 'I':
+        return outline_word(s, "Infinity");
+    default:
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            return outline_number(s);
+        }
+        return -1;
+    }
+}
+
+static PyObject *
+json_outline(PyObject *module, PyObject *body)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Outline s = {(const unsigned char *)view.buf,
+                 (const unsigned char *)view.buf + view.len, 0, 0};
+    PyObject *result = NULL;
+    Py_ssize_t head = view.len < 4 ? view.len : 4;
+    if (memchr(view.buf, 0, (size_t)head) != NULL) {
+        Py_INCREF(Py_Ellipsis);
+        result = Py_Ellipsis;
+        goto done;
+    }
+    outline_ws(&s);
+    PyObject *outline = NULL;
+    int status = -1;
+    if (s.p < s.end && *s.p == '{') {
+        outline = PyList_New(0);
+        if (outline == NULL) {
+            goto done;
+        }
+        s.p++;
+        status = outline_object(&s, 1, outline);
+    }
+    else if (s.p < s.end && *s.p == '[') {
+        Py_ssize_t count = 0;
+        s.p++;
+        status = outline_array(&s, 1, &count);
+        if (status == 0) {
+            outline = PyLong_FromSsize_t(count);
+            if (outline == NULL) {
+                goto done;
+            }
+        }
+    }
+    else {
+        Py_ssize_t ignored;
+        status = outline_value(&s, 0, &ignored);
+        if (status == 0) {
+            Py_INCREF(Py_None);
+            outline = Py_None;
+        }
+    }
+    if (status == -2) {
+        Py_XDECREF(outline);
+        goto done;
+    }
+    if (status == 0) {
+        outline_ws(&s);
+        if (s.p != s.end) {
+            status = -1;
+        }
+    }
+    if (s.unsure) {
+        Py_XDECREF(outline);
+        Py_INCREF(Py_Ellipsis);
+        result = Py_Ellipsis;
+    }
+    else if (status < 0) {
+        Py_XDECREF(outline);
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    else {
+        result = Py_BuildValue("(ON)", s.non_ascii ? Py_True : Py_False, outline);
+    }
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
 #if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_GIL_DISABLED)
     {"capture_caller", (PyCFunction)(void (*)(void))capture_caller,
@@ -545,6 +927,8 @@ static PyMethodDef methods[] = {
     {"untrack_spans", untrack_spans, METH_O,
      "untrack_spans(spans): a finished trace's spans out of the cyclic collector's view."},
 #endif
+    {"json_outline", json_outline, METH_O,
+     "json_outline(body): a JSON body's top list's item count, or its top object's members."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -571,6 +955,7 @@ PyInit__speedups(void)
         return NULL;
     }
 #endif
+    outline_fill();
     PyObject *module = PyModule_Create(&speedups);
 #ifdef Py_GIL_DISABLED
     if (module != NULL && PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {

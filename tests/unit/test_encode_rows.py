@@ -171,3 +171,60 @@ if __name__ == "__main__":  # prints the expected rows from the encoder at hand
             print(json.dumps(_rows(Path(folder), patch), indent=1))
         finally:
             patch.undo()
+
+
+class _Uncomparable:
+    """A template object whose ``==`` raises (a user's own class can)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("cannot compare templates")
+
+    __hash__ = object.__hash__
+
+
+def test_a_loops_equal_triggers_each_stored(tmp_path: Path) -> None:
+    # A serializer's loop: every row's query has a dict of its own holding an
+    # equal trigger (the capture side makes one per query); then the same query
+    # under another field, then one under a template that cannot be compared.
+    loop = _frames(_LIST, 4)
+    serializer = ("drf-serializer", Encoder, "author_name", "author.name", 0)
+    other_field = ("drf-serializer", Encoder, "editor_name", "editor.name", 0)
+    odd = [("jinja2", _Uncomparable(), None, None, 0) for _ in range(2)]
+    extras = [{"trigger": tuple(serializer)} for _ in range(3)]
+    extras += [{"trigger": other_field}, {"trigger": odd[0]}, {"trigger": odd[1]}]
+    extras += [{"trigger": serializer, "offset": 40}]
+    trace = ActiveTrace("GET /articles", "http")
+    trace.start = 0.0
+    trace.finished = 0.01
+    trace.status = 200
+    trace.spans = [
+        ("db", 0.001 * i, 0.0005, loop, "django", "sqlite", _SQL_ORDER, i, None, 1, 41, extra)
+        for i, extra in enumerate(extras)
+    ]
+    # A page's cache reads of one key, each with attributes of its own, and an
+    # eager load's (a list among them).
+    read = {"system": "redis", "op": "get", "key": "site_root", "hit": True}
+    eager = {"orm": "django", "method": "select_related", "nested": ["author__team"]}
+    trace.spans += [
+        ("cache", 0.01, 0.0001, loop, "django", dict(read)),
+        ("cache", 0.011, 0.0001, loop, "django", dict(read)),
+        ("cache", 0.012, 0.0001, loop, "django", {**read, "hit": False}),
+        ("orm.eager", 0.013, 0.0001, loop, "django", dict(eager)),
+    ]
+    batch = store.Batch()
+    Encoder().add(trace, batch)
+    conn = store.open_for_writing(tmp_path / "traces.db")
+    store.write_batch(conn, batch, attempts=1)
+    conn.close()
+
+    (stored,) = store.iter_traces(tmp_path / "traces.db")
+    others = stored.spans[7:]
+    assert [span.system for span in others] == ["redis"] * 3 + [None]
+    assert [span.attrs.get("hit") for span in others] == [True, True, False, None]
+    assert others[3].attrs["nested"] == ["author__team"]
+    triggers = [span.attrs.get("trigger") for span in stored.spans[:7]]
+    fields = [trigger and trigger.get("field") for trigger in triggers]
+    assert fields == ["author_name"] * 3 + ["editor_name", None, None, "author_name"]
+    assert [span.attrs.get("offset") for span in stored.spans[:7]] == [None] * 6 + [40]
+    assert [span.rows for span in stored.spans[:7]] == [1] * 7
+    assert len({span.params_digest for span in stored.spans[:7]}) == 7

@@ -39,6 +39,20 @@ def location(code: CodeType, offset: int) -> Location:
     return Location(os.path.abspath(code.co_filename), line_of(code, offset), function)
 
 
+def _equal(extra: Any, last: Any) -> bool:
+    # Each query of a loop has a dict of its own holding an equal trigger (the
+    # same class or template, field and source): the same shape as the query
+    # before.  A value whose ``==`` fails is taken as different.
+    try:
+        return bool(extra == last)
+    except Exception:
+        return False
+
+
+def _by_value(extra: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    return None if extra is None else tuple(extra.items())
+
+
 def _statement_text(sql: Any) -> str:
     if isinstance(sql, bytes):
         return sql.decode("utf-8", "replace")
@@ -66,6 +80,8 @@ class Encoder:
         self._statements: dict[str, tuple[str, str]] = {}
         # a db span's extra attributes (as items) -> their JSON
         self._extras: dict[tuple[Any, ...], str] = {}
+        # another span's attributes (as items) -> their JSON
+        self._span_texts: dict[tuple[Any, ...], str] = {}
         # Python hash of a query's parameters -> its keyed digest, as a span's row
         # holds it after the times: ',"<hex>"'
         self._digests: dict[int, str] = {}
@@ -155,6 +171,20 @@ class Encoder:
                 self._extras[key] = found
         return found or None
 
+    def _span_text(self, attrs: dict[str, Any]) -> str | None:
+        """Another span's attributes as stored, once per distinct value: a page's
+        cache reads of one key, its renders of one template, are alike."""
+        try:
+            key: tuple[Any, ...] = tuple(attrs.items())
+            found = self._span_texts.get(key)
+        except Exception:  # a list among the values (an eager load's nested relations)
+            return layout.attrs_json(attrs)
+        if found is None:
+            if len(self._span_texts) >= _MAX_CACHED:
+                self._span_texts.clear()
+            found = self._span_texts[key] = layout.attrs_json(attrs) or ""
+        return found or None
+
     def _fingerprint(self, sql: Any, batch: store.Batch) -> str:
         if type(sql) is not str:
             # bytes, or a driver's composed-statement object (perhaps unhashable)
@@ -197,6 +227,7 @@ class Encoder:
         fingerprint_of = self._fingerprint
         digests = self._digests
         extra_text_of = self._extra_text
+        span_text_of = self._span_text
         # Per trace, a db span's row prefix ("[shape,") by what decides its shape:
         # its frames list and attributes dict (by identity: the trace's spans hold
         # them, so no id is reused within this call), text, connection, framework
@@ -225,18 +256,27 @@ class Encoder:
                 ) = raw
                 if (
                     frames is last_frames
-                    and extra is last_extra
                     and conn == last_conn
                     and type(sql) is str
                     and sql == last_sql
                     and framework is last_framework
                     and system is last_system
                     and params is None
+                    and (extra is last_extra or _equal(extra, last_extra))
                 ):
                     pass  # the same shape as the span before
                 elif params is None and type(sql) is str:
-                    shape_key = (id(frames), sql, conn, id(extra), framework, system)
-                    found = prefixes.get(shape_key)
+                    # Attributes by value: a loop's queries each have a dict of
+                    # their own, and a loop of two or three queries a row meets
+                    # each shape again only after the others.
+                    shape_key: tuple[Any, ...] = (
+                        id(frames), sql, conn, _by_value(extra), framework, system
+                    )
+                    try:
+                        found = prefixes.get(shape_key)
+                    except Exception:  # an unhashable or uncomparable template object
+                        shape_key = (id(frames), sql, conn, id(extra), framework, system)
+                        found = prefixes.get(shape_key)
                     if found is None:
                         shape = shape_of(
                             kind,
@@ -305,9 +345,8 @@ class Encoder:
                 # ``db.connect`` spans carry their connection the same way.
                 conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
                 start_us = round(raw[1] * 1e6)
-                shape = shape_of(
-                    kind, raw[4], system, None, conn_id, stack_of(raw[3], batch), attrs_json(extra)
-                )
+                stack_id = stack_of(raw[3], batch)
+                shape = shape_of(kind, raw[4], system, None, conn_id, stack_id, span_text_of(extra))
                 append_row(f"[{shape},{start_us},{round((raw[1] + raw[2]) * 1e6) - start_us}]")
         batch.traces.append(
             (

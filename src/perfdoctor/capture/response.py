@@ -15,7 +15,7 @@ import inspect
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from perfdoctor import callsite
@@ -102,25 +102,57 @@ def summarize_json(body: bytes) -> dict[str, Any]:
     stripped = body.lstrip()
     if not stripped or stripped[:1] not in (b"[", b"{"):
         return {}
+    if _outline is not None:
+        found = _outline(body)
+        if found is None:  # not JSON
+            return {}
+        if found is not Ellipsis:
+            return _summary_of(body, *found)
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the interpreter's depth
         return {}
     if isinstance(data, list):
         return {"items": len(data), "paginated": False}
     if not isinstance(data, dict):
         return {}
-    paginated = any(key in PAGING_KEYS for key in data)
+    return _summary({key: len(v) if isinstance(v, list) else -1 for key, v in data.items()})
+
+
+def _summary_of(body: bytes, non_ascii: bool, outline: Any) -> dict[str, Any]:
+    """The summary of a body from its compiled outline (see ``_speedups.c``)."""
+    if non_ascii:
+        try:  # as json.loads decodes bytes
+            body.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return {}
+    if isinstance(outline, int):
+        return {"items": outline, "paginated": False}
+    members: dict[str, int] = {}
+    for key, items in outline:
+        # A key with an escape or a byte past ASCII comes raw; the last of equal
+        # keys wins, as in the dict json.loads makes.
+        members[key if type(key) is str else json.loads(b'"' + key + b'"')] = items
+    return _summary(members)
+
+
+def _summary(members: dict[str, int]) -> dict[str, Any]:
+    """A top object's summary from its members' list lengths (-1: not a list)."""
+    paginated = any(key in PAGING_KEYS for key in members)
     for key in LIST_KEYS:
-        value = data.get(key)
-        if isinstance(value, list):
-            return {"items": len(value), "paginated": paginated}
-    if len(data) == 1:
+        if members.get(key, -1) >= 0:
+            return {"items": members[key], "paginated": paginated}
+    if len(members) == 1:
         # {"articles": [...]}: the whole answer is one named list.
-        (value,) = data.values()
-        if isinstance(value, list):
-            return {"items": len(value), "paginated": False}
+        (items,) = members.values()
+        if items >= 0:
+            return {"items": items, "paginated": False}
     return {}
+
+
+# The compiled outline of a JSON body, or None (then json.loads): measured on a
+# DRF list of 39 items (10 KB), 51 µs a body parsed against ~10 scanned.
+_outline: Callable[[bytes], Any] | None = callsite.compiled("json_outline")
 
 
 class BodyMeter:
