@@ -80,6 +80,20 @@ def _django_driver(module: Any) -> Any:
     return one
 
 
+def list_app(app: str) -> Any:
+    """A list app of ``apps/`` (``django``: DRF, ``fastapi``), seeded in ``$BENCH_DB``:
+    a call requests its list once."""
+    if app == "django":
+        import list_django as module
+
+        module.seed()
+        return _django_driver(module)
+    import list_fastapi as module
+
+    module.seed()
+    return _fastapi_driver(module)
+
+
 def _fastapi_driver(module: Any) -> Any:
     loop = asyncio.new_event_loop()
     scope = {
@@ -153,16 +167,8 @@ def run_worker(
         if app == "wsgi":
             paths = len(args.path or ["/"])
             one = wsgi_pages.driver(args.wsgi, args.path or ["/"], args.cwd)
-        elif app == "django":
-            import list_django as module
-
-            module.seed()
-            one = _django_driver(module)
         else:
-            import list_fastapi as module
-
-            module.seed()
-            one = _fastapi_driver(module)
+            one = list_app(app)
         for _ in range(warmup):
             one()
         collector = _Collections()

@@ -131,16 +131,7 @@ def _list_app_traces(library: str, requests: int) -> list[Any]:
     from perfdoctor.capture import context
 
     perfdoctor.instrument(traces=Path(os.environ["BENCH_DB"]).with_name("traces.db"))
-    if library == "drf-list":
-        import list_django as module
-
-        module.seed()
-        one = app_cpu._django_driver(module)
-    else:
-        import list_fastapi as module
-
-        module.seed()
-        one = app_cpu._fastapi_driver(module)
+    one = app_cpu.list_app("django" if library == "drf-list" else "fastapi")
     for _ in range(20):  # call sites and statements met before
         one()
     kept: list[Any] = []

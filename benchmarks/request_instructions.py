@@ -122,18 +122,10 @@ def run_worker(
             one = _sqlite3_driver(perfdoctor is not None)
         elif app == "django-orm":
             one = django_orm_driver()
-        elif app == "django":
-            import app_cpu
-            import list_django as module
-
-            module.seed()
-            one = app_cpu._django_driver(module)
         else:
             import app_cpu
-            import list_fastapi as module
 
-            module.seed()
-            one = app_cpu._fastapi_driver(module)
+            one = app_cpu.list_app(app)
         for _ in range(warmup + requests):
             one()
         if perfdoctor is not None:

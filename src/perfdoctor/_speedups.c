@@ -697,6 +697,27 @@ outline_number(Outline *s)
 
 static int outline_value(Outline *s, int depth, Py_ssize_t *items);
 
+/* After an item of an array or a member of an object: 0 past its closing
+ * bracket, 1 past a comma (and the space after), -1 anything else. */
+static int
+outline_next(Outline *s, unsigned char close)
+{
+    outline_ws(s);
+    if (s->p >= s->end) {
+        return -1;
+    }
+    if (*s->p == close) {
+        s->p++;
+        return 0;
+    }
+    if (*s->p != ',') {
+        return -1;
+    }
+    s->p++;
+    outline_ws(s);
+    return 1;
+}
+
 /* After '['; the item count in *items. */
 static int
 outline_array(Outline *s, int depth, Py_ssize_t *items)
@@ -713,20 +734,11 @@ outline_array(Outline *s, int depth, Py_ssize_t *items)
             return -1;
         }
         count++;
-        outline_ws(s);
-        if (s->p >= s->end) {
-            return -1;
-        }
-        if (*s->p == ']') {
-            s->p++;
+        int next = outline_next(s, ']');
+        if (next <= 0) {
             *items = count;
-            return 0;
+            return next;
         }
-        if (*s->p != ',') {
-            return -1;
-        }
-        s->p++;
-        outline_ws(s);
     }
 }
 
@@ -776,19 +788,10 @@ outline_object(Outline *s, int depth, PyObject *members)
             }
             Py_DECREF(pair);
         }
-        outline_ws(s);
-        if (s->p >= s->end) {
-            return -1;
+        int next = outline_next(s, '}');
+        if (next <= 0) {
+            return next;
         }
-        if (*s->p == '}') {
-            s->p++;
-            return 0;
-        }
-        if (*s->p != ',') {
-            return -1;
-        }
-        s->p++;
-        outline_ws(s);
     }
 }
 

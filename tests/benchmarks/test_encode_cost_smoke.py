@@ -26,3 +26,17 @@ def test_two_runs_write_the_same_rows() -> None:
     assert trees["before"]["digests"] == trees["this"]["digests"]
     assert len(trees["this"]["digests"]) == 1
     assert trees["this"]["spans"] == 4 * 5
+
+
+def test_a_list_apps_traces_write_the_same_rows() -> None:
+    # The DRF list app's requests: a serializer's query per row, each with its
+    # trigger, and a JSON answer summarised anew in each pass.
+    command = [sys.executable, str(SCRIPT), "--library", "drf-list", "--requests", "3"]
+    command += ["--passes", "1", "--rounds", "1", "--json", "--before-src", str(ROOT / "src")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    trees = json.loads(done.stdout)["trees"]
+    assert trees["before"]["digests"] == trees["this"]["digests"]
+    assert len(trees["this"]["digests"]) == 1
+    # A list query and one per row of the 39, at least, in each request.
+    assert trees["this"]["spans"] >= 3 * 40
