@@ -52,6 +52,8 @@ def _deterministic(traces: list[Any]) -> None:
     """Ids, clocks and connection ids as every worker would make them (connections
     numbered within each trace: an app that opens one a request may be given a
     freed one's address, at a point that differs from run to run)."""
+    from perfdoctor.capture.response import BodySummary
+
     conns: dict[Any, int] = {}
 
     def conn_of(value: Any) -> Any:
@@ -69,7 +71,7 @@ def _deterministic(traces: list[Any]) -> None:
         trace.attrs.pop("response_ms", None)
         trace.attrs.pop("server_timing", None)
         response = trace.attrs.get("response")
-        if type(response).__name__ == "BodySummary" and response._chunks is not None:
+        if isinstance(response, BodySummary) and response._chunks is not None:
             trace.attrs["response"] = _Body(response)
         if "machine" in trace.attrs:  # the load average when the trace finished
             trace.attrs["machine"] = {"load1": 1.5, "cpus": 2}

@@ -78,10 +78,8 @@ class Encoder:
         self._stack_found: dict[int, tuple[str, str, list[RawFrame]]] = {}
         # statement text as issued -> (fingerprint, normalised statement)
         self._statements: dict[str, tuple[str, str]] = {}
-        # a db span's extra attributes (as items) -> their JSON
+        # a span's attributes (as items) -> their JSON
         self._extras: dict[tuple[Any, ...], str] = {}
-        # another span's attributes (as items) -> their JSON
-        self._span_texts: dict[tuple[Any, ...], str] = {}
         # Python hash of a query's parameters -> its keyed digest, as a span's row
         # holds it after the times: ',"<hex>"'
         self._digests: dict[int, str] = {}
@@ -154,12 +152,13 @@ class Encoder:
         return stack_id
 
     def _extra_text(self, extra: dict[str, Any]) -> str | None:
-        """A db span's attributes as stored, once per distinct value: a serializer's
-        or template's loop gives every row's query the same trigger."""
+        """A span's attributes as stored, once per distinct value: a serializer's
+        or template's loop gives every row's query the same trigger, and a page's
+        cache reads of one key have the same attributes."""
         key: tuple[Any, ...] | None = tuple(extra.items())
         try:
             found = self._extras.get(key)  # type: ignore[arg-type]
-        except TypeError:  # an unhashable template object in a trigger
+        except Exception:  # unhashable (a list, a template object) or uncomparable values
             key = found = None
         if found is None:
             if "trigger" in extra:
@@ -169,20 +168,6 @@ class Encoder:
                 if len(self._extras) >= _MAX_CACHED:
                     self._extras.clear()
                 self._extras[key] = found
-        return found or None
-
-    def _span_text(self, attrs: dict[str, Any]) -> str | None:
-        """Another span's attributes as stored, once per distinct value: a page's
-        cache reads of one key, its renders of one template, are alike."""
-        try:
-            key: tuple[Any, ...] = tuple(attrs.items())
-            found = self._span_texts.get(key)
-        except Exception:  # a list among the values (an eager load's nested relations)
-            return layout.attrs_json(attrs)
-        if found is None:
-            if len(self._span_texts) >= _MAX_CACHED:
-                self._span_texts.clear()
-            found = self._span_texts[key] = layout.attrs_json(attrs) or ""
         return found or None
 
     def _fingerprint(self, sql: Any, batch: store.Batch) -> str:
@@ -227,12 +212,11 @@ class Encoder:
         fingerprint_of = self._fingerprint
         digests = self._digests
         extra_text_of = self._extra_text
-        span_text_of = self._span_text
         # Per trace, a db span's row prefix ("[shape,") by what decides its shape:
-        # its frames list and attributes dict (by identity: the trace's spans hold
-        # them, so no id is reused within this call), text, connection, framework
-        # and system.  The spans of a loop resolve their shape once; the span just
-        # before is checked first, without building a key.
+        # its frames list (by identity: the trace's spans hold them, so no id is
+        # reused within this call), attributes (by value), text, connection,
+        # framework and system.  The spans of a loop resolve their shape once; the
+        # span just before is checked first, without building a key.
         prefixes: dict[tuple[Any, ...], str] = {}
         last_frames: Any = _NOTHING
         last_sql = last_conn = last_extra = last_framework = last_system = _NOTHING
@@ -345,8 +329,8 @@ class Encoder:
                 # ``db.connect`` spans carry their connection the same way.
                 conn_id = extra.pop("connection_id", None) if "connection_id" in extra else None
                 start_us = round(raw[1] * 1e6)
-                stack_id = stack_of(raw[3], batch)
-                shape = shape_of(kind, raw[4], system, None, conn_id, stack_id, span_text_of(extra))
+                stack_id, text = stack_of(raw[3], batch), extra_text_of(extra)
+                shape = shape_of(kind, raw[4], system, None, conn_id, stack_id, text)
                 append_row(f"[{shape},{start_us},{round((raw[1] + raw[2]) * 1e6) - start_us}]")
         batch.traces.append(
             (

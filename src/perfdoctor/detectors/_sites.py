@@ -9,6 +9,7 @@ counts by value when they are read, or when many objects are pending.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -58,18 +59,13 @@ class Sites:
         return bool(self._pending or self._counts)
 
 
-_SHOWN: dict[tuple[str, str], str] = {}
-_MOST_SHOWN = 4096
-
-
 def shown_path(filename: str) -> str:
     """:func:`perfdoctor.callsite.display_path`, remembered per working directory:
     a per-request finding names its call sites (``os.path.relpath`` each time),
     and most of those findings are merged away."""
-    key = (filename, os.getcwd())
-    found = _SHOWN.get(key)
-    if found is None:
-        if len(_SHOWN) >= _MOST_SHOWN:
-            _SHOWN.clear()
-        found = _SHOWN[key] = display_path(filename)
-    return found
+    return _shown_in(filename, os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown_in(filename: str, cwd: str) -> str:
+    return display_path(filename)

@@ -24,6 +24,7 @@ This module is imported inside the user's app: standard library only.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -156,20 +157,8 @@ class SpanTable:
 # A shape's JSON by its key: an app's traces have the same few shapes again and
 # again (the recorder encoded each anew in every trace, 6-8 JSON encodings a
 # request of a list endpoint).
-_SHAPE_TEXTS: dict[tuple[Any, ...], str] = {}
-_MAX_SHAPE_TEXTS = 20_000
-
-
+@functools.lru_cache(maxsize=20_000)
 def _shape_json(key: tuple[Any, ...]) -> str:
-    text = _SHAPE_TEXTS.get(key)
-    if text is None:
-        if len(_SHAPE_TEXTS) >= _MAX_SHAPE_TEXTS:
-            _SHAPE_TEXTS.clear()
-        text = _SHAPE_TEXTS[key] = _shape_text(key)
-    return text
-
-
-def _shape_text(key: tuple[Any, ...]) -> str:
     attrs = key[6]
     if attrs is not None:  # already JSON: spliced in, not encoded again
         return f"{_dumps(list(key[:6]))[:-1]},{attrs}]"
