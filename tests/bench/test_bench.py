@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -296,3 +297,41 @@ def test_an_app_that_raises_is_one_line_and_exit_2() -> None:
     done = bench("--app", "tests.bench.raw_apps:wsgi", "--endpoint", "GET /boom")
     assert done.returncode == 2
     assert done.stderr.strip() == "perfdoctor: error: GET /boom failed: RuntimeError: boom"
+
+
+def test_a_missing_histogram_package_stops_the_bench_before_its_first_request(
+    tmp_path: Path,
+) -> None:
+    # Found on a real CMS: a 34 s run over HTTP ended in this error, and its
+    # measurements were lost.  Now nothing is sent.
+    from tests.bench.flask_blog import app
+
+    asked: list[str] = []
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        asked.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+
+    hidden = tmp_path / "hidden" / "hdrh"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('not installed')\n")
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with serving(make_server("127.0.0.1", 0, counting, handler_class=Quiet)) as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "perfdoctor", "bench", "--url", url, *ENDPOINTS],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(hidden.parent)},
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "perfdoctor: error: perfdoctor bench needs hdrhistogram: "
+        "pip install 'perfdoctor[bench-driver]'"
+    ]
+    assert asked == []

@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from perfdoctor.bench.run import Plan, summarise
+from perfdoctor.bench.run import Plan, require_driver, summarise
 from perfdoctor.bench.spec import check_app_ref, parse_duration, parse_endpoint, parse_header
 from perfdoctor.errors import UsageError
 from perfdoctor.progress import SILENT, Feedback
@@ -72,6 +72,7 @@ def run_bench(
     if output is not None and not Path(output).resolve().parent.is_dir():
         # Checked now, not after the whole run.
         raise UsageError(f"--output {output}: no such folder {Path(output).parent}")
+    require_driver()
     seconds = parse_duration(duration) if rate is not None or engine == "locust" else None
     if rate is not None and seconds is not None and engine == "builtin":
         requests = max(1, round(rate * seconds))

@@ -93,14 +93,24 @@ Progress = Callable[[], None]
 Call = Callable[[Endpoint], Result]
 
 
-def _histogram() -> Any:
+def _histogram_class() -> Any:
     try:
         from hdrh.histogram import HdrHistogram
     except ImportError:
         raise UsageError(
             "perfdoctor bench needs hdrhistogram: pip install 'perfdoctor[bench-driver]'"
         ) from None
-    return HdrHistogram(_HDR_LOWEST_US, _HDR_HIGHEST_US, _HDR_DIGITS)
+    return HdrHistogram
+
+
+def require_driver() -> None:
+    """Raises UsageError now when the results could not be summarised at the end:
+    a run of many minutes must not be lost to a missing package."""
+    _histogram_class()
+
+
+def _histogram() -> Any:
+    return _histogram_class()(_HDR_LOWEST_US, _HDR_HIGHEST_US, _HDR_DIGITS)
 
 
 def run_sync(
