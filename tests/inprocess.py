@@ -15,9 +15,10 @@ from perfdoctor.model import Trace
 
 
 @contextmanager
-def capturing(traces: Path) -> Iterator[Path]:
-    """Capture into ``traces`` for the duration of the block, then switch off."""
-    perfdoctor.instrument(traces)
+def capturing(traces: Path, sample: float | None = None) -> Iterator[Path]:
+    """Capture into ``traces`` for the duration of the block, then switch off
+    (``sample``: as ``run --sample``)."""
+    perfdoctor.instrument(traces, sample=sample)
     try:
         yield traces
     finally:

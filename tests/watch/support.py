@@ -18,10 +18,10 @@ from tests.inprocess import capturing
 SLOW_S = 0.05
 
 
-def capture(traces: Path, *paths: str) -> None:
-    """Send ``paths`` (each a GET) to the shop app with capture on; the traces are in
-    the store when this returns."""
-    with capturing(traces):
+def capture(traces: Path, *paths: str, sample: float | None = None) -> None:
+    """Send ``paths`` (each a GET) to the shop app with capture on (``sample``: as
+    ``run --sample``); the traces are in the store when this returns."""
+    with capturing(traces, sample):
         from flask import Flask, jsonify, request
 
         app = Flask("watched_shop")

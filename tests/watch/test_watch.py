@@ -139,6 +139,36 @@ def test_an_error_rate_under_the_threshold_or_on_few_requests_is_quiet(
         assert of_kind(hook.texts(), "Error rate") == []
 
 
+def test_a_sampled_error_rate_counts_the_requests_the_draw_left_out(
+    watched: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``run --sample`` every failed request is kept and a share of the
+    others: 2 failures in 200 requests are 1%, not 2 of the 20-odd traces kept."""
+    monkeypatch.setenv("PERFDOCTOR_SAMPLE_SEED", "5")
+    capture(watched, *["/orders?fail=1"] * 2, *["/orders"] * 198, sample=0.1)
+    kept = store.load_traces(watched)
+    assert len(kept) < 40
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, Clock())
+        watcher.run_pass()
+        assert of_kind(hook.texts(), "Error rate") == []
+
+
+def test_a_sampled_error_rate_over_the_threshold_alerts_with_its_estimate(
+    watched: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERFDOCTOR_SAMPLE_SEED", "5")
+    capture(watched, *["/orders?fail=1"] * 20, *["/orders"] * 180, sample=0.1)
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, Clock())
+        watcher.run_pass()
+        [alert] = of_kind(hook.texts(), "Error rate")
+        # The 20 failures, all kept, of about 200 requests (the fast ones drawn at 0.1).
+        assert alert.startswith("[perfdoctor] Error rate: GET /orders answered 5xx to 20 of ~")
+        requests = int(alert.split("of ~")[1].split()[0])
+        assert 120 <= requests <= 300
+
+
 def test_a_finding_new_to_the_window_alerts(watched: Path) -> None:
     capture(watched, "/report", "/report")
     with webhook_receiver() as (url, hook):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfdoctor import _toml
 from perfdoctor.analysis import sampling, timing
-from perfdoctor.analysis.stats import Quantiles, Weighted
+from perfdoctor.analysis.stats import SampledQuantiles, Weighted
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import JOB_KIND, SERVER_KIND, Finding, Location, Trace
 from perfdoctor.settings import Settings, find_pyproject
@@ -177,23 +177,26 @@ class Measure:
         self.kind = kind
         self.queries: int | None = None
         exact = Settings.exact_percentile_values
-        self.durations = Quantiles(exact)
+        self.durations = SampledQuantiles(exact)
         self.peak: float | None = None
         self.latencies = Weighted(exact)
         self.handler: Location | None = None
 
     def add(self, trace: Trace) -> None:
         queries = 0
+        # A query of a sampled request counts for the requests it stands for, as
+        # the request's latency does below.
+        weight = sampling.weight(trace)
         for span in trace.spans:
             if span.kind == "db":
                 queries += 1
-                self.durations.add(span.duration_ms)
+                self.durations.add(span.duration_ms, weight)
         self.queries = queries if self.queries is None else max(self.queries, queries)
         memory = trace.attrs.get("memory")
         if isinstance(memory, dict) and isinstance(memory.get("peak_kb"), (int, float)):
             peak = float(memory["peak_kb"])
             self.peak = peak if self.peak is None else max(self.peak, peak)
-        self.latencies.add(timing.latency_ms(trace), sampling.weight(trace))
+        self.latencies.add(timing.latency_ms(trace), weight)
         if self.handler is None:
             from perfdoctor.detectors._responses import handler
 

@@ -178,6 +178,21 @@ class Quantiles:
         if len(pending) >= _PENDING:
             self._count_pending()
 
+    def as_weighted(self) -> Weighted:
+        """The values so far as a :class:`Weighted`, each of weight 1."""
+        weighted = Weighted(self.exact)
+        if self.buckets is None:
+            for value in self.values:
+                weighted.add(value, 1.0)
+            return weighted
+        self._count_pending()
+        weighted.counts = dict(self.buckets)
+        weighted.mass = {index: float(count) for index, count in self.buckets.items()}
+        weighted.count = self.count
+        weighted.total = float(self.count)
+        weighted.largest = self.largest
+        return weighted
+
     def _count_pending(self) -> None:
         if self.pending:
             assert self.buckets is not None
@@ -322,6 +337,63 @@ class Weighted:
             if running >= target - 1e-9:
                 break
         return _middle(index, self.largest)
+
+
+class SampledQuantiles:
+    """Values each with the weight of the request it came from (see
+    :func:`perfdoctor.analysis.sampling.weight`), for percentiles that estimate
+    every request's rather than the kept ones': a sampled run keeps every slow
+    request but a share of the others, so the kept values lean slow.
+
+    While every weight is 1 (a store captured without sampling) the values go
+    into a :class:`Quantiles` as they are, at its cost and with its figures; the
+    first other weight moves them into a :class:`Weighted`.
+    """
+
+    __slots__ = ("plain", "weighted")
+
+    def __init__(self, exact: int) -> None:
+        self.plain = Quantiles(exact)
+        self.weighted: Weighted | None = None
+
+    def __len__(self) -> int:
+        return self.weighted.count if self.weighted is not None else self.plain.count
+
+    def add(self, value: float, weight: float = 1.0) -> None:
+        if self.weighted is None:
+            if weight == 1.0:
+                self.plain.add(value)
+                return
+            self.weighted = self.plain.as_weighted()
+        self.weighted.add(value, weight)
+
+    def extend(self, values: Sequence[float], weight: float = 1.0) -> None:
+        if self.weighted is None:
+            if weight == 1.0:
+                self.plain.extend(values)
+                return
+            self.weighted = self.plain.as_weighted()
+        add = self.weighted.add
+        for value in values:
+            add(value, weight)
+
+    @property
+    def largest(self) -> float:
+        return self.weighted.largest if self.weighted is not None else self.plain.largest
+
+    def estimated_count(self) -> int:
+        """How many values the kept ones stand for (their count without sampling)."""
+        if self.weighted is None:
+            return self.plain.count
+        return round(self.weighted.total)
+
+    def percentile(self, pct: float) -> float:
+        weighted = self.weighted
+        if weighted is None:
+            return self.plain.percentile(pct)
+        if weighted.total > weighted.count:
+            return weighted.weighted_percentile(pct)
+        return weighted.percentile(pct)
 
 
 def _into_counted(buckets: dict[int, int], counts: dict[float, int]) -> None:

@@ -6,6 +6,14 @@ the job budget (the seed's 30 s for background jobs).
 Read chunk by chunk: per endpoint, a few floats per request (exact
 percentiles and means), call-site counts, and the machine facts of the requests
 that sampled one or ran over the budget; never the traces.
+
+In a sampled store (``run --sample``) a request counts for as many as its
+trace stands for (:func:`perfdoctor.analysis.sampling.weight`): every slow
+request was kept and a share of the others, so unweighted, a few slow ones
+(a worker's first request, a lock wait) would put the kept traces' p95 over the
+budget of an endpoint whose p95 is well under it.  The time by kind is over
+the requests whose operations were recorded (not those ``--sample-tail
+summary`` kept as timings only, which would all read as Python).
 """
 
 from __future__ import annotations
@@ -14,9 +22,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from perfdoctor.analysis import timing
+from perfdoctor.analysis import sampling, timing
 from perfdoctor.analysis.shapes import shapes
-from perfdoctor.analysis.stats import Quantiles
+from perfdoctor.analysis.stats import Quantiles, SampledQuantiles
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._responses import Endpoint
 from perfdoctor.detectors._sites import Sites
@@ -73,8 +81,12 @@ class _Group:
     def __init__(self, kind: str, budget: float, fixes: dict[str, str], settings: Settings) -> None:
         self.kind, self.budget, self.fixes = kind, budget, fixes
         exact = settings.exact_percentile_values
-        self.latencies = Quantiles(exact)
+        self.latencies = SampledQuantiles(exact)
+        # The latencies' sum, and the time by kind summed over the requests with
+        # their operations recorded, each by its weight (and that weight).
+        self.latency_sum = 0.0
         self.sums = dict.fromkeys(timing.NAMES, 0.0)
+        self.detailed = 0.0
         self.statuses: Counter[int | None] = Counter()
         self.cpus = Quantiles(exact)
         self.waits = Quantiles(exact)
@@ -82,27 +94,32 @@ class _Group:
         self.machines = _machine.MachineSeen()
         self.slow = _machine.SlowSeen(budget, settings, detail=True)
         # Requests over the budget: the ones a user waited too long for.
-        self.over = 0
+        self.over = 0.0
         self.locations = {"db": Sites(), "http": Sites(), "cache": Sites()}
         self.endpoint = Endpoint()
 
     def add(self, trace: Trace) -> None:
         latency = timing.latency_ms(trace)
-        self.latencies.add(latency)
-        part = timing.shared_breakdown(trace)
-        for name in timing.NAMES:
-            self.sums[name] += part[name]
+        weight = sampling.weight(trace)
+        self.latencies.add(latency, weight)
+        self.latency_sum += latency * weight
         self.statuses[trace.status] += 1
-        cpu = _machine.cpu_ms(trace)
-        if cpu is not None:
-            self.cpus.add(cpu)
-            self.waits.add(max(0.0, part["python"] - cpu))
-            self.walls.add(latency)
+        if sampling.has_detail(trace):
+            part = timing.shared_breakdown(trace)
+            self.detailed += weight
+            sums = self.sums
+            for name in timing.NAMES:
+                sums[name] += part[name] * weight
+            cpu = _machine.cpu_ms(trace)
+            if cpu is not None:
+                self.cpus.add(cpu)
+                self.waits.add(max(0.0, part["python"] - cpu))
+                self.walls.add(latency)
         machine = _machine.sample(trace)
         if machine is not None:
             self.machines.add(machine)
         if latency >= self.budget:
-            self.over += 1
+            self.over += weight
             self.slow.add(latency, trace, machine)
         # A shape's runs share their kind and call site: counted at once.
         for runs in shapes(trace):
@@ -188,10 +205,11 @@ class SlowEndpoint(Summarising):
         p95 = latencies.percentile(95)
         if p95 < budget:
             return None
-        count = len(latencies)
-        mean = {name: group.sums[name] / count for name in timing.NAMES}
+        count = latencies.estimated_count()
+        detailed = group.detailed or 1.0
+        mean = {name: group.sums[name] / detailed for name in timing.NAMES}
         biggest = timing.biggest_share(mean)
-        total = latencies.total() / count
+        total = group.latency_sum / count
         severity: Severity = (
             "error" if p95 >= budget * settings.slow_endpoint_error_factor else "warning"
         )
@@ -209,7 +227,7 @@ class SlowEndpoint(Summarising):
             evidence={
                 "requests": count,
                 # Those over the budget: the ones a user waited too long for.
-                "requests_affected": group.over,
+                "requests_affected": round(group.over),
                 "p50_ms": round(latencies.percentile(50), 1),
                 "p95_ms": round(p95, 1),
                 "p99_ms": round(latencies.percentile(99), 1),

@@ -4,6 +4,11 @@ A store is read in chunks: per shape, what is kept is its durations (exact
 percentiles up to ``exact_percentile_values`` runs, then a histogram), counts
 per endpoint and call site, and what the evidence says of the machine while
 the traces that ran it were measured (counts and maxima), never the traces.
+
+In a sampled store (``run --sample``) each run counts for the requests its
+trace stands for: every slow request was kept, a share of the others, and the
+slow ones' runs would otherwise make a query that is slow now and then look
+slow at p95.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from perfdoctor.analysis import sampling
 from perfdoctor.analysis.shapes import shapes as by_shape
-from perfdoctor.analysis.stats import Quantiles
+from perfdoctor.analysis.stats import SampledQuantiles
 from perfdoctor.detectors import _machine, register
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._sites import Sites
@@ -35,7 +41,7 @@ class _Shape:
     __slots__ = ("durations", "endpoints", "first", "last", "locations", "machines", "slow")
 
     def __init__(self, span: Span, settings: Settings) -> None:
-        self.durations = Quantiles(settings.exact_percentile_values)
+        self.durations = SampledQuantiles(settings.exact_percentile_values)
         self.endpoints: Counter[str] = Counter()
         self.locations = Sites()
         self.first = (span.statement, span.system)
@@ -59,6 +65,7 @@ class _Session(Session):
             if not spans:
                 continue
             machine = _machine.sample(trace)
+            weight = sampling.weight(trace)
             name, trace_id = trace.name, trace.id
             # Each shape's slowest run over the budget in this trace.
             slowest: dict[_Shape, float] = {}
@@ -71,7 +78,7 @@ class _Session(Session):
                 if shape is None:
                     shape = shapes[first.fingerprint] = _Shape(first, settings)
                 durations = [span.duration_ms for span in runs]
-                shape.durations.extend(durations)
+                shape.durations.extend(durations, weight)
                 shape.endpoints[name] += len(runs)
                 if first.location is not None:
                     shape.locations.add(first.location, len(runs))
@@ -140,7 +147,8 @@ class SlowQuery(Summarising):
             endpoint=endpoint,
             location=location,
             evidence={
-                "runs": len(durations),
+                # As many as the kept runs stand for, in a sampled store.
+                "runs": durations.estimated_count(),
                 "p50_ms": round(durations.percentile(50), 3),
                 "p95_ms": round(p95, 3),
                 "max_ms": round(durations.largest, 3),

@@ -3,6 +3,13 @@
 Histograms and counters take each trace once, when a pass first reads it, so
 Prometheus's ``rate()`` and ``histogram_quantile()`` work on them as on any
 exporter's; the findings and alerts are gauges of the current window.
+
+A trace of a sampled run (``run --sample``) counts as the requests it stands
+for (:func:`perfdoctor.analysis.sampling.weight`: 20 at a rate of 0.05, one
+for a slow or failed request, which is always kept), so the request rate is
+the app's and the latency quantiles are not pulled up by the slow requests
+the tail rule keeps.  A weight that is not whole is carried over per endpoint
+(a rate of 0.03: 33, 33, 34, ...).
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ class Metrics:
             registry=self.registry,
         )
         self._server: Any = None
+        # Per endpoint, the part of a request the weights so far left over.
+        self._carried: dict[str, float] = {}
 
     def observe(self, fresh: Sequence[Trace]) -> None:
         for trace in fresh:
@@ -83,14 +92,28 @@ class Metrics:
                 # A server process's own work outside requests, over its whole life
                 # (gunicorn's 2-minute trace on the bakery demo): no request.
                 continue
-            self.latency.labels(trace.name).observe(timing.latency_ms(trace) / 1000)
+            times = self._requests(trace)
+            if not times:
+                continue
+            latency = self.latency.labels(trace.name)
+            seconds = timing.latency_ms(trace) / 1000
+            for _ in range(times):
+                latency.observe(seconds)
             if sampling.has_detail(trace):  # a summary's queries were not recorded
-                self.queries.labels(trace.name).observe(
-                    sum(1 for s in trace.spans if s.kind == "db")
-                )
-            self.requests.labels(trace.name).inc()
+                queries = self.queries.labels(trace.name)
+                count = sum(1 for s in trace.spans if s.kind == "db")
+                for _ in range(times):
+                    queries.observe(count)
+            self.requests.labels(trace.name).inc(times)
             if (trace.status or 0) >= 500:
-                self.errors.labels(trace.name).inc()
+                self.errors.labels(trace.name).inc(times)
+
+    def _requests(self, trace: Trace) -> int:
+        """How many requests ``trace`` counts for, whole."""
+        carried = self._carried.get(trace.name, 0.0) + sampling.weight(trace)
+        times = int(carried)
+        self._carried[trace.name] = carried - times
+        return times
 
     def judge(self, findings: Sequence[Finding], problems: Sequence[Problem]) -> None:
         self.findings.clear()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from perfdoctor.analysis import budgets as budget_rules
+from perfdoctor.analysis import sampling
 from perfdoctor.analysis.analyze import Analysis, analyze
 from perfdoctor.model import SEVERITY_RANK, Finding, Trace, by_endpoint
 from perfdoctor.settings import Settings
@@ -62,7 +63,8 @@ def evaluate(
         if problem.key in ongoing or (previous is not None and finding.fingerprint not in previous):
             problems.append(problem)
     rates = error_rates(traces)
-    problems.extend(_error_rate_problems(rates, settings))
+    sampled = {t.name for t in traces if sampling.weight(t) != 1.0}
+    problems.extend(_error_rate_problems(rates, settings, sampled))
     return Evaluation(problems, analysis, fingerprints, rates)
 
 
@@ -75,27 +77,39 @@ def _from_finding(finding: Finding, kind: str) -> Problem:
 
 
 def error_rates(traces: Sequence[Trace]) -> dict[str, tuple[int, int]]:
-    """Per endpoint, (5xx responses, requests) in the window."""
-    return {
-        name: (sum(1 for t in group if (t.status or 0) >= 500), len(group))
-        for name, group in by_endpoint(traces).items()
-    }
+    """Per endpoint, (5xx responses, requests) in the window.  A sampled run
+    kept every failed request and a share of the others: each trace counts for
+    the requests it stands for (:func:`perfdoctor.analysis.sampling.weight`),
+    else a 5xx in a thousand requests would read as one in fifty."""
+    rates = {}
+    for name, group in by_endpoint(traces).items():
+        errors = requests = 0.0
+        for trace in group:
+            weight = sampling.weight(trace)
+            requests += weight
+            if (trace.status or 0) >= 500:
+                errors += weight
+        rates[name] = (round(errors), round(requests))
+    return rates
 
 
-def _error_rate_problems(rates: dict[str, tuple[int, int]], settings: Settings) -> list[Problem]:
+def _error_rate_problems(
+    rates: dict[str, tuple[int, int]], settings: Settings, estimated: set[str] | None = None
+) -> list[Problem]:
     found = []
     for name, (errors, requests) in sorted(rates.items()):
         if requests < settings.watch_error_min_requests or not errors:
             continue
         share = errors / requests
         if share >= settings.watch_error_rate:
+            about = "~" if estimated and name in estimated else ""
             found.append(
                 Problem(
                     f"error-rate:{name}",
                     "error-rate",
                     name,
-                    f"{name} answered 5xx to {errors} of {requests} requests ({share:.0%}; "
-                    f"alert from {settings.watch_error_rate:.0%})",
+                    f"{name} answered 5xx to {errors} of {about}{requests} requests "
+                    f"({share:.0%}; alert from {settings.watch_error_rate:.0%})",
                 )
             )
     return found
