@@ -28,8 +28,11 @@ request thread's share: each finished trace dropped), ``undrawn`` (``--sample``'
 usual request: left out by the head draw, neither slow nor failed), ``summary`` (the
 same under ``--sample-tail summary``: not captured), ``perfdoctor`` (the
 recorder too; its batches depend on timing, so its count moves from run to run
-by up to a few percent).  Under valgrind a request is ~50x slower: the default
-50 requests per side take a few minutes.  The callgrind files are kept with
+by up to a few percent), ``batched`` (the recorder as under steady traffic: its
+timed cycle left out, every trace encoded and written in the final flush, one
+transaction per ``MAX_BATCH_TRACES``: a count that does not follow the wall
+clock).  Under valgrind a request is ~50x slower: the default 50 requests per
+side take a few minutes.  The callgrind files are kept with
 ``--keep DIR`` (``callgrind_annotate`` attributes the difference to C functions).
 """
 
@@ -111,6 +114,16 @@ def run_worker(
             machine.INTERVAL_S = 1e9
             if mode == "nowriter":
                 context.state.on_finish = lambda trace: None
+            elif mode == "batched":
+                # The recorder as under steady traffic, where a cycle takes a
+                # second's traces in one batch (BUSY_INTERVAL): its thread never
+                # wakes here, and the flush at the end encodes and writes every
+                # trace, as one transaction per MAX_BATCH_TRACES.  Under valgrind
+                # (~50x slower) its timed cycle found one trace a cycle instead,
+                # each paying a transaction's fixed cost.
+                from perfdoctor.capture import recorder
+
+                recorder.FLUSH_INTERVAL = recorder.BUSY_INTERVAL = 1e9
             elif mode in ("undrawn", "summary"):
                 # ``--sample``'s common case: the head draw leaves the request out
                 # and it is neither slow nor failed, so it is counted and dropped
@@ -165,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--mode",
         action="append",
-        choices=("bare", "nowriter", "undrawn", "summary", "perfdoctor"),
+        choices=("bare", "nowriter", "undrawn", "summary", "perfdoctor", "batched"),
     )
     parser.add_argument("--before-src", help="another copy of the package's src, counted too")
     parser.add_argument("--small", type=int, default=10)
