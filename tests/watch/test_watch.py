@@ -188,6 +188,52 @@ def test_a_finding_new_to_the_window_alerts(watched: Path) -> None:
         assert len(of_kind(hook.texts(), "New finding")) == 1
 
 
+def test_a_finding_that_leaves_the_window_and_comes_back_is_not_new_again(
+    watched: Path,
+) -> None:
+    """A sampled endpoint of few requests has a kept trace in one window and none
+    in the next: its finding resolves when it leaves, and is no news when it returns."""
+    capture(watched, "/report")
+    clock = Clock()
+
+    def news(texts: list[str]) -> list[str]:
+        return [t for t in texts if t.startswith("[perfdoctor] New finding:")]
+
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, clock)
+        watcher.run_pass()
+        capture(watched, "/report?loop=1", "/report?loop=1")
+        watcher.run_pass()
+        assert len(news(hook.texts())) == 1
+
+        capture(watched, "/report")
+        age_out_all_but_newest(watched, clock, 1)
+        watcher.run_pass()
+        assert [t for t in hook.texts() if "RESOLVED New finding" in t], hook.texts()
+
+        capture(watched, "/report?loop=1")
+        clock.at = None
+        watcher.run_pass()
+        assert len(news(hook.texts())) == 1, hook.texts()
+
+
+def test_an_empty_first_window_is_no_baseline(watched: Path) -> None:
+    """watch started with the app, before its first request: what the first
+    requests show is the baseline, not a flood of new findings."""
+    store.open_for_writing(watched).close()  # a store with no trace yet
+    with webhook_receiver() as (url, hook):
+        watcher, _, _ = make_watcher(watched, url, Clock())
+        watcher.run_pass()
+        capture(watched, "/report?loop=1", "/report?loop=1")
+        watcher.run_pass()
+        assert of_kind(hook.texts(), "New finding") == []
+        capture(watched, "/search?slow=1")
+        watcher.run_pass()
+        capture(watched, "/report?loop=1")
+        watcher.run_pass()
+        assert of_kind(hook.texts(), "New finding") == []
+
+
 def test_a_finding_already_in_the_first_window_is_not_new(watched: Path) -> None:
     capture(watched, "/report?loop=1", "/report?loop=1")
     with webhook_receiver() as (url, hook):

@@ -92,7 +92,12 @@ class Watcher:
         self.window = SlidingWindow(options.traces, self.window_s, clock)
         self.alerter = Alerter(webhook, options.window, out, err)
         self.metrics = Metrics() if options.metrics else None
-        self.previous: set[str] | None = None
+        # The fingerprints of every finding a window has shown since the baseline
+        # (None before it: the first window that holds traces).  A finding seen
+        # before is not new when it comes back: under --sample, an endpoint of
+        # a few requests a minute has a kept trace in one window and none in
+        # the next, and "not in the previous window" alerted on it again and again.
+        self.known: set[str] | None = None
 
     def serve_metrics(self) -> str | None:
         """The URL of /metrics, when asked for (a port of 0 becomes a free one)."""
@@ -109,9 +114,14 @@ class Watcher:
         fresh = self.window.advance()
         traces = self.window.traces
         judged = evaluate(
-            traces, self.budgets, self.settings, self.previous, set(self.alerter.announced)
+            traces, self.budgets, self.settings, self.known, set(self.alerter.announced)
         )
-        self.previous = judged.fingerprints
+        if self.known is not None:
+            self.known |= judged.fingerprints
+        elif traces:
+            # An empty window (watch started before the app had traffic) is no
+            # baseline: everything found later would be "new".
+            self.known = set(judged.fingerprints)
         self.alerter.update(judged.problems)
         if self.metrics is not None:
             self.metrics.observe(fresh)

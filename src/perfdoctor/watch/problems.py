@@ -44,9 +44,9 @@ def evaluate(
     previous: set[str] | None,
     ongoing: set[str],
 ) -> Evaluation:
-    """``previous``: the fingerprints of the last window's findings (None on the first
-    pass, when no finding is new); ``ongoing``: the keys of problems still alerting,
-    so a new finding stays a problem while it is in the window."""
+    """``previous``: the fingerprints of the findings seen so far (None while there
+    is no baseline, when no finding is new); ``ongoing``: the keys of problems
+    still alerting, so a new finding stays a problem while it is in the window."""
     analysis = analyze(traces, settings)
     _, broken = budget_rules.check(traces, budgets, settings)
     problems = [_from_finding(f, _OWN_KINDS[f.id]) for f in broken]
