@@ -13,6 +13,7 @@ tree and what the store kept of them, so the trace is mapped again whole.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,8 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from perfdoctor.capture.privacy import keyed_digest
 from perfdoctor.capture.response import KEPT_HEADERS
-from perfdoctor.capture.routes import from_angle_template, from_brace_template, from_raw_path
-from perfdoctor.model import Span, Trace
+from perfdoctor.capture.routes import (
+    from_angle_template,
+    from_brace_template,
+    from_django_route,
+    from_raw_path,
+)
+from perfdoctor.model import JOB_KIND, SERVER_KIND, Span, Trace
 from perfdoctor.orm import stored
 from perfdoctor.otlp import semconv as sc
 from perfdoctor.otlp.decode import CLIENT, SERVER, OtlpSpan
@@ -94,10 +100,35 @@ def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped
             mapped.over_limit += len(children) - max_spans
             children = children[:max_spans]
         trace.spans = [c[2] for c in children]
+        if trace.attrs.get("framework") == "django":
+            _django_orm_queries(trace.spans)
         mapped.traces.append(trace)
         seqs = {id(c[3]): seq for seq, c in enumerate(children)}
         mapped.placed.extend(Placed(s, trace.id, seqs.get(id(s))) for s in members)
     return mapped
+
+
+# A column as Django's ORM writes every one it selects: its table's name, quoted,
+# a dot, its own ("blog_author"."id"; `blog_author`.`id` on MySQL).
+_DJANGO_COLUMN = re.compile(r'"\w+"\."\w+"|`\w+`\.`\w+`')
+
+
+def _django_orm_queries(spans: list[Span]) -> None:
+    """The queries of a Django request that Django's ORM wrote, said so.
+
+    OpenTelemetry instruments the driver (sqlite3, psycopg, mysqlclient), not the
+    ORM: its spans name no framework, and an N+1's fix would be a raw-SQL one
+    (collect the keys, one ``WHERE id IN``).  A SELECT in a request Django's
+    instrumentation served, every column qualified with its quoted table's name,
+    is the ORM's: its fix is ``select_related``/``prefetch_related`` on the
+    queryset (the relation itself is named only with the app's models, which
+    OpenTelemetry does not send)."""
+    for span in spans:
+        if span.kind != "db" or span.framework is not None or not span.statement:
+            continue
+        head = span.statement.lstrip()[:7].upper()
+        if head.startswith("SELECT") and _DJANGO_COLUMN.search(span.statement):
+            span.framework = "django"
 
 
 def _nothing_to_read(root: OtlpSpan, members: list[OtlpSpan], stack_depth: int) -> bool:
@@ -140,6 +171,17 @@ def _owner(span: OtlpSpan, by_id: dict[str, OtlpSpan], roots: set[str]) -> str:
     return current.span_id
 
 
+def _kind(root: OtlpSpan) -> str:
+    """A request, a job, or an operation outside both: a query, call or cache
+    operation that heads its own trace (a start-up's migrations and checks, a
+    framework's own queries at boot), which is no endpoint."""
+    if root.kind == SERVER:
+        return "http"
+    if root.kind == CLIENT and root.parent_id is None:
+        return SERVER_KIND
+    return JOB_KIND
+
+
 def _trace(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
     # The root of the whole trace keeps the OTLP trace id; a request further down
     # (another service) or a fragment whose parent is missing gets its span id too.
@@ -148,7 +190,7 @@ def _trace(root: OtlpSpan, by_id: dict[str, OtlpSpan]) -> Trace:
     trace = Trace(
         id=trace_id,
         name=trace_name(root),
-        kind="http" if root.kind == SERVER else "job",
+        kind=_kind(root),
         started_at=root.start_ns / 1e9,
         duration_ms=(root.end_ns - root.start_ns) / 1e6,
         status=sc.integer(attrs, sc.HTTP_STATUS) if root.kind == SERVER else None,
@@ -195,13 +237,22 @@ def trace_name(root: OtlpSpan) -> str:
         return root.name or "unnamed"
     route = sc.text(attrs, sc.HTTP_ROUTE)
     if route:
-        # Flask and Django write <int:id>, Starlette {id:int}: both become {id}.
-        template = from_brace_template(from_angle_template(route) if "<" in route else route)
+        if any(c in route for c in _REGEX_MARKS):
+            # Django's re_path() (a CMS's catch-all page route, DRF's routers): the
+            # instrumentation sends the regex, "^((?:[\w\-]+/)*)$".
+            template = from_django_route(route)
+        else:
+            # Flask and Django write <int:id>, Starlette {id:int}: both become {id}.
+            template = from_brace_template(from_angle_template(route) if "<" in route else route)
         return f"{method.upper()} {template if template.startswith('/') else '/' + template}"
     path = sc.text(attrs, sc.URL_PATH) or _path(sc.text(attrs, sc.HTTP_TARGET))
     if path:
         return f"{method.upper()} {from_raw_path(path)}"
     return root.name or method.upper()
+
+
+# Characters a regex route has and a path template does not.
+_REGEX_MARKS = ("^", "$", "\\", "(", "[")
 
 
 def _path(target: str | None) -> str | None:
