@@ -12,7 +12,7 @@ import sys
 import time
 
 from flask import Flask
-from items import seed
+from items import ask
 
 DB = sys.argv[1]
 REQUESTS = int(sys.argv[2])
@@ -41,12 +41,5 @@ def page() -> str:
     return str(row[0])
 
 
-def main() -> None:
-    seed(DB)
-    client = app.test_client()
-    for _ in range(REQUESTS):
-        assert client.get("/page").status_code == 200
-
-
 if __name__ == "__main__":
-    main()
+    ask(app, DB, "/page", REQUESTS, 200)

@@ -122,32 +122,23 @@ def test_an_error_rate_over_the_threshold_alerts(watched: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "paths",
+    ("paths", "sample"),
     [
-        ["/orders?fail=1", *["/orders"] * 24],  # 4 %: under the 5 % threshold
-        ["/orders?fail=1", "/orders?fail=1"],  # all failed, but too few requests to judge
+        (["/orders?fail=1", *["/orders"] * 24], None),  # 4 %: under the 5 % threshold
+        (["/orders?fail=1", "/orders?fail=1"], None),  # all failed, but too few to judge
+        # Under run --sample every failed request is kept and a share of the others:
+        # 2 failures in 200 requests are 1 %, not 2 of the 20-odd traces kept.
+        (["/orders?fail=1"] * 2 + ["/orders"] * 198, 0.1),
     ],
-    ids=["under-threshold", "too-few-requests"],
+    ids=["under-threshold", "too-few-requests", "sampled-under-threshold"],
 )
 def test_an_error_rate_under_the_threshold_or_on_few_requests_is_quiet(
-    watched: Path, paths: list[str]
+    watched: Path, paths: list[str], sample: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    capture(watched, *paths)
-    with webhook_receiver() as (url, hook):
-        watcher, _, _ = make_watcher(watched, url, Clock())
-        watcher.run_pass()
-        assert of_kind(hook.texts(), "Error rate") == []
-
-
-def test_a_sampled_error_rate_counts_the_requests_the_draw_left_out(
-    watched: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Under ``run --sample`` every failed request is kept and a share of the
-    others: 2 failures in 200 requests are 1%, not 2 of the 20-odd traces kept."""
     monkeypatch.setenv("PERFDOCTOR_SAMPLE_SEED", "5")
-    capture(watched, *["/orders?fail=1"] * 2, *["/orders"] * 198, sample=0.1)
-    kept = store.load_traces(watched)
-    assert len(kept) < 40
+    capture(watched, *paths, sample=sample)
+    if sample is not None:
+        assert len(store.load_traces(watched)) < 40
     with webhook_receiver() as (url, hook):
         watcher, _, _ = make_watcher(watched, url, Clock())
         watcher.run_pass()
