@@ -40,6 +40,7 @@ class Summary:
     spans: int = 0
     other: int = 0
     over_limit: int = 0
+    layered: int = 0
     skipped: dict[str, Skips] = field(default_factory=dict)
     # One line per file of which nothing could be imported.
     unusable: list[str] = field(default_factory=list)
@@ -202,6 +203,7 @@ def _write_fresh(
     _mark(mapped.traces, samples)
     summary.other += mapped.other
     summary.over_limit += mapped.over_limit
+    summary.layered += mapped.layered
     ids = {t.id for t in mapped.traces}
     summary.before |= _already_stored(target.conn(), ids) - summary.written
     target.write(mapped.traces, index.Changes(placed=mapped.placed))
@@ -229,6 +231,7 @@ def _merge(
         mapped = map_trace(kept + spans, settings.max_spans_per_trace, settings.stack_depth)
         summary.other += mapped.other
         summary.over_limit += mapped.over_limit
+        summary.layered += mapped.layered
         old = {s.owner for s in stored}
         new = {t.id for t in mapped.traces}
         if old - summary.written:  # part of it was in the store before this import
@@ -282,6 +285,11 @@ def _print(summary: Summary, files: list[Path], store_path: Path, out: TextIO) -
         )
     if summary.over_limit:
         out.write(f"  {summary.over_limit} spans over max_spans_per_trace were left out\n")
+    if summary.layered:
+        out.write(
+            f"  {summary.layered} queries were sent twice, by the ORM's instrumentation and "
+            "the driver's: counted once\n"
+        )
     for name, skips in summary.skipped.items():
         out.write(f"  skipped in {name}: {skips.describe()}\n")
 

@@ -65,6 +65,8 @@ class Mapped:
     other: int = 0
     # Spans dropped past max_spans_per_trace.
     over_limit: int = 0
+    # Queries seen by two instrumentations (the ORM's and the driver's): the inner left out.
+    layered: int = 0
     placed: list[Placed] = field(default_factory=list)
 
 
@@ -96,6 +98,10 @@ def map_trace(spans: list[OtlpSpan], max_spans: int, stack_depth: int) -> Mapped
             if converted is not None:
                 children.append((span.start_ns, span.end_ns, converted, span))
         children.sort(key=lambda item: (item[0], item[1]))
+        layered = _layered(children)
+        if layered:
+            mapped.layered += len(layered)
+            children = [c for c in children if id(c[3]) not in layered]
         if len(children) > max_spans:
             mapped.over_limit += len(children) - max_spans
             children = children[:max_spans]
@@ -129,6 +135,32 @@ def _django_orm_queries(spans: list[Span]) -> None:
         head = span.statement.lstrip()[:7].upper()
         if head.startswith("SELECT") and _DJANGO_COLUMN.search(span.statement):
             span.framework = "django"
+
+
+def _layered(children: list[tuple[int, int, Span, OtlpSpan]]) -> set[int]:
+    """The ids of the driver's query spans that repeat an ORM's span of the same query.
+
+    ``opentelemetry-instrument`` turns on every instrumentation it finds: an app
+    on SQLAlchemy gets SQLAlchemy's span and the driver's (sqlite3, psycopg) for
+    each query, siblings under the request, the ORM's starting first and ending
+    last.  Counted twice, every query of a loop is two, and each read a
+    duplicate.  The driver's goes (the ORM's names its framework, for the fix;
+    it is what tells the two apart, as a span read back from the store has no
+    scope); an ORM span pairs with one driver span, and the same query twice
+    from one instrumentation (``asyncio.gather``) stays two."""
+    inner: set[int] = set()
+    # (parent, statement shape) -> the end of an ORM's span that may enclose the next.
+    open_: dict[tuple[str | None, str | None], int] = {}
+    for _start, end, span, otlp in sorted(children, key=lambda c: (c[0], -c[1])):
+        if span.kind != "db":
+            continue
+        key = (otlp.parent_id, span.fingerprint)
+        if span.framework is not None:
+            open_[key] = end
+        elif open_.get(key, -1) >= end:
+            inner.add(id(otlp))
+            del open_[key]
+    return inner
 
 
 def _nothing_to_read(root: OtlpSpan, members: list[OtlpSpan], stack_depth: int) -> bool:
@@ -340,5 +372,6 @@ def all_traces(groups: Iterable[list[OtlpSpan]], max_spans: int, depth: int) -> 
         total.traces.extend(mapped.traces)
         total.other += mapped.other
         total.over_limit += mapped.over_limit
+        total.layered += mapped.layered
         total.placed.extend(mapped.placed)
     return total
