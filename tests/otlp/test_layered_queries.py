@@ -81,3 +81,20 @@ def test_one_instrumentations_query_twice_at_once_is_two_queries(tmp_path: Path)
     _, report = _imported(tmp_path, lines)
     [endpoint] = report["endpoints"]
     assert endpoint["queries_per_request"] == 7
+
+
+def test_the_receiver_counts_them_once_and_says_so(tmp_path: Path) -> None:
+    from tests.collect.receiver import Receiver
+
+    receiver = Receiver(tmp_path)
+    try:
+        # Each line is one export request of the SDK's, as it posts them.
+        for line in _lines():
+            assert receiver.post_json(line) == 200
+        code, out, _ = receiver.stop()
+    finally:
+        receiver.kill()
+    assert code == 0
+    assert "6 queries sent by both the ORM's and the driver's instrumentation counted once" in out
+    [endpoint] = report_json(receiver.store)["endpoints"]
+    assert endpoint["queries_per_request"] == 6

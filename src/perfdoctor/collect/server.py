@@ -242,6 +242,12 @@ def run(
         f"perfdoctor: received {writer.received} spans in {seconds:.0f} s; wrote "
         f"{writer.traces_written} traces ({writer.spans_written} spans) to {store_path}"
         + (f"; kept {tail.kept} of {tail.seen} traces seen" if tail is not None else "")
+        + (
+            f"; {writer.layered} queries sent by both the ORM's and the driver's "
+            "instrumentation counted once"
+            if writer.layered
+            else ""
+        )
         + (f"; refused {server.refused} requests while busy" if server.refused else "")
         + "\n"
     )

@@ -47,6 +47,8 @@ class Writer(threading.Thread):
         self.traces_written = 0
         self.spans_written = 0
         self.received = 0
+        # Queries the ORM's and the driver's instrumentation both sent: counted once.
+        self.layered = 0
         self.dropped = 0
         self.tail = tail
         self._pending: dict[str, list[OtlpSpan]] = {}
@@ -105,6 +107,7 @@ class Writer(threading.Thread):
             # Traces written before and given spans that came later are not new ones.
             self.traces_written += len(batch.written - batch.before - batch.merged)
             self.spans_written += batch.spans
+            self.layered += batch.layered
             return True
         except sqlite3.Error as exc:
             if counts and self.tail is not None:
