@@ -1,8 +1,11 @@
-"""A Flask page that is fast but now and then slow, in its query: the same
-statement waits 60 ms on every SLOW_EVERY-th request (a lock wait, a cold
-cache).  Driven by its test client under ``perfdoctor run``.
+"""Flask pages that are fast but now and then slow, asked SLOW_EVERY-th time
+after time through the test client under ``perfdoctor run``:
 
-Usage: now_and_then_app.py DB REQUESTS SLOW_EVERY
+* ``/page``: its query waits 60 ms (the same statement: a lock wait);
+* ``/listing``: its cache is cold, so it reads the rows one at a time (an N+1
+  only the slow requests run) and renders for 60 ms; warm, one query.
+
+Usage: now_and_then_app.py DB REQUESTS SLOW_EVERY [PATH]
 """
 
 from __future__ import annotations
@@ -41,5 +44,21 @@ def page() -> str:
     return str(row[0])
 
 
+@app.route("/listing")
+def listing() -> str:
+    served[0] += 1
+    conn = sqlite3.connect(DB)
+    ids = [row[0] for row in conn.execute("SELECT id FROM item")]
+    if served[0] % SLOW_EVERY == 0:
+        names = [
+            conn.execute("SELECT name FROM item WHERE id = ?", (i,)).fetchone()[0] for i in ids
+        ]
+        time.sleep(PAUSE_S)
+    else:
+        names = [row[0] for row in conn.execute("SELECT name FROM item")]
+    conn.close()
+    return ",".join(names)
+
+
 if __name__ == "__main__":
-    ask(app, DB, "/page", REQUESTS, 200)
+    ask(app, DB, sys.argv[4] if len(sys.argv) > 4 else "/page", REQUESTS, 200)

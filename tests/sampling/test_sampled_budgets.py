@@ -27,12 +27,14 @@ BUDGETS = (
 )
 
 
-def _report(tmp_path: Path, requests: int, slow_every: int, *options: str) -> dict[str, Any]:
+def _report(
+    tmp_path: Path, requests: int, slow_every: int, *options: str, path: str = "/page"
+) -> dict[str, Any]:
     (tmp_path / "pyproject.toml").write_text(BUDGETS)
     traces = tmp_path / "traces.db"
     done = run_perfdoctor(
         "run", "--traces", str(traces), *options, "--",
-        sys.executable, str(APP), str(tmp_path / "app.db"), str(requests), str(slow_every),
+        sys.executable, str(APP), str(tmp_path / "app.db"), str(requests), str(slow_every), path,
         cwd=tmp_path, env=app_env(PERFDOCTOR_SAMPLE_SEED="3"),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -72,3 +74,23 @@ def test_without_sampling_every_request_counts_once(tmp_path: Path) -> None:
     assert endpoint["evidence"]["requests_affected"] == 25
     [query] = findings(report, "slow-query")
     assert query["evidence"]["runs"] == 100
+
+
+def test_an_n_plus_one_only_slow_requests_run_is_seldom_when_sampled(tmp_path: Path) -> None:
+    """The bakery demo's image renditions: read one at a time only in a worker's
+    first, cold requests, all of them slow, all of them kept under --sample."""
+    report = _report(tmp_path, 400, 20, "--sample", "0.1", path="/listing")
+    [loop] = findings(report, "n-plus-one-query", "GET /listing")
+    # 20 of 400 requests; the kept traces are the 20 and about 38 fast ones.
+    assert loop["evidence"]["requests_affected"] == 20
+    assert loop["severity"] == "info"
+    seldom = loop["evidence"]["seldom"]
+    assert seldom.startswith("in ~20 of the endpoint's ~")
+    assert 250 <= int(seldom.split("~")[2].split()[0]) <= 550
+
+
+def test_without_sampling_the_same_loop_is_seldom_by_its_count(tmp_path: Path) -> None:
+    report = _report(tmp_path, 200, 20, path="/listing")
+    [loop] = findings(report, "n-plus-one-query", "GET /listing")
+    assert loop["severity"] == "info"
+    assert loop["evidence"]["seldom"].startswith("in 10 of the endpoint's 200 requests:")

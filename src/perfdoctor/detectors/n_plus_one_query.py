@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from perfdoctor.analysis import sampling
 from perfdoctor.analysis.merging import Merger
 from perfdoctor.detectors import register
 from perfdoctor.detectors._groups import SpanGroup, n_plus_one_groups, parent_span
@@ -115,18 +116,29 @@ class _Session(Session):
     def __init__(self, detector: NPlusOneQuery, settings: Settings) -> None:
         self.detector, self.settings = detector, settings
         self.merged = Merger()
-        # Requests per endpoint, those without an N+1 too.
-        self.requests: dict[str, int] = {}
+        # Requests per endpoint, those without an N+1 too; and per fingerprint, the
+        # requests it was seen in.  Each request counts for those its trace stands
+        # for in a sampled store: a loop only the slow requests run (a cold cache)
+        # is in every slow one kept and a share of the others, and among the kept
+        # traces alone it would not read as seldom.
+        self.requests: dict[str, float] = {}
+        self.affected: dict[str, float] = {}
+        self.sampled = False
 
     def feed(self, traces: Sequence[Trace]) -> None:
         detector, settings, merged = self.detector, self.settings, self.merged
-        requests = self.requests
+        requests, affected = self.requests, self.affected
         for trace in traces:
-            requests[trace.name] = requests.get(trace.name, 0) + 1
+            weight = sampling.weight(trace)
+            if weight != 1.0:
+                self.sampled = True
+            requests[trace.name] = requests.get(trace.name, 0) + weight
             groups = n_plus_one_groups(trace, settings)
             if not groups:
                 continue
             cases = detector.cases(trace, groups, settings)
+            for case in cases:
+                affected[case.fingerprint] = affected.get(case.fingerprint, 0.0) + weight
             # A query in a sequence (MN+1) costs the request the whole loop.
             looped: dict[int, tuple[SequenceGroup, float]] = {}
             for sequence in n_plus_one_sequences(groups):
@@ -164,23 +176,35 @@ class _Session(Session):
         findings = self.merged.findings()
         combine(findings)
         for finding in findings:
-            _seldom(finding, self.requests.get(finding.endpoint or "", 0), self.settings)
+            requests = self.requests.get(finding.endpoint or "", 0)
+            if self.sampled:
+                weighted = self.affected.get(finding.fingerprint or "")
+                if weighted is not None:
+                    _seldom(finding, requests, self.settings, weighted)
+                continue
+            _seldom(finding, requests, self.settings)
         return findings
 
 
 _LESS: dict[str, Severity] = {"error": "warning", "warning": "info", "info": "info"}
 
 
-def _seldom(finding: Finding, requests: int, settings: Settings) -> None:
-    """A step less severe, and saying so, when few of the endpoint's requests ran it."""
-    affected = finding.evidence.get("requests_affected")
-    if not isinstance(affected, int) or requests < settings.n_plus_one_seldom_min_requests:
+def _seldom(
+    finding: Finding, requests: float, settings: Settings, estimated: float | None = None
+) -> None:
+    """A step less severe, and saying so, when few of the endpoint's requests ran it.
+    ``estimated``: in a sampled store, the requests it was seen in, each kept trace
+    counted for those it stands for (``requests`` likewise)."""
+    affected: Any = finding.evidence.get("requests_affected") if estimated is None else estimated
+    if not isinstance(affected, (int, float)) or requests < settings.n_plus_one_seldom_min_requests:
         return
     if affected >= settings.n_plus_one_seldom_share * requests:
         return
+    about = "~" if estimated is not None else ""
     finding.severity = _LESS[finding.severity]
     finding.evidence["seldom"] = (
-        f"in {affected} of the endpoint's {requests} requests: the others ran without it "
+        f"in {about}{round(affected)} of the endpoint's {about}{round(requests)} requests: "
+        "the others ran without it "
         "(a cache in front of the rows, or data few requests have). Measure the fix "
         "where it happens: an eager load costs every request."
     )
