@@ -3,7 +3,9 @@ after time through the test client under ``perfdoctor run``:
 
 * ``/page``: its query waits 60 ms (the same statement: a lock wait);
 * ``/listing``: its cache is cold, so it reads the rows one at a time (an N+1
-  only the slow requests run) and renders for 60 ms; warm, one query.
+  only the slow requests run) and renders for 60 ms; warm, one query;
+* ``/report``: the same read with the same parameters every time, 60 ms when the
+  database's own cache is cold, at once when warm.
 
 Usage: now_and_then_app.py DB REQUESTS SLOW_EVERY [PATH]
 """
@@ -58,6 +60,18 @@ def listing() -> str:
         names = [row[0] for row in conn.execute("SELECT name FROM item")]
     conn.close()
     return ",".join(names)
+
+
+@app.route("/report")
+def report() -> str:
+    served[0] += 1
+    conn = sqlite3.connect(DB)
+    cold = served[0] % SLOW_EVERY == 0
+    conn.create_function("warming", 0, lambda: _pause(PAUSE_S if cold else 0.0))
+    # (A scalar subquery: run once, not once per row.)
+    row = conn.execute("SELECT count(*) + (SELECT warming()) FROM item").fetchone()
+    conn.close()
+    return str(row[0])
 
 
 if __name__ == "__main__":

@@ -94,3 +94,21 @@ def test_without_sampling_the_same_loop_is_seldom_by_its_count(tmp_path: Path) -
     [loop] = findings(report, "n-plus-one-query", "GET /listing")
     assert loop["severity"] == "info"
     assert loop["evidence"]["seldom"].startswith("in 10 of the endpoint's 200 requests:")
+
+
+def test_a_read_slow_only_in_slow_requests_is_no_cache_candidate_when_sampled(
+    tmp_path: Path,
+) -> None:
+    """Slow in a third of the requests, fast in the rest: its median is fast. The
+    tail rule keeps the slow third and a tenth of the others, so among the kept
+    runs alone the median was the slow one's."""
+    report = _report(tmp_path, 150, 3, "--sample", "0.1", path="/report")
+    assert report["sampled"]["GET /report"]["kept"] <= 50 + 20
+    assert findings(report, "cache-candidate") == []
+
+
+def test_a_read_slow_in_every_request_is_a_cache_candidate(tmp_path: Path) -> None:
+    report = _report(tmp_path, 10, 1, path="/report")
+    [candidate] = findings(report, "cache-candidate", "GET /report")
+    assert candidate["evidence"]["traces"] == 10
+    assert candidate["evidence"]["p50_ms"] >= 60

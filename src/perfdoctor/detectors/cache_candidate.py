@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from perfdoctor.analysis import sampling
 from perfdoctor.analysis.stats import FloorMedian
 from perfdoctor.detectors import _machine, _spill, register
 from perfdoctor.detectors._cache import call_site, operations
@@ -83,6 +84,8 @@ class _Runs(FloorMedian):
     """
 
     __slots__ = (
+        "above_weights",
+        "below_extra",
         "busy",
         "end",
         "framework",
@@ -119,12 +122,19 @@ class _Runs(FloorMedian):
         # Requests with a machine sample, and those measured on a busy machine.
         self.sampled = 0
         self.busy = 0
+        # In a sampled store, each run counts for the requests its trace stands for
+        # (run --sample keeps every slow request and a share of the others: a read
+        # slow only in slow requests would read slow at its median).  What the
+        # weights add over one per run: below the floor, a sum; at or above it, each
+        # kept value's weight, made with the first run of another weight.
+        self.below_extra = 0.0
+        self.above_weights: array[float] | None = None
 
     @classmethod
     def of(cls, once: _Once, floor: float) -> _Runs:
-        duration, at, trace_id, location, framework, statement, system, busy = once
+        duration, at, trace_id, location, framework, statement, system, busy, weight = once
         runs = cls(statement, system, floor)
-        runs.add_run(duration, location, framework, at, trace_id, busy)
+        runs.add_run(duration, location, framework, at, trace_id, busy, weight)
         return runs
 
     def add_run(
@@ -135,8 +145,10 @@ class _Runs(FloorMedian):
         at: float,
         trace_id: str,
         busy: bool | None,
+        weight: float = 1.0,
     ) -> None:
         self.add(duration)
+        self.weigh(duration, weight)
         self.total += duration
         if at < self.start:
             self.start = at
@@ -151,6 +163,38 @@ class _Runs(FloorMedian):
         if location is not None:
             self.add_location(location)
         self.add_framework(framework)
+
+    def weigh(self, duration: float, weight: float) -> None:
+        """The weight of the run just added (one: nothing to do)."""
+        if duration < self.floor:
+            if weight != 1.0:
+                self.below_extra += weight - 1.0
+            return
+        weights = self.above_weights
+        if weights is None:
+            if weight == 1.0:
+                return
+            above = self.above
+            weights = self.above_weights = array("d", [1.0] * (len(above) - 1 if above else 0))
+        weights.append(weight)
+
+    def estimated_median(self) -> float | None:
+        """:meth:`median`, or with weights the weighted median (the value at half the
+        weight), None where it is below the floor."""
+        if self.above_weights is None and not self.below_extra:
+            return self.median()
+        above = self.above or array("d")
+        weights = self.above_weights or array("d", [1.0] * len(above))
+        below = self.below + self.below_extra
+        half = (below + sum(weights)) / 2.0
+        if below >= half:
+            return None
+        running = below
+        for value, weight in sorted(zip(above, weights)):
+            running += weight
+            if running >= half:
+                return float(value)
+        return float(max(above)) if above else None
 
     def add_location(self, location: Location) -> None:
         if self.locations is None:
@@ -187,10 +231,10 @@ _UNSEEN = object()
 # A read seen once so far, as a tuple (most are never seen again: parameters new
 # in every request), made a _Runs when it comes back: (duration, at, trace id,
 # location, framework, statement, system, measured on a busy machine: None when
-# the trace has no machine sample).
+# the trace has no machine sample, and the trace's weight: 1 unless sampled).
 _Once = tuple[
     float, float, str, Optional[Location], Optional[str], Optional[str], Optional[str],
-    Optional[bool],
+    Optional[bool], float,
 ]  # fmt: skip
 
 
@@ -234,6 +278,7 @@ class _Session(Session):
             machine_read = False
             server = trace.kind == SERVER_KIND
             name, trace_id = trace.name, trace.id
+            weight = sampling.weight(trace)
             # A shape's spans share their statement object: is_read asked once a run
             # of them (the spans of a loop come one after another).
             last: object = _UNSEEN
@@ -276,6 +321,7 @@ class _Session(Session):
                     all_runs[new_key] = (
                         span.duration_ms, offset + start, trace_id, span.location,
                         one(framework, framework), statement, one(system, system), busy,
+                        weight,
                     )  # fmt: skip
                     singles.append(new_key)
                     once += 1
@@ -296,14 +342,19 @@ class _Session(Session):
                 # _Runs.add_run, inline (most reads come back request after request).
                 duration = span.duration_ms
                 at = offset + start
-                if duration < floor:  # FloorMedian.add
+                if duration < floor:  # FloorMedian.add, then _Runs.weigh
                     runs.below += 1
                     if duration >= runs.top_below:
                         runs.top_below = duration
-                elif runs.above is None:
-                    runs.above = array("d", (duration,))
+                    if weight != 1.0:
+                        runs.below_extra += weight - 1.0
                 else:
-                    runs.above.append(duration)
+                    if runs.above is None:
+                        runs.above = array("d", (duration,))
+                    else:
+                        runs.above.append(duration)
+                    if weight != 1.0 or runs.above_weights is not None:
+                        runs.weigh(duration, weight)
                 runs.total += duration
                 if at < runs.start:
                     runs.start = at
@@ -408,7 +459,7 @@ class _Session(Session):
             runs = seen
             if runs.requests < settings.cache_candidate_min_traces:
                 continue
-            p50 = runs.median()
+            p50 = runs.estimated_median()
             if p50 is None or p50 < settings.cache_candidate_min_p50_ms:
                 continue
             tables = tables_of(runs.statement or "", runs.system)
