@@ -126,6 +126,21 @@ def test_route_missing_falls_back_to_path_template_then_span_name() -> None:
     assert starlette.name == "GET /items/{id}"
 
 
+@pytest.mark.parametrize(
+    ("route", "name"),
+    [
+        # Django's re_path, as its instrumentation sends it: the regex.
+        (r"^((?:[\w\-]+/)*)$", "GET /{arg1}"),
+        (r"^api/articles/(?P<pk>[^/.]+)/$", "GET /api/articles/{pk}/"),
+        # Rails' optional format is part of a template, not a regex.
+        ("/users/:id(.:format)", "GET /users/:id(.:format)"),
+    ],
+)
+def test_a_regex_route_reads_as_a_template(route: str, name: str) -> None:
+    trace = one([server({"http.request.method": "GET", "http.route": route})])
+    assert trace.name == name
+
+
 def test_trace_without_server_span_is_a_job_named_after_its_root() -> None:
     root = span(ROOT, "nightly-report", 1, 0.0, 100.0, {}, parent=None)
     query = span(

@@ -269,9 +269,11 @@ def trace_name(root: OtlpSpan) -> str:
         return root.name or "unnamed"
     route = sc.text(attrs, sc.HTTP_ROUTE)
     if route:
-        if any(c in route for c in _REGEX_MARKS):
+        if route.startswith("^") or route.endswith("$") or "(?P<" in route:
             # Django's re_path() (a CMS's catch-all page route, DRF's routers): the
-            # instrumentation sends the regex, "^((?:[\w\-]+/)*)$".
+            # instrumentation sends the regex, "^((?:[\w\-]+/)*)$".  Anchored or with
+            # a named group: Rails' "/users/:id(.:format)" is a template, parentheses
+            # and all.
             template = from_django_route(route)
         else:
             # Flask and Django write <int:id>, Starlette {id:int}: both become {id}.
@@ -281,10 +283,6 @@ def trace_name(root: OtlpSpan) -> str:
     if path:
         return f"{method.upper()} {from_raw_path(path)}"
     return root.name or method.upper()
-
-
-# Characters a regex route has and a path template does not.
-_REGEX_MARKS = ("^", "$", "\\", "(", "[")
 
 
 def _path(target: str | None) -> str | None:
