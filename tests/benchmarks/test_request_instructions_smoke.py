@@ -15,9 +15,11 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "request_instructions.py"
 
 
-@pytest.mark.parametrize("app", ["django", "fastapi"])
-def test_the_worker_serves_the_app_captured(app: str) -> None:
-    command = [sys.executable, str(SCRIPT), "--worker", app, "nowriter"]
+@pytest.mark.parametrize(
+    ("app", "mode"), [("django", "nowriter"), ("fastapi", "nowriter"), ("django", "batched")]
+)
+def test_the_worker_serves_the_app_captured(app: str, mode: str) -> None:
+    command = [sys.executable, str(SCRIPT), "--worker", app, mode]
     command += ["--requests", "2", "--warmup", "1"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
