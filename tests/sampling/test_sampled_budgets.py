@@ -24,6 +24,7 @@ APP = Path(__file__).parent / "now_and_then_app.py"
 # threshold too (every slow request kept).
 BUDGETS = (
     "[tool.perfdoctor]\nsample_slow_ms = 40\nslow_endpoint_p95_ms = 50\nslow_query_p95_ms = 40\n"
+    "background_job_min_ms = 40\n"
 )
 
 
@@ -112,3 +113,19 @@ def test_a_read_slow_in_every_request_is_a_cache_candidate(tmp_path: Path) -> No
     [candidate] = findings(report, "cache-candidate", "GET /report")
     assert candidate["evidence"]["traces"] == 10
     assert candidate["evidence"]["p50_ms"] >= 60
+
+
+def test_a_webhook_slow_now_and_then_is_no_background_job_when_sampled(tmp_path: Path) -> None:
+    """The remote is slow in a third of the requests: the page's p95 is slow, but in
+    the median request the write is a sliver of its time. Among the kept traces
+    alone (the slow third and a tenth of the rest) the median request waited on it."""
+    report = _report(tmp_path, 150, 3, "--sample", "0.1", path="/notify")
+    assert report["sampled"]["GET /notify"]["kept"] <= 50 + 20
+    assert findings(report, "background-job-candidate") == []
+
+
+def test_a_webhook_slow_every_time_is_a_background_job(tmp_path: Path) -> None:
+    report = _report(tmp_path, 10, 1, path="/notify")
+    [candidate] = findings(report, "background-job-candidate", "GET /notify")
+    assert candidate["evidence"]["requests"] == 10
+    assert candidate["evidence"]["share"] >= 0.5

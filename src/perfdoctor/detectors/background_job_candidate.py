@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 from collections import Counter
 
-from perfdoctor.analysis import timing
-from perfdoctor.analysis.stats import Quantiles
+from perfdoctor.analysis import sampling, timing
+from perfdoctor.analysis.stats import SampledQuantiles
 from perfdoctor.detectors import register
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.detectors._responses import Endpoint, pick
@@ -84,9 +84,14 @@ class _Endpoint:
 
     def __init__(self, exact: int) -> None:
         self.endpoint = Endpoint()
-        self.latencies = Quantiles(exact)
-        self.deferred = Quantiles(exact)
-        self.shares = Quantiles(exact)
+        # Each request weighed as its trace stands for in a sampled store (every
+        # slow request is kept: a remote slow now and then would otherwise make
+        # the kept requests' p95 and median share its); the time on deferrable
+        # calls over the requests whose calls were recorded.
+        self.latencies = SampledQuantiles(exact)
+        self.deferred = SampledQuantiles(exact)
+        self.shares = SampledQuantiles(exact)
+        self.detailed = 0
         self.calls = 0
         self.targets: Counter[str] = Counter()
         self.locations: dict[Location, int] = {}
@@ -100,9 +105,13 @@ class _Endpoint:
             if spans
             else 0.0  # what covered_ms gives for none, without sorting nothing
         )
-        self.latencies.add(latency)
-        self.deferred.add(deferred)
-        self.shares.add(deferred / latency if latency > 0 else 0.0)
+        weight = sampling.weight(trace)
+        self.latencies.add(latency, weight)
+        if not sampling.has_detail(trace):
+            return
+        self.detailed += 1
+        self.deferred.add(deferred, weight)
+        self.shares.add(deferred / latency if latency > 0 else 0.0, weight)
         for span in spans:
             self.calls += 1
             target = span.attrs.get("url") or span.attrs.get("host")
@@ -131,10 +140,12 @@ class BackgroundJobCandidate(Summarising):
         p95 = latencies.percentile(95)
         if p95 < settings.background_job_min_ms:
             return None
+        if not seen.shares:
+            return None  # only requests kept without their calls
         share = seen.shares.percentile(50)
         if share < settings.background_job_min_share:
             return None
-        requests = len(latencies)
+        requests = latencies.estimated_count()
         location = (
             max(seen.locations.items(), key=lambda item: item[1])[0] if seen.locations else None
         )
@@ -155,7 +166,7 @@ class BackgroundJobCandidate(Summarising):
                 "p95_ms": round(p95, 1),
                 "deferrable_ms": round(seen.deferred.percentile(50), 1),
                 "share": round(share, 2),
-                "calls_per_request": round(seen.calls / requests, 2),
+                "calls_per_request": round(seen.calls / seen.detailed, 2),
                 "calls": [name for name, _ in seen.targets.most_common(5)],
             },
             fix=pick(FIXES, seen.endpoint.framework(), GENERAL),
