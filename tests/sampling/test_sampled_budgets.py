@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.capture.apps_support import app_env
 from tests.conftest import findings, report_json, run_perfdoctor
 
@@ -97,35 +99,31 @@ def test_without_sampling_the_same_loop_is_seldom_by_its_count(tmp_path: Path) -
     assert loop["evidence"]["seldom"].startswith("in 10 of the endpoint's 200 requests:")
 
 
-def test_a_read_slow_only_in_slow_requests_is_no_cache_candidate_when_sampled(
-    tmp_path: Path,
+# A page slow in a third of its requests and fast in the rest: its cold read
+# (cache-candidate: the median run is fast) or its slow webhook (background-job:
+# in the median request the write is a sliver of its time).  The tail rule keeps
+# the slow third and a tenth of the others, so among the kept traces alone the
+# slow requests were the median ones.
+NOW_AND_THEN = [("/report", "cache-candidate"), ("/notify", "background-job-candidate")]
+
+
+@pytest.mark.parametrize(("path", "detector"), NOW_AND_THEN)
+def test_slow_a_third_of_the_time_is_no_finding_when_sampled(
+    tmp_path: Path, path: str, detector: str
 ) -> None:
-    """Slow in a third of the requests, fast in the rest: its median is fast. The
-    tail rule keeps the slow third and a tenth of the others, so among the kept
-    runs alone the median was the slow one's."""
-    report = _report(tmp_path, 150, 3, "--sample", "0.1", path="/report")
-    assert report["sampled"]["GET /report"]["kept"] <= 50 + 20
-    assert findings(report, "cache-candidate") == []
+    report = _report(tmp_path, 150, 3, "--sample", "0.1", path=path)
+    assert report["sampled"][f"GET {path}"]["kept"] <= 50 + 20
+    assert findings(report, detector) == []
 
 
-def test_a_read_slow_in_every_request_is_a_cache_candidate(tmp_path: Path) -> None:
-    report = _report(tmp_path, 10, 1, path="/report")
-    [candidate] = findings(report, "cache-candidate", "GET /report")
-    assert candidate["evidence"]["traces"] == 10
-    assert candidate["evidence"]["p50_ms"] >= 60
-
-
-def test_a_webhook_slow_now_and_then_is_no_background_job_when_sampled(tmp_path: Path) -> None:
-    """The remote is slow in a third of the requests: the page's p95 is slow, but in
-    the median request the write is a sliver of its time. Among the kept traces
-    alone (the slow third and a tenth of the rest) the median request waited on it."""
-    report = _report(tmp_path, 150, 3, "--sample", "0.1", path="/notify")
-    assert report["sampled"]["GET /notify"]["kept"] <= 50 + 20
-    assert findings(report, "background-job-candidate") == []
-
-
-def test_a_webhook_slow_every_time_is_a_background_job(tmp_path: Path) -> None:
-    report = _report(tmp_path, 10, 1, path="/notify")
-    [candidate] = findings(report, "background-job-candidate", "GET /notify")
-    assert candidate["evidence"]["requests"] == 10
-    assert candidate["evidence"]["share"] >= 0.5
+@pytest.mark.parametrize(
+    ("path", "detector", "figure", "least"),
+    [("/report", "cache-candidate", "p50_ms", 60), ("/notify", "background-job-candidate", "share", 0.5)],
+)
+def test_slow_every_time_is_a_finding(
+    tmp_path: Path, path: str, detector: str, figure: str, least: float
+) -> None:
+    report = _report(tmp_path, 10, 1, path=path)
+    [found] = findings(report, detector, f"GET {path}")
+    assert found["evidence"]["requests_affected"] == 10
+    assert found["evidence"][figure] >= least
