@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfdoctor import _toml
 from perfdoctor.analysis import sampling, timing
-from perfdoctor.analysis.stats import SampledQuantiles, Weighted
+from perfdoctor.analysis.stats import SampledQuantiles
 from perfdoctor.errors import ConfigError
 from perfdoctor.model import JOB_KIND, SERVER_KIND, Finding, Location, Trace
 from perfdoctor.settings import Settings, find_pyproject
@@ -179,7 +179,7 @@ class Measure:
         exact = Settings.exact_percentile_values
         self.durations = SampledQuantiles(exact)
         self.peak: float | None = None
-        self.latencies = Weighted(exact)
+        self.latencies = SampledQuantiles(exact)
         self.handler: Location | None = None
 
     def add(self, trace: Trace) -> None:
@@ -207,11 +207,7 @@ class Measure:
         latencies, durations = self.latencies, self.durations
         # A sampled run kept every slow request but a share of the rest: weighted,
         # the p95 estimates all requests' rather than the kept ones'.
-        p95 = (
-            latencies.weighted_percentile(95)
-            if latencies.total > len(latencies)
-            else latencies.percentile(95)
-        )
+        p95 = latencies.percentile(95)
         return {
             "p95_ms": round(p95, 2),
             "max_queries": float(self.queries) if self.queries is not None else 0.0,
@@ -294,7 +290,7 @@ def _finding(row: BudgetRow, endpoint: Measure) -> Finding:
             "limit": row.limit,
             "budget": row.budget,
             "measured": row.measured,
-            "requests": round(endpoint.latencies.total),
+            "requests": endpoint.latencies.estimated_count(),
         },
         fix=FIXES[row.limit],
         fingerprint=finding_fingerprint(FINDING_ID, row.endpoint, row.limit),

@@ -2,7 +2,7 @@
 
 What is kept per trace is its latency and weight (16 bytes, for exact
 percentiles, up to ``exact_percentile_values`` requests of an endpoint; past
-that, 1%-wide buckets: :class:`perfdoctor.analysis.stats.Weighted`), never the
+that, 1%-wide buckets: :class:`perfdoctor.analysis.stats.SampledQuantiles`), never the
 trace: the traces of a chunk can go once the chunk is read.  Sums are added in
 the order the traces come, as the one-piece computation added them, so the
 figures are the same.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from perfdoctor.analysis import sampling, timing
-from perfdoctor.analysis.stats import Weighted
+from perfdoctor.analysis.stats import SampledQuantiles
 from perfdoctor.detectors._kinds import of_kind
 from perfdoctor.model import SERVER_KIND, EndpointStats, Trace
 from perfdoctor.settings import Settings
@@ -26,7 +26,7 @@ class EndpointSummary:
 
     def __init__(self, name: str, exact: int) -> None:
         self.name = name
-        self.latencies = Weighted(exact)
+        self.latencies = SampledQuantiles(exact)
         # The weight of the requests whose operations were recorded: what the
         # per-request means of queries and time by kind are over.
         self.detailed = 0.0
@@ -46,11 +46,7 @@ class EndpointSummary:
 
     def stats(self, seen: sampling.Sampled | None) -> EndpointStats:
         durations = self.latencies
-        total = durations.total
-        if total > len(durations):
-            p50, p95, p99 = (durations.weighted_percentile(q) for q in (50, 95, 99))
-        else:
-            p50, p95, p99 = (durations.percentile(q) for q in (50, 95, 99))
+        p50, p95, p99 = (durations.percentile(q) for q in (50, 95, 99))
 
         # Over the requests with their operations recorded (all of them, unless
         # ``--sample-tail summary`` kept some without).
@@ -70,7 +66,7 @@ class EndpointSummary:
             http_ms=mean("http"),
             cache_ms=mean("cache"),
             python_ms=mean("python"),
-            summaries_only=self.detailed == 0 and total > 0,
+            summaries_only=self.detailed == 0 and len(durations) > 0,
         )
 
 

@@ -93,7 +93,9 @@ Progress = Callable[[], None]
 Call = Callable[[Endpoint], Result]
 
 
-def _histogram_class() -> Any:
+def require_driver() -> Any:
+    """The histogram class the results are summarised with; checked before a run
+    too (UsageError), so that minutes of requests are not lost to a missing package."""
     try:
         from hdrh.histogram import HdrHistogram
     except ImportError:
@@ -103,14 +105,8 @@ def _histogram_class() -> Any:
     return HdrHistogram
 
 
-def require_driver() -> None:
-    """Raises UsageError now when the results could not be summarised at the end:
-    a run of many minutes must not be lost to a missing package."""
-    _histogram_class()
-
-
 def _histogram() -> Any:
-    return _histogram_class()(_HDR_LOWEST_US, _HDR_HIGHEST_US, _HDR_DIGITS)
+    return require_driver()(_HDR_LOWEST_US, _HDR_HIGHEST_US, _HDR_DIGITS)
 
 
 def run_sync(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from perfdoctor.analysis import budgets as budget_rules
 from perfdoctor.analysis import sampling
@@ -34,7 +35,7 @@ class Evaluation:
     problems: list[Problem]
     analysis: Analysis
     fingerprints: set[str] = field(default_factory=set)
-    error_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    error_rates: dict[str, Rate] = field(default_factory=dict)
 
 
 def evaluate(
@@ -63,8 +64,7 @@ def evaluate(
         if problem.key in ongoing or (previous is not None and finding.fingerprint not in previous):
             problems.append(problem)
     rates = error_rates(traces)
-    sampled = {t.name for t in traces if sampling.weight(t) != 1.0}
-    problems.extend(_error_rate_problems(rates, settings, sampled))
+    problems.extend(_error_rate_problems(rates, settings))
     return Evaluation(problems, analysis, fingerprints, rates)
 
 
@@ -76,11 +76,20 @@ def _from_finding(finding: Finding, kind: str) -> Problem:
     return Problem(key, kind, finding.endpoint, f"{title} [{finding.id}]")
 
 
-def error_rates(traces: Sequence[Trace]) -> dict[str, tuple[int, int]]:
-    """Per endpoint, (5xx responses, requests) in the window.  A sampled run
-    kept every failed request and a share of the others: each trace counts for
-    the requests it stands for (:func:`perfdoctor.analysis.sampling.weight`),
-    else a 5xx in a thousand requests would read as one in fifty."""
+class Rate(NamedTuple):
+    """An endpoint's 5xx responses and requests in the window; ``estimated`` when
+    sampled traces stand for requests the draw left out."""
+
+    errors: int
+    requests: int
+    estimated: bool
+
+
+def error_rates(traces: Sequence[Trace]) -> dict[str, Rate]:
+    """Per endpoint, its :class:`Rate` in the window.  A sampled run kept every
+    failed request and a share of the others: each trace counts for the requests
+    it stands for (:func:`perfdoctor.analysis.sampling.weight`), else a 5xx in a
+    thousand requests would read as one in fifty."""
     rates = {}
     for name, group in by_endpoint(traces).items():
         errors = requests = 0.0
@@ -89,20 +98,18 @@ def error_rates(traces: Sequence[Trace]) -> dict[str, tuple[int, int]]:
             requests += weight
             if (trace.status or 0) >= 500:
                 errors += weight
-        rates[name] = (round(errors), round(requests))
+        rates[name] = Rate(round(errors), round(requests), requests != len(group))
     return rates
 
 
-def _error_rate_problems(
-    rates: dict[str, tuple[int, int]], settings: Settings, estimated: set[str] | None = None
-) -> list[Problem]:
+def _error_rate_problems(rates: dict[str, Rate], settings: Settings) -> list[Problem]:
     found = []
-    for name, (errors, requests) in sorted(rates.items()):
+    for name, (errors, requests, estimated) in sorted(rates.items()):
         if requests < settings.watch_error_min_requests or not errors:
             continue
         share = errors / requests
         if share >= settings.watch_error_rate:
-            about = "~" if estimated and name in estimated else ""
+            about = "~" if estimated else ""
             found.append(
                 Problem(
                     f"error-rate:{name}",
