@@ -151,14 +151,15 @@ def blog_server() -> Iterator[str]:
 
 
 def test_http_mode_against_a_real_server(tmp_path: Path, blog_server: str) -> None:
-    result, _ = bench_json(
+    result, stdout = bench_json(
         tmp_path, "--url", blog_server, *ENDPOINTS, "--requests", "15", "--concurrency", "1"
     )
     check_shape(result, "http", 15)
     assert result["settings"]["url"] == blog_server
     for row in result["endpoints"].values():
-        # Over HTTP nothing is captured in this process.
+        # Over HTTP nothing is captured in this process, and the server says nothing.
         assert row["queries_per_request"] is None
+    assert "perfdoctor run --server-timing" in stdout  # how to get them
 
 
 def test_locust_engine_master_and_two_workers(tmp_path: Path, blog_server: str) -> None:

@@ -4,6 +4,8 @@ same header read by headless Chromium from the page's navigation timing."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -126,3 +128,35 @@ def test_chromium_reads_the_timings_of_a_page(django_sqlite: DjangoSite, browser
     (stored,) = stored_requests(django_sqlite.traces, "GET /articles/")
     assert by_name["db"]["description"] == f"{len(stored.db_spans())} queries"
     assert 0 < by_name["db"]["duration"] <= by_name["app"]["duration"]
+
+
+def test_bench_over_http_counts_each_requests_queries(
+    django_sqlite: DjangoSite, tmp_path: Path
+) -> None:
+    # A fix proved over HTTP on a real server: the query counts come from the headers.
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out = tmp_path / "bench.json"
+    with serve_under_perfdoctor(
+        runserver(port), django_sqlite.traces, f"{base}/health/", cwd=SITE,
+        env=django_sqlite.env, options=("--server-timing",),
+    ):
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "perfdoctor", "bench", "--url", base,
+                "--endpoint", "GET /articles/", "--endpoint", "GET /articles/fixed/",
+                "--requests", "6", "--rounds", "2", "--warmup", "1", "--output", str(out),
+            ],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())["endpoints"]
+    for name in ("GET /articles/", "GET /articles/fixed/"):
+        stored = stored_requests(django_sqlite.traces, name)
+        counts = {len(trace.db_spans()) for trace in stored}
+        assert len(counts) == 1  # the same page, the same queries
+        assert rows[name]["queries_per_request"] == counts.pop()
+        assert rows[name]["captured"] == 6  # the measured requests, not the warm-up
+    assert rows["GET /articles/"]["queries_per_request"] >= 1 + 2 * PAGE_SIZE
+    assert rows["GET /articles/fixed/"]["queries_per_request"] < PAGE_SIZE
+    assert "--server-timing" not in done.stdout  # no hint: the counts are there

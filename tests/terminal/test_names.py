@@ -141,6 +141,24 @@ def test_names_that_would_read_the_same_keep_their_start() -> None:
     ]
 
 
+# healthchecks' check pages, benchmarked by their ids: alike at both ends, the
+# ids ending in the same character.
+_CHECKS = [
+    "GET /checks/e08a486f-fc15-4a3a-8bab-9b3567de34c6/details/",
+    "GET /checks/283365ae-0278-4372-9f21-ec60c46a6266/details/",
+    "GET /projects/130bb477-f15c-4b01-b1f4-15dcdcd2452f/checks/",
+]
+
+
+@pytest.mark.parametrize("room", [12, 15, 20, 30, 40])
+def test_names_alike_at_both_ends_are_told_apart_where_they_differ(room: int) -> None:
+    short = shorten_all(_CHECKS, room)
+    assert all(len(text) <= room and text.startswith("GET ") for text in short)
+    assert len(set(short)) == 3
+    if room == 15:  # the id itself, from its start
+        assert short[:2] == ["GET …/e08a486f…", "GET …/283365ae…"]
+
+
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     folder = tmp_path_factory.mktemp("compare-names")

@@ -12,6 +12,7 @@ import contextvars
 import http.client
 import inspect
 import io
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from perfdoctor.bench.spec import Endpoint
-from perfdoctor.capture import context
+from perfdoctor.capture import context, server_timing
 from perfdoctor.errors import UsageError
 
 # --header NAME: VALUE pairs sent with every request (an API token, a session cookie).
@@ -249,6 +250,9 @@ class HTTPTarget:
         self.timeout = timeout
         self.url = url
         self._local = threading.local()
+        # What the server's Server-Timing headers said, per sample (see call).
+        self.facts: dict[str, dict[str, Any]] = {}
+        self._responses = itertools.count()
 
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
@@ -258,9 +262,9 @@ class HTTPTarget:
             self._local.conn = conn
         return conn
 
-    def request(self, endpoint: Endpoint) -> tuple[int, int]:
-        """One request's status and body bytes; raises OSError/HTTPException when it cannot be
-        made."""
+    def request(self, endpoint: Endpoint) -> tuple[int, int, str | None]:
+        """One request's status, body bytes and Server-Timing header; raises
+        OSError/HTTPException when it cannot be made."""
         target = self.prefix + endpoint.path + (f"?{endpoint.query}" if endpoint.query else "")
         reused = getattr(self._local, "conn", None) is not None
         conn = self._connection()
@@ -268,7 +272,7 @@ class HTTPTarget:
             conn.request(endpoint.method, target, headers=self.headers)
             response = conn.getresponse()
             size = len(response.read())
-            return response.status, size
+            return response.status, size, response.getheader(server_timing.HEADER)
         except (OSError, http.client.HTTPException):
             conn.close()
             self._local.conn = None
@@ -280,10 +284,17 @@ class HTTPTarget:
 
     def call(self, endpoint: Endpoint) -> Result:
         try:
-            status, size = self.request(endpoint)
-            return status, None, size
+            status, size, timing = self.request(endpoint)
         except (OSError, http.client.HTTPException):
             return None, None, None
+        queries = server_timing.queries_in(timing)
+        if queries is None:
+            return status, None, size
+        # A server under `perfdoctor run --server-timing` says what each request ran: the
+        # sample is matched to it as an in-process one is to its trace.
+        key = f"server-timing-{next(self._responses)}"
+        self.facts[key] = {"queries": queries, "rows": None, "cpu_ms": None, "memory_kb": None}
+        return status, key, size
 
     def probe(self, endpoint: Endpoint) -> int:
         try:

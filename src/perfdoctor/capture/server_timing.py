@@ -20,6 +20,7 @@ many queries a page runs, which is no production server's business.
 from __future__ import annotations
 
 import os
+import re
 
 from perfdoctor.analysis.timing import BUCKETS, covered_ms
 from perfdoctor.capture import context
@@ -73,6 +74,20 @@ def _metric(name: str, intervals: list[tuple[float, float]], desc: str) -> str:
 
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+# Our db metric as :func:`value` writes it; the last one in a header is ours (see joined).
+_DB_QUERIES = re.compile(r'(?:^|,)\s*db;[^,]*?desc="(\d+) quer(?:y|ies)"')
+
+
+def queries_in(header: str | None) -> int | None:
+    """The queries a response's ``Server-Timing`` header says its request ran (``perfdoctor
+    bench --url`` against an app under ``perfdoctor run --server-timing``); None if it
+    does not say."""
+    if not header:
+        return None
+    found = _DB_QUERIES.findall(header)
+    return int(found[-1]) if found else None
 
 
 def joined(existing: str | None, ours: str) -> str:

@@ -28,14 +28,59 @@ def shorten_all(names: list[str], room: int) -> list[str]:
     "/external/…"), or failing that are cut anywhere, which keeps the most of each."""
     short = [shorten(name, room) for name in names]
     for how in ({"keep_head": True}, {"anywhere": True}):
-        seen: dict[str, int] = {}
-        for text in short:
-            seen[text] = seen.get(text, 0) + 1
+        seen = _counts(short)
         short = [
             shorten(name, room, **how) if seen[text] > 1 else text
             for name, text in zip(names, short)
         ]
+    seen = _counts(short)
+    if max(seen.values(), default=0) > 1:
+        # Names alike at both ends (two objects' ids in one route: /checks/<uuid>/details/)
+        # are told apart by where they differ.
+        short = [
+            _around_difference(name, names, room) if seen[text] > 1 else text
+            for name, text in zip(names, short)
+        ]
     return short
+
+
+def _counts(texts: list[str]) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    for text in texts:
+        seen[text] = seen.get(text, 0) + 1
+    return seen
+
+
+def _around_difference(name: str, names: list[str], room: int) -> str:
+    """``name`` cut to the stretch where it first differs from every other name."""
+    method_match = _METHOD.match(name)
+    method = method_match.group(0) if method_match else ""
+    rest = name[len(method) :]
+    budget = room - len(method) - 2 * len(ELLIPSIS)
+    if budget < 4:
+        return shorten(name, room, anywhere=True)
+    # The first character that sets it apart from the name most like it.
+    differs = max(
+        (_shared_prefix(rest, other[len(method) :]) for other in names if other != name),
+        default=0,
+    )
+    # From the piece's boundary before it (a whole id reads better), when it fits.
+    start = rest.rfind("/", 0, differs + 1)
+    if start < 0 or differs - start >= budget:
+        start = max(0, differs - 1)
+    if start + budget >= len(rest):
+        return method + ELLIPSIS + rest[-(budget + len(ELLIPSIS)) :]
+    head = ELLIPSIS if start > 0 else ""
+    return method + head + rest[start : start + budget + (len(ELLIPSIS) - len(head))] + ELLIPSIS
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    size = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        size += 1
+    return size
 
 
 def shorten(name: str, room: int, keep_head: bool = False, anywhere: bool = False) -> str:
