@@ -66,6 +66,7 @@ def test_endpoints_connecting_from_one_line_make_one_finding(tmp_path: Path) -> 
         f"No connection reuse: {2 * REQUESTS} of {2 * REQUESTS} requests on 2 endpoints"
     )
     assert shared.fix.startswith("Create the engine")
+    assert "PgBouncer" not in shared.fix  # SQLite: no server to put a pooler in front of
     # The other line is a cause of its own: a finding of its own, on its endpoint only.
     alone = by_line[_line("# connects per request: its own")]
     assert alone.endpoint == "GET /articles"

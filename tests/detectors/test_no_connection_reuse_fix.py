@@ -21,3 +21,12 @@ def test_django_5_2_gets_health_checks_and_the_pool() -> None:
 def test_an_unknown_version_gets_each_setting_with_the_release_it_needs() -> None:
     text = remedy("django", "postgresql", None)
     assert "CONN_HEALTH_CHECKS = True on Django 4.1+" in text and "Django 5.1+" in text
+
+
+def test_a_pooler_is_named_only_in_front_of_postgresql() -> None:
+    # healthchecks on SQLite (Django 6.1) was told to put PgBouncer in front of PostgreSQL.
+    for framework in ("django", "sqlalchemy", None):
+        assert "PgBouncer" not in remedy(framework, "sqlite", "6.1")
+        assert "PgBouncer" in remedy(framework, "postgresql", "6.1")
+    assert "PgBouncer" not in remedy("django", "mysql", "6.1")
+    assert "sqlite3.connect()" in remedy(None, "sqlite")

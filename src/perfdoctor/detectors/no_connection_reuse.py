@@ -31,6 +31,9 @@ def _release(version: str | None) -> tuple[int, int] | None:
 
 
 def remedy(framework: str | None, system: str | None, django_version: str | None = None) -> str:
+    # A pooler in front of the server is PostgreSQL's answer (healthchecks on SQLite was
+    # told to put PgBouncer in front of PostgreSQL).
+    pooler = system in (None, "postgresql")
     if framework == "django":
         # Name only what the app's Django has (healthchecks on Django 3.2 was told to set
         # CONN_HEALTH_CHECKS, which arrived in 4.1); an unknown version gets both, marked.
@@ -50,18 +53,26 @@ def remedy(framework: str | None, system: str | None, django_version: str | None
         return (
             "Django closes the connection after every request when CONN_MAX_AGE is 0 (the "
             f"default): set DATABASES[...]['CONN_MAX_AGE'] = 60{health} so each worker keeps "
-            f"its connection.{pool} Behind many workers, put PgBouncer in front of PostgreSQL."
+            f"its connection.{pool}"
+            + (" Behind many workers, put PgBouncer in front of PostgreSQL." if pooler else "")
         )
     if framework == "sqlalchemy":
         return (
             "Create the engine (and sessionmaker) once, when the app starts, not in the "
             "request: its pool then hands each request a connection that is already open. "
-            "Do not use NullPool for a web app; behind many workers, use PgBouncer."
+            "Do not use NullPool for a web app"
+            + ("; behind many workers, use PgBouncer." if pooler else ".")
+        )
+    if system == "sqlite":
+        return (
+            "Open the database once per worker (or thread) and reuse the connection, "
+            "not a sqlite3.connect() call per request."
         )
     return (
         "Open connections once and reuse them: a pool created at start-up "
-        "(psycopg_pool.ConnectionPool, asyncpg.create_pool, SQLAlchemy's engine), or "
-        "PgBouncer in front of the database; not a connect() call per request."
+        "(psycopg_pool.ConnectionPool, asyncpg.create_pool, SQLAlchemy's engine)"
+        + (", or PgBouncer in front of the database" if pooler else "")
+        + "; not a connect() call per request."
     )
 
 
