@@ -29,6 +29,7 @@ PLAN: Plan = {
     "GET /items/limited": ("GET", "/items/limited?limit=120", 2),
     "GET /catalog": ("GET", "/catalog", 5),
     "GET /catalog/cached": ("GET", "/catalog/cached", 5),
+    "GET /status": ("GET", "/status", 15),
     "GET /me/public": ("GET", "/me/public", 4),
     "GET /me/private": ("GET", "/me/private", 4),
     "GET /slow": ("GET", "/slow", 2),
@@ -121,6 +122,19 @@ def test_missing_http_cache(run: Run) -> None:
     assert "private" in public["fix"]
     for endpoint in ("GET /catalog/cached", "GET /me/private", "GET /items/paged"):
         none_of(run.report, ("missing-http-cache",), endpoint)
+    assert "versions_resent" not in finding["evidence"]  # one body, resent
+
+
+def test_missing_http_cache_counts_every_version_resent(run: Run) -> None:
+    # Three versions of the page, each sent five times: twelve of the fifteen could
+    # have been a 304, not the four repeats of one version.
+    finding = one(run.report, "missing-http-cache", "GET /status")
+    evidence = finding["evidence"]
+    assert evidence["identical_responses"] == 5
+    assert evidence["versions_resent"] == 3
+    assert evidence["requests_affected"] == 15
+    assert evidence["bytes_resent"] == 3 * 4 * evidence["bytes"]
+    assert "(3 versions resent, 15 responses in all)" in finding["title"]
 
 
 def test_slow_endpoint(run: Run) -> None:

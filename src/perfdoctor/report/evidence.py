@@ -21,6 +21,7 @@ _NUMBERS = (
     ("items", "items", "{}"),
     ("bytes", "bytes", "{:,}"),
     ("identical_responses", "identical responses", "{}"),
+    ("versions_resent", "versions resent", "{}"),
     ("users", "users", "{}"),
     ("cache_control", "cache-control", "{}"),
     ("p99_ms", "p99", "{:.1f} ms"),

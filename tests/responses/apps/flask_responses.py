@@ -6,6 +6,7 @@ outbound "welcome email" API is a local server whose URL comes in WEBHOOK_URL.
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -46,6 +47,17 @@ def items_limited() -> Response:
 @app.get("/catalog")
 def catalog() -> Response:
     return jsonify(CATALOG)
+
+
+_polls = itertools.count()
+
+
+@app.get("/status")
+def status() -> Response:
+    # A status poll (healthchecks' checks status): the same page until something
+    # changes, here every fifth request.
+    version = next(_polls) // 5
+    return jsonify(version=version, checks=CATALOG)
 
 
 @app.get("/catalog/cached")
