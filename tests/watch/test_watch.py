@@ -200,7 +200,7 @@ def test_a_finding_that_leaves_the_window_and_comes_back_is_not_new_again(
         capture(watched, "/report")
         age_out_all_but_newest(watched, clock, 1)
         watcher.run_pass()
-        assert [t for t in hook.texts() if "RESOLVED New finding" in t], hook.texts()
+        assert [t for t in hook.texts() if "NO LONGER SEEN Finding:" in t], hook.texts()
 
         capture(watched, "/report?loop=1")
         clock.at = None

@@ -28,7 +28,11 @@ _LABELS = {
 
 def message(problem: Problem, resolved: bool, window: str) -> dict[str, Any]:
     label = _LABELS.get(problem.kind, problem.kind)
-    if resolved:
+    if resolved and problem.kind == "new-finding":
+        # Not "RESOLVED New finding": the finding is what went, not its newness.
+        headline = ":white_check_mark: Finding no longer seen"
+        text = f"[perfdoctor] NO LONGER SEEN Finding: {problem.title}"
+    elif resolved:
         headline = f":white_check_mark: Resolved: {label}"
         text = f"[perfdoctor] RESOLVED {label}: {problem.title}"
     else:
