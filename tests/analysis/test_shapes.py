@@ -152,3 +152,51 @@ def test_a_stored_trace_comes_listed_by_shape(tmp_path: Path) -> None:
     assert [len(shape) for shape in listed][:3] == [1, 4, 8]
     # The same grouping for the trace built in memory.
     assert [len(shape) for shape in shapes(posts(0))] == [len(shape) for shape in listed]
+
+
+def paged(i: int) -> Trace:
+    """One code path, over a new connection each request (Django's CONN_MAX_AGE = 0):
+    a page deep into a table, and a list read without LIMIT that is long only in odd
+    requests."""
+    spans = [
+        _db("SELECT * FROM posts ORDER BY id LIMIT 20 OFFSET ?", 1.0, 9.0, PAGE, f"a{i}", 20,
+            connection=100 + i, attrs={"offset": 5000}),
+        _db("SELECT * FROM users", 11.0, 4.0, LIST, f"u{i}", 3000 if i % 2 else 3,
+            connection=100 + i),
+    ]  # fmt: skip
+    return Trace(
+        id=f"paged-{i:03d}",
+        name="GET /paged",
+        kind="http",
+        started_at=1_700_000_100.0 + i,
+        duration_ms=20.0,
+        status=200,
+        spans=spans,
+        attrs={"framework": "django"},
+    )
+
+
+def test_one_code_paths_traces_are_screened_once_whatever_their_connections(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "traces.db"
+    conn = store.open_for_writing(path)
+    store.write_traces(conn, [paged(i) for i in range(8)])
+    conn.close()
+    settings = Settings()
+    read = store.read_traces(path).traces
+    # Eight requests, eight connection ids, one family of shapes.
+    families = {id(trace.spans.family) for trace in read}  # type: ignore[attr-defined]
+    assert len(families) == 1
+    report = report_of(analyze(read, settings))
+    assert report == report_of(analyze([paged(i) for i in range(8)], settings))
+    # The screens' answers were kept for the family: the statements could, and the
+    # rows of each request decided (the long list only in odd requests).
+    answers = read[0].spans.family.answers  # type: ignore[attr-defined]
+    assert answers[("large-offset", settings.large_offset_min)] is True
+    assert answers["select-star"] is True
+    assert answers["blocking-in-async"] is False
+    assert {f["endpoint"] for f in by_id(report, "large-offset")} == {"GET /paged"}
+    (unbounded,) = by_id(report, "unbounded-query")
+    assert unbounded["evidence"]["rows"] == 3000
+    assert not by_id(report, "blocking-in-async")

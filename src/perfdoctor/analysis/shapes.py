@@ -15,6 +15,8 @@ pass would.  The lists are shared: readers must not change them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.model import Span, Trace
 from perfdoctor.store.layout import ShapedSpans
@@ -69,3 +71,23 @@ def shapes(trace: Trace) -> list[list[Span]]:
     if type(spans) is ShapedSpans and len(spans) == spans.size:
         return spans.shapes
     return _by_shape(trace)
+
+
+def screened(trace: Trace, key: object, test: Callable[[Span], bool]) -> bool:
+    """Whether ``test`` holds for a span of one of ``trace``'s shapes (what a shape's
+    spans share: not their times, parameters or rows), or may: in a store's trace it
+    is asked once per shapes text of the read
+    (:class:`perfdoctor.store.layout.ShapeFamily`), of all the text's shapes, so a
+    shape the trace left unused may make it True.  A screen: a detector that gets
+    True looks at the trace itself.  ``key`` names the test and every setting it
+    reads."""
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
+        family = spans.family
+        if family is not None:
+            found = family.answers.get(key)
+            if found is None:
+                found = family.answers[key] = any(map(test, family.firsts()))
+            return found
+        return any(test(runs[0]) for runs in spans.shapes)
+    return any(test(runs[0]) for runs in _by_shape(trace))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from perfdoctor.analysis.shapes import shapes
+from perfdoctor.analysis.shapes import screened
 from perfdoctor.detectors import register
 from perfdoctor.detectors.base import PerTraceDetector, finding_fingerprint
 from perfdoctor.model import Finding, Location, Severity, Span, Trace
@@ -51,6 +51,10 @@ def remedy(kinds: list[str], frameworks: set[str | None], shared_loop: bool = Fa
     )
 
 
+def _blocks(span: Span) -> bool:
+    return bool(span.attrs.get("blocks_event_loop"))
+
+
 @register
 class BlockingInAsync(PerTraceDetector):
     id = "blocking-in-async"
@@ -68,7 +72,7 @@ class BlockingInAsync(PerTraceDetector):
         # not say whose loop it was.)
         shared_loop = not trace.attrs.get("async")
         # A shape's runs share their attrs: most requests block nothing, seen per shape.
-        if not any(runs[0].attrs.get("blocks_event_loop") for runs in shapes(trace)):
+        if not screened(trace, self.id, _blocks):
             return
         blocking = [s for s in trace.spans if s.attrs.get("blocks_event_loop")]
         blocked_ms = sum(s.duration_ms for s in blocking)

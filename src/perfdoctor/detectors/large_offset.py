@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
-from perfdoctor.analysis.shapes import shapes
+from perfdoctor.analysis.shapes import screened
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import has_offset, query_finding
 from perfdoctor.detectors._kinds import of_kind
@@ -54,7 +55,7 @@ class LargeOffset(PerTraceDetector):
         # A shape's runs share their attrs and statement: asked once per shape
         # first, and most requests page nothing.
         least = settings.large_offset_min
-        if not any(_skips_many(runs[0], least) for runs in shapes(trace)):
+        if not screened(trace, (self.id, least), partial(_skips_many, least=least)):
             return
         for span in of_kind(trace, "db"):
             offset = span.attrs.get("offset")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perfdoctor.analysis.shapes import shapes
+from perfdoctor.analysis.shapes import screened, shapes
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, query_finding, reads
 from perfdoctor.detectors._sql import class_name, is_read, main_table
 from perfdoctor.detectors.base import PerTraceDetector
-from perfdoctor.model import Finding, Trace
+from perfdoctor.model import Finding, Span, Trace
 from perfdoctor.settings import Settings
 
 # Column names that hold long text or binary values in the usual schemas.
@@ -91,6 +91,15 @@ def _loads_everything(statement: str, system: str | None, framework: str | None)
     return cols.star or (framework in ORMS and bool(wide) and whole_objects(cols))
 
 
+def _wide_read(span: Span) -> bool:
+    """What :func:`_may_flag` asks of a shape's statement (once per shapes text)."""
+    return (
+        span.kind == "db"
+        and is_read(span.statement)
+        and _loads_everything(span.statement or "", span.system, span.framework)
+    )
+
+
 def _may_flag(trace: Trace, least: int) -> bool:
     """Whether a read of ``trace`` fetched ``least`` rows or more with a statement
     :meth:`SelectStar.visit` judges, asked a shape at a time."""
@@ -117,7 +126,9 @@ class SelectStar(PerTraceDetector):
         # Asked once per shape first: most requests have no such read, and then no
         # span needs a look.  Rows before the statement: a statement is parsed only
         # when a run fetched enough rows, as below.
-        if not _may_flag(trace, settings.select_star_min_rows):
+        if not screened(trace, self.id, _wide_read) or not _may_flag(
+            trace, settings.select_star_min_rows
+        ):
             return
         for span in reads(trace):
             rows = fetched(span)

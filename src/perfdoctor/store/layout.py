@@ -217,17 +217,56 @@ class ShapedSpans(list[Span]):
     length the shapes were listed for: a list changed since is read span by span.
     """
 
-    __slots__ = ("kinds", "shapes", "size")
+    __slots__ = ("family", "kinds", "shapes", "size")
 
     shapes: list[list[Span]]
     kinds: dict[str, list[Span]]
     size: int
+    family: ShapeFamily | None
 
     def __init__(self, spans: Iterable[Span] = ()) -> None:
         super().__init__(spans)
         # Not listed (yet): a copy made as lists are (copy, dataclasses.asdict) is
         # read span by span.
         self.shapes, self.kinds, self.size = [], {}, -1
+        self.family = None
+
+
+class ShapeFamily:
+    """The shapes of every trace a read decoded from one shapes text, whatever their
+    connection ids: what a detector's screen asks of a statement, a call site or the
+    attrs is answered once for them all (:func:`perfdoctor.analysis.shapes.screened`),
+    not once per trace.  ``answers``: each screen's answer, by the screen's key."""
+
+    __slots__ = ("_firsts", "answers", "facts")
+
+    def __init__(self, facts: list[ShapeFacts]) -> None:
+        self.facts = facts
+        self.answers: dict[object, bool] = {}
+        self._firsts: list[Span] | None = None
+
+    def firsts(self) -> list[Span]:
+        """A span of each shape, with what the shape's spans share (times zero, no
+        parameters or rows): every shape of the text, those a trace left unused too."""
+        if self._firsts is None:
+            self._firsts = [
+                Span(
+                    kind=kind,
+                    start_ms=0.0,
+                    duration_ms=0.0,
+                    location=location,
+                    stack=stack,
+                    framework=framework,
+                    system=system,
+                    statement=statement,
+                    fingerprint=fingerprint,
+                    connection_id=conn,
+                    attrs={} if not attrs else attrs if type(attrs) is dict else dict(attrs),
+                )
+                for kind, location, stack, framework, system, statement, fingerprint, conn, attrs
+                in self.facts
+            ]  # fmt: skip
+        return self._firsts
 
 
 _PAD: list[Any] = [None] * len(SHAPE_FIELDS)
@@ -262,7 +301,10 @@ def decode_checked(
     if memo is not None:
         split = memo.split(text, stacks, statements)
         if split is not None:
-            return _spans(*split, True), True
+            facts, rows, family = split
+            spans = _spans(facts, rows, True)
+            spans.family = family
+            return spans, True
     return _decode(text, stacks, statements, True)
 
 
@@ -424,9 +466,10 @@ class ShapeMemo:
 
     def split(
         self, text: object, stacks: dict[str, list[Location]], statements: dict[str, str]
-    ) -> tuple[list[ShapeFacts], list[Any]] | None:
+    ) -> tuple[list[ShapeFacts], list[Any], ShapeFamily] | None:
         """The facts of each shape of ``text`` and its span rows, exactly as
-        :func:`_decode` would read them; None to leave ``text`` to it."""
+        :func:`_decode` would read them, and the family of its shapes; None to leave
+        ``text`` to it."""
         if type(text) is not str or not text.startswith(_HEAD):
             return None
         if stacks is not self.stacks or statements is not self.statements:
@@ -467,10 +510,10 @@ class ShapeMemo:
                 for i, fact in enumerate(facts)
                 if type(fact[8]) in _CONTAINERS and not _flat(fact[8])
             )
-            kept = (facts, nested)
+            kept = (facts, nested, ShapeFamily(facts))
             self._keep(key, kept)
             self._keep_template(key, shapes, kept)
-        facts, nested = kept
+        facts, nested, family = kept
         if nested:
             # Spans get a shallow copy of their shape's attrs: what is nested in
             # them is each trace's own, as a decode of the text would make it.
@@ -478,7 +521,7 @@ class ShapeMemo:
             for index, plan in nested:
                 fact = facts[index]
                 facts[index] = (*fact[:8], _copied(fact[8], plan))
-        return facts, rows
+        return facts, rows, family
 
     def _keep(self, key: str, kept: _Kept) -> None:
         if len(self.known) >= _MEMO_SIZE:
@@ -493,7 +536,7 @@ class ShapeMemo:
         found = self.templates.get(holed)
         if found is None:
             return None
-        (facts, nested), holders = found
+        (facts, nested, family), holders = found
         try:
             conn = int(number)
         except ValueError:  # past int()'s digits limit: left to the decoder, as json is
@@ -502,7 +545,7 @@ class ShapeMemo:
         for index in holders:
             fact = facts[index]
             facts[index] = (*fact[:7], conn, fact[8])
-        kept = (facts, nested)
+        kept = (facts, nested, family)
         self._keep(key, kept)
         return kept
 
@@ -550,7 +593,7 @@ class ShapeMemo:
 
 # A shape's facts, and the place of each whose attrs hold a list or a dict with
 # where those are in it (:func:`_plan`).
-_Kept = tuple[list[ShapeFacts], tuple[tuple[int, "_Plan"], ...]]
+_Kept = tuple[list[ShapeFacts], tuple[tuple[int, "_Plan"], ...], ShapeFamily]
 
 _HEAD = '{"shapes":['
 _JOIN = '],"spans":['
