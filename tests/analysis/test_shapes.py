@@ -99,16 +99,20 @@ def archive(i: int) -> Trace:
         _db("SELECT * FROM posts ORDER BY id LIMIT 20 OFFSET ?", 1.0, 120.0, PAGE, f"a{i}", 20)
     ]
     spans[0].attrs = blocking
+    return _request(f"archive-{i:03d}", "GET /archive", 1_700_000_000.3 + i, 125.0, spans, True)
+
+
+def _request(
+    trace_id: str, name: str, at: float, ms: float, spans: list[Span], is_async: bool
+) -> Trace:
+    """A Django request of these spans that answered 200."""
+    attrs: dict[str, object] = {"framework": "django"}
+    if is_async:
+        attrs["async"] = True
     return Trace(
-        id=f"archive-{i:03d}",
-        name="GET /archive",
-        kind="http",
-        started_at=1_700_000_000.3 + i,
-        duration_ms=125.0,
-        status=200,
-        spans=spans,
-        attrs={"framework": "django", "async": True},
-    )
+        id=trace_id, name=name, kind="http", started_at=at, duration_ms=ms, status=200,
+        spans=spans, attrs=attrs,
+    )  # fmt: skip
 
 
 def traces() -> list[Trace]:
@@ -164,16 +168,7 @@ def paged(i: int) -> Trace:
         _db("SELECT * FROM users", 11.0, 4.0, LIST, f"u{i}", 3000 if i % 2 else 3,
             connection=100 + i),
     ]  # fmt: skip
-    return Trace(
-        id=f"paged-{i:03d}",
-        name="GET /paged",
-        kind="http",
-        started_at=1_700_000_100.0 + i,
-        duration_ms=20.0,
-        status=200,
-        spans=spans,
-        attrs={"framework": "django"},
-    )
+    return _request(f"paged-{i:03d}", "GET /paged", 1_700_000_100.0 + i, 20.0, spans, False)
 
 
 def test_one_code_paths_traces_are_screened_once_whatever_their_connections(
