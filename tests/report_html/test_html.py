@@ -43,9 +43,17 @@ def test_the_demo_report_has_every_section(demo_report: Report) -> None:
     summary = re.search(r'<p class="summary" id="summary">(.*?)</p>', page, re.S)
     assert summary
     text = " ".join(re.sub(r"<[^>]+>", "", summary.group(1)).split())
-    assert re.fullmatch(
-        r"\d+ findings: \d+ errors?, \d+ warnings?(, \d+ info)? · before/after: no regression", text
-    ), text
+    # Whether a timing finding of one line comes up on two endpoints depends on the
+    # machine (it did in a loaded CI run): then it is shown once, and the line says so.
+    counted = re.fullmatch(
+        r"(\d+) findings: \d+ errors?, \d+ warnings?(, \d+ info)?"
+        r"( \((\d+) shown: one line of code with one fix on several endpoints is shown once\))?"
+        r" · before/after: no regression",
+        text,
+    )
+    assert counted, text
+    if counted.group(4):
+        assert int(counted.group(4)) < int(counted.group(1))
 
 
 def test_every_endpoint_is_a_row_and_every_finding_is_indexed_and_shown(
