@@ -191,6 +191,7 @@ def test_locust_engine_master_and_two_workers(tmp_path: Path, blog_server: str) 
         assert len(row["latencies_ms"]) == row["requests"]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
     assert "locust" in stdout
+    assert "--server-timing" not in stdout  # its users do not read the header
 
 
 @pytest.mark.parametrize(

@@ -286,7 +286,11 @@ def _render(
     room = name_room(build, len(rows), console)
     table = build(shorten_all([name for name, _ in rows], max(room, MIN_ROOM)))
     console.print(table)
-    if result["mode"] == "http" and all(row["queries_per_request"] is None for _, row in rows):
+    if (
+        result["mode"] == "http"
+        and result["engine"] == "builtin"  # (Locust's users do not read the header)
+        and all(row["queries_per_request"] is None for _, row in rows)
+    ):
         console.print(
             "q/req: serve the app under `perfdoctor run --server-timing` for each "
             "request's query count over HTTP.",
