@@ -160,15 +160,20 @@ def test_a_stored_trace_comes_listed_by_shape(tmp_path: Path) -> None:
 
 def paged(i: int) -> Trace:
     """One code path, over a new connection each request (Django's CONN_MAX_AGE = 0):
-    a page deep into a table, and a list read without LIMIT that is long only in odd
-    requests."""
+    a page deep into a table, a list read without LIMIT that is long only in odd
+    requests, and a loop over the page's posts of five to seven rows."""
     spans = [
         _db("SELECT * FROM posts ORDER BY id LIMIT 20 OFFSET ?", 1.0, 9.0, PAGE, f"a{i}", 20,
             connection=100 + i, attrs={"offset": 5000}),
         _db("SELECT * FROM users", 11.0, 4.0, LIST, f"u{i}", 3000 if i % 2 else 3,
             connection=100 + i),
     ]  # fmt: skip
-    return _request(f"paged-{i:03d}", "GET /paged", 1_700_000_100.0 + i, 20.0, spans, False)
+    for row in range(5 + i % 3):
+        spans.append(
+            _db(f"SELECT * FROM users WHERE id = {row}", 16.0 + row, 0.5, AUTHOR, f"w{row}",
+                connection=100 + i)
+        )  # fmt: skip
+    return _request(f"paged-{i:03d}", "GET /paged", 1_700_000_100.0 + i, 24.0, spans, False)
 
 
 def test_one_code_paths_traces_are_screened_once_whatever_their_connections(
@@ -195,3 +200,7 @@ def test_one_code_paths_traces_are_screened_once_whatever_their_connections(
     (unbounded,) = by_id(report, "unbounded-query")
     assert unbounded["evidence"]["rows"] == 3000
     assert not by_id(report, "blocking-in-async")
+    # The loop's runs keyed once for the family, and each request's loop its own length.
+    assert len(read[0].spans.family.values) == 1  # type: ignore[attr-defined]
+    (loop,) = by_id(report, "n-plus-one-query")
+    assert loop["evidence"]["count"] == 7

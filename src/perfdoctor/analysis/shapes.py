@@ -16,6 +16,7 @@ pass would.  The lists are shared: readers must not change them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.model import Span, Trace
@@ -91,3 +92,23 @@ def screened(trace: Trace, key: object, test: Callable[[Span], bool]) -> bool:
             return found
         return any(test(runs[0]) for runs in spans.shapes)
     return any(test(runs[0]) for runs in _by_shape(trace))
+
+
+def shape_values(
+    trace: Trace, key: object, work_out: Callable[[Span], Any]
+) -> tuple[list[list[Span]], list[Any]]:
+    """``trace``'s shapes and, for each, ``work_out`` of its first span (of what a
+    shape's spans share, as :func:`screened` asks): in a store's trace worked out
+    once per shape of the read's family of its shapes text, not once per trace.
+    ``key`` names ``work_out`` and every setting it reads."""
+    spans = trace.spans
+    if type(spans) is ShapedSpans and len(spans) == spans.size:
+        family = spans.family
+        if family is None:
+            return spans.shapes, [work_out(runs[0]) for runs in spans.shapes]
+        values = family.values.get(key)
+        if values is None:
+            values = family.values[key] = [work_out(first) for first in family.firsts()]
+        return spans.shapes, [values[place] for place in spans.places]
+    listed = _by_shape(trace)
+    return listed, [work_out(runs[0]) for runs in listed]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from perfdoctor.analysis.pertrace import PerTrace
-from perfdoctor.analysis.shapes import shapes
+from perfdoctor.analysis.shapes import shape_values, shapes
 from perfdoctor.detectors._kinds import of_kind, reads
 from perfdoctor.detectors._loops import enclosing_loop
 from perfdoctor.detectors._requests import request_of, request_windows
@@ -138,6 +138,14 @@ def _run_key(request: int | None, span: Span) -> tuple[object, ...]:
     return key
 
 
+def _read_key(first: Span) -> tuple[object, ...] | None:
+    """The runs key of a read shape (the same for every trace of its shapes text),
+    None for a shape that is no read."""
+    if first.kind != "db" or not is_read(first.statement):
+        return None
+    return _run_key(None, first)
+
+
 def _runs_by_shape(
     trace: Trace,
 ) -> tuple[dict[tuple[object, ...], list[Span]], set[tuple[object, ...]]]:
@@ -148,11 +156,9 @@ def _runs_by_shape(
     runs: dict[tuple[object, ...], list[Span]] = {}
     mixed: set[tuple[object, ...]] = set()  # keys of several shapes
     keyed: list[tuple[tuple[object, ...], list[Span]]] = []
-    for spans in shapes(trace):
-        first = spans[0]
-        if first.kind != "db" or not is_read(first.statement):
+    for spans, key in zip(*shape_values(trace, _read_key, _read_key)):
+        if key is None:
             continue
-        key = _run_key(None, first)
         keyed.append((key, spans))
         if key in runs:
             mixed.add(key)

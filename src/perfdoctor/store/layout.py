@@ -217,12 +217,14 @@ class ShapedSpans(list[Span]):
     length the shapes were listed for: a list changed since is read span by span.
     """
 
-    __slots__ = ("family", "kinds", "shapes", "size")
+    __slots__ = ("family", "kinds", "places", "shapes", "size")
 
     shapes: list[list[Span]]
     kinds: dict[str, list[Span]]
     size: int
     family: ShapeFamily | None
+    # With a family: the place of each listed shape among the family's shapes.
+    places: list[int]
 
     def __init__(self, spans: Iterable[Span] = ()) -> None:
         super().__init__(spans)
@@ -230,6 +232,7 @@ class ShapedSpans(list[Span]):
         # read span by span.
         self.shapes, self.kinds, self.size = [], {}, -1
         self.family = None
+        self.places = []
 
 
 class ShapeFamily:
@@ -238,11 +241,14 @@ class ShapeFamily:
     attrs is answered once for them all (:func:`perfdoctor.analysis.shapes.screened`),
     not once per trace.  ``answers``: each screen's answer, by the screen's key."""
 
-    __slots__ = ("_firsts", "answers", "facts")
+    __slots__ = ("_firsts", "answers", "facts", "values")
 
     def __init__(self, facts: list[ShapeFacts]) -> None:
         self.facts = facts
         self.answers: dict[object, bool] = {}
+        # What a reader works out of each shape, by the reader's key: a value per
+        # shape, in the family's order (see ShapedSpans.places).
+        self.values: dict[object, list[Any]] = {}
         self._firsts: list[Span] | None = None
 
     def firsts(self) -> list[Span]:
@@ -375,6 +381,7 @@ def _spans(facts: list[ShapeFacts], value_rows: list[Any], check: bool) -> Shape
     append = out.append
     new = object.__new__
     listed: list[list[Span]] = []  # each shape's spans, in order of its first one
+    places: list[int] = []  # the place of each in ``facts``
     for row in value_rows:
         (
             kind,
@@ -425,9 +432,11 @@ def _spans(facts: list[ShapeFacts], value_rows: list[Any], check: bool) -> Shape
         append(span)
         if not same:
             listed.append(same)
+            places.append(row[0])
         same.append(span)
         same_kind.append(span)
     out.shapes = listed
+    out.places = places
     # A kind whose shapes have no span (a hand-edited value) is not listed.
     out.kinds = {kind: spans for kind, spans in kinds.items() if spans}
     out.size = len(out)
