@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perfdoctor.analysis.shapes import screened, shapes
+from perfdoctor.analysis.shapes import screened, shape_values
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import Columns, columns, fetched, is_aggregate, query_finding, reads
 from perfdoctor.detectors._sql import class_name, is_read, main_table
@@ -92,7 +92,8 @@ def _loads_everything(statement: str, system: str | None, framework: str | None)
 
 
 def _wide_read(span: Span) -> bool:
-    """What :func:`_may_flag` asks of a shape's statement (once per shapes text)."""
+    """What :meth:`SelectStar.visit` asks of a shape's statement (once per shape of a
+    store's code path)."""
     return (
         span.kind == "db"
         and is_read(span.statement)
@@ -103,17 +104,12 @@ def _wide_read(span: Span) -> bool:
 def _may_flag(trace: Trace, least: int) -> bool:
     """Whether a read of ``trace`` fetched ``least`` rows or more with a statement
     :meth:`SelectStar.visit` judges, asked a shape at a time."""
-    for runs in shapes(trace):
-        first = runs[0]
-        if first.kind != "db" or not is_read(first.statement):
-            continue
-        for span in runs:
-            if (span.rows or 0) >= least:
-                break
-        else:
-            continue
-        if _loads_everything(first.statement or "", first.system, first.framework):
-            return True
+    listed, wide = shape_values(trace, _wide_read, _wide_read)
+    for runs, could in zip(listed, wide):
+        if could:
+            for span in runs:
+                if (span.rows or 0) >= least:
+                    return True
     return False
 
 

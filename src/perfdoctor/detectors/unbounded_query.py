@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perfdoctor.analysis.shapes import shapes
+from perfdoctor.analysis.shapes import shape_values
 from perfdoctor.detectors import register
 from perfdoctor.detectors._db import (
     fetched,
@@ -42,22 +42,23 @@ def remedy(framework: str | None, table: str | None) -> str:
     )
 
 
-def _may_be_unbounded(runs: list[Span], aggregated: bool, settings: Settings) -> bool:
-    """Whether a run of this shape passes what :meth:`UnboundedQuery.visit` asks."""
-    first = runs[0]
-    if first.kind != "db" or not is_read(first.statement):
+def _unlimited_read(span: Span) -> bool:
+    """What :meth:`UnboundedQuery.visit` asks of a shape's statement: a read with no
+    LIMIT that is no aggregate (asked once per shape of a store's code path)."""
+    if span.kind != "db" or not is_read(span.statement):
         return False
-    least = settings.unbounded_query_min_rows
-    # Only the rows an aggregated response does not excuse count.
-    most = settings.python_aggregation_min_rows if aggregated else None
+    statement = span.statement or ""
+    return not (has_limit(statement, span.system) or is_aggregate(statement, span.system))
+
+
+def _many_rows(runs: list[Span], least: int, most: int | None) -> bool:
+    """Whether a run fetched ``least`` rows or more (and fewer than ``most``: the rows
+    an aggregated response excuses)."""
     for span in runs:
         rows = span.rows or 0
         if rows >= least and (most is None or rows < most):
-            break
-    else:
-        return False
-    statement = first.statement or ""
-    return not (has_limit(statement, first.system) or is_aggregate(statement, first.system))
+            return True
+    return False
 
 
 @register
@@ -68,12 +69,14 @@ class UnboundedQuery(PerTraceDetector):
     def visit(self, trace: Trace, settings: Settings) -> Iterable[Finding]:
         # Many rows for a tiny answer: python-side-aggregation says it better.
         aggregated = small_response(trace, settings.python_aggregation_max_response_bytes)
-        # Asked once per shape first (most requests have no such read); rows before
-        # the statement, so that only statements that fetched many rows are parsed.
-        for runs in shapes(trace):
-            if _may_be_unbounded(runs, aggregated, settings):
-                break
-        else:
+        # Asked once per shape first (most requests have no such read): the statement
+        # once per shape of the code path, the rows of this request's runs.
+        least = settings.unbounded_query_min_rows
+        most = settings.python_aggregation_min_rows if aggregated else None
+        listed, unlimited = shape_values(trace, _unlimited_read, _unlimited_read)
+        if not any(
+            could and _many_rows(runs, least, most) for runs, could in zip(listed, unlimited)
+        ):
             return
         for span in reads(trace):
             rows = fetched(span)
