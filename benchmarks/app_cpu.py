@@ -166,7 +166,7 @@ def run_worker(
         paths = 1
         if app == "wsgi":
             paths = len(args.path or ["/"])
-            one = wsgi_pages.driver(args.wsgi, args.path or ["/"], args.cwd)
+            one = wsgi_pages.driver(args.wsgi, args.path or ["/"], args.cwd, args.header)
         else:
             one = list_app(app)
         for _ in range(warmup):

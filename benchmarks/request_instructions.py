@@ -94,7 +94,11 @@ def django_orm_driver() -> Any:
 
 
 def run_worker(
-    app: str, mode: str, requests: int, warmup: int, wsgi: tuple[str, list[str], str | None] | None
+    app: str,
+    mode: str,
+    requests: int,
+    warmup: int,
+    wsgi: tuple[str, list[str], str | None, list[str]] | None,
 ) -> None:
     sys.path.insert(0, str(HERE))
 
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        wsgi = (args.wsgi, args.path or ["/"], args.cwd) if args.wsgi else None
+        wsgi = (args.wsgi, args.path or ["/"], args.cwd, args.header) if args.wsgi else None
         run_worker(args.worker[0], args.worker[1], args.requests, args.warmup, wsgi)
         return
     if args.wsgi:

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         capture_overhead.leave_out_requests(context.state, summary=args.summary)
     if args.wsgi:
         paths = args.path or ["/"]
-        one, queries = wsgi_pages.driver(args.wsgi, paths, args.cwd), 0
+        one, queries = wsgi_pages.driver(args.wsgi, paths, args.cwd, args.header), 0
     else:
         paths = [""]
         one, queries = _driver(args.app, folder)

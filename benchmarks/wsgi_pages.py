@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser, spawns: bool) -> None:
     parser.add_argument("--path", action="append", help="with --wsgi: a page, each in turn")
     parser.add_argument("--cwd", help="with --wsgi: the app's folder")
     parser.add_argument("--env", action="append", metavar="NAME=VALUE", help="with --wsgi")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="with --wsgi: sent with every page (a logged-in session's cookie)",
+    )
     if spawns:
         parser.add_argument("--python", help="with --wsgi: the app's interpreter")
 
@@ -37,6 +44,7 @@ def worker_options(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         return []
     env.update(environment(args.env))
     options = ["--wsgi", args.wsgi, *[f"--path={p}" for p in args.path or ["/"]]]
+    options += [f"--header={h}" for h in args.header]
     if args.cwd:
         options += ["--cwd", str(Path(args.cwd).resolve())]
     return options
@@ -53,8 +61,17 @@ def environment(pairs: list[str] | None) -> dict[str, str]:
     return found
 
 
-def driver(spec: str, paths: list[str], cwd: str | None) -> Callable[[], int]:
-    """One call requests every page of ``paths`` once (a 2xx or 3xx each), in-process."""
+def driver(
+    spec: str, paths: list[str], cwd: str | None, headers: list[str] | None = None
+) -> Callable[[], int]:
+    """One call requests every page of ``paths`` once (a 2xx or 3xx each), in-process,
+    with ``headers`` ('NAME: VALUE') on each."""
+    sent = {}
+    for header in headers or []:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise SystemExit(f"--header wants 'NAME: VALUE', got {header!r}")
+        sent["HTTP_" + name.strip().upper().replace("-", "_")] = value.strip()
     if cwd:
         os.chdir(cwd)
         sys.path.insert(0, os.path.abspath(cwd))
@@ -78,6 +95,7 @@ def driver(spec: str, paths: list[str], cwd: str | None) -> Callable[[], int]:
             "wsgi.multithread": False,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            **sent,
         }
         status: list[str] = []
         body = app(environ, lambda s, h, e=None: status.append(s))
