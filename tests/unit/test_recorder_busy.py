@@ -158,3 +158,38 @@ def test_a_busy_app_waits_longer_between_writes_and_still_has_every_request_writ
                 # Written in the cycle after the long wait that follows a busy one.
                 wait_until(lambda burst=burst: len(stored(traces)) == 20 * burst)
     assert len(stored(traces)) == 61
+
+
+def sampling_counts(traces: Path) -> list[tuple[str, int, int]]:
+    with closing(sqlite3.connect(traces)) as conn:
+        try:
+            return list(conn.execute("SELECT name, seen, kept FROM sampling ORDER BY name"))
+        except sqlite3.OperationalError:
+            return []
+
+
+def test_an_idle_app_s_recorder_sleeps_until_the_next_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker with no traffic woke ten times a second, each time taking the GIL
+    # from the app's threads for nothing.
+    from perfdoctor.capture import auto
+
+    monkeypatch.setenv("PERFDOCTOR_SAMPLE_SEED", "1")
+    traces = tmp_path / "t.db"
+    with capturing(traces, sample=0.5):
+        conn = blog_db()
+        short_requests(conn, 1)
+        perfdoctor.flush()
+        writer = auto._recorder
+        assert writer is not None
+        wait_until(lambda: writer._idle)
+        cycles = writer.cycles
+        time.sleep(0.5)  # five cycles' worth, idle
+        assert writer.cycles == cycles
+        # Woken by the next request, kept or left out by the draw: written with
+        # no flush.  (The seeded draws keep some of these ten and leave out others.)
+        short_requests(conn, 10)
+        wait_until(lambda: sum(seen for _, seen, _ in sampling_counts(traces)) == 11)
+    kept = sum(kept for _, _, kept in sampling_counts(traces))
+    assert 0 < len(stored(traces)) == kept < 11

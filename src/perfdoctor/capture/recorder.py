@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from perfdoctor import callsite, store
+from perfdoctor.capture import context
 from perfdoctor.capture.context import ActiveTrace, take_sample_counts
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
@@ -142,6 +143,11 @@ class Recorder:
         self._ready: collections.deque[_Pending] = collections.deque()
         self._ready_bytes = 0
         self._wake = threading.Event()
+        # The thread waits with no timeout while it has nothing to do (an idle
+        # worker costs no wake-ups); a trace or a count coming then wakes it.
+        self._idle = False
+        # Timed cycles the thread has run (how often an idle process woke).
+        self.cycles = 0
         # Every SQLite call of this recorder, and the fork hook.
         self._db_lock = threading.Lock()
         # One writer at a time: the thread, or a flush() caller.
@@ -171,6 +177,8 @@ class Recorder:
             self.flush()
         elif self._thread is None or self._pid != os.getpid():
             self._start()
+        elif self._idle:
+            self._wake.set()
 
     def dropped(self) -> None:
         """A sampled-out request was counted: the thread writes the counts."""
@@ -178,6 +186,8 @@ class Recorder:
             self.flush()
         elif self._thread is None or self._pid != os.getpid():
             self._start()
+        elif self._idle:
+            self._wake.set()
 
     def _start(self) -> None:
         with self._start_lock:
@@ -215,9 +225,19 @@ class Recorder:
 
     def _run(self) -> None:
         while not self._stopping:
+            if self._has_nothing():
+                # Published first, then looked again: a trace queued meanwhile is
+                # either seen here or its submit() saw the flag and wakes the wait.
+                self._idle = True
+                if self._has_nothing():
+                    self._wake.wait()
+                self._idle = False
+                self._wake.clear()
+                continue  # (then a timed cycle, which gathers what follows it)
             busy = self._encoded_spans >= BUSY_SPANS
             self._wake.wait(BUSY_INTERVAL if busy else FLUSH_INTERVAL)
             self._wake.clear()
+            self.cycles += 1
             with self._work_lock:
                 if self._stopping:
                     return
@@ -225,6 +245,12 @@ class Recorder:
                     self._work(None)
                 except Exception:  # never let the thread die: the next cycle retries
                     pass
+
+    def _has_nothing(self) -> bool:
+        """Nothing queued, ready, counted or to merge: a cycle would do nothing."""
+        return not (
+            self._queue or self._ready or self._merge_due or context.state.tail.counts
+        )
 
     def flush(self, timeout: float | None = None) -> None:
         """Write what is pending, within ``timeout`` seconds (at most the exit
