@@ -16,7 +16,9 @@ not imported), ``perfdoctor`` (captured and written to a store, flushed before t
 clock stops) and ``nowriter`` (captured, each finished trace counted and dropped:
 the request's own share) and ``sampled`` (``--sample 0.05``: a twentieth of the
 requests kept and written, the rest dropped after the tail rule) and ``summary``
-(the same under ``--sample-tail summary``: only the drawn requests captured).  With
+(the same under ``--sample-tail summary``: only the drawn requests captured) and
+``off`` (instrumented while the app loads, then switched off: its wrappers in place,
+nothing captured).  With
 ``--before-src`` the perfdoctor modes run again from that copy of the package.
 Reported: per mode the median over rounds of CPU ms per request, and its
 overhead over bare in the same round, per request and per query; beside it the
@@ -60,7 +62,7 @@ import capture_overhead  # noqa: E402 - a sibling script, found through the path
 import wsgi_pages  # noqa: E402
 
 APPS = ("django", "fastapi")
-MODES = ("bare", "perfdoctor", "nowriter", "sampled", "summary")
+MODES = ("bare", "perfdoctor", "nowriter", "sampled", "summary", "off")
 QUERIES = {"django": 43, "fastapi": 40}
 
 
@@ -169,6 +171,10 @@ def run_worker(
             one = wsgi_pages.driver(args.wsgi, args.path or ["/"], args.cwd, args.header)
         else:
             one = list_app(app)
+        if mode == "off":
+            # Imported, its wrappers installed in the app's modules, then switched
+            # off: what a process pays for perfdoctor being there, capturing nothing.
+            perfdoctor.uninstrument()
         for _ in range(warmup):
             one()
         collector = _Collections()
@@ -182,7 +188,7 @@ def run_worker(
         wall = time.perf_counter() - wall0
         gc.callbacks.remove(collector.seen)
         stored = None
-        if perfdoctor is not None:
+        if perfdoctor is not None and mode != "off":
             perfdoctor.uninstrument()
             if mode in ("perfdoctor", "sampled", "summary"):
                 import sqlite3

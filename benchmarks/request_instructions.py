@@ -26,7 +26,8 @@ which must have perfdoctor installed) from its folder (``--cwd``)::
 Modes as in ``app_cpu.py``: ``bare`` (perfdoctor not imported), ``nowriter`` (the
 request thread's share: each finished trace dropped), ``undrawn`` (``--sample``'s
 usual request: left out by the head draw, neither slow nor failed), ``summary`` (the
-same under ``--sample-tail summary``: not captured), ``perfdoctor`` (the
+same under ``--sample-tail summary``: not captured), ``off`` (instrumented while
+the app loads, then switched off: the wrappers in place), ``perfdoctor`` (the
 recorder too; its batches depend on timing, so its count moves from run to run
 by up to a few percent), ``batched`` (the recorder as under steady traffic: its
 timed cycle left out, every trace encoded and written in the final flush, one
@@ -143,9 +144,12 @@ def run_worker(
             import app_cpu
 
             one = app_cpu.list_app(app)
+        if mode == "off":
+            # Its wrappers installed while the app loaded, then switched off.
+            perfdoctor.uninstrument()
         for _ in range(warmup + requests):
             one()
-        if perfdoctor is not None:
+        if perfdoctor is not None and mode != "off":
             perfdoctor.uninstrument()
 
 
@@ -182,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--mode",
         action="append",
-        choices=("bare", "nowriter", "undrawn", "summary", "perfdoctor", "batched"),
+        choices=("bare", "off", "nowriter", "undrawn", "summary", "perfdoctor", "batched"),
     )
     parser.add_argument("--before-src", help="another copy of the package's src, counted too")
     parser.add_argument("--small", type=int, default=10)
