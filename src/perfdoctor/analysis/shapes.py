@@ -20,7 +20,7 @@ from typing import Any
 
 from perfdoctor.analysis.pertrace import PerTrace
 from perfdoctor.model import Span, Trace
-from perfdoctor.store.layout import ShapedSpans
+from perfdoctor.store.layout import ShapedSpans, ShapeFamily
 
 
 def _grouped(trace: Trace) -> list[list[Span]]:
@@ -81,17 +81,15 @@ def screened(trace: Trace, key: object, test: Callable[[Span], bool]) -> bool:
     (:class:`perfdoctor.store.layout.ShapeFamily`), of all the text's shapes, so a
     shape the trace left unused may make it True.  A screen: a detector that gets
     True looks at the trace itself.  ``key`` names the test and every setting it
-    reads."""
-    spans = trace.spans
-    if type(spans) is ShapedSpans and len(spans) == spans.size:
-        family = spans.family
-        if family is not None:
-            found = family.answers.get(key)
-            if found is None:
-                found = family.answers[key] = any(map(test, family.firsts()))
-            return found
-        return any(test(runs[0]) for runs in spans.shapes)
-    return any(test(runs[0]) for runs in _by_shape(trace))
+    reads; :func:`shape_values` of the same key shares its answers per shape."""
+    spans = decoded(trace)
+    family = spans.family if spans is not None else None
+    if family is None:
+        return any(test(runs[0]) for runs in shapes(trace))
+    found = family.answers.get(key)
+    if found is None:
+        found = family.answers[key] = any(_family_values(family, key, test))
+    return found
 
 
 def shape_values(
@@ -101,14 +99,18 @@ def shape_values(
     shape's spans share, as :func:`screened` asks): in a store's trace worked out
     once per shape of the read's family of its shapes text, not once per trace.
     ``key`` names ``work_out`` and every setting it reads."""
-    spans = trace.spans
-    if type(spans) is ShapedSpans and len(spans) == spans.size:
-        family = spans.family
-        if family is None:
-            return spans.shapes, [work_out(runs[0]) for runs in spans.shapes]
-        values = family.values.get(key)
-        if values is None:
-            values = family.values[key] = [work_out(first) for first in family.firsts()]
-        return spans.shapes, [values[place] for place in spans.places]
-    listed = _by_shape(trace)
-    return listed, [work_out(runs[0]) for runs in listed]
+    spans = decoded(trace)
+    family = spans.family if spans is not None else None
+    if spans is None or family is None:
+        listed = shapes(trace)
+        return listed, [work_out(runs[0]) for runs in listed]
+    values = _family_values(family, key, work_out)
+    return spans.shapes, [values[place] for place in spans.places]
+
+
+def _family_values(family: ShapeFamily, key: object, work_out: Callable[[Span], Any]) -> list[Any]:
+    """``work_out`` of each of the family's shapes, in its order (worked out once)."""
+    values = family.values.get(key)
+    if values is None:
+        values = family.values[key] = [work_out(first) for first in family.firsts()]
+    return values

@@ -255,6 +255,11 @@ def take_sample_counts() -> list[tuple[str, int, int]]:
     return state.tail.take_counts()
 
 
+def has_sample_counts() -> bool:
+    """Whether counts wait for :func:`take_sample_counts`."""
+    return bool(state.tail.counts)
+
+
 def _forget_sample_counts() -> None:
     # A forked worker counts its own requests; the parent writes what it had.
     state.tail.forget()

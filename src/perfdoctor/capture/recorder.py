@@ -42,8 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from perfdoctor import callsite, store
-from perfdoctor.capture import context
-from perfdoctor.capture.context import ActiveTrace, take_sample_counts
+from perfdoctor.capture.context import ActiveTrace, has_sample_counts, take_sample_counts
 from perfdoctor.capture.encode import Encoder
 from perfdoctor.errors import StoreError
 from perfdoctor.store import retention, spool
@@ -248,9 +247,7 @@ class Recorder:
 
     def _has_nothing(self) -> bool:
         """Nothing queued, ready, counted or to merge: a cycle would do nothing."""
-        return not (
-            self._queue or self._ready or self._merge_due or context.state.tail.counts
-        )
+        return not (self._queue or self._ready or self._merge_due or has_sample_counts())
 
     def flush(self, timeout: float | None = None) -> None:
         """Write what is pending, within ``timeout`` seconds (at most the exit

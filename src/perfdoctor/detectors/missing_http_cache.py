@@ -159,11 +159,6 @@ class MissingHttpCache(Summarising):
         # repeats are what an ETag answers with 304, not the most common one's alone.
         repeated = {key: count for key, count in seen.bare.items() if count > 1}
         affected = sum(repeated.values())
-        versions = (
-            f" ({len(repeated)} versions resent, {affected} responses in all)"
-            if len(repeated) > 1
-            else ""
-        )
         evidence = {
             "requests": seen.ok.requests,
             "requests_affected": affected,
@@ -172,8 +167,10 @@ class MissingHttpCache(Summarising):
             "bytes_resent": sum(seen.sizes[key] * (n - 1) for key, n in repeated.items()),
             "min_identical": settings.missing_http_cache_min_identical,
         }
+        versions = ""
         if len(repeated) > 1:
             evidence["versions_resent"] = len(repeated)
+            versions = f" ({len(repeated)} versions resent, {affected} responses in all)"
         return [
             Finding(
                 id=self.id,

@@ -91,6 +91,10 @@ def _loads_everything(statement: str, system: str | None, framework: str | None)
     return cols.star or (framework in ORMS and bool(wide) and whole_objects(cols))
 
 
+# The key of _wide_read's answers, per shape and per shapes text (analysis.shapes).
+SCREEN = "select-star"
+
+
 def _wide_read(span: Span) -> bool:
     """What :meth:`SelectStar.visit` asks of a shape's statement (once per shape of a
     store's code path)."""
@@ -104,7 +108,7 @@ def _wide_read(span: Span) -> bool:
 def _may_flag(trace: Trace, least: int) -> bool:
     """Whether a read of ``trace`` fetched ``least`` rows or more with a statement
     :meth:`SelectStar.visit` judges, asked a shape at a time."""
-    listed, wide = shape_values(trace, _wide_read, _wide_read)
+    listed, wide = shape_values(trace, SCREEN, _wide_read)
     for runs, could in zip(listed, wide):
         if could:
             for span in runs:
@@ -122,7 +126,7 @@ class SelectStar(PerTraceDetector):
         # Asked once per shape first: most requests have no such read, and then no
         # span needs a look.  Rows before the statement: a statement is parsed only
         # when a run fetched enough rows, as below.
-        if not screened(trace, self.id, _wide_read) or not _may_flag(
+        if not screened(trace, SCREEN, _wide_read) or not _may_flag(
             trace, settings.select_star_min_rows
         ):
             return

@@ -8,7 +8,9 @@ differ only at the end).  JSON, HTML and Markdown keep the full names.
 
 from __future__ import annotations
 
+import os
 import re
+from collections import Counter
 from collections.abc import Callable
 
 from rich.console import Console
@@ -28,12 +30,12 @@ def shorten_all(names: list[str], room: int) -> list[str]:
     "/external/…"), or failing that are cut anywhere, which keeps the most of each."""
     short = [shorten(name, room) for name in names]
     for how in ({"keep_head": True}, {"anywhere": True}):
-        seen = _counts(short)
+        seen = Counter(short)
         short = [
             shorten(name, room, **how) if seen[text] > 1 else text
             for name, text in zip(names, short)
         ]
-    seen = _counts(short)
+    seen = Counter(short)
     if max(seen.values(), default=0) > 1:
         # Names alike at both ends (two objects' ids in one route: /checks/<uuid>/details/)
         # are told apart by where they differ.
@@ -42,13 +44,6 @@ def shorten_all(names: list[str], room: int) -> list[str]:
             for name, text in zip(names, short)
         ]
     return short
-
-
-def _counts(texts: list[str]) -> dict[str, int]:
-    seen: dict[str, int] = {}
-    for text in texts:
-        seen[text] = seen.get(text, 0) + 1
-    return seen
 
 
 def _around_difference(name: str, names: list[str], room: int) -> str:
@@ -61,7 +56,12 @@ def _around_difference(name: str, names: list[str], room: int) -> str:
         return shorten(name, room, anywhere=True)
     # The first character that sets it apart from the name most like it.
     differs = max(
-        (_shared_prefix(rest, other[len(method) :]) for other in names if other != name),
+        (
+            # Character by character is what is wanted: where two names part.
+            len(os.path.commonprefix((rest, other[len(method) :])))  # noqa: RUF071
+            for other in names
+            if other != name
+        ),
         default=0,
     )
     # From the piece's boundary before it (a whole id reads better), when it fits.
@@ -72,15 +72,6 @@ def _around_difference(name: str, names: list[str], room: int) -> str:
         return method + ELLIPSIS + rest[-(budget + len(ELLIPSIS)) :]
     head = ELLIPSIS if start > 0 else ""
     return method + head + rest[start : start + budget + (len(ELLIPSIS) - len(head))] + ELLIPSIS
-
-
-def _shared_prefix(a: str, b: str) -> int:
-    size = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        size += 1
-    return size
 
 
 def shorten(name: str, room: int, keep_head: bool = False, anywhere: bool = False) -> str:
